@@ -3,7 +3,7 @@ namespace Jpki.Hsm;
 /// <summary>
 /// One private key that can sign, like Go's <c>crypto.Signer</c>. Certificate, CRL, OCSP and
 /// audit-checkpoint code all sign through this interface; the PKCS#11 implementation is
-<c>Pkcs11Signer</c>. Implementations are thread-safe.
+/// <c>Pkcs11Signer</c>. Implementations are thread-safe.
 /// </summary>
 public interface ISigner
 {
