@@ -1,0 +1,377 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Sec;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Math;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Hsm;
+
+/// <summary>
+/// One initialised token, logged in once as the user. PKCS#11 login is per token and ends when
+/// the application's last session closes, so the token keeps one anchor session open for its
+/// lifetime; signing sessions come from <see cref="SessionPool"/>s made here, one per purpose.
+/// </summary>
+public sealed class HsmToken : IDisposable
+{
+    private readonly Pkcs11Module _module;
+    private readonly PinSource _pin;
+    private readonly ILogger _logger;
+    private readonly Lock _anchorLock = new();
+    private ISession? _anchor;
+
+    private HsmToken(Pkcs11Module module, string label, PinSource pin, ILogger logger)
+    {
+        _module = module;
+        Label = label;
+        _pin = pin;
+        _logger = logger;
+    }
+
+    public string Label { get; }
+
+    internal Pkcs11InteropFactories Factories => _module.Factories;
+
+    /// <summary>Finds the token by label and logs in with the PIN from <paramref name="pin"/>.</summary>
+    /// <exception cref="HsmTokenNotFoundException">no token has that label.</exception>
+    /// <exception cref="HsmWrongPinException">the PIN was refused.</exception>
+    /// <exception cref="HsmPinLockedException">the PIN is locked.</exception>
+    public static HsmToken Open(Pkcs11Module module, string label, PinSource pin, ILogger? logger = null)
+    {
+        var token = new HsmToken(module, label, pin, logger ?? NullLogger.Instance);
+        try
+        {
+            token.EnsureLoggedIn();
+        }
+        catch
+        {
+            token.Dispose();
+            throw;
+        }
+
+        return token;
+    }
+
+    /// <summary>
+    /// Initialises a new token in the module's free slot and sets its user PIN. Used by the key
+    /// ceremony only; the PINs are bytes from a <see cref="PinSource"/> or a generator, never argv.
+    /// </summary>
+    public static void Initialise(Pkcs11Module module, string label, byte[] soPin, byte[] userPin)
+    {
+        if (module.FindSlot(label) is not null)
+        {
+            throw new InvalidOperationException($"a token labelled '{label}' already exists");
+        }
+
+        var slot = module.FindUninitialisedSlot()
+            ?? throw new HsmTokenNotFoundException("(an uninitialised slot)");
+        slot.InitToken(soPin, System.Text.Encoding.UTF8.GetBytes(label));
+
+        // SoftHSM renumbers slots after C_InitToken: find the new token again by its label.
+        var initialised = module.FindSlot(label) ?? throw new HsmTokenNotFoundException(label);
+        using var session = initialised.OpenSession(SessionType.ReadWrite);
+        session.Login(CKU.CKU_SO, soPin);
+        session.InitPin(userPin);
+        session.Logout();
+    }
+
+    /// <summary>Creates a session pool for one purpose (issuance, OCSP, CRL, ...).</summary>
+    public SessionPool CreatePool(string purpose, int size, HsmRetryPolicy? retry = null, TimeProvider? time = null) =>
+        new(this, purpose, size, retry ?? HsmRetryPolicy.Default, time ?? TimeProvider.System, _logger);
+
+    /// <summary>
+    /// Opens a new session, logging in again if the token forgot the login (after it went away
+    /// and came back). Throws the raw Pkcs11Exception for the pool to classify.
+    /// </summary>
+    internal ISession OpenSession(bool readWrite = false)
+    {
+        var slot = _module.FindSlot(Label) ?? throw new HsmTokenNotFoundException(Label);
+        var session = slot.OpenSession(readWrite ? SessionType.ReadWrite : SessionType.ReadOnly);
+        try
+        {
+            var state = session.GetSessionInfo().State;
+            if (state is CKS.CKS_RO_PUBLIC_SESSION or CKS.CKS_RW_PUBLIC_SESSION)
+            {
+                EnsureLoggedIn();
+            }
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+
+        return session;
+    }
+
+    /// <summary>Logs in through the anchor session, replacing it if it broke.</summary>
+    internal void EnsureLoggedIn()
+    {
+        lock (_anchorLock)
+        {
+            if (_anchor is not null)
+            {
+                try
+                {
+                    var state = _anchor.GetSessionInfo().State;
+                    if (state is CKS.CKS_RO_USER_FUNCTIONS or CKS.CKS_RW_USER_FUNCTIONS)
+                    {
+                        return;
+                    }
+                }
+                catch (Pkcs11Exception)
+                {
+                    CloseQuietly(_anchor);
+                    _anchor = null;
+                }
+            }
+
+            var slot = _module.FindSlot(Label) ?? throw new HsmTokenNotFoundException(Label);
+            _anchor ??= slot.OpenSession(SessionType.ReadOnly);
+            var pin = _pin.Read();
+            try
+            {
+                _anchor.Login(CKU.CKU_USER, pin);
+                _logger.LogInformation("Logged in to token {Token}", Label);
+            }
+            catch (Pkcs11Exception e) when (e.RV == CKR.CKR_USER_ALREADY_LOGGED_IN)
+            {
+                // Login is per token: another session of this process already did it.
+            }
+            catch (Pkcs11Exception e) when (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE)
+            {
+                throw new HsmWrongPinException(Label, e);
+            }
+            catch (Pkcs11Exception e) when (e.RV == CKR.CKR_PIN_LOCKED)
+            {
+                throw new HsmPinLockedException(Label, e);
+            }
+            finally
+            {
+                Array.Clear(pin);
+            }
+        }
+    }
+
+    /// <summary>Generates a key pair inside the token: private half sensitive, never extractable, sign only.</summary>
+    /// <returns>the public key as a DER SubjectPublicKeyInfo.</returns>
+    public byte[] GenerateKeyPair(KeyKind kind, string label, int rsaBits = 2048)
+    {
+        using var session = OpenSession(readWrite: true);
+        if (FindObject(session, CKO.CKO_PRIVATE_KEY, label) is not null)
+        {
+            throw new InvalidOperationException($"token '{Label}' already holds a key labelled '{label}'");
+        }
+
+        var f = Factories.ObjectAttributeFactory;
+        var id = System.Text.Encoding.UTF8.GetBytes(label);
+        var publicTemplate = new List<IObjectAttribute>
+        {
+            f.Create(CKA.CKA_TOKEN, true),
+            f.Create(CKA.CKA_PRIVATE, false),
+            f.Create(CKA.CKA_LABEL, label),
+            f.Create(CKA.CKA_ID, id),
+            f.Create(CKA.CKA_VERIFY, true),
+            f.Create(CKA.CKA_ENCRYPT, false),
+            f.Create(CKA.CKA_WRAP, false),
+        };
+        var privateTemplate = new List<IObjectAttribute>
+        {
+            f.Create(CKA.CKA_TOKEN, true),
+            f.Create(CKA.CKA_PRIVATE, true),
+            f.Create(CKA.CKA_LABEL, label),
+            f.Create(CKA.CKA_ID, id),
+            f.Create(CKA.CKA_SENSITIVE, true),
+            f.Create(CKA.CKA_EXTRACTABLE, false),
+            f.Create(CKA.CKA_SIGN, true),
+            // SoftHSM grants decrypt/unwrap by default; a CA key must only sign.
+            f.Create(CKA.CKA_DECRYPT, false),
+            f.Create(CKA.CKA_UNWRAP, false),
+            f.Create(CKA.CKA_DERIVE, false),
+        };
+
+        CKM mechanism;
+        if (kind == KeyKind.Rsa)
+        {
+            mechanism = CKM.CKM_RSA_PKCS_KEY_PAIR_GEN;
+            publicTemplate.Add(f.Create(CKA.CKA_MODULUS_BITS, (ulong)rsaBits));
+            publicTemplate.Add(f.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 0x01, 0x00, 0x01 }));
+        }
+        else
+        {
+            mechanism = CKM.CKM_EC_KEY_PAIR_GEN;
+            publicTemplate.Add(f.Create(CKA.CKA_EC_PARAMS, SecObjectIdentifiers.SecP256r1.GetDerEncoded()));
+        }
+
+        using var mech = Factories.MechanismFactory.Create(mechanism);
+        session.GenerateKeyPair(mech, publicTemplate, privateTemplate, out _, out _);
+        _logger.LogInformation("Generated {Kind} key pair {Key} in token {Token}", kind, label, Label);
+        return ReadPublicKey(session, label).SubjectPublicKeyInfo;
+    }
+
+    /// <summary>Generates an HMAC-SHA256 secret key inside the token (sensitive, never extractable, sign/verify only).</summary>
+    public void GenerateHmacKey(string label)
+    {
+        using var session = OpenSession(readWrite: true);
+        if (FindObject(session, CKO.CKO_SECRET_KEY, label) is not null)
+        {
+            throw new InvalidOperationException($"token '{Label}' already holds a key labelled '{label}'");
+        }
+
+        var f = Factories.ObjectAttributeFactory;
+        var template = new List<IObjectAttribute>
+        {
+            f.Create(CKA.CKA_CLASS, CKO.CKO_SECRET_KEY),
+            f.Create(CKA.CKA_KEY_TYPE, CKK.CKK_GENERIC_SECRET),
+            f.Create(CKA.CKA_TOKEN, true),
+            f.Create(CKA.CKA_PRIVATE, true),
+            f.Create(CKA.CKA_LABEL, label),
+            f.Create(CKA.CKA_ID, System.Text.Encoding.UTF8.GetBytes(label)),
+            f.Create(CKA.CKA_VALUE_LEN, 32UL),
+            f.Create(CKA.CKA_SENSITIVE, true),
+            f.Create(CKA.CKA_EXTRACTABLE, false),
+            f.Create(CKA.CKA_SIGN, true),
+            f.Create(CKA.CKA_VERIFY, true),
+            f.Create(CKA.CKA_ENCRYPT, false),
+            f.Create(CKA.CKA_DECRYPT, false),
+            f.Create(CKA.CKA_WRAP, false),
+            f.Create(CKA.CKA_UNWRAP, false),
+            f.Create(CKA.CKA_DERIVE, false),
+        };
+        using var mech = Factories.MechanismFactory.Create(CKM.CKM_GENERIC_SECRET_KEY_GEN);
+        session.GenerateKey(mech, template);
+        _logger.LogInformation("Generated HMAC key {Key} in token {Token}", label, Label);
+    }
+
+    /// <summary>Whether a private or secret key with this label exists.</summary>
+    public bool HasKey(string label)
+    {
+        using var session = OpenSession();
+        return FindObject(session, CKO.CKO_PRIVATE_KEY, label) is not null
+            || FindObject(session, CKO.CKO_SECRET_KEY, label) is not null;
+    }
+
+    /// <summary>The protection attributes of a private or secret key, read back from the token.</summary>
+    public KeyProtection DescribeKey(string label)
+    {
+        using var session = OpenSession();
+        var handle = FindObject(session, CKO.CKO_PRIVATE_KEY, label)
+            ?? FindObject(session, CKO.CKO_SECRET_KEY, label)
+            ?? throw new HsmKeyNotFoundException(Label, label);
+        var values = session.GetAttributeValue(handle, [
+            CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_NEVER_EXTRACTABLE, CKA.CKA_ALWAYS_SENSITIVE,
+            CKA.CKA_DECRYPT, CKA.CKA_UNWRAP, CKA.CKA_SIGN, CKA.CKA_TOKEN,
+        ]);
+        return new KeyProtection(
+            label,
+            Sensitive: values[0].GetValueAsBool(),
+            Extractable: values[1].GetValueAsBool(),
+            NeverExtractable: values[2].GetValueAsBool(),
+            AlwaysSensitive: values[3].GetValueAsBool(),
+            Decrypt: values[4].GetValueAsBool(),
+            Unwrap: values[5].GetValueAsBool(),
+            Sign: values[6].GetValueAsBool(),
+            OnToken: values[7].GetValueAsBool());
+    }
+
+    /// <summary>The labels of every private and secret key in the token.</summary>
+    public IReadOnlyList<string> KeyLabels()
+    {
+        using var session = OpenSession();
+        var f = Factories.ObjectAttributeFactory;
+        var labels = new List<string>();
+        foreach (var cls in new[] { CKO.CKO_PRIVATE_KEY, CKO.CKO_SECRET_KEY })
+        {
+            foreach (var handle in session.FindAllObjects([f.Create(CKA.CKA_CLASS, cls)]))
+            {
+                labels.Add(session.GetAttributeValue(handle, [CKA.CKA_LABEL])[0].GetValueAsString());
+            }
+        }
+
+        labels.Sort(StringComparer.Ordinal);
+        return labels;
+    }
+
+    internal IObjectHandle? FindObject(ISession session, CKO objectClass, string label)
+    {
+        var f = Factories.ObjectAttributeFactory;
+        var found = session.FindAllObjects([f.Create(CKA.CKA_CLASS, objectClass), f.Create(CKA.CKA_LABEL, label)]);
+        return found.Count switch
+        {
+            0 => null,
+            1 => found[0],
+            _ => throw new InvalidOperationException($"token '{Label}' holds {found.Count} objects labelled '{label}'"),
+        };
+    }
+
+    /// <summary>Reads a key pair's public half from its public-key object.</summary>
+    internal PublicKeyDescription ReadPublicKey(ISession session, string label)
+    {
+        var handle = FindObject(session, CKO.CKO_PUBLIC_KEY, label)
+            ?? throw new HsmKeyNotFoundException(Label, label);
+        var keyType = (CKK)session.GetAttributeValue(handle, [CKA.CKA_KEY_TYPE])[0].GetValueAsUlong();
+        if (keyType == CKK.CKK_RSA)
+        {
+            var v = session.GetAttributeValue(handle, [CKA.CKA_MODULUS, CKA.CKA_PUBLIC_EXPONENT]);
+            var rsa = new RsaKeyParameters(false, new BigInteger(1, v[0].GetValueAsByteArray()), new BigInteger(1, v[1].GetValueAsByteArray()));
+            var spki = SubjectPublicKeyInfoFactory.CreateSubjectPublicKeyInfo(rsa).GetDerEncoded();
+            return new PublicKeyDescription(KeyKind.Rsa, spki, rsa.Modulus.BitLength);
+        }
+
+        if (keyType == CKK.CKK_EC)
+        {
+            // CKA_EC_POINT is the uncompressed point wrapped in a DER OCTET STRING.
+            var wrapped = session.GetAttributeValue(handle, [CKA.CKA_EC_POINT])[0].GetValueAsByteArray();
+            var point = Asn1OctetString.GetInstance(wrapped).GetOctets();
+            var spki = new SubjectPublicKeyInfo(
+                new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, SecObjectIdentifiers.SecP256r1),
+                point).GetDerEncoded();
+            return new PublicKeyDescription(KeyKind.EcP256, spki, 256);
+        }
+
+        throw new HsmUsageException($"key '{label}' in token '{Label}' has unsupported type {keyType}");
+    }
+
+    private static void CloseQuietly(ISession session)
+    {
+        try
+        {
+            session.Dispose();
+        }
+        catch (Pkcs11Exception)
+        {
+            // The session is already gone with the token; nothing to release.
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_anchorLock)
+        {
+            if (_anchor is not null)
+            {
+                CloseQuietly(_anchor);
+                _anchor = null;
+            }
+        }
+    }
+}
+
+/// <summary>The protection attributes of a key as the token reports them.</summary>
+public sealed record KeyProtection(
+    string Label,
+    bool Sensitive,
+    bool Extractable,
+    bool NeverExtractable,
+    bool AlwaysSensitive,
+    bool Decrypt,
+    bool Unwrap,
+    bool Sign,
+    bool OnToken);
+
+internal sealed record PublicKeyDescription(KeyKind Kind, byte[] SubjectPublicKeyInfo, int Bits);

@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+
+namespace Jpki.Hsm;
+
+/// <summary>
+/// A loaded PKCS#11 module. A process loads each module once and keeps it for its lifetime:
+/// C_Finalize while another part of the process still uses the module would pull the tokens
+/// out from under it. Owned by whoever composes the process (the host's DI container, a
+/// test assembly fixture), never a static.
+/// </summary>
+public sealed partial class Pkcs11Module : IDisposable
+{
+    private readonly IPkcs11Library _library;
+
+    private Pkcs11Module(string path, Pkcs11InteropFactories factories, IPkcs11Library library)
+    {
+        Path = path;
+        Factories = factories;
+        _library = library;
+    }
+
+    public string Path { get; }
+
+    internal Pkcs11InteropFactories Factories { get; }
+
+    /// <summary>Loads the module at <paramref name="path"/> (e.g. /usr/lib/softhsm/libsofthsm2.so).</summary>
+    /// <param name="moduleEnvironment">
+    /// Variables the module reads with getenv when it initialises (SoftHSM's SOFTHSM2_CONF).
+    /// They are set in the native environment: .NET's Environment.SetEnvironmentVariable does
+    /// not reach libc, so a module would never see them.
+    /// </param>
+    /// <exception cref="HsmModuleNotFoundException">the file is absent or is not a PKCS#11 module.</exception>
+    public static Pkcs11Module Load(string path, IReadOnlyDictionary<string, string>? moduleEnvironment = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        foreach (var (name, value) in moduleEnvironment ?? new Dictionary<string, string>())
+        {
+            if (SetNativeEnvironment(name, value, 1) != 0)
+            {
+                throw new InvalidOperationException($"setenv({name}) failed");
+            }
+
+            Environment.SetEnvironmentVariable(name, value);
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new HsmModuleNotFoundException(path);
+        }
+
+        var factories = new Pkcs11InteropFactories();
+        MapLibdl(factories);
+        try
+        {
+            var library = factories.Pkcs11LibraryFactory.LoadPkcs11Library(factories, path, AppType.MultiThreaded);
+            return new Pkcs11Module(path, factories, library);
+        }
+        catch (Exception e) when (e is UnmanagedException or DllNotFoundException or BadImageFormatException or EntryPointNotFoundException)
+        {
+            throw new HsmModuleNotFoundException(path, e);
+        }
+    }
+
+    /// <summary>
+    /// Pkcs11Interop 5.3 asks for "libdl", which glibc ≥ 2.34 only ships as libdl.so.2. The
+    /// resolver can be set once per assembly; a second Load in the same process finds it set.
+    /// </summary>
+    private static void MapLibdl(Pkcs11InteropFactories factories)
+    {
+        try
+        {
+            NativeLibrary.SetDllImportResolver(
+                factories.GetType().Assembly,
+                (name, _, _) => name == "libdl" ? NativeLibrary.Load("libdl.so.2") : IntPtr.Zero);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already set by an earlier load in this process.
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetNativeEnvironment(string name, string value, int overwrite);
+
+    /// <summary>The labels of every initialised token present.</summary>
+    public IReadOnlyList<string> TokenLabels() =>
+        _library.GetSlotList(SlotsType.WithTokenPresent)
+            .Select(s => s.GetTokenInfo())
+            .Where(t => t.TokenFlags.TokenInitialized)
+            .Select(t => t.Label.Trim())
+            .ToList();
+
+    /// <summary>
+    /// The slot holding the token labelled <paramref name="tokenLabel"/>. Slots are found by
+    /// label every time: SoftHSM renumbers slot ids when a token is initialised.
+    /// </summary>
+    internal ISlot? FindSlot(string tokenLabel)
+    {
+        foreach (var slot in _library.GetSlotList(SlotsType.WithTokenPresent))
+        {
+            var info = slot.GetTokenInfo();
+            if (info.TokenFlags.TokenInitialized && info.Label.Trim() == tokenLabel)
+            {
+                return slot;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A slot whose token is present but not yet initialised (SoftHSM always offers one).</summary>
+    internal ISlot? FindUninitialisedSlot() =>
+        _library.GetSlotList(SlotsType.WithTokenPresent)
+            .FirstOrDefault(s => !s.GetTokenInfo().TokenFlags.TokenInitialized);
+
+    public void Dispose() => _library.Dispose();
+}
