@@ -1,0 +1,58 @@
+using System.Text.Json;
+using Jpki.Benchmarks;
+
+// ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N]
+// Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
+var names = new List<string>();
+var outDir = Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
+var seconds = 2.0;
+var rounds = 5;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--out": outDir = args[++i]; break;
+        case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--rounds": rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        default: names.Add(args[i]); break;
+    }
+}
+
+var known = new[] { "signer" };
+if (names.Count == 0)
+{
+    names.AddRange(known);
+}
+
+Directory.CreateDirectory(outDir);
+var modulePath = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
+foreach (var name in names)
+{
+    IReadOnlyList<Figure> figures = name switch
+    {
+        "signer" => RunSigner(),
+        _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
+    };
+    var path = Path.Combine(outDir, name + ".json");
+    File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"{"figure",-34} {"value",12} {"unit",-14} {"baseline",-40} {"baseline value",14} {"ratio",7}");
+    foreach (var f in figures)
+    {
+        Console.WriteLine($"{f.Name,-34} {f.Value,12:0.0} {f.Unit,-14} {f.Baseline,-40} {f.BaselineValue,14:0.0} {f.Ratio,7:0.000}");
+    }
+
+    Console.WriteLine($"written to {path}");
+}
+
+IReadOnlyList<Figure> RunSigner()
+{
+    var dir = Directory.CreateTempSubdirectory("jpki-bench-hsm-").FullName;
+    try
+    {
+        return new SignerBenchmark(dir, TimeSpan.FromSeconds(seconds), rounds).Run(modulePath);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
