@@ -1,0 +1,148 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+
+namespace Jpki.Core.Audit;
+
+/// <summary>
+/// The hash-chained audit log. Each record's hash is the lowercase hex SHA-256 of the canonical
+/// JSON of {seq, time, actor, action, subject, details, prev}; <c>chain_head</c> holds the newest
+/// seq and hash. Appends happen inside the caller's write transaction, so the audited change and
+/// its record commit together or not at all, and the writers' lock orders the chain.
+/// </summary>
+public sealed class AuditLog
+{
+    private readonly ISigner checkpointSigner;
+    private readonly AuditOptions options;
+    private readonly AuditCheckpointFile checkpointFile;
+    private readonly string checkpointKeyId;
+
+    public AuditLog(ISigner checkpointSigner, AuditOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(checkpointSigner);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.CheckpointEveryRecords < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "CheckpointEveryRecords must be at least 1");
+        }
+
+        this.checkpointSigner = checkpointSigner;
+        this.options = options;
+        checkpointFile = new AuditCheckpointFile(options.CheckpointFilePath);
+        checkpointKeyId = AuditCheckpoint.KeyIdOf(checkpointSigner.SubjectPublicKeyInfo);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="record"/> in <paramref name="tx"/>, making a checkpoint too when
+    /// one is due (every <see cref="AuditOptions.CheckpointEveryRecords"/> records or
+    /// <see cref="AuditOptions.CheckpointInterval"/>).
+    /// </summary>
+    public AuditEntry Append(WriteTransaction tx, AuditRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(record.Actor);
+        ArgumentNullException.ThrowIfNull(record.Action);
+        ArgumentNullException.ThrowIfNull(record.Subject);
+        ArgumentNullException.ThrowIfNull(record.Details);
+
+        var details = CanonicalJson.Serialize(record.Details);
+        var head = ReadHead(tx);
+        var seq = head.Seq + 1;
+        var timeUs = Instant.NowMicros(tx.Time);
+        var hash = RecordHash(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash);
+        tx.Execute(
+            """
+            INSERT INTO audit_log (seq, time_us, actor, action, subject, details, prev_hash, hash)
+            VALUES (@Seq, @TimeUs, @Actor, @Action, @Subject, @Details, @PrevHash, @Hash)
+            """,
+            new { Seq = seq, TimeUs = timeUs, record.Actor, record.Action, record.Subject, Details = details, PrevHash = head.Hash, Hash = hash });
+        tx.Execute("UPDATE chain_head SET seq = @Seq, hash = @Hash WHERE id = 1", new { Seq = seq, Hash = hash });
+
+        AuditCheckpoint? checkpoint = null;
+        if (seq - head.LastCheckpointSeq >= options.CheckpointEveryRecords
+            || timeUs - head.LastCheckpointUs >= (long)options.CheckpointInterval.TotalMicroseconds)
+        {
+            checkpoint = WriteCheckpoint(tx, seq, hash, timeUs);
+        }
+
+        return new AuditEntry(seq, Instant.FromMicros(timeUs), hash, checkpoint);
+    }
+
+    /// <summary>
+    /// Signs the current chain head now (e.g. from a timer), unless it is already checkpointed or
+    /// the chain is empty; returns the checkpoint made, if any.
+    /// </summary>
+    public AuditCheckpoint? Checkpoint(WriteTransaction tx)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var head = ReadHead(tx);
+        if (head.Seq == 0 || head.Seq == head.LastCheckpointSeq)
+        {
+            return null;
+        }
+
+        return WriteCheckpoint(tx, head.Seq, head.Hash, Instant.NowMicros(tx.Time));
+    }
+
+    /// <summary><see cref="Checkpoint(WriteTransaction)"/> in a write transaction of its own.</summary>
+    public AuditCheckpoint? Checkpoint(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        using var tx = database.BeginWrite();
+        var checkpoint = Checkpoint(tx);
+        tx.Commit();
+        return checkpoint;
+    }
+
+    /// <summary>The record hash: lowercase hex SHA-256 over the canonical JSON of the record and its predecessor's hash.</summary>
+    public static string RecordHash(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails, string prevHash)
+    {
+        var input = new JsonObject
+        {
+            ["seq"] = seq,
+            ["time"] = timeUs,
+            ["actor"] = actor,
+            ["action"] = action,
+            ["subject"] = subject,
+            ["details"] = JsonNode.Parse(canonicalDetails),
+            ["prev"] = prevHash,
+        };
+        return Convert.ToHexStringLower(SHA256.HashData(CanonicalJson.ToUtf8Bytes(input)));
+    }
+
+    private AuditCheckpoint WriteCheckpoint(WriteTransaction tx, long seq, string hash, long timeUs)
+    {
+        var statement = AuditCheckpoint.StatementFor(seq, hash, timeUs);
+        var signature = checkpointSigner.Sign(SignatureAlgorithm.DefaultFor(checkpointSigner.KeyKind), statement);
+        var checkpoint = new AuditCheckpoint(seq, hash, timeUs, checkpointKeyId, signature);
+        tx.Execute(
+            "INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature) VALUES (@Seq, @Hash, @TimeUs, @KeyId, @Signature)",
+            new { checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, checkpoint.KeyId, checkpoint.Signature });
+        tx.Execute(
+            "UPDATE chain_head SET last_checkpoint_seq = @Seq, last_checkpoint_us = @TimeUs WHERE id = 1",
+            new { Seq = seq, TimeUs = timeUs });
+        // The file copy must never hold a checkpoint the database rolled back.
+        tx.OnCommitted(() => checkpointFile.Append(checkpoint));
+        return checkpoint;
+    }
+
+    internal static ChainHead ReadHead(WriteTransaction tx) =>
+        tx.QuerySingle<ChainHead>(
+            """
+            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
+            FROM chain_head WHERE id = 1
+            """);
+
+    internal sealed class ChainHead
+    {
+        public long Seq { get; set; }
+
+        public string Hash { get; set; } = "";
+
+        public long LastCheckpointSeq { get; set; }
+
+        public long LastCheckpointUs { get; set; }
+    }
+}

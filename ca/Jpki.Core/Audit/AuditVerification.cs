@@ -1,0 +1,85 @@
+namespace Jpki.Core.Audit;
+
+/// <summary>What <see cref="AuditVerifier"/> found wrong, if anything.</summary>
+public enum AuditProblem
+{
+    None,
+
+    /// <summary>A seq is missing (a record was deleted); <see cref="AuditVerification.Seq"/> is the missing seq.</summary>
+    SequenceGap,
+
+    /// <summary>A record's stored hash is not the hash of its contents (it was edited or moved).</summary>
+    HashMismatch,
+
+    /// <summary>A record's prev_hash is not its predecessor's hash (records swapped, inserted or removed).</summary>
+    PrevHashMismatch,
+
+    /// <summary>
+    /// The records hash consistently but a checkpoint signed an older hash: the chain was rewritten
+    /// and recomputed. The change lies in <see cref="AuditVerification.IntervalFrom"/>..<see cref="AuditVerification.IntervalTo"/>.
+    /// </summary>
+    CheckpointHashMismatch,
+
+    /// <summary>A checkpoint's signature does not verify.</summary>
+    CheckpointSignatureInvalid,
+
+    /// <summary>A checkpoint names a key that is not among the trusted checkpoint keys.</summary>
+    CheckpointUnknownKey,
+
+    /// <summary>The database and the file hold different checkpoints for the same seq.</summary>
+    CheckpointSourcesDisagree,
+
+    /// <summary>A checkpoint file line is not a checkpoint.</summary>
+    CheckpointFileMalformed,
+
+    /// <summary>The chain ends before a checkpoint or chain_head says it should: newest records are gone.</summary>
+    Truncated,
+
+    /// <summary>chain_head does not match the last record (records exist beyond it, or its hash differs).</summary>
+    HeadMismatch,
+
+    /// <summary>A checkpoint in the file is absent from the database (a row was deleted).</summary>
+    CheckpointMissingFromDatabase,
+
+    /// <summary>A database checkpoint never reached the file (a crash between commit and file write, or the file was edited).</summary>
+    CheckpointMissingFromFile,
+}
+
+/// <summary>Where a checkpoint came from.</summary>
+public enum CheckpointSource
+{
+    Database,
+    File,
+}
+
+/// <summary>
+/// The outcome of verifying the audit chain. When not valid, <see cref="Problem"/> says what,
+/// <see cref="Seq"/> names the first bad record (or the checkpoint concerned), and for a
+/// recomputed chain or truncation <see cref="IntervalFrom"/>..<see cref="IntervalTo"/> bounds it.
+/// </summary>
+public sealed record AuditVerification
+{
+    public AuditProblem Problem { get; init; }
+
+    public bool IsValid => Problem == AuditProblem.None;
+
+    /// <summary>The first bad record's seq, or the seq of the checkpoint concerned.</summary>
+    public long? Seq { get; init; }
+
+    public long? IntervalFrom { get; init; }
+
+    public long? IntervalTo { get; init; }
+
+    public CheckpointSource? Source { get; init; }
+
+    /// <summary>A sentence for the operator.</summary>
+    public string Message { get; init; } = "";
+
+    /// <summary>How many records were recomputed before the verdict.</summary>
+    public long RecordsChecked { get; init; }
+
+    /// <summary>How many distinct checkpoints were known (database and files).</summary>
+    public int CheckpointsChecked { get; init; }
+
+    public override string ToString() => IsValid ? Message : $"{Problem}: {Message}";
+}

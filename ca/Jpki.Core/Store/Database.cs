@@ -1,0 +1,146 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Jpki.Core.Store;
+
+/// <summary>
+/// The store: opens connections to SQLite or PostgreSQL (the connection string picks the
+/// engine) and hands out write transactions that hold the single writers' lock.
+/// </summary>
+public sealed class Database : IDisposable
+{
+    /// <summary>SQLite waits this long for another writer before giving up (the design asks for ≥ 5 s).</summary>
+    public const int SqliteBusyTimeoutMs = 10_000;
+
+    private readonly string connectionString;
+    private readonly NpgsqlDataSource? postgres;
+
+    public Database(string connectionString, TimeProvider time)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(time);
+        Time = time;
+        if (IsSqlite(connectionString))
+        {
+            Dialect = StoreDialect.Sqlite;
+            this.connectionString = new SqliteConnectionStringBuilder(connectionString)
+            {
+                // Microsoft.Data.Sqlite also retries SQLITE_BUSY itself until the command times out;
+                // keep that above the busy timeout so the native wait is what decides.
+                DefaultTimeout = Math.Max(30, (SqliteBusyTimeoutMs / 1000) + 5),
+                ForeignKeys = true,
+            }.ToString();
+            EnableWal();
+        }
+        else
+        {
+            Dialect = StoreDialect.Postgres;
+            this.connectionString = connectionString;
+            postgres = NpgsqlDataSource.Create(connectionString);
+        }
+    }
+
+    public StoreDialect Dialect { get; }
+
+    /// <summary>The clock every store and audit time comes from.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>SQLite is chosen by the Microsoft.Data.Sqlite keywords; anything else is an Npgsql string.</summary>
+    public static bool IsSqlite(string connectionString) =>
+        connectionString.TrimStart().StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase)
+        || connectionString.TrimStart().StartsWith("Filename=", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>An open connection for reads. Readers never block the writer (WAL / MVCC).</summary>
+    public DbConnection OpenConnection()
+    {
+        if (postgres is not null)
+        {
+            return postgres.OpenConnection();
+        }
+
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            // busy_timeout and foreign_keys are per connection; synchronous=FULL makes every
+            // committed audit record survive a power cut (WAL's default NORMAL may lose the last ones).
+            using var command = connection.CreateCommand();
+            command.CommandText =
+                $"PRAGMA busy_timeout = {SqliteBusyTimeoutMs}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts a transaction that holds THE writers' lock: SQLite <c>BEGIN IMMEDIATE</c>, PostgreSQL
+    /// a row lock on <c>chain_head</c>. Every writer takes it, so writes (and audit appends) are
+    /// totally ordered and the status-change and audit sequences commit in sequence order.
+    /// </summary>
+    public WriteTransaction BeginWrite() => BeginWrite(WriteLock.ChainHead);
+
+    internal WriteTransaction BeginWrite(WriteLock writeLock)
+    {
+        var connection = OpenConnection();
+        try
+        {
+            DbTransaction transaction;
+            if (connection is SqliteConnection sqlite)
+            {
+                // deferred: false makes Microsoft.Data.Sqlite issue BEGIN IMMEDIATE, which takes the
+                // database's single RESERVED lock now rather than at the first write (a test checks this).
+                transaction = sqlite.BeginTransaction(deferred: false);
+            }
+            else
+            {
+                transaction = connection.BeginTransaction();
+                using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = writeLock == WriteLock.ChainHead
+                    ? "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE"
+                    // Before the first migration there is no chain_head row to lock.
+                    : $"SELECT pg_advisory_xact_lock({MigrationAdvisoryLockKey})";
+                command.ExecuteScalar();
+            }
+
+            return new WriteTransaction(connection, transaction, Dialect, Time);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => postgres?.Dispose();
+
+    /// <summary>'JPKI' in ASCII: the advisory lock key migrations serialise on.</summary>
+    internal const long MigrationAdvisoryLockKey = 0x4A504B49;
+
+    private void EnableWal()
+    {
+        // journal_mode is stored in the file; setting it once per Database is enough and lets
+        // readers proceed while a writer holds the lock.
+        using var connection = OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode = WAL";
+        var mode = command.ExecuteScalar() as string;
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"SQLite refused WAL journal mode (got '{mode}'); an in-memory database cannot be shared");
+        }
+    }
+}
+
+/// <summary>Which lock a write transaction takes on PostgreSQL.</summary>
+internal enum WriteLock
+{
+    ChainHead,
+    Migration,
+}

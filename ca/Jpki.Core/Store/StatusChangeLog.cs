@@ -1,0 +1,79 @@
+namespace Jpki.Core.Store;
+
+/// <summary>A certificate's revocation status as stored.</summary>
+public enum CertificateStatus
+{
+    Good,
+    Revoked,
+}
+
+/// <summary>One row of <c>status_changes</c>.</summary>
+public sealed record StatusChange(long ChangeSeq, string IssuerKeyId, string Serial, CertificateStatus Status, int? Reason, DateTimeOffset Time);
+
+/// <summary>
+/// The <c>status_changes</c> log: every status change (issued, revoked, reason changed) appends
+/// a row in the transaction that made it. Other services learn what changed by reading the rows
+/// after the last <c>change_seq</c> they saw.
+/// </summary>
+public static class StatusChangeLog
+{
+    /// <summary>Appends a change inside <paramref name="tx"/>; returns its change_seq.</summary>
+    public static long Append(WriteTransaction tx, string issuerKeyId, string serial, CertificateStatus status, int? reason, DateTimeOffset time)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
+        ArgumentException.ThrowIfNullOrEmpty(serial);
+        return tx.QuerySingle<long>(
+            """
+            INSERT INTO status_changes (issuer_key_id, serial, status, reason, time_us)
+            VALUES (@IssuerKeyId, @Serial, @Status, @Reason, @TimeUs)
+            RETURNING change_seq
+            """,
+            new { IssuerKeyId = issuerKeyId, Serial = serial, Status = ToText(status), Reason = reason, TimeUs = Instant.ToMicros(time) });
+    }
+
+    /// <summary>The changes after <paramref name="afterChangeSeq"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public static IReadOnlyList<StatusChange> ReadAfter(System.Data.Common.DbConnection connection, long afterChangeSeq, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return Dapper.SqlMapper.Query<StatusChangeRow>(
+                connection,
+                """
+                SELECT change_seq AS ChangeSeq, issuer_key_id AS IssuerKeyId, serial AS Serial, status AS Status,
+                       reason AS Reason, time_us AS TimeUs
+                FROM status_changes WHERE change_seq > @After ORDER BY change_seq LIMIT @Limit
+                """,
+                new { After = afterChangeSeq, Limit = limit })
+            .Select(r => new StatusChange(r.ChangeSeq, r.IssuerKeyId, r.Serial, ParseStatus(r.Status), r.Reason is null ? null : (int)r.Reason.Value, Instant.FromMicros(r.TimeUs)))
+            .ToList();
+    }
+
+    public static string ToText(CertificateStatus status) => status switch
+    {
+        CertificateStatus.Good => "good",
+        CertificateStatus.Revoked => "revoked",
+        _ => throw new ArgumentOutOfRangeException(nameof(status)),
+    };
+
+    public static CertificateStatus ParseStatus(string text) => text switch
+    {
+        "good" => CertificateStatus.Good,
+        "revoked" => CertificateStatus.Revoked,
+        _ => throw new FormatException($"unknown certificate status '{text}'"),
+    };
+
+    private sealed class StatusChangeRow
+    {
+        public long ChangeSeq { get; set; }
+
+        public string IssuerKeyId { get; set; } = "";
+
+        public string Serial { get; set; } = "";
+
+        public string Status { get; set; } = "";
+
+        public long? Reason { get; set; }
+
+        public long TimeUs { get; set; }
+    }
+}

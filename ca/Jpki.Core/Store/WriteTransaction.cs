@@ -1,0 +1,93 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Jpki.Core.Store;
+
+/// <summary>
+/// A transaction holding the writers' lock (see <see cref="Database.BeginWrite()"/>). Disposing
+/// without <see cref="Commit"/> rolls back. Actions registered with <see cref="OnCommitted"/> run
+/// only after the commit succeeded, for effects outside the database (files, notifications).
+/// </summary>
+public sealed class WriteTransaction : IDisposable
+{
+    private readonly List<Action> afterCommit = [];
+    private bool completed;
+
+    internal WriteTransaction(DbConnection connection, DbTransaction transaction, StoreDialect dialect, TimeProvider time)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        Dialect = dialect;
+        Time = time;
+    }
+
+    public DbConnection Connection { get; }
+
+    public DbTransaction Transaction { get; }
+
+    public StoreDialect Dialect { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>Runs <paramref name="action"/> after a successful commit, in registration order.</summary>
+    public void OnCommitted(Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ObjectDisposedException.ThrowIf(completed, this);
+        afterCommit.Add(action);
+    }
+
+    /// <summary>
+    /// Commits, releases the lock, then runs the after-commit actions. An action that fails does
+    /// not stop the others; their failures are rethrown together afterwards (the data is committed).
+    /// </summary>
+    public void Commit()
+    {
+        ObjectDisposedException.ThrowIf(completed, this);
+        Transaction.Commit();
+        completed = true;
+        Transaction.Dispose();
+        Connection.Dispose();
+        List<Exception>? failures = null;
+        foreach (var action in afterCommit)
+        {
+            try
+            {
+                action();
+            }
+#pragma warning disable CA1031 // Every after-commit action must get its turn; failures are rethrown below.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                (failures ??= []).Add(e);
+            }
+        }
+
+        if (failures is not null)
+        {
+            throw new AggregateException("the transaction committed, but after-commit actions failed", failures);
+        }
+    }
+
+    public int Execute(string sql, object? parameters = null) =>
+        Connection.Execute(sql, parameters, Transaction);
+
+    public IEnumerable<T> Query<T>(string sql, object? parameters = null) =>
+        Connection.Query<T>(sql, parameters, Transaction);
+
+    public T QuerySingle<T>(string sql, object? parameters = null) =>
+        Connection.QuerySingle<T>(sql, parameters, Transaction);
+
+    public T? QuerySingleOrDefault<T>(string sql, object? parameters = null) =>
+        Connection.QuerySingleOrDefault<T>(sql, parameters, Transaction);
+
+    public void Dispose()
+    {
+        if (!completed)
+        {
+            completed = true;
+            Transaction.Dispose();
+            Connection.Dispose();
+        }
+    }
+}
