@@ -1,0 +1,85 @@
+using Jpki.Hsm;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
+using Org.BouncyCastle.X509;
+using Org.BouncyCastle.X509.Extension;
+
+namespace Jpki.Core.Profiles;
+
+/// <summary>Checks and steps the certificate builders of this namespace share.</summary>
+internal static class CertificateProfile
+{
+    /// <summary>Upper bound on configured validity in years; longer is certainly a typo.</summary>
+    public const int MaxValidityYears = 30;
+
+    public static SubjectPublicKeyInfo ParsePublicKey(byte[] subjectPublicKeyInfo, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(subjectPublicKeyInfo, parameterName);
+        try
+        {
+            return SubjectPublicKeyInfo.GetInstance(Asn1Object.FromByteArray(subjectPublicKeyInfo));
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidCastException)
+        {
+            throw new ArgumentException("not a DER SubjectPublicKeyInfo", parameterName, e);
+        }
+    }
+
+    /// <summary>
+    /// Accepts only the key types the CA certifies: RSA of at least 2048 bits, or EC P-256.
+    /// </summary>
+    public static void EnsureSupportedKey(SubjectPublicKeyInfo publicKey, string parameterName)
+    {
+        var algorithm = publicKey.Algorithm.Algorithm;
+        if (algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption))
+        {
+            var rsa = RsaPublicKeyStructure.GetInstance(publicKey.ParsePublicKey());
+            if (rsa.Modulus.BitLength < 2048)
+            {
+                throw new ArgumentException($"RSA key of {rsa.Modulus.BitLength} bits is below the 2048-bit minimum", parameterName);
+            }
+
+            return;
+        }
+
+        if (algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey)
+            && X9ObjectIdentifiers.Prime256v1.Equals(publicKey.Algorithm.Parameters))
+        {
+            return;
+        }
+
+        throw new ArgumentException($"public key algorithm {algorithm} (parameters {publicKey.Algorithm.Parameters}) is neither RSA nor EC P-256", parameterName);
+    }
+
+    public static void EnsureValidityYears(int years, string parameterName)
+    {
+        if (years is < 1 or > MaxValidityYears)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, years, $"validity must be 1–{MaxValidityYears} years");
+        }
+    }
+
+    public static void EnsureSerial(Org.BouncyCastle.Math.BigInteger serial, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(serial, parameterName);
+        if (serial.SignValue <= 0 || serial.ToByteArray().Length > 20)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, "serial must be positive and at most 20 octets (RFC 5280 §4.1.2.2)");
+        }
+    }
+
+    /// <summary>
+    /// notAfter of a long-lived certificate: 23:59:59 JST on the Nth anniversary of the JST issue
+    /// date — the same rule the profile uses for end-entity certificates (the 5th birthday).
+    /// </summary>
+    public static DateTimeOffset AnniversaryEndOfDay(DateTimeOffset issuedAt, int years) =>
+        Jst.EndOfDay(Jst.DateOf(issuedAt).AddYears(years));
+
+    public static SubjectKeyIdentifier KeyIdentifier(SubjectPublicKeyInfo publicKey) =>
+        X509ExtensionUtilities.CreateSubjectKeyIdentifier(publicKey);
+
+    public static byte[] Sign(X509V3CertificateGenerator generator, ISigner signer, SignatureAlgorithm algorithm) =>
+        generator.Generate(new SignerSignatureFactory(signer, algorithm)).GetEncoded();
+}

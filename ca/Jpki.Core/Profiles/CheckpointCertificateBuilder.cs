@@ -1,0 +1,78 @@
+using Jpki.Hsm;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Math;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Core.Profiles;
+
+/// <summary>What varies between audit-checkpoint key certificates.</summary>
+public sealed record CheckpointCertificateRequest
+{
+    /// <summary>Names this CA installation; becomes the OU.</summary>
+    public required string InstallName { get; init; }
+
+    /// <summary>Counts checkpoint keys of the install (1, 2, …); shown in the CN.</summary>
+    public required int KeyNumber { get; init; }
+
+    public required BigInteger SerialNumber { get; init; }
+
+    public required DateTimeOffset IssuedAt { get; init; }
+
+    public int ValidityYears { get; init; } = 10;
+}
+
+/// <summary>
+/// Builds a self-signed certificate for the key that signs audit-log checkpoints, so that an
+/// outside auditor can check checkpoint signatures with openssl and nothing from this project:
+/// <c>C=JP, O=JPKI, OU=&lt;install&gt;, CN=JPKI audit checkpoint key &lt;n&gt;</c>; keyUsage
+/// (critical digitalSignature), basicConstraints (critical, cA=FALSE), SKI.
+/// </summary>
+public sealed class CheckpointCertificateBuilder
+{
+    private readonly ISigner _signer;
+    private readonly SignatureAlgorithm _algorithm;
+    private readonly SubjectPublicKeyInfo _publicKey;
+
+    /// <param name="signer">The checkpoint key (P-256 typically); it certifies itself.</param>
+    /// <param name="algorithm">ecdsa-with-SHA256 for a P-256 key.</param>
+    /// <exception cref="ArgumentException">The key kind does not fit the algorithm.</exception>
+    public CheckpointCertificateBuilder(ISigner signer, SignatureAlgorithm algorithm)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
+        _publicKey = CertificateProfile.ParsePublicKey(signer.SubjectPublicKeyInfo, nameof(signer));
+        CertificateProfile.EnsureSupportedKey(_publicKey, nameof(signer));
+        _signer = signer;
+        _algorithm = algorithm;
+    }
+
+    /// <summary>Returns the DER certificate.</summary>
+    public byte[] Build(CheckpointCertificateRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
+        CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
+
+        var notBefore = Jst.TruncateToSeconds(request.IssuedAt);
+        var notAfter = CertificateProfile.AnniversaryEndOfDay(notBefore, request.ValidityYears);
+        var name = JpkiNames.AuditCheckpoint(request.InstallName, request.KeyNumber);
+
+        var generator = new X509V3CertificateGenerator();
+        generator.SetSerialNumber(request.SerialNumber);
+        generator.SetIssuerDN(name);
+        generator.SetSubjectDN(name);
+        generator.SetNotBefore(notBefore.UtcDateTime);
+        generator.SetNotAfter(notAfter.UtcDateTime);
+        generator.SetSubjectPublicKeyInfo(_publicKey);
+
+        generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.DigitalSignature));
+
+        // Explicit cA=FALSE: the key signs checkpoints only, and nobody may mistake this
+        // self-signed certificate for a CA that could vouch for others.
+        generator.AddExtension(X509Extensions.BasicConstraints, critical: true, new BasicConstraints(cA: false));
+        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, CertificateProfile.KeyIdentifier(_publicKey));
+
+        return CertificateProfile.Sign(generator, _signer, _algorithm);
+    }
+}

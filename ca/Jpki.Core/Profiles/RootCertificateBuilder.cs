@@ -1,0 +1,124 @@
+using Jpki.Hsm;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Math;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Core.Profiles;
+
+/// <summary>What varies between issuer root certificates.</summary>
+public sealed record RootCertificateRequest
+{
+    public required IssuerKind Kind { get; init; }
+
+    public required Prefecture Prefecture { get; init; }
+
+    /// <summary>Normally <see cref="SerialNumbers.New"/>; the store keeps serials unique across the install.</summary>
+    public required BigInteger SerialNumber { get; init; }
+
+    /// <summary>notBefore; sub-second precision is dropped.</summary>
+    public required DateTimeOffset IssuedAt { get; init; }
+
+    /// <summary>
+    /// Absolute URL of this issuer's ARL, for cRLDistributionPoints. The text
+    /// <c>{issuerKeyId}</c>, if present, is replaced by the lowercase hex subjectKeyIdentifier,
+    /// because the URL names a key the certificate is only now being made for.
+    /// </summary>
+    public required string ArlUrl { get; init; }
+
+    public int ValidityYears { get; init; } = 10;
+}
+
+/// <summary>
+/// Builds the self-signed issuer root of JPKI-PROFILE.md §2: subject = issuer
+/// <c>C=JP, O=JPKI, OU=&lt;kind&gt;, OU=&lt;prefecture&gt;</c>; extensions keyUsage (critical
+/// keyCertSign, cRLSign), basicConstraints (critical, cA), subjectKeyIdentifier, subjectAltName
+/// (Japanese directoryName), cRLDistributionPoints (ARL) in that order; no AKI.
+/// </summary>
+public sealed class RootCertificateBuilder
+{
+    /// <summary>Placeholder in <see cref="RootCertificateRequest.ArlUrl"/> for the key identifier.</summary>
+    public const string IssuerKeyIdPlaceholder = "{issuerKeyId}";
+
+    private readonly ISigner _signer;
+    private readonly SignatureAlgorithm _algorithm;
+    private readonly SubjectPublicKeyInfo _publicKey;
+
+    /// <param name="signer">The root's own key: the certificate certifies and is signed by it.</param>
+    /// <param name="algorithm">sha256WithRSAEncryption for JPKI roots.</param>
+    /// <exception cref="ArgumentException">The key kind does not fit the algorithm, or the key is not RSA ≥ 2048 / P-256.</exception>
+    public RootCertificateBuilder(ISigner signer, SignatureAlgorithm algorithm)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
+        _publicKey = CertificateProfile.ParsePublicKey(signer.SubjectPublicKeyInfo, nameof(signer));
+        CertificateProfile.EnsureSupportedKey(_publicKey, nameof(signer));
+        _signer = signer;
+        _algorithm = algorithm;
+        SubjectKeyIdentifier = CertificateProfile.KeyIdentifier(_publicKey).GetKeyIdentifier();
+    }
+
+    /// <summary>SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1).</summary>
+    public byte[] SubjectKeyIdentifier { get; }
+
+    /// <summary>Lowercase hex of <see cref="SubjectKeyIdentifier"/>; names the issuer key in URLs and the store.</summary>
+    public string KeyId => Convert.ToHexStringLower(SubjectKeyIdentifier);
+
+    /// <summary>Returns the DER certificate.</summary>
+    public byte[] Build(RootCertificateRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(request.Prefecture);
+        CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
+        CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
+        var arlUrl = ResolveArlUrl(request.ArlUrl);
+
+        var notBefore = Jst.TruncateToSeconds(request.IssuedAt);
+        var notAfter = CertificateProfile.AnniversaryEndOfDay(notBefore, request.ValidityYears);
+        var name = JpkiNames.Issuer(request.Kind, request.Prefecture);
+
+        var generator = new X509V3CertificateGenerator();
+        generator.SetSerialNumber(request.SerialNumber);
+        generator.SetIssuerDN(name);
+        generator.SetSubjectDN(name);
+        generator.SetNotBefore(notBefore.UtcDateTime);
+        generator.SetNotAfter(notAfter.UtcDateTime);
+        generator.SetSubjectPublicKeyInfo(_publicKey);
+
+        // Order is part of the profile (it mirrors the J-LIS roots); the generator keeps insertion order.
+        generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.KeyCertSign | KeyUsage.CrlSign));
+        generator.AddExtension(X509Extensions.BasicConstraints, critical: true, new BasicConstraints(cA: true));
+        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, new SubjectKeyIdentifier(SubjectKeyIdentifier));
+        generator.AddExtension(
+            X509Extensions.SubjectAlternativeName,
+            critical: false,
+            new GeneralNames(new GeneralName(GeneralName.DirectoryName, JpkiNames.IssuerAltName(request.Kind, request.Prefecture))));
+        generator.AddExtension(
+            X509Extensions.CrlDistributionPoints,
+            critical: false,
+            new CrlDistPoint([
+                new DistributionPoint(
+                    new DistributionPointName(new GeneralNames(new GeneralName(GeneralName.UniformResourceIdentifier, arlUrl))),
+                    reasons: null,
+                    crlIssuer: null),
+            ]));
+
+        return CertificateProfile.Sign(generator, _signer, _algorithm);
+    }
+
+    private string ResolveArlUrl(string template)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(template, nameof(RootCertificateRequest.ArlUrl));
+        var url = template.Replace(IssuerKeyIdPlaceholder, KeyId, StringComparison.Ordinal);
+
+        // The URI goes into an IA5String and is fetched by verifiers: absolute, ASCII, http(s) or ldap.
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("http" or "https" or "ldap")
+            || !url.All(char.IsAscii))
+        {
+            throw new ArgumentException($"ARL URL '{url}' is not an absolute ASCII http, https or ldap URL", nameof(template));
+        }
+
+        return url;
+    }
+}
