@@ -9,7 +9,8 @@ namespace Jpki.Core.Profiles;
 /// Lets BouncyCastle's certificate, CRL and OCSP generators sign through an <see cref="ISigner"/>
 /// (an HSM key). The bytes to be signed are hashed as the generator writes them and only the
 /// 32-byte digest goes to the signer, so a CRL with millions of entries is never held in memory
-/// by this class.
+/// by this class. Each <see cref="CreateCalculator"/> call gets its own hash, so one factory may
+/// be shared by threads as long as the signer is thread-safe (as <see cref="ISigner"/> promises).
 /// </summary>
 public sealed class SignerSignatureFactory : ISignatureFactory
 {

@@ -45,7 +45,7 @@ public sealed class IndependentCheckerTests : IDisposable
     [Fact]
     public void Openssl_and_certtool_read_the_kanji_directoryName_and_the_OCSP_extensions()
     {
-        var root = Run("openssl", "x509", "-noout", "-text", "-nameopt", "utf8,sep_comma_plus_space", "-in", _rootPem);
+        var root = Run("openssl", "x509", "-noout", "-text", "-in", _rootPem);
         var responder = Run("openssl", "x509", "-noout", "-text", "-in", _responderPem);
 
         Assert.True(root.ExitCode == 0, root.ToString());

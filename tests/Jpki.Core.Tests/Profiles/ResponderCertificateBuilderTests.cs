@@ -2,6 +2,11 @@ using System.Formats.Asn1;
 using System.Security.Cryptography;
 using Jpki.Core.Profiles;
 using Jpki.Hsm;
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Math;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.X509;
 
 namespace Jpki.Core.Tests.Profiles;
 
@@ -43,6 +48,30 @@ public class ResponderCertificateBuilderTests
                 new DerNameEntry(CertificateDer.CommonName, UniversalTagNumber.UTF8String, "OCSP Responder G1 20261122"),
             ],
             _responder.Subject);
+    }
+
+    [Fact]
+    public void An_authentication_issuers_responder_carries_that_kinds_OU()
+    {
+        var root = TestIssuers.Root(IssuerKind.Authentication);
+        var responder = new CertificateDer(TestIssuers.Responder(root, SoftwareKeys.Responder));
+
+        Assert.Equal(new CertificateDer(root).SubjectDer, responder.IssuerDer);
+        Assert.Equal("JPKI for user authentication", responder.Subject[2].Value);
+        Assert.Equal(CertificateDer.CommonName, responder.Subject[^1].Oid);
+    }
+
+    [Fact]
+    public void A_responder_key_below_2048_bits_is_refused()
+    {
+        var generator = new RsaKeyPairGenerator();
+        generator.Init(new RsaKeyGenerationParameters(BigInteger.ValueOf(65537), new SecureRandom(), 1024, 80));
+        var weakKey = SubjectPublicKeyInfoFactory.CreateSubjectPublicKeyInfo(generator.GenerateKeyPair().Public).GetDerEncoded();
+        var builder = new ResponderCertificateBuilder(_rootDer, SoftwareKeys.Root, SignatureAlgorithm.RsaPkcs1Sha256);
+
+        var error = Assert.Throws<ArgumentException>(() => builder.Build(TestIssuers.ResponderRequest(SoftwareKeys.Responder) with { ResponderPublicKey = weakKey }));
+
+        Assert.Contains("1024 bits", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
