@@ -1,0 +1,176 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Jpki.Core.Profiles;
+
+namespace Jpki.Core.Configuration;
+
+/// <summary>
+/// The settings of one install, read from <c>$JPKI_HOME/jpki.json</c> (written with defaults on
+/// first run). Paths may use <c>{home}</c> for JPKI_HOME. Environment variables override what
+/// must differ per process without editing the file: JPKI_DB (connection string),
+/// JPKI_PKCS11_MODULE, JPKI_HSM_TOKEN. PINs are never in this file: it names where they are.
+/// </summary>
+public sealed record JpkiSettings
+{
+    public const string FileName = "jpki.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>A name for the install, carried in the audit-checkpoint certificate.</summary>
+    public string InstallName { get; init; } = "JPKI prefecture CA";
+
+    /// <summary>Store connection string: <c>Data Source=...</c> is SQLite, <c>Host=...</c> PostgreSQL.</summary>
+    public string Database { get; init; } = "Data Source={home}/jpki.db";
+
+    public HsmSettings Hsm { get; init; } = new();
+
+    public List<PrefectureSettings> Prefectures { get; init; } = [new()];
+
+    public UrlSettings Urls { get; init; } = new();
+
+    public CeremonySettings Ceremony { get; init; } = new();
+
+    public AuditSettings Audit { get; init; } = new();
+
+    [JsonIgnore]
+    public string Home { get; init; } = "";
+
+    /// <summary>JPKI_HOME, or <c>var</c> under the working directory.</summary>
+    public static string HomeFromEnvironment() =>
+        Path.GetFullPath(Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } home ? home : "var");
+
+    /// <summary>Loads <c>{home}/jpki.json</c>, writing the defaults there first if it does not exist.</summary>
+    public static JpkiSettings Load(string home)
+    {
+        Directory.CreateDirectory(home);
+        var path = Path.Combine(home, FileName);
+        JpkiSettings settings;
+        if (File.Exists(path))
+        {
+            settings = JsonSerializer.Deserialize<JpkiSettings>(File.ReadAllText(path), Json)
+                ?? throw new InvalidDataException($"{path} is empty");
+        }
+        else
+        {
+            settings = new JpkiSettings();
+            File.WriteAllText(path, JsonSerializer.Serialize(settings, Json));
+        }
+
+        settings = settings with { Home = home };
+        settings.Validate(path);
+        return settings;
+    }
+
+    /// <summary>A path setting with {home} resolved.</summary>
+    public string Resolve(string value) => value.Replace("{home}", Home, StringComparison.Ordinal);
+
+    public string ConnectionString =>
+        Resolve(Environment.GetEnvironmentVariable("JPKI_DB") is { Length: > 0 } db ? db : Database);
+
+    public string ModulePath =>
+        Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : Hsm.Module;
+
+    public string TokenLabel =>
+        Environment.GetEnvironmentVariable("JPKI_HSM_TOKEN") is { Length: > 0 } t ? t : Hsm.TokenLabel;
+
+    private void Validate(string path)
+    {
+        if (Prefectures.Count == 0)
+        {
+            throw new InvalidDataException($"{path}: at least one prefecture is required");
+        }
+
+        foreach (var p in Prefectures)
+        {
+            if (string.IsNullOrWhiteSpace(p.Name) || string.IsNullOrWhiteSpace(p.Kanji) || p.Code.Length != 2 || !p.Code.All(char.IsAsciiDigit))
+            {
+                throw new InvalidDataException($"{path}: prefecture '{p.Name}' needs a romanised name, a kanji name and a 2-digit code");
+            }
+        }
+
+        if (Prefectures.Select(p => p.Slug).Distinct().Count() != Prefectures.Count)
+        {
+            throw new InvalidDataException($"{path}: prefecture names must be distinct");
+        }
+
+        if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
+        {
+            throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
+        }
+    }
+}
+
+public sealed record HsmSettings
+{
+    public string Module { get; init; } = "/usr/lib/softhsm/libsofthsm2.so";
+
+    public string TokenLabel { get; init; } = "JPKI";
+
+    /// <summary>The user PIN: from this environment variable if set, else from <see cref="UserPinFile"/>.</summary>
+    public string UserPinEnvironmentVariable { get; init; } = "JPKI_HSM_PIN";
+
+    public string UserPinFile { get; init; } = "{home}/secrets/hsm-user.pin";
+
+    public string SoPinFile { get; init; } = "{home}/secrets/hsm-so.pin";
+
+    public int IssuancePoolSize { get; init; } = 2;
+
+    public int OcspPoolSize { get; init; } = 2;
+
+    public int CrlPoolSize { get; init; } = 1;
+}
+
+public sealed record PrefectureSettings
+{
+    public string Name { get; init; } = "Yamaguchi-ken";
+
+    public string Kanji { get; init; } = "山口県";
+
+    public string Code { get; init; } = "35";
+
+    /// <summary>Lower-case name used in issuer and key ids (yamaguchi-ken).</summary>
+    [JsonIgnore]
+    public string Slug => Name.ToLowerInvariant();
+
+    public Prefecture ToPrefecture() => new(Name, Kanji, Code);
+}
+
+public sealed record UrlSettings
+{
+    /// <summary>Public base of the OCSP responder as it goes into certificates (AIA).</summary>
+    public string OcspBase { get; init; } = "http://127.0.0.1:8082";
+
+    /// <summary>Public base of CRL distribution as it goes into certificates (CRL DP).</summary>
+    public string CrlBase { get; init; } = "http://127.0.0.1:8083";
+
+    public string Cps { get; init; } = "https://jpki.example.jp/cps";
+
+    public string ArlUrl(string issuerKeyId) => $"{CrlBase.TrimEnd('/')}/crl/{issuerKeyId}/arl.crl";
+}
+
+public sealed record CeremonySettings
+{
+    public int RootValidityYears { get; init; } = 10;
+
+    public int RsaBits { get; init; } = 2048;
+
+    /// <summary><c>rsa2048</c> (what every JPKI verifier accepts) or <c>p256</c> (about ten times faster to sign).</summary>
+    public string ResponderKey { get; init; } = "rsa2048";
+
+    public int ResponderValidityDays { get; init; } = 90;
+}
+
+public sealed record AuditSettings
+{
+    public long CheckpointEveryRecords { get; init; } = 100;
+
+    public int CheckpointIntervalSeconds { get; init; } = 300;
+
+    public string CheckpointFile { get; init; } = "{home}/audit/checkpoints";
+}

@@ -1,0 +1,114 @@
+using Jpki.Core.Audit;
+using Jpki.Core.Configuration;
+using Jpki.Core.Issuers;
+using Jpki.Hsm;
+using Jpki.HsmTool;
+using Microsoft.Extensions.Logging;
+
+// jpki-tool: the key-ceremony and audit CLI behind `./jpki hsm ...` and `./jpki audit ...`.
+// PINs come only from files or environment variables named in $JPKI_HOME/jpki.json.
+const string Usage = """
+    usage:
+      hsm init                     first-run key ceremony (idempotent)
+      hsm status                   issuers, key generations, certificates and expiry; token keys
+      hsm backup --out FILE        back the token up (SoftHSM: its files + SHA-256 manifest)
+      hsm restore --in FILE [--replace]
+      audit verify                 recompute the audit chain and check signed checkpoints
+    """;
+
+using var loggers = LoggerFactory.Create(b => b
+    .AddSimpleConsole(o => o.SingleLine = true)
+    .SetMinimumLevel(Environment.GetEnvironmentVariable("JPKI_LOG_LEVEL") is { } level && Enum.TryParse<LogLevel>(level, out var l) ? l : LogLevel.Warning));
+if (args.Length < 2)
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+try
+{
+    var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+    using var context = new ToolContext(settings, loggers, Console.Out);
+    return (args[0], args[1]) switch
+    {
+        ("hsm", "init") => Init(context),
+        ("hsm", "status") => StatusReport.Print(context),
+        ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
+        ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),
+        ("audit", "verify") => VerifyAudit(context),
+        _ => throw new ArgumentException($"unknown command '{args[0]} {args[1]}'\n{Usage}"),
+    };
+}
+catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+static int Init(ToolContext context)
+{
+    var changes = new KeyCeremony(context).Run();
+    if (changes.Count == 0)
+    {
+        context.Output.WriteLine($"nothing to do: token '{context.Settings.TokenLabel}' and every issuer of {string.Join(", ", context.Settings.Prefectures.Select(p => p.Name))} are already set up");
+    }
+    else
+    {
+        context.Output.WriteLine("key ceremony:");
+        foreach (var change in changes)
+        {
+            context.Output.WriteLine($"  {change}");
+        }
+    }
+
+    context.Output.WriteLine($"certificates (PEM): {Path.Combine(context.Settings.Home, "certs")}");
+    return 0;
+}
+
+static int Backup(ToolContext context, string archive)
+{
+    var manifest = TokenFiles().Backup(context.Settings.TokenLabel, Path.GetFullPath(archive));
+    context.Output.WriteLine($"backed up token '{manifest.Label}' ({manifest.Files.Count} files) to {Path.GetFullPath(archive)}");
+    AuditedStep.Record(context, "ceremony.token.backup", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
+    return 0;
+}
+
+static int Restore(ToolContext context, string archive, bool replace)
+{
+    var manifest = TokenFiles().Restore(Path.GetFullPath(archive), replace);
+    context.Output.WriteLine($"restored token '{manifest.Label}' ({manifest.Files.Count} files) from {Path.GetFullPath(archive)}");
+    AuditedStep.Record(context, "ceremony.token.restore", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
+    return 0;
+}
+
+static SoftHsmTokenFiles TokenFiles() =>
+    SoftHsmTokenFiles.FromConfig(Environment.GetEnvironmentVariable("SOFTHSM2_CONF") is { Length: > 0 } conf
+        ? conf
+        : throw new InvalidOperationException("SOFTHSM2_CONF is not set: backup and restore work on SoftHSM token files (./jpki sets it)"));
+
+static int VerifyAudit(ToolContext context)
+{
+    var settings = context.Settings;
+    using var db = context.Database.OpenConnection();
+    var keys = IssuerStore.ListInstallKeys(db, "audit-checkpoint")
+        .Where(k => k.CertificateDer is not null)
+        .Select(k => new Org.BouncyCastle.X509.X509Certificate(k.CertificateDer!).CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded())
+        .ToList();
+    if (keys.Count == 0)
+    {
+        context.Output.WriteLine("no audit-checkpoint key certificate in the store: run ./jpki hsm init first");
+        return 1;
+    }
+
+    var result = AuditVerifier.Verify(context.Database, keys, [settings.Resolve(settings.Audit.CheckpointFile)]);
+    context.Output.WriteLine(result.IsValid
+        ? $"audit chain OK: {result.RecordsChecked} records, {result.CheckpointsChecked} checkpoints verified"
+        : $"audit chain FAILED: {result}");
+    return result.IsValid ? 0 : 1;
+}
+
+static string? Option(string[] args, string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}

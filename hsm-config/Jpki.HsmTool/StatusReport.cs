@@ -1,0 +1,61 @@
+using Jpki.Core.Issuers;
+using Jpki.Core.Store;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.HsmTool;
+
+/// <summary>`./jpki hsm status`: what the store and the token hold, with expiry dates in JST.</summary>
+internal static class StatusReport
+{
+    public static int Print(ToolContext context)
+    {
+        var output = context.Output;
+        var settings = context.Settings;
+        if (!context.TokenExists)
+        {
+            output.WriteLine($"token '{settings.TokenLabel}' does not exist: run ./jpki hsm init");
+            return 1;
+        }
+
+        using var db = context.Database.OpenConnection();
+        output.WriteLine($"install: {settings.InstallName}  (JPKI_HOME {settings.Home})");
+        output.WriteLine($"token:   {settings.TokenLabel} on {settings.ModulePath}");
+        foreach (var issuer in IssuerStore.ListIssuers(db))
+        {
+            output.WriteLine($"issuer {issuer.Id}  [{issuer.Kind}, {issuer.Prefecture}]  {issuer.SubjectDn}");
+            foreach (var key in IssuerStore.ListKeys(db, issuer.Id))
+            {
+                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'");
+                if (key.CertificateDer is { } der)
+                {
+                    var cert = new X509Certificate(der);
+                    output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}");
+                }
+
+                if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
+                {
+                    var cert = new X509Certificate(responder.CertificateDer);
+                    output.WriteLine($"    responder serial {responder.Serial}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'");
+                }
+            }
+        }
+
+        foreach (var key in IssuerStore.ListInstallKeys(db))
+        {
+            var expiry = key.CertificateDer is { } der ? $"  certificate valid until {Jst(new X509Certificate(der).NotAfter)}" : "";
+            output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}");
+        }
+
+        output.WriteLine("token keys (sensitive / extractable / never-extractable):");
+        foreach (var label in context.Token.KeyLabels())
+        {
+            var p = context.Token.DescribeKey(label);
+            output.WriteLine($"  {label,-40} {p.Sensitive,-5} / {p.Extractable,-5} / {p.NeverExtractable}");
+        }
+
+        return 0;
+    }
+
+    private static string Jst(DateTime utc) =>
+        Instant.ToJst(new DateTimeOffset(utc, TimeSpan.Zero)).ToString("yyyy-MM-dd HH:mm:ss 'JST'", System.Globalization.CultureInfo.InvariantCulture);
+}
