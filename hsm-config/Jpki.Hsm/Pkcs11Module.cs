@@ -86,11 +86,7 @@ public sealed partial class Pkcs11Module : IDisposable
 
     /// <summary>The labels of every initialised token present.</summary>
     public IReadOnlyList<string> TokenLabels() =>
-        _library.GetSlotList(SlotsType.WithTokenPresent)
-            .Select(s => s.GetTokenInfo())
-            .Where(t => t.TokenFlags.TokenInitialized)
-            .Select(t => t.Label.Trim())
-            .ToList();
+        Tokens().Where(t => t.Info.TokenFlags.TokenInitialized).Select(t => t.Info.Label.Trim()).ToList();
 
     /// <summary>
     /// The slot holding the token labelled <paramref name="tokenLabel"/>. Slots are found by
@@ -98,9 +94,8 @@ public sealed partial class Pkcs11Module : IDisposable
     /// </summary>
     internal ISlot? FindSlot(string tokenLabel)
     {
-        foreach (var slot in _library.GetSlotList(SlotsType.WithTokenPresent))
+        foreach (var (slot, info) in Tokens())
         {
-            var info = slot.GetTokenInfo();
             if (info.TokenFlags.TokenInitialized && info.Label.Trim() == tokenLabel)
             {
                 return slot;
@@ -110,10 +105,31 @@ public sealed partial class Pkcs11Module : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Every slot with a token that answers C_GetTokenInfo. A token whose files are broken
+    /// answers CKR_GENERAL_ERROR; it must not hide the healthy tokens of the same module.
+    /// </summary>
+    private IEnumerable<(ISlot Slot, ITokenInfo Info)> Tokens()
+    {
+        foreach (var slot in _library.GetSlotList(SlotsType.WithTokenPresent))
+        {
+            ITokenInfo info;
+            try
+            {
+                info = slot.GetTokenInfo();
+            }
+            catch (Pkcs11Exception)
+            {
+                continue;
+            }
+
+            yield return (slot, info);
+        }
+    }
+
     /// <summary>A slot whose token is present but not yet initialised (SoftHSM always offers one).</summary>
     internal ISlot? FindUninitialisedSlot() =>
-        _library.GetSlotList(SlotsType.WithTokenPresent)
-            .FirstOrDefault(s => !s.GetTokenInfo().TokenFlags.TokenInitialized);
+        Tokens().Where(t => !t.Info.TokenFlags.TokenInitialized).Select(t => t.Slot).FirstOrDefault();
 
     public void Dispose() => _library.Dispose();
 }

@@ -18,6 +18,18 @@ internal static class StatusReport
         }
 
         using var db = context.Database.OpenConnection();
+        var missing = new List<string>();
+        string Present(string label)
+        {
+            if (context.Token.HasKey(label))
+            {
+                return "";
+            }
+
+            missing.Add(label);
+            return "  MISSING FROM TOKEN";
+        }
+
         output.WriteLine($"install: {settings.InstallName}  (JPKI_HOME {settings.Home})");
         output.WriteLine($"token:   {settings.TokenLabel} on {settings.ModulePath}");
         foreach (var issuer in IssuerStore.ListIssuers(db))
@@ -25,7 +37,7 @@ internal static class StatusReport
             output.WriteLine($"issuer {issuer.Id}  [{issuer.Kind}, {issuer.Prefecture}]  {issuer.SubjectDn}");
             foreach (var key in IssuerStore.ListKeys(db, issuer.Id))
             {
-                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'");
+                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'{Present(key.HsmKeyLabel)}");
                 if (key.CertificateDer is { } der)
                 {
                     var cert = new X509Certificate(der);
@@ -35,7 +47,7 @@ internal static class StatusReport
                 if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
                 {
                     var cert = new X509Certificate(responder.CertificateDer);
-                    output.WriteLine($"    responder serial {responder.Serial}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'");
+                    output.WriteLine($"    responder serial {responder.Serial}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{Present(responder.HsmKeyLabel)}");
                 }
             }
         }
@@ -43,7 +55,7 @@ internal static class StatusReport
         foreach (var key in IssuerStore.ListInstallKeys(db))
         {
             var expiry = key.CertificateDer is { } der ? $"  certificate valid until {Jst(new X509Certificate(der).NotAfter)}" : "";
-            output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}");
+            output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}{Present(key.HsmKeyLabel)}");
         }
 
         output.WriteLine("token keys (sensitive / extractable / never-extractable):");
@@ -51,6 +63,12 @@ internal static class StatusReport
         {
             var p = context.Token.DescribeKey(label);
             output.WriteLine($"  {label,-40} {p.Sensitive,-5} / {p.Extractable,-5} / {p.NeverExtractable}");
+        }
+
+        if (missing.Count > 0)
+        {
+            output.WriteLine($"{missing.Count} key(s) the store relies on are missing from the token: restore it (./jpki hsm restore --in BACKUP --replace)");
+            return 1;
         }
 
         return 0;
