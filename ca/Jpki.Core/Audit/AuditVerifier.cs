@@ -102,6 +102,7 @@ public static class AuditVerifier
 
         var expectedSeq = 1L;
         var prevHash = new string('0', 64);
+        var prevPrevHash = "";
         var lastGoodCheckpoint = 0L;
         using (var command = connection.CreateCommand())
         {
@@ -122,6 +123,11 @@ public static class AuditVerifier
                 var storedHash = reader.GetString(7);
                 if (!string.Equals(storedPrev, prevHash, StringComparison.Ordinal))
                 {
+                    if (string.Equals(storedPrev, prevPrevHash, StringComparison.Ordinal))
+                    {
+                        return Problem(AuditProblem.RecordInserted, seq - 1, $"record {seq - 1} was inserted: record {seq} links to record {seq - 2}", checkedCount: seq - 1, checkpoints: counted);
+                    }
+
                     return Problem(AuditProblem.PrevHashMismatch, seq, $"record {seq} does not link to record {seq - 1}", checkedCount: seq - 1, checkpoints: counted);
                 }
 
@@ -151,6 +157,7 @@ public static class AuditVerifier
                     lastGoodCheckpoint = seq;
                 }
 
+                prevPrevHash = prevHash;
                 prevHash = recomputed;
                 expectedSeq++;
             }
