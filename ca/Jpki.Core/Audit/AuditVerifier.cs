@@ -31,7 +31,11 @@ public static class AuditVerifier
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(checkpointPublicKeys);
         ArgumentNullException.ThrowIfNull(checkpointFiles);
-        var keys = checkpointPublicKeys.ToDictionary(AuditCheckpoint.KeyIdOf, PublicKeyFactory.CreateKey, StringComparer.Ordinal);
+        var keys = new Dictionary<string, AsymmetricKeyParameter>(StringComparer.Ordinal);
+        foreach (var spki in checkpointPublicKeys)
+        {
+            keys.TryAdd(AuditCheckpoint.KeyIdOf(spki), PublicKeyFactory.CreateKey(spki));
+        }
 
         // The files are read before the database snapshot: a file line is only written after its
         // checkpoint committed, so every line read now must be in the snapshot (else: truncation).

@@ -100,13 +100,21 @@ public sealed class Database : IDisposable
             else
             {
                 transaction = connection.BeginTransaction();
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = writeLock == WriteLock.ChainHead
-                    ? "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE"
-                    // Before the first migration there is no chain_head row to lock.
-                    : $"SELECT pg_advisory_xact_lock({MigrationAdvisoryLockKey})";
-                command.ExecuteScalar();
+                if (writeLock == WriteLock.Migration)
+                {
+                    // Before the first migration there is no chain_head row to lock, so migrators
+                    // serialise on an advisory lock; once the row exists they also take it, so that
+                    // no writer runs while the schema changes.
+                    Scalar(connection, transaction, $"SELECT pg_advisory_xact_lock({MigrationAdvisoryLockKey})");
+                    if (Scalar(connection, transaction, "SELECT to_regclass('chain_head') IS NOT NULL") is true)
+                    {
+                        Scalar(connection, transaction, "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE");
+                    }
+                }
+                else if (Scalar(connection, transaction, "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE") is null)
+                {
+                    throw new InvalidOperationException("chain_head has no row: the store was not migrated (Migrator.ApplyPending)");
+                }
             }
 
             return new WriteTransaction(connection, transaction, Dialect, Time);
@@ -119,6 +127,14 @@ public sealed class Database : IDisposable
     }
 
     public void Dispose() => postgres?.Dispose();
+
+    private static object? Scalar(DbConnection connection, DbTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
 
     /// <summary>'JPKI' in ASCII: the advisory lock key migrations serialise on.</summary>
     internal const long MigrationAdvisoryLockKey = 0x4A504B49;

@@ -191,6 +191,57 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void A_checkpoint_deleted_from_the_database_is_named()
+    {
+        using var chain = NewChain(nameof(A_checkpoint_deleted_from_the_database_is_named), 200);
+        chain.Sql("DELETE FROM audit_checkpoints WHERE seq = 101");
+        var result = chain.Verify();
+        AssertProblem(result, AuditProblem.CheckpointMissingFromDatabase, 101);
+    }
+
+    [Fact]
+    public void A_record_appended_behind_the_chain_heads_back_is_named()
+    {
+        using var chain = NewChain(nameof(A_record_appended_behind_the_chain_heads_back_is_named), 20);
+        var prev = chain.HashAt(20);
+        chain.Sql(
+            "INSERT INTO audit_log (seq, time_us, actor, action, subject, details, prev_hash, hash) VALUES (21, 1, 'intruder', 'x', 'y', '{}', @Prev, @Hash)",
+            new { Prev = prev, Hash = AuditLog.RecordHash(21, 1, "intruder", "x", "y", "{}", prev) });
+        AssertProblem(chain.Verify(), AuditProblem.HeadMismatch, 21);
+    }
+
+    [Fact]
+    public void Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted()
+    {
+        using var chain = NewChain(nameof(Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted), 60);
+        var newKey = SoftwareSigner.Generate();
+        var rotated = new AuditLog(newKey, new AuditOptions { CheckpointEveryRecords = CheckpointEvery, CheckpointInterval = TimeSpan.FromHours(1), CheckpointFilePath = chain.CheckpointFile });
+        using (var tx = chain.Database.BeginWrite())
+        {
+            rotated.Append(tx, new AuditRecord("officer1", "audit.key-rotated", "audit-checkpoint", new JsonObject()));
+            Assert.NotNull(rotated.Checkpoint(tx));
+            tx.Commit();
+        }
+
+        var both = AuditVerifier.Verify(chain.Database, [signer.SubjectPublicKeyInfo, newKey.SubjectPublicKeyInfo], [chain.CheckpointFile]);
+        Assert.True(both.IsValid, both.ToString());
+        var onlyNew = AuditVerifier.Verify(chain.Database, [newKey.SubjectPublicKeyInfo], [chain.CheckpointFile]);
+        Assert.Equal(AuditProblem.CheckpointUnknownKey, onlyNew.Problem);
+    }
+
+    [Fact]
+    public void Writing_before_migrating_fails_clearly()
+    {
+        using var database = new Database(fixture.CreateStore(nameof(Writing_before_migrating_fails_clearly)), new ManualClock(Start));
+        var log = new AuditLog(signer, new AuditOptions { CheckpointFilePath = Path.Combine(fixture.ScratchDirectory, "unused") });
+        Assert.ThrowsAny<System.Data.Common.DbException>(() =>
+        {
+            using var tx = database.BeginWrite();
+            log.Append(tx, new AuditRecord("a", "b", "c", new JsonObject()));
+        });
+    }
+
+    [Fact]
     public void A_garbled_checkpoint_file_line_is_named()
     {
         using var chain = NewChain(nameof(A_garbled_checkpoint_file_line_is_named), 60);
