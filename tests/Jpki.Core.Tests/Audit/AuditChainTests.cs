@@ -182,6 +182,19 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void Validly_signed_but_different_checkpoints_for_one_seq_are_named()
+    {
+        // E.g. a file from another installation or an old backup: each checkpoint verifies alone.
+        using var chain = NewChain(nameof(Validly_signed_but_different_checkpoints_for_one_seq_are_named), 60);
+        var original = new AuditCheckpointFile(chain.CheckpointFile).ReadAll().Checkpoints.Single(c => c.Seq == 51);
+        var other = original with { TimeUs = original.TimeUs + 1 };
+        other = other with { Signature = signer.Sign(Jpki.Hsm.SignatureAlgorithm.EcdsaSha256, other.Statement()) };
+        File.WriteAllLines(chain.CheckpointFile, File.ReadAllLines(chain.CheckpointFile).Select(l => AuditCheckpoint.ParseFileLine(l)!.Seq == 51 ? other.ToFileLine() : l));
+        var result = chain.Verify();
+        AssertProblem(result, AuditProblem.CheckpointSourcesDisagree, 51);
+    }
+
+    [Fact]
     public void A_database_checkpoint_missing_from_the_file_is_named()
     {
         using var chain = NewChain(nameof(A_database_checkpoint_missing_from_the_file_is_named), 200);
