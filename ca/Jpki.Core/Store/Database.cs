@@ -78,6 +78,52 @@ public sealed class Database : IDisposable
         }
     }
 
+    /// <summary>Opens a read connection without blocking on PostgreSQL's network round trips.</summary>
+    public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        if (postgres is not null)
+        {
+            return await postgres.OpenConnectionAsync(cancellationToken);
+        }
+
+        // Microsoft.Data.Sqlite has no asynchronous I/O: its async methods complete synchronously.
+        return OpenConnection();
+    }
+
+    /// <summary>
+    /// <see cref="BeginWrite()"/> for request handlers: waiting for the writers' lock (up to the
+    /// busy timeout, or as long as PostgreSQL's row lock is held) does not hold a thread hostage
+    /// on PostgreSQL and can be cancelled there.
+    /// </summary>
+    public async Task<WriteTransaction> BeginWriteAsync(CancellationToken cancellationToken = default)
+    {
+        if (postgres is null)
+        {
+            // SQLite waits inside sqlite3's busy handler, which only a thread can do.
+            return await Task.Run(BeginWrite, cancellationToken);
+        }
+
+        var connection = await postgres.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE";
+            if (await command.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                throw new InvalidOperationException("chain_head has no row: the store was not migrated (Migrator.ApplyPending)");
+            }
+
+            return new WriteTransaction(connection, transaction, Dialect, Time);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Starts a transaction that holds THE writers' lock: SQLite <c>BEGIN IMMEDIATE</c>, PostgreSQL
     /// a row lock on <c>chain_head</c>. Every writer takes it, so writes (and audit appends) are

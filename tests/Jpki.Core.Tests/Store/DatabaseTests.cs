@@ -52,6 +52,25 @@ public abstract class DatabaseTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public async Task BeginWriteAsync_waits_for_the_same_lock()
+    {
+        using var database = NewDatabase(nameof(BeginWriteAsync_waits_for_the_same_lock));
+        using var first = database.BeginWrite();
+        var second = database.BeginWriteAsync();
+        var early = await Task.WhenAny(second, Task.Delay(TimeSpan.FromMilliseconds(700)));
+        Assert.False(early == second, "an async writer got in while another held the lock");
+        first.Commit();
+        using var tx = await second.WaitAsync(TimeSpan.FromSeconds(30));
+        var ran = false;
+        tx.OnCommitted(() => ran = true);
+        tx.Execute("UPDATE chain_head SET last_checkpoint_us = 3 WHERE id = 1");
+        await tx.CommitAsync();
+        Assert.True(ran);
+        await using var connection = await database.OpenConnectionAsync();
+        Assert.Equal(3L, await connection.ExecuteScalarAsync<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+    }
+
+    [Fact]
     public void Reads_proceed_while_a_writer_holds_the_lock()
     {
         using var database = NewDatabase(nameof(Reads_proceed_while_a_writer_holds_the_lock));
