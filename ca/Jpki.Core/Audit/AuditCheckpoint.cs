@@ -86,7 +86,8 @@ public sealed class AuditCheckpointFile(string path)
         }
 
         var line = Encoding.UTF8.GetBytes(checkpoint.ToFileLine() + "\n");
-        var deadline = DateTime.UtcNow + LockWait;
+        // A monotonic timer, not the clock: this only bounds how long to wait for the lock.
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             try
@@ -97,7 +98,7 @@ public sealed class AuditCheckpointFile(string path)
                 stream.Flush(flushToDisk: true);
                 return;
             }
-            catch (IOException) when (DateTime.UtcNow < deadline && File.Exists(Path))
+            catch (IOException) when (waiting.Elapsed < LockWait && File.Exists(Path))
             {
                 // Another process holds the lock for the few microseconds of its write.
                 Thread.Sleep(Random.Shared.Next(1, 10));

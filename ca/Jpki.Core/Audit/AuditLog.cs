@@ -36,7 +36,8 @@ public sealed class AuditLog
     /// <summary>
     /// Appends <paramref name="record"/> in <paramref name="tx"/>, making a checkpoint too when
     /// one is due (every <see cref="AuditOptions.CheckpointEveryRecords"/> records or
-    /// <see cref="AuditOptions.CheckpointInterval"/>).
+    /// <see cref="AuditOptions.CheckpointInterval"/>). The very first record is always
+    /// checkpointed, since there is no earlier checkpoint time to measure from.
     /// </summary>
     public AuditEntry Append(WriteTransaction tx, AuditRecord record)
     {

@@ -15,6 +15,12 @@ public enum AuditProblem
     PrevHashMismatch,
 
     /// <summary>
+    /// A record was inserted: the record after it links to the one before it.
+    /// <see cref="AuditVerification.Seq"/> is the inserted record.
+    /// </summary>
+    RecordInserted,
+
+    /// <summary>
     /// The records hash consistently but a checkpoint signed an older hash: the chain was rewritten
     /// and recomputed. The change lies in <see cref="AuditVerification.IntervalFrom"/>..<see cref="AuditVerification.IntervalTo"/>.
     /// </summary>

@@ -31,17 +31,62 @@ public static class AuditVerifier
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(checkpointPublicKeys);
         ArgumentNullException.ThrowIfNull(checkpointFiles);
-        var keys = checkpointPublicKeys.ToDictionary(AuditCheckpoint.KeyIdOf, PublicKeyFactory.CreateKey, StringComparer.Ordinal);
+        var keys = new Dictionary<string, AsymmetricKeyParameter>(StringComparer.Ordinal);
+        foreach (var spki in checkpointPublicKeys)
+        {
+            keys.TryAdd(AuditCheckpoint.KeyIdOf(spki), PublicKeyFactory.CreateKey(spki));
+        }
 
         // The files are read before the database snapshot: a file line is only written after its
         // checkpoint committed, so every line read now must be in the snapshot (else: truncation).
         var fileCheckpoints = new Dictionary<long, AuditCheckpoint>();
+        if (ReadFileCheckpoints(checkpointFiles, keys, fileCheckpoints) is { } fileProblem)
+        {
+            return fileProblem;
+        }
+
+        using var connection = database.OpenConnection();
+        // One snapshot for checkpoints, head and records, so a concurrent writer cannot make them disagree.
+        using var snapshot = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : connection.BeginTransaction(IsolationLevel.RepeatableRead);
+
+        var databaseCheckpoints = new Dictionary<long, AuditCheckpoint>();
+        if (ReadDatabaseCheckpoints(connection, snapshot, keys, fileCheckpoints, databaseCheckpoints) is { } databaseProblem)
+        {
+            return databaseProblem;
+        }
+
+        // Every checkpoint any source vouches for; the chain must reproduce each one's hash.
+        var allCheckpoints = new SortedDictionary<long, AuditCheckpoint>(databaseCheckpoints);
+        foreach (var (seq, checkpoint) in fileCheckpoints)
+        {
+            allCheckpoints.TryAdd(seq, checkpoint);
+        }
+
+        var head = connection.QuerySingle<AuditLog.ChainHead>(
+            """
+            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
+            FROM chain_head WHERE id = 1
+            """,
+            transaction: snapshot);
+        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, allCheckpoints, databaseCheckpoints);
+        var result = chainProblem
+            ?? CheckEnd(lastSeq, lastHash, head, allCheckpoints)
+            ?? CheckCopies(lastSeq, fileCheckpoints, databaseCheckpoints, checkpointFiles)
+            ?? new AuditVerification { Problem = AuditProblem.None, Message = $"{lastSeq} records and {allCheckpoints.Count} checkpoints verified" };
+        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = allCheckpoints.Count };
+    }
+
+    private static AuditVerification? ReadFileCheckpoints(
+        IReadOnlyCollection<string> checkpointFiles, Dictionary<string, AsymmetricKeyParameter> keys, Dictionary<long, AuditCheckpoint> fileCheckpoints)
+    {
         foreach (var path in checkpointFiles)
         {
             var (checkpoints, malformed) = new AuditCheckpointFile(path).ReadAll();
             if (malformed.Count > 0)
             {
-                return Problem(AuditProblem.CheckpointFileMalformed, null, $"{path} line {malformed[0]} is not a checkpoint", source: CheckpointSource.File);
+                return Problem(AuditProblem.CheckpointFileMalformed, null, $"{path} line {malformed[0]} is not a checkpoint", CheckpointSource.File);
             }
 
             foreach (var checkpoint in checkpoints)
@@ -53,20 +98,23 @@ public static class AuditVerifier
 
                 if (fileCheckpoints.TryGetValue(checkpoint.Seq, out var seen) && !seen.SameAs(checkpoint))
                 {
-                    return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"checkpoint files hold two different checkpoints for seq {checkpoint.Seq}", source: CheckpointSource.File);
+                    return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"checkpoint files hold two different checkpoints for seq {checkpoint.Seq}", CheckpointSource.File);
                 }
 
                 fileCheckpoints[checkpoint.Seq] = checkpoint;
             }
         }
 
-        using var connection = database.OpenConnection();
-        // One snapshot for checkpoints, head and records, so a concurrent writer cannot make them disagree.
-        using var snapshot = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(deferred: true)
-            : connection.BeginTransaction(IsolationLevel.RepeatableRead);
+        return null;
+    }
 
-        var databaseCheckpoints = new Dictionary<long, AuditCheckpoint>();
+    private static AuditVerification? ReadDatabaseCheckpoints(
+        DbConnection connection,
+        DbTransaction snapshot,
+        Dictionary<string, AsymmetricKeyParameter> keys,
+        Dictionary<long, AuditCheckpoint> fileCheckpoints,
+        Dictionary<long, AuditCheckpoint> databaseCheckpoints)
+    {
         foreach (var row in connection.Query<CheckpointRow>(
                      "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints ORDER BY seq",
                      transaction: snapshot))
@@ -79,84 +127,91 @@ public static class AuditVerifier
 
             if (fileCheckpoints.TryGetValue(checkpoint.Seq, out var inFile) && !inFile.SameAs(checkpoint))
             {
-                return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"the database and the checkpoint file differ at seq {checkpoint.Seq}", source: CheckpointSource.Database);
+                return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"the database and the checkpoint file differ at seq {checkpoint.Seq}", CheckpointSource.Database);
             }
 
             databaseCheckpoints[checkpoint.Seq] = checkpoint;
         }
 
-        // Every checkpoint any source vouches for; the chain must reproduce each one's hash.
-        var allCheckpoints = new SortedDictionary<long, AuditCheckpoint>(databaseCheckpoints);
-        foreach (var (seq, checkpoint) in fileCheckpoints)
-        {
-            allCheckpoints.TryAdd(seq, checkpoint);
-        }
+        return null;
+    }
 
-        var counted = allCheckpoints.Count;
-        var head = connection.QuerySingle<AuditLog.ChainHead>(
-            """
-            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
-            FROM chain_head WHERE id = 1
-            """,
-            transaction: snapshot);
-
-        var expectedSeq = 1L;
+    /// <summary>
+    /// Streams the records in seq order (never the whole table in memory), checking continuity,
+    /// links, hashes and every checkpoint's hash; returns the last seq and hash reached.
+    /// </summary>
+    private static (long LastSeq, string LastHash, AuditVerification? Problem) WalkChain(
+        DbConnection connection,
+        DbTransaction snapshot,
+        SortedDictionary<long, AuditCheckpoint> allCheckpoints,
+        Dictionary<long, AuditCheckpoint> databaseCheckpoints)
+    {
+        var lastSeq = 0L;
         var prevHash = new string('0', 64);
+        var prevPrevHash = "";
         var lastGoodCheckpoint = 0L;
-        using (var command = connection.CreateCommand())
+        using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
+        command.CommandText = "SELECT seq, time_us, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
         {
-            command.Transaction = snapshot;
-            command.CommandText = "SELECT seq, time_us, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            var seq = reader.GetInt64(0);
+            var expected = lastSeq + 1;
+            if (seq != expected)
             {
-                var seq = reader.GetInt64(0);
-                if (seq != expectedSeq)
-                {
-                    return seq > expectedSeq
-                        ? Problem(AuditProblem.SequenceGap, expectedSeq, $"record {expectedSeq} is missing (next present is {seq})", checkedCount: expectedSeq - 1, checkpoints: counted)
-                        : Problem(AuditProblem.SequenceGap, seq, $"record {seq} is out of sequence", checkedCount: expectedSeq - 1, checkpoints: counted);
-                }
-
-                var storedPrev = reader.GetString(6);
-                var storedHash = reader.GetString(7);
-                if (!string.Equals(storedPrev, prevHash, StringComparison.Ordinal))
-                {
-                    return Problem(AuditProblem.PrevHashMismatch, seq, $"record {seq} does not link to record {seq - 1}", checkedCount: seq - 1, checkpoints: counted);
-                }
-
-                var recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
-                if (!string.Equals(recomputed, storedHash, StringComparison.Ordinal))
-                {
-                    return Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash", checkedCount: seq - 1, checkpoints: counted);
-                }
-
-                if (allCheckpoints.TryGetValue(seq, out var checkpoint))
-                {
-                    if (!string.Equals(checkpoint.Hash, recomputed, StringComparison.Ordinal))
-                    {
-                        return new AuditVerification
-                        {
-                            Problem = AuditProblem.CheckpointHashMismatch,
-                            Seq = seq,
-                            IntervalFrom = lastGoodCheckpoint + 1,
-                            IntervalTo = seq,
-                            Source = databaseCheckpoints.ContainsKey(seq) ? CheckpointSource.Database : CheckpointSource.File,
-                            Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: the checkpoint at {seq} signed a different hash",
-                            RecordsChecked = seq,
-                            CheckpointsChecked = counted,
-                        };
-                    }
-
-                    lastGoodCheckpoint = seq;
-                }
-
-                prevHash = recomputed;
-                expectedSeq++;
+                return (lastSeq, prevHash, seq > expected
+                    ? Problem(AuditProblem.SequenceGap, expected, $"record {expected} is missing (next present is {seq})", checkedCount: lastSeq)
+                    : Problem(AuditProblem.SequenceGap, seq, $"record {seq} is out of sequence", checkedCount: lastSeq));
             }
+
+            var storedPrev = reader.GetString(6);
+            if (!string.Equals(storedPrev, prevHash, StringComparison.Ordinal))
+            {
+                // Linking to the record before last means exactly one record was slipped in between.
+                return (lastSeq, prevHash, string.Equals(storedPrev, prevPrevHash, StringComparison.Ordinal)
+                    ? Problem(AuditProblem.RecordInserted, seq - 1, $"record {seq - 1} was inserted: record {seq} links to record {seq - 2}", checkedCount: lastSeq)
+                    : Problem(AuditProblem.PrevHashMismatch, seq, $"record {seq} does not link to record {seq - 1}", checkedCount: lastSeq));
+            }
+
+            var recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
+            if (!string.Equals(recomputed, reader.GetString(7), StringComparison.Ordinal))
+            {
+                return (lastSeq, prevHash, Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash", checkedCount: lastSeq));
+            }
+
+            if (allCheckpoints.TryGetValue(seq, out var checkpoint))
+            {
+                if (!string.Equals(checkpoint.Hash, recomputed, StringComparison.Ordinal))
+                {
+                    // Each record is self-consistent, so the chain was recomputed after an edit
+                    // somewhere after the last checkpoint that still matches.
+                    return (lastSeq, prevHash, new AuditVerification
+                    {
+                        Problem = AuditProblem.CheckpointHashMismatch,
+                        Seq = seq,
+                        IntervalFrom = lastGoodCheckpoint + 1,
+                        IntervalTo = seq,
+                        Source = databaseCheckpoints.ContainsKey(seq) ? CheckpointSource.Database : CheckpointSource.File,
+                        Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: the checkpoint at {seq} signed a different hash",
+                        RecordsChecked = seq,
+                    });
+                }
+
+                lastGoodCheckpoint = seq;
+            }
+
+            prevPrevHash = prevHash;
+            prevHash = recomputed;
+            lastSeq = seq;
         }
 
-        var lastSeq = expectedSeq - 1;
+        return (lastSeq, prevHash, null);
+    }
+
+    /// <summary>The chain must reach every checkpoint and chain_head, and stop at chain_head.</summary>
+    private static AuditVerification? CheckEnd(long lastSeq, string lastHash, AuditLog.ChainHead head, SortedDictionary<long, AuditCheckpoint> allCheckpoints)
+    {
         var newestCheckpoint = allCheckpoints.Count > 0 ? allCheckpoints.Keys.Max() : 0;
         if (newestCheckpoint > lastSeq || head.Seq > lastSeq)
         {
@@ -168,40 +223,36 @@ public static class AuditVerifier
                 IntervalFrom = lastSeq + 1,
                 IntervalTo = claimed,
                 Message = $"the chain ends at record {lastSeq} but {(newestCheckpoint > lastSeq ? "a checkpoint" : "chain_head")} vouches for record {claimed}",
-                RecordsChecked = lastSeq,
-                CheckpointsChecked = counted,
             };
         }
 
         if (head.Seq < lastSeq)
         {
-            return Problem(AuditProblem.HeadMismatch, head.Seq + 1, $"records exist after chain_head ({head.Seq}), up to {lastSeq}", checkedCount: lastSeq, checkpoints: counted);
+            return Problem(AuditProblem.HeadMismatch, head.Seq + 1, $"records exist after chain_head ({head.Seq}), up to {lastSeq}");
         }
 
-        if (!string.Equals(head.Hash, prevHash, StringComparison.Ordinal))
-        {
-            return Problem(AuditProblem.HeadMismatch, lastSeq, "chain_head's hash is not the last record's hash", checkedCount: lastSeq, checkpoints: counted);
-        }
+        return string.Equals(head.Hash, lastHash, StringComparison.Ordinal)
+            ? null
+            : Problem(AuditProblem.HeadMismatch, lastSeq, "chain_head's hash is not the last record's hash");
+    }
 
+    /// <summary>The database and the files must each hold every checkpoint.</summary>
+    private static AuditVerification? CheckCopies(
+        long lastSeq, Dictionary<long, AuditCheckpoint> fileCheckpoints, Dictionary<long, AuditCheckpoint> databaseCheckpoints, IReadOnlyCollection<string> checkpointFiles)
+    {
         foreach (var seq in fileCheckpoints.Keys.Where(s => !databaseCheckpoints.ContainsKey(s)).Order())
         {
-            return Problem(AuditProblem.CheckpointMissingFromDatabase, seq, $"the checkpoint at {seq} is in the file but not in the database", CheckpointSource.Database, lastSeq, counted);
+            return Problem(AuditProblem.CheckpointMissingFromDatabase, seq, $"the checkpoint at {seq} is in the file but not in the database", CheckpointSource.Database, lastSeq);
         }
 
         // Re-read the files now: checkpoints committed after the first read may have reached them since.
         var lateFileSeqs = checkpointFiles.SelectMany(p => new AuditCheckpointFile(p).ReadAll().Checkpoints).Select(c => c.Seq).ToHashSet();
         foreach (var seq in databaseCheckpoints.Keys.Where(s => !lateFileSeqs.Contains(s)).Order())
         {
-            return Problem(AuditProblem.CheckpointMissingFromFile, seq, $"the checkpoint at {seq} is in the database but in no checkpoint file", CheckpointSource.File, lastSeq, counted);
+            return Problem(AuditProblem.CheckpointMissingFromFile, seq, $"the checkpoint at {seq} is in the database but in no checkpoint file", CheckpointSource.File, lastSeq);
         }
 
-        return new AuditVerification
-        {
-            Problem = AuditProblem.None,
-            Message = $"{lastSeq} records and {counted} checkpoints verified",
-            RecordsChecked = lastSeq,
-            CheckpointsChecked = counted,
-        };
+        return null;
     }
 
     private static AuditVerification? CheckSignature(AuditCheckpoint checkpoint, Dictionary<string, AsymmetricKeyParameter> keys, CheckpointSource source)
@@ -239,7 +290,7 @@ public static class AuditVerifier
         }
     }
 
-    private static AuditVerification Problem(AuditProblem problem, long? seq, string message, CheckpointSource? source = null, long checkedCount = 0, int checkpoints = 0) =>
+    private static AuditVerification Problem(AuditProblem problem, long? seq, string message, CheckpointSource? source = null, long checkedCount = 0) =>
         new()
         {
             Problem = problem,
@@ -247,7 +298,6 @@ public static class AuditVerifier
             Source = source,
             Message = message,
             RecordsChecked = checkedCount,
-            CheckpointsChecked = checkpoints,
         };
 
     private sealed class CheckpointRow

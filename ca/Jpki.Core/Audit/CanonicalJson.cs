@@ -79,14 +79,21 @@ public static class CanonicalJson
             case JsonValue value:
                 // A JsonValue may wrap any CLR value (int, string, DateTimeOffset...); its JSON text
                 // is authoritative, so canonicalise that rather than guessing at CLR types.
-                if (!value.TryGetValue(out JsonElement element))
+                if (value.TryGetValue(out JsonElement element))
+                {
+                    Write(output, element);
+                }
+                else if (value.TryGetValue(out string? text))
+                {
+                    // Directly, so that a lone surrogate is refused rather than silently replaced.
+                    WriteString(output, text);
+                }
+                else
                 {
                     using var document = JsonDocument.Parse(value.ToJsonString());
                     Write(output, document.RootElement);
-                    break;
                 }
 
-                Write(output, element);
                 break;
             default:
                 throw new ArgumentException($"unsupported JSON node type {node.GetType().Name}", nameof(node));

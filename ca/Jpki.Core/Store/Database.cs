@@ -78,6 +78,52 @@ public sealed class Database : IDisposable
         }
     }
 
+    /// <summary>Opens a read connection without blocking on PostgreSQL's network round trips.</summary>
+    public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        if (postgres is not null)
+        {
+            return await postgres.OpenConnectionAsync(cancellationToken);
+        }
+
+        // Microsoft.Data.Sqlite has no asynchronous I/O: its async methods complete synchronously.
+        return OpenConnection();
+    }
+
+    /// <summary>
+    /// <see cref="BeginWrite()"/> for request handlers: waiting for the writers' lock (up to the
+    /// busy timeout, or as long as PostgreSQL's row lock is held) does not hold a thread hostage
+    /// on PostgreSQL and can be cancelled there.
+    /// </summary>
+    public async Task<WriteTransaction> BeginWriteAsync(CancellationToken cancellationToken = default)
+    {
+        if (postgres is null)
+        {
+            // SQLite waits inside sqlite3's busy handler, which only a thread can do.
+            return await Task.Run(BeginWrite, cancellationToken);
+        }
+
+        var connection = await postgres.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE";
+            if (await command.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                throw new InvalidOperationException("chain_head has no row: the store was not migrated (Migrator.ApplyPending)");
+            }
+
+            return new WriteTransaction(connection, transaction, Dialect, Time);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Starts a transaction that holds THE writers' lock: SQLite <c>BEGIN IMMEDIATE</c>, PostgreSQL
     /// a row lock on <c>chain_head</c>. Every writer takes it, so writes (and audit appends) are
@@ -100,13 +146,21 @@ public sealed class Database : IDisposable
             else
             {
                 transaction = connection.BeginTransaction();
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = writeLock == WriteLock.ChainHead
-                    ? "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE"
-                    // Before the first migration there is no chain_head row to lock.
-                    : $"SELECT pg_advisory_xact_lock({MigrationAdvisoryLockKey})";
-                command.ExecuteScalar();
+                if (writeLock == WriteLock.Migration)
+                {
+                    // Before the first migration there is no chain_head row to lock, so migrators
+                    // serialise on an advisory lock; once the row exists they also take it, so that
+                    // no writer runs while the schema changes.
+                    Scalar(connection, transaction, $"SELECT pg_advisory_xact_lock({MigrationAdvisoryLockKey})");
+                    if (Scalar(connection, transaction, "SELECT to_regclass('chain_head') IS NOT NULL") is true)
+                    {
+                        Scalar(connection, transaction, "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE");
+                    }
+                }
+                else if (Scalar(connection, transaction, "SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE") is null)
+                {
+                    throw new InvalidOperationException("chain_head has no row: the store was not migrated (Migrator.ApplyPending)");
+                }
             }
 
             return new WriteTransaction(connection, transaction, Dialect, Time);
@@ -119,6 +173,14 @@ public sealed class Database : IDisposable
     }
 
     public void Dispose() => postgres?.Dispose();
+
+    private static object? Scalar(DbConnection connection, DbTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
 
     /// <summary>'JPKI' in ASCII: the advisory lock key migrations serialise on.</summary>
     internal const long MigrationAdvisoryLockKey = 0x4A504B49;

@@ -48,6 +48,22 @@ public sealed class WriteTransaction : IDisposable
         completed = true;
         Transaction.Dispose();
         Connection.Dispose();
+        RunAfterCommitActions();
+    }
+
+    /// <inheritdoc cref="Commit"/>
+    public async Task CommitAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(completed, this);
+        await Transaction.CommitAsync(cancellationToken);
+        completed = true;
+        await Transaction.DisposeAsync();
+        await Connection.DisposeAsync();
+        RunAfterCommitActions();
+    }
+
+    private void RunAfterCommitActions()
+    {
         List<Exception>? failures = null;
         foreach (var action in afterCommit)
         {

@@ -1,0 +1,209 @@
+using System.Data.Common;
+using Dapper;
+using Jpki.Core.Store;
+
+namespace Jpki.Core.Tests.Store;
+
+/// <summary>Store behaviour every engine must have; run once per engine by the sealed subclasses.</summary>
+public abstract class DatabaseTests(IStoreFixture fixture)
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Dialect_follows_the_connection_string()
+    {
+        using var database = NewDatabase(nameof(Dialect_follows_the_connection_string), migrate: false);
+        Assert.Equal(fixture.Dialect, database.Dialect);
+    }
+
+    [Fact]
+    public void Migrator_applies_each_migration_once()
+    {
+        using var database = NewDatabase(nameof(Migrator_applies_each_migration_once), migrate: false);
+        Assert.Equal([1], Migrator.ApplyPending(database));
+        Assert.Empty(Migrator.ApplyPending(database));
+        using var connection = database.OpenConnection();
+        Assert.Equal(1L, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_migrations"));
+        var head = connection.QuerySingle<(long Seq, string Hash)>("SELECT seq, hash FROM chain_head WHERE id = 1");
+        Assert.Equal(0, head.Seq);
+        Assert.Equal(new string('0', 64), head.Hash);
+        Assert.Equal(Instant.ToMicros(Start), connection.ExecuteScalar<long>("SELECT applied_us FROM schema_migrations"));
+    }
+
+    [Fact]
+    public async Task A_write_transaction_holds_the_writers_lock_until_it_ends()
+    {
+        using var database = NewDatabase(nameof(A_write_transaction_holds_the_writers_lock_until_it_ends));
+        using var first = database.BeginWrite();
+        // No write has happened yet in `first`: a deferred SQLite BEGIN would not block the second writer.
+        var second = Task.Run(() =>
+        {
+            using var tx = database.BeginWrite();
+            tx.Execute("UPDATE chain_head SET last_checkpoint_us = 2 WHERE id = 1");
+            tx.Commit();
+        });
+        var early = await Task.WhenAny(second, Task.Delay(TimeSpan.FromMilliseconds(700)));
+        Assert.False(early == second, "a second writer got in while the first held the lock");
+        first.Execute("UPDATE chain_head SET last_checkpoint_us = 1 WHERE id = 1");
+        first.Commit();
+        await second.WaitAsync(TimeSpan.FromSeconds(30));
+        using var connection = database.OpenConnection();
+        Assert.Equal(2L, connection.ExecuteScalar<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+    }
+
+    [Fact]
+    public async Task BeginWriteAsync_waits_for_the_same_lock()
+    {
+        using var database = NewDatabase(nameof(BeginWriteAsync_waits_for_the_same_lock));
+        using var first = database.BeginWrite();
+        var second = database.BeginWriteAsync();
+        var early = await Task.WhenAny(second, Task.Delay(TimeSpan.FromMilliseconds(700)));
+        Assert.False(early == second, "an async writer got in while another held the lock");
+        first.Commit();
+        using var tx = await second.WaitAsync(TimeSpan.FromSeconds(30));
+        var ran = false;
+        tx.OnCommitted(() => ran = true);
+        tx.Execute("UPDATE chain_head SET last_checkpoint_us = 3 WHERE id = 1");
+        await tx.CommitAsync();
+        Assert.True(ran);
+        await using var connection = await database.OpenConnectionAsync();
+        Assert.Equal(3L, await connection.ExecuteScalarAsync<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+    }
+
+    [Fact]
+    public void Reads_proceed_while_a_writer_holds_the_lock()
+    {
+        using var database = NewDatabase(nameof(Reads_proceed_while_a_writer_holds_the_lock));
+        using var tx = database.BeginWrite();
+        tx.Execute("UPDATE chain_head SET last_checkpoint_us = 9 WHERE id = 1");
+        using var connection = database.OpenConnection();
+        Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+    }
+
+    [Fact]
+    public void Dispose_without_commit_rolls_back_and_skips_after_commit_actions()
+    {
+        using var database = NewDatabase(nameof(Dispose_without_commit_rolls_back_and_skips_after_commit_actions));
+        var ran = new List<string>();
+        using (var tx = database.BeginWrite())
+        {
+            SeedIssuerKey(tx, "key-a");
+            tx.OnCommitted(() => ran.Add("rolled back"));
+        }
+
+        using (var tx = database.BeginWrite())
+        {
+            SeedIssuerKey(tx, "key-b");
+            tx.OnCommitted(() => ran.Add("first"));
+            tx.OnCommitted(() => ran.Add("second"));
+            Assert.Empty(ran);
+            tx.Commit();
+        }
+
+        Assert.Equal(["first", "second"], ran);
+        using var connection = database.OpenConnection();
+        Assert.Equal(["key-b"], connection.Query<string>("SELECT id FROM issuer_keys").ToList());
+    }
+
+    [Fact]
+    public void Status_changes_are_appended_in_order_and_read_after_a_mark()
+    {
+        using var database = NewDatabase(nameof(Status_changes_are_appended_in_order_and_read_after_a_mark));
+        var time = Start.AddSeconds(1.5);
+        long first, second;
+        using (var tx = database.BeginWrite())
+        {
+            SeedIssuerKey(tx, "key-1");
+            SeedCertificate(tx, "key-1", "0a1b");
+            first = StatusChangeLog.Append(tx, "key-1", "0a1b", CertificateStatus.Good, null, time);
+            tx.Commit();
+        }
+
+        using (var tx = database.BeginWrite())
+        {
+            second = StatusChangeLog.Append(tx, "key-1", "0a1b", CertificateStatus.Revoked, 1, time.AddMinutes(1));
+            tx.Commit();
+        }
+
+        Assert.True(second > first);
+        using var connection = database.OpenConnection();
+        var all = StatusChangeLog.ReadAfter(connection, 0, 100);
+        Assert.Equal(
+            [
+                new StatusChange(first, "key-1", "0a1b", CertificateStatus.Good, null, time),
+                new StatusChange(second, "key-1", "0a1b", CertificateStatus.Revoked, 1, time.AddMinutes(1)),
+            ],
+            all);
+        Assert.Equal([second], StatusChangeLog.ReadAfter(connection, first, 100).Select(c => c.ChangeSeq));
+    }
+
+    [Fact]
+    public void Schema_rejects_uppercase_serials_and_duplicate_generations()
+    {
+        using var database = NewDatabase(nameof(Schema_rejects_uppercase_serials_and_duplicate_generations));
+        using (var tx = database.BeginWrite())
+        {
+            SeedIssuerKey(tx, "key-1");
+            tx.Commit();
+        }
+
+        using (var tx = database.BeginWrite())
+        {
+            Assert.ThrowsAny<DbException>(() => SeedCertificate(tx, "key-1", "0A1B"));
+        }
+
+        using (var tx = database.BeginWrite())
+        {
+            Assert.ThrowsAny<DbException>(() => tx.Execute(
+                "INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, not_before_us, not_after_us, state, created_us) VALUES ('key-dup', 'issuer-1', 1, 'l', 0, 1, 'active', 0)"));
+        }
+    }
+
+    [Fact]
+    public void Foreign_keys_are_enforced()
+    {
+        using var database = NewDatabase(nameof(Foreign_keys_are_enforced));
+        using var tx = database.BeginWrite();
+        Assert.ThrowsAny<DbException>(() => SeedCertificate(tx, "no-such-key", "01"));
+    }
+
+    internal static void SeedIssuerKey(WriteTransaction tx, string keyId)
+    {
+        tx.Execute(
+            """
+            INSERT INTO issuers (id, prefecture, kind, subject_dn, created_us)
+            SELECT 'issuer-1', '35', 'signing', 'CN=Test', 0
+            WHERE NOT EXISTS (SELECT 1 FROM issuers WHERE id = 'issuer-1')
+            """);
+        var generation = tx.QuerySingle<long>("SELECT COUNT(*) FROM issuer_keys") + 1;
+        tx.Execute(
+            """
+            INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, not_before_us, not_after_us, state, created_us)
+            VALUES (@Id, 'issuer-1', @Generation, 'label', 0, 1, 'active', 0)
+            """,
+            new { Id = keyId, Generation = (int)generation });
+    }
+
+    internal static void SeedCertificate(WriteTransaction tx, string keyId, string serial) =>
+        tx.Execute(
+            """
+            INSERT INTO certificates (serial, issuer_key_id, kind, not_before_us, not_after_us, der, status, created_us)
+            VALUES (@Serial, @KeyId, 'signing', 0, 1, @Der, 'good', 0)
+            """,
+            new { Serial = serial, KeyId = keyId, Der = new byte[] { 0x30, 0x00 } });
+
+    private Database NewDatabase(string name, bool migrate = true)
+    {
+        var database = new Database(fixture.CreateStore(name), new ManualClock(Start));
+        if (migrate)
+        {
+            Migrator.ApplyPending(database);
+        }
+
+        return database;
+    }
+}
+
+public sealed class SqliteDatabaseTests(SqliteStoreFixture fixture) : DatabaseTests(fixture), IClassFixture<SqliteStoreFixture>;
+
+public sealed class PostgresDatabaseTests(PostgresStoreFixture fixture) : DatabaseTests(fixture), IClassFixture<PostgresStoreFixture>;
