@@ -2,26 +2,31 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Jpki.Core.Audit;
 using Jpki.Core.Store;
-using Jpki.Core.Tests.Audit;
+using Jpki.Hsm;
 
-// Usage: Jpki.AuditAppender <connection-string> <count> <pkcs8-key-file> <checkpoint-file> <actor> <checkpoint-every>
+// Usage: Jpki.AuditAppender <connection-string> <count> <softhsm-conf> <module> <token> <pin-file> <key-label> <checkpoint-file> <actor> <checkpoint-every>
 // Applies migrations (racing any other starter), then appends <count> records, one write
 // transaction each, so that two of these running at once interleave on the writers' lock.
-if (args.Length != 6)
+if (args.Length != 10)
 {
-    await Console.Error.WriteLineAsync("usage: Jpki.AuditAppender <connection-string> <count> <pkcs8-key-file> <checkpoint-file> <actor> <checkpoint-every>");
+    await Console.Error.WriteLineAsync("usage: Jpki.AuditAppender <connection-string> <count> <softhsm-conf> <module> <token> <pin-file> <key-label> <checkpoint-file> <actor> <checkpoint-every>");
     return 2;
 }
 
 var count = int.Parse(args[1], CultureInfo.InvariantCulture);
-var signer = SoftwareSigner.FromPkcs8(await File.ReadAllBytesAsync(args[2]));
+
+// The checkpoint key is a real SoftHSM key, shared with the test process and the other appender.
+using var module = Pkcs11Module.Load(args[3], new Dictionary<string, string> { ["SOFTHSM2_CONF"] = args[2] });
+using var token = HsmToken.Open(module, args[4], PinSource.FromFile(args[5]));
+using var pool = token.CreatePool("appender", 1);
+using var signer = Pkcs11Signer.Open(pool, args[6]);
 var options = new AuditOptions
 {
-    CheckpointFilePath = args[3],
-    CheckpointEveryRecords = long.Parse(args[5], CultureInfo.InvariantCulture),
+    CheckpointFilePath = args[7],
+    CheckpointEveryRecords = long.Parse(args[9], CultureInfo.InvariantCulture),
     CheckpointInterval = TimeSpan.FromHours(1),
 };
-var actor = args[4];
+var actor = args[8];
 
 using var database = new Database(args[0], TimeProvider.System);
 Migrator.ApplyPending(database);

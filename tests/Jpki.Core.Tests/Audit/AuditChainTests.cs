@@ -14,7 +14,7 @@ public abstract class AuditChainTests(IStoreFixture fixture)
 {
     private const int CheckpointEvery = 50;
     private static readonly DateTimeOffset Start = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
-    private readonly SoftwareSigner signer = SoftwareSigner.Generate();
+    private readonly Jpki.Hsm.Pkcs11Signer signer = TestHsm.Instance.Checkpoint;
 
     [Fact]
     public void Two_hundred_records_verify_with_their_checkpoints()
@@ -149,7 +149,7 @@ public abstract class AuditChainTests(IStoreFixture fixture)
         chain.Sql("UPDATE audit_log SET details = '{\"n\":999}' WHERE seq = 120");
         chain.RecomputeFrom(120);
         // The forger signs new checkpoints with a key of their own, in the database and in the file.
-        var forger = SoftwareSigner.Generate();
+        using var forger = TestHsm.Instance.NewEcSigner();
         var hash = chain.HashAt(151);
         var forged = new AuditCheckpoint(151, hash, 5, AuditCheckpoint.KeyIdOf(forger.SubjectPublicKeyInfo), forger.Sign(Jpki.Hsm.SignatureAlgorithm.EcdsaSha256, AuditCheckpoint.StatementFor(151, hash, 5)));
         chain.Sql("UPDATE audit_checkpoints SET hash = @Hash, time_us = 5, key_id = @KeyId, signature = @Signature WHERE seq = 151", new { forged.Hash, forged.KeyId, forged.Signature });
@@ -227,7 +227,7 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     public void Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted()
     {
         using var chain = NewChain(nameof(Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted), 60);
-        var newKey = SoftwareSigner.Generate();
+        using var newKey = TestHsm.Instance.NewEcSigner();
         var rotated = new AuditLog(newKey, new AuditOptions { CheckpointEveryRecords = CheckpointEvery, CheckpointInterval = TimeSpan.FromHours(1), CheckpointFilePath = chain.CheckpointFile });
         using (var tx = chain.Database.BeginWrite())
         {

@@ -20,13 +20,12 @@ public abstract class ConcurrentAppendTests(IStoreFixture fixture)
     public async Task Two_processes_appending_at_once_keep_one_valid_chain()
     {
         var connectionString = fixture.CreateStore("concurrent");
-        var signer = SoftwareSigner.Generate();
-        var keyFile = Path.Combine(fixture.ScratchDirectory, "checkpoint-key.p8");
-        await File.WriteAllBytesAsync(keyFile, signer.ExportPkcs8());
+        var hsm = TestHsm.Instance;
+        var signer = hsm.Checkpoint;
         var checkpointFile = Path.Combine(fixture.ScratchDirectory, "concurrent", "audit", "checkpoints");
 
-        using var first = StartAppender(connectionString, keyFile, checkpointFile, "process-a");
-        using var second = StartAppender(connectionString, keyFile, checkpointFile, "process-b");
+        using var first = StartAppender(connectionString, hsm, checkpointFile, "process-a");
+        using var second = StartAppender(connectionString, hsm, checkpointFile, "process-b");
         // Both have migrated (racing each other) and wait; release them together.
         await first.WaitUntilReady();
         await second.WaitUntilReady();
@@ -41,7 +40,7 @@ public abstract class ConcurrentAppendTests(IStoreFixture fixture)
         using var connection = database.OpenConnection();
         var perActor = connection.Query<(string Actor, long Count)>("SELECT actor, COUNT(*) FROM audit_log GROUP BY actor ORDER BY actor").ToList();
         Assert.Equal([("process-a", (long)PerProcess), ("process-b", (long)PerProcess)], perActor);
-        Assert.Equal(1L, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_migrations"));
+        Assert.Equal((long)DatabaseTests.EmbeddedMigrationCount(), connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_migrations"));
         // Both writers really interleaved, or this test proved nothing about the lock.
         var actors = connection.Query<string>("SELECT actor FROM audit_log ORDER BY seq").ToList();
         var switches = actors.Zip(actors.Skip(1)).Count(p => p.First != p.Second);
@@ -49,7 +48,7 @@ public abstract class ConcurrentAppendTests(IStoreFixture fixture)
         Assert.True(result.CheckpointsChecked >= (2 * PerProcess / 20) - 1, $"only {result.CheckpointsChecked} checkpoints");
     }
 
-    private static Appender StartAppender(string connectionString, string keyFile, string checkpointFile, string actor)
+    private static Appender StartAppender(string connectionString, TestHsm hsm, string checkpointFile, string actor)
     {
         var dll = typeof(ConcurrentAppendTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "AuditAppenderDll").Value!;
@@ -61,7 +60,7 @@ public abstract class ConcurrentAppendTests(IStoreFixture fixture)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "exec", dll, connectionString, PerProcess.ToString(System.Globalization.CultureInfo.InvariantCulture), keyFile, checkpointFile, actor, "20" })
+        foreach (var argument in new[] { "exec", dll, connectionString, PerProcess.ToString(System.Globalization.CultureInfo.InvariantCulture), hsm.ConfPath, hsm.ModulePath, hsm.TokenLabel, hsm.PinFile, TestHsm.CheckpointLabel, checkpointFile, actor, "20" })
         {
             start.ArgumentList.Add(argument);
         }
