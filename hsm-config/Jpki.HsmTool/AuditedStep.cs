@@ -11,13 +11,7 @@ internal static class AuditedStep
     {
         using var pool = context.Token.CreatePool("ceremony", 1);
         using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
-        var settings = context.Settings;
-        var audit = new AuditLog(signer, new AuditOptions
-        {
-            CheckpointEveryRecords = settings.Audit.CheckpointEveryRecords,
-            CheckpointInterval = TimeSpan.FromSeconds(settings.Audit.CheckpointIntervalSeconds),
-            CheckpointFilePath = settings.Resolve(settings.Audit.CheckpointFile),
-        });
+        var audit = new AuditLog(signer, context.Settings.AuditOptions());
         using var tx = context.Database.BeginWrite();
         audit.Append(tx, new AuditRecord($"ceremony:{Environment.UserName}", action, subject, details));
         tx.Commit();

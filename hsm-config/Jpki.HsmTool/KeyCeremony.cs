@@ -38,12 +38,7 @@ public sealed class KeyCeremony(ToolContext context)
         var database = context.Database;
 
         using var checkpointSigner = EnsureCheckpointKey(token, pool, database);
-        var audit = new AuditLog(checkpointSigner, new AuditOptions
-        {
-            CheckpointEveryRecords = Settings.Audit.CheckpointEveryRecords,
-            CheckpointInterval = TimeSpan.FromSeconds(Settings.Audit.CheckpointIntervalSeconds),
-            CheckpointFilePath = Settings.Resolve(Settings.Audit.CheckpointFile),
-        });
+        var audit = new AuditLog(checkpointSigner, Settings.AuditOptions());
         RecordCheckpointKey(database, audit, checkpointSigner);
         EnsureHmacKey(token, database, audit);
 

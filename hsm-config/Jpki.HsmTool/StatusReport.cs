@@ -41,20 +41,20 @@ internal static class StatusReport
                 if (key.CertificateDer is { } der)
                 {
                     var cert = new X509Certificate(der);
-                    output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}");
+                    output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}");
                 }
 
                 if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
                 {
                     var cert = new X509Certificate(responder.CertificateDer);
-                    output.WriteLine($"    responder serial {responder.Serial}  valid {Jst(cert.NotBefore)} .. {Jst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{Present(responder.HsmKeyLabel)}");
+                    output.WriteLine($"    responder serial {responder.Serial}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{Present(responder.HsmKeyLabel)}");
                 }
             }
         }
 
         foreach (var key in IssuerStore.ListInstallKeys(db))
         {
-            var expiry = key.CertificateDer is { } der ? $"  certificate valid until {Jst(new X509Certificate(der).NotAfter)}" : "";
+            var expiry = key.CertificateDer is { } der ? $"  certificate valid until {InJst(new X509Certificate(der).NotAfter)}" : "";
             output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}{Present(key.HsmKeyLabel)}");
         }
 
@@ -74,6 +74,6 @@ internal static class StatusReport
         return 0;
     }
 
-    private static string Jst(DateTime utc) =>
-        Instant.ToJst(new DateTimeOffset(utc, TimeSpan.Zero)).ToString("yyyy-MM-dd HH:mm:ss 'JST'", System.Globalization.CultureInfo.InvariantCulture);
+    private static string InJst(DateTime utc) =>
+        Core.Jst.ToJst(new DateTimeOffset(utc, TimeSpan.Zero)).ToString("yyyy-MM-dd HH:mm:ss 'JST'", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Jpki.Core.Audit;
 using Jpki.Core.Profiles;
 
 namespace Jpki.Core.Configuration;
@@ -75,6 +76,14 @@ public sealed record JpkiSettings
 
     public string ModulePath =>
         Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : Hsm.Module;
+
+    /// <summary>How the audit log of this install checkpoints.</summary>
+    public AuditOptions AuditOptions() => new()
+    {
+        CheckpointEveryRecords = Audit.CheckpointEveryRecords,
+        CheckpointInterval = TimeSpan.FromSeconds(Audit.CheckpointIntervalSeconds),
+        CheckpointFilePath = Resolve(Audit.CheckpointFile),
+    };
 
     public string TokenLabel =>
         Environment.GetEnvironmentVariable("JPKI_HSM_TOKEN") is { Length: > 0 } t ? t : Hsm.TokenLabel;

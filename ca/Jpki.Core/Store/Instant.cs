@@ -10,8 +10,6 @@ namespace Jpki.Core.Store;
 /// </summary>
 public static class Instant
 {
-    /// <summary>JST has had no daylight saving since 1951; a fixed offset is exact for the CA's lifetime.</summary>
-    public static readonly TimeSpan JstOffset = TimeSpan.FromHours(9);
 
     private const string DateFormat = "yyyy-MM-dd";
 
@@ -24,11 +22,6 @@ public static class Instant
 
     /// <summary>The current instant in microseconds, read from the injected clock.</summary>
     public static long NowMicros(TimeProvider time) => ToMicros(time.GetUtcNow());
-
-    public static DateTimeOffset ToJst(DateTimeOffset instant) => instant.ToOffset(JstOffset);
-
-    /// <summary>The calendar date in Japan at <paramref name="instant"/> (not the machine's UTC date).</summary>
-    public static DateOnly JstDate(DateTimeOffset instant) => DateOnly.FromDateTime(ToJst(instant).DateTime);
 
     public static string ToDateText(DateOnly date) => date.ToString(DateFormat, CultureInfo.InvariantCulture);
 

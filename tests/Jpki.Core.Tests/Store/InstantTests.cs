@@ -17,8 +17,8 @@ public sealed class InstantTests
     [Fact]
     public void Jst_date_is_nine_hours_ahead_of_utc()
     {
-        Assert.Equal(new DateOnly(2026, 4, 1), Instant.JstDate(new DateTimeOffset(2026, 3, 31, 15, 0, 0, TimeSpan.Zero)));
-        Assert.Equal(new DateOnly(2026, 3, 31), Instant.JstDate(new DateTimeOffset(2026, 3, 31, 14, 59, 59, TimeSpan.Zero)));
+        Assert.Equal(new DateOnly(2026, 4, 1), Jst.DateOf(new DateTimeOffset(2026, 3, 31, 15, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(new DateOnly(2026, 3, 31), Jst.DateOf(new DateTimeOffset(2026, 3, 31, 14, 59, 59, TimeSpan.Zero)));
     }
 
     [Fact]

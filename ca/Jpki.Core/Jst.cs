@@ -1,4 +1,4 @@
-namespace Jpki.Core.Profiles;
+namespace Jpki.Core;
 
 /// <summary>
 /// Japan Standard Time as a fixed +09:00 offset. Japan has had no daylight saving time since

@@ -1,9 +1,7 @@
 using System.Security.Cryptography;
-using Jpki.Hsm;
 using Org.BouncyCastle.Crypto;
-using ISigner = Jpki.Hsm.ISigner;
 
-namespace Jpki.Core.Profiles;
+namespace Jpki.Hsm;
 
 /// <summary>
 /// Lets BouncyCastle's certificate, CRL and OCSP generators sign through an <see cref="ISigner"/>
