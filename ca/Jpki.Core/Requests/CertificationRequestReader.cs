@@ -1,0 +1,123 @@
+using System.Formats.Asn1;
+using System.Text;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Pkcs;
+using Org.BouncyCastle.Security;
+
+namespace Jpki.Core.Requests;
+
+/// <summary>
+/// Reads a PKCS#10 certification request as the window sends it — PEM, base64 DER or raw DER,
+/// at most <see cref="MaxBytes"/> — and checks what must hold before anything else is looked
+/// at: strict DER with nothing after it, a signature that verifies under the request's own key
+/// (proof of possession), and a key that passes <see cref="GoodKey"/>.
+/// </summary>
+public static class CertificationRequestReader
+{
+    /// <summary>16 KiB: an RSA-2048 request is under 1 KiB; anything near this is not one.</summary>
+    public const int MaxBytes = 16 * 1024;
+
+    /// <exception cref="CsrRejectedException">the request is refused; the problem says why.</exception>
+    public static CheckedRequest Read(ReadOnlySpan<byte> input)
+    {
+        if (input.Length > MaxBytes)
+        {
+            throw new CsrRejectedException(CsrProblem.TooLarge, $"the request is {input.Length} bytes; the limit is {MaxBytes}");
+        }
+
+        var der = ToDer(input);
+        try
+        {
+            // An independent strict-DER parse: BouncyCastle alone would accept BER and trailing bytes.
+            var reader = new AsnReader(der, AsnEncodingRules.DER);
+            reader.ReadSequence();
+            reader.ThrowIfNotEmpty();
+        }
+        catch (AsnContentException e)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, $"not a DER SEQUENCE: {e.Message}");
+        }
+
+        Pkcs10CertificationRequest request;
+        try
+        {
+            request = new Pkcs10CertificationRequest(der);
+            _ = request.GetCertificationRequestInfo().Subject;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, $"not a PKCS#10 CertificationRequest: {e.Message}");
+        }
+
+        var spki = request.GetCertificationRequestInfo().SubjectPublicKeyInfo;
+        if (!spki.Algorithm.Algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption))
+        {
+            throw new CsrRejectedException(CsrProblem.UnsupportedKeyType, $"the key algorithm is {spki.Algorithm.Algorithm}; JPKI cards use RSA");
+        }
+
+        RsaKeyParameters key;
+        try
+        {
+            key = (RsaKeyParameters)PublicKeyFactory.CreateKey(spki);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, $"the RSA public key does not parse: {e.Message}");
+        }
+
+        // The size and exponent come first so that an EC, 1024-bit or e=3 key gets its own answer.
+        GoodKey.Check(key);
+
+        bool verified;
+        try
+        {
+            verified = request.Verify();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException or SecurityUtilityException or Org.BouncyCastle.Crypto.CryptoException)
+        {
+            throw new CsrRejectedException(CsrProblem.BadSignature, $"the signature cannot be checked: {e.Message}");
+        }
+
+        if (!verified)
+        {
+            throw new CsrRejectedException(CsrProblem.BadSignature, "the request's signature does not verify under its own public key");
+        }
+
+        return new CheckedRequest(der, spki.GetDerEncoded());
+    }
+
+    private static byte[] ToDer(ReadOnlySpan<byte> input)
+    {
+        if (input.Length > 0 && input[0] == 0x30)
+        {
+            return input.ToArray();
+        }
+
+        var text = Encoding.ASCII.GetString(input).Trim();
+        if (text.StartsWith("-----BEGIN", StringComparison.Ordinal))
+        {
+            var begin = text.IndexOf('\n', StringComparison.Ordinal);
+            var end = text.LastIndexOf("-----END", StringComparison.Ordinal);
+            var label = text.Split('\n', 2)[0].Trim();
+            if (begin < 0 || end < begin || (label != "-----BEGIN CERTIFICATE REQUEST-----" && label != "-----BEGIN NEW CERTIFICATE REQUEST-----"))
+            {
+                throw new CsrRejectedException(CsrProblem.Malformed, "PEM without a CERTIFICATE REQUEST block");
+            }
+
+            text = text[begin..end];
+        }
+
+        try
+        {
+            return Convert.FromBase64String(string.Concat(text.Where(c => !char.IsWhiteSpace(c))));
+        }
+        catch (FormatException)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, "neither DER, nor PEM, nor base64");
+        }
+    }
+}
+
+/// <summary>A request that passed every check: its exact DER and its public key (DER SubjectPublicKeyInfo).</summary>
+public sealed record CheckedRequest(byte[] Der, byte[] SubjectPublicKeyInfo);
