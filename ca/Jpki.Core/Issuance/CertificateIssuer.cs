@@ -45,6 +45,13 @@ public static class CertificateIssuer
         PreIssuanceLint.Enforce(tbs.Der, request);
         var lintedSha256 = SHA256.HashData(tbs.Der);
 
+        // The store keeps the CRL DP beside the certificate and partition CRLs copy it into their
+        // issuingDistributionPoint, so it too must be the linted bytes.
+        if (!new TbsDer(tbs.Der).Extension(JpkiOids.CrlDistributionPoints)!.Value.AsSpan().SequenceEqual(tbs.CrlDistributionPointsDer))
+        {
+            throw new IssuanceIntegrityException("the CRL distribution points handed to the store are not the linted extension's");
+        }
+
         var signature = issuerSigner.Sign(algorithm, tbs.Der);
         var certificate = Assemble(tbs.Der, signature);
         EnsureSignedWhatWasLinted(lintedSha256, certificate, issuerPublicKey);

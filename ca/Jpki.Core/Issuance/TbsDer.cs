@@ -1,6 +1,5 @@
 using System.Formats.Asn1;
 using System.Numerics;
-using System.Text;
 
 namespace Jpki.Core.Issuance;
 
@@ -54,7 +53,7 @@ public sealed class TbsDer
             var tag = tbs.PeekTag();
             if (!tag.HasSameClassAndValue(Explicit3))
             {
-                // issuerUniqueID / subjectUniqueID: not part of the profile; kept out, flagged by the version-and-fields rule.
+                // issuerUniqueID / subjectUniqueID: not part of the profile; not part of the profile; the version-v3 rule reports them.
                 HasUniqueIds = true;
                 tbs.ReadEncodedValue();
                 continue;
@@ -160,8 +159,6 @@ public sealed class TbsDer
         throw new AsnContentException($"a validity time must be UTCTime or GeneralizedTime, got {tag}");
     }
 
-    /// <summary>Text of the certificate's DER (for messages).</summary>
-    public static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes);
-
-    internal static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
+    /// <summary>Hex of DER bytes, for lint messages.</summary>
+    internal static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes);
 }

@@ -82,7 +82,11 @@ public sealed class EndEntityCheckerTests : IDisposable
         Assert.Contains("OCSP - URI:http://127.0.0.1:8082/ocsp", text.Output, StringComparison.Ordinal);
         Assert.Contains("URI:http://127.0.0.1:8083/crl/", text.Output, StringComparison.Ordinal);
         var sanLine = text.Output.Split('\n').SkipWhile(l => !l.Contains("X509v3 Subject Alternative Name", StringComparison.Ordinal)).Skip(1).First();
-        Assert.Equal(6, sanLine.Split("othername:", StringSplitOptions.None).Length - 1);
+        Assert.Equal(
+            "othername: 1.2.392.200149.8.5.5.1::山口\u3000𠮷子, othername: 1.2.392.200149.8.5.5.4::319800229, "
+            + "othername: 1.2.392.200149.8.5.5.3::2, othername: 1.2.392.200149.8.5.5.5::山口県山口市亀山町１－１, "
+            + "othername: 1.2.392.200149.8.5.5.2::00010, othername: 1.2.392.200149.8.5.5.6::000000000000",
+            sanLine.Trim());
     }
 
     [Fact]
