@@ -364,7 +364,7 @@ public static class PreIssuanceLint
         return unexpected is null ? null : $"unexpected critical extension {unexpected.Oid}";
     }
 
-    private static DerExtension? Required(LintContext c, string oid, out string? missing)
+    private static TbsExtension? Required(LintContext c, string oid, out string? missing)
     {
         var extension = c.Tbs.Extension(oid);
         missing = extension is null ? $"extension {oid} is absent" : null;
@@ -509,8 +509,15 @@ public static class PreIssuanceLint
             return null;
         }
 
-        JpkiBirthDate.Parse(text); // FormatException → finding
-        return null;
+        try
+        {
+            JpkiBirthDate.Parse(text);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
     }
 
     private static string? CheckSanSex(LintContext c) =>
@@ -599,14 +606,23 @@ public static class PreIssuanceLint
         var fullName = name.ReadSequence(Context0Constructed);
         name.ThrowIfNotEmpty();
 
+        var tags = new List<Asn1Tag>();
+        var probe = fullName.Clone();
+        while (probe.HasData)
+        {
+            tags.Add(probe.PeekTag());
+            probe.ReadEncodedValue();
+        }
+
+        if (tags.Count != 2 || !tags[0].HasSameClassAndValue(DirectoryNameTag) || !tags[1].HasSameClassAndValue(UriTag))
+        {
+            return $"fullName must hold exactly the partition directoryName and then its URI, got {tags.Count} names [{string.Join(", ", tags)}]";
+        }
+
         var directory = fullName.ReadSequence(DirectoryNameTag);
         var partition = TbsDer.ParseName(directory.ReadEncodedValue());
         directory.ThrowIfNotEmpty();
         var uri = fullName.ReadCharacterString(UniversalTagNumber.IA5String, UriTag);
-        if (fullName.HasData)
-        {
-            return "fullName must hold exactly the partition directoryName and its URI";
-        }
 
         IReadOnlyList<DerNameValue> expected =
         [

@@ -7,7 +7,7 @@ namespace Jpki.Core.Issuance;
 public sealed record DerNameValue(string Oid, UniversalTagNumber StringTag, string Value);
 
 /// <summary>One extension as found in DER, in certificate order.</summary>
-public sealed record DerExtension(string Oid, bool Critical, byte[] Value);
+public sealed record TbsExtension(string Oid, bool Critical, byte[] Value);
 
 /// <summary>
 /// A TBSCertificate (or the TBS inside a certificate) taken apart with System.Formats.Asn1, a
@@ -47,7 +47,7 @@ public sealed class TbsDer
         SubjectDer = tbs.ReadEncodedValue().ToArray();
         SubjectPublicKeyInfoDer = tbs.ReadEncodedValue().ToArray();
 
-        var extensions = new List<DerExtension>();
+        var extensions = new List<TbsExtension>();
         while (tbs.HasData)
         {
             var tag = tbs.PeekTag();
@@ -67,7 +67,7 @@ public sealed class TbsDer
                 var extension = sequence.ReadSequence();
                 var oid = extension.ReadObjectIdentifier();
                 var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
-                extensions.Add(new DerExtension(oid, critical, extension.ReadOctetString()));
+                extensions.Add(new TbsExtension(oid, critical, extension.ReadOctetString()));
                 extension.ThrowIfNotEmpty();
             }
         }
@@ -101,9 +101,9 @@ public sealed class TbsDer
 
     public byte[] SubjectPublicKeyInfoDer { get; }
 
-    public IReadOnlyList<DerExtension> Extensions { get; }
+    public IReadOnlyList<TbsExtension> Extensions { get; }
 
-    public DerExtension? Extension(string oid) => Extensions.FirstOrDefault(e => e.Oid == oid);
+    public TbsExtension? Extension(string oid) => Extensions.FirstOrDefault(e => e.Oid == oid);
 
     /// <summary>Parses a Name, insisting on one attribute per RDN.</summary>
     /// <exception cref="AsnContentException">Malformed, or a multi-valued RDN.</exception>

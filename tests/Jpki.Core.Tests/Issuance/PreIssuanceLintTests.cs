@@ -277,6 +277,9 @@ public sealed class PreIssuanceLintTests
         var findings = Lint.Check(mutator.Encode(), lintRequest);
 
         Assert.Contains(findings, f => f.Rule == rule);
+
+        // The mutation is caught by a rule, not by a rule failing to parse what it reads.
+        Assert.DoesNotContain(findings, f => f.Message.StartsWith("malformed", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -295,6 +298,18 @@ public sealed class PreIssuanceLintTests
         var findings = Lint.Check(tbs.AsMemory(0, tbs.Length - 3), request);
 
         Assert.Equal(Lint.TbsStructure, Assert.Single(findings).Rule);
+    }
+
+    [Fact]
+    public void Issuer_or_subject_unique_identifiers_break_the_version_rule()
+    {
+        var (tbs, request) = WellFormed(IssuerKind.Signing);
+        var mutator = new TbsMutator(tbs);
+        mutator.Fields.Add(TbsMutator.Der(w => w.WriteBitString([0x01], 0, new Asn1Tag(TagClass.ContextSpecific, 1))));
+
+        var findings = Lint.Check(mutator.Encode(), request);
+
+        Assert.Equal(Lint.Version, Assert.Single(findings).Rule);
     }
 
     [Fact]
