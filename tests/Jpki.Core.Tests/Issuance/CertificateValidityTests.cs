@@ -56,6 +56,21 @@ public sealed class CertificateValidityTests
     }
 
     [Fact]
+    public void The_offset_the_issuance_instant_is_written_in_does_not_matter()
+    {
+        // One instant (00:30 JST on 1 April) seen from Japan, UTC and Hawaii, where it is still 31 March.
+        var utc = new DateTimeOffset(2026, 3, 31, 15, 30, 0, TimeSpan.Zero);
+        var birthDate = new JpkiBirthDate(4, 1990, 4, 1);
+
+        var results = new[] { TimeSpan.FromHours(9), TimeSpan.Zero, TimeSpan.FromHours(-10) }
+            .Select(offset => Compute(utc.ToOffset(offset), birthDate))
+            .ToList();
+
+        Assert.All(results, r => Assert.Equal(EndOfJstDay(2031, 4, 1), r.NotAfter));
+        Assert.All(results, r => Assert.Equal(TimeSpan.Zero, r.NotBefore.Offset));
+    }
+
+    [Fact]
     public void A_29_February_birthday_falls_on_28_February_in_common_years_and_29_in_leap_years()
     {
         var leapDay = new JpkiBirthDate(3, 1980, 2, 29);
