@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Jpki.JukiNet;
 
 /// <summary>The new values a change type carries.</summary>
@@ -76,6 +79,7 @@ public sealed record ChangeEvent
     };
 
     /// <summary>The values this event carries.</summary>
+    [JsonIgnore]
     public ChangeValues Present =>
         (Name is not null || NameSubstitutes is not null ? ChangeValues.Name : ChangeValues.None)
         | (Sex is not null ? ChangeValues.Sex : ChangeValues.None)
@@ -101,13 +105,13 @@ public sealed record ChangeEvent
         var missing = Required(Type) & ~present;
         if (missing != ChangeValues.None)
         {
-            return $"a {Type} event needs {missing}";
+            return $"a {WireName(Type)} event needs {Describe(missing)}";
         }
 
         var unexpected = present & ~Allowed(Type);
         if (unexpected != ChangeValues.None)
         {
-            return $"a {Type} event does not carry {unexpected}";
+            return $"a {WireName(Type)} event does not carry {Describe(unexpected)}";
         }
 
         if (Sex is { } sex && !Enum.IsDefined(sex))
@@ -126,6 +130,22 @@ public sealed record ChangeEvent
         }
 
         return null;
+    }
+
+    /// <summary>The type as the JSON spells it, e.g. <c>addressChange</c>.</summary>
+    public static string WireName(ChangeType type) => JsonNamingPolicy.CamelCase.ConvertName(type.ToString());
+
+    /// <summary>The JSON members behind <paramref name="values"/>, e.g. <c>address, addressSubstitutes</c>.</summary>
+    public static string Describe(ChangeValues values)
+    {
+        var members = new List<string>();
+        foreach (var value in Enum.GetValues<ChangeValues>().Where(v => v != ChangeValues.None && values.HasFlag(v)))
+        {
+            var member = JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+            members.Add(value is ChangeValues.Name or ChangeValues.Address ? $"{member} (and {member}Substitutes)" : member);
+        }
+
+        return string.Join(", ", members);
     }
 
     /// <summary>No personal data: the code redacted, type and sequence only.</summary>
