@@ -103,7 +103,8 @@ public sealed class JukiNetClient
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("changes", out var changes) || changes.ValueKind != JsonValueKind.Array
-                || !root.TryGetProperty("last", out var lastElement) || !lastElement.TryGetInt64(out var last) || last < 0)
+                || !root.TryGetProperty("last", out var lastElement) || lastElement.ValueKind != JsonValueKind.Number
+                || !lastElement.TryGetInt64(out var last) || last < 0)
             {
                 throw new JukiNetProtocolException($"Juki-Net {operation}: the answer is not {{ changes: [...], last: n }}");
             }
@@ -158,6 +159,7 @@ public sealed class JukiNetClient
     private static long? SequenceOf(JsonElement entry) =>
         entry.ValueKind == JsonValueKind.Object
         && entry.TryGetProperty("sequence", out var sequence)
+        && sequence.ValueKind == JsonValueKind.Number
         && sequence.TryGetInt64(out var value)
             ? value
             : null;
