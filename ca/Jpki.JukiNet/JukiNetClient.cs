@@ -22,6 +22,7 @@ public sealed class JukiNetClient
 {
     private readonly HttpClient http;
     private readonly JukiNetClientOptions options;
+    private readonly Uri baseAddress;
     private readonly ILogger logger;
     private readonly TimeProvider time;
 
@@ -33,6 +34,10 @@ public sealed class JukiNetClient
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.AttemptTimeout, TimeSpan.Zero);
         this.http = http;
         this.options = options;
+        // Relative URIs resolve against the last '/', so http://host/jukinet must become http://host/jukinet/.
+        baseAddress = options.BaseAddress.AbsolutePath.EndsWith('/')
+            ? options.BaseAddress
+            : new Uri(options.BaseAddress.AbsoluteUri + "/");
         this.logger = logger ?? (ILogger)NullLogger.Instance;
         this.time = time ?? TimeProvider.System;
     }
@@ -205,7 +210,7 @@ public sealed class JukiNetClient
     /// </summary>
     private async Task<Answer> GetAsync(string operation, string relativeUri, CancellationToken cancellationToken)
     {
-        var uri = new Uri(options.BaseAddress, relativeUri);
+        var uri = new Uri(baseAddress, relativeUri);
         Exception? lastError = null;
         var lastReason = "no attempt made";
         for (var attempt = 1; attempt <= options.MaxAttempts; attempt++)

@@ -190,6 +190,25 @@ public sealed class ClientFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task A_base_address_with_a_path_keeps_its_path()
+    {
+        var paths = new List<string>();
+        await using var server = await LoopbackServer.StartAsync((context, request) =>
+        {
+            lock (paths)
+            {
+                paths.Add(context.Request.Path + context.Request.QueryString);
+            }
+
+            return Answer(200, "application/json", "{\"changes\":[],\"last\":0}")(context, request);
+        });
+        var withoutSlash = new Uri(server.BaseAddress, "jukinet");
+        var page = await Client(withoutSlash).GetChangesAsync(5, 7);
+        Assert.Empty(page.Changes);
+        Assert.Equal(["/jukinet/api/v1/changes?after=5&limit=7"], paths);
+    }
+
+    [Fact]
     public async Task Arguments_are_checked_before_any_request()
     {
         var client = Client(new Uri("http://127.0.0.1:9/"));
