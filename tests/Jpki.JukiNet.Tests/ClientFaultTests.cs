@@ -77,6 +77,29 @@ public sealed class ClientFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Retries_are_logged_with_the_code_redacted()
+    {
+        await using var server = await LoopbackServer.StartAsync(Answer(500, "text/plain", "boom"));
+        var logger = new CapturingLogger<JukiNetClient>();
+        var client = new JukiNetClient(
+            http,
+            new JukiNetClientOptions { BaseAddress = server.BaseAddress, FirstRetryDelay = TimeSpan.FromMilliseconds(5) },
+            logger);
+        await Assert.ThrowsAsync<JukiNetUnavailableException>(() => client.LookupAsync(Code));
+        Assert.Equal(3, logger.Lines.Count);
+        Assert.All(logger.Lines, line => Assert.Contains(Code.Redacted, line, StringComparison.Ordinal));
+        Assert.All(logger.Lines, line => Assert.DoesNotContain(Code.Digits, line, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Defaults_are_two_seconds_per_attempt_and_three_attempts()
+    {
+        var options = new JukiNetClientOptions { BaseAddress = new Uri("http://127.0.0.1:8084/") };
+        Assert.Equal(TimeSpan.FromSeconds(2), options.AttemptTimeout);
+        Assert.Equal(3, options.MaxAttempts);
+    }
+
+    [Fact]
     public async Task A_slow_server_times_out_per_attempt()
     {
         await using var server = await LoopbackServer.StartAsync(async (context, _) =>

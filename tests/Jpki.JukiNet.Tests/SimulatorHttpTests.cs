@@ -203,6 +203,30 @@ public class SimulatorHttpTests(SimulatorFixture simulator) : IClassFixture<Simu
     }
 
     [Fact]
+    public async Task Concurrent_changes_get_distinct_increasing_sequences_and_each_record_its_latest()
+    {
+        var residents = new List<ResidentCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            residents.Add(await CreateResidentAsync("林　葵", "2010-02-28", 2, "山口県岩国市今津町１－１", "352080"));
+        }
+
+        var client = simulator.Client();
+        var before = (await client.GetChangesAsync(0, 1)).Last;
+        var posted = await Task.WhenAll(Enumerable.Range(0, 24).Select(i => PostChangeAsync(residents[i % 4], """{"type":"correction"}""")));
+
+        Assert.Equal(posted.Length, posted.Distinct().Count());
+        Assert.Equal(Enumerable.Range((int)before + 1, posted.Length).Select(i => (long)i), posted.Order());
+        var feed = await client.GetChangesAsync(before, 100);
+        Assert.Equal(posted.Order(), feed.Changes.Select(c => c.Sequence));
+        foreach (var code in residents)
+        {
+            var latest = feed.Changes.Where(c => c.ResidentCode == code).Max(c => c.Sequence);
+            Assert.Equal(latest, Assert.IsType<ResidentFound>(await client.LookupAsync(code)).Record.Sequence);
+        }
+    }
+
+    [Fact]
     public async Task Invalid_changes_are_refused_and_change_nothing()
     {
         var code = await CreateResidentAsync("山田　太郎", "1980-04-01", 1, "山口県防府市寿町１", "352063");
