@@ -1,0 +1,33 @@
+namespace Jpki.JukiNet.Simulator;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        SimulatorSettings settings;
+        try
+        {
+            var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } configured
+                ? configured
+                : Path.Combine(Environment.CurrentDirectory, "var");
+            settings = SimulatorSettings.FromArgs(args, home);
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"Juki-Net simulator: {e.Message}\n{SimulatorSettings.Usage}");
+            return 2;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.DatabasePath))!);
+        await using var app = SimulatorApp.Build(settings);
+        await app.StartAsync();
+        foreach (var url in app.Urls)
+        {
+            // Scripts and tests read the bound address (port 0 included) from this line.
+            await Console.Out.WriteLineAsync($"Juki-Net simulator listening on {url}");
+        }
+
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Jpki.JukiNet.Simulator;
+
+namespace Jpki.JukiNet.Tests;
+
+/// <summary>The built simulator as `./jpki up` runs it: a child process, its address read from its output.</summary>
+public sealed partial class SimulatorProcessTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    private readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("jukinet-sim-process-");
+    private readonly HttpClient http = new();
+
+    public void Dispose()
+    {
+        http.Dispose();
+        directory.Delete(recursive: true);
+    }
+
+    private static string SimulatorDll => Path.Combine(AppContext.BaseDirectory, "Jpki.JukiNet.Simulator.dll");
+
+    [Fact]
+    public async Task The_file_keeps_its_population_and_changes_across_restarts_whatever_the_flags()
+    {
+        var database = Path.Combine(directory.FullName, "sim.db");
+        var first = new PopulationGenerator(4).Generate(20)[0];
+        long sequence;
+        using (var simulator = await StartAsync("--db", database, "--urls", "http://127.0.0.1:0", "--residents", "20", "--seed", "4"))
+        {
+            var client = Client(simulator.BaseAddress);
+            Assert.Equal(first.Name, Assert.IsType<ResidentFound>(await client.LookupAsync(first.ResidentCode)).Record.Name);
+            Assert.Equal(20, await ResidentCountAsync(simulator.BaseAddress));
+            using var created = await http.PostAsJsonAsync(
+                new Uri(simulator.BaseAddress, "api/v1/changes"),
+                new { residentCode = first.ResidentCode.Digits, type = "death", effectiveDate = "2026-11-01" });
+            using var body = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+            sequence = body.RootElement.GetProperty("sequence").GetInt64();
+        }
+
+        using (var simulator = await StartAsync("--db", database, "--urls", "http://127.0.0.1:0", "--residents", "50", "--seed", "5"))
+        {
+            Assert.Equal(20, await ResidentCountAsync(simulator.BaseAddress));
+            var record = Assert.IsType<ResidentFound>(await Client(simulator.BaseAddress).LookupAsync(first.ResidentCode)).Record;
+            Assert.Equal(ResidentStatus.Deceased, record.Status);
+            Assert.Equal(sequence, record.Sequence);
+            Assert.Equal(sequence, (await Client(simulator.BaseAddress).GetChangesAsync(0, 10)).Last);
+        }
+    }
+
+    [Fact]
+    public async Task A_bad_argument_exits_2_with_the_usage()
+    {
+        using var process = Process.Start(new ProcessStartInfo("dotnet", [SimulatorDll, "--port", "1"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        var error = await process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Deadline);
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("unknown argument --port", error, StringComparison.Ordinal);
+        Assert.Contains("--residents N", error, StringComparison.Ordinal);
+    }
+
+    private JukiNetClient Client(Uri baseAddress) => new(http, new JukiNetClientOptions { BaseAddress = baseAddress });
+
+    private async Task<long> ResidentCountAsync(Uri baseAddress)
+    {
+        using var health = JsonDocument.Parse(await http.GetStringAsync(new Uri(baseAddress, "healthz")));
+        return health.RootElement.GetProperty("residents").GetInt64();
+    }
+
+    private static async Task<RunningSimulator> StartAsync(params string[] args)
+    {
+        var process = Process.Start(new ProcessStartInfo("dotnet", [SimulatorDll, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is { } text && ListeningLine().Match(text) is { Success: true } match)
+            {
+                address.TrySetResult(new Uri(match.Groups[1].Value + "/"));
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => address.TrySetException(new InvalidOperationException("the simulator exited during start-up"));
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            return new RunningSimulator(process, await address.Task.WaitAsync(Deadline));
+        }
+        catch
+        {
+            process.Kill();
+            process.Dispose();
+            throw;
+        }
+    }
+
+    [GeneratedRegex(@"Juki-Net simulator listening on (http://127\.0\.0\.1:[1-9][0-9]*)")]
+    private static partial Regex ListeningLine();
+
+    private sealed class RunningSimulator(Process process, Uri baseAddress) : IDisposable
+    {
+        public Uri BaseAddress { get; } = baseAddress;
+
+        public void Dispose()
+        {
+            process.Kill();
+            process.WaitForExit(Deadline);
+            process.Dispose();
+        }
+    }
+}
