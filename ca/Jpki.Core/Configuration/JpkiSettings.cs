@@ -160,6 +160,12 @@ public sealed record UrlSettings
 
     public string Cps { get; init; } = "https://jpki.example.jp/cps";
 
+    /// <summary>Base URL of the prefecture's Juki-Net server (the simulator by default).</summary>
+    public string JukiNet { get; init; } = "http://127.0.0.1:8084";
+
+    /// <summary>Where the CA API listens; loopback only until TLS is configured.</summary>
+    public string CaListen { get; init; } = "http://127.0.0.1:8081";
+
     public string ArlUrl(string issuerKeyId) => $"{CrlBase.TrimEnd('/')}/crl/{issuerKeyId}/arl.crl";
 }
 

@@ -1,0 +1,113 @@
+using System.Net;
+using Jpki.Core.Accounts;
+using Jpki.Core.Configuration;
+using Jpki.Hsm;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Ca;
+
+/// <summary>
+/// Builds the CA API (port 8081) from the install's settings and an already loaded PKCS#11
+/// module (one per process: tests pass theirs). Every error is problem+json; logs are JSON
+/// lines without personal data.
+/// </summary>
+public static class CaHost
+{
+    /// <summary>
+    /// Opens the token, keys, store and Juki-Net client, creates the built-in accounts on first
+    /// start, and builds the app; the caller starts it. With port 0, <c>app.Urls</c> holds the
+    /// bound address once started. The app disposes what it opened when it stops.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A non-loopback listen address, or the ceremony has not run.</exception>
+    public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, CaOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(options);
+        EnsureLoopback(options.ListenUrl);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = CaOptions.MaxRequestBodyBytes);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
+        // Hosting's request log carries paths and headers; nothing there is needed, and keeping
+        // it quiet keeps anything personal a client may put in a URL out of the logs.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        options.ConfigureLogging?.Invoke(builder.Logging);
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            if (context.ProblemDetails.Type is null || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            {
+                context.ProblemDetails.Type = ProblemTypes.ForStatus(status);
+            }
+
+            // The framework's 500 detail may carry an exception message; the log has it, the client does not need it.
+            if (status >= 500 && context.Exception is not null)
+            {
+                context.ProblemDetails.Detail = "an unexpected error occurred; nothing was issued";
+            }
+        });
+
+        using var startupLoggers = LoggerFactory.Create(logging =>
+        {
+            logging.AddJsonConsole();
+            options.ConfigureLogging?.Invoke(logging);
+        });
+        var services = CaServices.Open(settings, module, options, startupLoggers);
+        try
+        {
+            var created = BuiltInAccounts.EnsureCreated(services.Database, services.Audit, settings.Home);
+            builder.Services.AddSingleton(services);
+            builder.Services.AddSingleton(new BearerAuthentication(services.Database));
+            builder.Services.AddSingleton<CertificateIssuance>();
+
+            var app = builder.Build();
+            app.Lifetime.ApplicationStopped.Register(services.Dispose);
+            app.UseExceptionHandler();
+            app.UseStatusCodePages();
+            if (created > 0)
+            {
+                app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
+            }
+
+            app.MapGet("/healthz", QueryEndpoints.Health);
+            app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
+            app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
+            app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
+            app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
+            {
+                var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+                return account is null ? problem! : await issuance.IssueAsync(context, account);
+            });
+            return app;
+        }
+        catch
+        {
+            services.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>TLS is not configured yet, so the API (bearer tokens, personal data) stays on loopback.</summary>
+    public static void EnsureLoopback(string listenUrl)
+    {
+        ArgumentNullException.ThrowIfNull(listenUrl);
+        foreach (var url in listenUrl.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            {
+                throw new InvalidOperationException($"listen address '{url}' is not an http:// URL");
+            }
+
+            var loopback = uri.Host == "localhost"
+                || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+            if (!loopback)
+            {
+                throw new InvalidOperationException($"listen address '{url}' is not loopback; the CA API refuses it until TLS is configured");
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Ca;
+
+/// <summary>How one CA API process runs; the defaults are the install's ports on loopback.</summary>
+public sealed record CaOptions
+{
+    /// <summary>Where to listen. Port 0 picks a free port (tests). Loopback only: TLS is not configured yet.</summary>
+    public string ListenUrl { get; init; } = "http://127.0.0.1:8081";
+
+    /// <summary>Base URL of Juki-Net (the simulator by default).</summary>
+    public Uri JukiNetBaseAddress { get; init; } = new("http://127.0.0.1:8084/");
+
+    /// <summary>Juki-Net attempts per lookup before the CA answers 503.</summary>
+    public int JukiNetMaxAttempts { get; init; } = 3;
+
+    /// <summary>The first retry delay of Juki-Net lookups (doubling).</summary>
+    public TimeSpan JukiNetFirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Extra logging set-up, e.g. a test's capturing provider.</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>The clock of issuance, audit and the store.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>JSON request bodies larger than this are refused with 413.</summary>
+    public const long MaxRequestBodyBytes = 64 * 1024;
+}

@@ -1,0 +1,137 @@
+using Jpki.Core.Audit;
+using Jpki.Core.Configuration;
+using Jpki.Core.Issuers;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Jpki.JukiNet;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Ca;
+
+/// <summary>The issuer key the CA signs with for one issuer: its store row and its HSM signer.</summary>
+public sealed record ActiveIssuerKey(IssuerRow Issuer, IssuerKeyRow Key, Pkcs11Signer Signer);
+
+/// <summary>
+/// What the CA process opens once at start-up and shares between requests: the token and its
+/// issuance session pool, one signer per active issuer key, the resident-code HMAC key, the
+/// audit log (with the checkpoint key), the migrated store and the Juki-Net client.
+/// </summary>
+public sealed class CaServices : IDisposable
+{
+    public const string ResidentHmacKeyId = "resident-hmac-v1";
+    public const string CheckpointKeyId = "audit-checkpoint-1";
+
+    private readonly List<IDisposable> owned = [];
+
+    private CaServices(JpkiSettings settings, CaOptions options)
+    {
+        Settings = settings;
+        Options = options;
+    }
+
+    public JpkiSettings Settings { get; }
+
+    public CaOptions Options { get; }
+
+    public Database Database { get; private set; } = null!;
+
+    public HsmToken Token { get; private set; } = null!;
+
+    public SessionPool IssuancePool { get; private set; } = null!;
+
+    public Pkcs11Hmac ResidentHmac { get; private set; } = null!;
+
+    public AuditLog Audit { get; private set; } = null!;
+
+    public JukiNetClient JukiNet { get; private set; } = null!;
+
+    /// <summary>By issuer id (<c>yamaguchi-ken-signing</c>).</summary>
+    public IReadOnlyDictionary<string, ActiveIssuerKey> IssuerKeys { get; private set; } = new Dictionary<string, ActiveIssuerKey>();
+
+    /// <exception cref="InvalidOperationException">The store lacks what the key ceremony makes: run <c>./jpki hsm init</c>.</exception>
+    public static CaServices Open(JpkiSettings settings, Pkcs11Module module, CaOptions options, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggers);
+        var services = new CaServices(settings, options);
+        try
+        {
+            services.OpenAll(module, loggers);
+            return services;
+        }
+        catch
+        {
+            services.Dispose();
+            throw;
+        }
+    }
+
+    private void OpenAll(Pkcs11Module module, ILoggerFactory loggers)
+    {
+        Database = Own(new Database(Settings.ConnectionString, Options.Time));
+        Migrator.ApplyPending(Database);
+
+        var pin = PinSource.FromEnvironmentOrFile(Settings.Hsm.UserPinEnvironmentVariable, Settings.Resolve(Settings.Hsm.UserPinFile));
+        Token = Own(HsmToken.Open(module, Settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));
+        IssuancePool = Own(Token.CreatePool("issuance", Settings.Hsm.IssuancePoolSize, time: Options.Time));
+
+        using var db = Database.OpenConnection();
+        var hmacKey = IssuerStore.FindInstallKey(db, ResidentHmacKeyId)
+            ?? throw new InvalidOperationException($"the store has no install key '{ResidentHmacKeyId}': run ./jpki hsm init");
+        ResidentHmac = Own(Pkcs11Hmac.Open(IssuancePool, hmacKey.HsmKeyLabel));
+        var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
+            ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
+        Audit = new AuditLog(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Settings.AuditOptions());
+
+        var issuerKeys = new Dictionary<string, ActiveIssuerKey>(StringComparer.Ordinal);
+        foreach (var issuer in IssuerStore.ListIssuers(db))
+        {
+            var key = IssuerStore.ListKeys(db, issuer.Id)
+                .Where(k => k.State == "active" && k.CertificateDer is not null)
+                .MaxBy(k => k.Generation);
+            if (key is not null)
+            {
+                issuerKeys[issuer.Id] = new ActiveIssuerKey(issuer, key, Own(Pkcs11Signer.Open(IssuancePool, key.HsmKeyLabel)));
+            }
+        }
+
+        if (issuerKeys.Count == 0)
+        {
+            throw new InvalidOperationException("the store lists no active issuer key: run ./jpki hsm init");
+        }
+
+        IssuerKeys = issuerKeys;
+
+        // Our own HttpClient, not IHttpClientFactory: the factory logs request URIs, and lookup URIs carry resident codes.
+        var http = Own(new HttpClient());
+        JukiNet = new JukiNetClient(
+            http,
+            new JukiNetClientOptions
+            {
+                BaseAddress = Options.JukiNetBaseAddress,
+                MaxAttempts = Options.JukiNetMaxAttempts,
+                FirstRetryDelay = Options.JukiNetFirstRetryDelay,
+            },
+            loggers.CreateLogger<JukiNetClient>(),
+            Options.Time);
+    }
+
+    private T Own<T>(T disposable)
+        where T : IDisposable
+    {
+        owned.Add(disposable);
+        return disposable;
+    }
+
+    public void Dispose()
+    {
+        for (var i = owned.Count - 1; i >= 0; i--)
+        {
+            owned[i].Dispose();
+        }
+
+        owned.Clear();
+    }
+}

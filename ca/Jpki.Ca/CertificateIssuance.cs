@@ -1,0 +1,448 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Jpki.Core;
+using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
+using Jpki.Core.Certificates;
+using Jpki.Core.Issuance;
+using Jpki.Core.Profiles;
+using Jpki.Core.Requests;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Jpki.JukiNet;
+using Microsoft.Extensions.Logging;
+using CoreResidentFacts = Jpki.Core.Issuance.ResidentFacts;
+
+namespace Jpki.Ca;
+
+/// <summary>The body of <c>POST /api/v1/certificates</c>.</summary>
+public sealed record IssueCertificateRequest
+{
+    public string? ResidentCode { get; init; }
+
+    public string? Kind { get; init; }
+
+    public string? Csr { get; init; }
+
+    public string? WindowId { get; init; }
+
+    public long? JukiSequence { get; init; }
+
+    public string? CardExpiry { get; init; }
+
+    public IssuanceOverride? Override { get; init; }
+}
+
+/// <summary>An officer's override (today: a signing certificate for a resident under 15), with its reason.</summary>
+public sealed record IssuanceOverride
+{
+    public string? Reason { get; init; }
+}
+
+/// <summary>The 201 answer.</summary>
+public sealed record IssuedCertificateAnswer(string Serial, string IssuerId, string IssuerKeyId, string CertificatePem, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+
+/// <summary>
+/// Issues one end-entity certificate: checks the request, asks Juki-Net for the resident's
+/// current record, applies the eligibility rules, builds, lints and signs the certificate, and
+/// stores it with its status change and audit record in one write transaction. Every refusal is
+/// a problem answer and changes nothing.
+/// </summary>
+public sealed partial class CertificateIssuance(CaServices services, ILogger<CertificateIssuance> logger)
+{
+    private const string AuthenticationIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    private const int MinimumSigningAge = 15;
+
+    public async Task<IResult> IssueAsync(HttpContext context, Account account)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(account);
+        var (body, raw, problem) = await ApiJson.ReadAsync<IssueCertificateRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
+        var requestSha256 = Convert.ToHexStringLower(SHA256.HashData(raw));
+        if (idempotencyKey.Length > 0)
+        {
+            if (idempotencyKey.Length > 200)
+            {
+                return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid Idempotency-Key", "at most 200 characters");
+            }
+
+            await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+            if (IdempotencyStore.Find(db, account.Id, idempotencyKey) is { } stored)
+            {
+                return Replay(stored, requestSha256);
+            }
+        }
+
+        var (checkedInput, inputProblem) = Check(body);
+        if (checkedInput is null)
+        {
+            return inputProblem!;
+        }
+
+        CheckedRequest csr;
+        try
+        {
+            csr = CertificationRequestReader.Read(Encoding.ASCII.GetBytes(body.Csr!));
+        }
+        catch (CsrRejectedException e)
+        {
+            return ProblemTypes.Problem(400, ProblemTypes.For(e.Problem), "certification request rejected", e.Detail);
+        }
+
+        var spkiSha256 = Convert.ToHexStringLower(SHA256.HashData(csr.SubjectPublicKeyInfo));
+        await using (var db = await services.Database.OpenConnectionAsync(context.RequestAborted))
+        {
+            if (EndEntityCertificateStore.PublicKeyCertified(db, spkiSha256))
+            {
+                return DuplicateKey();
+            }
+        }
+
+        ResidentLookupResult lookup;
+        try
+        {
+            lookup = await services.JukiNet.LookupAsync(checkedInput.ResidentCode, context.RequestAborted);
+        }
+        catch (JukiNetUnavailableException)
+        {
+            return ProblemTypes.Problem(503, ProblemTypes.JukiNetUnavailable, "Juki-Net unavailable", "the resident registry did not answer; nothing was issued, try again later");
+        }
+        catch (JukiNetProtocolException)
+        {
+            return ProblemTypes.Problem(502, ProblemTypes.JukiNetProtocol, "Juki-Net answered malformed", "the resident registry's answer could not be read; nothing was issued");
+        }
+
+        if (lookup is not ResidentFound { Record: var record })
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.UnknownResident, "unknown resident", "Juki-Net holds no record for this resident code");
+        }
+
+        var eligibility = CheckEligibility(account, checkedInput, record);
+        if (eligibility is not null)
+        {
+            return eligibility;
+        }
+
+        var municipalityCode = record.MunicipalityCode.Value;
+        var municipalityName = Municipalities.RomanisedName(municipalityCode);
+        var prefecture = services.Settings.Prefectures.FirstOrDefault(p => p.Code == record.MunicipalityCode.PrefectureCode);
+        if (municipalityName is null || prefecture is null)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.UnknownMunicipality, "unknown municipality", $"this CA does not issue for municipality {municipalityCode}");
+        }
+
+        var issuerId = $"{prefecture.Slug}-{(checkedInput.Kind == IssuerKind.Signing ? "signing" : "authentication")}";
+        if (!services.IssuerKeys.TryGetValue(issuerId, out var issuerKey))
+        {
+            return ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "no issuer key", $"issuer '{issuerId}' has no active key");
+        }
+
+        CoreResidentFacts facts;
+        JpkiBirthDate birthDate;
+        try
+        {
+            birthDate = JpkiBirthDate.Parse(record.DateOfBirth.ToJpki());
+            facts = new CoreResidentFacts(record.Name, record.NameSubstitutes, (ResidentSex)(int)record.Sex, birthDate, record.Address, record.AddressSubstitutes);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            LogInvalidRecord(logger, e.GetType().Name);
+            return ProblemTypes.Problem(422, ProblemTypes.InvalidResidentRecord, "resident record unusable", "Juki-Net's record cannot go into a certificate; nothing was issued");
+        }
+
+        byte[] residentKey;
+        try
+        {
+            residentKey = services.ResidentHmac.Compute(Encoding.ASCII.GetBytes(checkedInput.ResidentCode.Digits));
+        }
+        catch (HsmException)
+        {
+            return HsmUnavailable();
+        }
+
+        var now = services.Options.Time.GetUtcNow();
+        DateTimeOffset? authNotAfter = null;
+        if (checkedInput.Kind == IssuerKind.Signing)
+        {
+            await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+            authNotAfter = EndEntityCertificateStore.NewestAuthenticationNotAfter(db, residentKey, CaServices.ResidentHmacKeyId, Instant.ToMicros(now)) is { } us
+                ? Instant.FromMicros(us)
+                : null;
+        }
+
+        CertificateValidity validity;
+        try
+        {
+            validity = CertificateValidity.Compute(now, birthDate, checkedInput.Kind, checkedInput.CardExpiry, authNotAfter, Instant.FromMicros(issuerKey.Key.NotAfterUs));
+        }
+        catch (InvalidOperationException e)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.ValidityEmpty, "no validity left", e.Message);
+        }
+
+        var subjectId = checkedInput.Kind == IssuerKind.Signing
+            ? await IssuanceIdAsync(validity.NotBefore, checkedInput.WindowId, context.RequestAborted)
+            : new string(RandomNumberGenerator.GetItems<char>(AuthenticationIdAlphabet, SubjectIds.AuthenticationIdLength));
+        var serial = SerialNumbers.New();
+        var serialHex = SerialNumbers.ToHex(serial);
+        var request = new EndEntityRequest
+        {
+            Kind = checkedInput.Kind,
+            Prefecture = prefecture.ToPrefecture(),
+            MunicipalityCode = municipalityCode,
+            MunicipalityName = municipalityName,
+            SubjectId = subjectId,
+            SubjectPublicKeyInfo = csr.SubjectPublicKeyInfo,
+            SerialNumber = serial,
+            Validity = validity,
+            Facts = checkedInput.Kind == IssuerKind.Signing ? facts : null,
+            CrlBaseUrl = services.Settings.Urls.CrlBase,
+            OcspBaseUrl = services.Settings.Urls.OcspBase,
+            CpsUrl = services.Settings.Urls.Cps,
+            IssuerCertificate = issuerKey.Key.CertificateDer!,
+        };
+
+        IssuedCertificate issued;
+        try
+        {
+            issued = CertificateIssuer.Issue(request, issuerKey.Signer);
+        }
+        catch (LintException e)
+        {
+            await AuditRefusalAsync(account, "certificate.lint-failed", serialHex, issuerKey, checkedInput, municipalityCode, e.Findings.Select(f => f.Rule));
+            LogLintFailed(logger, issuerKey.Key.Id, string.Join(",", e.Findings.Select(f => f.Rule)));
+            return ProblemTypes.Problem(500, ProblemTypes.LintFailed, "certificate failed pre-issuance lint", "the certificate was not signed: " + string.Join(", ", e.Findings.Select(f => f.Rule)));
+        }
+        catch (IssuanceIntegrityException)
+        {
+            await AuditRefusalAsync(account, "certificate.integrity-failed", serialHex, issuerKey, checkedInput, municipalityCode, []);
+            return ProblemTypes.Problem(500, ProblemTypes.IssuanceIntegrity, "signed certificate differs from the linted one", "nothing was stored or handed out");
+        }
+        catch (HsmException)
+        {
+            return HsmUnavailable();
+        }
+
+        var answer = new IssuedCertificateAnswer(serialHex, issuerKey.Issuer.Id, issuerKey.Key.Id, Pem(issued.Der), validity.NotBefore, validity.NotAfter);
+        var answerJson = JsonSerializer.Serialize(answer, ApiJson.Options);
+        using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
+        {
+            // Re-checked under the writers' lock: a concurrent retry or a concurrent request with the same key.
+            if (idempotencyKey.Length > 0 && IdempotencyStore.Find(tx.Connection, account.Id, idempotencyKey, tx.Transaction) is { } stored)
+            {
+                return Replay(stored, requestSha256);
+            }
+
+            if (EndEntityCertificateStore.PublicKeyCertified(tx.Connection, spkiSha256, tx.Transaction))
+            {
+                return DuplicateKey();
+            }
+
+            EndEntityCertificateStore.Insert(tx, new EndEntityCertificateRow
+            {
+                Serial = serialHex,
+                IssuerKeyId = issuerKey.Key.Id,
+                Kind = KindText(checkedInput.Kind),
+                MunicipalityCode = municipalityCode,
+                ResidentKey = residentKey,
+                HmacKeyId = CaServices.ResidentHmacKeyId,
+                JukiSequence = record.Sequence,
+                NotBeforeUs = Instant.ToMicros(validity.NotBefore),
+                NotAfterUs = Instant.ToMicros(validity.NotAfter),
+                Der = issued.Der,
+                CrlDpDer = issued.CrlDistributionPointsDer,
+                SpkiSha256 = spkiSha256,
+                CreatedUs = Instant.ToMicros(now),
+            });
+            var details = new JsonObject
+            {
+                ["serial"] = serialHex,
+                ["issuerKeyId"] = issuerKey.Key.Id,
+                ["kind"] = KindText(checkedInput.Kind),
+                ["municipalityCode"] = municipalityCode,
+                ["jukiSequence"] = record.Sequence,
+                ["windowId"] = checkedInput.WindowId,
+                ["tbsSha256"] = Convert.ToHexStringLower(issued.TbsSha256),
+            };
+            if (checkedInput.OverrideReason is { } reason)
+            {
+                details["overrideReason"] = reason;
+            }
+
+            services.Audit.Append(tx, new AuditRecord(account.Id, "certificate.issued", serialHex, details));
+            if (idempotencyKey.Length > 0)
+            {
+                IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status201Created, answerJson);
+            }
+
+            await tx.CommitAsync(context.RequestAborted);
+        }
+
+        LogIssued(logger, serialHex, issuerKey.Key.Id, KindText(checkedInput.Kind), municipalityCode);
+        return Results.Text(answerJson, "application/json", Encoding.UTF8, StatusCodes.Status201Created);
+    }
+
+    public static string KindText(IssuerKind kind) => kind == IssuerKind.Signing ? "signing" : "authentication";
+
+    public static string Pem(byte[] der) =>
+        "-----BEGIN CERTIFICATE-----\n" + Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal)
+        + "\n-----END CERTIFICATE-----\n";
+
+    private sealed record CheckedInput(ResidentCode ResidentCode, IssuerKind Kind, string WindowId, long? JukiSequence, DateOnly? CardExpiry, string? OverrideReason);
+
+    private static (CheckedInput? Input, IResult? Problem) Check(IssueCertificateRequest body)
+    {
+        static (CheckedInput?, IResult?) Invalid(string detail) =>
+            (null, ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", detail));
+
+        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
+        {
+            return Invalid("residentCode must be 11 digits with a valid check digit");
+        }
+
+        IssuerKind kind;
+        switch (body.Kind)
+        {
+            case "signing":
+                kind = IssuerKind.Signing;
+                break;
+            case "authentication":
+                kind = IssuerKind.Authentication;
+                break;
+            default:
+                return Invalid("kind must be \"signing\" or \"authentication\"");
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Csr))
+        {
+            return Invalid("csr (PEM or base64 DER PKCS#10) is required");
+        }
+
+        if (body.WindowId is not { Length: 9 } windowId || !windowId.All(char.IsAsciiLetterOrDigit))
+        {
+            return Invalid("windowId must be 9 ASCII letters or digits");
+        }
+
+        if (body.JukiSequence is < 0)
+        {
+            return Invalid("jukiSequence must not be negative");
+        }
+
+        DateOnly? cardExpiry = null;
+        if (body.CardExpiry is not null)
+        {
+            if (!DateOnly.TryParseExact(body.CardExpiry, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var expiry))
+            {
+                return Invalid("cardExpiry must be a date YYYY-MM-DD");
+            }
+
+            cardExpiry = expiry;
+        }
+
+        string? overrideReason = null;
+        if (body.Override is not null)
+        {
+            if (string.IsNullOrWhiteSpace(body.Override.Reason) || body.Override.Reason.Length > 500)
+            {
+                return Invalid("override.reason must be 1-500 characters");
+            }
+
+            overrideReason = body.Override.Reason.Trim();
+        }
+
+        return (new CheckedInput(code, kind, windowId, body.JukiSequence, cardExpiry, overrideReason), null);
+    }
+
+    private IResult? CheckEligibility(Account account, CheckedInput input, ResidentRecord record)
+    {
+        if (record.Status != ResidentStatus.Registered)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.ResidentNotEligible, "resident not eligible", $"Juki-Net reports the resident as {JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString())}");
+        }
+
+        if (!account.IsBoundTo(record.MunicipalityCode.Value))
+        {
+            return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", $"account '{account.Id}' may not issue for municipality {record.MunicipalityCode.Value}");
+        }
+
+        if (input.JukiSequence is { } confirmed && confirmed != record.Sequence)
+        {
+            return ProblemTypes.Problem(409, ProblemTypes.ResidentChanged, "resident changed", $"the resident's record changed since it was confirmed (sequence {confirmed}, now {record.Sequence}); look it up again");
+        }
+
+        if (input.Kind == IssuerKind.Signing && input.OverrideReason is null)
+        {
+            var today = Jst.DateOf(services.Options.Time.GetUtcNow());
+            // With an unknown month or day, count from the latest possible birthday: never too young by accident.
+            if (record.DateOfBirth.Latest.AddYears(MinimumSigningAge) > today)
+            {
+                return ProblemTypes.Problem(422, ProblemTypes.Under15, "resident under 15", "a signing certificate for a resident under 15 needs an officer's override with a reason");
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<string> IssuanceIdAsync(DateTimeOffset issuedAt, string windowId, CancellationToken cancellationToken)
+    {
+        var jst = Jst.ToJst(issuedAt);
+        long sequence;
+        // Its own short transaction: the HSM signature that follows must not hold the writers' lock.
+        // A failed issuance leaves a gap in the day's sequence, never a reused number.
+        using (var tx = await services.Database.BeginWriteAsync(cancellationToken))
+        {
+            sequence = EndEntityCertificateStore.NextDailySequence(tx, Jst.DateOf(issuedAt));
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        if (sequence > 99_999)
+        {
+            throw new InvalidOperationException($"more than 99999 issuances on JST day {Jst.DateOf(issuedAt)}");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{jst:yyyyMMddHHmmss}{sequence:D5}{windowId}");
+    }
+
+    private async Task AuditRefusalAsync(Account account, string action, string serialHex, ActiveIssuerKey issuerKey, CheckedInput input, string municipalityCode, IEnumerable<string> rules)
+    {
+        using var tx = await services.Database.BeginWriteAsync();
+        services.Audit.Append(tx, new AuditRecord(account.Id, action, serialHex, new JsonObject
+        {
+            ["issuerKeyId"] = issuerKey.Key.Id,
+            ["kind"] = KindText(input.Kind),
+            ["municipalityCode"] = municipalityCode,
+            ["windowId"] = input.WindowId,
+            ["rules"] = new JsonArray([.. rules.Select(r => JsonValue.Create(r))]),
+        }));
+        await tx.CommitAsync();
+    }
+
+    private static IResult Replay(StoredAnswer stored, string requestSha256) =>
+        stored.RequestSha256 == requestSha256
+            ? Results.Text(stored.Body, "application/json", Encoding.UTF8, stored.Status)
+            : ProblemTypes.Problem(422, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key reused", "this Idempotency-Key was used with a different request body");
+
+    private static IResult DuplicateKey() =>
+        ProblemTypes.Problem(409, ProblemTypes.DuplicateKey, "public key already certified", "a certificate for this public key exists; a card key is certified once");
+
+    private static IResult HsmUnavailable() =>
+        ProblemTypes.Problem(503, ProblemTypes.HsmUnavailable, "HSM unavailable", "the HSM did not answer; nothing was issued");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "issued certificate {Serial} by {IssuerKeyId} ({Kind}) for municipality {MunicipalityCode}")]
+    private static partial void LogIssued(ILogger logger, string serial, string issuerKeyId, string kind, string municipalityCode);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "pre-issuance lint failed for {IssuerKeyId}: {Rules}")]
+    private static partial void LogLintFailed(ILogger logger, string issuerKeyId, string rules);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net record cannot be certified ({Problem})")]
+    private static partial void LogInvalidRecord(ILogger logger, string problem);
+}

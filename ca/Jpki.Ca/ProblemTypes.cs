@@ -1,0 +1,58 @@
+using Jpki.Core.Requests;
+
+namespace Jpki.Ca;
+
+/// <summary>
+/// The problem+json answers of the CA API (RFC 7807): each error has a stable <c>type</c> URN
+/// that clients switch on; <c>title</c> and <c>detail</c> are for people.
+/// </summary>
+public static class ProblemTypes
+{
+    public const string Prefix = "urn:jpki:problem:";
+
+    public const string Unauthenticated = Prefix + "unauthenticated";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string MunicipalityNotBound = Prefix + "municipality-not-bound";
+    public const string InvalidRequest = Prefix + "invalid-request";
+    public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    public const string BodyTooLarge = Prefix + "body-too-large";
+    public const string DuplicateKey = Prefix + "duplicate-key";
+    public const string UnknownResident = Prefix + "unknown-resident";
+    public const string ResidentNotEligible = Prefix + "resident-not-eligible";
+    public const string ResidentChanged = Prefix + "resident-changed";
+    public const string Under15 = Prefix + "under-15";
+    public const string UnknownMunicipality = Prefix + "unknown-municipality";
+    public const string InvalidResidentRecord = Prefix + "invalid-resident-record";
+    public const string ValidityEmpty = Prefix + "validity-empty";
+    public const string JukiNetUnavailable = Prefix + "jukinet-unavailable";
+    public const string JukiNetProtocol = Prefix + "jukinet-protocol";
+    public const string HsmUnavailable = Prefix + "hsm-unavailable";
+    public const string IssuerUnavailable = Prefix + "issuer-unavailable";
+    public const string LintFailed = Prefix + "lint-failed";
+    public const string IssuanceIntegrity = Prefix + "issuance-integrity";
+    public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
+    public const string CertificateNotFound = Prefix + "certificate-not-found";
+
+    /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
+    public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());
+
+    /// <summary>The type of an error the framework produced (404, 405, 500, ...), by status.</summary>
+    public static string ForStatus(int status) => status switch
+    {
+        400 => InvalidRequest,
+        401 => Unauthenticated,
+        403 => Forbidden,
+        404 => Prefix + "not-found",
+        405 => Prefix + "method-not-allowed",
+        413 => BodyTooLarge,
+        415 => UnsupportedMediaType,
+        500 => Prefix + "internal-error",
+        _ => Prefix + "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    public static IResult Problem(int status, string type, string title, string? detail = null) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type);
+
+    private static string Kebab(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+}

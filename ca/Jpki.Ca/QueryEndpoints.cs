@@ -1,0 +1,206 @@
+using System.Text;
+using Jpki.Core.Accounts;
+using Jpki.Core.Certificates;
+using Jpki.Core.Issuers;
+using Jpki.Core.Profiles;
+using Jpki.Core.Store;
+using Jpki.JukiNet;
+
+namespace Jpki.Ca;
+
+/// <summary>The read side of the CA API: issuers, one certificate's status, a resident's four facts, health.</summary>
+public static class QueryEndpoints
+{
+    /// <summary><c>GET /api/v1/issuers</c> (DESIGN.md §9); public: the roots are what verifiers trust.</summary>
+    public static IResult Issuers(CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        using var db = services.Database.OpenConnection();
+        var urls = services.Settings.Urls;
+        var answer = IssuerStore.ListIssuers(db).Select(issuer =>
+        {
+            var keys = IssuerStore.ListKeys(db, issuer.Id);
+            var active = keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation);
+            return new
+            {
+                id = issuer.Id,
+                kind = issuer.Kind,
+                subject = issuer.SubjectDn,
+                certificatePem = active?.CertificateDer is { } der ? CertificateIssuance.Pem(der) : null,
+                ocspUrl = $"{urls.OcspBase.TrimEnd('/')}/ocsp",
+                crlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/full.crl",
+                deltaCrlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/delta.crl",
+                keys = keys.Select(k => new
+                {
+                    id = k.Id,
+                    generation = k.Generation,
+                    certificatePem = k.CertificateDer is { } d ? CertificateIssuance.Pem(d) : null,
+                    state = k.State,
+                }),
+            };
+        }).ToList();
+        return Results.Json(answer, ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/certificates/{serial}</c>: any authenticated account.</summary>
+    public static async Task<IResult> CertificateStatus(string serial, HttpContext context, BearerAuthentication auth, CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(auth);
+        var (account, problem) = await auth.AuthenticateAsync(context);
+        if (account is null)
+        {
+            return problem!;
+        }
+
+        var normalised = serial.ToLowerInvariant();
+        await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+        var row = normalised.Length is > 0 and <= 40 && normalised.All(char.IsAsciiHexDigitLower)
+            ? EndEntityCertificateStore.FindStatus(db, normalised)
+            : null;
+        if (row is null)
+        {
+            return ProblemTypes.Problem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no certificate with this serial");
+        }
+
+        return Results.Json(
+            new
+            {
+                serial = row.Serial,
+                issuerId = row.IssuerId,
+                kind = row.Kind,
+                status = row.Status,
+                notAfter = Instant.FromMicros(row.NotAfterUs),
+                revokedAt = row.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
+                reason = row.Reason,
+            },
+            ApiJson.Options);
+    }
+
+    /// <summary>The body of <c>POST /api/v1/residents/lookup</c>.</summary>
+    public sealed record ResidentLookupRequest(string? ResidentCode, string? Purpose);
+
+    /// <summary>
+    /// <c>POST /api/v1/residents/lookup</c> (operators): the four facts, municipality, status and
+    /// sequence. Each read is logged (account, purpose, resident HMAC) before the facts are sent.
+    /// </summary>
+    public static async Task<IResult> LookupResident(HttpContext context, BearerAuthentication auth, CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(auth);
+        ArgumentNullException.ThrowIfNull(context);
+        var (account, authProblem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+        if (account is null)
+        {
+            return authProblem!;
+        }
+
+        var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
+        {
+            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "residentCode must be 11 digits with a valid check digit");
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Purpose) || body.Purpose.Length > 200)
+        {
+            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "purpose (1-200 characters) says why the facts are read");
+        }
+
+        ResidentLookupResult lookup;
+        try
+        {
+            lookup = await services.JukiNet.LookupAsync(code, context.RequestAborted);
+        }
+        catch (JukiNetUnavailableException)
+        {
+            return ProblemTypes.Problem(503, ProblemTypes.JukiNetUnavailable, "Juki-Net unavailable", "the resident registry did not answer");
+        }
+        catch (JukiNetProtocolException)
+        {
+            return ProblemTypes.Problem(502, ProblemTypes.JukiNetProtocol, "Juki-Net answered malformed", "the resident registry's answer could not be read");
+        }
+
+        if (lookup is not ResidentFound { Record: var record })
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.UnknownResident, "unknown resident", "Juki-Net holds no record for this resident code");
+        }
+
+        if (!account.IsBoundTo(record.MunicipalityCode.Value))
+        {
+            return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", $"account '{account.Id}' may not read residents of municipality {record.MunicipalityCode.Value}");
+        }
+
+        var residentKey = services.ResidentHmac.Compute(Encoding.ASCII.GetBytes(code.Digits));
+        using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
+        {
+            ResidentReadLog.Append(tx, account.Id, body.Purpose.Trim(), residentKey, CaServices.ResidentHmacKeyId);
+            await tx.CommitAsync(context.RequestAborted);
+        }
+
+        return Results.Json(
+            new
+            {
+                name = record.Name,
+                nameSubstitutes = record.NameSubstitutes,
+                dateOfBirth = record.DateOfBirth.ToJpki(),
+                sex = (int)record.Sex,
+                address = record.Address,
+                addressSubstitutes = record.AddressSubstitutes,
+                municipalityCode = record.MunicipalityCode.Value,
+                municipalityName = Municipalities.RomanisedName(record.MunicipalityCode.Value),
+                status = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
+                sequence = record.Sequence,
+            },
+            ApiJson.Options);
+    }
+
+    /// <summary><c>GET /healthz</c>: the issuance HSM pool, the store and Juki-Net; 200 only when all answer.</summary>
+    public static async Task<IResult> Health(CaServices services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var hsm = services.IssuancePool.Probe();
+        string store;
+        try
+        {
+            await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
+            await using var command = db.CreateCommand();
+            command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
+            await command.ExecuteScalarAsync(cancellationToken);
+            store = "ok";
+        }
+        catch (System.Data.Common.DbException)
+        {
+            store = "unavailable";
+        }
+
+        string jukiNet;
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            using var response = await http.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
+            jukiNet = response.IsSuccessStatusCode ? "ok" : "unavailable";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            jukiNet = "unavailable";
+        }
+
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok";
+        return Results.Json(
+            new
+            {
+                status = healthy ? "ok" : "degraded",
+                hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
+                store,
+                jukiNet,
+            },
+            ApiJson.Options,
+            statusCode: healthy ? 200 : 503);
+    }
+
+}

@@ -1,0 +1,120 @@
+using System.Data.Common;
+using Dapper;
+using Jpki.Core.Store;
+
+namespace Jpki.Core.Certificates;
+
+/// <summary>An end-entity certificate as stored at issuance.</summary>
+public sealed record EndEntityCertificateRow
+{
+    public required string Serial { get; init; }
+
+    public required string IssuerKeyId { get; init; }
+
+    /// <summary><c>signing</c> or <c>authentication</c>.</summary>
+    public required string Kind { get; init; }
+
+    public required string MunicipalityCode { get; init; }
+
+    /// <summary>HMAC-SHA256 of the resident code under <see cref="HmacKeyId"/>; never the code.</summary>
+    public required byte[] ResidentKey { get; init; }
+
+    public required string HmacKeyId { get; init; }
+
+    public required long JukiSequence { get; init; }
+
+    public required long NotBeforeUs { get; init; }
+
+    public required long NotAfterUs { get; init; }
+
+    public required byte[] Der { get; init; }
+
+    public required byte[] CrlDpDer { get; init; }
+
+    public required string SpkiSha256 { get; init; }
+
+    public required long CreatedUs { get; init; }
+}
+
+/// <summary>What the API tells about a certificate.</summary>
+public sealed class CertificateStatusRow
+{
+    public string Serial { get; set; } = "";
+
+    public string IssuerId { get; set; } = "";
+
+    public string IssuerKeyId { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public string Status { get; set; } = "";
+
+    public long NotAfterUs { get; set; }
+
+    public long? RevokedAtUs { get; set; }
+
+    public long? Reason { get; set; }
+}
+
+/// <summary>
+/// The SQL of end-entity issuance in one place: certificates for residents, the key-reuse
+/// check, the holder's authentication certificate (the signing certificate's cap) and the
+/// per-JST-day issuance sequence.
+/// </summary>
+public static class EndEntityCertificateStore
+{
+    /// <summary>Inserts the certificate with delivery state 'issued' and status good, and its status change.</summary>
+    public static void Insert(WriteTransaction tx, EndEntityCertificateRow row)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(row);
+        tx.Execute(
+            """
+            INSERT INTO certificates (serial, issuer_key_id, kind, municipality_code, resident_key, hmac_key_id, juki_sequence,
+                                      not_before_us, not_after_us, der, crl_dp_der, spki_sha256, delivery_state, status, created_us)
+            VALUES (@Serial, @IssuerKeyId, @Kind, @MunicipalityCode, @ResidentKey, @HmacKeyId, @JukiSequence,
+                    @NotBeforeUs, @NotAfterUs, @Der, @CrlDpDer, @SpkiSha256, 'issued', 'good', @CreatedUs)
+            """,
+            row);
+        StatusChangeLog.Append(tx, row.IssuerKeyId, row.Serial, CertificateStatus.Good, null, Instant.FromMicros(row.CreatedUs));
+    }
+
+    public static bool PublicKeyCertified(DbConnection db, string spkiSha256, DbTransaction? tx = null) =>
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM certificates WHERE spki_sha256 = @spkiSha256", new { spkiSha256 }, tx) > 0;
+
+    public static CertificateStatusRow? FindStatus(DbConnection db, string serial) =>
+        db.QuerySingleOrDefault<CertificateStatusRow>(
+            """
+            SELECT c.serial AS Serial, k.issuer_id AS IssuerId, c.issuer_key_id AS IssuerKeyId, c.kind AS Kind, c.status AS Status,
+                   c.not_after_us AS NotAfterUs, c.revoked_at_us AS RevokedAtUs, c.reason AS Reason
+            FROM certificates c JOIN issuer_keys k ON k.id = c.issuer_key_id
+            WHERE c.serial = @serial
+            """,
+            new { serial });
+
+    /// <summary>The latest notAfter of the holder's good, unexpired authentication certificates, if any.</summary>
+    public static long? NewestAuthenticationNotAfter(DbConnection db, byte[] residentKey, string hmacKeyId, long nowUs) =>
+        db.ExecuteScalar<long?>(
+            """
+            SELECT MAX(not_after_us) FROM certificates
+            WHERE resident_key = @residentKey AND hmac_key_id = @hmacKeyId AND kind = 'authentication'
+              AND status = 'good' AND not_after_us > @nowUs
+            """,
+            new { residentKey, hmacKeyId, nowUs });
+
+    /// <summary>Takes the next number of the JST day's issuance sequence (1, 2, ...) under the writers' lock.</summary>
+    public static long NextDailySequence(WriteTransaction tx, DateOnly jstDate)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var date = Instant.ToDateText(jstDate);
+        var last = tx.QuerySingleOrDefault<long?>("SELECT last FROM issuance_counters WHERE jst_date = @date", new { date });
+        if (last is null)
+        {
+            tx.Execute("INSERT INTO issuance_counters (jst_date, last) VALUES (@date, 1)", new { date });
+            return 1;
+        }
+
+        tx.Execute("UPDATE issuance_counters SET last = last + 1 WHERE jst_date = @date", new { date });
+        return last.Value + 1;
+    }
+}
