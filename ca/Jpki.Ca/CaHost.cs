@@ -51,44 +51,41 @@ public static class CaHost
             }
         });
 
-        using var startupLoggers = LoggerFactory.Create(logging =>
-        {
-            logging.AddJsonConsole();
-            options.ConfigureLogging?.Invoke(logging);
-        });
-        var services = CaServices.Open(settings, module, options, startupLoggers);
+        // A factory registration: the container disposes what it made when the app is disposed,
+        // and the HSM and Juki-Net loggers come from the app's own logging.
+        builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
+        builder.Services.AddSingleton<CertificateIssuance>();
+
+        var app = builder.Build();
         try
         {
+            // Opened now, not at the first request: a missing ceremony or a wrong PIN fails the start.
+            var services = app.Services.GetRequiredService<CaServices>();
             var created = BuiltInAccounts.EnsureCreated(services.Database, services.Audit, settings.Home);
-            builder.Services.AddSingleton(services);
-            builder.Services.AddSingleton(new BearerAuthentication(services.Database));
-            builder.Services.AddSingleton<CertificateIssuance>();
-
-            var app = builder.Build();
-            app.Lifetime.ApplicationStopped.Register(services.Dispose);
-            app.UseExceptionHandler();
-            app.UseStatusCodePages();
             if (created > 0)
             {
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
-
-            app.MapGet("/healthz", QueryEndpoints.Health);
-            app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
-            app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
-            app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
-            app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
-            {
-                var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
-                return account is null ? problem! : await issuance.IssueAsync(context, account);
-            });
-            return app;
         }
         catch
         {
-            services.Dispose();
+            ((IDisposable)app).Dispose();
             throw;
         }
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapGet("/healthz", QueryEndpoints.Health);
+        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
+        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
+        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
+        app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+            return account is null ? problem! : await issuance.IssueAsync(context, account);
+        });
+        return app;
     }
 
     /// <summary>TLS is not configured yet, so the API (bearer tokens, personal data) stays on loopback.</summary>

@@ -1,0 +1,305 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Jpki.Core.Issuance;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Ca.Tests;
+
+[Collection(CaTestGroup.Name)]
+public sealed class IssuanceTests(CaFixture ca)
+{
+    private const string Certificates = "api/v1/certificates";
+
+    private static object IssueBody(string residentCode, string kind, string csr, long? jukiSequence = null, string? overrideReason = null, string? cardExpiry = null) => new
+    {
+        residentCode,
+        kind,
+        csr,
+        windowId = "WIN00001A",
+        jukiSequence,
+        cardExpiry,
+        @override = overrideReason is null ? null : new { reason = overrideReason },
+    };
+
+    [Theory]
+    [InlineData("signing")]
+    [InlineData("authentication")]
+    public async Task IssuesOverHttpACertificateOpensslAndCerttoolAccept(string kind)
+    {
+        var code = await ca.AddResidentAsync();
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, kind, ca.NewCardCsr(), jukiSequence: 0, cardExpiry: "2035-03-31"));
+        Assert.True(status == 201, body.ToString());
+        var serial = body.GetProperty("serial").GetString()!;
+        var issuerKeyId = body.GetProperty("issuerKeyId").GetString()!;
+        Assert.Equal($"yamaguchi-ken-{kind}", body.GetProperty("issuerId").GetString());
+        Assert.Equal($"yamaguchi-ken-{kind}-g1", issuerKeyId);
+        Assert.Equal(14, body.GetProperty("notAfter").GetDateTimeOffset().UtcDateTime.Hour);
+
+        var leaf = Path.Combine(ca.Root, serial + ".pem");
+        File.WriteAllText(leaf, body.GetProperty("certificatePem").GetString());
+        var openssl = Run("openssl", "verify", "-x509_strict", "-CAfile", ca.RootPemPath(issuerKeyId), leaf);
+        Assert.True(openssl.ExitCode == 0, openssl.Output);
+        var certtool = Run("certtool", "--verify", "--load-ca-certificate", ca.RootPemPath(issuerKeyId), "--infile", leaf);
+        Assert.True(certtool.ExitCode == 0, certtool.Output);
+
+        var (getStatus, got, _) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/{serial}", "verifier");
+        Assert.Equal(200, getStatus);
+        Assert.Equal(serial, got.GetProperty("serial").GetString());
+        Assert.Equal(kind, got.GetProperty("kind").GetString());
+        Assert.Equal("good", got.GetProperty("status").GetString());
+        Assert.Equal($"yamaguchi-ken-{kind}", got.GetProperty("issuerId").GetString());
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = '{serial}'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM status_changes WHERE serial = '{serial}' AND status = 'good'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND delivery_state = 'issued' AND hmac_key_id = 'resident-hmac-v1' AND juki_sequence = 0 AND length(crl_dp_der) > 0"));
+    }
+
+    [Fact]
+    public async Task SigningCertificateCarriesTheFourFactsJukiNetHolds()
+    {
+        var code = await ca.AddResidentAsync(dateOfBirth: "1964-02-29", name: "髙橋　花子", address: "山口県山口市中央２－３");
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "signing", ca.NewCardCsr()));
+        Assert.True(status == 201, body.ToString());
+        var record = await ca.ResidentRecordAsync(code);
+
+        var certificate = new X509CertificateParser().ReadCertificate(Encoding.ASCII.GetBytes(body.GetProperty("certificatePem").GetString()!));
+        var san = GeneralNames.GetInstance(certificate.GetExtensionValue(X509Extensions.SubjectAlternativeName).GetOctets());
+        var values = san.GetNames()
+            .Where(n => n.TagNo == GeneralName.OtherName)
+            .Select(n => OtherName.GetInstance(n.Name))
+            .ToDictionary(o => o.TypeID.Id, o => DerUtf8String.GetInstance(o.Value).GetString());
+        Assert.Equal(record.GetProperty("name").GetString(), values[JpkiOids.Name]);
+        Assert.Equal(record.GetProperty("nameSubstitutes").GetString(), values[JpkiOids.NameSubstitutes]);
+        Assert.Equal(record.GetProperty("dateOfBirth").GetString(), values[JpkiOids.DateOfBirth]);
+        Assert.Equal(record.GetProperty("sex").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture), values[JpkiOids.Sex]);
+        Assert.Equal(record.GetProperty("address").GetString(), values[JpkiOids.Address]);
+        Assert.Equal(record.GetProperty("addressSubstitutes").GetString(), values[JpkiOids.AddressSubstitutes]);
+        Assert.DoesNotContain(code, certificate.ToString(), StringComparison.Ordinal);
+        Assert.Contains("L=Yamaguchi-shi", certificate.SubjectDN.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuthenticationAndMissingTokenAndWrongRoleAndUnboundMunicipalityAreRefused()
+    {
+        var code = await ca.AddResidentAsync();
+        var csr = ca.NewCardCsr();
+        await ExpectRefusalAsync(null, IssueBody(code, "signing", csr), 401, "urn:jpki:problem:unauthenticated");
+        await ExpectRefusalAsync("not-a-token", IssueBody(code, "signing", csr), 401, "urn:jpki:problem:unauthenticated");
+        await ExpectRefusalAsync("officer1", IssueBody(code, "signing", csr), 403, "urn:jpki:problem:forbidden");
+        await ExpectRefusalAsync(CaFixture.UbeOperator, IssueBody(code, "signing", csr), 403, "urn:jpki:problem:municipality-not-bound");
+    }
+
+    public static TheoryData<string, string> BadCsrs => new()
+    {
+        { "bm90IGEgY3NyIGF0IGFsbA==", "urn:jpki:problem:csr-malformed" },
+        { "-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n", "urn:jpki:problem:csr-malformed" },
+        { "BAD-SIGNATURE", "urn:jpki:problem:csr-bad-signature" },
+        { "1024-BIT", "urn:jpki:problem:csr-wrong-key-size" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCsrs))]
+    public async Task BadCertificationRequestsAreRefusedAndNothingIsStored(string csr, string type)
+    {
+        var code = await ca.AddResidentAsync();
+        csr = csr switch
+        {
+            "BAD-SIGNATURE" => FlipLastByte(ca.NewCardCsr()),
+            "1024-BIT" => ca.NewCardCsr(bits: 1024),
+            _ => csr,
+        };
+        await ExpectRefusalAsync("operator", IssueBody(code, "authentication", csr), 400, type);
+    }
+
+    [Fact]
+    public async Task AnOversizedBodyIsRefusedWith413()
+    {
+        var code = await ca.AddResidentAsync();
+        await ExpectRefusalAsync("operator", IssueBody(code, "authentication", new string('A', 70 * 1024)), 413, "urn:jpki:problem:body-too-large");
+    }
+
+    [Fact]
+    public async Task UnknownDeceasedAndMovedOutResidentsAreRefused()
+    {
+        var unknown = Jpki.JukiNet.ResidentCode.FromFirstTen("9876543210").Digits;
+        await ExpectRefusalAsync("operator", IssueBody(unknown, "authentication", ca.NewCardCsr()), 422, "urn:jpki:problem:unknown-resident");
+
+        var deceased = await ca.AddResidentAsync();
+        await ca.ChangeResidentAsync(deceased, "death");
+        await ExpectRefusalAsync("operator", IssueBody(deceased, "authentication", ca.NewCardCsr()), 422, "urn:jpki:problem:resident-not-eligible");
+
+        var movedOut = await ca.AddResidentAsync();
+        await ca.ChangeResidentAsync(movedOut, "moveOut");
+        await ExpectRefusalAsync("operator", IssueBody(movedOut, "authentication", ca.NewCardCsr()), 422, "urn:jpki:problem:resident-not-eligible");
+    }
+
+    [Fact]
+    public async Task AKeyCertifiedOnceIsRefusedTheSecondTime()
+    {
+        var code = await ca.AddResidentAsync();
+        var csr = ca.NewCardCsr();
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", csr));
+        Assert.True(status == 201, body.ToString());
+        await ExpectRefusalAsync("operator", IssueBody(code, "signing", csr), 409, "urn:jpki:problem:duplicate-key");
+    }
+
+    [Fact]
+    public async Task AResidentChangedSinceConfirmationGets409()
+    {
+        var code = await ca.AddResidentAsync();
+        var sequence = await ca.ChangeResidentAsync(code, "addressChange", new { address = "山口県山口市湯田温泉５－６" });
+        Assert.True(sequence > 0);
+        await ExpectRefusalAsync("operator", IssueBody(code, "signing", ca.NewCardCsr(), jukiSequence: 0), 409, "urn:jpki:problem:resident-changed");
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "signing", ca.NewCardCsr(), jukiSequence: sequence));
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{body.GetProperty("serial").GetString()}' AND juki_sequence = {sequence}"));
+    }
+
+    [Fact]
+    public async Task ASigningCertificateUnder15NeedsAnOverrideWithAReason()
+    {
+        var code = await ca.AddResidentAsync(dateOfBirth: "2016-04-01");
+        await ExpectRefusalAsync("operator", IssueBody(code, "signing", ca.NewCardCsr()), 422, "urn:jpki:problem:under-15");
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "signing", ca.NewCardCsr(), overrideReason: "guardian present, officer approval 2026-117"));
+        Assert.True(status == 201, body.ToString());
+        var serial = body.GetProperty("serial").GetString();
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE subject = '{serial}' AND details LIKE '%officer approval 2026-117%'"));
+    }
+
+    [Fact]
+    public async Task JukiNetDownAnswers503AndStoresNothing()
+    {
+        var code = await ca.AddResidentAsync();
+        var csr = ca.NewCardCsr();
+        var simulator = ca.SimulatorAddress;
+        await ca.StopSimulatorAsync();
+        try
+        {
+            await ExpectRefusalAsync("operator", IssueBody(code, "authentication", csr), 503, "urn:jpki:problem:jukinet-unavailable");
+        }
+        finally
+        {
+            await ca.StartSimulatorAsync(simulator.ToString().TrimEnd('/'));
+        }
+
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", csr));
+        Assert.True(status == 201, body.ToString());
+    }
+
+    [Fact]
+    public async Task AnIdempotentRetryGetsTheFirstAnswerAndADifferentBodyIsRefused()
+    {
+        var code = await ca.AddResidentAsync();
+        var body = IssueBody(code, "authentication", ca.NewCardCsr());
+        var key = Guid.NewGuid().ToString();
+        var before = ca.IssuedCertificates;
+        var first = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", body, idempotencyKey: key);
+        var second = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", body, idempotencyKey: key);
+        Assert.Equal(201, first.Status);
+        Assert.Equal(201, second.Status);
+        Assert.Equal(first.Body.GetProperty("serial").GetString(), second.Body.GetProperty("serial").GetString());
+        Assert.Equal(before + 1, ca.IssuedCertificates);
+
+        var other = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", ca.NewCardCsr()), idempotencyKey: key);
+        Assert.Equal(422, other.Status);
+        Assert.Equal("urn:jpki:problem:idempotency-key-reused", other.Body.GetProperty("type").GetString());
+        Assert.Equal(before + 1, ca.IssuedCertificates);
+    }
+
+    [Fact]
+    public async Task AResidentCodeIsInNoDatabaseByteAndNoLogLine()
+    {
+        var code = await ca.AddResidentAsync();
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "signing", ca.NewCardCsr()));
+        Assert.True(status == 201, body.ToString());
+        var (lookupStatus, facts, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/residents/lookup", "operator", new { residentCode = code, purpose = "card issuance at window WIN00001A" });
+        Assert.Equal(200, lookupStatus);
+        Assert.Equal("352012", facts.GetProperty("municipalityCode").GetString());
+
+        var needle = Encoding.ASCII.GetBytes(code);
+        foreach (var file in Directory.GetFiles(ca.Home, "jpki.db*"))
+        {
+            var bytes = File.ReadAllBytes(file);
+            Assert.True(bytes.AsSpan().IndexOf(needle) < 0, $"{Path.GetFileName(file)} holds the resident code");
+        }
+
+        Assert.NotEmpty(ca.LogLines);
+        Assert.DoesNotContain(ca.LogLines, line => line.Contains(code, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task UnknownCertificateAndUnknownPathAndWrongMethodAreProblems()
+    {
+        var (status, body, contentType) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/00ff", "auditor");
+        Assert.Equal((404, "application/problem+json"), (status, contentType));
+        Assert.Equal("urn:jpki:problem:certificate-not-found", body.GetProperty("type").GetString());
+
+        (status, body, contentType) = await ca.SendAsync(HttpMethod.Get, "api/v1/nothing-here", null);
+        Assert.Equal((404, "application/problem+json"), (status, contentType));
+        Assert.Equal("urn:jpki:problem:not-found", body.GetProperty("type").GetString());
+
+        (status, body, contentType) = await ca.SendAsync(HttpMethod.Delete, "api/v1/issuers", null);
+        Assert.Equal((405, "application/problem+json"), (status, contentType));
+        Assert.Equal("urn:jpki:problem:method-not-allowed", body.GetProperty("type").GetString());
+
+        (status, body, contentType) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", rawJson: "{ not json");
+        Assert.Equal((400, "application/problem+json"), (status, contentType));
+        Assert.Equal("urn:jpki:problem:invalid-request", body.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task IssuersHealthAndLoopbackOnly()
+    {
+        var (status, issuers, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/issuers", null);
+        Assert.Equal(200, status);
+        var ids = issuers.EnumerateArray().Select(i => i.GetProperty("id").GetString()).Order().ToList();
+        Assert.Equal(["yamaguchi-ken-authentication", "yamaguchi-ken-signing"], ids);
+        Assert.All(issuers.EnumerateArray(), i => Assert.StartsWith("-----BEGIN CERTIFICATE-----", i.GetProperty("certificatePem").GetString(), StringComparison.Ordinal));
+
+        var (healthStatus, health, _) = await ca.SendAsync(HttpMethod.Get, "healthz", null);
+        Assert.True(healthStatus == 200, health.ToString());
+        Assert.Equal("healthy", health.GetProperty("hsm").GetProperty("status").GetString());
+
+        Assert.Throws<InvalidOperationException>(() => CaHost.EnsureLoopback("http://0.0.0.0:8081"));
+        Assert.Throws<InvalidOperationException>(() => CaHost.EnsureLoopback("http://192.0.2.1:8081"));
+        CaHost.EnsureLoopback("http://127.0.0.1:8081");
+        CaHost.EnsureLoopback("http://[::1]:8081");
+    }
+
+    /// <summary>Sends the request and checks the answer and that nothing was issued or audited as issued.</summary>
+    private async Task ExpectRefusalAsync(string? account, object body, int status, string type)
+    {
+        var certificates = ca.IssuedCertificates;
+        var audited = ca.IssuedAuditRecords;
+        var (actualStatus, problem, contentType) = await ca.SendAsync(HttpMethod.Post, Certificates, account, body);
+        Assert.True(actualStatus == status, $"expected {status}, got {actualStatus}: {problem}");
+        Assert.Equal("application/problem+json", contentType);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+        Assert.Equal(certificates, ca.IssuedCertificates);
+        Assert.Equal(audited, ca.IssuedAuditRecords);
+    }
+
+    private static string FlipLastByte(string pem)
+    {
+        var der = Convert.FromBase64String(string.Concat(pem.Split('\n').Where(l => !l.StartsWith("-----", StringComparison.Ordinal))));
+        der[^1] ^= 0x01;
+        return Convert.ToBase64String(der);
+    }
+
+    private static (int ExitCode, string Output) Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+}
