@@ -5,7 +5,8 @@ namespace Jpki.Ca;
 
 /// <summary>
 /// <c>Authorization: Bearer &lt;token&gt;</c> → the account, or the 401/403 problem to answer.
-/// Tokens are looked up by their SHA-256; a disabled account is as unknown as a wrong token.
+/// The token is an account's long-lived API token or a live session token from a password
+/// login; both are looked up by their SHA-256. A disabled account is as unknown as a wrong token.
 /// </summary>
 public sealed class BearerAuthentication(Database database)
 {
@@ -21,7 +22,8 @@ public sealed class BearerAuthentication(Database database)
         }
 
         await using var db = await database.OpenConnectionAsync(context.RequestAborted);
-        var account = AccountStore.FindByToken(db, header[scheme.Length..].Trim());
+        var token = header[scheme.Length..].Trim();
+        var account = AccountStore.FindByToken(db, token) ?? AccountStore.FindBySession(db, token, Instant.NowMicros(database.Time));
         if (account is null || account.Disabled)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";

@@ -12,7 +12,9 @@ namespace Jpki.Ca;
 /// The accounts the first start creates (DESIGN.md §9): <c>operator</c> bound to every
 /// municipality of the demo prefecture, <c>officer1</c>, <c>officer2</c>, <c>auditor</c> and
 /// <c>verifier</c>. Each gets a random bearer token written to
-/// <c>$JPKI_HOME/secrets/&lt;account&gt;.token</c> (0600, directory 0700); the store keeps its SHA-256.
+/// <c>$JPKI_HOME/secrets/&lt;account&gt;.token</c> and a random password written to
+/// <c>&lt;account&gt;.password</c> (0600, directory 0700); the store keeps the token's SHA-256 and
+/// the password's scrypt hash.
 /// </summary>
 public static class BuiltInAccounts
 {
@@ -26,6 +28,8 @@ public static class BuiltInAccounts
     ];
 
     public static string TokenPath(string home, string accountId) => Path.Combine(home, "secrets", accountId + ".token");
+
+    public static string PasswordPath(string home, string accountId) => Path.Combine(home, "secrets", accountId + ".password");
 
     /// <summary>Creates the built-in accounts unless the store has accounts already; returns how many it created.</summary>
     public static int EnsureCreated(Database database, AuditLog audit, string home)
@@ -44,7 +48,8 @@ public static class BuiltInAccounts
         foreach (var account in All)
         {
             var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            AccountStore.Insert(tx, account, AccountStore.TokenHash(token));
+            var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+            AccountStore.Insert(tx, account, AccountStore.TokenHash(token), PasswordHash.Create(password));
             audit.Append(tx, new AuditRecord("system/ca", "account.created", account.Id, new JsonObject
             {
                 ["role"] = AccountStore.RoleText(account.Role),
@@ -54,6 +59,7 @@ public static class BuiltInAccounts
             // Written before the commit: a token file without its account is harmless (the next
             // first start overwrites it); an account whose token was never written would be unusable.
             WriteSecret(TokenPath(home, account.Id), token);
+            WriteSecret(PasswordPath(home, account.Id), password);
         }
 
         tx.Commit();

@@ -56,6 +56,7 @@ public static class CaHost
         builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
         builder.Services.AddSingleton<CertificateIssuance>();
+        builder.Services.AddSingleton<SessionLogin>();
 
         var app = builder.Build();
         try
@@ -80,6 +81,7 @@ public static class CaHost
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
+        app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context));
         app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
         {
             var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);

@@ -32,6 +32,8 @@ public static class ProblemTypes
     public const string IssuanceIntegrity = Prefix + "issuance-integrity";
     public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
     public const string CertificateNotFound = Prefix + "certificate-not-found";
+    public const string LoginFailed = Prefix + "login-failed";
+    public const string AccountLocked = Prefix + "account-locked";
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());

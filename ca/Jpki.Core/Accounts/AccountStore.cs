@@ -45,14 +45,14 @@ public static class AccountStore
         return tx.QuerySingle<long>("SELECT COUNT(*) FROM accounts");
     }
 
-    public static void Insert(WriteTransaction tx, Account account, string tokenSha256)
+    public static void Insert(WriteTransaction tx, Account account, string tokenSha256, string? passwordHash = null)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(account);
         tx.Execute(
             """
-            INSERT INTO accounts (id, role, municipality_codes, token_sha256, disabled, created_us)
-            VALUES (@Id, @Role, @Codes, @TokenSha256, @Disabled, @CreatedUs)
+            INSERT INTO accounts (id, role, municipality_codes, token_sha256, password_hash, disabled, created_us)
+            VALUES (@Id, @Role, @Codes, @TokenSha256, @PasswordHash, @Disabled, @CreatedUs)
             """,
             new
             {
@@ -60,9 +60,42 @@ public static class AccountStore
                 Role = RoleText(account.Role),
                 Codes = JsonSerializer.Serialize(account.MunicipalityCodes),
                 TokenSha256 = tokenSha256,
+                PasswordHash = passwordHash,
                 Disabled = account.Disabled ? 1 : 0,
                 CreatedUs = Instant.NowMicros(tx.Time),
             });
+    }
+
+    /// <summary>The account a live session token belongs to.</summary>
+    public static Account? FindBySession(DbConnection db, string token, long nowUs) =>
+        db.QuerySingleOrDefault<AccountRow>(
+            $"SELECT {Columns} FROM accounts WHERE id = (SELECT account FROM sessions WHERE token_sha256 = @hash AND expires_us > @nowUs)",
+            new { hash = TokenHash(token), nowUs })?.ToAccount();
+
+    /// <summary>What a password login checks.</summary>
+    public static LoginState? FindLogin(DbConnection db, string id, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<LoginState>(
+            "SELECT id AS Id, password_hash AS PasswordHash, failed_logins AS FailedLogins, locked_until_us AS LockedUntilUs, disabled AS Disabled FROM accounts WHERE id = @id",
+            new { id },
+            tx);
+
+    public static void RecordFailedLogin(WriteTransaction tx, string id, long? lockedUntilUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute(
+            lockedUntilUs is null
+                ? "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = @id"
+                : "UPDATE accounts SET failed_logins = 0, locked_until_us = @lockedUntilUs WHERE id = @id",
+            new { id, lockedUntilUs });
+    }
+
+    public static void InsertSession(WriteTransaction tx, string id, string tokenSha256, long expiresUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("UPDATE accounts SET failed_logins = 0, locked_until_us = NULL WHERE id = @id", new { id });
+        tx.Execute(
+            "INSERT INTO sessions (token_sha256, account, expires_us, created_us) VALUES (@tokenSha256, @id, @expiresUs, @createdUs)",
+            new { tokenSha256, id, expiresUs, createdUs = Instant.NowMicros(tx.Time) });
     }
 
     public static string RoleText(AccountRole role) => role switch
@@ -73,6 +106,19 @@ public static class AccountStore
         AccountRole.Verifier => "verifier",
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
+
+    public sealed class LoginState
+    {
+        public string Id { get; set; } = "";
+
+        public string? PasswordHash { get; set; }
+
+        public long FailedLogins { get; set; }
+
+        public long? LockedUntilUs { get; set; }
+
+        public long Disabled { get; set; }
+    }
 
     private const string Columns = "id AS Id, role AS Role, municipality_codes AS MunicipalityCodes, disabled AS Disabled";
 

@@ -1,14 +1,27 @@
 -- Accounts, end-entity issuance and the CA API's own logs.
 
--- API accounts. Only the SHA-256 of each bearer token is kept; municipality_codes is a JSON
--- array of the 6-digit codes an operator may issue for (empty for other roles).
+-- API accounts. Only the SHA-256 of each bearer token is kept, and the password only as a
+-- memory-hard hash (scrypt); municipality_codes is a JSON array of the 6-digit codes an
+-- operator may issue for (empty for other roles). Repeated failed logins lock the password
+-- login until locked_until_us.
 CREATE TABLE accounts (
     id                 TEXT PRIMARY KEY,
     role               TEXT NOT NULL CHECK (role IN ('operator', 'officer', 'auditor', 'verifier')),
     municipality_codes TEXT NOT NULL,
     token_sha256       TEXT NOT NULL UNIQUE,
+    password_hash      TEXT NULL,
+    failed_logins      INTEGER NOT NULL DEFAULT 0,
+    locked_until_us    BIGINT NULL,
     disabled           INTEGER NOT NULL DEFAULT 0,
     created_us         BIGINT NOT NULL
+);
+
+-- Short-lived tokens from password logins (POST /api/v1/sessions); only their SHA-256.
+CREATE TABLE sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES accounts (id),
+    expires_us   BIGINT NOT NULL,
+    created_us   BIGINT NOT NULL
 );
 
 -- End-entity columns: the holder's public key (a key is certified once), the exact CRL DP

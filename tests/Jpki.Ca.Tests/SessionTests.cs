@@ -1,0 +1,44 @@
+namespace Jpki.Ca.Tests;
+
+[Collection(CaTestGroup.Name)]
+public sealed class SessionTests(CaFixture ca)
+{
+    [Fact]
+    public async Task APasswordLoginGivesAShortLivedTokenThatAuthenticates()
+    {
+        var password = File.ReadAllText(BuiltInAccounts.PasswordPath(ca.Home, "officer2")).Trim();
+        var (status, session, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "officer2", password });
+        Assert.True(status == 201, session.ToString());
+        var token = session.GetProperty("token").GetString()!;
+        Assert.True(session.GetProperty("expiresAt").GetDateTimeOffset() < DateTimeOffset.UtcNow.AddHours(1));
+
+        var (certStatus, problem, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/certificates/00aa", token);
+        Assert.Equal(404, certStatus);
+        Assert.Equal("urn:jpki:problem:certificate-not-found", problem.GetProperty("type").GetString());
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM sessions WHERE account = 'officer2'"));
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM sessions WHERE token_sha256 = '{token}'"));
+    }
+
+    [Fact]
+    public async Task WrongPasswordsAreRefusedAndFiveInARowLockTheLogin()
+    {
+        var password = File.ReadAllText(BuiltInAccounts.PasswordPath(ca.Home, "auditor")).Trim();
+        var (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "nobody", password });
+        Assert.Equal(401, status);
+        Assert.Equal("urn:jpki:problem:login-failed", problem.GetProperty("type").GetString());
+        for (var i = 0; i < SessionLogin.MaxFailures; i++)
+        {
+            (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "auditor", password = "wrong" + i });
+            Assert.Equal(401, status);
+        }
+
+        (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "auditor", password });
+        Assert.Equal(429, status);
+        Assert.Equal("urn:jpki:problem:account-locked", problem.GetProperty("type").GetString());
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'account.locked' AND subject = 'auditor'"));
+
+        // The long-lived API token is not what was guessed at; it keeps working.
+        (status, _, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/certificates/00bb", "auditor");
+        Assert.Equal(404, status);
+    }
+}
