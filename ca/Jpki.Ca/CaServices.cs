@@ -45,6 +45,9 @@ public sealed class CaServices : IDisposable
 
     public JukiNetClient JukiNet { get; private set; } = null!;
 
+    /// <summary>For the health probe of Juki-Net (<c>GET {base}/healthz</c>), short timeout.</summary>
+    public HttpClient HealthProbeHttp { get; private set; } = null!;
+
     /// <summary>By issuer id (<c>yamaguchi-ken-signing</c>).</summary>
     public IReadOnlyDictionary<string, ActiveIssuerKey> IssuerKeys { get; private set; } = new Dictionary<string, ActiveIssuerKey>();
 
@@ -106,6 +109,7 @@ public sealed class CaServices : IDisposable
 
         // Our own HttpClient, not IHttpClientFactory: the factory logs request URIs, and lookup URIs carry resident codes.
         var http = Own(new HttpClient());
+        HealthProbeHttp = Own(new HttpClient { Timeout = TimeSpan.FromSeconds(2) });
         JukiNet = new JukiNetClient(
             http,
             new JukiNetClientOptions

@@ -181,8 +181,7 @@ public static class QueryEndpoints
         string jukiNet;
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            using var response = await http.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
+            using var response = await services.HealthProbeHttp.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
             jukiNet = response.IsSuccessStatusCode ? "ok" : "unavailable";
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -202,5 +201,4 @@ public static class QueryEndpoints
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);
     }
-
 }

@@ -81,6 +81,25 @@ public sealed class IssuanceTests(CaFixture ca)
     }
 
     [Fact]
+    public async Task ASigningCertificateEndsNoLaterThanTheHoldersAuthenticationCertificate()
+    {
+        var code = await ca.AddResidentAsync();
+        var (status, auth, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", ca.NewCardCsr(), cardExpiry: "2029-01-31"));
+        Assert.True(status == 201, auth.ToString());
+        Assert.Equal(new DateTimeOffset(2029, 1, 31, 14, 59, 59, TimeSpan.Zero), auth.GetProperty("notAfter").GetDateTimeOffset());
+
+        var (signingStatus, signing, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "signing", ca.NewCardCsr()));
+        Assert.True(signingStatus == 201, signing.ToString());
+        Assert.Equal(auth.GetProperty("notAfter").GetDateTimeOffset(), signing.GetProperty("notAfter").GetDateTimeOffset());
+
+        // Another resident's authentication certificate does not cap this one.
+        var other = await ca.AddResidentAsync();
+        var (otherStatus, otherSigning, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(other, "signing", ca.NewCardCsr()));
+        Assert.True(otherStatus == 201, otherSigning.ToString());
+        Assert.True(otherSigning.GetProperty("notAfter").GetDateTimeOffset() > new DateTimeOffset(2029, 2, 1, 0, 0, 0, TimeSpan.Zero));
+    }
+
+    [Fact]
     public async Task AuthenticationAndMissingTokenAndWrongRoleAndUnboundMunicipalityAreRefused()
     {
         var code = await ca.AddResidentAsync();
