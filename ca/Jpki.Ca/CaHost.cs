@@ -57,6 +57,7 @@ public static class CaHost
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
+        builder.Services.AddSingleton<AccountAdministration>();
 
         var app = builder.Build();
         try
@@ -86,6 +87,21 @@ public static class CaHost
         {
             var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
             return account is null ? problem! : await issuance.IssueAsync(context, account);
+        });
+        app.MapPost("/api/v1/accounts", async (HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.CreateAsync(context, officer);
+        });
+        app.MapPut("/api/v1/accounts/{id}/municipalities", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.BindMunicipalitiesAsync(id, context, officer);
+        });
+        app.MapPost("/api/v1/accounts/{id}/disable", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
         return app;
     }

@@ -33,6 +33,8 @@ public static class ProblemTypes
     public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
     public const string CertificateNotFound = Prefix + "certificate-not-found";
     public const string LoginFailed = Prefix + "login-failed";
+    public const string AccountExists = Prefix + "account-exists";
+    public const string AccountNotFound = Prefix + "account-not-found";
     public const string AccountLocked = Prefix + "account-locked";
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>

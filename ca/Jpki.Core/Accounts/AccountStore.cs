@@ -98,6 +98,30 @@ public static class AccountStore
             new { tokenSha256, id, expiresUs, createdUs = Instant.NowMicros(tx.Time) });
     }
 
+    /// <summary>Replaces an account's municipality bindings; false if there is no such account.</summary>
+    public static bool Bind(WriteTransaction tx, string id, IReadOnlyList<string> municipalityCodes)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute("UPDATE accounts SET municipality_codes = @codes WHERE id = @id", new { id, codes = JsonSerializer.Serialize(municipalityCodes) }) == 1;
+    }
+
+    /// <summary>Disables an account and ends its sessions; false if there is no such account.</summary>
+    public static bool Disable(WriteTransaction tx, string id)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("DELETE FROM sessions WHERE account = @id", new { id });
+        return tx.Execute("UPDATE accounts SET disabled = 1 WHERE id = @id", new { id }) == 1;
+    }
+
+    public static AccountRole? ParseRole(string? text) => text switch
+    {
+        "operator" => AccountRole.Operator,
+        "officer" => AccountRole.Officer,
+        "auditor" => AccountRole.Auditor,
+        "verifier" => AccountRole.Verifier,
+        _ => null,
+    };
+
     public static string RoleText(AccountRole role) => role switch
     {
         AccountRole.Operator => "operator",
@@ -134,14 +158,7 @@ public static class AccountStore
 
         public Account ToAccount() => new(
             Id,
-            Role switch
-            {
-                "operator" => AccountRole.Operator,
-                "officer" => AccountRole.Officer,
-                "auditor" => AccountRole.Auditor,
-                "verifier" => AccountRole.Verifier,
-                _ => throw new FormatException($"account '{Id}' has unknown role '{Role}'"),
-            },
+            ParseRole(Role) ?? throw new FormatException($"account '{Id}' has unknown role '{Role}'"),
             JsonSerializer.Deserialize<string[]>(MunicipalityCodes) ?? [],
             Disabled != 0);
     }
