@@ -103,7 +103,10 @@ public sealed partial class CertificateIssuance(CaServices services, ILogger<Cer
         {
             if (EndEntityCertificateStore.PublicKeyCertified(db, spkiSha256))
             {
-                return DuplicateKey();
+                // A retry racing its first attempt may find the key certified by that attempt.
+                return idempotencyKey.Length > 0 && IdempotencyStore.Find(db, account.Id, idempotencyKey) is { } stored
+                    ? Replay(stored, requestSha256)
+                    : DuplicateKey();
             }
         }
 

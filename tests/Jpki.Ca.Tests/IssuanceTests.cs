@@ -78,6 +78,30 @@ public sealed class IssuanceTests(CaFixture ca)
         Assert.Equal(record.GetProperty("addressSubstitutes").GetString(), values[JpkiOids.AddressSubstitutes]);
         Assert.DoesNotContain(code, certificate.ToString(), StringComparison.Ordinal);
         Assert.Contains("L=Yamaguchi-shi", certificate.SubjectDN.ToString(), StringComparison.Ordinal);
+
+        // The subject CN is the issuance id: yyyyMMddHHmmss (JST) + the day's 5-digit sequence + window id.
+        var cn = certificate.SubjectDN.GetValueList(X509Name.CN).Single();
+        Assert.Matches("^[0-9]{14}[0-9]{5}WIN00001A$", cn);
+        Assert.Equal(Jpki.Core.Jst.ToJst(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero)).ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture), cn[..14]);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequestsForOneKeyCertifyItOnceAndConcurrentRetriesShareTheFirstAnswer()
+    {
+        var code = await ca.AddResidentAsync();
+        var before = ca.IssuedCertificates;
+        var csr = ca.NewCardCsr();
+        var racing = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", csr))));
+        Assert.Single(racing, r => r.Status == 201);
+        Assert.All(racing.Where(r => r.Status != 201), r => Assert.Equal((409, "urn:jpki:problem:duplicate-key"), (r.Status, r.Body.GetProperty("type").GetString())));
+        Assert.Equal(before + 1, ca.IssuedCertificates);
+
+        var body = IssueBody(code, "signing", ca.NewCardCsr());
+        var key = Guid.NewGuid().ToString();
+        var retries = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ca.SendAsync(HttpMethod.Post, Certificates, "operator", body, idempotencyKey: key)));
+        Assert.All(retries, r => Assert.Equal(201, r.Status));
+        Assert.Single(retries.Select(r => r.Body.GetProperty("serial").GetString()).Distinct());
+        Assert.Equal(before + 2, ca.IssuedCertificates);
     }
 
     [Fact]
