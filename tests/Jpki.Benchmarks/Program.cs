@@ -2,6 +2,8 @@ using System.Text.Json;
 using Jpki.Benchmarks;
 
 // ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N]
+// Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
+// ./jpki runs one process per benchmark.
 // Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
 var names = new List<string>();
 var outDir = Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
@@ -18,7 +20,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-var known = new[] { "signer" };
+var known = new[] { "signer", "issuance" };
 if (names.Count == 0)
 {
     names.AddRange(known);
@@ -31,6 +33,7 @@ foreach (var name in names)
     IReadOnlyList<Figure> figures = name switch
     {
         "signer" => RunSigner(),
+        "issuance" => await RunIssuanceAsync(),
         _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
     };
     var path = Path.Combine(outDir, name + ".json");
@@ -42,6 +45,19 @@ foreach (var name in names)
     }
 
     Console.WriteLine($"written to {path}");
+}
+
+async Task<IReadOnlyList<Figure>> RunIssuanceAsync()
+{
+    var dir = Directory.CreateTempSubdirectory("jpki-bench-issuance-").FullName;
+    try
+    {
+        return await new IssuanceBenchmark(dir, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), 800).RunAsync(modulePath);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
 }
 
 IReadOnlyList<Figure> RunSigner()

@@ -93,7 +93,6 @@ public sealed class SignerBenchmark(string moduleDirectory, TimeSpan window, int
 
     private static byte[] NextDigestInfo(int thread) => [.. DigestInfoPrefix, .. NextDigest(thread)];
 
-    /// <summary>Operations per second of <paramref name="op"/> on <paramref name="threads"/> threads over the window.</summary>
     private double Rate(int threads, Action<int> op)
     {
         // Warm up: first calls pay for session setup and JIT.
@@ -105,22 +104,11 @@ public sealed class SignerBenchmark(string moduleDirectory, TimeSpan window, int
             }
         }
 
-        var counts = new long[threads];
-        var stopwatch = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        return RateMeter.Rate(threads, window, t =>
         {
-            long n = 0;
-            while (stopwatch.Elapsed < window)
-            {
-                op(t);
-                n++;
-            }
-
-            counts[t] = n;
-        })).ToList();
-        workers.ForEach(w => w.Start());
-        workers.ForEach(w => w.Join());
-        return counts.Sum() / stopwatch.Elapsed.TotalSeconds;
+            op(t);
+            return true;
+        });
     }
 
     /// <summary>
@@ -133,11 +121,7 @@ public sealed class SignerBenchmark(string moduleDirectory, TimeSpan window, int
             Ratio = Math.Round(Median(values.Zip(baselines, (v, b) => v / b).ToList()), 3),
         };
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
+    private static double Median(List<double> values) => RateMeter.Median(values);
 
     /// <summary>`openssl speed -seconds 3 rsa2048`: the "sign/s" column of its rsa 2048 line.</summary>
     private static double OpensslSpeedRsa2048()
