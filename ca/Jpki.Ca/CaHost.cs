@@ -55,6 +55,8 @@ public static class CaHost
         // and the HSM and Juki-Net loggers come from the app's own logging.
         builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
         builder.Services.AddSingleton<AccountAdministration>();
