@@ -2,7 +2,7 @@ using System.Net;
 using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Hsm;
-using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Jpki.Ca;
@@ -55,6 +55,8 @@ public static class CaHost
         // and the HSM and Juki-Net loggers come from the app's own logging.
         builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
         builder.Services.AddSingleton<AccountAdministration>();
@@ -76,8 +78,12 @@ public static class CaHost
             throw;
         }
 
-        app.UseExceptionHandler();
+        // A handler of our own rather than re-executing the pipeline: an error in routing itself
+        // would otherwise fail again and leave an empty 500.
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledProblemAsync });
         app.UseStatusCodePages();
+        // Explicitly after the handlers: WebApplication would otherwise put routing first, outside them.
+        app.UseRouting();
         app.MapGet("/healthz", QueryEndpoints.Health);
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
@@ -104,6 +110,24 @@ public static class CaHost
             return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
         return app;
+    }
+
+    private static async Task WriteUnhandledProblemAsync(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
+        context.Response.StatusCode = status;
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = status,
+                Type = ProblemTypes.ForStatus(status),
+                Title = status >= 500 ? "internal error" : "bad request",
+                Detail = status >= 500 ? "an unexpected error occurred; nothing was issued" : null,
+            },
+        });
     }
 
     /// <summary>TLS is not configured yet, so the API (bearer tokens, personal data) stays on loopback.</summary>

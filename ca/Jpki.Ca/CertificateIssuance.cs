@@ -51,12 +51,20 @@ public sealed record IssuedCertificateAnswer(string Serial, string IssuerId, str
 /// stores it with its status change and audit record in one write transaction. Every refusal is
 /// a problem answer and changes nothing.
 /// </summary>
-public sealed partial class CertificateIssuance(CaServices services, ILogger<CertificateIssuance> logger)
+public sealed partial class CertificateIssuance(CaServices services, IssuanceMetrics metrics, ILogger<CertificateIssuance> logger)
 {
     private const string AuthenticationIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     private const int MinimumSigningAge = 15;
 
     public async Task<IResult> IssueAsync(HttpContext context, Account account)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = await IssueOrRefuseAsync(context, account);
+        metrics.Record(result, started);
+        return result;
+    }
+
+    private async Task<IResult> IssueOrRefuseAsync(HttpContext context, Account account)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(account);

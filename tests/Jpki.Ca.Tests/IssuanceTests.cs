@@ -124,6 +124,36 @@ public sealed class IssuanceTests(CaFixture ca)
     }
 
     [Fact]
+    public async Task IssuanceOutcomesAreCountedOnTheJpkiCaMeter()
+    {
+        var outcomes = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == IssuanceMetrics.MeterName && instrument.Name == "jpki.ca.issuance.requests")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                outcomes.Enqueue((string)tag.Value!);
+            }
+        });
+        listener.Start();
+
+        var code = await ca.AddResidentAsync();
+        var (status, _, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", ca.NewCardCsr()));
+        Assert.Equal(201, status);
+        (status, _, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", "bm90IGEgY3Ny"));
+        Assert.Equal(400, status);
+        Assert.Contains("issued", outcomes);
+        Assert.Contains("urn:jpki:problem:csr-malformed", outcomes);
+    }
+
+    [Fact]
     public async Task AuthenticationAndMissingTokenAndWrongRoleAndUnboundMunicipalityAreRefused()
     {
         var code = await ca.AddResidentAsync();
