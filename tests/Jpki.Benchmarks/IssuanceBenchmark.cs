@@ -99,12 +99,17 @@ public sealed class IssuanceBenchmark(string root, TimeSpan window, int requests
             IssueOne(0);
         }
 
-        var rawBefore = RawSignRate(modulePath, tokenLabel, File.ReadAllText(Path.Combine(home, "secrets", "hsm-user.pin")).Trim());
+        // The baseline's bare library is loaded once and never disposed: Dispose is C_Finalize,
+        // which would pull every session out from under the CA in this same process.
+        var factories = new Pkcs11InteropFactories();
+        var bare = factories.Pkcs11LibraryFactory.LoadPkcs11Library(factories, modulePath, AppType.MultiThreaded);
+        var pin = File.ReadAllText(Path.Combine(home, "secrets", "hsm-user.pin")).Trim();
+        var rawBefore = RawSignRate(factories, bare, tokenLabel, pin);
         var issued = Volatile.Read(ref next) + 1;
         var stopwatch = Stopwatch.StartNew();
         var apiRate = RateMeter.Rate(2, window, IssueOne);
         Console.Error.WriteLine($"issued {Math.Min(Volatile.Read(ref next) + 1, csrs.Length) - issued} certificates in {stopwatch.Elapsed.TotalSeconds:0.0} s");
-        var rawAfter = RawSignRate(modulePath, tokenLabel, File.ReadAllText(Path.Combine(home, "secrets", "hsm-user.pin")).Trim());
+        var rawAfter = RawSignRate(factories, bare, tokenLabel, pin);
         var raw = (rawBefore + rawAfter) / 2;
         Console.Error.WriteLine($"raw C_Sign 2 sessions: {rawBefore:0} / {rawAfter:0} sig/s; API: {apiRate:0} certificates/s");
 
@@ -114,10 +119,8 @@ public sealed class IssuanceBenchmark(string root, TimeSpan window, int requests
     }
 
     /// <summary>Raw C_Sign (CKM_RSA_PKCS over a DigestInfo) on 2 bare Pkcs11Interop sessions with the issuer key, 3 s.</summary>
-    private static double RawSignRate(string modulePath, string tokenLabel, string pin)
+    private static double RawSignRate(Pkcs11InteropFactories factories, IPkcs11Library library, string tokenLabel, string pin)
     {
-        var factories = new Pkcs11InteropFactories();
-        using var library = factories.Pkcs11LibraryFactory.LoadPkcs11Library(factories, modulePath, AppType.MultiThreaded);
         var slot = library.GetSlotList(SlotsType.WithTokenPresent).First(s => s.GetTokenInfo().Label.Trim() == tokenLabel);
         var sessions = Enumerable.Range(0, 2).Select(_ => slot.OpenSession(SessionType.ReadOnly)).ToList();
         try
