@@ -217,6 +217,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             Validity = validity,
             Facts = checkedInput.Kind == IssuerKind.Signing ? facts : null,
             CrlBaseUrl = services.Settings.Urls.CrlBase,
+            IssuerKeyId = issuerKey.Key.Id,
             OcspBaseUrl = services.Settings.Urls.OcspBase,
             CpsUrl = services.Settings.Urls.Cps,
             IssuerCertificate = issuerKey.Key.CertificateDer!,

@@ -45,6 +45,11 @@ public sealed class IssuanceTests(CaFixture ca)
         var certtool = Run("certtool", "--verify", "--load-ca-certificate", ca.RootPemPath(issuerKeyId), "--infile", leaf);
         Assert.True(certtool.ExitCode == 0, certtool.Output);
 
+        // The CRL DP and AIA name the issuer key as the API and DESIGN.md §9 do.
+        var text = Run("openssl", "x509", "-in", leaf, "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess");
+        Assert.Contains($"URI:http://127.0.0.1:8083/crl/{issuerKeyId}/m/352012.crl", text.Output, StringComparison.Ordinal);
+        Assert.Contains("OCSP - URI:http://127.0.0.1:8082/ocsp", text.Output, StringComparison.Ordinal);
+
         var (getStatus, got, _) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/{serial}", "verifier");
         Assert.Equal(200, getStatus);
         Assert.Equal(serial, got.GetProperty("serial").GetString());

@@ -47,9 +47,14 @@ public sealed record EndEntityRequest
     /// <summary>The issuer root certificate, DER.</summary>
     public required byte[] IssuerCertificate { get; init; }
 
-    /// <summary>Lowercase hex of <paramref name="issuerKeyIdentifier"/> names the issuer key in URLs.</summary>
-    public string CrlUrl(byte[] issuerKeyIdentifier) =>
-        $"{CrlBaseUrl.TrimEnd('/')}/crl/{Convert.ToHexStringLower(issuerKeyIdentifier)}/m/{MunicipalityCode}.crl";
+    /// <summary>
+    /// The store's id of the issuer key (e.g. <c>yamaguchi-ken-signing-g1</c>): it names the key
+    /// in every public URL (DESIGN.md §9), as GET /api/v1/issuers and the CRL publisher do.
+    /// </summary>
+    public required string IssuerKeyId { get; init; }
+
+    /// <summary>The municipality partition CRL of this issuer key.</summary>
+    public string CrlUrl => $"{CrlBaseUrl.TrimEnd('/')}/crl/{IssuerKeyId}/m/{MunicipalityCode}.crl";
 
     public string OcspUrl => $"{OcspBaseUrl.TrimEnd('/')}/ocsp";
 
@@ -67,6 +72,10 @@ public sealed record EndEntityRequest
         ArgumentNullException.ThrowIfNull(SerialNumber, nameof(SerialNumber));
         ArgumentNullException.ThrowIfNull(Validity, nameof(Validity));
         ArgumentNullException.ThrowIfNull(IssuerCertificate, nameof(IssuerCertificate));
+        if (string.IsNullOrEmpty(IssuerKeyId) || !IssuerKeyId.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+        {
+            throw new ArgumentException("the issuer key id must be lowercase letters, digits and '-' (it goes into URLs)", nameof(IssuerKeyId));
+        }
         if (MunicipalityCode is null || !SubjectIds.IsMunicipalityCode(MunicipalityCode))
         {
             throw new ArgumentException($"municipality code must be 6 ASCII digits, got '{MunicipalityCode}'", nameof(MunicipalityCode));

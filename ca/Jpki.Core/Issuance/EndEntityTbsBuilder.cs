@@ -111,7 +111,7 @@ public static class EndEntityTbsBuilder
             new DistributionPoint(
                 new DistributionPointName(new GeneralNames([
                     new GeneralName(GeneralName.DirectoryName, PartitionName(request.Kind, request.Prefecture, request.MunicipalityName)),
-                    new GeneralName(GeneralName.UniformResourceIdentifier, request.CrlUrl(issuerKeyIdentifier)),
+                    new GeneralName(GeneralName.UniformResourceIdentifier, request.CrlUrl),
                 ])),
                 reasons: null,
                 crlIssuer: null),

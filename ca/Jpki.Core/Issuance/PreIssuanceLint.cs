@@ -638,7 +638,7 @@ public static class PreIssuanceLint
             return $"partition directoryName must be [{string.Join(", ", expected.Select(e => e.Value))}], got [{string.Join(", ", partition.Select(e => e.Value))}]";
         }
 
-        var expectedUri = c.Request.CrlUrl(c.Issuer.KeyIdentifier);
+        var expectedUri = c.Request.CrlUrl;
         return uri == expectedUri ? null : $"CRL URI must be {expectedUri}, got {uri}";
     }
 

@@ -236,7 +236,7 @@ public sealed class EndEntityProfileTests
                 new DerNameEntry(CertificateDer.CommonName, UniversalTagNumber.UTF8String, "Yamaguchi-shi CRLDP"),
             ],
             partition);
-        Assert.Equal($"http://127.0.0.1:8083/crl/{IssuanceInputs.IssuerKeyId}/m/352012.crl", uri);
+        Assert.Equal($"http://127.0.0.1:8083/crl/{IssuanceInputs.StoreKeyId(kind)}/m/352012.crl", uri);
     }
 
     [Theory]

@@ -48,11 +48,15 @@ internal static class IssuanceInputs
             Validity = CertificateValidity.Compute(at, Facts.DateOfBirth, kind, cardExpiry: null, authCertificateNotAfter: null, issuerNotAfter),
             Facts = kind == IssuerKind.Signing ? Facts : null,
             CrlBaseUrl = CrlBase,
+            IssuerKeyId = StoreKeyId(kind),
             OcspBaseUrl = OcspBase,
             CpsUrl = CpsUrl,
             IssuerCertificate = root,
         };
     }
+
+    /// <summary>The store's issuer key id the ceremony gives generation 1 of each kind; it names the key in URLs.</summary>
+    public static string StoreKeyId(IssuerKind kind) => kind == IssuerKind.Signing ? "yamaguchi-ken-signing-g1" : "yamaguchi-ken-authentication-g1";
 
     public static byte[] Root(IssuerKind kind, DateTimeOffset? issuedAt = null) => TestIssuers.Root(kind, issuedAt);
 

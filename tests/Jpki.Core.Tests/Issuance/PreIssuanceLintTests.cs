@@ -185,7 +185,7 @@ public sealed class PreIssuanceLintTests
                 using (w.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, true)))
                 using (w.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, true)))
                 {
-                    w.WriteCharacterString(UniversalTagNumber.IA5String, r.CrlUrl(IssuerKeyIdentifier), new Asn1Tag(TagClass.ContextSpecific, 6));
+                    w.WriteCharacterString(UniversalTagNumber.IA5String, r.CrlUrl, new Asn1Tag(TagClass.ContextSpecific, 6));
                 }
             }));
             return r;
