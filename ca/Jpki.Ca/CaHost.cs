@@ -55,6 +55,7 @@ public static class CaHost
         // and the HSM and Juki-Net loggers come from the app's own logging.
         builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
+        builder.Services.AddOpenApi();
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
@@ -84,6 +85,9 @@ public static class CaHost
         app.UseStatusCodePages();
         // Explicitly after the handlers: WebApplication would otherwise put routing first, outside them.
         app.UseRouting();
+        // The OpenAPI document of this API, public like /api/v1/issuers: operators and
+        // integrators read it; it names no secret.
+        app.MapOpenApi("/openapi/v1.json");
         app.MapGet("/healthz", QueryEndpoints.Health);
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
@@ -93,7 +97,15 @@ public static class CaHost
         {
             var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
             return account is null ? problem! : await issuance.IssueAsync(context, account);
-        });
+        })
+            .Accepts<IssueCertificateRequest>("application/json")
+            .Produces<IssuedCertificateAnswer>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         app.MapPost("/api/v1/accounts", async (HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
         {
             var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);

@@ -380,4 +380,17 @@ public sealed class IssuanceTests(CaFixture ca)
         process.WaitForExit();
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
+
+    [Fact]
+    public async Task TheOpenApiDocumentDescribesIssuance()
+    {
+        var (status, doc, contentType) = await ca.SendAsync(HttpMethod.Get, "/openapi/v1.json", account: null);
+        Assert.Equal(200, status);
+        Assert.Equal("application/json", contentType);
+        var issue = doc.GetProperty("paths").GetProperty("/api/v1/certificates").GetProperty("post");
+        Assert.True(issue.GetProperty("responses").TryGetProperty("201", out _));
+        Assert.True(issue.GetProperty("responses").TryGetProperty("409", out _));
+        Assert.True(issue.TryGetProperty("requestBody", out _));
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/api/v1/residents/lookup", out _));
+    }
 }
