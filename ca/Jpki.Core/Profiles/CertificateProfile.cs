@@ -82,4 +82,23 @@ internal static class CertificateProfile
 
     public static byte[] Sign(X509V3CertificateGenerator generator, ISigner signer, SignatureAlgorithm algorithm) =>
         generator.Generate(new SignerSignatureFactory(signer, algorithm)).GetEncoded();
+
+    /// <summary>
+    /// A generator for a self-signed certificate (roots, the audit-checkpoint key): serial,
+    /// subject = issuer, notBefore = <paramref name="issuedAt"/> to the second, notAfter =
+    /// 23:59:59 JST of the <paramref name="validityYears"/>th anniversary, and the key. The caller
+    /// adds its extensions in its profile's order.
+    /// </summary>
+    public static X509V3CertificateGenerator SelfSigned(Org.BouncyCastle.Math.BigInteger serial, X509Name name, DateTimeOffset issuedAt, int validityYears, SubjectPublicKeyInfo publicKey)
+    {
+        var notBefore = Jst.TruncateToSeconds(issuedAt);
+        var generator = new X509V3CertificateGenerator();
+        generator.SetSerialNumber(serial);
+        generator.SetIssuerDN(name);
+        generator.SetSubjectDN(name);
+        generator.SetNotBefore(notBefore.UtcDateTime);
+        generator.SetNotAfter(AnniversaryEndOfDay(notBefore, validityYears).UtcDateTime);
+        generator.SetSubjectPublicKeyInfo(publicKey);
+        return generator;
+    }
 }

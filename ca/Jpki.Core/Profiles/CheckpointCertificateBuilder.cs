@@ -54,17 +54,8 @@ public sealed class CheckpointCertificateBuilder
         CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
         CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
 
-        var notBefore = Jst.TruncateToSeconds(request.IssuedAt);
-        var notAfter = CertificateProfile.AnniversaryEndOfDay(notBefore, request.ValidityYears);
-        var name = JpkiNames.AuditCheckpoint(request.InstallName, request.KeyNumber);
-
-        var generator = new X509V3CertificateGenerator();
-        generator.SetSerialNumber(request.SerialNumber);
-        generator.SetIssuerDN(name);
-        generator.SetSubjectDN(name);
-        generator.SetNotBefore(notBefore.UtcDateTime);
-        generator.SetNotAfter(notAfter.UtcDateTime);
-        generator.SetSubjectPublicKeyInfo(_publicKey);
+        var generator = CertificateProfile.SelfSigned(
+            request.SerialNumber, JpkiNames.AuditCheckpoint(request.InstallName, request.KeyNumber), request.IssuedAt, request.ValidityYears, _publicKey);
 
         generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.DigitalSignature));
 

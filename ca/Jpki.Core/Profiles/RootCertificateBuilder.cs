@@ -19,9 +19,8 @@ public sealed record RootCertificateRequest
     public required DateTimeOffset IssuedAt { get; init; }
 
     /// <summary>
-    /// Absolute URL of this issuer's ARL, for cRLDistributionPoints. The text
-    /// <c>{issuerKeyId}</c>, if present, is replaced by the lowercase hex subjectKeyIdentifier,
-    /// because the URL names a key the certificate is only now being made for.
+    /// Absolute URL of this issuer key's ARL, for cRLDistributionPoints:
+    /// <c>{crlBase}/crl/{issuerKeyId}/arl.crl</c> with the store's issuer key id (DESIGN.md §9).
     /// </summary>
     public required string ArlUrl { get; init; }
 
@@ -36,9 +35,6 @@ public sealed record RootCertificateRequest
 /// </summary>
 public sealed class RootCertificateBuilder
 {
-    /// <summary>Placeholder in <see cref="RootCertificateRequest.ArlUrl"/> for the key identifier.</summary>
-    public const string IssuerKeyIdPlaceholder = "{issuerKeyId}";
-
     private readonly ISigner _signer;
     private readonly SignatureAlgorithm _algorithm;
     private readonly SubjectPublicKeyInfo _publicKey;
@@ -61,9 +57,6 @@ public sealed class RootCertificateBuilder
     /// <summary>SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1).</summary>
     public byte[] SubjectKeyIdentifier { get; }
 
-    /// <summary>Lowercase hex of <see cref="SubjectKeyIdentifier"/>; names the issuer key in URLs and the store.</summary>
-    public string KeyId => Convert.ToHexStringLower(SubjectKeyIdentifier);
-
     /// <summary>Returns the DER certificate.</summary>
     public byte[] Build(RootCertificateRequest request)
     {
@@ -71,19 +64,10 @@ public sealed class RootCertificateBuilder
         ArgumentNullException.ThrowIfNull(request.Prefecture);
         CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
         CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
-        var arlUrl = ResolveArlUrl(request.ArlUrl);
+        var arlUrl = CheckArlUrl(request.ArlUrl);
 
-        var notBefore = Jst.TruncateToSeconds(request.IssuedAt);
-        var notAfter = CertificateProfile.AnniversaryEndOfDay(notBefore, request.ValidityYears);
-        var name = JpkiNames.Issuer(request.Kind, request.Prefecture);
-
-        var generator = new X509V3CertificateGenerator();
-        generator.SetSerialNumber(request.SerialNumber);
-        generator.SetIssuerDN(name);
-        generator.SetSubjectDN(name);
-        generator.SetNotBefore(notBefore.UtcDateTime);
-        generator.SetNotAfter(notAfter.UtcDateTime);
-        generator.SetSubjectPublicKeyInfo(_publicKey);
+        var generator = CertificateProfile.SelfSigned(
+            request.SerialNumber, JpkiNames.Issuer(request.Kind, request.Prefecture), request.IssuedAt, request.ValidityYears, _publicKey);
 
         // Order is part of the profile (it mirrors the J-LIS roots); the generator keeps insertion order.
         generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.KeyCertSign | KeyUsage.CrlSign));
@@ -106,17 +90,16 @@ public sealed class RootCertificateBuilder
         return CertificateProfile.Sign(generator, _signer, _algorithm);
     }
 
-    private string ResolveArlUrl(string template)
+    private static string CheckArlUrl(string url)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(template, nameof(RootCertificateRequest.ArlUrl));
-        var url = template.Replace(IssuerKeyIdPlaceholder, KeyId, StringComparison.Ordinal);
+        ArgumentException.ThrowIfNullOrWhiteSpace(url, nameof(RootCertificateRequest.ArlUrl));
 
         // The URI goes into an IA5String and is fetched by verifiers: absolute, ASCII, http(s) or ldap.
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)
             || uri.Scheme is not ("http" or "https" or "ldap")
             || !url.All(char.IsAscii))
         {
-            throw new ArgumentException($"ARL URL '{url}' is not an absolute ASCII http, https or ldap URL", nameof(template));
+            throw new ArgumentException($"ARL URL '{url}' is not an absolute ASCII http, https or ldap URL", nameof(url));
         }
 
         return url;

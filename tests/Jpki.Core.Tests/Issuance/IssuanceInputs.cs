@@ -63,5 +63,5 @@ internal static class IssuanceInputs
     public static IssuedCertificate Issue(EndEntityRequest request) => CertificateIssuer.Issue(request, SoftwareKeys.Root);
 
     /// <summary>Lowercase hex SKI of the shared root key, as it appears in CRL URLs.</summary>
-    public static string IssuerKeyId => new RootCertificateBuilder(SoftwareKeys.Root, SignatureAlgorithm.RsaPkcs1Sha256).KeyId;
+    public static string IssuerKeyId => Convert.ToHexStringLower(new RootCertificateBuilder(SoftwareKeys.Root, SignatureAlgorithm.RsaPkcs1Sha256).SubjectKeyIdentifier);
 }

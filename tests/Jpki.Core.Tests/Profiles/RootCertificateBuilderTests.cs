@@ -150,17 +150,16 @@ public class RootCertificateBuilderTests
         var uri = fullName.ReadCharacterString(UniversalTagNumber.IA5String, UriTag);
         Assert.False(fullName.HasData);
 
-        var keyId = Convert.ToHexStringLower(CertificateDer.Rfc5280KeyIdentifier(_root.SubjectPublicKeyBits));
-        Assert.Equal($"http://127.0.0.1:8083/crl/{keyId}/arl.crl", uri);
+        Assert.Equal("http://127.0.0.1:8083/crl/yamaguchi-ken-signing-g1/arl.crl", uri);
     }
 
     [Fact]
-    public void Key_is_the_signers_and_KeyId_matches_the_SKI()
+    public void Key_is_the_signers_and_the_builders_SKI_is_the_rfc5280_key_identifier()
     {
         var builder = new RootCertificateBuilder(SoftwareKeys.Root, SignatureAlgorithm.RsaPkcs1Sha256);
 
         Assert.Equal(SoftwareKeys.Root.SubjectPublicKeyInfo, _root.SubjectPublicKeyInfoDer);
-        Assert.Equal(Convert.ToHexStringLower(CertificateDer.Rfc5280KeyIdentifier(_root.SubjectPublicKeyBits)), builder.KeyId);
+        Assert.Equal(CertificateDer.Rfc5280KeyIdentifier(_root.SubjectPublicKeyBits), builder.SubjectKeyIdentifier);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Jpki.Core.Tests.Profiles;
 /// <summary>Standard inputs for the builder tests.</summary>
 internal static class TestIssuers
 {
-    public const string ArlTemplate = "http://127.0.0.1:8083/crl/{issuerKeyId}/arl.crl";
+    public const string ArlUrl = "http://127.0.0.1:8083/crl/yamaguchi-ken-signing-g1/arl.crl";
 
     public static readonly Prefecture Yamaguchi = new("Yamaguchi-ken", "山口県", "35");
 
@@ -19,7 +19,7 @@ internal static class TestIssuers
         Prefecture = Yamaguchi,
         SerialNumber = SerialNumbers.New(),
         IssuedAt = issuedAt ?? IssuedAt,
-        ArlUrl = ArlTemplate,
+        ArlUrl = ArlUrl,
         ValidityYears = validityYears,
     };
 
