@@ -77,6 +77,7 @@ public sealed class CaFixture : IAsyncLifetime
             JukiNetMaxAttempts = 2,
             JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
             ConfigureLogging = logging => logging.AddProvider(new CapturingLoggerProvider(LogLines)),
+            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
         });
         await ca.StartAsync();
         CaAddress = BoundAddress(ca);
@@ -212,6 +213,15 @@ public sealed class CaFixture : IAsyncLifetime
         using var command = db.CreateCommand();
         command.CommandText = sql;
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Runs a statement on the CA's store (tests that set up rows the API does not make).</summary>
+    public void ExecuteSql(string sql, object? parameters = null)
+    {
+        using var database = new Database("Data Source=" + DatabasePath, TimeProvider.System);
+        using var tx = database.BeginWrite();
+        tx.Execute(sql, parameters);
+        tx.Commit();
     }
 
     public long IssuedCertificates => CountRows("SELECT COUNT(*) FROM certificates WHERE kind IN ('signing', 'authentication')");

@@ -128,6 +128,41 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         Assert.Equal("revoked", feed.Revocation("0b0a").Status);
     }
 
+    [Fact]
+    public void A_page_that_fails_halfway_leaves_nothing_and_its_redelivery_takes_effect_exactly_once()
+    {
+        using var feed = NewFeed(nameof(A_page_that_fails_halfway_leaves_nothing_and_its_redelivery_takes_effect_exactly_once));
+        feed.Certificate("0b0b", "signing", Hanako, jukiSequence: 0);
+        feed.Certificate("0b0c", "signing", Taro, jukiSequence: 0);
+        var page = new ChangePage([Event(1, Hanako, ChangeType.Death), Event(2, Hanako, ChangeType.Correction), Event(3, Taro, ChangeType.Death)], [], 3);
+        var auditBefore = feed.AuditCount("certificate.revoked");
+
+        // The process "dies" while applying the third event: the HSM call for its key fails.
+        var calls = 0;
+        var crashing = new JukiNetFeedApplier(
+            new CertificateRevoker(feed.Log),
+            feed.Log,
+            code => ++calls == 3 ? throw new IOException("killed") : Key(code),
+            "hmac-1");
+        Assert.Throws<IOException>(() => crashing.Apply(feed.Database, page));
+        Assert.Equal(("good", (long?)null, (string?)null, (string?)null), feed.Revocation("0b0b"));
+        Assert.Null(feed.Event(1));
+        Assert.Equal(0L, feed.Position().Cursor);
+        Assert.Equal(auditBefore, feed.AuditCount("certificate.revoked"));
+
+        // Restarted from the cursor, the feed sends the page again (and once more, at least once).
+        feed.Applier.Apply(feed.Database, page);
+        feed.Applier.Apply(feed.Database, page);
+        Assert.Equal("revoked", feed.Revocation("0b0b").Status);
+        Assert.Equal("revoked", feed.Revocation("0b0c").Status);
+        Assert.Equal(2, feed.StatusChanges("0b0b"));
+        Assert.Equal(2, feed.AuditCount("certificate.revoked"));
+        Assert.Equal(3, feed.AuditCount("jukinet.event-applied"));
+        Assert.Equal(3L, feed.Position().Cursor);
+        var verification = feed.VerifyAudit();
+        Assert.True(verification.IsValid, verification.ToString());
+    }
+
     private static byte[] Key(ResidentCode code) => HMACSHA256.HashData(HmacKey, Encoding.ASCII.GetBytes(code.Digits));
 
     private static ChangeEvent Event(long sequence, ResidentCode code, ChangeType type, DateOnly? effective = null) => new()
@@ -158,10 +193,10 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
             tx.Commit();
         }
 
-        return new TestFeed(database, clock, new JukiNetFeedApplier(new CertificateRevoker(log), log, Key, "hmac-1"), Path.Combine(fixture.ScratchDirectory, name + ".checkpoints"));
+        return new TestFeed(database, clock, new JukiNetFeedApplier(new CertificateRevoker(log), log, Key, "hmac-1"), log, Path.Combine(fixture.ScratchDirectory, name + ".checkpoints"));
     }
 
-    private sealed record TestFeed(Database Database, ManualClock Clock, JukiNetFeedApplier Applier, string CheckpointFile) : IDisposable
+    private sealed record TestFeed(Database Database, ManualClock Clock, JukiNetFeedApplier Applier, AuditLog Log, string CheckpointFile) : IDisposable
     {
         public FeedPageResult Apply(params ChangeEvent[] changes) =>
             Applier.Apply(Database, new ChangePage(changes, [], changes.Max(c => c.Sequence)));

@@ -1,0 +1,226 @@
+using System.Text.Json;
+
+namespace Jpki.Ca.Tests;
+
+/// <summary>
+/// Revocation end to end: events recorded in the Juki-Net simulator reach the CA through its
+/// subscriber; the window and officers revoke through the API; kill switches and the two-officer
+/// issuer-key compromise. Real SQLite, real SoftHSM, real HTTP on loopback.
+/// </summary>
+[Collection(CaTestGroup.Name)]
+public sealed class RevocationTests(CaFixture ca)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_move_out_in_juki_net_revokes_the_signing_certificate_and_keeps_the_authentication_one()
+    {
+        var code = await ca.AddResidentAsync();
+        var signing = await IssueAsync(code, "signing");
+        var authentication = await IssueAsync(code, "authentication");
+        var sequence = await ca.ChangeResidentAsync(code, "moveOut");
+
+        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{signing}' AND status = 'revoked' AND reason = 3 AND invalidity_date = '2026-01-05' AND revocation_source = 'jukinet:{sequence}' AND revocation_cause = 'moveOut'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{authentication}' AND status = 'good'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence} AND outcome = 'revoked' AND revoked_count = 1 AND type = 'moveOut'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoked' AND subject = '{signing}' AND actor = 'system/jukinet-subscriber'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM status_changes WHERE serial = '{signing}' AND status = 'revoked' AND reason = 3"));
+
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Get, $"api/v1/certificates/{signing}", "verifier");
+        Assert.Equal(200, status);
+        Assert.Equal("revoked", body.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_death_revokes_both_certificates_with_cessation_of_operation()
+    {
+        var code = await ca.AddResidentAsync();
+        var signing = await IssueAsync(code, "signing");
+        var authentication = await IssueAsync(code, "authentication");
+        var sequence = await ca.ChangeResidentAsync(code, "death");
+        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial IN ('{signing}', '{authentication}') AND status = 'revoked' AND reason = 5"));
+    }
+
+    [Fact]
+    public async Task The_window_revokes_a_lost_card_for_its_holder_only_and_a_retry_changes_nothing()
+    {
+        var code = await ca.AddResidentAsync();
+        var other = await ca.AddResidentAsync(name: "佐藤　花子");
+        var serial = await IssueAsync(code, "authentication");
+        var path = $"api/v1/certificates/{serial}/revocations";
+        var changesBefore = ca.CountRows("SELECT COUNT(*) FROM status_changes");
+
+        await ExpectProblemAsync(path, "operator", new { cause = "cardLost", residentCode = other }, 403, "urn:jpki:problem:not-the-holder");
+        await ExpectProblemAsync(path, "operator", new { cause = "cardLost" }, 422, "urn:jpki:problem:invalid-request");
+        await ExpectProblemAsync(path, CaFixture.UbeOperator, new { cause = "cardLost", residentCode = code }, 403, "urn:jpki:problem:municipality-not-bound");
+        await ExpectProblemAsync(path, "operator", new { cause = "keySafetyInDoubt", residentCode = code }, 422, "urn:jpki:problem:invalid-request");
+        await ExpectProblemAsync(path, "operator", new { cause = "cardLost", reason = "superseded", residentCode = code }, 422, "urn:jpki:problem:invalid-request");
+        await ExpectProblemAsync(path, "verifier", new { cause = "cardLost", residentCode = code }, 403, "urn:jpki:problem:forbidden");
+        await ExpectProblemAsync($"api/v1/certificates/00ff00ff/revocations", "officer1", new { cause = "recordError", statement = "wrong record" }, 404, "urn:jpki:problem:certificate-not-found");
+        Assert.Equal(changesBefore, ca.CountRows("SELECT COUNT(*) FROM status_changes"));
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM revocation_requests WHERE serial = '{serial}'"));
+
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, path, "operator", new { reason = "keyCompromise", residentCode = code, statement = "card lost on the train" });
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal("keyCompromise", body.GetProperty("reason").GetString());
+        Assert.Equal("revoked", body.GetProperty("outcome").GetString());
+        var requestId = body.GetProperty("requestId").GetInt64();
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND reason = 1 AND revocation_source = 'request:{requestId}' AND revocation_cause = 'cardLost'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM revocation_requests WHERE id = {requestId} AND requested_by = 'operator' AND cause = 'cardLost'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = '{serial}' AND actor = 'operator'"));
+
+        var (again, againBody, _) = await ca.SendAsync(HttpMethod.Post, path, "operator", new { cause = "cardLost", residentCode = code });
+        Assert.Equal(200, again);
+        Assert.Equal("alreadyRevoked", againBody.GetProperty("outcome").GetString());
+        Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM status_changes WHERE serial = '{serial}'"));
+        await ExpectProblemAsync(path, "operator", new { cause = "noLongerNeeded", residentCode = code }, 409, "urn:jpki:problem:already-revoked");
+    }
+
+    [Fact]
+    public async Task An_officer_holds_a_certificate_then_makes_it_permanent_keeping_the_first_date()
+    {
+        var code = await ca.AddResidentAsync();
+        var serial = await IssueAsync(code, "signing");
+        var path = $"api/v1/certificates/{serial}/revocations";
+        await ExpectProblemAsync(path, "officer1", new { cause = "keySafetyInDoubt" }, 422, "urn:jpki:problem:invalid-request");
+
+        var (held, heldBody, _) = await ca.SendAsync(HttpMethod.Post, path, "officer1", new { reason = "certificateHold", statement = "card reader tampering reported" });
+        Assert.True(held == 201, heldBody.ToString());
+        var revokedAt = heldBody.GetProperty("revokedAt").GetDateTimeOffset();
+
+        var (permanent, permanentBody, _) = await ca.SendAsync(HttpMethod.Post, path, "officer2", new { cause = "recordError", statement = "the record was wrong" });
+        Assert.True(permanent == 201, permanentBody.ToString());
+        Assert.Equal("reasonChanged", permanentBody.GetProperty("outcome").GetString());
+        Assert.Equal("unspecified", permanentBody.GetProperty("reason").GetString());
+        Assert.Equal(revokedAt, permanentBody.GetProperty("revokedAt").GetDateTimeOffset());
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revocation-reason-changed' AND subject = '{serial}' AND actor = 'officer2'"));
+        // Hold is never re-applied or lifted.
+        await ExpectProblemAsync(path, "officer1", new { cause = "keySafetyInDoubt", statement = "again" }, 409, "urn:jpki:problem:already-revoked");
+    }
+
+    [Fact]
+    public async Task An_officer_stops_issuance_and_the_feed_each_as_a_recorded_decision()
+    {
+        var code = await ca.AddResidentAsync();
+        await ExpectProblemAsync("api/v1/switches/issuance", "operator", new { stopped = true, reason = "test" }, 403, "urn:jpki:problem:forbidden", HttpMethod.Put);
+        await ExpectProblemAsync("api/v1/switches/everything", "officer1", new { stopped = true, reason = "test" }, 404, "urn:jpki:problem:unknown-switch", HttpMethod.Put);
+        await ExpectProblemAsync("api/v1/switches/issuance", "officer1", new { stopped = true }, 422, "urn:jpki:problem:invalid-request", HttpMethod.Put);
+
+        var (stopped, _, _) = await ca.SendAsync(HttpMethod.Put, "api/v1/switches/issuance", "officer1", new { stopped = true, reason = "HSM audit in progress" });
+        Assert.Equal(200, stopped);
+        try
+        {
+            var before = ca.IssuedCertificates;
+            await ExpectProblemAsync("api/v1/certificates", "operator", new { residentCode = code, kind = "authentication", csr = ca.NewCardCsr(), windowId = "WIN00001A" }, 503, "urn:jpki:problem:issuance-stopped");
+            Assert.Equal(before, ca.IssuedCertificates);
+        }
+        finally
+        {
+            var (started, _, _) = await ca.SendAsync(HttpMethod.Put, "api/v1/switches/issuance", "officer1", new { stopped = false, reason = "audit finished" });
+            Assert.Equal(200, started);
+        }
+
+        var serial = await IssueAsync(code, "signing");
+        var (feedStopped, _, _) = await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer2", new { stopped = true, reason = "Juki-Net maintenance announced" });
+        Assert.Equal(200, feedStopped);
+        long sequence;
+        try
+        {
+            sequence = await ca.ChangeResidentAsync(code, "nameChange", new { name = "山田　次郎" });
+            await WaitForAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped");
+            // Stopped: several poll intervals pass and the event is not taken.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}"));
+            Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'good'"));
+        }
+        finally
+        {
+            await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer2", new { stopped = false, reason = "maintenance over" });
+        }
+
+        // Restarted: it catches up from its cursor.
+        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND revocation_cause = 'nameChange'"));
+        Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.stopped' AND subject = 'feed' AND actor = 'officer2'") >= 1);
+        Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.started' AND subject = 'issuance' AND actor = 'officer1'") >= 1);
+    }
+
+    [Fact]
+    public async Task An_issuer_keys_compromise_needs_two_officers_and_revokes_every_certificate_of_that_key()
+    {
+        // A key of its own, so that freezing it leaves the install's keys to the other tests.
+        var keyId = "test-compromise-" + Guid.NewGuid().ToString("N")[..8];
+        ca.ExecuteSql(
+            "INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, not_before_us, not_after_us, state, created_us) VALUES (@keyId, 'yamaguchi-ken-signing', @generation, 'none', 0, 1, 'active', 0)",
+            new { keyId, generation = 100 + Random.Shared.Next(1_000_000) });
+        var serials = Enumerable.Range(0, 3).Select(i => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())).ToList();
+        foreach (var serial in serials)
+        {
+            ca.ExecuteSql(
+                "INSERT INTO certificates (serial, issuer_key_id, kind, not_before_us, not_after_us, der, status, created_us) VALUES (@serial, @keyId, 'signing', 0, 9000000000000000, @der, 'good', 0)",
+                new { serial, keyId, der = new byte[] { 0x30, 0x00 } });
+        }
+
+        var path = $"api/v1/issuer-keys/{keyId}/compromise";
+        await ExpectProblemAsync(path, "operator", new { statement = "leak" }, 403, "urn:jpki:problem:forbidden");
+        await ExpectProblemAsync("api/v1/issuer-keys/no-such-key/compromise", "officer1", new { statement = "leak" }, 404, "urn:jpki:problem:issuer-key-not-found");
+        var (asked, askedBody, _) = await ca.SendAsync(HttpMethod.Post, path, "officer1", new { statement = "HSM backup tape missing" });
+        Assert.True(asked == 202, askedBody.ToString());
+        var requestId = askedBody.GetProperty("requestId").GetInt64();
+
+        await ExpectProblemAsync($"{path}/{requestId}/approve", "officer1", null, 403, "urn:jpki:problem:second-officer-required");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM issuer_keys WHERE id = '{keyId}' AND state = 'active'"));
+        Assert.Equal(3, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE issuer_key_id = '{keyId}' AND status = 'good'"));
+
+        var (approved, approvedBody, _) = await ca.SendAsync(HttpMethod.Post, $"{path}/{requestId}/approve", "officer2");
+        Assert.True(approved == 200, approvedBody.ToString());
+        Assert.Equal(3, approvedBody.GetProperty("certificatesRevoked").GetInt32());
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM issuer_keys WHERE id = '{keyId}' AND state = 'compromised'"));
+        Assert.Equal(3, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE issuer_key_id = '{keyId}' AND status = 'revoked' AND reason = 1 AND revocation_source = 'issuer-compromise:{requestId}'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'issuer-key.compromised' AND subject = '{keyId}' AND actor = 'officer2'"));
+        await ExpectProblemAsync($"{path}/{requestId}/approve", "officer2", null, 409, "urn:jpki:problem:issuer-key-compromised");
+    }
+
+    [Fact]
+    public async Task Feed_status_gaps_and_quarantine_are_for_officers_and_auditors()
+    {
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor");
+        Assert.Equal(200, status);
+        Assert.True(body.GetProperty("cursor").GetInt64() >= 0);
+        Assert.Equal(JsonValueKind.Array, body.GetProperty("openGaps").ValueKind);
+        Assert.Equal(403, (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "operator")).Status);
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Get, "api/v1/feed/quarantine", "officer1")).Status);
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Get, "api/v1/feed/gaps", "auditor")).Status);
+        await ExpectProblemAsync("api/v1/feed/gaps/999999/close", "officer1", new { reason = "never sent" }, 404, "urn:jpki:problem:gap-not-found");
+        await ExpectProblemAsync("api/v1/feed/gaps/1/close", "auditor", new { reason = "never sent" }, 403, "urn:jpki:problem:forbidden");
+    }
+
+    private async Task<string> IssueAsync(string residentCode, string kind)
+    {
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = ca.NewCardCsr(), windowId = "WIN00001A" });
+        Assert.True(status == 201, body.ToString());
+        return body.GetProperty("serial").GetString()!;
+    }
+
+    private async Task ExpectProblemAsync(string path, string account, object? body, int status, string type, HttpMethod? method = null)
+    {
+        var (got, problem, contentType) = await ca.SendAsync(method ?? HttpMethod.Post, path, account, body, rawJson: body is null ? "{}" : null);
+        Assert.True(got == status, $"expected {status}, got {got}: {problem}");
+        Assert.Equal("application/problem+json", contentType);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition) => await WaitForAsync(() => Task.FromResult(condition()));
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var until = DateTime.UtcNow + Deadline;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < until, "condition not met within 30 s");
+            await Task.Delay(100);
+        }
+    }
+}
