@@ -18,6 +18,7 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
 {
     private readonly FeedOptions options = services.Options.Feed;
     private readonly TimeProvider time = services.Options.Time;
+    private readonly JukiNetFeedAlarms alarms = new(services.Audit, services.Options.Feed.GapAlarmAfter, services.Options.Feed.SilenceAlarmAfter);
     private DateTimeOffset startedAt;
     private bool silenceAlarmed;
 
@@ -106,54 +107,21 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
     /// <summary>Audits each gap that has been open too long (once) and a feed silent too long (once per silence).</summary>
     public void CheckAlarms()
     {
-        var now = time.GetUtcNow();
-        FeedPosition position;
-        bool anyAlarmedGap;
-        using (var db = services.Database.OpenConnection())
+        foreach (var gap in alarms.RaiseGapAlarms(services.Database))
         {
-            position = JukiNetFeedStore.ReadPosition(db);
-            var open = JukiNetFeedStore.ListGaps(db, openOnly: true);
-            var due = open.Any(g => g.AlarmedUs is null && g.OpenedUs <= Instant.ToMicros(now - options.GapAlarmAfter));
-            anyAlarmedGap = open.Any(g => g.AlarmedUs is not null) || due;
-            if (due)
-            {
-                using var tx = services.Database.BeginWrite();
-                foreach (var gap in JukiNetFeedStore.GapsDueForAlarm(tx, Instant.ToMicros(now - options.GapAlarmAfter)))
-                {
-                    JukiNetFeedStore.MarkGapAlarmed(tx, gap.Id, Instant.ToMicros(now));
-                    services.Audit.Append(tx, new AuditRecord(JukiNetFeedApplier.Actor, "jukinet.gap-alarm", $"jukinet:{gap.FirstSequence}-{gap.LastSequence}", new JsonObject
-                    {
-                        ["gapId"] = gap.Id,
-                        ["firstSequence"] = gap.FirstSequence,
-                        ["lastSequence"] = gap.LastSequence,
-                        ["openedAt"] = gap.OpenedUs,
-                    }));
-                    LogGapAlarm(gap.FirstSequence, gap.LastSequence);
-                }
-
-                tx.Commit();
-            }
+            LogGapAlarm(gap.FirstSequence, gap.LastSequence);
         }
 
-        var lastEvent = position.LastEventUs is { } us ? Instant.FromMicros(us) : startedAt;
-        var silent = options.Enabled && now - Max(lastEvent, startedAt) >= options.SilenceAlarmAfter;
+        var silent = alarms.CheckSilence(services.Database, startedAt, silenceAlarmed);
         if (silent && !silenceAlarmed)
         {
-            using var tx = services.Database.BeginWrite();
-            services.Audit.Append(tx, new AuditRecord(JukiNetFeedApplier.Actor, "jukinet.feed-silent", "jukinet", new JsonObject
-            {
-                ["lastEventAt"] = position.LastEventUs,
-                ["silentForSeconds"] = (long)(now - lastEvent).TotalSeconds,
-            }));
-            tx.Commit();
-            LogSilence((long)(now - lastEvent).TotalSeconds);
+            LogSilence((long)options.SilenceAlarmAfter.TotalMinutes);
         }
 
         silenceAlarmed = silent;
-        health.Update(h => h with { GapAlarm = anyAlarmedGap, SilenceAlarm = silent });
+        var gapAlarm = JukiNetFeedAlarms.AnyAlarmedGap(services.Database);
+        health.Update(h => h with { GapAlarm = gapAlarm, SilenceAlarm = silent });
     }
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed poll failed ({Kind}): {Error}")]
     private partial void LogPollFailed(string kind, string error);
@@ -164,6 +132,6 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
     [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed: sequences {First}-{Last} still missing; alarm raised")]
     private partial void LogGapAlarm(long first, long last);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed silent for {Seconds} s; alarm raised")]
-    private partial void LogSilence(long seconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed silent for at least {Minutes} min; alarm raised")]
+    private partial void LogSilence(long minutes);
 }

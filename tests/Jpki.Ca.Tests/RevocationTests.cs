@@ -197,6 +197,44 @@ public sealed class RevocationTests(CaFixture ca)
         await ExpectProblemAsync("api/v1/feed/gaps/1/close", "auditor", new { reason = "never sent" }, 403, "urn:jpki:problem:forbidden");
     }
 
+    [Fact]
+    public async Task An_event_applied_while_a_certificate_is_signed_revokes_it_at_commit()
+    {
+        var code = await ca.AddResidentAsync();
+        var first = await IssueAsync(code, "authentication");
+
+        // The race, made deterministic: the subscriber has recorded an event for this resident
+        // that is later than anything Juki-Net's lookup will report (as if it arrived between
+        // the lookup and the commit). The store keys residents by their keyed hash only.
+        var sequence = 9_000_000_000L + Random.Shared.Next(1_000_000);
+        ca.ExecuteSql(
+            """
+            INSERT INTO jukinet_events (sequence, type, cause, resident_key, hmac_key_id, effective_date, received_us, applied_us, outcome, revoked_count)
+            SELECT @sequence, 'nameChange', 'nameChange', resident_key, hmac_key_id, '2026-11-20', 0, 0, 'no-effect', 0 FROM certificates WHERE serial = @first
+            """,
+            new { sequence, first });
+
+        var request = new { residentCode = code, kind = "signing", csr = ca.NewCardCsr(), windowId = "WIN00001A" };
+        var (status, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", request, idempotencyKey: "race-" + sequence);
+        Assert.True(status == 409, body.ToString());
+        Assert.Equal("urn:jpki:problem:resident-changed", body.GetProperty("type").GetString());
+        Assert.Equal($"jukinet:{sequence}", body.GetProperty("revokedBy").GetString());
+        var serial = body.GetProperty("serial").GetString()!;
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND reason = 3 AND invalidity_date = '2026-11-20' AND revocation_source = 'jukinet:{sequence}'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = '{serial}'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoked' AND subject = '{serial}'"));
+        // The authentication certificate is kept by the name-change rule, and was not touched.
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{first}' AND status = 'good'"));
+
+        // A retry with the same Idempotency-Key gets the same answer, and nothing new is signed.
+        var issued = ca.IssuedCertificates;
+        var (again, againBody, contentType) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", request, idempotencyKey: "race-" + sequence);
+        Assert.Equal(409, again);
+        Assert.Equal("application/problem+json", contentType);
+        Assert.Equal(serial, againBody.GetProperty("serial").GetString());
+        Assert.Equal(issued, ca.IssuedCertificates);
+    }
+
     private async Task<string> IssueAsync(string residentCode, string kind)
     {
         var (status, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = ca.NewCardCsr(), windowId = "WIN00001A" });

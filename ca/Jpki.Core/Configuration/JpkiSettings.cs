@@ -39,6 +39,8 @@ public sealed record JpkiSettings
 
     public AuditSettings Audit { get; init; } = new();
 
+    public FeedSettings Feed { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -111,6 +113,11 @@ public sealed record JpkiSettings
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
         {
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
+        }
+
+        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Feed.TwoOfficerWindowMinutes is < 1 or > 10_080)
+        {
+            throw new InvalidDataException($"{path}: feed settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days)");
         }
     }
 }
@@ -188,4 +195,23 @@ public sealed record AuditSettings
     public int CheckpointIntervalSeconds { get; init; } = 300;
 
     public string CheckpointFile { get; init; } = "{home}/audit/checkpoints";
+}
+
+/// <summary>The <c>feed</c> section: how the CA follows the Juki-Net change feed, and its alarms.</summary>
+public sealed record FeedSettings
+{
+    public bool Enabled { get; init; } = true;
+
+    public int PollIntervalMs { get; init; } = 1000;
+
+    public int BatchSize { get; init; } = 500;
+
+    /// <summary>A gap open this long raises the alarm.</summary>
+    public int GapAlarmMinutes { get; init; } = 10;
+
+    /// <summary>No new event for this long raises the alarm.</summary>
+    public int SilenceAlarmMinutes { get; init; } = 120;
+
+    /// <summary>How long a second officer has to approve an issuer-key compromise.</summary>
+    public int TwoOfficerWindowMinutes { get; init; } = 60;
 }

@@ -163,6 +163,58 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         Assert.True(verification.IsValid, verification.ToString());
     }
 
+    [Fact]
+    public void A_gap_open_too_long_raises_one_alarm_until_an_officer_closes_it()
+    {
+        using var feed = NewFeed(nameof(A_gap_open_too_long_raises_one_alarm_until_an_officer_closes_it));
+        var alarms = new JukiNetFeedAlarms(feed.Log, TimeSpan.FromMinutes(10), TimeSpan.FromHours(2));
+        feed.Apply(Event(1, Hanako, ChangeType.Correction), Event(4, Hanako, ChangeType.Correction));
+        feed.Clock.Advance(TimeSpan.FromMinutes(9));
+        Assert.Empty(alarms.RaiseGapAlarms(feed.Database));
+        Assert.False(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+
+        feed.Clock.Advance(TimeSpan.FromMinutes(1));
+        var raised = Assert.Single(alarms.RaiseGapAlarms(feed.Database));
+        Assert.Equal((2L, 3L), (raised.FirstSequence, raised.LastSequence));
+        Assert.Empty(alarms.RaiseGapAlarms(feed.Database));
+        Assert.True(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        Assert.Equal(1, feed.AuditCount("jukinet.gap-alarm"));
+
+        // A late event splits the alarmed gap; the rest stays alarmed, then an officer closes it.
+        feed.Apply(Event(2, Hanako, ChangeType.Correction));
+        Assert.True(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        using (var tx = feed.Database.BeginWrite())
+        {
+            var gap = JukiNetFeedStore.FindOpenGap(tx, 3)!;
+            Assert.NotNull(JukiNetFeedStore.CloseGap(tx, gap.Id, "officer1", "sequence 3 was never issued by Juki-Net", Instant.NowMicros(feed.Clock)));
+            Assert.Null(JukiNetFeedStore.CloseGap(tx, gap.Id, "officer2", "twice", Instant.NowMicros(feed.Clock)));
+            tx.Commit();
+        }
+
+        Assert.False(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        Assert.Empty(feed.OpenGaps());
+    }
+
+    [Fact]
+    public void A_silent_feed_raises_the_alarm_once_per_silence()
+    {
+        using var feed = NewFeed(nameof(A_silent_feed_raises_the_alarm_once_per_silence));
+        var alarms = new JukiNetFeedAlarms(feed.Log, TimeSpan.FromMinutes(10), TimeSpan.FromHours(2));
+        var watching = feed.Clock.GetUtcNow();
+        feed.Clock.Advance(TimeSpan.FromMinutes(119));
+        Assert.False(alarms.CheckSilence(feed.Database, watching, alreadyRaised: false));
+        feed.Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(alarms.CheckSilence(feed.Database, watching, alreadyRaised: false));
+        Assert.True(alarms.CheckSilence(feed.Database, watching, alreadyRaised: true));
+        Assert.Equal(1, feed.AuditCount("jukinet.feed-silent"));
+
+        feed.Apply(Event(1, Hanako, ChangeType.Correction));
+        Assert.False(alarms.CheckSilence(feed.Database, watching, alreadyRaised: true));
+        feed.Clock.Advance(TimeSpan.FromHours(2));
+        Assert.True(alarms.CheckSilence(feed.Database, watching, alreadyRaised: false));
+        Assert.Equal(2, feed.AuditCount("jukinet.feed-silent"));
+    }
+
     private static byte[] Key(ResidentCode code) => HMACSHA256.HashData(HmacKey, Encoding.ASCII.GetBytes(code.Digits));
 
     private static ChangeEvent Event(long sequence, ResidentCode code, ChangeType type, DateOnly? effective = null) => new()
