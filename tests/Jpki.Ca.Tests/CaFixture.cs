@@ -251,16 +251,19 @@ public sealed class CaFixture : IAsyncLifetime
         cardPool = cardToken.CreatePool("card", 1);
     }
 
-    private void RunCeremony()
+    private void RunCeremony() => RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
+
+    /// <summary>Runs <c>hsm init</c> as a child process for an install of its own (home, SoftHSM configuration, token).</summary>
+    public static void RunCeremony(string home, string confPath, string tokenLabel, string modulePath)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Home };
-        psi.ArgumentList.Add(HsmToolPath());
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };
+        psi.ArgumentList.Add(BuiltToolPath("hsm-config", "Jpki.HsmTool"));
         psi.ArgumentList.Add("hsm");
         psi.ArgumentList.Add("init");
-        psi.Environment["JPKI_HOME"] = Home;
-        psi.Environment["SOFTHSM2_CONF"] = ConfPath;
-        psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
-        psi.Environment["JPKI_PKCS11_MODULE"] = ModulePath;
+        psi.Environment["JPKI_HOME"] = home;
+        psi.Environment["SOFTHSM2_CONF"] = confPath;
+        psi.Environment["JPKI_HSM_TOKEN"] = tokenLabel;
+        psi.Environment["JPKI_PKCS11_MODULE"] = modulePath;
         psi.Environment.Remove("JPKI_HSM_PIN");
         psi.Environment.Remove("JPKI_DB");
         using var process = Process.Start(psi)!;
@@ -278,13 +281,16 @@ public sealed class CaFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The tool in its own build output: tests/Jpki.Ca.Tests/bin/{configuration}/net10.0 → hsm-config/Jpki.HsmTool/bin/{configuration}/net10.0.</summary>
-    private static string HsmToolPath()
+    /// <summary>
+    /// A program of the repository in its own build output: tests/Jpki.Ca.Tests/bin/{configuration}/net10.0 →
+    /// {folder}/{project}/bin/{configuration}/net10.0/{project}.dll.
+    /// </summary>
+    public static string BuiltToolPath(string folder, string project)
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = output.Parent!.Name;
         var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, "hsm-config", "Jpki.HsmTool", "bin", configuration, output.Name, "Jpki.HsmTool.dll");
+        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
     }
 
     private static Uri BoundAddress(WebApplication app)
