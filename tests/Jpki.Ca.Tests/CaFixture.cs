@@ -161,6 +161,19 @@ public sealed class CaFixture : IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sequence").GetInt64();
     }
 
+    /// <summary>Sets the simulator's fault switches (PUT /api/v1/faults).</summary>
+    public async Task SetFaultsAsync(object faults)
+    {
+        using var response = await Http.PutAsJsonAsync(new Uri(SimulatorAddress, "api/v1/faults"), faults);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    public async Task ClearFaultsAsync()
+    {
+        using var response = await Http.DeleteAsync(new Uri(SimulatorAddress, "api/v1/faults"));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public async Task<JsonElement> ResidentRecordAsync(string residentCode) =>
         await Http.GetFromJsonAsync<JsonElement>(new Uri(SimulatorAddress, "api/v1/residents/" + residentCode));
 

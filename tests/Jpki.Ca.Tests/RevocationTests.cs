@@ -235,6 +235,108 @@ public sealed class RevocationTests(CaFixture ca)
         Assert.Equal(issued, ca.IssuedCertificates);
     }
 
+    [Fact]
+    public async Task A_feed_with_duplicates_late_events_and_shuffled_pages_revokes_each_certificate_once()
+    {
+        var residents = new List<(string Code, string Serial)>();
+        for (var i = 0; i < 5; i++)
+        {
+            var code = await ca.AddResidentAsync(address: $"山口県山口市亀山町2－{i + 1}");
+            residents.Add((code, await IssueAsync(code, "signing")));
+        }
+
+        var bystander = await ca.AddResidentAsync();
+        await ca.SetFaultsAsync(new { seed = 7, duplicates = 0.4, late = 0.4, lateReleaseAfterPolls = 3, reorder = 0.6 });
+        var sequences = new List<long>();
+        try
+        {
+            for (var round = 0; round < 4; round++)
+            {
+                foreach (var (code, _) in residents)
+                {
+                    sequences.Add(await ca.ChangeResidentAsync(code, round == 0 ? "nameChange" : "correction", round == 0 ? new { name = "山田　三郎" } : null));
+                }
+
+                sequences.Add(await ca.ChangeResidentAsync(bystander, "correction"));
+            }
+
+            var list = string.Join(", ", sequences);
+            await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence IN ({list})") == sequences.Count
+                && ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE closed_us IS NULL AND last_sequence >= {sequences.Min()}") == 0);
+            Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.gap-filled'") > 0, "no late event was seen: the faults did not bite");
+            Assert.Equal(sequences.Count, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.event-applied' AND subject IN ({string.Join(", ", sequences.Select(q => $"'jukinet:{q}'"))})"));
+            foreach (var (_, serial) in residents)
+            {
+                Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND revocation_cause = 'nameChange'"));
+                Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM status_changes WHERE serial = '{serial}' AND status = 'revoked'"));
+                Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoked' AND subject = '{serial}'"));
+            }
+        }
+        finally
+        {
+            await ca.ClearFaultsAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Malformed_events_are_quarantined_without_the_code_and_unknown_residents_change_nothing()
+    {
+        var code = await ca.AddResidentAsync();
+        var serial = await IssueAsync(code, "signing");
+        var other = await ca.AddResidentAsync(name: "田中　一郎");
+        var otherSerial = await IssueAsync(other, "signing");
+        var quarantined = ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine");
+        long broken;
+        await ca.SetFaultsAsync(new { seed = 3, malformed = 1.0 });
+        try
+        {
+            broken = await ca.ChangeResidentAsync(code, "death");
+            await WaitForAsync(() => ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine") > quarantined);
+        }
+        finally
+        {
+            await ca.ClearFaultsAsync();
+        }
+
+        // A clean event after it moves the cursor past the broken one, whatever the corruption.
+        var clean = await ca.ChangeResidentAsync(other, "correction");
+        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {clean}") == 1);
+        Assert.Equal(quarantined + 1, ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine"));
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {broken}"));
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM jukinet_quarantine WHERE redacted_json LIKE '%{code}%'"));
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE details LIKE '%{code}%' OR subject LIKE '%{code}%'"));
+        Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.event-quarantined'") >= 1);
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'good'"));
+        var (status, quarantine, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/feed/quarantine", "officer1");
+        Assert.Equal(200, status);
+        Assert.DoesNotContain(code, quarantine.ToString(), StringComparison.Ordinal);
+
+        // A corruption that lost the sequence leaves a gap there; an officer closes it with a reason.
+        var gap = ca.CountRows($"SELECT COALESCE(MAX(id), 0) FROM jukinet_gaps WHERE closed_us IS NULL AND first_sequence <= {broken} AND last_sequence >= {broken}");
+        if (gap > 0)
+        {
+            var (closed, closedBody, _) = await ca.SendAsync(HttpMethod.Post, $"api/v1/feed/gaps/{gap}/close", "officer1", new { reason = "the entry was quarantined; handled by hand" });
+            Assert.True(closed == 200, closedBody.ToString());
+            Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.gap-closed' AND actor = 'officer1' AND details LIKE '%\"gapId\":{gap}%'"));
+        }
+
+        await ca.SetFaultsAsync(new { seed = 4, unknownResidents = 1.0 });
+        long unknown;
+        try
+        {
+            unknown = await ca.ChangeResidentAsync(other, "nameChange", new { name = "田中　二郎" });
+            await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {unknown}") == 1);
+        }
+        finally
+        {
+            await ca.ClearFaultsAsync();
+        }
+
+        // The feed named a resident the CA never certified: recorded, no effect on anyone.
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {unknown} AND outcome = 'unknown-resident' AND revoked_count = 0"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{otherSerial}' AND status = 'good'"));
+    }
+
     private async Task<string> IssueAsync(string residentCode, string kind)
     {
         var (status, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = ca.NewCardCsr(), windowId = "WIN00001A" });

@@ -88,6 +88,13 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
             }
 
             var redacted = Redact(entry.RawJson);
+            if (entry.Sequence is null && JukiNetFeedStore.SameQuarantined(tx, entry.Reason, redacted))
+            {
+                // No sequence, so the cursor cannot pass it: the feed sends it on every poll.
+                duplicates++;
+                continue;
+            }
+
             var id = JukiNetFeedStore.InsertQuarantine(tx, entry.Sequence, entry.Reason, redacted, nowUs);
             audit.Append(tx, new AuditRecord(Actor, "jukinet.event-quarantined", Subject(entry.Sequence), new JsonObject
             {

@@ -143,6 +143,12 @@ public static class JukiNetFeedStore
                 new { residentKey, hmacKeyId, afterSequence })
             .ToList();
 
+    /// <summary>Whether an entry without a sequence was quarantined already (same reason, same redacted text).</summary>
+    public static bool SameQuarantined(WriteTransaction tx, string reason, string redactedJson) =>
+        tx.QuerySingle<long>(
+            "SELECT COUNT(*) FROM jukinet_quarantine WHERE sequence IS NULL AND reason = @reason AND redacted_json = @redactedJson",
+            new { reason, redactedJson }) > 0;
+
     public static long InsertQuarantine(WriteTransaction tx, long? sequence, string reason, string redactedJson, long receivedUs) =>
         tx.QuerySingle<long>(
             """

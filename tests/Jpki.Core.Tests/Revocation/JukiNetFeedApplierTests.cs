@@ -104,6 +104,13 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         // Delivered again: not quarantined twice.
         Assert.Equal(0, feed.Applier.Apply(feed.Database, page).Quarantined);
         Assert.Single(feed.Quarantine());
+
+        // Without a sequence the cursor cannot pass an entry, so the feed repeats it: kept once.
+        var unnumbered = new ChangePage([], [new MalformedChange(null, $"[\"{Hanako.Digits}\"]", "the entry is not an object")], 3);
+        Assert.Equal(1, feed.Applier.Apply(feed.Database, unnumbered).Quarantined);
+        Assert.Equal(0, feed.Applier.Apply(feed.Database, unnumbered).Quarantined);
+        Assert.Equal(2, feed.Quarantine().Count);
+        Assert.False(feed.StoreContains(Hanako.Digits), "a clear resident code reached the store");
     }
 
     [Fact]
