@@ -4,6 +4,7 @@ using Jpki.Core.Configuration;
 using Jpki.Hsm;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace Jpki.Ca;
 
@@ -57,12 +58,18 @@ public static class CaHost
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
         builder.Services.AddOpenApi();
         builder.Services.AddMetrics();
+        // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
+        // outcomes are problem types, never residents or accounts).
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(IssuanceMetrics.MeterName)
+            .AddPrometheusExporter());
         builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
         builder.Services.AddSingleton<AccountAdministration>();
         builder.Services.AddSingleton<RevocationRequests>();
         builder.Services.AddSingleton<FeedHealth>();
+        builder.Services.AddSingleton<FeedMetrics>();
         builder.Services.AddSingleton<FeedAdministration>();
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
@@ -94,6 +101,7 @@ public static class CaHost
         // integrators read it; it names no secret.
         app.MapOpenApi("/openapi/v1.json");
         app.MapGet("/healthz", QueryEndpoints.Health);
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);

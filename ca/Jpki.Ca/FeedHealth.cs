@@ -7,7 +7,7 @@ namespace Jpki.Ca;
 public sealed class FeedHealth
 {
     private readonly Lock gate = new();
-    private FeedHealthSnapshot current = new("starting", null, null, null, 0, false, false);
+    private FeedHealthSnapshot current = new("starting", null, null, null, 0, 0, false, false);
 
     public FeedHealthSnapshot Current
     {
@@ -40,6 +40,7 @@ public sealed record FeedHealthSnapshot(
     DateTimeOffset? LastFailure,
     string? LastError,
     long Cursor,
+    long Lag,
     bool GapAlarm,
     bool SilenceAlarm)
 {

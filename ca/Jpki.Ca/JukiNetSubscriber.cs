@@ -14,7 +14,7 @@ namespace Jpki.Ca;
 /// long — as audit records and degraded health. Killed at any point, it restarts from the
 /// cursor; events already recorded are skipped, so each one takes effect exactly once.
 /// </summary>
-public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth health, ILogger<JukiNetSubscriber> logger) : BackgroundService
+public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth health, FeedMetrics metrics, ILogger<JukiNetSubscriber> logger) : BackgroundService
 {
     private readonly FeedOptions options = services.Options.Feed;
     private readonly TimeProvider time = services.Options.Time;
@@ -94,13 +94,14 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
 
         var page = await services.JukiNet.GetChangesAsync(position.Cursor, options.BatchSize, cancellationToken);
         var result = services.FeedApplier.Apply(services.Database, page);
+        metrics.Record(result);
         if (result.Applied + result.Quarantined > 0)
         {
             silenceAlarmed = false;
             LogPageApplied(result.Applied, result.Revocations, result.Quarantined, result.Duplicates, result.GapsOpened, result.Cursor);
         }
 
-        health.Update(h => h with { State = "following", LastPollOk = time.GetUtcNow(), LastError = null, Cursor = result.Cursor, SilenceAlarm = silenceAlarmed });
+        health.Update(h => h with { State = "following", LastPollOk = time.GetUtcNow(), LastError = null, Cursor = result.Cursor, Lag = Math.Max(0, page.Last - result.Cursor), SilenceAlarm = silenceAlarmed });
         return page.Changes.Count + page.Malformed.Count > 0 && result.Cursor < page.Last;
     }
 
