@@ -117,7 +117,7 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
         }
 
-        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
+        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapRefetchSeconds < 1 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
         {
             throw new InvalidDataException($"{path}: feed or revocation settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days, delivery 1 min–24 h)");
         }
@@ -207,6 +207,9 @@ public sealed record FeedSettings
     public int PollIntervalMs { get; init; } = 1000;
 
     public int BatchSize { get; init; } = 500;
+
+    /// <summary>How often the oldest open gap is asked for again.</summary>
+    public int GapRefetchSeconds { get; init; } = 5;
 
     /// <summary>A gap open this long raises the alarm.</summary>
     public int GapAlarmMinutes { get; init; } = 10;
