@@ -17,6 +17,14 @@ public sealed class CrlEntryRow
     public string? InvalidityDate { get; set; }
 }
 
+/// <summary>How many entries a CRL will have and their total DER length.</summary>
+public sealed class CrlEntriesSize
+{
+    public long Count { get; set; }
+
+    public long Length { get; set; }
+}
+
 /// <summary>One published CRL as archived in <c>crls</c>.</summary>
 public sealed class CrlArchiveRow
 {
@@ -67,6 +75,22 @@ public static class CrlStore
     private const string EntryColumns =
         "c.serial AS Serial, c.revoked_at_us AS RevokedAtUs, c.reason AS Reason, c.invalidity_date AS InvalidityDate";
 
+    /// <summary>
+    /// The DER length of each entry as <see cref="CrlWriter.EncodeEntry"/> writes it, summed: SEQUENCE
+    /// header 2, INTEGER header 2 + serial octets, UTCTime 15 (GeneralizedTime 17 from 2050),
+    /// extensions header 2 if any, reasonCode 12 (not for unspecified), invalidityDate 26. The writer
+    /// checks what it wrote against this, so a mismatch fails the build instead of the CRL.
+    /// </summary>
+    private const string SizeColumns =
+        """
+        COUNT(*) AS Count,
+        COALESCE(SUM(4 + length(c.serial) / 2
+            + CASE WHEN c.revoked_at_us < 2524608000000000 THEN 15 ELSE 17 END
+            + CASE WHEN (c.reason IS NOT NULL AND c.reason <> 0) OR c.invalidity_date IS NOT NULL THEN 2 ELSE 0 END
+            + CASE WHEN c.reason IS NOT NULL AND c.reason <> 0 THEN 12 ELSE 0 END
+            + CASE WHEN c.invalidity_date IS NOT NULL THEN 26 ELSE 0 END), 0) AS Length
+        """;
+
     private const string ArchiveColumns =
         """
         id AS Id, issuer_key_id AS IssuerKeyId, scope AS Scope, number AS Number, kind AS Kind, scheduled AS Scheduled,
@@ -112,30 +136,45 @@ public static class CrlStore
     /// </summary>
     public static IEnumerable<CrlEntryRow> CompleteEntries(DbConnection db, DbTransaction? tx, StoreDialect dialect, CrlSeries series, long dropCutoffUs, long dropMark) =>
         db.Query<CrlEntryRow>(
-            $"""
-            SELECT {EntryColumns} FROM certificates c
-            WHERE c.issuer_key_id = @IssuerKeyId AND c.status = 'revoked' {ScopeFilter(series)}
-              AND (c.not_after_us >= @DropCutoffUs
-                   OR (SELECT MIN(s.change_seq) FROM status_changes s WHERE s.serial = c.serial AND s.status = 'revoked') > @DropMark)
-            ORDER BY c.serial{Collation(dialect)}
-            """,
-            new { series.IssuerKeyId, Code = series.MunicipalityCode, DropCutoffUs = dropCutoffUs, DropMark = dropMark },
+            $"SELECT {EntryColumns} FROM certificates c WHERE {CompleteFilter(series)} ORDER BY c.serial{Collation(dialect)}",
+            CompleteParameters(series, dropCutoffUs, dropMark),
             tx,
             buffered: false);
+
+    /// <summary>Count and DER length of <see cref="CompleteEntries"/>, in one aggregate instead of a first pass.</summary>
+    public static CrlEntriesSize CompleteEntriesSize(DbConnection db, DbTransaction? tx, CrlSeries series, long dropCutoffUs, long dropMark) =>
+        db.QuerySingle<CrlEntriesSize>($"SELECT {SizeColumns} FROM certificates c WHERE {CompleteFilter(series)}", CompleteParameters(series, dropCutoffUs, dropMark), tx);
 
     /// <summary>The entries of a delta: certificates of the scope with a revocation change in (<paramref name="afterMark"/>, <paramref name="mark"/>].</summary>
     public static IEnumerable<CrlEntryRow> DeltaEntries(DbConnection db, DbTransaction? tx, StoreDialect dialect, CrlSeries series, long afterMark, long mark) =>
         db.Query<CrlEntryRow>(
-            $"""
-            SELECT {EntryColumns} FROM certificates c
-            WHERE c.issuer_key_id = @IssuerKeyId AND c.status = 'revoked' {ScopeFilter(series)}
-              AND c.serial IN (SELECT s.serial FROM status_changes s
-                               WHERE s.issuer_key_id = @IssuerKeyId AND s.status = 'revoked' AND s.change_seq > @AfterMark AND s.change_seq <= @Mark)
-            ORDER BY c.serial{Collation(dialect)}
-            """,
+            $"SELECT {EntryColumns} FROM certificates c WHERE {DeltaFilter(series)} ORDER BY c.serial{Collation(dialect)}",
             new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, Mark = mark },
             tx,
             buffered: false);
+
+    public static CrlEntriesSize DeltaEntriesSize(DbConnection db, DbTransaction? tx, CrlSeries series, long afterMark, long mark) =>
+        db.QuerySingle<CrlEntriesSize>(
+            $"SELECT {SizeColumns} FROM certificates c WHERE {DeltaFilter(series)}",
+            new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, Mark = mark },
+            tx);
+
+    private static string CompleteFilter(CrlSeries series) =>
+        $"""
+        c.issuer_key_id = @IssuerKeyId AND c.status = 'revoked' {ScopeFilter(series)}
+          AND (c.not_after_us >= @DropCutoffUs
+               OR (SELECT MIN(s.change_seq) FROM status_changes s WHERE s.serial = c.serial AND s.status = 'revoked') > @DropMark)
+        """;
+
+    private static object CompleteParameters(CrlSeries series, long dropCutoffUs, long dropMark) =>
+        new { series.IssuerKeyId, Code = series.MunicipalityCode, DropCutoffUs = dropCutoffUs, DropMark = dropMark };
+
+    private static string DeltaFilter(CrlSeries series) =>
+        $"""
+        c.issuer_key_id = @IssuerKeyId AND c.status = 'revoked' {ScopeFilter(series)}
+          AND c.serial IN (SELECT s.serial FROM status_changes s
+                           WHERE s.issuer_key_id = @IssuerKeyId AND s.status = 'revoked' AND s.change_seq > @AfterMark AND s.change_seq <= @Mark)
+        """;
 
     /// <summary>What the pre-publication check needs to decide whether an entry may leave: notAfter and the first revocation's change_seq.</summary>
     public static (long NotAfterUs, long? FirstRevocationSeq)? DropFacts(DbConnection db, string serial)

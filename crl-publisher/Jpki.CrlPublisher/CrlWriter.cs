@@ -37,13 +37,15 @@ public sealed record CrlWriteResult(long EntryCount, long SizeBytes, byte[] Sha2
 /// a first pass over the entry source measures the revokedCertificates length (DER needs it up
 /// front), a second writes them while the TBSCertList goes through SHA-256, and only the digest
 /// goes to the signer (the HSM). Memory is one entry's bytes and a 64 KiB buffer, whatever the
-/// count. The entry source is called twice and must yield the same rows (one snapshot).
+/// count. The entry source must yield the same rows each time (one snapshot). Given the size
+/// from the store (an SQL aggregate, <see cref="CrlStore.CompleteEntriesSize"/>) the first pass is
+/// skipped; what is written is checked against it either way.
 /// </summary>
 public static class CrlWriter
 {
     private const int MaxEntryBytes = 128;
 
-    public static CrlWriteResult Write(Stream output, CrlContent content, Func<IEnumerable<CrlEntryRow>> entries, ISigner signer, SignatureAlgorithm algorithm)
+    public static CrlWriteResult Write(Stream output, CrlContent content, Func<IEnumerable<CrlEntryRow>> entries, ISigner signer, SignatureAlgorithm algorithm, CrlEntriesSize? measured = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(content);
@@ -67,10 +69,17 @@ public static class CrlWriter
         Span<byte> scratch = stackalloc byte[MaxEntryBytes];
         long count = 0;
         long entriesLength = 0;
-        foreach (var entry in entries())
+        if (measured is not null)
         {
-            entriesLength += EncodeEntry(scratch, entry);
-            count++;
+            (count, entriesLength) = (measured.Count, measured.Length);
+        }
+        else
+        {
+            foreach (var entry in entries())
+            {
+                entriesLength += EncodeEntry(scratch, entry);
+                count++;
+            }
         }
 
         long tbsContent = 3 + algorithmDer.Length + content.IssuerNameDer.Length + Der.TimeLength(thisUpdate) + Der.TimeLength(nextUpdate)
@@ -104,7 +113,7 @@ public static class CrlWriter
 
         if (written != count || writtenLength != entriesLength)
         {
-            throw new InvalidOperationException($"the entry source changed between passes ({count} then {written} entries): not one snapshot");
+            throw new InvalidOperationException($"the entries written ({written}, {writtenLength} bytes) are not the {count} entries of {entriesLength} bytes measured: not one snapshot, or the size formula is wrong");
         }
 
         sink.Write(header[..Der.WriteHeader(header, Der.ContextConstructed0, extensionsDer.Length)]);

@@ -166,7 +166,10 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             CrlWriteResult written;
             using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024))
             {
-                written = CrlWriter.Write(file, content, entries, key.Signer, SignatureAlgorithm.RsaPkcs1Sha256);
+                var size = delta
+                    ? CrlStore.DeltaEntriesSize(db, snapshot, series, baseCrl!.MaxChangeSeq, mark)
+                    : CrlStore.CompleteEntriesSize(db, snapshot, series, dropCutoffUs, dropMark);
+                written = CrlWriter.Write(file, content, entries, key.Signer, SignatureAlgorithm.RsaPkcs1Sha256, size);
                 file.Flush(flushToDisk: true);
             }
 

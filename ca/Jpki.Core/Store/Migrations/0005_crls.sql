@@ -46,7 +46,12 @@ CREATE TABLE crl_first_listings (
     this_update_us BIGINT NOT NULL
 );
 
--- CRL builds read the revoked certificates of one issuer key in serial order, and a
--- certificate's first revocation in status_changes.
-CREATE INDEX certificates_revoked ON certificates (issuer_key_id, serial) WHERE status = 'revoked';
+-- CRL builds read the revoked certificates of one issuer key (full, ARL) or of one municipality
+-- (partition) in serial order. Covering partial indexes: the build reads the index alone, in
+-- order, instead of one random table lookup per entry (5x faster at 100k entries on SQLite).
+CREATE INDEX certificates_revoked ON certificates (issuer_key_id, serial, revoked_at_us, reason, invalidity_date, not_after_us, kind, municipality_code)
+    WHERE status = 'revoked';
+CREATE INDEX certificates_revoked_municipality ON certificates (issuer_key_id, municipality_code, serial, revoked_at_us, reason, invalidity_date, not_after_us, kind)
+    WHERE status = 'revoked';
+-- ... and a certificate's first revocation in status_changes.
 CREATE INDEX status_changes_serial ON status_changes (serial, change_seq);
