@@ -19,6 +19,7 @@ public sealed class CrlIssuerKey
         IssuerKeyId = key.Id;
         Signer = signer;
         IssuerNameDer = certificate.SubjectName.RawData;
+        NotBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
         SubjectPublicKeyInfo = certificate.PublicKey.ExportSubjectPublicKeyInfo();
         if (!SubjectPublicKeyInfo.AsSpan().SequenceEqual(signer.SubjectPublicKeyInfo))
         {
@@ -35,6 +36,9 @@ public sealed class CrlIssuerKey
     public ISigner Signer { get; }
 
     public byte[] IssuerNameDer { get; }
+
+    /// <summary>The issuer certificate's notBefore: no CRL of this key is dated earlier.</summary>
+    public DateTimeOffset NotBefore { get; }
 
     public byte[] SubjectPublicKeyInfo { get; }
 

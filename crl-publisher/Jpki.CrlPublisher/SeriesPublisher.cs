@@ -131,7 +131,14 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
         var idp = IdpOf(db, snapshot, series, key);
 
         var now = database.Time.GetUtcNow();
+        // Backdated for slow verifier clocks, but never before the issuer certificate's notBefore
+        // (a new key's first CRLs), and never in the future.
         var thisUpdate = Der.TruncateToSeconds(now - options.Backdate);
+        if (thisUpdate < key.NotBefore)
+        {
+            thisUpdate = Der.TruncateToSeconds(key.NotBefore <= now ? key.NotBefore : now);
+        }
+
         var nextUpdate = thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())

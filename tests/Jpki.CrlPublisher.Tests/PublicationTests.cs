@@ -304,6 +304,20 @@ public sealed class PublicationTests(CrlFixture crl)
         Assert.DoesNotContain("Invalidity Date", entry, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ThisUpdateIsBackdatedButNeverBeforeTheIssuerCertificateNorInTheFuture()
+    {
+        // The fixture's ceremony ran moments ago, well within the 5-minute backdate.
+        var published = crl.Services.Publisher.Publish(Full, delta: false, scheduled: false)!;
+        var root = X509CertificateLoader.LoadCertificateFromFile(crl.RootPem);
+        using var stream = File.OpenRead(published.Path);
+        using var reader = new CrlFileReader(stream);
+        var preamble = reader.ReadPreamble();
+        Assert.True(preamble.ThisUpdate >= new DateTimeOffset(root.NotBefore.ToUniversalTime()), $"{preamble.ThisUpdate:O} is before the root's notBefore {root.NotBefore.ToUniversalTime():O}");
+        Assert.True(preamble.ThisUpdate <= DateTimeOffset.UtcNow);
+        Assert.Equal(published.ThisUpdate + TimeSpan.FromHours(48), preamble.NextUpdate);
+    }
+
     private static List<string> Serials(string path)
     {
         using var stream = File.OpenRead(path);
