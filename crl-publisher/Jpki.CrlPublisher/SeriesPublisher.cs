@@ -64,7 +64,9 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
 
             try
             {
-                if (Publish(series, delta, scheduled) is { } crl)
+                // A series without a complete CRL yet (a municipality's first certificate) gets
+                // one now rather than waiting up to a day for the complete schedule.
+                if ((Publish(series, delta, scheduled) ?? (delta ? Publish(series, delta: false, scheduled: false) : null)) is { } crl)
                 {
                     published.Add(crl);
                 }

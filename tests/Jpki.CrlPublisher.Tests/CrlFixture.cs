@@ -71,7 +71,12 @@ public sealed class CrlFixture : IAsyncLifetime
     /// <summary>Issues a signing certificate over the CA API for a new resident of <paramref name="municipality"/>.</summary>
     public async Task<IssuedLeaf> IssueAsync(string municipality = "352012", string kind = "signing")
     {
-        var address = municipality == "352012" ? "山口県山口市亀山町１－２" : "山口県宇部市常盤町１－７";
+        var address = municipality switch
+        {
+            "352012" => "山口県山口市亀山町１－２",
+            "352021" => "山口県下関市南部町１－１",
+            _ => "山口県宇部市常盤町１－７",
+        };
         var code = await Ca.AddResidentAsync(municipalityCode: municipality, address: address);
         var (status, body, _) = await Ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new
         {
