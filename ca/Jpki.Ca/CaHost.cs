@@ -4,6 +4,7 @@ using Jpki.Core.Configuration;
 using Jpki.Hsm;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace Jpki.Ca;
 
@@ -57,10 +58,23 @@ public static class CaHost
         builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
         builder.Services.AddOpenApi();
         builder.Services.AddMetrics();
+        // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
+        // outcomes are problem types, never residents or accounts).
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(IssuanceMetrics.MeterName)
+            .AddPrometheusExporter());
         builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
         builder.Services.AddSingleton<AccountAdministration>();
+        builder.Services.AddSingleton<RevocationRequests>();
+        builder.Services.AddSingleton<FeedHealth>();
+        builder.Services.AddSingleton<FeedMetrics>();
+        builder.Services.AddSingleton<CertificateDelivery>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
+        builder.Services.AddSingleton<FeedAdministration>();
+        builder.Services.AddSingleton<JukiNetSubscriber>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
 
         var app = builder.Build();
         try
@@ -89,6 +103,7 @@ public static class CaHost
         // integrators read it; it names no secret.
         app.MapOpenApi("/openapi/v1.json");
         app.MapGet("/healthz", QueryEndpoints.Health);
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
@@ -121,7 +136,62 @@ public static class CaHost
             var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
             return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
+        MapRevocationEndpoints(app);
         return app;
+    }
+
+    private static void MapRevocationEndpoints(WebApplication app)
+    {
+        app.MapPost("/api/v1/certificates/{serial}/revocations", async (string serial, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator, AccountRole.Officer);
+            return account is null ? problem! : await revocations.RevokeAsync(serial, context, account);
+        });
+        app.MapPost("/api/v1/certificates/{serial}/delivery", async (string serial, HttpContext context, BearerAuthentication auth, CertificateDelivery delivery) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+            return account is null ? problem! : await delivery.ConfirmAsync(serial, context, account);
+        });
+        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", async (string keyId, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await revocations.RequestCompromiseAsync(keyId, context, officer);
+        });
+        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", async (string keyId, long requestId, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await revocations.ApproveCompromiseAsync(keyId, requestId, context, officer);
+        });
+        app.MapGet("/api/v1/feed", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
+            return account is null ? problem! : feed.Status();
+        });
+        app.MapGet("/api/v1/feed/gaps", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
+            return account is null ? problem! : feed.Gaps();
+        });
+        app.MapPost("/api/v1/feed/gaps/{id:long}/close", async (long id, HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await feed.CloseGapAsync(id, context, officer);
+        });
+        app.MapGet("/api/v1/feed/quarantine", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
+            return account is null ? problem! : feed.Quarantine();
+        });
+        app.MapGet("/api/v1/switches", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
+            return account is null ? problem! : feed.Switches();
+        });
+        app.MapPut("/api/v1/switches/{name}", async (string name, HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await feed.SetSwitchAsync(name, context, officer);
+        });
     }
 
     private static async Task WriteUnhandledProblemAsync(HttpContext context)

@@ -23,6 +23,15 @@ public sealed record CaOptions
     /// <summary>The clock of issuance, audit and the store.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>How the Juki-Net change feed is followed.</summary>
+    public FeedOptions Feed { get; init; } = new();
+
+    /// <summary>Delivery confirmation and the sweeper of unconfirmed certificates.</summary>
+    public DeliveryOptions Delivery { get; init; } = new();
+
+    /// <summary>How long the second officer has to approve an issuer-key compromise.</summary>
+    public TimeSpan TwoOfficerWindow { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>JSON request bodies larger than this are refused with 413.</summary>
     public const long MaxRequestBodyBytes = 64 * 1024;
 }

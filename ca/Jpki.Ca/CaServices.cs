@@ -1,6 +1,7 @@
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
+using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet;
@@ -45,6 +46,11 @@ public sealed class CaServices : IDisposable
 
     public JukiNetClient JukiNet { get; private set; } = null!;
 
+    /// <summary>Every revocation of the CA goes through this one (rule table, status change, audit).</summary>
+    public CertificateRevoker Revoker { get; private set; } = null!;
+
+    public JukiNetFeedApplier FeedApplier { get; private set; } = null!;
+
     /// <summary>For the health probe of Juki-Net (<c>GET {base}/healthz</c>), short timeout.</summary>
     public HttpClient HealthProbeHttp { get; private set; } = null!;
 
@@ -88,6 +94,9 @@ public sealed class CaServices : IDisposable
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
         Audit = new AuditLog(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Settings.AuditOptions());
 
+        Revoker = new CertificateRevoker(Audit);
+        FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);
+
         var issuerKeys = new Dictionary<string, ActiveIssuerKey>(StringComparer.Ordinal);
         foreach (var issuer in IssuerStore.ListIssuers(db))
         {
@@ -120,6 +129,13 @@ public sealed class CaServices : IDisposable
             },
             loggers.CreateLogger<JukiNetClient>(),
             Options.Time);
+    }
+
+    /// <summary>The keyed hash the store keeps instead of a resident code.</summary>
+    public byte[] ResidentKey(ResidentCode code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        return ResidentHmac.Compute(System.Text.Encoding.ASCII.GetBytes(code.Digits));
     }
 
     private T Own<T>(T disposable)

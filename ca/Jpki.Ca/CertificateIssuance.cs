@@ -10,6 +10,7 @@ using Jpki.Core.Certificates;
 using Jpki.Core.Issuance;
 using Jpki.Core.Profiles;
 using Jpki.Core.Requests;
+using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet;
@@ -109,6 +110,11 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         var spkiSha256 = Convert.ToHexStringLower(SHA256.HashData(csr.SubjectPublicKeyInfo));
         await using (var db = await services.Database.OpenConnectionAsync(context.RequestAborted))
         {
+            if (JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.IssuanceSwitch))
+            {
+                return IssuanceStopped();
+            }
+
             if (EndEntityCertificateStore.PublicKeyCertified(db, spkiSha256))
             {
                 // A retry racing its first attempt may find the key certified by that attempt.
@@ -259,6 +265,17 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
                 return DuplicateKey();
             }
 
+            // An officer may have stopped issuance, or frozen the key, while this one was signed.
+            if (JukiNetFeedStore.IsStopped(tx, JukiNetFeedStore.IssuanceSwitch))
+            {
+                return IssuanceStopped();
+            }
+
+            if (Jpki.Core.Issuers.IssuerStore.FindKey(tx.Connection, issuerKey.Key.Id, tx.Transaction)?.State != "active")
+            {
+                return ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "issuer key not active", $"issuer key '{issuerKey.Key.Id}' is no longer active; nothing was issued");
+            }
+
             EndEntityCertificateStore.Insert(tx, new EndEntityCertificateRow
             {
                 Serial = serialHex,
@@ -291,6 +308,22 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             }
 
             services.Audit.Append(tx, new AuditRecord(account.Id, "certificate.issued", serialHex, details));
+
+            // Still under the writers' lock: an event for this resident later than the record the
+            // certificate was made from may have been applied meanwhile; it applies to this
+            // certificate too, through the same rule table (DESIGN.md §5).
+            if (ApplyLaterEvents(tx, serialHex, residentKey, record.Sequence) is { } revokedBy)
+            {
+                var changed = ResidentChangedAtCommit(serialHex, revokedBy);
+                if (idempotencyKey.Length > 0)
+                {
+                    IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status409Conflict, changed);
+                }
+
+                await tx.CommitAsync(context.RequestAborted);
+                return Results.Text(changed, "application/problem+json", Encoding.UTF8, StatusCodes.Status409Conflict);
+            }
+
             if (idempotencyKey.Length > 0)
             {
                 IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status201Created, answerJson);
@@ -302,6 +335,43 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         LogIssued(logger, serialHex, issuerKey.Key.Id, KindText(checkedInput.Kind), municipalityCode);
         return Results.Text(answerJson, "application/json", Encoding.UTF8, StatusCodes.Status201Created);
     }
+
+    /// <summary>Revokes the new certificate for each later recorded event whose rule revokes it; the last such event, or null.</summary>
+    private StoredFeedEvent? ApplyLaterEvents(WriteTransaction tx, string serial, byte[] residentKey, long basedOnSequence)
+    {
+        StoredFeedEvent? revokedBy = null;
+        foreach (var later in JukiNetFeedStore.ResidentEventsAfter(tx, residentKey, CaServices.ResidentHmacKeyId, basedOnSequence))
+        {
+            var cause = RevocationRules.ParseCause(later.Cause)
+                ?? throw new InvalidOperationException($"stored event {later.Sequence} names an unknown cause");
+            var result = services.Revoker.Revoke(tx, new RevocationOrder
+            {
+                Serial = serial,
+                Cause = cause,
+                Source = JukiNetFeedApplier.SourceOf(later.Sequence),
+                Actor = JukiNetFeedApplier.Actor,
+                InvalidityDate = Instant.ParseDateText(later.EffectiveDate),
+            });
+            if (result.Changed)
+            {
+                revokedBy = later;
+            }
+        }
+
+        return revokedBy;
+    }
+
+    private static string ResidentChangedAtCommit(string serial, StoredFeedEvent revokedBy) =>
+        new JsonObject
+        {
+            ["type"] = ProblemTypes.ResidentChanged,
+            ["title"] = "resident changed",
+            ["status"] = StatusCodes.Status409Conflict,
+            ["detail"] = "Juki-Net recorded a change for this resident after the record this certificate was made from; the certificate was revoked at once and must not be delivered",
+            ["serial"] = serial,
+            ["revokedBy"] = JukiNetFeedApplier.SourceOf(revokedBy.Sequence),
+            ["cause"] = revokedBy.Cause,
+        }.ToJsonString();
 
     public static string KindText(IssuerKind kind) => kind == IssuerKind.Signing ? "signing" : "authentication";
 
@@ -440,8 +510,11 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
 
     private static IResult Replay(StoredAnswer stored, string requestSha256) =>
         stored.RequestSha256 == requestSha256
-            ? Results.Text(stored.Body, "application/json", Encoding.UTF8, stored.Status)
+            ? Results.Text(stored.Body, stored.Status >= 400 ? "application/problem+json" : "application/json", Encoding.UTF8, stored.Status)
             : ProblemTypes.Problem(422, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key reused", "this Idempotency-Key was used with a different request body");
+
+    private static IResult IssuanceStopped() =>
+        ProblemTypes.Problem(503, ProblemTypes.IssuanceStopped, "issuance stopped", "an officer has stopped issuance (PUT /api/v1/switches/issuance); nothing was issued");
 
     private static IResult DuplicateKey() =>
         ProblemTypes.Problem(409, ProblemTypes.DuplicateKey, "public key already certified", "a certificate for this public key exists; a card key is certified once");

@@ -25,7 +25,13 @@ public sealed class IssuanceMetrics
 
     public void Record(IResult result, long startTimestamp)
     {
-        var outcome = result is ProblemHttpResult problem ? problem.ProblemDetails.Type ?? "problem" : "issued";
+        var outcome = result switch
+        {
+            ProblemHttpResult problem => problem.ProblemDetails.Type ?? "problem",
+            // A stored answer replayed, or the commit-time catch-up's 409: no ProblemHttpResult.
+            IStatusCodeHttpResult { StatusCode: >= 400 and var status } => ProblemTypes.ForStatus(status),
+            _ => "issued",
+        };
         var tag = new KeyValuePair<string, object?>("outcome", outcome);
         requests.Add(1, tag);
         duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tag);

@@ -36,6 +36,18 @@ public static class ProblemTypes
     public const string AccountExists = Prefix + "account-exists";
     public const string AccountNotFound = Prefix + "account-not-found";
     public const string AccountLocked = Prefix + "account-locked";
+    public const string NotTheHolder = Prefix + "not-the-holder";
+    public const string AlreadyRevoked = Prefix + "already-revoked";
+    public const string NotRevocable = Prefix + "not-revocable";
+    public const string IssuerKeyNotFound = Prefix + "issuer-key-not-found";
+    public const string IssuerKeyCompromised = Prefix + "issuer-key-compromised";
+    public const string CompromiseRequestNotFound = Prefix + "compromise-request-not-found";
+    public const string CompromiseRequestExpired = Prefix + "compromise-request-expired";
+    public const string SecondOfficerRequired = Prefix + "second-officer-required";
+    public const string IssuanceStopped = Prefix + "issuance-stopped";
+    public const string GapNotFound = Prefix + "gap-not-found";
+    public const string UnknownSwitch = Prefix + "unknown-switch";
+    public const string DeliveryTooLate = Prefix + "delivery-too-late";
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());

@@ -19,6 +19,16 @@ var app = CaHost.Build(settings, module, new CaOptions
 {
     ListenUrl = listen,
     JukiNetBaseAddress = new Uri(settings.Urls.JukiNet.TrimEnd('/') + "/"),
+    Feed = new FeedOptions
+    {
+        Enabled = settings.Feed.Enabled,
+        PollInterval = TimeSpan.FromMilliseconds(settings.Feed.PollIntervalMs),
+        BatchSize = settings.Feed.BatchSize,
+        GapAlarmAfter = TimeSpan.FromMinutes(settings.Feed.GapAlarmMinutes),
+        SilenceAlarmAfter = TimeSpan.FromMinutes(settings.Feed.SilenceAlarmMinutes),
+    },
+    TwoOfficerWindow = TimeSpan.FromMinutes(settings.Revocation.TwoOfficerWindowMinutes),
+    Delivery = new DeliveryOptions { ConfirmWithin = TimeSpan.FromMinutes(settings.Revocation.DeliveryConfirmMinutes) },
 });
 await app.StartAsync();
 Console.Out.WriteLine($"CA API listening on {string.Join(' ', app.Urls)}");

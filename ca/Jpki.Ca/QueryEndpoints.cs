@@ -160,7 +160,7 @@ public static class QueryEndpoints
     }
 
     /// <summary><c>GET /healthz</c>: the issuance HSM pool, the store and Juki-Net; 200 only when all answer.</summary>
-    public static async Task<IResult> Health(CaServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> Health(CaServices services, FeedHealth feed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
         var hsm = services.IssuancePool.Probe();
@@ -189,7 +189,9 @@ public static class QueryEndpoints
             jukiNet = "unavailable";
         }
 
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok";
+        ArgumentNullException.ThrowIfNull(feed);
+        var feedNow = feed.Current;
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting");
         return Results.Json(
             new
             {
@@ -197,6 +199,7 @@ public static class QueryEndpoints
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
                 store,
                 jukiNet,
+                feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
             },
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);

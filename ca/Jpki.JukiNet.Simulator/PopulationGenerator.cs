@@ -86,6 +86,16 @@ public sealed class PopulationGenerator(int seed)
         return residents;
     }
 
+    /// <summary>A name of the kind the population holds, for the change generator's name changes.</summary>
+    internal static (string Name, string Flags) RandomName(Random random, Sex sex) => MakeName(random, sex, Trait.None);
+
+    /// <summary>A date of birth of the kind the population holds, for birth-date corrections.</summary>
+    internal static BirthDate RandomBirthDate(Random random) => MakeBirthDate(random, Trait.None);
+
+    /// <summary>An address in <paramref name="municipality"/> of the kind the population holds, for moves.</summary>
+    internal static (string Address, string Flags) RandomAddress(Random random, Municipality municipality) =>
+        MakeAddress(random, municipality, Trait.None);
+
     private static ResidentRecord MakeResident(Random random, HashSet<string> codes, Trait trait)
     {
         ResidentCode code;

@@ -6,8 +6,9 @@ namespace Jpki.JukiNet.Simulator;
 
 /// <summary>
 /// The simulated prefecture Juki-Net server as an ASP.NET Core minimal API (DESIGN.md §9):
-/// lookup and change feed as the contract says, plus simulator-only admin endpoints.
-/// Every error is problem+json.
+/// lookup and change feed as the contract says, plus simulator-only admin endpoints — residents,
+/// changes, fault switches (<see cref="FeedFaults"/>) and the change generator
+/// (<see cref="ChangeGenerator"/>). Every error is problem+json.
 /// </summary>
 public static class SimulatorApp
 {
@@ -16,9 +17,10 @@ public static class SimulatorApp
     /// <summary>
     /// Opens (and on first use populates) the database and builds the app; the caller starts it.
     /// With port 0 in <see cref="SimulatorSettings.Urls"/>, <c>app.Urls</c> holds the bound
-    /// address once started.
+    /// address once started. <paramref name="time"/> (default the system clock) drives the
+    /// fault windows, the release of late events and the change generator.
     /// </summary>
-    public static WebApplication Build(SimulatorSettings settings)
+    public static WebApplication Build(SimulatorSettings settings, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var store = new SimulatorStore(settings.DatabasePath);
@@ -31,6 +33,12 @@ public static class SimulatorApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(time ?? TimeProvider.System);
+        builder.Services.AddSingleton(services => new FeedFaults(
+            store, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<FeedFaults>>(), settings.Faults));
+        builder.Services.AddSingleton(services => new ChangeGenerator(
+            store, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<ChangeGenerator>>(), settings.Generator));
+        builder.Services.AddHostedService(services => services.GetRequiredService<ChangeGenerator>());
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -42,11 +50,78 @@ public static class SimulatorApp
 
         app.MapGet("/healthz", async (SimulatorStore db) =>
             Results.Json(new { status = "ok", residents = await db.CountResidentsAsync() }, JukiNetJson.Options));
-        app.MapGet("/api/v1/residents/{code}", LookupAsync);
-        app.MapGet("/api/v1/changes", ChangesAsync);
+        app.MapGet("/api/v1/residents/{code}", LookupAsync).AddEndpointFilter(ApplyRequestFaultsAsync);
+        app.MapGet("/api/v1/changes", ChangesAsync).AddEndpointFilter(ApplyRequestFaultsAsync);
         app.MapPost("/api/v1/residents", CreateResidentAsync);
         app.MapPost("/api/v1/changes", CreateChangeAsync);
+        app.MapGet("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.StateAsync(), JukiNetJson.Options));
+        app.MapPut("/api/v1/faults", SetFaultsAsync);
+        app.MapDelete("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.SetAsync(FaultSettings.Off), JukiNetJson.Options));
+        app.MapGet("/api/v1/generator", (ChangeGenerator generator) => Results.Json(generator.Status, JukiNetJson.Options));
+        app.MapPost("/api/v1/generator", StartGeneratorAsync);
+        app.MapDelete("/api/v1/generator", async (ChangeGenerator generator) => Results.Json(await generator.StopRunAsync(), JukiNetJson.Options));
         return app;
+    }
+
+    /// <summary>
+    /// Outage and slowness for the lookup and the feed (not for the admin endpoints, so a test can
+    /// always switch faults off): the answer, failing or not, comes <c>slowMs</c> late; during an
+    /// outage it is a 503 problem or a dropped connection.
+    /// </summary>
+    private static async ValueTask<object?> ApplyRequestFaultsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var fault = await http.RequestServices.GetRequiredService<FeedFaults>().BeginRequestAsync();
+        if (fault.SlowMs > 0)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(fault.SlowMs), http.RequestServices.GetRequiredService<TimeProvider>(), http.RequestAborted);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                // The caller gave up waiting (its timeout): nobody is left to answer.
+                return Results.Empty;
+            }
+        }
+
+        switch (fault.Outage)
+        {
+            case OutageKind.Abort:
+                http.Abort();
+                return Results.Empty;
+            case OutageKind.Unavailable:
+                http.Response.Headers.RetryAfter = "1";
+                return Problem(StatusCodes.Status503ServiceUnavailable, "Juki-Net unavailable", "simulated outage (fault switch)");
+            default:
+                return await next(context);
+        }
+    }
+
+    private static async Task<IResult> SetFaultsAsync(HttpRequest request, FeedFaults faults)
+    {
+        var (body, problem) = await ReadJsonAsync<FaultSettings>(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        return body.Check() is { } error
+            ? Problem(StatusCodes.Status400BadRequest, "invalid faults", error)
+            : Results.Json(await faults.SetAsync(body), JukiNetJson.Options);
+    }
+
+    private static async Task<IResult> StartGeneratorAsync(HttpRequest request, ChangeGenerator generator)
+    {
+        var (body, problem) = await ReadJsonAsync<GeneratorSettings>(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        return body.Check() is { } error
+            ? Problem(StatusCodes.Status400BadRequest, "invalid generator settings", error)
+            : Results.Json(await generator.StartRunAsync(body), JukiNetJson.Options, statusCode: StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> LookupAsync(string code, SimulatorStore store)
@@ -64,11 +139,10 @@ public static class SimulatorApp
 
     /// <summary>
     /// The feed: events after <c>after</c>, at most <c>limit</c>, in sequence order, and the
-    /// feed's highest sequence. Fault switches (issue 5: duplicates, gaps, reordering, malformed
-    /// entries, outage, slow answers) belong between the store read and the answer: the page is
-    /// built as a list of events first, so a switch can rewrite it before it is written out.
+    /// feed's highest sequence — or, with a page-rewriting fault switch on, the page as
+    /// <see cref="FeedFaults"/> rewrites it (still at most <c>limit</c> entries).
     /// </summary>
-    private static async Task<IResult> ChangesAsync(HttpRequest request, SimulatorStore store)
+    private static async Task<IResult> ChangesAsync(HttpRequest request, SimulatorStore store, FeedFaults faults)
     {
         if (!TryReadQueryNumber(request, "after", 0, out var after) || after < 0)
         {
@@ -78,6 +152,11 @@ public static class SimulatorApp
         if (!TryReadQueryNumber(request, "limit", DefaultChangesLimit, out var limit) || limit is < 1 or > JukiNetClientOptions.MaxChangesPerRequest)
         {
             return Problem(StatusCodes.Status400BadRequest, "bad limit", $"limit must be 1-{JukiNetClientOptions.MaxChangesPerRequest}");
+        }
+
+        if (faults.RewritesPages)
+        {
+            return Results.Json(await faults.ServePageAsync(after, (int)limit, request.HttpContext.RequestAborted), JukiNetJson.Options);
         }
 
         var (changes, last) = await store.ReadChangesAsync(after, (int)limit);

@@ -138,6 +138,23 @@ public sealed class SimulatorStore
     }
 
     /// <summary>
+    /// A resident whose record can still change (registered or moved out): the first such code at
+    /// or after <paramref name="from"/>, wrapping round; null when none is left. One index seek,
+    /// so the change generator can draw residents at a high rate.
+    /// </summary>
+    public async Task<ResidentCode?> FindChangeableResidentAsync(string from)
+    {
+        await using var connection = Open();
+        const string Changeable = "status IN ('registered', 'movedOut')";
+        var code = await connection.QuerySingleOrDefaultAsync<string>(
+            $"SELECT resident_code FROM residents WHERE resident_code >= @from AND {Changeable} ORDER BY resident_code LIMIT 1",
+            new { from })
+            ?? await connection.QuerySingleOrDefaultAsync<string>(
+                $"SELECT resident_code FROM residents WHERE {Changeable} ORDER BY resident_code LIMIT 1");
+        return code is null ? null : Jpki.JukiNet.ResidentCode.Parse(code);
+    }
+
+    /// <summary>
     /// Reads the resident under the write lock, lets <paramref name="apply"/> decide the change
     /// (or refuse it), logs the event under the next global sequence and stores the new record
     /// with that sequence — all in one transaction.

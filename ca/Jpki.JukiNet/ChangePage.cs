@@ -6,6 +6,16 @@ namespace Jpki.JukiNet;
 /// Events that could not be understood are in <see cref="Malformed"/>, not dropped: the
 /// subscriber quarantines them and goes on (issue 5).
 /// </summary>
+/// <remarks>
+/// Delivery is at least once and not in order (DESIGN.md §5). A batch asked for with
+/// <c>after</c> normally holds events above <c>after</c> in sequence order, but it may also hold:
+/// late deliveries — events with a sequence ≤ <c>after</c> that were missing from earlier batches
+/// (the subscriber saw a gap) and arrive now; repeats of events already delivered, in an earlier
+/// batch or twice in this one (same sequence, same content); events in any order; and fewer
+/// events than asked for although <see cref="Last"/> is higher. Consumers apply each event
+/// idempotently by sequence, advance their cursor to the highest sequence seen (never back), and
+/// keep a gap open until its event arrives. Never more entries than the <c>limit</c> asked for.
+/// </remarks>
 public sealed record ChangePage(IReadOnlyList<ChangeEvent> Changes, IReadOnlyList<MalformedChange> Malformed, long Last);
 
 /// <summary>

@@ -86,10 +86,12 @@ public sealed class JukiNetClient
     }
 
     /// <summary>
-    /// Up to <paramref name="limit"/> events with a sequence above <paramref name="after"/>, in the
-    /// order the feed sent them. Entries that are not valid events come back in
-    /// <see cref="ChangePage.Malformed"/>; an answer whose envelope is broken throws
-    /// <see cref="JukiNetProtocolException"/>.
+    /// Up to <paramref name="limit"/> events the feed sends for <paramref name="after"/>, as and in
+    /// the order it sent them: normally those above <paramref name="after"/>, but late deliveries
+    /// (sequence ≤ <paramref name="after"/>), repeats and shuffled batches are part of the contract
+    /// (see <see cref="ChangePage"/>) and returned as they are, not refused. Entries that are not
+    /// valid events come back in <see cref="ChangePage.Malformed"/>; an answer whose envelope is
+    /// broken throws <see cref="JukiNetProtocolException"/>.
     /// </summary>
     public async Task<ChangePage> GetChangesAsync(long after, int limit, CancellationToken cancellationToken = default)
     {

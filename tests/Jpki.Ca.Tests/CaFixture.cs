@@ -50,6 +50,9 @@ public sealed class CaFixture : IAsyncLifetime
 
     public Uri CaAddress { get; private set; } = null!;
 
+    /// <summary>The in-process CA's services (e.g. to run its delivery sweeper now).</summary>
+    public IServiceProvider CaServices => ca!.Services;
+
     public Uri SimulatorAddress { get; private set; } = null!;
 
     public string DatabasePath => Path.Combine(Home, "jpki.db");
@@ -77,6 +80,7 @@ public sealed class CaFixture : IAsyncLifetime
             JukiNetMaxAttempts = 2,
             JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
             ConfigureLogging = logging => logging.AddProvider(new CapturingLoggerProvider(LogLines)),
+            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
         });
         await ca.StartAsync();
         CaAddress = BoundAddress(ca);
@@ -160,6 +164,19 @@ public sealed class CaFixture : IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sequence").GetInt64();
     }
 
+    /// <summary>Sets the simulator's fault switches (PUT /api/v1/faults).</summary>
+    public async Task SetFaultsAsync(object faults)
+    {
+        using var response = await Http.PutAsJsonAsync(new Uri(SimulatorAddress, "api/v1/faults"), faults);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    public async Task ClearFaultsAsync()
+    {
+        using var response = await Http.DeleteAsync(new Uri(SimulatorAddress, "api/v1/faults"));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public async Task<JsonElement> ResidentRecordAsync(string residentCode) =>
         await Http.GetFromJsonAsync<JsonElement>(new Uri(SimulatorAddress, "api/v1/residents/" + residentCode));
 
@@ -214,6 +231,15 @@ public sealed class CaFixture : IAsyncLifetime
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Runs a statement on the CA's store (tests that set up rows the API does not make).</summary>
+    public void ExecuteSql(string sql, object? parameters = null)
+    {
+        using var database = new Database("Data Source=" + DatabasePath, TimeProvider.System);
+        using var tx = database.BeginWrite();
+        tx.Execute(sql, parameters);
+        tx.Commit();
+    }
+
     public long IssuedCertificates => CountRows("SELECT COUNT(*) FROM certificates WHERE kind IN ('signing', 'authentication')");
 
     public long IssuedAuditRecords => CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued'");
@@ -241,16 +267,19 @@ public sealed class CaFixture : IAsyncLifetime
         cardPool = cardToken.CreatePool("card", 1);
     }
 
-    private void RunCeremony()
+    private void RunCeremony() => RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
+
+    /// <summary>Runs <c>hsm init</c> as a child process for an install of its own (home, SoftHSM configuration, token).</summary>
+    public static void RunCeremony(string home, string confPath, string tokenLabel, string modulePath)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Home };
-        psi.ArgumentList.Add(HsmToolPath());
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };
+        psi.ArgumentList.Add(BuiltToolPath("hsm-config", "Jpki.HsmTool"));
         psi.ArgumentList.Add("hsm");
         psi.ArgumentList.Add("init");
-        psi.Environment["JPKI_HOME"] = Home;
-        psi.Environment["SOFTHSM2_CONF"] = ConfPath;
-        psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
-        psi.Environment["JPKI_PKCS11_MODULE"] = ModulePath;
+        psi.Environment["JPKI_HOME"] = home;
+        psi.Environment["SOFTHSM2_CONF"] = confPath;
+        psi.Environment["JPKI_HSM_TOKEN"] = tokenLabel;
+        psi.Environment["JPKI_PKCS11_MODULE"] = modulePath;
         psi.Environment.Remove("JPKI_HSM_PIN");
         psi.Environment.Remove("JPKI_DB");
         using var process = Process.Start(psi)!;
@@ -268,13 +297,16 @@ public sealed class CaFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The tool in its own build output: tests/Jpki.Ca.Tests/bin/{configuration}/net10.0 → hsm-config/Jpki.HsmTool/bin/{configuration}/net10.0.</summary>
-    private static string HsmToolPath()
+    /// <summary>
+    /// A program of the repository in its own build output: tests/Jpki.Ca.Tests/bin/{configuration}/net10.0 →
+    /// {folder}/{project}/bin/{configuration}/net10.0/{project}.dll.
+    /// </summary>
+    public static string BuiltToolPath(string folder, string project)
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = output.Parent!.Name;
         var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, "hsm-config", "Jpki.HsmTool", "bin", configuration, output.Name, "Jpki.HsmTool.dll");
+        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
     }
 
     private static Uri BoundAddress(WebApplication app)

@@ -51,6 +51,38 @@ public sealed partial class SimulatorProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task The_generator_and_the_fault_switches_can_be_set_on_the_command_line()
+    {
+        using var simulator = await StartAsync(
+            "--db", Path.Combine(directory.FullName, "generated.db"), "--urls", "http://127.0.0.1:0", "--residents", "30",
+            "--changes-per-second", "100", "--changes-limit", "25", "--changes-seed", "3",
+            "--fault-seed", "4", "--fault-reorder", "1", "--fault-slow-ms", "10");
+        using (var state = JsonDocument.Parse(await http.GetStringAsync(new Uri(simulator.BaseAddress, "api/v1/faults"))))
+        {
+            var faults = state.RootElement.GetProperty("faults");
+            Assert.Equal(4, faults.GetProperty("seed").GetInt32());
+            Assert.Equal(1, faults.GetProperty("reorder").GetDouble());
+            Assert.Equal(10, faults.GetProperty("slowMs").GetInt32());
+        }
+
+        var clock = Stopwatch.StartNew();
+        string? generatorState;
+        do
+        {
+            await Task.Delay(100);
+            using var status = JsonDocument.Parse(await http.GetStringAsync(new Uri(simulator.BaseAddress, "api/v1/generator")));
+            generatorState = status.RootElement.GetProperty("state").GetString();
+        }
+        while (generatorState == "running" && clock.Elapsed < Deadline);
+
+        Assert.Equal("done", generatorState);
+        var page = await Client(simulator.BaseAddress).GetChangesAsync(0, 100);
+        Assert.Equal(25, page.Last);
+        Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), page.Changes.Select(e => e.Sequence).Order());
+        Assert.NotEqual(page.Changes.Select(e => e.Sequence).Order(), page.Changes.Select(e => e.Sequence));
+    }
+
+    [Fact]
     public async Task A_bad_argument_exits_2_with_the_usage()
     {
         using var process = Process.Start(new ProcessStartInfo("dotnet", [SimulatorDll, "--port", "1"])

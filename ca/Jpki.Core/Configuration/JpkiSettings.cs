@@ -41,6 +41,10 @@ public sealed record JpkiSettings
 
     public CrlSettings Crl { get; init; } = new();
 
+    public FeedSettings Feed { get; init; } = new();
+
+    public RevocationSettings Revocation { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -113,6 +117,11 @@ public sealed record JpkiSettings
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
         {
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
+        }
+
+        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
+        {
+            throw new InvalidDataException($"{path}: feed or revocation settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days, delivery 1 min–24 h)");
         }
     }
 }
@@ -218,4 +227,30 @@ public sealed record CrlSettings
 
     /// <summary>Source networks (CIDR, e.g. <c>10.20.0.0/16</c>) that may fetch without a verifier token.</summary>
     public List<string> AllowedNetworks { get; init; } = [];
+}
+
+/// <summary>The <c>feed</c> section: how the CA follows the Juki-Net change feed, and its alarms.</summary>
+public sealed record FeedSettings
+{
+    public bool Enabled { get; init; } = true;
+
+    public int PollIntervalMs { get; init; } = 1000;
+
+    public int BatchSize { get; init; } = 500;
+
+    /// <summary>A gap open this long raises the alarm.</summary>
+    public int GapAlarmMinutes { get; init; } = 10;
+
+    /// <summary>No new event for this long raises the alarm.</summary>
+    public int SilenceAlarmMinutes { get; init; } = 120;
+}
+
+/// <summary>The <c>revocation</c> section: revocations that are not the feed's.</summary>
+public sealed record RevocationSettings
+{
+    /// <summary>How long a second officer has to approve an issuer-key compromise.</summary>
+    public int TwoOfficerWindowMinutes { get; init; } = 60;
+
+    /// <summary>A certificate whose delivery to the card is not confirmed this long after issuance is revoked.</summary>
+    public int DeliveryConfirmMinutes { get; init; } = 30;
 }

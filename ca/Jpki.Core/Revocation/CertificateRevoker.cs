@@ -111,7 +111,8 @@ public sealed class CertificateRevoker(AuditLog audit)
             return new RevocationResult(certificate.Serial, RevocationOutcome.KeptByRule, current, revokedAt);
         }
 
-        var now = tx.Time.GetUtcNow();
+        // Microsecond precision, as stored: the answer and a later read agree.
+        var now = Instant.FromMicros(Instant.NowMicros(tx.Time));
         var invalidity = order.InvalidityDate is { } date ? Instant.ToDateText(date) : null;
         if (certificate.Status == "good")
         {

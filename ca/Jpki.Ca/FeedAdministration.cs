@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
+using Jpki.Core.Revocation;
+using Jpki.Core.Store;
+
+namespace Jpki.Ca;
+
+/// <summary>
+/// What officers see and decide about the Juki-Net feed: its position and alarms, the gaps
+/// (closing one is a recorded decision), the quarantine, and the two kill switches — stop the
+/// feed, stop issuance — each change an audit record in the same transaction.
+/// </summary>
+public sealed class FeedAdministration(CaServices services, FeedHealth health)
+{
+    public sealed record CloseGapRequest(string? Reason);
+
+    public sealed record SwitchRequest(bool? Stopped, string? Reason);
+
+    /// <summary><c>GET /api/v1/feed</c>: position, lag, health, open gaps, quarantine size.</summary>
+    public IResult Status()
+    {
+        using var db = services.Database.OpenConnection();
+        var position = JukiNetFeedStore.ReadPosition(db);
+        var snapshot = health.Current;
+        return Results.Json(
+            new
+            {
+                state = snapshot.State,
+                healthy = snapshot.Healthy,
+                cursor = position.Cursor,
+                feedLast = position.FeedLast,
+                lag = Math.Max(0, position.FeedLast - position.Cursor),
+                lastEventAt = position.LastEventUs is { } us ? Instant.FromMicros(us) : (DateTimeOffset?)null,
+                lastPollOk = snapshot.LastPollOk,
+                lastError = snapshot.LastError,
+                gapAlarm = snapshot.GapAlarm,
+                silenceAlarm = snapshot.SilenceAlarm,
+                openGaps = JukiNetFeedStore.ListGaps(db, openOnly: true).Select(GapJson),
+                feedStopped = JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.FeedSwitch),
+                issuanceStopped = JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.IssuanceSwitch),
+            },
+            ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/feed/gaps</c>: every gap, closed ones with who closed them and why.</summary>
+    public IResult Gaps()
+    {
+        using var db = services.Database.OpenConnection();
+        return Results.Json(JukiNetFeedStore.ListGaps(db, openOnly: false).Select(GapJson), ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/feed/quarantine</c>: the newest malformed entries (codes already hashed).</summary>
+    public IResult Quarantine()
+    {
+        using var db = services.Database.OpenConnection();
+        return Results.Json(
+            JukiNetFeedStore.ListQuarantine(db, 500).Select(q => new
+            {
+                id = q.Id,
+                sequence = q.Sequence,
+                reason = q.Reason,
+                entry = q.RedactedJson,
+                receivedAt = Instant.FromMicros(q.ReceivedUs),
+            }),
+            ApiJson.Options);
+    }
+
+    /// <summary><c>POST /api/v1/feed/gaps/{id}/close</c> <c>{ reason }</c>: an officer closes a gap that will not be filled.</summary>
+    public async Task<IResult> CloseGapAsync(long id, HttpContext context, Account officer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(officer);
+        var (body, _, problem) = await ApiJson.ReadAsync<CloseGapRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (body.Reason?.Trim() is not { Length: >= 3 and <= 1000 } reason)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid request", "reason (3-1000 characters) must say why the gap is closed");
+        }
+
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        var gap = JukiNetFeedStore.CloseGap(tx, id, officer.Id, reason, Instant.NowMicros(services.Options.Time));
+        if (gap is null)
+        {
+            return ProblemTypes.Problem(404, ProblemTypes.GapNotFound, "no such open gap", "no open gap with this id");
+        }
+
+        services.Audit.Append(tx, new AuditRecord(officer.Id, "jukinet.gap-closed", $"jukinet:{gap.FirstSequence}-{gap.LastSequence}", new JsonObject
+        {
+            ["gapId"] = gap.Id,
+            ["reason"] = reason,
+        }));
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.Json(GapJson(gap), ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/switches</c>.</summary>
+    public IResult Switches()
+    {
+        using var db = services.Database.OpenConnection();
+        return Results.Json(new[] { JukiNetFeedStore.FeedSwitch, JukiNetFeedStore.IssuanceSwitch }.Select(name => SwitchJson(name, JukiNetFeedStore.FindSwitch(db, name))), ApiJson.Options);
+    }
+
+    /// <summary><c>PUT /api/v1/switches/{feed|issuance}</c> <c>{ stopped, reason }</c>: a recorded decision.</summary>
+    public async Task<IResult> SetSwitchAsync(string name, HttpContext context, Account officer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(officer);
+        if (name is not (JukiNetFeedStore.FeedSwitch or JukiNetFeedStore.IssuanceSwitch))
+        {
+            return ProblemTypes.Problem(404, ProblemTypes.UnknownSwitch, "no such switch", "the switches are 'feed' and 'issuance'");
+        }
+
+        var (body, _, problem) = await ApiJson.ReadAsync<SwitchRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (body.Stopped is not { } stopped || body.Reason?.Trim() is not { Length: >= 3 and <= 1000 } reason)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid request", "give stopped (true|false) and a reason (3-1000 characters)");
+        }
+
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        JukiNetFeedStore.SetSwitch(tx, name, stopped, officer.Id, reason, Instant.NowMicros(services.Options.Time));
+        services.Audit.Append(tx, new AuditRecord(officer.Id, stopped ? "switch.stopped" : "switch.started", name, new JsonObject { ["reason"] = reason }));
+        await tx.CommitAsync(context.RequestAborted);
+        using var db = services.Database.OpenConnection();
+        return Results.Json(SwitchJson(name, JukiNetFeedStore.FindSwitch(db, name)), ApiJson.Options);
+    }
+
+    private static object GapJson(FeedGap gap) => new
+    {
+        id = gap.Id,
+        firstSequence = gap.FirstSequence,
+        lastSequence = gap.LastSequence,
+        openedAt = Instant.FromMicros(gap.OpenedUs),
+        alarmedAt = gap.AlarmedUs is { } a ? Instant.FromMicros(a) : (DateTimeOffset?)null,
+        closedAt = gap.ClosedUs is { } c ? Instant.FromMicros(c) : (DateTimeOffset?)null,
+        closedBy = gap.ClosedBy,
+        closeReason = gap.CloseReason,
+    };
+
+    private static object SwitchJson(string name, KillSwitch? current) => new
+    {
+        name,
+        stopped = current?.IsStopped ?? false,
+        changedBy = current?.ChangedBy,
+        reason = current?.Reason,
+        changedAt = current is null ? (DateTimeOffset?)null : Instant.FromMicros(current.ChangedUs),
+    };
+}

@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Jpki.Core.Audit;
+using Jpki.Core.Store;
+using Jpki.JukiNet;
+
+namespace Jpki.Core.Revocation;
+
+/// <summary>What applying one page did (for logs, metrics and tests).</summary>
+public sealed record FeedPageResult(
+    int Applied,
+    int Duplicates,
+    int Quarantined,
+    int Revocations,
+    int GapsOpened,
+    int GapsFilled,
+    long Cursor);
+
+/// <summary>
+/// Applies one page of the Juki-Net change feed in ONE write transaction: for each new event the
+/// resident's certificates (found by the keyed hash of the code) are revoked as
+/// <see cref="RevocationRules"/> says, the event is recorded with its outcome, malformed entries
+/// are quarantined with the code replaced by its keyed hash, skipped sequences open gaps, late
+/// ones fill them, and the cursor advances — all committed together. Delivery is at least once;
+/// an event already recorded is skipped, so each takes effect exactly once, whatever the order.
+/// </summary>
+public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, AuditLog audit, Func<ResidentCode, byte[]> residentKey, string hmacKeyId)
+{
+    public const string Actor = "system/jukinet-subscriber";
+
+    /// <summary>Applies <paramref name="page"/>; returns what it did. Nothing is written if it throws.</summary>
+    public FeedPageResult Apply(Database database, ChangePage page)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(page);
+        using var tx = database.BeginWrite();
+        var result = Apply(tx, page);
+        tx.Commit();
+        return result;
+    }
+
+    /// <summary>Applies <paramref name="page"/> inside <paramref name="tx"/> (the caller commits).</summary>
+    public FeedPageResult Apply(WriteTransaction tx, ChangePage page)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(page);
+        var nowUs = Instant.NowMicros(tx.Time);
+        var position = JukiNetFeedStore.ReadPosition(tx);
+        var oldCursor = position.Cursor;
+        var seen = new SortedSet<long>();
+        int applied = 0, duplicates = 0, quarantined = 0, revocations = 0, filled = 0;
+
+        // Order inside a page does not matter for the outcome (revocation is never undone), but
+        // applying in sequence order makes the audit trail read naturally.
+        foreach (var change in page.Changes.OrderBy(c => c.Sequence))
+        {
+            if (!seen.Add(change.Sequence) || JukiNetFeedStore.EventReceived(tx, change.Sequence))
+            {
+                duplicates++;
+                continue;
+            }
+
+            revocations += ApplyEvent(tx, change, nowUs);
+            applied++;
+            if (change.Sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, change.Sequence))
+            {
+                filled++;
+                Audit(tx, "jukinet.gap-filled", change.Sequence, new JsonObject());
+            }
+        }
+
+        foreach (var entry in page.Malformed)
+        {
+            if (entry.Sequence is { } sequence)
+            {
+                if (!seen.Add(sequence) || JukiNetFeedStore.EventReceived(tx, sequence) || JukiNetFeedStore.SequenceQuarantined(tx, sequence))
+                {
+                    duplicates++;
+                    continue;
+                }
+
+                if (sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, sequence))
+                {
+                    filled++;
+                }
+            }
+
+            var redacted = Redact(entry.RawJson);
+            if (entry.Sequence is null && JukiNetFeedStore.SameQuarantined(tx, entry.Reason, redacted))
+            {
+                // No sequence, so the cursor cannot pass it: the feed sends it on every poll.
+                duplicates++;
+                continue;
+            }
+
+            var id = JukiNetFeedStore.InsertQuarantine(tx, entry.Sequence, entry.Reason, redacted, nowUs);
+            audit.Append(tx, new AuditRecord(Actor, "jukinet.event-quarantined", Subject(entry.Sequence), new JsonObject
+            {
+                ["quarantineId"] = id,
+                ["sequence"] = entry.Sequence,
+                ["reason"] = entry.Reason,
+            }));
+            quarantined++;
+        }
+
+        var gapsOpened = OpenGaps(tx, oldCursor, seen, nowUs);
+        position.Cursor = Math.Max(oldCursor, seen.Count > 0 ? seen.Max : oldCursor);
+        position.FeedLast = Math.Max(page.Last, position.Cursor);
+        if (applied + quarantined > 0)
+        {
+            position.LastEventUs = nowUs;
+        }
+
+        JukiNetFeedStore.WritePosition(tx, position);
+        return new FeedPageResult(applied, duplicates, quarantined, revocations, gapsOpened, filled, position.Cursor);
+    }
+
+    /// <summary>
+    /// Replaces every resident code in a malformed entry by <c>hmac:&lt;hex&gt;</c> of its text: the
+    /// <c>residentCode</c> member whatever it holds, and any other run of 8 or more digits (a code
+    /// in a field it does not belong in must not reach the store either).
+    /// </summary>
+    public string Redact(string rawJson)
+    {
+        ArgumentNullException.ThrowIfNull(rawJson);
+        string Hash(string text) => "hmac:" + Convert.ToHexStringLower(KeyOf(text));
+        try
+        {
+            var node = JsonNode.Parse(rawJson);
+            if (node is JsonObject obj && obj["residentCode"] is { } code)
+            {
+                obj["residentCode"] = Hash(code.ToJsonString());
+            }
+
+            return DigitRun().Replace(node?.ToJsonString() ?? "null", m => Hash(m.Value));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return DigitRun().Replace(rawJson, m => Hash(m.Value));
+        }
+    }
+
+    private byte[] KeyOf(string text) =>
+        ResidentCode.TryParse(text.Trim('"'), out var code, out _) ? residentKey(code) : HashText(text);
+
+    private byte[] HashText(string text)
+    {
+        // Not a valid code: still keyed, so that two quarantined copies of one bad value match,
+        // and never reversible. The HMAC key only takes codes, so fold the text into one.
+        var digits = new StringBuilder();
+        foreach (var b in System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 5))
+        {
+            digits.Append((b % 100).ToString("D2", CultureInfo.InvariantCulture));
+        }
+
+        return residentKey(ResidentCode.FromFirstTen(digits.ToString()));
+    }
+
+    private int ApplyEvent(WriteTransaction tx, ChangeEvent change, long nowUs)
+    {
+        var key = residentKey(change.ResidentCode);
+        var cause = RevocationRules.CauseOf(change);
+        var certificates = CertificateRevoker.ResidentCertificates(tx, key, hmacKeyId, nowUs);
+
+        // A certificate issued from a record at or after this event already carries its change.
+        var affected = certificates.Where(c => c.JukiSequence is null || c.JukiSequence < change.Sequence).ToList();
+        var revoked = new JsonArray();
+        foreach (var certificate in affected)
+        {
+            var result = revoker.Revoke(tx, certificate, new RevocationOrder
+            {
+                Serial = certificate.Serial,
+                Cause = cause,
+                Source = SourceOf(change.Sequence),
+                Actor = Actor,
+                InvalidityDate = change.EffectiveDate,
+            });
+            if (result.Changed)
+            {
+                revoked.Add(certificate.Serial);
+            }
+        }
+
+        var outcome = certificates.Count == 0 && !HasAnyCertificate(tx, key) ? "unknown-resident"
+            : revoked.Count > 0 ? "revoked"
+            : "no-effect";
+        JukiNetFeedStore.InsertEvent(tx, new StoredFeedEvent
+        {
+            Sequence = change.Sequence,
+            Type = ChangeEvent.WireName(change.Type),
+            Cause = RevocationRules.WireName(cause),
+            ResidentKey = key,
+            HmacKeyId = hmacKeyId,
+            EffectiveDate = Instant.ToDateText(change.EffectiveDate),
+            ReceivedUs = nowUs,
+            AppliedUs = nowUs,
+            Outcome = outcome,
+            RevokedCount = revoked.Count,
+        });
+        Audit(tx, "jukinet.event-applied", change.Sequence, new JsonObject
+        {
+            ["type"] = ChangeEvent.WireName(change.Type),
+            ["cause"] = RevocationRules.WireName(cause),
+            ["effectiveDate"] = Instant.ToDateText(change.EffectiveDate),
+            ["residentKey"] = Convert.ToHexStringLower(key),
+            ["hmacKeyId"] = hmacKeyId,
+            ["outcome"] = outcome,
+            ["revoked"] = revoked,
+        });
+        return revoked.Count;
+    }
+
+    private bool HasAnyCertificate(WriteTransaction tx, byte[] key) =>
+        tx.QuerySingle<long>("SELECT COUNT(*) FROM certificates WHERE resident_key = @key AND hmac_key_id = @hmacKeyId", new { key, hmacKeyId }) > 0;
+
+    /// <summary>Opens one gap per run of sequences above the old cursor that this page skipped.</summary>
+    private int OpenGaps(WriteTransaction tx, long oldCursor, SortedSet<long> seen, long nowUs)
+    {
+        var opened = 0;
+        var expected = oldCursor + 1;
+        foreach (var sequence in seen.GetViewBetween(oldCursor + 1, long.MaxValue))
+        {
+            if (sequence > expected)
+            {
+                JukiNetFeedStore.OpenGap(tx, expected, sequence - 1, nowUs);
+                audit.Append(tx, new AuditRecord(Actor, "jukinet.gap-opened", $"jukinet:{expected}-{sequence - 1}", new JsonObject
+                {
+                    ["firstSequence"] = expected,
+                    ["lastSequence"] = sequence - 1,
+                }));
+                opened++;
+            }
+
+            expected = sequence + 1;
+        }
+
+        return opened;
+    }
+
+    private void Audit(WriteTransaction tx, string action, long sequence, JsonObject details) =>
+        audit.Append(tx, new AuditRecord(Actor, action, SourceOf(sequence), details));
+
+    /// <summary>How certificates.revocation_source and the audit trail name an event.</summary>
+    public static string SourceOf(long sequence) => "jukinet:" + sequence.ToString(CultureInfo.InvariantCulture);
+
+    private static string Subject(long? sequence) => sequence is { } s ? SourceOf(s) : "jukinet:unknown-sequence";
+
+    [GeneratedRegex("[0-9]{8,}")]
+    private static partial Regex DigitRun();
+}

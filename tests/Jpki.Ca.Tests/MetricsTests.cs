@@ -1,0 +1,50 @@
+using System.Text.RegularExpressions;
+
+namespace Jpki.Ca.Tests;
+
+/// <summary>The CA's OpenTelemetry metrics, scraped as Prometheus text from /metrics.</summary>
+[Collection(CaTestGroup.Name)]
+public sealed partial class MetricsTests(CaFixture ca)
+{
+    [Fact]
+    public async Task Issuances_refusals_latency_and_the_feed_are_counted_without_personal_data()
+    {
+        var code = await ca.AddResidentAsync();
+        var before = Counter(await ScrapeAsync(), "jpki_ca_issuance_requests_total", "issued");
+        var (status, _, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode = code, kind = "authentication", csr = ca.NewCardCsr(), windowId = "WIN00001A" });
+        Assert.Equal(201, status);
+        var (refused, _, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode = code, kind = "authentication", csr = "not a csr", windowId = "WIN00001A" });
+        Assert.Equal(400, refused);
+        await ca.ChangeResidentAsync(code, "correction");
+
+        var text = "";
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        do
+        {
+            // The exporter caches a scrape briefly; a new one comes within seconds.
+            await Task.Delay(200);
+            text = await ScrapeAsync();
+        }
+        while ((Counter(text, "jpki_ca_issuance_requests_total", "issued") <= before || Counter(text, "jpki_ca_feed_entries_total", "applied") < 1) && DateTime.UtcNow < until);
+
+        Assert.True(Counter(text, "jpki_ca_issuance_requests_total", "issued") > before, text);
+        Assert.True(Counter(text, "jpki_ca_issuance_requests_total", "urn:jpki:problem:csr-malformed") >= 1, text);
+        Assert.Contains("jpki_ca_issuance_duration_seconds_bucket", text, StringComparison.Ordinal);
+        Assert.True(Counter(text, "jpki_ca_feed_entries_total", "applied") >= 1, text);
+        Assert.Contains("jpki_ca_feed_lag", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(code, text, StringComparison.Ordinal);
+    }
+
+    private async Task<string> ScrapeAsync()
+    {
+        using var response = await ca.Http.GetAsync(new Uri(ca.CaAddress, "metrics"));
+        Assert.True(response.IsSuccessStatusCode);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    private static double Counter(string text, string name, string outcome)
+    {
+        var match = Regex.Match(text, "^" + Regex.Escape(name) + "\\{[^}]*outcome=\"" + Regex.Escape(outcome) + "\"[^}]*\\} ([0-9.e+]+)", RegexOptions.Multiline);
+        return match.Success ? double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
+}
