@@ -114,7 +114,10 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
             latestChange[serial] = (seq, nowTicks);
         }
 
-        var affected = answers.Where(a => a.Value.CertId.SerialHex is { } s && changedSerials.ContainsKey(s)).ToList();
+        // An answer read after the change already reflects it (a query right after issuance, say): no second signature.
+        var affected = answers
+            .Where(a => a.Value.CertId.SerialHex is { } s && changedSerials.TryGetValue(s, out var seq) && a.Value.Status.SnapshotChangeSeq < seq)
+            .ToList();
         foreach (var (key, answer) in affected)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -104,7 +104,6 @@ public static class OcspHost
         }
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
-        app.MapPost("/ocsp/", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log) =>
         {

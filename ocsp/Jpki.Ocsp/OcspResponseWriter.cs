@@ -195,5 +195,4 @@ public sealed class OcspResponseWriter(TimeSpan validity)
 
     private static DateTimeOffset TruncateToSeconds(DateTimeOffset instant) =>
         new(instant.UtcTicks - (instant.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
-
 }
