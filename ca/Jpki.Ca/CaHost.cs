@@ -61,6 +61,7 @@ public static class CaHost
         builder.Services.AddSingleton<CertificateIssuance>();
         builder.Services.AddSingleton<SessionLogin>();
         builder.Services.AddSingleton<AccountAdministration>();
+        builder.Services.AddHostedService<ResponderRenewalService>();
 
         var app = builder.Build();
         try

@@ -23,6 +23,9 @@ public sealed record CaOptions
     /// <summary>The clock of issuance, audit and the store.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>How often the CA checks whether a delegated OCSP responder certificate is due for renewal.</summary>
+    public TimeSpan ResponderRenewalCheckInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>JSON request bodies larger than this are refused with 413.</summary>
     public const long MaxRequestBodyBytes = 64 * 1024;
 }

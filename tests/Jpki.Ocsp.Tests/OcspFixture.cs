@@ -44,9 +44,10 @@ public sealed class OcspFixture : IAsyncLifetime
     private SessionPool? pool;
     private readonly Dictionary<string, Pkcs11Signer> issuerSigners = [];
     private CertificateRevoker? revoker;
+    private AuditLog? audit;
     private readonly AsymmetricCipherKeyPair subjectKey = NewSubjectKey();
 
-    public string Root { get; } = Directory.CreateTempSubdirectory("jpki-ocsp-tests-").FullName;
+    public string Root { get; } = System.IO.Directory.CreateTempSubdirectory("jpki-ocsp-tests-").FullName;
 
     public string Home => Path.Combine(Root, "home");
 
@@ -78,12 +79,20 @@ public sealed class OcspFixture : IAsyncLifetime
 
     public SignatureCounter Signatures => responder!.Services.GetRequiredService<SignatureCounter>();
 
+    public IssuerDirectory Directory => responder!.Services.GetRequiredService<IssuerDirectory>();
+
+    /// <summary>The CA's responder renewal over this install's token, renewing once a responder is <paramref name="renewAfter"/> old.</summary>
+    public ResponderRenewal Renewal(TimeSpan renewAfter) =>
+        new(Database, token!, pool!, audit!, CeremonySettingsView.From(Settings.Ceremony) with { RenewAfter = renewAfter });
+
+    public Pkcs11Signer IssuerSigner(string issuerKeyId) => issuerSigners[issuerKeyId];
+
     public StatusChangeWatcher Watcher => responder!.Services.GetRequiredService<StatusChangeWatcher>();
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(Path.Combine(Root, "tokens"));
-        Directory.CreateDirectory(Home);
+        System.IO.Directory.CreateDirectory(Path.Combine(Root, "tokens"));
+        System.IO.Directory.CreateDirectory(Home);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(Root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         RunCeremony();
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
@@ -144,7 +153,7 @@ public sealed class OcspFixture : IAsyncLifetime
 
         try
         {
-            Directory.Delete(Root, recursive: true);
+            System.IO.Directory.Delete(Root, recursive: true);
         }
         catch (IOException)
         {
@@ -231,7 +240,8 @@ public sealed class OcspFixture : IAsyncLifetime
         var checkpoint = IssuerStore.FindInstallKey(db, "audit-checkpoint-1")!;
         var checkpointSigner = Pkcs11Signer.Open(pool, checkpoint.HsmKeyLabel);
         issuerSigners["audit-checkpoint-1"] = checkpointSigner;
-        revoker = new CertificateRevoker(new AuditLog(checkpointSigner, Settings.AuditOptions()));
+        audit = new AuditLog(checkpointSigner, Settings.AuditOptions());
+        revoker = new CertificateRevoker(audit);
     }
 
     private string AddAccount(string id, AccountRole role)

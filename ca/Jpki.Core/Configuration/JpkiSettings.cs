@@ -110,6 +110,11 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: prefecture names must be distinct");
         }
 
+        if (Ceremony.ResponderRenewAfterDays < 0 || Ceremony.ResponderRenewAfterDays >= Ceremony.ResponderValidityDays)
+        {
+            throw new InvalidDataException($"{path}: ceremony.responderRenewAfterDays must be below responderValidityDays");
+        }
+
         if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536)
         {
             throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB)");
@@ -186,6 +191,9 @@ public sealed record CeremonySettings
     public string ResponderKey { get; init; } = "rsa2048";
 
     public int ResponderValidityDays { get; init; } = 90;
+
+    /// <summary>The CA renews a responder certificate this many days after its notBefore (60 of 90, JPKI-PROFILE.md §8).</summary>
+    public int ResponderRenewAfterDays { get; init; } = 60;
 }
 
 public sealed record AuditSettings
