@@ -86,7 +86,7 @@ public static class OcspStore
         ArgumentNullException.ThrowIfNull(tx);
         tx.Execute(
             "INSERT INTO ocsp_queries (verifier, issuer_key_id, serial, answer, nonce, time_us) VALUES (@Verifier, @IssuerKeyId, @Serial, @Answer, @Nonce, @TimeUs)",
-            queries);
+            queries.Select(q => new { q.Verifier, q.IssuerKeyId, q.Serial, q.Answer, Nonce = q.Nonce ? 1 : 0, q.TimeUs }));
     }
 
     /// <summary>Records the producedAt of the first 'revoked' answer installed for a serial; later calls change nothing. True if this call recorded it.</summary>
