@@ -102,6 +102,20 @@ public sealed class AccountAdministration(CaServices services)
         return Results.Json(new { id, role = AccountStore.RoleText(account.Role), municipalityCodes = codes, disabled = account.Disabled }, ApiJson.Options);
     }
 
+    /// <summary>
+    /// The registered verifiers (accounts with role verifier), for officers: who may query OCSP.
+    /// Verifiers are registered with <see cref="CreateAsync"/> (role "verifier") and disabled with
+    /// <see cref="DisableAsync"/>; the OCSP responder refuses a disabled one within seconds.
+    /// </summary>
+    public async Task<IResult> ListVerifiersAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+        return Results.Json(
+            AccountStore.ListByRole(db, AccountRole.Verifier).Select(a => new { id = a.Id, disabled = a.Disabled }),
+            ApiJson.Options);
+    }
+
     public async Task<IResult> DisableAsync(string id, HttpContext context, Account officer)
     {
         ArgumentNullException.ThrowIfNull(context);

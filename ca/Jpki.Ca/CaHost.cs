@@ -75,6 +75,7 @@ public static class CaHost
         builder.Services.AddSingleton<FeedAdministration>();
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
+        builder.Services.AddHostedService<ResponderRenewalService>();
 
         var app = builder.Build();
         try
@@ -130,6 +131,11 @@ public static class CaHost
         {
             var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
             return officer is null ? problem! : await accounts.BindMunicipalitiesAsync(id, context, officer);
+        });
+        app.MapGet("/api/v1/verifiers", async (HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.ListVerifiersAsync(context);
         });
         app.MapPost("/api/v1/accounts/{id}/disable", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
         {

@@ -32,6 +32,9 @@ public sealed record CaOptions
     /// <summary>How long the second officer has to approve an issuer-key compromise.</summary>
     public TimeSpan TwoOfficerWindow { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>How often the CA checks whether a delegated OCSP responder certificate is due for renewal.</summary>
+    public TimeSpan ResponderRenewalCheckInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>JSON request bodies larger than this are refused with 413.</summary>
     public const long MaxRequestBodyBytes = 64 * 1024;
 }

@@ -149,7 +149,7 @@ public sealed class IssuanceBenchmark(string root, TimeSpan window, int requests
         }
     }
 
-    private static void RunCeremony(string home, string conf, string tokenLabel, string modulePath)
+    internal static void RunCeremony(string home, string conf, string tokenLabel, string modulePath)
     {
         var tool = Path.Combine(RepositoryRoot(), "hsm-config", "Jpki.HsmTool", "bin", "Release", "net10.0", "Jpki.HsmTool.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };

@@ -36,6 +36,27 @@ public sealed class AccountAdministrationTests(CaFixture ca)
     }
 
     [Fact]
+    public async Task AnOfficerRegistersListsAndDisablesAVerifier()
+    {
+        var id = "verifier-" + Guid.NewGuid().ToString("N")[..8];
+        var (status, created, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/accounts", "officer1", new { id, role = "verifier" });
+        Assert.True(status == 201, created.ToString());
+
+        var (listStatus, list, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/verifiers", "officer2");
+        Assert.Equal(200, listStatus);
+        var listed = list.EnumerateArray().Single(v => v.GetProperty("id").GetString() == id);
+        Assert.False(listed.GetProperty("disabled").GetBoolean());
+        Assert.Contains(list.EnumerateArray(), v => v.GetProperty("id").GetString() == "verifier");
+        Assert.DoesNotContain(list.EnumerateArray(), v => v.GetProperty("id").GetString() == "operator");
+
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/disable", "officer1")).Status);
+        (_, list, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/verifiers", "officer1");
+        Assert.True(list.EnumerateArray().Single(v => v.GetProperty("id").GetString() == id).GetProperty("disabled").GetBoolean());
+
+        Assert.Equal(403, (await ca.SendAsync(HttpMethod.Get, "api/v1/verifiers", "verifier")).Status);
+    }
+
+    [Fact]
     public async Task OnlyOfficersManageAccountsAndBadRequestsChangeNothing()
     {
         var accounts = ca.CountRows("SELECT COUNT(*) FROM accounts");

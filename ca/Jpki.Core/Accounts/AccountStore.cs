@@ -39,6 +39,12 @@ public static class AccountStore
     public static Account? Find(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @id", new { id }, tx)?.ToAccount();
 
+    /// <summary>Every account with <paramref name="role"/>, disabled ones included, by id.</summary>
+    public static IReadOnlyList<Account> ListByRole(DbConnection db, AccountRole role) =>
+        db.Query<AccountRow>($"SELECT {Columns} FROM accounts WHERE role = @role ORDER BY id", new { role = RoleText(role) })
+            .Select(r => r.ToAccount())
+            .ToList();
+
     public static long Count(WriteTransaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);

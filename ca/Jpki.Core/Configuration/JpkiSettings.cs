@@ -45,6 +45,8 @@ public sealed record JpkiSettings
 
     public RevocationSettings Revocation { get; init; } = new();
 
+    public OcspSettings Ocsp { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -112,6 +114,16 @@ public sealed record JpkiSettings
         if (Prefectures.Select(p => p.Slug).Distinct().Count() != Prefectures.Count)
         {
             throw new InvalidDataException($"{path}: prefecture names must be distinct");
+        }
+
+        if (Ceremony.ResponderRenewAfterDays < 0 || Ceremony.ResponderRenewAfterDays >= Ceremony.ResponderValidityDays)
+        {
+            throw new InvalidDataException($"{path}: ceremony.responderRenewAfterDays must be below responderValidityDays");
+        }
+
+        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536)
+        {
+            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB)");
         }
 
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
@@ -190,6 +202,9 @@ public sealed record CeremonySettings
     public string ResponderKey { get; init; } = "rsa2048";
 
     public int ResponderValidityDays { get; init; } = 90;
+
+    /// <summary>The CA renews a responder certificate this many days after its notBefore (60 of 90, JPKI-PROFILE.md §8).</summary>
+    public int ResponderRenewAfterDays { get; init; } = 60;
 }
 
 public sealed record AuditSettings
@@ -256,4 +271,41 @@ public sealed record RevocationSettings
 
     /// <summary>A certificate whose delivery to the card is not confirmed this long after issuance is revoked.</summary>
     public int DeliveryConfirmMinutes { get; init; } = 30;
+}
+
+/// <summary>The OCSP responder (ocsp/Jpki.Ocsp, DESIGN.md §6).</summary>
+public sealed record OcspSettings
+{
+    /// <summary>Where the responder listens (<c>--urls</c> overrides). Public URLs are <see cref="UrlSettings.OcspBase"/>.</summary>
+    public string Listen { get; init; } = "http://127.0.0.1:8082";
+
+    /// <summary>nextUpdate − thisUpdate of every answer (J-LIS: 15 minutes); capped by the responder certificate's notAfter.</summary>
+    public int ValidityMinutes { get; init; } = 15;
+
+    /// <summary>A cached answer is served until this long before its nextUpdate, then signed again.</summary>
+    public int ServeUntilSecondsBeforeNextUpdate { get; init; } = 60;
+
+    /// <summary>Answers queried within the last <see cref="RefreshRecentlyQueriedMinutes"/> are re-signed this long before nextUpdate.</summary>
+    public int RefreshSecondsBeforeNextUpdate { get; init; } = 180;
+
+    public int RefreshRecentlyQueriedMinutes { get; init; } = 30;
+
+    /// <summary>How often status_changes is read for revocations to re-sign at once.</summary>
+    public int StatusPollMilliseconds { get; init; } = 250;
+
+    /// <summary>Live (nonce) signatures per verifier: bucket size and refill per minute; over it the cached answer, without nonce.</summary>
+    public int NonceSignaturesBurst { get; init; } = 20;
+
+    public int NonceSignaturesPerMinute { get; init; } = 120;
+
+    /// <summary>Signatures for never-issued serials per verifier (unknowns cannot be pre-signed); over it: tryLater.</summary>
+    public int UnknownSignaturesBurst { get; init; } = 20;
+
+    public int UnknownSignaturesPerMinute { get; init; } = 60;
+
+    /// <summary>Source networks (CIDR) whose requests need no credentials, e.g. a closed government network. Empty by default.</summary>
+    public List<string> AllowedNetworks { get; init; } = [];
+
+    /// <summary>Largest POST body read; a larger one is a malformedRequest.</summary>
+    public int MaxRequestBytes { get; init; } = 8192;
 }

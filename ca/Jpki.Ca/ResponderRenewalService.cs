@@ -1,0 +1,50 @@
+using Jpki.Core.Issuers;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Ca;
+
+/// <summary>
+/// Renews every active issuer key's delegated OCSP responder certificate at 60 of its 90 days
+/// (<see cref="ResponderRenewal"/>), checking at start-up and then every
+/// <see cref="CaOptions.ResponderRenewalCheckInterval"/>. The CA does it because it holds the
+/// issuer keys; the OCSP responders pick the new certificate up from the store.
+/// </summary>
+public sealed class ResponderRenewalService(CaServices services, ILogger<ResponderRenewalService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var renewal = new ResponderRenewal(
+            services.Database,
+            services.Token,
+            services.IssuancePool,
+            services.Audit,
+            CeremonySettingsView.From(services.Settings.Ceremony));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            foreach (var (issuerId, key) in services.IssuerKeys)
+            {
+                try
+                {
+                    // HSM key generation and signing block: off the host's start-up thread.
+                    var renewed = await Task.Run(() => renewal.RenewIfDue(key.Key.Id, key.Key.CertificateDer!, key.Signer), stoppingToken);
+                    if (renewed is not null)
+                    {
+                        logger.LogInformation("renewed the OCSP responder certificate of {IssuerKeyId} ({IssuerId}): serial {Serial}", key.Key.Id, issuerId, renewed);
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+#pragma warning disable CA1031 // One issuer key's failure must not stop the others' renewal; retried next round.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    logger.LogError(e, "renewing the OCSP responder certificate of {IssuerKeyId} failed; retrying at the next check", key.Key.Id);
+                }
+            }
+
+            await Task.Delay(services.Options.ResponderRenewalCheckInterval, services.Options.Time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+}

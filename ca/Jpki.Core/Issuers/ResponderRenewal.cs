@@ -1,0 +1,107 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Dapper;
+using Jpki.Core.Audit;
+using Jpki.Core.Profiles;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Core.Issuers;
+
+/// <summary>
+/// Renews an issuer key's delegated OCSP responder certificate once it is <c>renewAfter</c> old
+/// (60 of its 90 days, JPKI-PROFILE.md §8), so that a fresh one is in the store a month before
+/// the old one expires: a new responder key in the HSM (<c>{issuerKeyId}-ocsp-{n}</c>, sign-only,
+/// never extractable, like the ceremony's) and a certificate from the issuer key, recorded with
+/// its status change and an audit record in one transaction. The old certificate stays valid
+/// until its notAfter; OCSP responders take the newest good one when they next re-read the store.
+/// </summary>
+public sealed class ResponderRenewal(Database database, HsmToken token, SessionPool pool, AuditLog audit, CeremonySettingsView settings)
+{
+    public const string Actor = "system/responder-renewal";
+
+    /// <summary>Whether a responder certificate valid from <paramref name="notBefore"/> is due for renewal at <paramref name="now"/>.</summary>
+    public bool IsDue(DateTimeOffset notBefore, DateTimeOffset now) => now >= notBefore + settings.RenewAfter;
+
+    /// <summary>Renews the responder of <paramref name="issuerKeyId"/> if it is due (or missing); returns the new certificate's serial, or null.</summary>
+    /// <param name="issuerCertificate">The issuer key's certificate (DER).</param>
+    /// <param name="issuerSigner">The issuer key, which signs the responder certificate.</param>
+    public string? RenewIfDue(string issuerKeyId, byte[] issuerCertificate, ISigner issuerSigner)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
+        var now = database.Time.GetUtcNow();
+        ResponderRow? current;
+        int generation;
+        using (var db = database.OpenConnection())
+        {
+            current = IssuerStore.FindCurrentResponder(db, issuerKeyId);
+            if (current is not null && !IsDue(NotBefore(current.CertificateDer), now))
+            {
+                return null;
+            }
+
+            generation = db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
+        }
+
+        // A key left by an attempt cut off before its commit is reused, as the ceremony does.
+        var label = $"{issuerKeyId}-ocsp-{generation}";
+        if (!token.HasKey(label))
+        {
+            token.GenerateKeyPair(settings.ResponderKeyKind, label, settings.RsaBits);
+        }
+
+        using var responderSigner = Pkcs11Signer.Open(pool, label);
+        var serial = SerialNumbers.New();
+        var der = new ResponderCertificateBuilder(issuerCertificate, issuerSigner, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
+        {
+            ResponderPublicKey = responderSigner.SubjectPublicKeyInfo,
+            SerialNumber = serial,
+            IssuedAt = now,
+            Generation = generation,
+            Validity = settings.Validity,
+        });
+        var certificate = new X509Certificate(der);
+        var notBefore = Instant.ToMicros(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero));
+        var notAfter = Instant.ToMicros(new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero));
+        var serialHex = SerialNumbers.ToHex(serial);
+
+        using var tx = database.BeginWrite();
+
+        // Another CA instance may have renewed meanwhile: then this one's certificate is not needed.
+        if (IssuerStore.FindCurrentResponder(tx.Connection, issuerKeyId, tx.Transaction)?.Serial != current?.Serial)
+        {
+            return null;
+        }
+
+        IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, issuerKeyId, "ocsp-responder", notBefore, notAfter, der, Instant.ToMicros(now)));
+        IssuerStore.InsertResponder(tx, serialHex, issuerKeyId, label, notAfter, Instant.ToMicros(now));
+        audit.Append(tx, new AuditRecord(Actor, "ocsp-responder.renewed", issuerKeyId, new JsonObject
+        {
+            ["serial"] = serialHex,
+            ["previousSerial"] = current?.Serial,
+            ["hsmKeyLabel"] = label,
+            ["notAfterUs"] = notAfter,
+            ["certificateSha256"] = Convert.ToHexStringLower(SHA256.HashData(der)),
+        }));
+        tx.Commit();
+        return serialHex;
+    }
+
+    private static DateTimeOffset NotBefore(byte[] certificateDer) =>
+        new(new X509Certificate(certificateDer).NotBefore.ToUniversalTime(), TimeSpan.Zero);
+}
+
+/// <summary>What responder renewal takes from the <c>ceremony.*</c> settings.</summary>
+public sealed record CeremonySettingsView(KeyKind ResponderKeyKind, int RsaBits, TimeSpan Validity, TimeSpan RenewAfter)
+{
+    public static CeremonySettingsView From(Configuration.CeremonySettings ceremony)
+    {
+        ArgumentNullException.ThrowIfNull(ceremony);
+        return new(
+            ceremony.ResponderKey == "p256" ? KeyKind.EcP256 : KeyKind.Rsa,
+            ceremony.RsaBits,
+            TimeSpan.FromDays(ceremony.ResponderValidityDays),
+            TimeSpan.FromDays(ceremony.ResponderRenewAfterDays));
+    }
+}

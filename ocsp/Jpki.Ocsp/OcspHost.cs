@@ -1,0 +1,188 @@
+using System.Net;
+using Jpki.Core.Configuration;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Ocsp;
+
+/// <summary>How one responder process runs; the rest comes from <c>jpki.json</c> (<c>ocsp.*</c>).</summary>
+public sealed record OcspOptions
+{
+    public required string ListenUrl { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>How long a verifier token lookup is remembered (disabling a verifier takes effect within it).</summary>
+    public TimeSpan RememberTokensFor { get; init; } = TimeSpan.FromSeconds(5);
+
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}
+
+/// <summary>
+/// Builds the OCSP responder (port 8082): one responder for every issuer key of the install,
+/// with its own HSM session pool ('ocsp'), reading the shared store. OCSP answers are signed
+/// objects served over plain HTTP (RFC 5019), so any listen address is allowed.
+/// </summary>
+public static class OcspHost
+{
+    public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, OcspOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(options);
+        var ocsp = settings.Ocsp;
+        var networks = ocsp.AllowedNetworks.Select(IPNetwork.Parse).ToList();
+        var timings = new OcspTimings
+        {
+            Validity = TimeSpan.FromMinutes(ocsp.ValidityMinutes),
+            ServeMargin = TimeSpan.FromSeconds(ocsp.ServeUntilSecondsBeforeNextUpdate),
+            RefreshAhead = TimeSpan.FromSeconds(ocsp.RefreshSecondsBeforeNextUpdate),
+            RecentlyQueried = TimeSpan.FromMinutes(ocsp.RefreshRecentlyQueriedMinutes),
+            StatusPoll = TimeSpan.FromMilliseconds(ocsp.StatusPollMilliseconds),
+        };
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = ocsp.MaxRequestBytes);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        options.ConfigureLogging?.Invoke(builder.Logging);
+
+        var time = options.Time;
+        builder.Services.AddSingleton(timings);
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(provider => OcspServices.Open(settings, module, time, provider.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Database);
+        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Directory);
+        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Signatures);
+        builder.Services.AddSingleton<FirstRevokedRecorder>();
+        builder.Services.AddSingleton(provider => new SigningSource(
+            provider.GetRequiredService<Database>(),
+            new OcspResponseWriter(timings.Validity),
+            new RateBudget(ocsp.UnknownSignaturesBurst, ocsp.UnknownSignaturesPerMinute, time),
+            time));
+        builder.Services.AddSingleton(provider => new CachingSource(
+            provider.GetRequiredService<SigningSource>(),
+            provider.GetRequiredService<IssuerDirectory>(),
+            provider.GetRequiredService<FirstRevokedRecorder>(),
+            time,
+            timings.ServeMargin));
+        builder.Services.AddSingleton(provider => new VerifierAccess(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
+        builder.Services.AddSingleton<OcspLogWriter>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
+        builder.Services.AddSingleton<StatusChangeWatcher>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
+        builder.Services.AddSingleton(provider => new OcspEndpoint(
+            provider.GetRequiredService<VerifierAccess>(),
+            provider.GetRequiredService<IssuerDirectory>(),
+            provider.GetRequiredService<CachingSource>(),
+            provider.GetRequiredService<SigningSource>(),
+            new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
+            provider.GetRequiredService<OcspLogWriter>(),
+            timings,
+            ocsp.MaxRequestBytes,
+            time,
+            provider.GetRequiredService<ILogger<OcspEndpoint>>()));
+
+        var app = builder.Build();
+        try
+        {
+            // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
+            _ = app.Services.GetRequiredService<OcspServices>();
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
+
+        app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
+        app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
+        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log) =>
+        {
+            var hsm = services.Pool.Health;
+            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.Directory.Count > 0;
+            return Results.Json(
+                new
+                {
+                    status = healthy ? "ok" : "degraded",
+                    hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
+                    issuerKeys = services.Directory.Count,
+                    signatures = services.Signatures.Count,
+                    cachedAnswers = cache.Count,
+                    lastChangeSeq = watcher.LastChangeSeq,
+                    queriesLogged = log.Written,
+                },
+                statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        return app;
+    }
+}
+
+/// <summary>What the responder opens once: the store (migrated), the token and its 'ocsp' session pool, the issuer directory.</summary>
+public sealed class OcspServices : IDisposable
+{
+    private readonly List<IDisposable> owned = [];
+
+    public Database Database { get; private set; } = null!;
+
+    public HsmToken Token { get; private set; } = null!;
+
+    public SessionPool Pool { get; private set; } = null!;
+
+    public IssuerDirectory Directory { get; private set; } = null!;
+
+    public SignatureCounter Signatures { get; } = new();
+
+    /// <exception cref="InvalidOperationException">No issuer key has a responder: run <c>./jpki hsm init</c>.</exception>
+    public static OcspServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(loggers);
+        var services = new OcspServices();
+        try
+        {
+            services.Database = services.Own(new Database(settings.ConnectionString, time));
+            Migrator.ApplyPending(services.Database);
+            var pin = PinSource.FromEnvironmentOrFile(settings.Hsm.UserPinEnvironmentVariable, settings.Resolve(settings.Hsm.UserPinFile));
+            services.Token = services.Own(HsmToken.Open(module, settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));
+            services.Pool = services.Own(services.Token.CreatePool("ocsp", settings.Hsm.OcspPoolSize, time: time));
+            services.Directory = services.Own(new IssuerDirectory(services.Database, services.Pool, services.Signatures, loggers.CreateLogger<IssuerDirectory>()));
+            if (services.Directory.Count == 0)
+            {
+                throw new InvalidOperationException("no issuer key has a delegated OCSP responder: run ./jpki hsm init");
+            }
+
+            return services;
+        }
+        catch
+        {
+            services.Dispose();
+            throw;
+        }
+    }
+
+    private T Own<T>(T disposable)
+        where T : IDisposable
+    {
+        owned.Add(disposable);
+        return disposable;
+    }
+
+    public void Dispose()
+    {
+        for (var i = owned.Count - 1; i >= 0; i--)
+        {
+            owned[i].Dispose();
+        }
+
+        owned.Clear();
+    }
+}

@@ -1,0 +1,112 @@
+using System.Data.Common;
+using Dapper;
+using Jpki.Core.Store;
+
+namespace Jpki.Ocsp;
+
+/// <summary>A certificate's status as one store read saw it.</summary>
+/// <param name="SnapshotChangeSeq">
+/// The highest status_changes row committed before the read began: any change after it may not
+/// be reflected, so the cache re-signs when the watcher reports a later change of this serial.
+/// </param>
+public sealed record StoredStatus(CertificateState State, DateTimeOffset? RevokedAt, int? Reason, long SnapshotChangeSeq);
+
+public enum CertificateState
+{
+    Good,
+    Revoked,
+    Unknown,
+}
+
+/// <summary>One line of the query log.</summary>
+public sealed record OcspQueryRecord(string? Verifier, string? IssuerKeyId, string? Serial, string Answer, bool Nonce, long TimeUs);
+
+/// <summary>An issuer key the responder may answer for, with its current delegated responder.</summary>
+public sealed class ServedIssuerKey
+{
+    public string Id { get; set; } = "";
+
+    public byte[] CertificateDer { get; set; } = [];
+
+    public string State { get; set; } = "";
+
+    public string? ResponderSerial { get; set; }
+
+    public string? ResponderKeyLabel { get; set; }
+
+    public byte[]? ResponderCertificateDer { get; set; }
+
+    public long? ResponderNotAfterUs { get; set; }
+}
+
+/// <summary>The OCSP responder's SQL, in one place (tables of migration 0006 and what it reads).</summary>
+public static class OcspStore
+{
+    /// <summary>Every issuer key with a certificate, with its newest good responder certificate (if any).</summary>
+    public static IReadOnlyList<ServedIssuerKey> ListIssuerKeys(DbConnection db) =>
+        db.Query<ServedIssuerKey>(
+            """
+            SELECT k.id AS Id, k.certificate_der AS CertificateDer, k.state AS State,
+                   r.serial AS ResponderSerial, r.hsm_key_label AS ResponderKeyLabel, c.der AS ResponderCertificateDer,
+                   r.not_after_us AS ResponderNotAfterUs
+            FROM issuer_keys k
+            LEFT JOIN ocsp_responders r ON r.serial = (
+                SELECT r2.serial FROM ocsp_responders r2 JOIN certificates c2 ON c2.serial = r2.serial
+                WHERE r2.issuer_key_id = k.id AND c2.status = 'good'
+                ORDER BY r2.not_after_us DESC LIMIT 1)
+            LEFT JOIN certificates c ON c.serial = r.serial
+            WHERE k.certificate_der IS NOT NULL
+            ORDER BY k.id
+            """).AsList();
+
+    public static long LastChangeSeq(DbConnection db) =>
+        db.ExecuteScalar<long>("SELECT COALESCE(MAX(change_seq), 0) FROM status_changes");
+
+    /// <summary>
+    /// The status of <paramref name="serial"/> as issued by <paramref name="issuerKeyId"/>. The
+    /// change_seq mark is read first, so it never claims more than the status read saw.
+    /// A serial issued by another key is unknown to this one.
+    /// </summary>
+    public static StoredStatus ReadStatus(DbConnection db, string issuerKeyId, string serial)
+    {
+        var mark = LastChangeSeq(db);
+        var row = db.QuerySingleOrDefault<StatusRow>(
+            "SELECT status AS Status, revoked_at_us AS RevokedAtUs, reason AS Reason FROM certificates WHERE serial = @serial AND issuer_key_id = @issuerKeyId",
+            new { serial, issuerKeyId });
+        return row switch
+        {
+            null => new StoredStatus(CertificateState.Unknown, null, null, mark),
+            { Status: "revoked" } => new StoredStatus(CertificateState.Revoked, Instant.FromMicros(row.RevokedAtUs ?? 0), row.Reason is null ? null : (int)row.Reason.Value, mark),
+            _ => new StoredStatus(CertificateState.Good, null, null, mark),
+        };
+    }
+
+    public static void AppendQueries(WriteTransaction tx, IEnumerable<OcspQueryRecord> queries)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute(
+            "INSERT INTO ocsp_queries (verifier, issuer_key_id, serial, answer, nonce, time_us) VALUES (@Verifier, @IssuerKeyId, @Serial, @Answer, @Nonce, @TimeUs)",
+            queries.Select(q => new { q.Verifier, q.IssuerKeyId, q.Serial, q.Answer, Nonce = q.Nonce ? 1 : 0, q.TimeUs }));
+    }
+
+    /// <summary>Records the producedAt of the first 'revoked' answer installed for a serial; later calls change nothing. True if this call recorded it.</summary>
+    public static bool RecordFirstRevoked(WriteTransaction tx, string serial, long producedUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute(
+            "INSERT INTO ocsp_first_revoked (serial, produced_us, installed_us) VALUES (@serial, @producedUs, @installedUs) ON CONFLICT (serial) DO NOTHING",
+            new { serial, producedUs, installedUs = Instant.NowMicros(tx.Time) }) == 1;
+    }
+
+    public static long? FirstRevokedProducedUs(DbConnection db, string serial) =>
+        db.QuerySingleOrDefault<long?>("SELECT produced_us FROM ocsp_first_revoked WHERE serial = @serial", new { serial });
+
+    private sealed class StatusRow
+    {
+        public string Status { get; set; } = "";
+
+        public long? RevokedAtUs { get; set; }
+
+        public long? Reason { get; set; }
+    }
+}

@@ -1,0 +1,324 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
+using Jpki.Core.Configuration;
+using Jpki.Core.Issuers;
+using Jpki.Core.Profiles;
+using Jpki.Core.Revocation;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Crypto;
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.X509;
+using Org.BouncyCastle.X509.Extension;
+
+namespace Jpki.Ocsp.Tests;
+
+/// <summary>
+/// One install per test class collection: the key ceremony as a child process into a temporary
+/// JPKI_HOME with its own SoftHSM store, then this process loads the module (one per process),
+/// issues end-entity certificates with the real issuer keys in the token (stored through the
+/// store's own insert, so status_changes has their 'good' rows), registers verifier accounts,
+/// and hosts the responder on 127.0.0.1 port 0. A second responder on the same install allows
+/// 127.0.0.0/8 without credentials, for clients that cannot send a header (ocsptool).
+/// </summary>
+public sealed class OcspFixture : IAsyncLifetime
+{
+    public const string Verifier = "verifier-a";
+    public const string OtherVerifier = "verifier-b";
+    public const string DisabledVerifier = "verifier-disabled";
+    public const string Operator = "operator-x";
+    public const string UnknownsVerifier = "verifier-unknowns";
+
+    private WebApplication? responder;
+    private WebApplication? networkResponder;
+    private HsmToken? token;
+    private SessionPool? pool;
+    private readonly Dictionary<string, Pkcs11Signer> issuerSigners = [];
+    private CertificateRevoker? revoker;
+    private AuditLog? audit;
+    private readonly AsymmetricCipherKeyPair subjectKey = NewSubjectKey();
+
+    public string Root { get; } = System.IO.Directory.CreateTempSubdirectory("jpki-ocsp-tests-").FullName;
+
+    public string Home => Path.Combine(Root, "home");
+
+    public string ConfPath => Path.Combine(Root, "softhsm2.conf");
+
+    public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    public string ModulePath { get; } = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
+
+    public Pkcs11Module Module { get; private set; } = null!;
+
+    public JpkiSettings Settings { get; private set; } = null!;
+
+    public Database Database { get; private set; } = null!;
+
+    public HttpClient Http { get; } = new();
+
+    public Uri Address { get; private set; } = null!;
+
+    public Uri NetworkAddress { get; private set; } = null!;
+
+    /// <summary>The responder's warnings and errors (kept in /tmp/jpki-ocsp-tests-last.log after the run).</summary>
+    public string LogPath => Path.Combine(Root, "ocsp.log");
+
+    public Dictionary<string, string> Tokens { get; } = [];
+
+    /// <summary>Issuer key ids of the install (signing and authentication).</summary>
+    public IReadOnlyList<string> IssuerKeyIds { get; private set; } = [];
+
+    public SignatureCounter Signatures => responder!.Services.GetRequiredService<SignatureCounter>();
+
+    public IssuerDirectory Directory => responder!.Services.GetRequiredService<IssuerDirectory>();
+
+    /// <summary>The CA's responder renewal over this install's token, renewing once a responder is <paramref name="renewAfter"/> old.</summary>
+    public ResponderRenewal Renewal(TimeSpan renewAfter) =>
+        new(Database, token!, pool!, audit!, CeremonySettingsView.From(Settings.Ceremony) with { RenewAfter = renewAfter });
+
+    public Pkcs11Signer IssuerSigner(string issuerKeyId) => issuerSigners[issuerKeyId];
+
+    public StatusChangeWatcher Watcher => responder!.Services.GetRequiredService<StatusChangeWatcher>();
+
+    public async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(Root, "tokens"));
+        System.IO.Directory.CreateDirectory(Home);
+        File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(Root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
+        RunCeremony();
+        Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
+        var loaded = JpkiSettings.Load(Home);
+        Settings = loaded with
+        {
+            Hsm = loaded.Hsm with { TokenLabel = TokenLabel },
+            Ocsp = loaded.Ocsp with { UnknownSignaturesBurst = 3, UnknownSignaturesPerMinute = 1, NonceSignaturesBurst = 2, NonceSignaturesPerMinute = 1, StatusPollMilliseconds = 100 },
+        };
+        Database = new Database(Settings.ConnectionString, TimeProvider.System);
+        Migrator.ApplyPending(Database);
+        OpenIssuerKeys();
+        Tokens[Verifier] = AddAccount(Verifier, AccountRole.Verifier);
+        Tokens[OtherVerifier] = AddAccount(OtherVerifier, AccountRole.Verifier);
+        Tokens[DisabledVerifier] = AddAccount(DisabledVerifier, AccountRole.Verifier);
+        Tokens[Operator] = AddAccount(Operator, AccountRole.Operator);
+        Tokens[UnknownsVerifier] = AddAccount(UnknownsVerifier, AccountRole.Verifier);
+
+        responder = OcspHost.Build(Settings, Module, new OcspOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            RememberTokensFor = TimeSpan.FromMilliseconds(200),
+            ConfigureLogging = logging => logging.AddProvider(new FileLoggerProvider(LogPath)),
+        });
+        await responder.StartAsync();
+        Address = new Uri(responder.Urls.Single().TrimEnd('/') + "/");
+
+        var networkSettings = Settings with { Ocsp = Settings.Ocsp with { AllowedNetworks = ["127.0.0.0/8"] } };
+        networkResponder = OcspHost.Build(networkSettings, Module, new OcspOptions { ListenUrl = "http://127.0.0.1:0" });
+        await networkResponder.StartAsync();
+        NetworkAddress = new Uri(networkResponder.Urls.Single().TrimEnd('/') + "/");
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        foreach (var app in new[] { responder, networkResponder })
+        {
+            if (app is not null)
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+        }
+
+        foreach (var signer in issuerSigners.Values)
+        {
+            signer.Dispose();
+        }
+
+        pool?.Dispose();
+        token?.Dispose();
+        Database.Dispose();
+        if (File.Exists(LogPath))
+        {
+            File.Copy(LogPath, Path.Combine(Path.GetTempPath(), "jpki-ocsp-tests-last.log"), overwrite: true);
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public string RootPemPath(string issuerKeyId) => Path.Combine(Home, "certs", issuerKeyId + ".pem");
+
+    public string SigningKeyId => IssuerKeyIds.Single(id => id.Contains("-signing-", StringComparison.Ordinal));
+
+    public string AuthenticationKeyId => IssuerKeyIds.Single(id => id.Contains("-authentication-", StringComparison.Ordinal));
+
+    /// <summary>An end-entity certificate signed by the issuer key in the token and recorded in the store as 'good'; returns its serial and PEM path.</summary>
+    public (string Serial, string PemPath) Issue(string issuerKeyId, string kind = "signing")
+    {
+        using var db = Database.OpenConnection();
+        var key = IssuerStore.FindKey(db, issuerKeyId)!;
+        var issuer = new X509Certificate(key.CertificateDer!);
+        var serial = SerialNumbers.New();
+        var now = DateTimeOffset.UtcNow;
+        var generator = new X509V3CertificateGenerator();
+        generator.SetSerialNumber(serial);
+        generator.SetIssuerDN(issuer.SubjectDN);
+        generator.SetSubjectDN(new X509Name("C=JP, CN=ocsp-test-" + SerialNumbers.ToHex(serial)[..8]));
+        generator.SetNotBefore(now.AddMinutes(-5).UtcDateTime);
+        generator.SetNotAfter(now.AddDays(30).UtcDateTime);
+        generator.SetPublicKey(subjectKey.Public);
+        generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, X509ExtensionUtilities.CreateAuthorityKeyIdentifier(issuer));
+        var certificate = generator.Generate(new SignerSignatureFactory(issuerSigners[issuerKeyId], SignatureAlgorithm.RsaPkcs1Sha256));
+        var hex = SerialNumbers.ToHex(serial);
+        using (var tx = Database.BeginWrite())
+        {
+            IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
+                hex, issuerKeyId, kind, Instant.ToMicros(now.AddMinutes(-5)), Instant.ToMicros(now.AddDays(30)), certificate.GetEncoded(), Instant.ToMicros(now)));
+            tx.Commit();
+        }
+
+        var path = Path.Combine(Root, hex + ".pem");
+        File.WriteAllText(path, Pem("CERTIFICATE", certificate.GetEncoded()));
+        return (hex, path);
+    }
+
+    /// <summary>Revokes through the CA's own revoker (status, status_changes and audit in one transaction).</summary>
+    public RevocationResult Revoke(string serial, RevocationCause cause)
+    {
+        using var tx = Database.BeginWrite();
+        var result = revoker!.Revoke(tx, new RevocationOrder { Serial = serial, Cause = cause, Source = "test", Actor = "officer1" });
+        tx.Commit();
+        return result;
+    }
+
+    public void Disable(string account)
+    {
+        using var tx = Database.BeginWrite();
+        AccountStore.Disable(tx, account);
+        tx.Commit();
+    }
+
+    public long Count(string sql, object? parameters = null)
+    {
+        using var db = Database.OpenConnection();
+        return Dapper.SqlMapper.ExecuteScalar<long>(db, sql, parameters);
+    }
+
+    public static string Pem(string label, byte[] der) =>
+        $"-----BEGIN {label}-----\n{Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks)}\n-----END {label}-----\n";
+
+    private void OpenIssuerKeys()
+    {
+        token = HsmToken.Open(Module, TokenLabel, PinSource.FromFile(Settings.Resolve(Settings.Hsm.UserPinFile)));
+        pool = token.CreatePool("test-issuance", 1);
+        using var db = Database.OpenConnection();
+        var ids = new List<string>();
+        foreach (var issuer in IssuerStore.ListIssuers(db))
+        {
+            foreach (var key in IssuerStore.ListKeys(db, issuer.Id))
+            {
+                issuerSigners[key.Id] = Pkcs11Signer.Open(pool, key.HsmKeyLabel);
+                ids.Add(key.Id);
+            }
+        }
+
+        IssuerKeyIds = ids;
+        var checkpoint = IssuerStore.FindInstallKey(db, "audit-checkpoint-1")!;
+        var checkpointSigner = Pkcs11Signer.Open(pool, checkpoint.HsmKeyLabel);
+        issuerSigners["audit-checkpoint-1"] = checkpointSigner;
+        audit = new AuditLog(checkpointSigner, Settings.AuditOptions());
+        revoker = new CertificateRevoker(audit);
+    }
+
+    private string AddAccount(string id, AccountRole role)
+    {
+        var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        using var tx = Database.BeginWrite();
+        AccountStore.Insert(tx, new Account(id, role, [], false), AccountStore.TokenHash(secret));
+        tx.Commit();
+        return secret;
+    }
+
+    private static AsymmetricCipherKeyPair NewSubjectKey()
+    {
+        var generator = new RsaKeyPairGenerator();
+        generator.Init(new KeyGenerationParameters(new SecureRandom(), 2048));
+        return generator.GenerateKeyPair();
+    }
+
+    private void RunCeremony()
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Home };
+        psi.ArgumentList.Add(HsmToolPath());
+        psi.ArgumentList.Add("hsm");
+        psi.ArgumentList.Add("init");
+        psi.Environment["JPKI_HOME"] = Home;
+        psi.Environment["SOFTHSM2_CONF"] = ConfPath;
+        psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
+        psi.Environment["JPKI_PKCS11_MODULE"] = ModulePath;
+        psi.Environment.Remove("JPKI_HSM_PIN");
+        psi.Environment.Remove("JPKI_DB");
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("hsm init did not finish in 2 minutes");
+        }
+
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"hsm init failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+        }
+    }
+
+    /// <summary>tests/Jpki.Ocsp.Tests/bin/{configuration}/net10.0 → hsm-config/Jpki.HsmTool/bin/{configuration}/net10.0.</summary>
+    private static string HsmToolPath()
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = output.Parent!.Name;
+        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        return Path.Combine(repository, "hsm-config", "Jpki.HsmTool", "bin", configuration, output.Name, "Jpki.HsmTool.dll");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class OcspTestGroup : ICollectionFixture<OcspFixture>
+{
+    public const string Name = "ocsp";
+}
+
+/// <summary>Runs a command-line checker (openssl, ocsptool) and returns its exit code and combined output.</summary>
+public static class Checker
+{
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
