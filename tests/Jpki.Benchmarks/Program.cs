@@ -20,7 +20,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-var known = new[] { "signer", "issuance" };
+var known = new[] { "signer", "issuance", "jukinet" };
 if (names.Count == 0)
 {
     names.AddRange(known);
@@ -34,6 +34,7 @@ foreach (var name in names)
     {
         "signer" => RunSigner(),
         "issuance" => await RunIssuanceAsync(),
+        "jukinet" => RunJukiNet(),
         _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
     };
     var path = Path.Combine(outDir, name + ".json");
@@ -53,6 +54,21 @@ async Task<IReadOnlyList<Figure>> RunIssuanceAsync()
     try
     {
         return await new IssuanceBenchmark(dir, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), 800).RunAsync(modulePath);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
+IReadOnlyList<Figure> RunJukiNet()
+{
+    // PostgreSQL too when a server is named (a fresh database is made there for each store).
+    var postgres = Environment.GetEnvironmentVariable("JPKI_BENCH_PG") is { Length: > 0 } pg ? pg : Environment.GetEnvironmentVariable("JPKI_TEST_PG");
+    var dir = Directory.CreateTempSubdirectory("jpki-bench-jukinet-").FullName;
+    try
+    {
+        return new JukiNetBenchmark(dir, residents: int.Parse(Environment.GetEnvironmentVariable("JPKI_BENCH_RESIDENTS") ?? "50000"), events: int.Parse(Environment.GetEnvironmentVariable("JPKI_BENCH_EVENTS") ?? "100000"), pageSize: 500).Run(modulePath, postgres);
     }
     finally
     {
