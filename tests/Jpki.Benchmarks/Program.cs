@@ -22,7 +22,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-var known = new[] { "signer", "issuance", "crl", "ocsp" };
+var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet" };
 if (names.Count == 0)
 {
     names.AddRange(known);
@@ -38,6 +38,7 @@ foreach (var name in names)
         "issuance" => await RunIssuanceAsync(),
         "crl" => RunCrl(),
         "ocsp" => await RunOcspAsync(),
+        "jukinet" => RunJukiNet(),
         _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
     };
     var path = Path.Combine(outDir, name + ".json");
@@ -85,6 +86,21 @@ async Task<IReadOnlyList<Figure>> RunOcspAsync()
         // 100,000 certificates in the store, a working set of 10,000 signed in the warm-up
         // (RSA-2048 in SoftHSM: about 5 s), wrk for 10 s per target, 50 revocations timed.
         return await new OcspBenchmark(dir, 100_000, 10_000, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), 50).RunAsync(modulePath);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
+IReadOnlyList<Figure> RunJukiNet()
+{
+    // PostgreSQL too when a server is named (a fresh database is made there for each store).
+    var postgres = Environment.GetEnvironmentVariable("JPKI_BENCH_PG") is { Length: > 0 } pg ? pg : Environment.GetEnvironmentVariable("JPKI_TEST_PG");
+    var dir = Directory.CreateTempSubdirectory("jpki-bench-jukinet-").FullName;
+    try
+    {
+        return new JukiNetBenchmark(dir, residents: int.Parse(Environment.GetEnvironmentVariable("JPKI_BENCH_RESIDENTS") ?? "50000"), events: int.Parse(Environment.GetEnvironmentVariable("JPKI_BENCH_EVENTS") ?? "100000"), pageSize: 500).Run(modulePath, postgres);
     }
     finally
     {

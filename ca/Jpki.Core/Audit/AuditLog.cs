@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using Jpki.Core.Store;
 using Jpki.Hsm;
@@ -17,6 +19,7 @@ public sealed class AuditLog
     private readonly AuditOptions options;
     private readonly AuditCheckpointFile checkpointFile;
     private readonly string checkpointKeyId;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<WriteTransaction, List<AuditCheckpoint>> pendingFileLines = [];
 
     public AuditLog(ISigner checkpointSigner, AuditOptions options)
     {
@@ -49,17 +52,29 @@ public sealed class AuditLog
         ArgumentNullException.ThrowIfNull(record.Details);
 
         var details = CanonicalJson.Serialize(record.Details);
-        var head = ReadHead(tx);
+        var head = Head(tx);
         var seq = head.Seq + 1;
         var timeUs = Instant.NowMicros(tx.Time);
-        var hash = RecordHash(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash);
-        tx.Execute(
+        var hash = CanonicalRecordHash(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash);
+        // Two statements per record, on commands kept (and prepared) for the whole transaction.
+        var insert = tx.Command(
             """
             INSERT INTO audit_log (seq, time_us, actor, action, subject, details, prev_hash, hash)
             VALUES (@Seq, @TimeUs, @Actor, @Action, @Subject, @Details, @PrevHash, @Hash)
             """,
-            new { Seq = seq, TimeUs = timeUs, record.Actor, record.Action, record.Subject, Details = details, PrevHash = head.Hash, Hash = hash });
-        tx.Execute("UPDATE chain_head SET seq = @Seq, hash = @Hash WHERE id = 1", new { Seq = seq, Hash = hash });
+            "@Seq", "@TimeUs", "@Actor", "@Action", "@Subject", "@Details", "@PrevHash", "@Hash");
+        object[] values = [seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash, hash];
+        for (var i = 0; i < values.Length; i++)
+        {
+            insert.Parameters[i].Value = values[i];
+        }
+
+        insert.ExecuteNonQuery();
+        var update = tx.Command("UPDATE chain_head SET seq = @Seq, hash = @Hash WHERE id = 1", "@Seq", "@Hash");
+        update.Parameters[0].Value = seq;
+        update.Parameters[1].Value = hash;
+        update.ExecuteNonQuery();
+        tx.AuditHead = new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = head.LastCheckpointSeq, LastCheckpointUs = head.LastCheckpointUs };
 
         AuditCheckpoint? checkpoint = null;
         if (seq - head.LastCheckpointSeq >= options.CheckpointEveryRecords
@@ -78,7 +93,7 @@ public sealed class AuditLog
     public AuditCheckpoint? Checkpoint(WriteTransaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        var head = ReadHead(tx);
+        var head = Head(tx);
         if (head.Seq == 0 || head.Seq == head.LastCheckpointSeq)
         {
             return null;
@@ -113,6 +128,29 @@ public sealed class AuditLog
         return Convert.ToHexStringLower(SHA256.HashData(CanonicalJson.ToUtf8Bytes(input)));
     }
 
+    /// <summary>
+    /// <see cref="RecordHash"/> for details already in canonical form (as <see cref="Append"/>
+    /// makes them): the same bytes — members in canonical order (action, actor, details, prev,
+    /// seq, subject, time), strings escaped as <see cref="CanonicalJson"/> does, integers in
+    /// invariant decimal — written straight, without parsing the details back into a tree.
+    /// </summary>
+    internal static string CanonicalRecordHash(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails, string prevHash)
+    {
+        var text = new StringBuilder(canonicalDetails.Length + 256);
+        text.Append("{\"action\":");
+        CanonicalJson.WriteString(text, action);
+        text.Append(",\"actor\":");
+        CanonicalJson.WriteString(text, actor);
+        text.Append(",\"details\":").Append(canonicalDetails).Append(",\"prev\":");
+        CanonicalJson.WriteString(text, prevHash);
+        text.Append(",\"seq\":").Append(seq.ToString(CultureInfo.InvariantCulture)).Append(",\"subject\":");
+        CanonicalJson.WriteString(text, subject);
+        text.Append(",\"time\":").Append(timeUs.ToString(CultureInfo.InvariantCulture)).Append('}');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    private static ChainHead Head(WriteTransaction tx) => tx.AuditHead as ChainHead ?? ReadHead(tx);
+
     private AuditCheckpoint WriteCheckpoint(WriteTransaction tx, long seq, string hash, long timeUs)
     {
         var statement = AuditCheckpoint.StatementFor(seq, hash, timeUs);
@@ -124,8 +162,17 @@ public sealed class AuditLog
         tx.Execute(
             "UPDATE chain_head SET last_checkpoint_seq = @Seq, last_checkpoint_us = @TimeUs WHERE id = 1",
             new { Seq = seq, TimeUs = timeUs });
-        // The file copy must never hold a checkpoint the database rolled back.
-        tx.OnCommitted(() => checkpointFile.Append(checkpoint));
+        tx.AuditHead = new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = seq, LastCheckpointUs = timeUs };
+        // The file copy must never hold a checkpoint the database rolled back. The checkpoints of
+        // one transaction go to the file together after the commit: one write, one fsync.
+        if (!pendingFileLines.TryGetValue(tx, out var pending))
+        {
+            pending = [];
+            pendingFileLines.Add(tx, pending);
+            tx.OnCommitted(() => checkpointFile.Append(pending));
+        }
+
+        pending.Add(checkpoint);
         return checkpoint;
     }
 

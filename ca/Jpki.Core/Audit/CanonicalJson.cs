@@ -175,7 +175,7 @@ public static class CanonicalJson
     /// RFC 8785 §3.2.2.2: escape only the quote, the backslash and control characters (short forms
     /// where JSON has them, otherwise \u00xx in lowercase hex); everything else is literal.
     /// </summary>
-    private static void WriteString(StringBuilder output, string text)
+    internal static void WriteString(StringBuilder output, string text)
     {
         output.Append('"');
         for (var i = 0; i < text.Length; i++)

@@ -70,6 +70,9 @@ public sealed class RevocableCertificate
     public long? RevokedAtUs { get; set; }
 
     public string? InvalidityDate { get; set; }
+
+    /// <summary>Read only by <see cref="CertificateRevoker.ResidentsCertificates"/>.</summary>
+    public byte[]? ResidentKey { get; set; }
 }
 
 /// <summary>
@@ -161,6 +164,25 @@ public sealed class CertificateRevoker(AuditLog audit)
                 """,
                 new { residentKey, hmacKeyId, nowUs })
             .ToList();
+    }
+
+    /// <summary>
+    /// Every end-entity certificate (expired ones too) of the residents with these keyed hashes,
+    /// with <see cref="RevocableCertificate.ResidentKey"/> set, in this transaction; one query per 500 residents.
+    /// </summary>
+    public static IReadOnlyList<RevocableCertificate> ResidentsCertificates(WriteTransaction tx, IEnumerable<byte[]> residentKeys, string hmacKeyId)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(residentKeys);
+        var found = new List<RevocableCertificate>();
+        foreach (var chunk in residentKeys.Chunk(500))
+        {
+            found.AddRange(tx.Query<RevocableCertificate>(
+                $"SELECT {Columns}, resident_key AS ResidentKey FROM certificates WHERE resident_key {JukiNetFeedStore.InList(tx)} AND hmac_key_id = @hmacKeyId",
+                new { chunk, hmacKeyId }));
+        }
+
+        return found;
     }
 
     private void AuditChange(WriteTransaction tx, string action, RevocableCertificate certificate, RevocationOrder order, RevocationReason reason, string? invalidity, RevocationReason? previous)

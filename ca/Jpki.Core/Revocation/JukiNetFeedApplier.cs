@@ -54,15 +54,25 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
 
         // Order inside a page does not matter for the outcome (revocation is never undone), but
         // applying in sequence order makes the audit trail read naturally.
-        foreach (var change in page.Changes.OrderBy(c => c.Sequence))
+        var changes = page.Changes.OrderBy(c => c.Sequence).ToList();
+
+        // Reads for the whole page at once: which sequences were recorded before, and the
+        // certificates of every resident the page names (see PageReads).
+        var received = JukiNetFeedStore.ReceivedAmong(tx, changes.Select(c => c.Sequence));
+        // One keyed hash per new event, all before the first write.
+        var keys = changes.Select(c => received.Contains(c.Sequence) ? null : residentKey(c.ResidentCode)).ToList();
+        var reads = new PageReads(tx, keys.OfType<byte[]>(), hmacKeyId, nowUs);
+        var events = new List<StoredFeedEvent>();
+        for (var i = 0; i < changes.Count; i++)
         {
-            if (!seen.Add(change.Sequence) || JukiNetFeedStore.EventReceived(tx, change.Sequence))
+            var change = changes[i];
+            if (!seen.Add(change.Sequence) || keys[i] is not { } key)
             {
                 duplicates++;
                 continue;
             }
 
-            revocations += ApplyEvent(tx, change, nowUs);
+            revocations += ApplyEvent(tx, change, key, reads, events, nowUs);
             applied++;
             if (change.Sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, change.Sequence))
             {
@@ -70,6 +80,10 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
                 Audit(tx, "jukinet.gap-filled", change.Sequence, new JsonObject());
             }
         }
+
+        // Event rows in one statement prepared once; nothing in this page reads them back (a
+        // sequence repeated in the page is caught by `seen`).
+        JukiNetFeedStore.InsertEvents(tx, events);
 
         foreach (var entry in page.Malformed)
         {
@@ -158,11 +172,10 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         return residentKey(ResidentCode.FromFirstTen(digits.ToString()));
     }
 
-    private int ApplyEvent(WriteTransaction tx, ChangeEvent change, long nowUs)
+    private int ApplyEvent(WriteTransaction tx, ChangeEvent change, byte[] key, PageReads reads, List<StoredFeedEvent> events, long nowUs)
     {
-        var key = residentKey(change.ResidentCode);
         var cause = RevocationRules.CauseOf(change);
-        var certificates = CertificateRevoker.ResidentCertificates(tx, key, hmacKeyId, nowUs);
+        var (certificates, hasAny) = reads.Take(key);
 
         // A certificate issued from a record at or after this event already carries its change.
         var affected = certificates.Where(c => c.JukiSequence is null || c.JukiSequence < change.Sequence).ToList();
@@ -183,10 +196,10 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
             }
         }
 
-        var outcome = certificates.Count == 0 && !HasAnyCertificate(tx, key) ? "unknown-resident"
+        var outcome = certificates.Count == 0 && !hasAny ? "unknown-resident"
             : revoked.Count > 0 ? "revoked"
             : "no-effect";
-        JukiNetFeedStore.InsertEvent(tx, new StoredFeedEvent
+        events.Add(new StoredFeedEvent
         {
             Sequence = change.Sequence,
             Type = ChangeEvent.WireName(change.Type),
@@ -212,8 +225,44 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         return revoked.Count;
     }
 
-    private bool HasAnyCertificate(WriteTransaction tx, byte[] key) =>
-        tx.QuerySingle<long>("SELECT COUNT(*) FROM certificates WHERE resident_key = @key AND hmac_key_id = @hmacKeyId", new { key, hmacKeyId }) > 0;
+    /// <summary>
+    /// The certificates of the page's residents, read with one query before the page is applied.
+    /// A resident's first event in the page takes them as read; a later event of the same resident
+    /// reads them again, since the first may have revoked some in this transaction.
+    /// </summary>
+    private sealed class PageReads
+    {
+        private readonly WriteTransaction tx;
+        private readonly string hmacKeyId;
+        private readonly long nowUs;
+        private readonly Dictionary<string, List<RevocableCertificate>> byResident;
+        private readonly HashSet<string> taken = new(StringComparer.Ordinal);
+
+        public PageReads(WriteTransaction tx, IEnumerable<byte[]> residentKeys, string hmacKeyId, long nowUs)
+        {
+            this.tx = tx;
+            this.hmacKeyId = hmacKeyId;
+            this.nowUs = nowUs;
+            byResident = CertificateRevoker.ResidentsCertificates(tx, residentKeys, hmacKeyId)
+                .GroupBy(c => Convert.ToHexString(c.ResidentKey!), StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        }
+
+        /// <summary>The resident's unexpired certificates (as <see cref="CertificateRevoker.ResidentCertificates"/>), and whether it has any certificate at all.</summary>
+        public (IReadOnlyList<RevocableCertificate> Unexpired, bool HasAny) Take(byte[] key)
+        {
+            var hex = Convert.ToHexString(key);
+            if (!taken.Add(hex))
+            {
+                var again = CertificateRevoker.ResidentCertificates(tx, key, hmacKeyId, nowUs);
+                return (again, again.Count > 0 || tx.QuerySingle<long>(
+                    "SELECT COUNT(*) FROM certificates WHERE resident_key = @key AND hmac_key_id = @hmacKeyId", new { key, hmacKeyId }) > 0);
+            }
+
+            var all = byResident.GetValueOrDefault(hex) ?? [];
+            return (all.Where(c => c.NotAfterUs > nowUs).OrderBy(c => c.Serial, StringComparer.Ordinal).ToList(), all.Count > 0);
+        }
+    }
 
     /// <summary>Opens one gap per run of sequences above the old cursor that this page skipped.</summary>
     private int OpenGaps(WriteTransaction tx, long oldCursor, SortedSet<long> seen, long nowUs)

@@ -104,6 +104,12 @@ public static class JukiNetFeedStore
         effective_date AS EffectiveDate, received_us AS ReceivedUs, applied_us AS AppliedUs, outcome AS Outcome, revoked_count AS RevokedCount
         """;
 
+    private const string InsertEventSql =
+        """
+        INSERT INTO jukinet_events (sequence, type, cause, resident_key, hmac_key_id, effective_date, received_us, applied_us, outcome, revoked_count)
+        VALUES (@Sequence, @Type, @Cause, @ResidentKey, @HmacKeyId, @EffectiveDate, @ReceivedUs, @AppliedUs, @Outcome, @RevokedCount)
+        """;
+
     private const string GapColumns =
         """
         id AS Id, first_sequence AS FirstSequence, last_sequence AS LastSequence, opened_us AS OpenedUs, alarmed_us AS AlarmedUs,
@@ -122,16 +128,41 @@ public static class JukiNetFeedStore
     public static bool EventReceived(WriteTransaction tx, long sequence) =>
         tx.QuerySingle<long>("SELECT COUNT(*) FROM jukinet_events WHERE sequence = @sequence", new { sequence }) > 0;
 
+    /// <summary>Which of <paramref name="sequences"/> are recorded already (one query per 500).</summary>
+    public static HashSet<long> ReceivedAmong(WriteTransaction tx, IEnumerable<long> sequences)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(sequences);
+        var found = new HashSet<long>();
+        foreach (var chunk in sequences.Distinct().Chunk(500))
+        {
+            found.UnionWith(tx.Query<long>($"SELECT sequence FROM jukinet_events WHERE sequence {InList(tx)}", new { chunk }));
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The membership test for a list parameter <c>@chunk</c>: Dapper expands <c>IN @chunk</c>
+    /// into one parameter per element for SQLite, but hands Npgsql the whole array.
+    /// </summary>
+    internal static string InList(WriteTransaction tx) => tx.Dialect == StoreDialect.Postgres ? "= ANY(@chunk)" : "IN @chunk";
+
+    /// <summary>Inserts event rows with one statement, prepared once and run per row.</summary>
+    public static void InsertEvents(WriteTransaction tx, IReadOnlyCollection<StoredFeedEvent> stored)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        if (stored is { Count: > 0 })
+        {
+            tx.Execute(InsertEventSql, stored);
+        }
+    }
+
     public static bool SequenceQuarantined(WriteTransaction tx, long sequence) =>
         tx.QuerySingle<long>("SELECT COUNT(*) FROM jukinet_quarantine WHERE sequence = @sequence", new { sequence }) > 0;
 
     public static void InsertEvent(WriteTransaction tx, StoredFeedEvent stored) =>
-        tx.Execute(
-            """
-            INSERT INTO jukinet_events (sequence, type, cause, resident_key, hmac_key_id, effective_date, received_us, applied_us, outcome, revoked_count)
-            VALUES (@Sequence, @Type, @Cause, @ResidentKey, @HmacKeyId, @EffectiveDate, @ReceivedUs, @AppliedUs, @Outcome, @RevokedCount)
-            """,
-            stored);
+        tx.Execute(InsertEventSql, stored);
 
     public static StoredFeedEvent? FindEvent(DbConnection db, long sequence) =>
         db.QuerySingleOrDefault<StoredFeedEvent>($"SELECT {EventColumns} FROM jukinet_events WHERE sequence = @sequence", new { sequence });

@@ -23,13 +23,19 @@ public static class StatusChangeLog
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
         ArgumentException.ThrowIfNullOrEmpty(serial);
-        return tx.QuerySingle<long>(
+        var insert = tx.Command(
             """
             INSERT INTO status_changes (issuer_key_id, serial, status, reason, time_us)
             VALUES (@IssuerKeyId, @Serial, @Status, @Reason, @TimeUs)
             RETURNING change_seq
             """,
-            new { IssuerKeyId = issuerKeyId, Serial = serial, Status = ToText(status), Reason = reason, TimeUs = Instant.ToMicros(time) });
+            "@IssuerKeyId", "@Serial", "@Status", "@Reason", "@TimeUs");
+        insert.Parameters[0].Value = issuerKeyId;
+        insert.Parameters[1].Value = serial;
+        insert.Parameters[2].Value = ToText(status);
+        insert.Parameters[3].Value = reason is { } r ? r : DBNull.Value;
+        insert.Parameters[4].Value = Instant.ToMicros(time);
+        return Convert.ToInt64(insert.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>The changes after <paramref name="afterChangeSeq"/>, oldest first, at most <paramref name="limit"/>.</summary>

@@ -29,6 +29,55 @@ public sealed class WriteTransaction : IDisposable
 
     public TimeProvider Time { get; }
 
+    /// <summary>
+    /// The audit chain head as <see cref="Audit.AuditLog"/> last wrote it in this transaction, so
+    /// that appends after the first do not read <c>chain_head</c> again. Only the audit log writes
+    /// that row, and this transaction holds the writers' lock, so nobody else can change it meanwhile.
+    /// </summary>
+    internal object? AuditHead { get; set; }
+
+    private Dictionary<string, DbCommand>? commands;
+
+    /// <summary>
+    /// A command for <paramref name="sql"/> made once per transaction and reused, so SQLite
+    /// prepares the statement once (Dapper makes and prepares a new one each call). The first
+    /// call creates its parameters with <paramref name="parameterNames"/>, in that order; the
+    /// caller sets <c>Parameters[i].Value</c> and executes it.
+    /// </summary>
+    internal DbCommand Command(string sql, params string[] parameterNames)
+    {
+        ObjectDisposedException.ThrowIf(completed, this);
+        commands ??= new Dictionary<string, DbCommand>(StringComparer.Ordinal);
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = Connection.CreateCommand();
+            command.Transaction = Transaction;
+#pragma warning disable CA2100 // The SQL is a constant of the caller; values go in parameters.
+            command.CommandText = sql;
+#pragma warning restore CA2100
+            foreach (var name in parameterNames)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
+            }
+
+            commands[sql] = command;
+        }
+
+        return command;
+    }
+
+    private void DisposeCommands()
+    {
+        foreach (var command in commands?.Values ?? Enumerable.Empty<DbCommand>())
+        {
+            command.Dispose();
+        }
+
+        commands = null;
+    }
+
     /// <summary>Runs <paramref name="action"/> after a successful commit, in registration order.</summary>
     public void OnCommitted(Action action)
     {
@@ -46,6 +95,7 @@ public sealed class WriteTransaction : IDisposable
         ObjectDisposedException.ThrowIf(completed, this);
         Transaction.Commit();
         completed = true;
+        DisposeCommands();
         Transaction.Dispose();
         Connection.Dispose();
         RunAfterCommitActions();
@@ -57,6 +107,7 @@ public sealed class WriteTransaction : IDisposable
         ObjectDisposedException.ThrowIf(completed, this);
         await Transaction.CommitAsync(cancellationToken);
         completed = true;
+        DisposeCommands();
         await Transaction.DisposeAsync();
         await Connection.DisposeAsync();
         RunAfterCommitActions();
@@ -102,6 +153,7 @@ public sealed class WriteTransaction : IDisposable
         if (!completed)
         {
             completed = true;
+            DisposeCommands();
             Transaction.Dispose();
             Connection.Dispose();
         }

@@ -90,4 +90,17 @@ public sealed class CanonicalJsonTests
         Assert.Throws<ArgumentException>(() => CanonicalJson.Serialize(duplicate.RootElement));
         Assert.Throws<ArgumentException>(() => CanonicalJson.Serialize(new JsonObject { ["s"] = "\ud800x" }));
     }
+
+    [Theory]
+    [InlineData(1L, 0L, "system/jukinet-subscriber", "jukinet.event-applied", "jukinet:1", "{}")]
+    [InlineData(9_007_199_254_740_993L, -5L, "officer1", "certificate.revoked", "0a1b", "{\"a\":[1,-2,\"\\u0000\\\"\"],\"b\":null,\"é\":\"山口県 \\n\"}")]
+    [InlineData(42L, 1_790_000_000_000_000L, "a\"b\\c\u0001", "x\u2028y", "日本\ud83d\ude00", "{\"revoked\":[\"0b01\",\"0b02\"],\"t\":true}")]
+    public void The_record_hash_written_straight_equals_the_one_from_the_parsed_tree(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails)
+    {
+        var prev = new string('a', 64);
+        Assert.Equal(canonicalDetails, CanonicalJson.Serialize(JsonNode.Parse(canonicalDetails)));
+        Assert.Equal(
+            AuditLog.RecordHash(seq, timeUs, actor, action, subject, canonicalDetails, prev),
+            AuditLog.CanonicalRecordHash(seq, timeUs, actor, action, subject, canonicalDetails, prev));
+    }
 }

@@ -144,13 +144,16 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         var page = new ChangePage([Event(1, Hanako, ChangeType.Death), Event(2, Hanako, ChangeType.Correction), Event(3, Taro, ChangeType.Death)], [], 3);
         var auditBefore = feed.AuditCount("certificate.revoked");
 
-        // The process "dies" while applying the third event: the HSM call for its key fails.
-        var calls = 0;
-        var crashing = new JukiNetFeedApplier(
-            new CertificateRevoker(feed.Log),
-            feed.Log,
-            code => ++calls == 3 ? throw new IOException("killed") : Key(code),
-            "hmac-1");
+        // The process "dies" in the middle of the writes: the first events' revocation, records
+        // and audit rows are written in the transaction when the HSM fails signing the audit
+        // checkpoint that falls due at the third event's revocation.
+        var dying = new AuditLog(new SignerThatDies(TestHsm.Instance.Checkpoint, failingCall: 2), new AuditOptions
+        {
+            CheckpointEveryRecords = 3,
+            CheckpointInterval = TimeSpan.FromDays(1),
+            CheckpointFilePath = feed.CheckpointFile,
+        });
+        var crashing = new JukiNetFeedApplier(new CertificateRevoker(dying), dying, Key, "hmac-1");
         Assert.Throws<IOException>(() => crashing.Apply(feed.Database, page));
         Assert.Equal(("good", (long?)null, (string?)null, (string?)null), feed.Revocation("0b0b"));
         Assert.Null(feed.Event(1));
@@ -220,6 +223,22 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         feed.Clock.Advance(TimeSpan.FromHours(2));
         Assert.True(alarms.CheckSilence(feed.Database, watching, alreadyRaised: false));
         Assert.Equal(2, feed.AuditCount("jukinet.feed-silent"));
+    }
+
+    /// <summary>Signs like <paramref name="inner"/> until its <paramref name="failingCall"/>-th signature, which fails.</summary>
+    private sealed class SignerThatDies(Jpki.Hsm.ISigner inner, int failingCall) : Jpki.Hsm.ISigner
+    {
+        private int calls;
+
+        public byte[] SubjectPublicKeyInfo => inner.SubjectPublicKeyInfo;
+
+        public Jpki.Hsm.KeyKind KeyKind => inner.KeyKind;
+
+        public byte[] Sign(Jpki.Hsm.SignatureAlgorithm algorithm, ReadOnlySpan<byte> data) =>
+            ++calls == failingCall ? throw new IOException("killed") : inner.Sign(algorithm, data);
+
+        public byte[] SignDigest(Jpki.Hsm.SignatureAlgorithm algorithm, ReadOnlySpan<byte> digest) =>
+            ++calls == failingCall ? throw new IOException("killed") : inner.SignDigest(algorithm, digest);
     }
 
     private static byte[] Key(ResidentCode code) => HMACSHA256.HashData(HmacKey, Encoding.ASCII.GetBytes(code.Digits));
