@@ -70,6 +70,8 @@ public static class CaHost
         builder.Services.AddSingleton<RevocationRequests>();
         builder.Services.AddSingleton<FeedHealth>();
         builder.Services.AddSingleton<FeedMetrics>();
+        builder.Services.AddSingleton<CertificateDelivery>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
         builder.Services.AddSingleton<FeedAdministration>();
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
@@ -144,6 +146,11 @@ public static class CaHost
         {
             var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator, AccountRole.Officer);
             return account is null ? problem! : await revocations.RevokeAsync(serial, context, account);
+        });
+        app.MapPost("/api/v1/certificates/{serial}/delivery", async (string serial, HttpContext context, BearerAuthentication auth, CertificateDelivery delivery) =>
+        {
+            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+            return account is null ? problem! : await delivery.ConfirmAsync(serial, context, account);
         });
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", async (string keyId, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
         {

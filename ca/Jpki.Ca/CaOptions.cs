@@ -26,6 +26,9 @@ public sealed record CaOptions
     /// <summary>How the Juki-Net change feed is followed.</summary>
     public FeedOptions Feed { get; init; } = new();
 
+    /// <summary>Delivery confirmation and the sweeper of unconfirmed certificates.</summary>
+    public DeliveryOptions Delivery { get; init; } = new();
+
     /// <summary>How long the second officer has to approve an issuer-key compromise.</summary>
     public TimeSpan TwoOfficerWindow { get; init; } = TimeSpan.FromHours(1);
 

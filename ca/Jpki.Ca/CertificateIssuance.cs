@@ -8,13 +8,12 @@ using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Certificates;
 using Jpki.Core.Issuance;
-
 using Jpki.Core.Profiles;
 using Jpki.Core.Requests;
+using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet;
-using Jpki.Core.Revocation;
 using Microsoft.Extensions.Logging;
 using CoreResidentFacts = Jpki.Core.Issuance.ResidentFacts;
 

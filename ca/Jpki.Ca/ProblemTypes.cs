@@ -47,6 +47,7 @@ public static class ProblemTypes
     public const string IssuanceStopped = Prefix + "issuance-stopped";
     public const string GapNotFound = Prefix + "gap-not-found";
     public const string UnknownSwitch = Prefix + "unknown-switch";
+    public const string DeliveryTooLate = Prefix + "delivery-too-late";
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());

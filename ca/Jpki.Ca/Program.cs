@@ -27,7 +27,8 @@ var app = CaHost.Build(settings, module, new CaOptions
         GapAlarmAfter = TimeSpan.FromMinutes(settings.Feed.GapAlarmMinutes),
         SilenceAlarmAfter = TimeSpan.FromMinutes(settings.Feed.SilenceAlarmMinutes),
     },
-    TwoOfficerWindow = TimeSpan.FromMinutes(settings.Feed.TwoOfficerWindowMinutes),
+    TwoOfficerWindow = TimeSpan.FromMinutes(settings.Revocation.TwoOfficerWindowMinutes),
+    Delivery = new DeliveryOptions { ConfirmWithin = TimeSpan.FromMinutes(settings.Revocation.DeliveryConfirmMinutes) },
 });
 await app.StartAsync();
 Console.Out.WriteLine($"CA API listening on {string.Join(' ', app.Urls)}");

@@ -105,6 +105,12 @@ public sealed class RevocationRequests(CaServices services)
             Actor = account.Id,
             InvalidityDate = Jpki.Core.Jst.DateOf(services.Options.Time.GetUtcNow()),
         });
+        if (cause == RevocationCause.DestroyedBeforeDelivery && result.Changed)
+        {
+            // The window reports the card never got it: the delivery ends here too.
+            Jpki.Core.Certificates.EndEntityCertificateStore.SetDeliveryState(tx, target.Serial, "destroyed");
+        }
+
         switch (result.Outcome)
         {
             case RevocationOutcome.Revoked or RevocationOutcome.ReasonChanged:

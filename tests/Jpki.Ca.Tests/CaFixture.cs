@@ -50,6 +50,9 @@ public sealed class CaFixture : IAsyncLifetime
 
     public Uri CaAddress { get; private set; } = null!;
 
+    /// <summary>The in-process CA's services (e.g. to run its delivery sweeper now).</summary>
+    public IServiceProvider CaServices => ca!.Services;
+
     public Uri SimulatorAddress { get; private set; } = null!;
 
     public string DatabasePath => Path.Combine(Home, "jpki.db");

@@ -79,6 +79,33 @@ public static class EndEntityCertificateStore
         StatusChangeLog.Append(tx, row.IssuerKeyId, row.Serial, CertificateStatus.Good, null, Instant.FromMicros(row.CreatedUs));
     }
 
+    /// <summary>
+    /// Moves a certificate from 'issued' to <paramref name="state"/> ('delivered' or 'destroyed');
+    /// false when it was not in 'issued' (delivered already, or swept).
+    /// </summary>
+    public static bool SetDeliveryState(WriteTransaction tx, string serial, string state)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        if (state is not ("delivered" or "destroyed"))
+        {
+            throw new ArgumentOutOfRangeException(nameof(state), state, "a delivery ends 'delivered' or 'destroyed'");
+        }
+
+        return tx.Execute(
+            "UPDATE certificates SET delivery_state = @state WHERE serial = @serial AND delivery_state = 'issued'",
+            new { serial, state }) == 1;
+    }
+
+    /// <summary>End-entity certificates still waiting for their delivery confirmation, created before <paramref name="createdBeforeUs"/>.</summary>
+    public static IReadOnlyList<string> UndeliveredBefore(WriteTransaction tx, long createdBeforeUs, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Query<string>(
+                "SELECT serial FROM certificates WHERE delivery_state = 'issued' AND created_us < @createdBeforeUs ORDER BY created_us LIMIT @limit",
+                new { createdBeforeUs, limit })
+            .ToList();
+    }
+
     public static bool PublicKeyCertified(DbConnection db, string spkiSha256, DbTransaction? tx = null) =>
         db.ExecuteScalar<long>("SELECT COUNT(*) FROM certificates WHERE spki_sha256 = @spkiSha256", new { spkiSha256 }, tx) > 0;
 

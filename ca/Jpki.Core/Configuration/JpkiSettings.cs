@@ -41,6 +41,8 @@ public sealed record JpkiSettings
 
     public FeedSettings Feed { get; init; } = new();
 
+    public RevocationSettings Revocation { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -115,9 +117,9 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
         }
 
-        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Feed.TwoOfficerWindowMinutes is < 1 or > 10_080)
+        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
         {
-            throw new InvalidDataException($"{path}: feed settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days)");
+            throw new InvalidDataException($"{path}: feed or revocation settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days, delivery 1 min–24 h)");
         }
     }
 }
@@ -211,7 +213,14 @@ public sealed record FeedSettings
 
     /// <summary>No new event for this long raises the alarm.</summary>
     public int SilenceAlarmMinutes { get; init; } = 120;
+}
 
+/// <summary>The <c>revocation</c> section: revocations that are not the feed's.</summary>
+public sealed record RevocationSettings
+{
     /// <summary>How long a second officer has to approve an issuer-key compromise.</summary>
     public int TwoOfficerWindowMinutes { get; init; } = 60;
+
+    /// <summary>A certificate whose delivery to the card is not confirmed this long after issuance is revoked.</summary>
+    public int DeliveryConfirmMinutes { get; init; } = 30;
 }
