@@ -96,7 +96,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
                 var certificate = new X509Certificate(der);
                 result.Add(new CardCertificate(
                     application,
-                    certificate.SerialNumber.ToString(16),
+                    Convert.ToHexStringLower(certificate.SerialNumber.ToByteArray()),
                     new DateTimeOffset(DateTime.SpecifyKind(certificate.NotAfter, DateTimeKind.Utc)),
                     certificate.SubjectDN.ToString(),
                     der));

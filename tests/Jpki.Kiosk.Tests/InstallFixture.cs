@@ -8,6 +8,7 @@ using Jpki.Card;
 using Jpki.Core.Configuration;
 using Jpki.Hsm;
 using Jpki.JukiNet.Simulator;
+using Jpki.Kiosk;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
@@ -23,6 +24,7 @@ public sealed class InstallFixture : IAsyncLifetime
 {
     private WebApplication? ca;
     private WebApplication? simulator;
+    private WebApplication? kiosk;
 
     public string Root { get; } = Directory.CreateTempSubdirectory("jpki-kiosk-tests-").FullName;
 
@@ -43,6 +45,8 @@ public sealed class InstallFixture : IAsyncLifetime
     public Uri CaAddress { get; private set; } = null!;
 
     public Uri SimulatorAddress { get; private set; } = null!;
+
+    public Uri KioskAddress { get; private set; } = null!;
 
     public string OperatorToken { get; private set; } = "";
 
@@ -84,11 +88,24 @@ public sealed class InstallFixture : IAsyncLifetime
         CaAddress = BoundAddress(ca);
         OperatorToken = File.ReadAllText(Path.Combine(Home, "secrets", "operator.token")).Trim();
         OperatorPassword = File.ReadAllText(Path.Combine(Home, "secrets", "operator.password")).Trim();
+
+        kiosk = KioskHost.Build(
+            new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = CaAddress, WindowId = "TESTKIOSK" },
+            Cards,
+            logging => logging.ClearProviders());
+        await kiosk.StartAsync();
+        KioskAddress = BoundAddress(kiosk);
     }
 
     public async Task DisposeAsync()
     {
         Http.Dispose();
+        if (kiosk is not null)
+        {
+            await kiosk.StopAsync();
+            await kiosk.DisposeAsync();
+        }
+
         if (ca is not null)
         {
             await ca.StopAsync();
