@@ -56,7 +56,9 @@ public static class KioskHost
         app.Use(async (context, next) =>
         {
             // Pages carry personal data: never cached, never framed, no script but our own inline print button.
-            context.Response.Headers.CacheControl = "no-store";
+            // The same values antiforgery sets on pages with forms, so it has nothing to override.
+            context.Response.Headers.CacheControl = "no-cache, no-store";
+            context.Response.Headers.Pragma = "no-cache";
             context.Response.Headers["X-Frame-Options"] = "DENY";
             context.Response.Headers["X-Content-Type-Options"] = "nosniff";
             context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";

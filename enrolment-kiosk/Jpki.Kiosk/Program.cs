@@ -22,7 +22,18 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 var store = CardStore.ForHome(home);
 var modulePath = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
 using var module = Pkcs11Module.Load(modulePath, store.EnsureSoftHsmConfiguration());
-var app = KioskHost.Build(options, new CardReader(module, store, TimeProvider.System));
+Microsoft.AspNetCore.Builder.WebApplication app;
+try
+{
+    app = KioskHost.Build(options, new CardReader(module, store, TimeProvider.System));
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine("kiosk: " + e.Message);
+    return 1;
+}
+
 await app.StartAsync();
 Console.WriteLine($"Kiosk listening on {string.Join(", ", app.Urls)}");
 await app.WaitForShutdownAsync();
+return 0;

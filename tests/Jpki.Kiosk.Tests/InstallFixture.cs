@@ -48,6 +48,9 @@ public sealed class InstallFixture : IAsyncLifetime
 
     public Uri KioskAddress { get; private set; } = null!;
 
+    /// <summary>Every formatted log line of the kiosk, with its values.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> KioskLog { get; } = new();
+
     public string OperatorToken { get; private set; } = "";
 
     public string OperatorPassword { get; private set; } = "";
@@ -92,7 +95,7 @@ public sealed class InstallFixture : IAsyncLifetime
         kiosk = KioskHost.Build(
             new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = CaAddress, WindowId = "TESTKIOSK" },
             Cards,
-            logging => logging.ClearProviders());
+            logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(KioskLog)));
         await kiosk.StartAsync();
         KioskAddress = BoundAddress(kiosk);
     }
@@ -236,4 +239,28 @@ public sealed class InstallFixture : IAsyncLifetime
 public sealed class InstallGroup : ICollectionFixture<InstallFixture>
 {
     public const string Name = "install";
+}
+
+/// <summary>Keeps every formatted log line (message, values and exception).</summary>
+public sealed class CapturingLoggerProvider(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class CapturingLogger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{values}] {exception}");
+        }
+    }
 }

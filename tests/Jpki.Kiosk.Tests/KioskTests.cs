@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Jpki.Card;
+using Microsoft.Extensions.Logging;
 
 namespace Jpki.Kiosk.Tests;
 
@@ -82,6 +83,73 @@ public sealed partial class KioskTests(InstallFixture install)
             // The CA answers the RFC 5280 reason code: 1 = keyCompromise.
             Assert.Equal(1, status.GetProperty("reason").GetInt32());
         }
+
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal) || line.Contains("山田", StringComparison.Ordinal));
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(SigningPin, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_resident_changed_after_the_lookup_gets_a_clear_page_and_nothing_on_the_card()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        var cardsBefore = install.Cards.Store.Labels();
+
+        using (var change = await install.Http.PostAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/changes"), new { residentCode, type = "addressChange", effectiveDate = "2026-01-05", address = "山口県山口市亀山町３－４" }))
+        {
+            Assert.Equal(201, (int)change.StatusCode);
+        }
+
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.Equal(409, browser.Status);
+        Assert.Contains(KioskText.Japanese.ResidentChanged, browser.Html, StringComparison.Ordinal);
+        var newCard = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        Assert.Empty(install.Cards.Certificates(newCard));
+    }
+
+    [Fact]
+    public async Task Juki_net_down_at_the_lookup_gives_a_clear_page()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        using (var faults = await install.Http.PutAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/faults"), new { outageRequests = 20 }))
+        {
+            Assert.True(faults.IsSuccessStatusCode);
+        }
+
+        try
+        {
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        }
+        finally
+        {
+            using var cleared = await install.Http.DeleteAsync(new Uri(install.SimulatorAddress, "api/v1/faults"));
+        }
+
+        Assert.Contains(KioskText.Japanese.JukiNetDown, browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"checked\"", browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_ca_that_does_not_answer_gives_a_clear_login_page()
+    {
+        await using var kiosk = KioskHost.Build(
+            new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = new Uri("http://127.0.0.1:9/"), CaTimeout = TimeSpan.FromSeconds(5) },
+            install.Cards,
+            logging => logging.ClearProviders());
+        await kiosk.StartAsync();
+        using var browser = new KioskBrowser(new Uri(kiosk.Urls.Single().TrimEnd('/') + "/"));
+        await browser.GetAsync("/login");
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = "operator", ["password"] = install.OperatorPassword });
+        Assert.Equal(503, browser.Status);
+        Assert.Contains(KioskText.Japanese.CaUnreachable, browser.Html, StringComparison.Ordinal);
+        await kiosk.StopAsync();
     }
 
     [Fact]
