@@ -95,6 +95,8 @@ public static class KioskHost
         app.MapGet("/enrol/receipt", (HttpContext context, KioskPages pages) => pages.ReceiptPage(context));
         app.MapGet("/revoke", (HttpContext context, KioskPages pages) => pages.RevokePage(context));
         app.MapPost("/revoke", (HttpContext context, KioskPages pages) => pages.Revoke(context));
+        app.MapGet("/card", (HttpContext context, KioskPages pages) => pages.CardCheckPage(context));
+        app.MapPost("/card", (HttpContext context, KioskPages pages) => pages.CardCheck(context));
         return app;
     }
 }

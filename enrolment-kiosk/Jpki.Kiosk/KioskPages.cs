@@ -37,7 +37,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             return ToLogin(context);
         }
 
-        var body = $"<ul><li><a href=\"/enrol\" id=\"enrol\">{E(text.Enrol)}</a></li><li><a href=\"/revoke\" id=\"revoke\">{E(text.Revoke)}</a></li></ul>"
+        var body = $"<ul><li><a href=\"/enrol\" id=\"enrol\">{E(text.Enrol)}</a></li><li><a href=\"/revoke\" id=\"revoke\">{E(text.Revoke)}</a></li><li><a href=\"/card\" id=\"card-check\">{E(text.CardCheck)}</a></li></ul>"
             + Form(antiforgery, context, "/logout", Button(text.Logout, "logout"));
         return Page(text, text.Menu, body, session.Account);
     }
@@ -146,8 +146,26 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         var reason = form["overrideReason"].ToString().Trim();
+        // An existing card (PIN reset after a lock, re-issue): its certificates now are the ones
+        // the new ones replace, revoked as superseded once the new ones are on the card.
+        var chosenCard = form["card"].ToString();
+        string? cardLabel = null;
+        IReadOnlyList<string>? replaced = null;
+        if (chosenCard.Length > 0)
+        {
+            if (!cards.Store.Exists(chosenCard) || !cards.IsVisible(chosenCard))
+            {
+                return ConfirmForm(context, session.Account, enrolment, text.UnknownCard, 400);
+            }
+
+            cardLabel = chosenCard;
+            replaced = cards.Certificates(chosenCard).Select(c => c.Serial).ToList();
+        }
+
         enrolment = enrolment with
         {
+            CardLabel = cardLabel,
+            ReplacedSerials = replaced,
             Confirmed = true,
             WithSigning = !enrolment.Under15 || reason.Length > 0,
             OverrideReason = enrolment.Under15 && reason.Length > 0 ? reason : null,
@@ -251,6 +269,23 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             delivered &= confirmation.Ok;
         }
 
+        var newSerials = issued.Select(i => i.Answer.Member("serial")!).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var replacedRevoked = new List<string>();
+        foreach (var old in enrolment.ReplacedSerials ?? [])
+        {
+            if (newSerials.Contains(old))
+            {
+                continue;
+            }
+
+            var revocation = await ca.RevokeAsync(session.Token, old, "renewal", enrolment.ResidentCode, context.RequestAborted);
+            logger.LogInformation("Operator {Account} replaced certificate {Serial} on card {Card}: {Status}", session.Account, old, label, revocation.Status);
+            if (revocation.Ok)
+            {
+                replacedRevoked.Add(old);
+            }
+        }
+
         var receipt = new Receipt(
             Mask(enrolment.ResidentCode),
             label,
@@ -259,7 +294,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
                 i.Application == CardApplication.Signing ? "signing" : "authentication",
                 i.Answer.Member("serial")!,
                 DateTimeOffset.Parse(i.Answer.Member("notAfter")!, CultureInfo.InvariantCulture))).ToList(),
-            delivered);
+            delivered,
+            replacedRevoked);
         (session with { Enrolment = null, Receipt = receipt }).Save(context);
         return Results.Redirect("/enrol/receipt");
     }
@@ -280,6 +316,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             + $"<tr><th>{E(text.IssuedAt)}</th><td>{E(Jst(receipt.IssuedAt))}</td></tr></table>"
             + $"<h2>{E(text.Kind)}</h2><table><tr><th>{E(text.Kind)}</th><th>{E(text.Serial)}</th><th>{E(text.Expiry)}</th></tr>{rows}</table>"
             + (receipt.Delivered ? $"<p id=\"delivered\">{E(text.Delivered)}</p>" : Error(text.SweeperWillRevoke))
+            + (receipt.ReplacedSerials is { Count: > 0 } old ? $"<p id=\"replaced\">{E(text.OldRevoked)}: {E(string.Join(", ", old))}</p>" : "")
             + $"<form class=\"noprint\"><button type=\"button\" onclick=\"window.print()\">{E(text.Print)}</button></form>";
         return Page(text, text.Receipt, body, session.Account);
     }
@@ -336,6 +373,62 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         return Page(text, text.Revoke, $"<ul id=\"revocations\">{string.Concat(lines)}</ul><p><a href=\"/\">{E(text.Menu)}</a></p>", session.Account);
+    }
+
+    public async Task<IResult> CardCheckPage(HttpContext context)
+    {
+        var session = await KioskSession.LoadAsync(context);
+        return session is null ? ToLogin(context) : CardCheckForm(context, session.Account, null, null);
+    }
+
+    /// <summary>The resident tries a PIN on the card: right, wrong (tries left) or locked, each a clear sentence.</summary>
+    public async Task<IResult> CardCheck(HttpContext context)
+    {
+        var text = Text(context);
+        var session = await KioskSession.LoadAsync(context);
+        if (session is null)
+        {
+            return ToLogin(context);
+        }
+
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        var label = form["card"].ToString();
+        var application = form["application"] == "signing" ? CardApplication.Signing : CardApplication.Authentication;
+        if (!cards.Store.Exists(label) || !cards.IsVisible(label))
+        {
+            return CardCheckForm(context, session.Account, text.UnknownCard, null, 400);
+        }
+
+        try
+        {
+            cards.VerifyPin(label, application, form["pin"].ToString());
+            return CardCheckForm(context, session.Account, null, text.PinOk);
+        }
+        catch (CardPinFormatException e)
+        {
+            return CardCheckForm(context, session.Account, text.Describe(e.Problem), null, 400);
+        }
+        catch (CardWrongPinException e)
+        {
+            return CardCheckForm(context, session.Account, string.Format(CultureInfo.InvariantCulture, text.WrongPin, e.TriesLeft), null, 403);
+        }
+        catch (CardLockedException)
+        {
+            return CardCheckForm(context, session.Account, text.CardLocked, null, 423);
+        }
+    }
+
+    private IResult CardCheckForm(HttpContext context, string account, string? error, string? success, int status = 200)
+    {
+        var text = Text(context);
+        var options = string.Concat(cards.List().Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
+        var body = Error(error) + (success is null ? "" : $"<p id=\"pin-ok\">{E(success)}</p>") + Form(antiforgery, context, "/card",
+            $"<label>{E(text.Card)}<br><select name=\"card\" id=\"card\">{options}</select></label>"
+            + $"<label>{E(text.Application)}<br><select name=\"application\" id=\"application\"><option value=\"signing\">{E(text.SigningCertificate)}</option><option value=\"authentication\">{E(text.AuthenticationCertificate)}</option></select></label>"
+            + Input(text.Pin, "pin", "password", extra: "autocomplete=\"off\" maxlength=\"16\"")
+            + Button(text.Check, "check"))
+            + $"<p><a href=\"/\">{E(text.Menu)}</a></p>";
+        return Page(text, text.CardCheck, body, account, status);
     }
 
     private async Task<IResult> IssuanceFailed(HttpContext context, KioskSession session, Enrolment enrolment, List<(CardApplication Application, CaAnswer Answer)> issued, CaAnswer failure)
@@ -398,6 +491,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             + $"<tr><th>{E(text.Address)}</th><td>{E(f.Address)}</td></tr>"
             + $"<tr><th>{E(text.Municipality)}</th><td>{E(f.Municipality)}</td></tr></table>";
         var under15 = enrolment.Under15 ? $"<p class=\"note\" id=\"under15\">{E(text.Under15)}</p>" + Input(text.OverrideReason, "overrideReason") : "";
+        var cardOptions = string.Concat(cards.List().Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
+        under15 += $"<label>{E(text.CardForEnrolment)}<br><select name=\"card\" id=\"card\"><option value=\"\">{E(text.NewCard)}</option>{cardOptions}</select></label>";
         var body = Error(message) + facts + Form(antiforgery, context, "/enrol/confirm",
             $"<label><input type=\"checkbox\" name=\"checked\" id=\"checked\" value=\"yes\"> {E(text.FaceToFaceChecked)}</label>" + under15 + Button(text.Confirm, "confirm"))
             + $"<p><a href=\"/\">{E(text.Cancel)}</a></p>";

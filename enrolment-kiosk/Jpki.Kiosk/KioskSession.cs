@@ -44,9 +44,10 @@ public sealed record Enrolment(
     string? SigningIdempotencyKey = null,
     string? CardLabel = null,
     string? AuthenticationCsr = null,
-    string? SigningCsr = null);
+    string? SigningCsr = null,
+    IReadOnlyList<string>? ReplacedSerials = null);
 
 /// <summary>What the printable receipt shows: never the full resident code.</summary>
-public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered);
+public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null);
 
 public sealed record ReceiptLine(string Kind, string Serial, DateTimeOffset NotAfter);

@@ -81,6 +81,17 @@ public sealed record KioskText
     public required string Refused { get; init; }
     public required string BadRequest { get; init; }
     public required string NothingToRevoke { get; init; }
+    public required string NewCard { get; init; }
+    public required string CardForEnrolment { get; init; }
+    public required string OldRevoked { get; init; }
+    public required string CardCheck { get; init; }
+    public required string Application { get; init; }
+    public required string Pin { get; init; }
+    public required string Check { get; init; }
+    public required string PinOk { get; init; }
+    public required string WrongPin { get; init; }
+    public required string CardLocked { get; init; }
+    public required string UnknownCard { get; init; }
 
     public static KioskText Japanese { get; } = new()
     {
@@ -159,6 +170,17 @@ public sealed record KioskText
         Refused = "受け付けられませんでした",
         BadRequest = "入力が正しくありません。",
         NothingToRevoke = "発行番号を入力するか、カードを選択してください。",
+        NewCard = "新しいカード",
+        CardForEnrolment = "カード（暗証番号のロック解除・再発行では、お持ちのカードを選択すると新しい鍵と証明書に入れ替え、旧証明書を失効させます）",
+        OldRevoked = "旧証明書を失効させました（更新）",
+        CardCheck = "カードの暗証番号確認",
+        Application = "用途",
+        Pin = "暗証番号",
+        Check = "確認する",
+        PinOk = "暗証番号は正しいです。",
+        WrongPin = "暗証番号が違います。あと{0}回間違えるとロックされます。",
+        CardLocked = "暗証番号がロックされています。正しい暗証番号でも使えません。窓口で暗証番号を再設定してください（新しい鍵と証明書を発行します）。",
+        UnknownCard = "このカードは読み取れません。",
     };
 
     public static KioskText English { get; } = Japanese with
@@ -238,6 +260,17 @@ public sealed record KioskText
         Refused = "refused",
         BadRequest = "The input is not valid.",
         NothingToRevoke = "Enter a serial number or choose a card.",
+        NewCard = "a new card",
+        CardForEnrolment = "Card (to reset a locked PIN or re-issue, choose the resident's card: it gets new keys and certificates and the old ones are revoked)",
+        OldRevoked = "Old certificates revoked (renewal)",
+        CardCheck = "Check a card PIN",
+        Application = "Application",
+        Pin = "PIN",
+        Check = "Check",
+        PinOk = "The PIN is right.",
+        WrongPin = "Wrong PIN. {0} more wrong tries lock the card.",
+        CardLocked = "The PIN is locked: even the right PIN is refused. Reset the PINs at the window (new keys and certificates).",
+        UnknownCard = "This card cannot be read.",
     };
 
     public string Describe(Jpki.Card.PinProblem problem) => problem switch

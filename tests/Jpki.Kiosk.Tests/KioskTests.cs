@@ -153,6 +153,49 @@ public sealed partial class KioskTests(InstallFixture install)
     }
 
     [Fact]
+    public async Task A_locked_card_gets_a_clear_page_and_a_pin_reset_gives_it_new_keys_and_certificates_superseding_the_old()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+
+        await browser.GetAsync("/card");
+        var check = new Dictionary<string, string> { ["card"] = label, ["application"] = "authentication", ["pin"] = "0000" };
+        await browser.PostAsync("/card", check);
+        Assert.Equal(403, browser.Status);
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 2), browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", check);
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 1), browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", check);
+        Assert.Equal(423, browser.Status);
+        Assert.Contains(KioskText.Japanese.CardLocked, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", new Dictionary<string, string> { ["card"] = label, ["application"] = "authentication", ["pin"] = AuthenticationPin });
+        Assert.Contains(KioskText.Japanese.CardLocked, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", new Dictionary<string, string> { ["card"] = label, ["application"] = "signing", ["pin"] = "12" });
+        Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
+
+        // PIN reset at the window: the same card, new PINs, new keys and certificates; the old ones superseded.
+        var (again, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN99", "8642");
+        Assert.Equal(label, again);
+        Assert.Contains("id=\"replaced\"", browser.Html, StringComparison.Ordinal);
+        Assert.Empty(newSerials.Intersect(oldSerials));
+        Assert.Equal(newSerials.Order(), install.Cards.Certificates(label).Select(c => c.Serial).Order());
+        install.Cards.VerifyPin(label, CardApplication.Authentication, "8642");
+        foreach (var serial in oldSerials)
+        {
+            var status = await CertificateAsync(serial);
+            Assert.Equal("revoked", status.GetProperty("status").GetString());
+            Assert.Equal(4, status.GetProperty("reason").GetInt32()); // superseded
+        }
+
+        foreach (var serial in newSerials)
+        {
+            Assert.Equal("good", (await CertificateAsync(serial)).GetProperty("status").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Under_15_gets_the_authentication_certificate_only()
     {
         var today = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(9));
@@ -234,6 +277,17 @@ public sealed partial class KioskTests(InstallFixture install)
     public void Receipts_mask_all_but_the_last_four_digits()
     {
         Assert.Equal("*******8900", KioskPages.Mask("12345678900"));
+    }
+
+    private static async Task<(string Label, List<string> Serials)> EnrolAsync(KioskBrowser browser, string residentCode, string card, string signingPin, string authenticationPin)
+    {
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
+        await browser.PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        return (CardPattern().Match(browser.Html).Groups[1].Value, SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList());
     }
 
     private static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
