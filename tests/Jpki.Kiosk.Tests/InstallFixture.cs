@@ -130,6 +130,16 @@ public sealed class InstallFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>End-entity certificates the CA has stored (read from its SQLite store).</summary>
+    public long IssuedCertificates()
+    {
+        using var database = new Jpki.Core.Store.Database("Data Source=" + Path.Combine(Home, "jpki.db"), TimeProvider.System);
+        using var db = database.OpenConnection();
+        using var command = db.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM certificates WHERE kind IN ('signing', 'authentication')";
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The root certificate (PEM file written by the ceremony) of an issuer key.</summary>
     public string RootPemPath(string issuerKeyId) => Path.Combine(Home, "certs", issuerKeyId + ".pem");
 

@@ -196,6 +196,47 @@ public sealed partial class KioskTests(InstallFixture install)
     }
 
     [Fact]
+    public async Task Juki_net_down_at_issuance_keeps_the_enrolment_and_a_retry_gets_the_certificates_once()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        var cardsBefore = install.Cards.Store.Labels();
+        var issuedBefore = install.IssuedCertificates();
+        using (var faults = await install.Http.PutAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/faults"), new { outageRequests = 50 }))
+        {
+            Assert.True(faults.IsSuccessStatusCode);
+        }
+
+        try
+        {
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        }
+        finally
+        {
+            using var cleared = await install.Http.DeleteAsync(new Uri(install.SimulatorAddress, "api/v1/faults"));
+        }
+
+        Assert.Equal(503, browser.Status);
+        Assert.Contains(KioskText.Japanese.JukiNetDown, browser.Html, StringComparison.Ordinal);
+        Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
+        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        Assert.Empty(install.Cards.Certificates(card));
+
+        // The retry sends the same requests under the same Idempotency-Keys, on the same card.
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+        Assert.Equal(2, install.Cards.Certificates(card).Count);
+        Assert.Equal(cardsBefore.Count + 1, install.Cards.Store.Labels().Count);
+        Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+    }
+
+    [Fact]
     public async Task Under_15_gets_the_authentication_certificate_only()
     {
         var today = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(9));
