@@ -32,6 +32,60 @@ public sealed class RevocationTests(CaFixture ca)
         Assert.Equal("revoked", body.GetProperty("status").GetString());
     }
 
+    /// <summary>Every Juki-Net row of JPKI-PROFILE.md §6, from a simulator event through the subscriber.</summary>
+    [Theory]
+    [InlineData("addressChange", null, 3, null)]
+    [InlineData("addressRenumbering", null, 3, null)]
+    [InlineData("moveOut", null, 3, null)]
+    [InlineData("moveIn", null, 3, null)]
+    [InlineData("nameChange", null, 3, null)]
+    [InlineData("sexChange", null, 3, null)]
+    [InlineData("birthDateCorrection", null, 3, null)]
+    [InlineData("correction", null, null, null)]
+    [InlineData("death", null, 5, 5)]
+    [InlineData("deletion", null, 5, 5)]
+    [InlineData("emigration", false, 5, 5)]
+    [InlineData("emigration", true, 3, null)]
+    public async Task Each_feed_rule_revokes_what_the_profile_says(string type, bool? continuedUse, int? signingReason, int? authenticationReason)
+    {
+        var code = await ca.AddResidentAsync(address: "山口県山口市亀山町5－5");
+        var signing = await IssueAsync(code, "signing");
+        var authentication = await IssueAsync(code, "authentication");
+        long sequence;
+        if (type == "moveIn")
+        {
+            // A move in follows a move out, which would revoke first: hold the feed, record both,
+            // and let the CA take only the move in.
+            sequence = await WithFeedStoppedAsync(async () =>
+            {
+                var moveOut = await ca.ChangeResidentAsync(code, "moveOut");
+                ca.ExecuteSql("UPDATE jukinet_feed SET cursor = @moveOut WHERE id = 1 AND cursor < @moveOut", new { moveOut });
+                return await ca.ChangeResidentAsync(code, "moveIn", new { address = "山口県宇部市常盤町1－1", municipalityCode = "352039" });
+            });
+        }
+        else
+        {
+            object? values = type switch
+            {
+                "addressChange" => new { address = "山口県山口市亀山町6－6" },
+                "addressRenumbering" => new { address = "山口県山口市亀山町5－55" },
+                "nameChange" => new { name = "山田　四郎" },
+                "sexChange" => new { sex = 2 },
+                "birthDateCorrection" => new { dateOfBirth = "1980-05-18" },
+                "emigration" => new { continuedUse },
+                _ => null,
+            };
+            sequence = await ca.ChangeResidentAsync(code, type, values);
+        }
+
+        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        AssertStatus(signing, signingReason);
+        AssertStatus(authentication, authenticationReason);
+        Assert.Equal(
+            (signingReason is null ? 0 : 1) + (authenticationReason is null ? 0 : 1),
+            ca.CountRows($"SELECT revoked_count FROM jukinet_events WHERE sequence = {sequence}"));
+    }
+
     [Fact]
     public async Task A_death_revokes_both_certificates_with_cessation_of_operation()
     {
@@ -335,6 +389,26 @@ public sealed class RevocationTests(CaFixture ca)
         // The feed named a resident the CA never certified: recorded, no effect on anyone.
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {unknown} AND outcome = 'unknown-resident' AND revoked_count = 0"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{otherSerial}' AND status = 'good'"));
+    }
+
+    private void AssertStatus(string serial, int? reason)
+    {
+        var expected = reason is { } r ? $"status = 'revoked' AND reason = {r} AND invalidity_date = '2026-01-05'" : "status = 'good'";
+        Assert.True(ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND {expected}") == 1, $"{serial}: expected {expected}");
+    }
+
+    private async Task<long> WithFeedStoppedAsync(Func<Task<long>> action)
+    {
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer1", new { stopped = true, reason = "test set-up" })).Status);
+        try
+        {
+            await WaitForAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped");
+            return await action();
+        }
+        finally
+        {
+            Assert.Equal(200, (await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer1", new { stopped = false, reason = "test set-up done" })).Status);
+        }
     }
 
     private async Task<string> IssueAsync(string residentCode, string kind)
