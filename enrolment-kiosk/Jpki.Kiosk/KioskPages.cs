@@ -258,6 +258,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         {
             logger.LogWarning("Writing certificates to card {Card} failed: {Error}", label, e.Message);
             var revoked = await RevokeUndelivered(session, enrolment, issued, context.RequestAborted);
+            await RevokeReplacedIfGone(session, enrolment, context.RequestAborted);
             (session with { Enrolment = null }).Save(context);
             return Page(text, text.CardFailed, Error(text.CardFailed + ": " + e.Message) + $"<p>{E(text.RevokedUndelivered)}: {E(revoked)}</p>", session.Account, 500);
         }
@@ -449,11 +450,31 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
 
         // Refused for good: nothing issued for this enrolment may stay undelivered.
         var revoked = await RevokeUndelivered(session, enrolment, issued, context.RequestAborted);
+        await RevokeReplacedIfGone(session, enrolment, context.RequestAborted);
         (session with { Enrolment = null }).Save(context);
         var message = failure.Problem == "resident-changed" ? text.ResidentChanged : Explain(text, failure, text.IssuanceFailed);
         var body = Error(message) + (revoked.Length > 0 ? $"<p>{E(text.RevokedUndelivered)}: {E(revoked)}</p>" : "")
             + $"<p><a href=\"/enrol\">{E(text.Enrol)}</a></p>";
         return Page(text, text.IssuanceFailed, body, session.Account, failure.Status == 409 ? 409 : 422);
+    }
+
+    /// <summary>
+    /// A reused card whose old keys were already destroyed by the new personalisation can never
+    /// use its old certificates again: they are superseded (renewal) even when the new ones
+    /// were refused, so no good certificate is left without its key.
+    /// </summary>
+    private async Task RevokeReplacedIfGone(KioskSession session, Enrolment enrolment, CancellationToken cancellation)
+    {
+        if (enrolment.AuthenticationCsr is null)
+        {
+            return;
+        }
+
+        foreach (var serial in enrolment.ReplacedSerials ?? [])
+        {
+            var revocation = await ca.RevokeAsync(session.Token, serial, "renewal", enrolment.ResidentCode, cancellation);
+            logger.LogWarning("Certificate {Serial} of a re-personalised card revoked: {Status}", serial, revocation.Status);
+        }
     }
 
     /// <summary>Revokes (destroyedBeforeDelivery) what was issued but never reached the card; the CA's sweeper is the backstop.</summary>
