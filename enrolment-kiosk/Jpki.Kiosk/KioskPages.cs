@@ -507,7 +507,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var sex = f.Sex is >= 1 and <= 3 ? text.SexNames[f.Sex] : f.Sex.ToString(CultureInfo.InvariantCulture);
         var facts = $"<h2>{E(text.Facts)}</h2><table id=\"facts\">"
             + $"<tr><th>{E(text.Name)}</th><td id=\"name\">{E(f.Name)}</td></tr>"
-            + $"<tr><th>{E(text.DateOfBirth)}</th><td>{E(f.DateOfBirth)}</td></tr>"
+            + $"<tr><th>{E(text.DateOfBirth)}</th><td id=\"date-of-birth\">{E(FormatBirthDate(text, f.DateOfBirth))}</td></tr>"
             + $"<tr><th>{E(text.Sex)}</th><td>{E(sex)}</td></tr>"
             + $"<tr><th>{E(text.Address)}</th><td>{E(f.Address)}</td></tr>"
             + $"<tr><th>{E(text.Municipality)}</th><td>{E(f.Municipality)}</td></tr></table>";
@@ -601,6 +601,19 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         return age;
+    }
+
+    /// <summary>EYYYYMMDD as YYYY-MM-DD (era); an unknown month or day (00) shows as ??.</summary>
+    public static string FormatBirthDate(KioskText text, string dateOfBirth)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (dateOfBirth is not { Length: 9 } || !dateOfBirth.All(char.IsAsciiDigit) || dateOfBirth[0] - '0' >= text.EraNames.Length)
+        {
+            return dateOfBirth;
+        }
+
+        static string Part(string digits) => digits == "00" ? "??" : digits;
+        return $"{dateOfBirth[1..5]}-{Part(dateOfBirth[5..7])}-{Part(dateOfBirth[7..9])} ({text.EraNames[dateOfBirth[0] - '0']})";
     }
 
     private static string Jst(DateTimeOffset value) =>

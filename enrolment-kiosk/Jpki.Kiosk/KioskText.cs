@@ -36,6 +36,7 @@ public sealed record KioskText
     public required string Address { get; init; }
     public required string Municipality { get; init; }
     public required string[] SexNames { get; init; }
+    public required string[] EraNames { get; init; }
     public required string FaceToFaceChecked { get; init; }
     public required string MustConfirm { get; init; }
     public required string Under15 { get; init; }
@@ -125,6 +126,7 @@ public sealed record KioskText
         Address = "住所",
         Municipality = "市区町村",
         SexNames = ["", "男", "女", "不明"],
+        EraNames = ["元号不明", "明治", "大正", "昭和", "平成", "令和"],
         FaceToFaceChecked = "本人確認書類と上記の4情報が一致することを確認しました",
         MustConfirm = "本人確認の確認欄にチェックを入れてください。",
         Under15 = "15歳未満のため、署名用電子証明書は発行されません（利用者証明用のみ）。発行する場合は理由を記録してください。",
@@ -215,6 +217,7 @@ public sealed record KioskText
         Address = "Address",
         Municipality = "Municipality",
         SexNames = ["", "male", "female", "unknown"],
+        EraNames = ["era unknown", "Meiji", "Taishō", "Shōwa", "Heisei", "Reiwa"],
         FaceToFaceChecked = "I checked the identity document against the four facts above",
         MustConfirm = "Tick the identity check box.",
         Under15 = "Under 15: no signing certificate is issued (authentication only), unless you record a reason.",

@@ -112,10 +112,19 @@ public sealed class BrowserTests(InstallFixture install)
         await Shot(page, "06-revoked");
         Assert.Equal(2, await page.Locator("li.revoked").CountAsync());
 
+        // A wrong PIN on the card check page: a clear sentence with the tries left.
+        await page.GotoAsync(new Uri(install.KioskAddress, "card").ToString());
+        await page.SelectOptionAsync("#card", label);
+        await page.SelectOptionAsync("#application", "authentication");
+        await page.FillAsync("#pin", "0000");
+        await page.ClickAsync("#check");
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 2), await page.InnerTextAsync("main"), StringComparison.Ordinal);
+        await Shot(page, "07-wrong-pin");
+
         // English switch.
         await page.ClickAsync("#lang");
         Assert.Equal("en", await page.GetAttributeAsync("html", "lang"));
-        await Shot(page, "07-english");
+        await Shot(page, "08-english");
     }
 
     private async Task Shot(IPage page, string name) =>

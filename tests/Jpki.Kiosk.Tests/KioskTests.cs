@@ -314,6 +314,14 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Equal(age, KioskPages.AgeInJst(dateOfBirth, DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    [Theory]
+    [InlineData("319800517", "1980-05-17 (昭和)")]
+    [InlineData("019890000", "1989-??-?? (元号不明)")]
+    public void Dates_of_birth_show_with_their_era(string dateOfBirth, string shown)
+    {
+        Assert.Equal(shown, KioskPages.FormatBirthDate(KioskText.Japanese, dateOfBirth));
+    }
+
     [Fact]
     public void Receipts_mask_all_but_the_last_four_digits()
     {
