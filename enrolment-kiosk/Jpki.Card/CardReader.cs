@@ -86,8 +86,14 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
     }
 
     /// <summary>The certificates on the card, read without a PIN.</summary>
+    /// <exception cref="CardNotFoundException">no such card in the store.</exception>
     public IReadOnlyList<CardCertificate> Certificates(string label)
     {
+        if (!store.Exists(label))
+        {
+            throw new CardNotFoundException(label);
+        }
+
         var result = new List<CardCertificate>();
         foreach (var application in new[] { CardApplication.Signing, CardApplication.Authentication })
         {

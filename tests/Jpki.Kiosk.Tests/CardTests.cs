@@ -134,6 +134,10 @@ public sealed class CardTests(InstallFixture install)
         Assert.Equal(2, onArgv.ExitCode);
         Assert.Contains("never given on the command line", onArgv.Stderr, StringComparison.Ordinal);
 
+        var unknown = install.RunCard("sign", "--card", "CARD-00000000", "--in", "/etc/hostname", "--out", "/dev/null", "--pin-file", "/dev/null");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no card labelled 'CARD-00000000'", unknown.Stderr, StringComparison.Ordinal);
+
         var noCertificate = install.RunCard("sign", "--card", label, "--in", "/etc/hostname", "--out", "/dev/null", "--pin-file", "/dev/null");
         Assert.Equal(1, noCertificate.ExitCode);
         Assert.Contains("holds no signing certificate", noCertificate.Stderr, StringComparison.Ordinal);
