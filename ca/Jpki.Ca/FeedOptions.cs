@@ -15,6 +15,12 @@ public sealed record FeedOptions
     /// <summary>The longest wait after failed polls (doubling from <see cref="PollInterval"/>).</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often the oldest open gap is asked for again (<c>after = first - 1</c>): a late event
+    /// handed to a process that died before committing it will not come again by itself.
+    /// </summary>
+    public TimeSpan GapRefetchInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>A gap still open this long raises the alarm (health degraded + audit record).</summary>
     public TimeSpan GapAlarmAfter { get; init; } = TimeSpan.FromMinutes(10);
 

@@ -20,6 +20,7 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
     private readonly TimeProvider time = services.Options.Time;
     private readonly JukiNetFeedAlarms alarms = new(services.Audit, services.Options.Feed.GapAlarmAfter, services.Options.Feed.SilenceAlarmAfter);
     private DateTimeOffset startedAt;
+    private DateTimeOffset lastGapRefetch;
     private bool silenceAlarmed;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -102,7 +103,40 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
         }
 
         health.Update(h => h with { State = "following", LastPollOk = time.GetUtcNow(), LastError = null, Cursor = result.Cursor, Lag = Math.Max(0, page.Last - result.Cursor), SilenceAlarm = silenceAlarmed });
+        await RefetchOldestGapAsync(cancellationToken);
         return page.Changes.Count + page.Malformed.Count > 0 && result.Cursor < page.Last;
+    }
+
+    /// <summary>Asks the feed again for the oldest open gap, at most every <see cref="FeedOptions.GapRefetchInterval"/>.</summary>
+    private async Task RefetchOldestGapAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (now - lastGapRefetch < options.GapRefetchInterval)
+        {
+            return;
+        }
+
+        lastGapRefetch = now;
+        FeedGap? gap;
+        await using (var db = await services.Database.OpenConnectionAsync(cancellationToken))
+        {
+            var open = JukiNetFeedStore.ListGaps(db, openOnly: true);
+            gap = open.Count > 0 ? open[0] : null;
+        }
+
+        if (gap is null)
+        {
+            return;
+        }
+
+        var size = (int)Math.Min(options.BatchSize, gap.LastSequence - gap.FirstSequence + 1);
+        var page = await services.JukiNet.GetChangesAsync(gap.FirstSequence - 1, size, cancellationToken);
+        var result = services.FeedApplier.Apply(services.Database, page);
+        metrics.Record(result);
+        if (result.GapsFilled > 0)
+        {
+            LogGapRefetched(gap.FirstSequence, gap.LastSequence, result.GapsFilled);
+        }
     }
 
     /// <summary>Audits each gap that has been open too long (once) and a feed silent too long (once per silence).</summary>
@@ -132,6 +166,9 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed: sequences {First}-{Last} still missing; alarm raised")]
     private partial void LogGapAlarm(long first, long last);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Juki-Net feed: asked again for sequences {First}-{Last}; {Filled} filled")]
+    private partial void LogGapRefetched(long first, long last, int filled);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed silent for at least {Minutes} min; alarm raised")]
     private partial void LogSilence(long minutes);

@@ -24,6 +24,7 @@ var app = CaHost.Build(settings, module, new CaOptions
         Enabled = settings.Feed.Enabled,
         PollInterval = TimeSpan.FromMilliseconds(settings.Feed.PollIntervalMs),
         BatchSize = settings.Feed.BatchSize,
+        GapRefetchInterval = TimeSpan.FromSeconds(settings.Feed.GapRefetchSeconds),
         GapAlarmAfter = TimeSpan.FromMinutes(settings.Feed.GapAlarmMinutes),
         SilenceAlarmAfter = TimeSpan.FromMinutes(settings.Feed.SilenceAlarmMinutes),
     },

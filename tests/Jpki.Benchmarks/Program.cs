@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Jpki.Benchmarks;
 
-// ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N]
+// ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N] [--entries N (crl, default 1,000,000)]
 // Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
 // ./jpki runs one process per benchmark.
 // Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
@@ -9,6 +9,7 @@ var names = new List<string>();
 var outDir = Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
 var seconds = 2.0;
 var rounds = 5;
+var crlEntries = 1_000_000;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -16,11 +17,12 @@ for (var i = 0; i < args.Length; i++)
         case "--out": outDir = args[++i]; break;
         case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--rounds": rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--entries": crlEntries = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         default: names.Add(args[i]); break;
     }
 }
 
-var known = new[] { "signer", "issuance" };
+var known = new[] { "signer", "issuance", "crl" };
 if (names.Count == 0)
 {
     names.AddRange(known);
@@ -34,6 +36,7 @@ foreach (var name in names)
     {
         "signer" => RunSigner(),
         "issuance" => await RunIssuanceAsync(),
+        "crl" => RunCrl(),
         _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
     };
     var path = Path.Combine(outDir, name + ".json");
@@ -53,6 +56,19 @@ async Task<IReadOnlyList<Figure>> RunIssuanceAsync()
     try
     {
         return await new IssuanceBenchmark(dir, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), 800).RunAsync(modulePath);
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
+IReadOnlyList<Figure> RunCrl()
+{
+    var dir = Directory.CreateTempSubdirectory("jpki-bench-crl-").FullName;
+    try
+    {
+        return new CrlBenchmark(dir, crlEntries).Run(modulePath);
     }
     finally
     {

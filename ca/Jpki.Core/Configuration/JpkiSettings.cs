@@ -39,6 +39,8 @@ public sealed record JpkiSettings
 
     public AuditSettings Audit { get; init; } = new();
 
+    public CrlSettings Crl { get; init; } = new();
+
     public FeedSettings Feed { get; init; } = new();
 
     public RevocationSettings Revocation { get; init; } = new();
@@ -117,7 +119,7 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
         }
 
-        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
+        if (Feed.PollIntervalMs is < 50 or > 600_000 || Feed.BatchSize is < 1 or > 1000 || Feed.GapRefetchSeconds < 1 || Feed.GapAlarmMinutes < 1 || Feed.SilenceAlarmMinutes < 1 || Revocation.TwoOfficerWindowMinutes is < 1 or > 10_080 || Revocation.DeliveryConfirmMinutes is < 1 or > 1440)
         {
             throw new InvalidDataException($"{path}: feed or revocation settings out of range (poll 50 ms–10 min, batch 1–1000, alarms ≥ 1 min, two-officer window 1 min–7 days, delivery 1 min–24 h)");
         }
@@ -199,6 +201,34 @@ public sealed record AuditSettings
     public string CheckpointFile { get; init; } = "{home}/audit/checkpoints";
 }
 
+/// <summary>The CRL publisher (port 8083): where CRLs go, how often, and who may fetch them.</summary>
+public sealed record CrlSettings
+{
+    /// <summary>Where the publisher listens (plain HTTP: CRLs are signed objects, RFC 5019).</summary>
+    public string Listen { get; init; } = "http://127.0.0.1:8083";
+
+    /// <summary>Where published CRLs are written: <c>{directory}/{issuerKeyId}/full.crl</c> etc.</summary>
+    public string Directory { get; init; } = "{home}/crl";
+
+    /// <summary>A scheduled complete CRL every this many hours (JPKI-PROFILE §7: at least daily).</summary>
+    public int CompleteEveryHours { get; init; } = 24;
+
+    /// <summary>nextUpdate of a complete CRL = thisUpdate + this.</summary>
+    public int CompleteValidityHours { get; init; } = 48;
+
+    /// <summary>A delta CRL of every series with deltas this often.</summary>
+    public int DeltaEveryMinutes { get; init; } = 15;
+
+    /// <summary>nextUpdate of a delta CRL = thisUpdate + this.</summary>
+    public int DeltaValidityMinutes { get; init; } = 60;
+
+    /// <summary>thisUpdate is this far before the build, for verifiers whose clocks run slow.</summary>
+    public int BackdateSeconds { get; init; } = 300;
+
+    /// <summary>Source networks (CIDR, e.g. <c>10.20.0.0/16</c>) that may fetch without a verifier token.</summary>
+    public List<string> AllowedNetworks { get; init; } = [];
+}
+
 /// <summary>The <c>feed</c> section: how the CA follows the Juki-Net change feed, and its alarms.</summary>
 public sealed record FeedSettings
 {
@@ -207,6 +237,9 @@ public sealed record FeedSettings
     public int PollIntervalMs { get; init; } = 1000;
 
     public int BatchSize { get; init; } = 500;
+
+    /// <summary>How often the oldest open gap is asked for again.</summary>
+    public int GapRefetchSeconds { get; init; } = 5;
 
     /// <summary>A gap open this long raises the alarm.</summary>
     public int GapAlarmMinutes { get; init; } = 10;

@@ -1,0 +1,221 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Jpki.Core.Configuration;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Quartz;
+
+namespace Jpki.CrlPublisher;
+
+/// <summary>How a publisher process runs (tests set the listen address, clock and schedule).</summary>
+public sealed record CrlHostOptions
+{
+    public required string ListenUrl { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Run the Quartz schedule (complete, delta, watch); tests publish by hand instead.</summary>
+    public bool Schedule { get; init; } = true;
+
+    /// <summary>Publish a complete CRL at start for every series that has none yet.</summary>
+    public bool PublishMissingAtStart { get; init; } = true;
+
+    public Action<string>? AfterWrite { get; init; }
+
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}
+
+/// <summary>
+/// The CRL distribution service (port 8083): serves the published files at the DESIGN.md §9 URLs
+/// to registered verifiers with caching headers, runs the schedule, reports health.
+/// </summary>
+public static partial class CrlHost
+{
+    public const string ContentType = "application/pkix-crl";
+
+    public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, CrlHostOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Quartz", LogLevel.Warning);
+        options.ConfigureLogging?.Invoke(builder.Logging);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite));
+        builder.Services.AddSingleton(provider => new CrlAccessPolicy(
+            provider.GetRequiredService<CrlPublisherServices>().Database,
+            CrlAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks)));
+        if (options.Schedule)
+        {
+            // In-memory job store: on SQLite one machine runs one publisher; with PostgreSQL several
+            // instances may each run the schedule, and the store's numbering keeps them correct.
+            builder.Services.AddQuartz(quartz =>
+            {
+                var start = DateTimeOffset.UtcNow;
+                quartz.ScheduleJob<CompleteCrlJob>(trigger => trigger
+                    .WithIdentity("complete-crls")
+                    .StartAt(start.AddHours(settings.Crl.CompleteEveryHours))
+                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromHours(settings.Crl.CompleteEveryHours)).RepeatForever()));
+                quartz.ScheduleJob<DeltaCrlJob>(trigger => trigger
+                    .WithIdentity("delta-crls")
+                    .StartAt(start.AddMinutes(settings.Crl.DeltaEveryMinutes))
+                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromMinutes(settings.Crl.DeltaEveryMinutes)).RepeatForever()));
+                quartz.ScheduleJob<CrlWatchJob>(trigger => trigger
+                    .WithIdentity("crl-watch")
+                    .StartAt(start.AddMinutes(1))
+                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromMinutes(1)).RepeatForever()));
+            });
+            builder.Services.AddQuartzHostedService(quartz => quartz.WaitForJobsToComplete = true);
+        }
+
+        var app = builder.Build();
+        try
+        {
+            var services = app.Services.GetRequiredService<CrlPublisherServices>();
+            if (options.PublishMissingAtStart)
+            {
+                PublishMissing(services.Publisher);
+            }
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
+
+        app.MapGet("/healthz", (CrlPublisherServices services) =>
+        {
+            var stale = CrlHealth.Stale(services.Database);
+            return Results.Json(new
+            {
+                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy ? "ok" : "degraded",
+                hsm = services.Pool.Health.Status.ToString(),
+                stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
+            });
+        });
+        app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy) =>
+            ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
+        app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy) =>
+            ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
+        return app;
+    }
+
+    /// <summary>Publishes a complete CRL of every series that has never had one (first start, a new municipality).</summary>
+    public static IReadOnlyList<PublishedCrl> PublishMissing(SeriesPublisher publisher)
+    {
+        ArgumentNullException.ThrowIfNull(publisher);
+        var published = new List<PublishedCrl>();
+        foreach (var series in publisher.AllSeries())
+        {
+            if (!File.Exists(publisher.PathOf(series, delta: false)) && publisher.Publish(series, delta: false, scheduled: false) is { } crl)
+            {
+                published.Add(crl);
+            }
+        }
+
+        return published;
+    }
+
+    private static async Task<IResult> ServeAsync(HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy, string issuerKeyId, string file, bool municipality)
+    {
+        if (!await policy.AllowsAsync(context))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return Results.Problem(
+                statusCode: StatusCodes.Status401Unauthorized,
+                type: "urn:jpki:problem:unauthenticated",
+                title: "authentication required",
+                detail: "CRLs are for registered verifiers: send Authorization: Bearer <verifier token>");
+        }
+
+        if (Resolve(issuerKeyId, file, municipality) is not { } target || !services.Publisher.IssuerKeys.ContainsKey(issuerKeyId))
+        {
+            return NotFound();
+        }
+
+        FileStream stream;
+        try
+        {
+            // Opened once: the headers and the body come from the same file even if a newer one is renamed in meanwhile.
+            stream = new FileStream(services.Publisher.PathOf(target.Series, target.Delta), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024);
+        }
+        catch (FileNotFoundException)
+        {
+            return NotFound();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return NotFound();
+        }
+
+        try
+        {
+            CrlPreamble preamble;
+            using (var reader = new CrlFileReader(stream))
+            {
+                preamble = reader.ReadPreamble();
+            }
+
+            stream.Position = 0;
+            var modified = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
+            var etag = new EntityTagHeaderValue($"\"{modified.Ticks:x}-{stream.Length:x}\"");
+            var now = services.Database.Time.GetUtcNow();
+            var maxAge = preamble.NextUpdate is { } next && next > now ? (long)(next - now).TotalSeconds : 0;
+            var headers = context.Response.Headers;
+            headers.ETag = etag.ToString();
+            headers.LastModified = preamble.ThisUpdate.ToString("R", CultureInfo.InvariantCulture);
+            headers.CacheControl = $"max-age={maxAge}, no-transform";
+            var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
+            if (ifNoneMatch.Length > 0 && (ifNoneMatch == "*" || ifNoneMatch.Split(',').Any(t => t.Trim() == etag.Tag.ToString())))
+            {
+                await stream.DisposeAsync();
+                return Results.StatusCode(StatusCodes.Status304NotModified);
+            }
+
+            return Results.Stream(stream, ContentType);
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static IResult NotFound() =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, type: "urn:jpki:problem:not-found", title: "no such CRL");
+
+    private static (CrlSeries Series, bool Delta)? Resolve(string issuerKeyId, string file, bool municipality)
+    {
+        if (!IssuerKeyIdPattern().IsMatch(issuerKeyId))
+        {
+            return null;
+        }
+
+        if (municipality)
+        {
+            var match = MunicipalityFilePattern().Match(file);
+            return match.Success ? (new CrlSeries(issuerKeyId, CrlScopeKind.Municipality, match.Groups[1].Value), match.Groups[2].Success) : null;
+        }
+
+        return file switch
+        {
+            "full.crl" => (new CrlSeries(issuerKeyId, CrlScopeKind.Full), false),
+            "delta.crl" => (new CrlSeries(issuerKeyId, CrlScopeKind.Full), true),
+            "arl.crl" => (new CrlSeries(issuerKeyId, CrlScopeKind.Arl), false),
+            _ => null,
+        };
+    }
+
+    [GeneratedRegex("^[a-z0-9-]{1,100}$")]
+    private static partial Regex IssuerKeyIdPattern();
+
+    [GeneratedRegex("^([0-9]{6})(-delta)?\\.crl$")]
+    private static partial Regex MunicipalityFilePattern();
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace Jpki.CrlPublisher;
+
+/// <summary>
+/// The schedule's jobs. Quartz only decides when; whether a CRL is published, and with which
+/// number, is decided by the store (writers' lock, series numbering), so a job that fires twice,
+/// late, or on two instances at once does no harm.
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed class CompleteCrlJob(CrlPublisherServices services, ILogger<CompleteCrlJob> logger) : IJob
+{
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        CrlJobRunner.Run(logger, "scheduled complete CRLs", () => services.Publisher.PublishAll(delta: false, scheduled: true));
+        return ValueTask.CompletedTask;
+    }
+}
+
+[DisallowConcurrentExecution]
+public sealed class DeltaCrlJob(CrlPublisherServices services, ILogger<DeltaCrlJob> logger) : IJob
+{
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        CrlJobRunner.Run(logger, "delta CRLs", () => services.Publisher.PublishAll(delta: true, scheduled: true));
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Raises the staleness alarm (audited once per CRL) when a CRL nears its nextUpdate with nothing newer.</summary>
+[DisallowConcurrentExecution]
+public sealed class CrlWatchJob(CrlPublisherServices services, ILogger<CrlWatchJob> logger) : IJob
+{
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        foreach (var stale in CrlHealth.Stale(services.Database))
+        {
+            if (services.Publisher.RaiseStaleAlarm(stale.Crl, stale.Deadline))
+            {
+                logger.LogError("CRL {IssuerKeyId}/{Scope} {Kind} {Number} has nothing newer at 75% of its validity", stale.Crl.IssuerKeyId, stale.Crl.Scope, stale.Crl.Kind, stale.Crl.Number);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal static class CrlJobRunner
+{
+    public static void Run(ILogger logger, string what, Func<IReadOnlyList<PublishedCrl>> publish)
+    {
+        try
+        {
+            var published = publish();
+            logger.LogInformation("published {Count} {What}", published.Count, what);
+        }
+#pragma warning disable CA1031 // A scheduled run logs and waits for the next one; the failure is audited where it happened.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            logger.LogError(e, "publishing {What} failed", what);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using Jpki.Core.Audit;
+using Jpki.Core.Configuration;
+using Jpki.Core.Issuers;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.CrlPublisher;
+
+/// <summary>
+/// What the publisher process opens once: the migrated store, the token with its own CRL
+/// session pool (so CRL signing never starves issuance or OCSP), the audit log and one signer
+/// per issuer key that still signs CRLs (active or retired, not compromised, not expired).
+/// </summary>
+public sealed class CrlPublisherServices : IDisposable
+{
+    public const string CheckpointKeyId = "audit-checkpoint-1";
+
+    private readonly List<IDisposable> owned = [];
+
+    private CrlPublisherServices()
+    {
+    }
+
+    public Database Database { get; private set; } = null!;
+
+    public SessionPool Pool { get; private set; } = null!;
+
+    public SeriesPublisher Publisher { get; private set; } = null!;
+
+    public AuditLog Audit { get; private set; } = null!;
+
+    public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggers);
+        var services = new CrlPublisherServices();
+        try
+        {
+            services.OpenAll(settings, module, time, loggers, afterWrite);
+            return services;
+        }
+        catch
+        {
+            services.Dispose();
+            throw;
+        }
+    }
+
+    public static CrlPublisherOptions OptionsFrom(JpkiSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new CrlPublisherOptions
+        {
+            Directory = settings.Resolve(settings.Crl.Directory),
+            CrlBase = settings.Urls.CrlBase,
+            CompleteValidity = TimeSpan.FromHours(settings.Crl.CompleteValidityHours),
+            DeltaValidity = TimeSpan.FromMinutes(settings.Crl.DeltaValidityMinutes),
+            Backdate = TimeSpan.FromSeconds(settings.Crl.BackdateSeconds),
+        };
+    }
+
+    private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite)
+    {
+        Database = Own(new Database(settings.ConnectionString, time));
+        Migrator.ApplyPending(Database);
+        var pin = PinSource.FromEnvironmentOrFile(settings.Hsm.UserPinEnvironmentVariable, settings.Resolve(settings.Hsm.UserPinFile));
+        var token = Own(HsmToken.Open(module, settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));
+        Pool = Own(token.CreatePool("crl", Math.Max(1, settings.Hsm.CrlPoolSize), time: time));
+
+        using var db = Database.OpenConnection();
+        var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
+            ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
+        Audit = new AuditLog(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());
+
+        var keys = new Dictionary<string, CrlIssuerKey>(StringComparer.Ordinal);
+        foreach (var keyId in CrlStore.SigningIssuerKeys(db, Instant.NowMicros(time)))
+        {
+            var row = IssuerStore.FindKey(db, keyId)!;
+            keys[keyId] = new CrlIssuerKey(row, Own(Pkcs11Signer.Open(Pool, row.HsmKeyLabel)));
+        }
+
+        if (keys.Count == 0)
+        {
+            throw new InvalidOperationException("the store lists no issuer key that signs CRLs: run ./jpki hsm init");
+        }
+
+        Publisher = new SeriesPublisher(Database, Audit, keys, OptionsFrom(settings) with { AfterWrite = afterWrite });
+    }
+
+    private T Own<T>(T disposable)
+        where T : IDisposable
+    {
+        owned.Add(disposable);
+        return disposable;
+    }
+
+    public void Dispose()
+    {
+        for (var i = owned.Count - 1; i >= 0; i--)
+        {
+            owned[i].Dispose();
+        }
+
+        owned.Clear();
+    }
+}

@@ -1,0 +1,317 @@
+using System.Data;
+using System.Data.Common;
+using System.Text.Json.Nodes;
+using Jpki.Core.Audit;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.Data.Sqlite;
+
+namespace Jpki.CrlPublisher;
+
+/// <summary>How CRLs are dated and where they go.</summary>
+public sealed record CrlPublisherOptions
+{
+    public required string Directory { get; init; }
+
+    /// <summary>Public base of the CRL URLs (freshestCRL points into it).</summary>
+    public required string CrlBase { get; init; }
+
+    public TimeSpan CompleteValidity { get; init; } = TimeSpan.FromHours(48);
+
+    public TimeSpan DeltaValidity { get; init; } = TimeSpan.FromHours(1);
+
+    public TimeSpan Backdate { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Called with the written temporary file before the check (tests use it to damage one).</summary>
+    public Action<string>? AfterWrite { get; init; }
+}
+
+/// <summary>One CRL as published.</summary>
+public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, DateTimeOffset ThisUpdate, DateTimeOffset NextUpdate, long EntryCount, long SizeBytes, string Sha256, string Path);
+
+/// <summary>The pre-publication check refused a CRL: nothing was published.</summary>
+public sealed class CrlCheckFailedException(string message) : Exception(message);
+
+/// <summary>
+/// Builds, checks and publishes the CRLs of every series. One publication: read a snapshot of the
+/// store (its newest change_seq is the mark), take the series' number under the writers' lock,
+/// stream the CRL from the snapshot through the HSM signer into a temporary file, fsync, check
+/// it by reading it back, then under the writers' lock archive it, record first listings, audit
+/// it and rename it over the published file. Correctness never depends on who calls (Quartz,
+/// the console verb, several instances): the store's lock and numbering decide.
+/// </summary>
+public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
+{
+    public const string Actor = "system/crl-publisher";
+
+    public IReadOnlyDictionary<string, CrlIssuerKey> IssuerKeys => issuerKeys;
+
+    /// <summary>
+    /// Publishes every series of every signing issuer key: complete CRLs, or deltas of the series
+    /// that have a published complete CRL. A series that fails does not stop the others; the
+    /// failures are thrown together at the end.
+    /// </summary>
+    public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled)
+    {
+        var published = new List<PublishedCrl>();
+        var failures = new List<Exception>();
+        foreach (var series in AllSeries())
+        {
+            if (delta && !series.HasDeltas)
+            {
+                continue;
+            }
+
+            try
+            {
+                // A series without a complete CRL yet (a municipality's first certificate) gets
+                // one now rather than waiting up to a day for the complete schedule.
+                if ((Publish(series, delta, scheduled) ?? (delta ? Publish(series, delta: false, scheduled: false) : null)) is { } crl)
+                {
+                    published.Add(crl);
+                }
+            }
+            catch (CrlSupersededException)
+            {
+                // Another instance is publishing a newer snapshot of this series; nothing to do.
+            }
+#pragma warning disable CA1031 // One series' failure (already audited) must not stop the others.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                failures.Add(e);
+            }
+        }
+
+        return failures.Count == 0 ? published : throw new AggregateException("some CRLs were not published", failures);
+    }
+
+    /// <summary>Every series of the issuer keys this publisher signs for: full, ARL, each municipality with certificates.</summary>
+    public IReadOnlyList<CrlSeries> AllSeries()
+    {
+        using var db = database.OpenConnection();
+        var series = new List<CrlSeries>();
+        foreach (var keyId in issuerKeys.Keys.Order(StringComparer.Ordinal))
+        {
+            series.Add(new CrlSeries(keyId, CrlScopeKind.Full));
+            series.Add(new CrlSeries(keyId, CrlScopeKind.Arl));
+            series.AddRange(CrlStore.Municipalities(db, null, keyId).Select(m => new CrlSeries(keyId, CrlScopeKind.Municipality, m.Code)));
+        }
+
+        return series;
+    }
+
+    public string PathOf(CrlSeries series, bool delta)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        return Path.Combine(options.Directory, series.IssuerKeyId, series.FileName(delta));
+    }
+
+    /// <summary>Publishes one CRL of <paramref name="series"/>; null for a delta without a published base.</summary>
+    /// <exception cref="CrlCheckFailedException">The check refused it (audited as an alarm); nothing was published.</exception>
+    /// <exception cref="CrlSupersededException">A newer snapshot of the series took a number first.</exception>
+    public PublishedCrl? Publish(CrlSeries series, bool delta, bool scheduled)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (delta && !series.HasDeltas)
+        {
+            throw new ArgumentException($"{series} has no delta CRLs", nameof(delta));
+        }
+
+        var key = issuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
+        using var db = database.OpenConnection();
+        using var snapshot = BeginSnapshot(db);
+        var mark = CrlStore.Mark(db, snapshot);
+        var previous = CrlStore.Latest(db, snapshot, series);
+        var baseCrl = delta ? CrlStore.Latest(db, snapshot, series, "complete") : null;
+        if (delta && baseCrl is null)
+        {
+            return null;
+        }
+
+        var lastScheduled = CrlStore.Latest(db, snapshot, series, "complete", scheduledOnly: true);
+        var idp = IdpOf(db, snapshot, series, key);
+
+        var now = database.Time.GetUtcNow();
+        // Backdated for slow verifier clocks, but never before the issuer certificate's notBefore
+        // (a new key's first CRLs), and never in the future.
+        var thisUpdate = Der.TruncateToSeconds(now - options.Backdate);
+        if (thisUpdate < key.NotBefore)
+        {
+            thisUpdate = Der.TruncateToSeconds(key.NotBefore <= now ? key.NotBefore : now);
+        }
+
+        var nextUpdate = thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
+        long number;
+        using (var reservation = database.BeginWrite())
+        {
+            number = CrlStore.ReserveNumber(reservation, series, mark, thisUpdate);
+            reservation.Commit();
+        }
+
+        var content = new CrlContent
+        {
+            IssuerNameDer = key.IssuerNameDer,
+            AuthorityKeyIdentifier = key.KeyIdentifier,
+            ThisUpdate = thisUpdate,
+            NextUpdate = nextUpdate,
+            Number = number,
+            IssuingDistributionPoint = idp,
+            DeltaBaseNumber = baseCrl?.Number,
+            FreshestCrlUrl = !delta && series.HasDeltas ? series.Url(options.CrlBase, delta: true) : null,
+        };
+        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
+        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
+        Func<IEnumerable<CrlEntryRow>> entries = delta
+            ? () => CrlStore.DeltaEntries(db, snapshot, database.Dialect, series, baseCrl!.MaxChangeSeq, mark)
+            : () => CrlStore.CompleteEntries(db, snapshot, database.Dialect, series, dropCutoffUs, dropMark);
+
+        var finalPath = PathOf(series, delta);
+        var directory = Path.GetDirectoryName(finalPath)!;
+        System.IO.Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(finalPath)}.{number}.tmp");
+        try
+        {
+            CrlWriteResult written;
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024))
+            {
+                var size = delta
+                    ? CrlStore.DeltaEntriesSize(db, snapshot, series, baseCrl!.MaxChangeSeq, mark)
+                    : CrlStore.CompleteEntriesSize(db, snapshot, series, dropCutoffUs, dropMark);
+                written = CrlWriter.Write(file, content, entries, key.Signer, SignatureAlgorithm.RsaPkcs1Sha256, size);
+                file.Flush(flushToDisk: true);
+            }
+
+            snapshot.Commit();
+            options.AfterWrite?.Invoke(temporary);
+            var problems = CrlChecker.Check(temporary, new CrlExpectations
+            {
+                IssuerSubjectPublicKeyInfo = key.SubjectPublicKeyInfo,
+                IssuerNameDer = key.IssuerNameDer,
+                Number = number,
+                LastPublishedNumber = previous?.Number,
+                IssuingDistributionPoint = idp,
+                DeltaBaseNumber = baseCrl?.Number,
+                EntryCount = written.EntryCount,
+                Now = database.Time.GetUtcNow(),
+                PreviousCompletePath = delta ? null : PathOf(series, delta: false),
+                PreviousPath = PathOf(series, delta: false),
+                DropCutoffUs = dropCutoffUs,
+                DropMark = dropMark,
+            }, database);
+            if (problems.Count > 0)
+            {
+                RaiseCheckAlarm(series, delta, number, problems);
+                throw new CrlCheckFailedException($"{series} {(delta ? "delta" : "complete")} {number} failed its check: {string.Join("; ", problems)}");
+            }
+
+            var sha256 = Convert.ToHexStringLower(written.Sha256);
+            using var tx = database.BeginWrite();
+            var latest = CrlStore.Latest(tx.Connection, tx.Transaction, series);
+            if (latest is not null && latest.Number >= number)
+            {
+                throw new CrlSupersededException($"{series}: number {latest.Number} was published while {number} was built");
+            }
+
+            var publishedUs = Instant.NowMicros(database.Time);
+            CrlStore.Insert(tx, new CrlArchiveRow
+            {
+                IssuerKeyId = series.IssuerKeyId,
+                Scope = series.StoreName,
+                Number = number,
+                Kind = delta ? "delta" : "complete",
+                Scheduled = !delta && scheduled ? 1 : 0,
+                ThisUpdateUs = Instant.ToMicros(thisUpdate),
+                NextUpdateUs = Instant.ToMicros(nextUpdate),
+                BaseNumber = baseCrl?.Number,
+                MaxChangeSeq = mark,
+                EntryCount = written.EntryCount,
+                Sha256 = sha256,
+                SizeBytes = written.SizeBytes,
+                PublishedUs = publishedUs,
+            });
+            var firstListed = CrlStore.RecordFirstListings(tx, series, number, Instant.ToMicros(thisUpdate), previous?.MaxChangeSeq ?? 0, mark);
+            audit.Append(tx, new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+            {
+                ["issuerKeyId"] = series.IssuerKeyId,
+                ["scope"] = series.StoreName,
+                ["kind"] = delta ? "delta" : "complete",
+                ["scheduled"] = !delta && scheduled,
+                ["number"] = number,
+                ["baseNumber"] = baseCrl?.Number,
+                ["thisUpdate"] = Instant.ToMicros(thisUpdate),
+                ["nextUpdate"] = Instant.ToMicros(nextUpdate),
+                ["maxChangeSeq"] = mark,
+                ["entries"] = written.EntryCount,
+                ["firstListed"] = firstListed,
+                ["sha256"] = sha256,
+                ["size"] = written.SizeBytes,
+            }));
+            // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
+            File.Move(temporary, finalPath, overwrite: true);
+            tx.Commit();
+            return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Audits a staleness alarm for an archived CRL once (across instances); true when this call raised it.</summary>
+    public bool RaiseStaleAlarm(CrlArchiveRow crl, DateTimeOffset deadline)
+    {
+        ArgumentNullException.ThrowIfNull(crl);
+        using var tx = database.BeginWrite();
+        if (!CrlStore.MarkStaleAlarm(tx, crl.Id, Instant.NowMicros(database.Time)))
+        {
+            return false;
+        }
+
+        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.stale", $"{crl.IssuerKeyId}/{crl.Scope}", new JsonObject
+        {
+            ["issuerKeyId"] = crl.IssuerKeyId,
+            ["scope"] = crl.Scope,
+            ["kind"] = crl.Kind,
+            ["number"] = crl.Number,
+            ["nextUpdate"] = crl.NextUpdateUs,
+            ["deadline"] = Instant.ToMicros(deadline),
+        }));
+        tx.Commit();
+        return true;
+    }
+
+    private void RaiseCheckAlarm(CrlSeries series, bool delta, long number, IReadOnlyList<string> problems)
+    {
+        using var tx = database.BeginWrite();
+        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.check-failed", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+        {
+            ["issuerKeyId"] = series.IssuerKeyId,
+            ["scope"] = series.StoreName,
+            ["kind"] = delta ? "delta" : "complete",
+            ["number"] = number,
+            ["problems"] = new JsonArray([.. problems.Take(20).Select(p => (JsonNode)p)]),
+        }));
+        tx.Commit();
+    }
+
+    private static byte[]? IdpOf(DbConnection db, DbTransaction snapshot, CrlSeries series, CrlIssuerKey key) => series.Kind switch
+    {
+        CrlScopeKind.Full => null,
+        CrlScopeKind.Arl => key.ArlDistributionPointsDer is { } arl
+            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: true)
+            : throw new InvalidOperationException($"{key.IssuerKeyId}'s certificate has no CRL DP for its ARL"),
+        _ => CrlExtensions.IdpFromCrlDistributionPoints(
+            CrlStore.Municipalities(db, snapshot, series.IssuerKeyId).FirstOrDefault(m => m.Code == series.MunicipalityCode)?.CrlDpDer
+                ?? throw new InvalidOperationException($"{series}: no certificate of that municipality"),
+            onlyContainsUserCerts: true,
+            onlyContainsCaCerts: false),
+    };
+
+    /// <summary>
+    /// A read transaction whose reads all see one snapshot: SQLite WAL (a deferred transaction's
+    /// snapshot starts at its first read), PostgreSQL REPEATABLE READ.
+    /// </summary>
+    private static DbTransaction BeginSnapshot(DbConnection db) =>
+        db is SqliteConnection sqlite ? sqlite.BeginTransaction(deferred: true) : db.BeginTransaction(IsolationLevel.RepeatableRead);
+}

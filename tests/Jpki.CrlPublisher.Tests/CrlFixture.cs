@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Jpki.Ca.Tests;
+using Jpki.Core.Configuration;
+using Jpki.Core.Revocation;
+using Jpki.Core.Store;
+using Jpki.Hsm;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Jpki.CrlPublisher.Tests;
+
+/// <summary>A certificate the CA issued over HTTP in the fixture, as PEM on disk.</summary>
+public sealed record IssuedLeaf(string Serial, string IssuerKeyId, string Municipality, string PemPath);
+
+/// <summary>
+/// The CA tests' install (ceremony, SoftHSM, CA API on port 0) plus a CRL publisher on
+/// 127.0.0.1 port 0 over the same SQLite store and token, without its schedule: tests publish
+/// by hand. A few certificates are issued through the CA API in two municipalities.
+/// </summary>
+public sealed class CrlFixture : IAsyncLifetime
+{
+    public const string SigningKey = "yamaguchi-ken-signing-g1";
+
+    private WebApplication? publisher;
+
+    public CaFixture Ca { get; } = new();
+
+    public JpkiSettings Settings { get; private set; } = null!;
+
+    public CrlPublisherServices Services { get; private set; } = null!;
+
+    public Uri Address { get; private set; } = null!;
+
+    public HttpClient Http { get; } = new();
+
+    /// <summary>What the next publication does to its temporary file before the check (null: nothing).</summary>
+    public Action<string>? Damage { get; set; }
+
+    public string RootPem => Ca.RootPemPath(SigningKey);
+
+    public async Task InitializeAsync()
+    {
+        await Ca.InitializeAsync();
+        var settings = JpkiSettings.Load(Ca.Home);
+        Settings = settings with { Hsm = settings.Hsm with { TokenLabel = Ca.TokenLabel } };
+        publisher = CrlHost.Build(Settings, Ca.Module, new CrlHostOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            Schedule = false,
+            PublishMissingAtStart = false,
+            AfterWrite = path => Damage?.Invoke(path),
+        });
+        await publisher.StartAsync();
+        Address = new Uri(publisher.Urls.Single().TrimEnd('/') + "/");
+        Services = publisher.Services.GetRequiredService<CrlPublisherServices>();
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (publisher is not null)
+        {
+            await publisher.StopAsync();
+            await publisher.DisposeAsync();
+        }
+
+        await Ca.DisposeAsync();
+    }
+
+    /// <summary>Issues a signing certificate over the CA API for a new resident of <paramref name="municipality"/>.</summary>
+    public async Task<IssuedLeaf> IssueAsync(string municipality = "352012", string kind = "signing")
+    {
+        var address = municipality switch
+        {
+            "352012" => "山口県山口市亀山町１－２",
+            "352021" => "山口県下関市南部町１－１",
+            _ => "山口県宇部市常盤町１－７",
+        };
+        var code = await Ca.AddResidentAsync(municipalityCode: municipality, address: address);
+        var (status, body, _) = await Ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new
+        {
+            residentCode = code,
+            kind,
+            csr = Ca.NewCardCsr(),
+            windowId = "WIN00001A",
+            jukiSequence = 0,
+        });
+        Assert.True(status == 201, body.ToString());
+        var serial = body.GetProperty("serial").GetString()!;
+        var pem = Path.Combine(Ca.Root, serial + ".pem");
+        File.WriteAllText(pem, body.GetProperty("certificatePem").GetString());
+        return new IssuedLeaf(serial, body.GetProperty("issuerKeyId").GetString()!, municipality, pem);
+    }
+
+    /// <summary>Revokes through the CA's one revocation path (status, status_changes, audit in one transaction).</summary>
+    public void Revoke(string serial, RevocationCause cause = RevocationCause.Death, DateOnly? invalidityDate = null)
+    {
+        using var tx = Services.Database.BeginWrite();
+        var result = new CertificateRevoker(Services.Audit).Revoke(tx, new RevocationOrder
+        {
+            Serial = serial,
+            Cause = cause,
+            Source = "test",
+            Actor = "officer1",
+            InvalidityDate = invalidityDate,
+        });
+        tx.Commit();
+        Assert.True(result.Changed, result.Outcome.ToString());
+    }
+
+    public long Scalar(string sql, object? parameters = null)
+    {
+        using var db = Services.Database.OpenConnection();
+        return Dapper.SqlMapper.ExecuteScalar<long>(db, sql, parameters);
+    }
+
+    public void Execute(string sql, object? parameters = null)
+    {
+        using var tx = Services.Database.BeginWrite();
+        tx.Execute(sql, parameters);
+        tx.Commit();
+    }
+
+    public string PathOf(CrlSeries series, bool delta = false) => Services.Publisher.PathOf(series, delta);
+
+    /// <summary>A DER CRL converted to PEM next to it (openssl verify -CRLfile reads PEM).</summary>
+    public string ToPem(string derPath, string name)
+    {
+        var pem = Path.Combine(Ca.Root, name + ".pem");
+        var result = Run("openssl", "crl", "-inform", "DER", "-in", derPath, "-outform", "PEM", "-out", pem);
+        Assert.True(result.ExitCode == 0, result.Output);
+        return pem;
+    }
+
+    /// <summary>A copy of a published file, so later publications cannot change what a test inspects.</summary>
+    public string Snapshot(string path, string name)
+    {
+        var copy = Path.Combine(Ca.Root, name);
+        File.Copy(path, copy, overwrite: true);
+        return copy;
+    }
+
+    public static (int ExitCode, string Output) Run(string file, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    public static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
+}
+
+[CollectionDefinition(Name)]
+public sealed class CrlTestGroup : ICollectionFixture<CrlFixture>
+{
+    public const string Name = "crl";
+}
+
+/// <summary>A clock moved by a fixed offset from the real one (staleness and expiry tests).</summary>
+public sealed class ShiftedTime(TimeSpan offset) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+}
