@@ -17,7 +17,7 @@ namespace Jpki.Hsm;
 /// the application's last session closes, so the token keeps one anchor session open for its
 /// lifetime; signing sessions come from <see cref="SessionPool"/>s made here, one per purpose.
 /// </summary>
-public sealed class HsmToken : IDisposable
+public sealed partial class HsmToken : IDisposable
 {
     private readonly Pkcs11Module _module;
     private readonly PinSource _pin;

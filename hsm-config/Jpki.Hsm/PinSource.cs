@@ -10,16 +10,24 @@ public sealed class PinSource
 {
     private readonly string? _file;
     private readonly string? _variable;
+    private readonly byte[]? _value;
 
-    private PinSource(string? file, string? variable)
+    private PinSource(string? file, string? variable, byte[]? value = null)
     {
         _file = file;
         _variable = variable;
+        _value = value;
     }
 
     public static PinSource FromFile(string path) => new(path, null);
 
     public static PinSource FromEnvironment(string variable) => new(null, variable);
+
+    /// <summary>
+    /// A PIN typed by a person (a card holder at the window or a terminal): kept as a copy for
+    /// as long as the token is open, because a token may need to log in again.
+    /// </summary>
+    public static PinSource FromTyped(ReadOnlySpan<byte> pin) => new(null, null, pin.ToArray());
 
     /// <summary>The environment variable if it is set, else the file.</summary>
     public static PinSource FromEnvironmentOrFile(string variable, string path) =>
@@ -30,6 +38,11 @@ public sealed class PinSource
     public byte[] Read()
     {
         string? pin;
+        if (_value is not null)
+        {
+            return (byte[])_value.Clone();
+        }
+
         if (_variable is not null)
         {
             pin = Environment.GetEnvironmentVariable(_variable);
@@ -56,5 +69,5 @@ public sealed class PinSource
         return Encoding.UTF8.GetBytes(pin);
     }
 
-    public override string ToString() => _variable is not null ? $"env:{_variable}" : $"file:{_file}";
+    public override string ToString() => _value is not null ? "typed" : _variable is not null ? $"env:{_variable}" : $"file:{_file}";
 }

@@ -1,0 +1,39 @@
+namespace Jpki.Card;
+
+/// <summary>Base of the errors a card reports. Messages never contain a PIN.</summary>
+public abstract class CardException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>No card with this label is in the store.</summary>
+public sealed class CardNotFoundException(string label)
+    : CardException($"no card labelled '{label}'")
+{
+    public string Label { get; } = label;
+}
+
+/// <summary>The PIN breaks the card's format rules; nothing was sent to the card and no try was counted.</summary>
+public sealed class CardPinFormatException(CardApplication application, PinProblem problem)
+    : CardException(PinRules.Describe(problem))
+{
+    public CardApplication Application { get; } = application;
+
+    public PinProblem Problem { get; } = problem;
+}
+
+/// <summary>The card refused the PIN; <see cref="TriesLeft"/> more wrong tries lock it.</summary>
+public sealed class CardWrongPinException(CardApplication application, int triesLeft)
+    : CardException($"wrong {application.ToString().ToLowerInvariant()} PIN: {triesLeft} tries left before the card locks")
+{
+    public CardApplication Application { get; } = application;
+
+    public int TriesLeft { get; } = triesLeft;
+}
+
+/// <summary>The application is locked after too many wrong PINs; it refuses even the right one until it is reset at a window.</summary>
+public sealed class CardLockedException(CardApplication application)
+    : CardException($"the {application.ToString().ToLowerInvariant()} PIN is locked after too many wrong tries; the card must be reset at a municipal window")
+{
+    public CardApplication Application { get; } = application;
+}
+
+/// <summary>The card lacks what the operation needs (no certificate yet, not personalised).</summary>
+public sealed class CardStateException(string message) : CardException(message);

@@ -1,0 +1,104 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Jpki.Kiosk;
+
+/// <summary>An answer of the CA API: the HTTP status, the problem type's last segment on errors, and the JSON body.</summary>
+public sealed record CaAnswer(int Status, string? Problem, JsonElement Body)
+{
+    public bool Ok => Status is >= 200 and < 300;
+
+    /// <summary>The CA could not be reached at all.</summary>
+    public bool Unreachable => Status == 0;
+
+    public string? Member(string member) =>
+        Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty(member, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>
+/// The kiosk's calls to the CA API, each with the logged-in operator's own session token, so the
+/// CA audits every read and issuance as that operator. The HttpClient is built here, not by
+/// IHttpClientFactory, whose request log would write URLs.
+/// </summary>
+public sealed class CaClient(HttpClient http)
+{
+    // Optional members are left out rather than sent as null: the CA refuses what it does not expect.
+    private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public Task<CaAnswer> LoginAsync(string account, string password, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account, password }, null, cancellation);
+
+    public Task<CaAnswer> LookupAsync(string token, string residentCode, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, "api/v1/residents/lookup", token, new { residentCode, purpose = "enrolment" }, null, cancellation);
+
+    public Task<CaAnswer> IssueAsync(string token, IssueRequest request, string idempotencyKey, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, "api/v1/certificates", token, request, idempotencyKey, cancellation);
+
+    public Task<CaAnswer> ConfirmDeliveryAsync(string token, string serial, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, $"api/v1/certificates/{Uri.EscapeDataString(serial)}/delivery", token, null, null, cancellation);
+
+    public Task<CaAnswer> RevokeAsync(string token, string serial, string cause, string residentCode, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, $"api/v1/certificates/{Uri.EscapeDataString(serial)}/revocations", token, new { cause, residentCode }, null, cancellation);
+
+    private async Task<CaAnswer> SendAsync(HttpMethod method, string path, string? token, object? body, string? idempotencyKey, CancellationToken cancellation)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: RequestJson);
+        }
+
+        try
+        {
+            using var response = await http.SendAsync(request, cancellation);
+            var text = await response.Content.ReadAsStringAsync(cancellation);
+            var json = default(JsonElement);
+            if (text.Length > 0)
+            {
+                try
+                {
+                    json = JsonDocument.Parse(text).RootElement.Clone();
+                }
+                catch (JsonException)
+                {
+                    // Not JSON (a proxy's error page): the status alone says enough.
+                }
+            }
+
+            string? problem = null;
+            if (!response.IsSuccessStatusCode && json.ValueKind == JsonValueKind.Object && json.TryGetProperty("type", out var type) && type.GetString() is { } urn)
+            {
+                problem = urn[(urn.LastIndexOf(':') + 1)..];
+            }
+
+            return new CaAnswer((int)response.StatusCode, problem, json);
+        }
+        catch (HttpRequestException)
+        {
+            return new CaAnswer(0, "ca-unreachable", default);
+        }
+        catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return new CaAnswer(0, "ca-unreachable", default);
+        }
+    }
+}
+
+/// <summary>The body of POST /api/v1/certificates.</summary>
+public sealed record IssueRequest(string ResidentCode, string Kind, string Csr, string WindowId, long? JukiSequence, IssueOverride? Override);
+
+public sealed record IssueOverride(string Reason);

@@ -1,0 +1,102 @@
+using Jpki.Card;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Kiosk;
+
+/// <summary>
+/// Composes the kiosk: pages, the server-side session (HttpOnly, SameSite=Strict cookie, idle
+/// timeout), antiforgery on every form post, the card reader over the process's one PKCS#11
+/// module, and the CA client. Loopback only.
+/// </summary>
+public static class KioskHost
+{
+    public static WebApplication Build(KioskOptions options, CardReader cards, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(cards);
+        KioskOptions.EnsureLoopback(options.ListenUrl);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
+        // Hosting's request log carries paths and form-less headers only, but nothing there is
+        // needed; keeping it quiet keeps anything personal out of the logs for good.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        configureLogging?.Invoke(builder.Logging);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(cards);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
+        builder.Services.AddSingleton<KioskPages>();
+        builder.Services.AddDistributedMemoryCache();
+        builder.Services.AddSession(session =>
+        {
+            session.IdleTimeout = options.IdleTimeout;
+            session.Cookie.Name = KioskPages.SessionCookie;
+            session.Cookie.HttpOnly = true;
+            session.Cookie.SameSite = SameSiteMode.Strict;
+            session.Cookie.IsEssential = true;
+        });
+        builder.Services.AddAntiforgery(antiforgery =>
+        {
+            antiforgery.Cookie.Name = "jpki-kiosk-antiforgery";
+            antiforgery.Cookie.HttpOnly = true;
+            antiforgery.Cookie.SameSite = SameSiteMode.Strict;
+            antiforgery.FormFieldName = "__kiosk_csrf";
+        });
+
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            // Pages carry personal data: never cached, never framed, no script but our own inline print button.
+            // The same values antiforgery sets on pages with forms, so it has nothing to override.
+            context.Response.Headers.CacheControl = "no-cache, no-store";
+            context.Response.Headers.Pragma = "no-cache";
+            context.Response.Headers["X-Frame-Options"] = "DENY";
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+            context.Response.Headers["Referrer-Policy"] = "no-referrer";
+            if (HttpMethods.IsPost(context.Request.Method))
+            {
+                var antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
+                try
+                {
+                    await antiforgery.ValidateRequestAsync(context);
+                }
+                catch (AntiforgeryValidationException)
+                {
+                    var text = KioskPages.Text(context);
+                    await Html.Page(text, text.BadRequest, Html.Error(text.BadRequest) + "<p><a href=\"/\">" + Html.E(text.Menu) + "</a></p>", status: 400).ExecuteAsync(context);
+                    return;
+                }
+            }
+
+            await next(context);
+        });
+        app.UseSession();
+
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+        app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to));
+        app.MapGet("/", (HttpContext context, KioskPages pages) => pages.Home(context));
+        app.MapGet("/login", (HttpContext context, KioskPages pages) => pages.LoginPage(context));
+        app.MapPost("/login", (HttpContext context, KioskPages pages) => pages.Login(context));
+        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.Logout(context));
+        app.MapGet("/enrol", (HttpContext context, KioskPages pages) => pages.EnrolPage(context));
+        app.MapPost("/enrol/lookup", (HttpContext context, KioskPages pages) => pages.Lookup(context));
+        app.MapPost("/enrol/confirm", (HttpContext context, KioskPages pages) => pages.Confirm(context));
+        app.MapPost("/enrol/issue", (HttpContext context, KioskPages pages) => pages.Issue(context));
+        app.MapGet("/enrol/receipt", (HttpContext context, KioskPages pages) => pages.ReceiptPage(context));
+        app.MapGet("/revoke", (HttpContext context, KioskPages pages) => pages.RevokePage(context));
+        app.MapPost("/revoke", (HttpContext context, KioskPages pages) => pages.Revoke(context));
+        app.MapGet("/card", (HttpContext context, KioskPages pages) => pages.CardCheckPage(context));
+        app.MapPost("/card", (HttpContext context, KioskPages pages) => pages.CardCheck(context));
+        return app;
+    }
+}

@@ -1,0 +1,39 @@
+using System.Net;
+
+namespace Jpki.Kiosk;
+
+public sealed record KioskOptions
+{
+    /// <summary>Where the kiosk listens; loopback only (no TLS is configured).</summary>
+    public string ListenUrl { get; init; } = "http://127.0.0.1:8080";
+
+    public Uri CaBaseAddress { get; init; } = new("http://127.0.0.1:8081/");
+
+    /// <summary>The window id written into signing certificates' issuance ids (9 × [A-Za-z0-9]).</summary>
+    public string WindowId { get; init; } = "KIOSK0001";
+
+    /// <summary>A session idle this long ends; the operator logs in again.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan CaTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <exception cref="InvalidOperationException">the address is not http:// on a loopback host.</exception>
+    public static void EnsureLoopback(string listenUrl)
+    {
+        ArgumentNullException.ThrowIfNull(listenUrl);
+        foreach (var url in listenUrl.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            {
+                throw new InvalidOperationException($"listen address '{url}' is not an http:// URL");
+            }
+
+            var loopback = uri.Host == "localhost"
+                || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+            if (!loopback)
+            {
+                throw new InvalidOperationException($"the kiosk listens on loopback only until TLS is configured; refused '{url}'");
+            }
+        }
+    }
+}

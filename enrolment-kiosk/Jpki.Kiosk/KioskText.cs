@@ -1,0 +1,287 @@
+namespace Jpki.Kiosk;
+
+/// <summary>
+/// Every sentence the kiosk shows, in Japanese (the default) and English. One immutable instance
+/// per language; pages pick one from the language cookie.
+/// </summary>
+public sealed record KioskText
+{
+    public required string Lang { get; init; }
+    public required string Title { get; init; }
+    public required string SwitchLanguage { get; init; }
+    public required string SwitchLanguageTarget { get; init; }
+    public required string Login { get; init; }
+    public required string Account { get; init; }
+    public required string Password { get; init; }
+    public required string Logout { get; init; }
+    public required string LoginFailed { get; init; }
+    public required string AccountLocked { get; init; }
+    public required string CaUnreachable { get; init; }
+    public required string SessionExpired { get; init; }
+    public required string LoggedInAs { get; init; }
+    public required string Menu { get; init; }
+    public required string Enrol { get; init; }
+    public required string Revoke { get; init; }
+    public required string ResidentCode { get; init; }
+    public required string ResidentCodeInvalid { get; init; }
+    public required string LookUp { get; init; }
+    public required string UnknownResident { get; init; }
+    public required string NotEligible { get; init; }
+    public required string JukiNetDown { get; init; }
+    public required string NotBound { get; init; }
+    public required string Facts { get; init; }
+    public required string Name { get; init; }
+    public required string DateOfBirth { get; init; }
+    public required string Sex { get; init; }
+    public required string Address { get; init; }
+    public required string Municipality { get; init; }
+    public required string[] SexNames { get; init; }
+    public required string[] EraNames { get; init; }
+    public required string FaceToFaceChecked { get; init; }
+    public required string MustConfirm { get; init; }
+    public required string Under15 { get; init; }
+    public required string OverrideReason { get; init; }
+    public required string Confirm { get; init; }
+    public required string Cancel { get; init; }
+    public required string SetPins { get; init; }
+    public required string SigningPin { get; init; }
+    public required string SigningPinRule { get; init; }
+    public required string AuthenticationPin { get; init; }
+    public required string AuthenticationPinRule { get; init; }
+    public required string Again { get; init; }
+    public required string PinsDiffer { get; init; }
+    public required string SigningTooShort { get; init; }
+    public required string SigningTooLong { get; init; }
+    public required string SigningBadCharacters { get; init; }
+    public required string AuthenticationNotFourDigits { get; init; }
+    public required string Issue { get; init; }
+    public required string ResidentChanged { get; init; }
+    public required string IssuanceFailed { get; init; }
+    public required string RevokedUndelivered { get; init; }
+    public required string SweeperWillRevoke { get; init; }
+    public required string CardFailed { get; init; }
+    public required string Receipt { get; init; }
+    public required string Print { get; init; }
+    public required string Card { get; init; }
+    public required string Kind { get; init; }
+    public required string Serial { get; init; }
+    public required string Expiry { get; init; }
+    public required string SigningCertificate { get; init; }
+    public required string AuthenticationCertificate { get; init; }
+    public required string IssuedAt { get; init; }
+    public required string Delivered { get; init; }
+    public required string Cause { get; init; }
+    public required string CardLost { get; init; }
+    public required string NoLongerNeeded { get; init; }
+    public required string SerialsOrCard { get; init; }
+    public required string NoCard { get; init; }
+    public required string RevokeDone { get; init; }
+    public required string NotTheHolder { get; init; }
+    public required string AlreadyRevoked { get; init; }
+    public required string CertificateNotFound { get; init; }
+    public required string Refused { get; init; }
+    public required string BadRequest { get; init; }
+    public required string NothingToRevoke { get; init; }
+    public required string NewCard { get; init; }
+    public required string CardForEnrolment { get; init; }
+    public required string OldRevoked { get; init; }
+    public required string CardCheck { get; init; }
+    public required string Application { get; init; }
+    public required string Pin { get; init; }
+    public required string Check { get; init; }
+    public required string PinOk { get; init; }
+    public required string WrongPin { get; init; }
+    public required string CardLocked { get; init; }
+    public required string UnknownCard { get; init; }
+
+    public static KioskText Japanese { get; } = new()
+    {
+        Lang = "ja",
+        Title = "公的個人認証 電子証明書 発行窓口",
+        SwitchLanguage = "English",
+        SwitchLanguageTarget = "en",
+        Login = "ログイン",
+        Account = "アカウント",
+        Password = "パスワード",
+        Logout = "ログアウト",
+        LoginFailed = "アカウントまたはパスワードが違います。",
+        AccountLocked = "パスワードの誤りが続いたため、このアカウントは一時的にロックされています。しばらくしてから再度お試しください。",
+        CaUnreachable = "認証局に接続できません。何も発行されていません。時間をおいて再度お試しください。",
+        SessionExpired = "操作がないまま時間が経過したため、ログアウトしました。再度ログインしてください。",
+        LoggedInAs = "ログイン中",
+        Menu = "メニュー",
+        Enrol = "電子証明書の新規発行",
+        Revoke = "電子証明書の失効（紛失・不要）",
+        ResidentCode = "住民票コード（11桁）",
+        ResidentCodeInvalid = "住民票コードは11桁の数字で入力してください。",
+        LookUp = "照会する",
+        UnknownResident = "住民基本台帳に該当する住民がいません。住民票コードを確認してください。",
+        NotEligible = "この住民の記録は現在有効ではありません（転出・死亡等）。発行できません。",
+        JukiNetDown = "住基ネットに接続できません。何も発行されていません。時間をおいて再度お試しください。",
+        NotBound = "この住民の市区町村は、あなたのアカウントでは取り扱えません。",
+        Facts = "基本4情報（本人確認書類と照合してください）",
+        Name = "氏名",
+        DateOfBirth = "生年月日",
+        Sex = "性別",
+        Address = "住所",
+        Municipality = "市区町村",
+        SexNames = ["", "男", "女", "不明"],
+        EraNames = ["元号不明", "明治", "大正", "昭和", "平成", "令和"],
+        FaceToFaceChecked = "本人確認書類と上記の4情報が一致することを確認しました",
+        MustConfirm = "本人確認の確認欄にチェックを入れてください。",
+        Under15 = "15歳未満のため、署名用電子証明書は発行されません（利用者証明用のみ）。発行する場合は理由を記録してください。",
+        OverrideReason = "署名用を発行する理由（任意）",
+        Confirm = "確認して次へ",
+        Cancel = "中止",
+        SetPins = "暗証番号の設定（ご本人が入力してください）",
+        SigningPin = "署名用電子証明書の暗証番号",
+        SigningPinRule = "英大文字（A–Z）と数字（0–9）で6～16文字",
+        AuthenticationPin = "利用者証明用電子証明書の暗証番号",
+        AuthenticationPinRule = "数字4桁",
+        Again = "確認のためもう一度",
+        PinsDiffer = "確認用の暗証番号が一致しません。",
+        SigningTooShort = "署名用の暗証番号は6文字以上にしてください。",
+        SigningTooLong = "署名用の暗証番号は16文字以下にしてください。",
+        SigningBadCharacters = "署名用の暗証番号に使えるのは英大文字（A–Z）と数字（0–9）だけです。",
+        AuthenticationNotFourDigits = "利用者証明用の暗証番号は数字4桁にしてください。",
+        Issue = "カードで鍵を生成して発行する",
+        ResidentChanged = "照会の後に住民の記録が変更されました。発行された証明書は認証局で失効済みで、カードには書き込まれていません。もう一度照会からやり直してください。",
+        IssuanceFailed = "発行できませんでした",
+        RevokedUndelivered = "発行済みでカードに書き込めなかった証明書は失効させました（引渡し前廃棄）",
+        SweeperWillRevoke = "引渡しの確認を認証局に送れませんでした。確認されない証明書は一定時間後に自動的に失効します。",
+        CardFailed = "カードへの書き込みに失敗しました",
+        Receipt = "電子証明書 発行控え",
+        Print = "印刷する",
+        Card = "カード",
+        Kind = "種類",
+        Serial = "発行番号（シリアル）",
+        Expiry = "有効期限",
+        SigningCertificate = "署名用電子証明書",
+        AuthenticationCertificate = "利用者証明用電子証明書",
+        IssuedAt = "発行日時",
+        Delivered = "カードへの格納と引渡しを確認済み",
+        Cause = "理由",
+        CardLost = "カードの紛失・盗難",
+        NoLongerNeeded = "不要になった",
+        SerialsOrCard = "失効させる証明書の発行番号（カードがある場合はカードを選択）",
+        NoCard = "（カードなし）",
+        RevokeDone = "失効しました",
+        NotTheHolder = "住民票コードがこの証明書の名義人と一致しません。",
+        AlreadyRevoked = "すでに失効しています",
+        CertificateNotFound = "この発行番号の証明書はありません。",
+        Refused = "受け付けられませんでした",
+        BadRequest = "入力が正しくありません。",
+        NothingToRevoke = "発行番号を入力するか、カードを選択してください。",
+        NewCard = "新しいカード",
+        CardForEnrolment = "カード（暗証番号のロック解除・再発行では、お持ちのカードを選択すると新しい鍵と証明書に入れ替え、旧証明書を失効させます）",
+        OldRevoked = "旧証明書を失効させました（更新）",
+        CardCheck = "カードの暗証番号確認",
+        Application = "用途",
+        Pin = "暗証番号",
+        Check = "確認する",
+        PinOk = "暗証番号は正しいです。",
+        WrongPin = "暗証番号が違います。あと{0}回間違えるとロックされます。",
+        CardLocked = "暗証番号がロックされています。正しい暗証番号でも使えません。窓口で暗証番号を再設定してください（新しい鍵と証明書を発行します）。",
+        UnknownCard = "このカードは読み取れません。",
+    };
+
+    public static KioskText English { get; } = Japanese with
+    {
+        Lang = "en",
+        Title = "JPKI certificate enrolment window",
+        SwitchLanguage = "日本語",
+        SwitchLanguageTarget = "ja",
+        Login = "Log in",
+        Account = "Account",
+        Password = "Password",
+        Logout = "Log out",
+        LoginFailed = "Wrong account or password.",
+        AccountLocked = "Too many wrong passwords: this account is locked for a while. Try again later.",
+        CaUnreachable = "The certificate authority cannot be reached. Nothing was issued. Try again later.",
+        SessionExpired = "You were logged out after a period without activity. Please log in again.",
+        LoggedInAs = "Logged in as",
+        Menu = "Menu",
+        Enrol = "Issue new certificates",
+        Revoke = "Revoke certificates (lost card, no longer needed)",
+        ResidentCode = "Resident code (11 digits)",
+        ResidentCodeInvalid = "Enter the resident code as 11 digits.",
+        LookUp = "Look up",
+        UnknownResident = "No such resident in the register. Check the resident code.",
+        NotEligible = "This resident's record is not current (moved out, deceased ...). No certificate can be issued.",
+        JukiNetDown = "Juki-Net cannot be reached. Nothing was issued. Try again later.",
+        NotBound = "Your account does not serve this resident's municipality.",
+        Facts = "The four facts (compare with the identity document)",
+        Name = "Name",
+        DateOfBirth = "Date of birth",
+        Sex = "Sex",
+        Address = "Address",
+        Municipality = "Municipality",
+        SexNames = ["", "male", "female", "unknown"],
+        EraNames = ["era unknown", "Meiji", "Taishō", "Shōwa", "Heisei", "Reiwa"],
+        FaceToFaceChecked = "I checked the identity document against the four facts above",
+        MustConfirm = "Tick the identity check box.",
+        Under15 = "Under 15: no signing certificate is issued (authentication only), unless you record a reason.",
+        OverrideReason = "Reason to issue the signing certificate (optional)",
+        Confirm = "Confirm and continue",
+        Cancel = "Cancel",
+        SetPins = "Set the PINs (the resident types them)",
+        SigningPin = "Signing certificate PIN",
+        SigningPinRule = "6–16 characters, capital letters A–Z and digits 0–9",
+        AuthenticationPin = "Authentication certificate PIN",
+        AuthenticationPinRule = "4 digits",
+        Again = "again, to confirm",
+        PinsDiffer = "The confirmation PIN does not match.",
+        SigningTooShort = "The signing PIN must be at least 6 characters.",
+        SigningTooLong = "The signing PIN must be at most 16 characters.",
+        SigningBadCharacters = "The signing PIN may contain only capital letters A–Z and digits 0–9.",
+        AuthenticationNotFourDigits = "The authentication PIN must be exactly 4 digits.",
+        Issue = "Generate keys on the card and issue",
+        ResidentChanged = "The resident's record changed after the lookup. The certificate the CA made was revoked there and was not written to the card. Start again from the lookup.",
+        IssuanceFailed = "Issuance failed",
+        RevokedUndelivered = "Certificates issued but not written to the card were revoked (destroyed before delivery)",
+        SweeperWillRevoke = "The delivery confirmation could not be sent to the CA. Unconfirmed certificates are revoked automatically after a while.",
+        CardFailed = "Writing to the card failed",
+        Receipt = "Certificate issuance receipt",
+        Print = "Print",
+        Card = "Card",
+        Kind = "Kind",
+        Serial = "Serial number",
+        Expiry = "Expires",
+        SigningCertificate = "Signing certificate",
+        AuthenticationCertificate = "User authentication certificate",
+        IssuedAt = "Issued at",
+        Delivered = "Stored on the card; delivery confirmed",
+        Cause = "Cause",
+        CardLost = "Card lost or stolen",
+        NoLongerNeeded = "No longer needed",
+        SerialsOrCard = "Serial numbers to revoke (or choose the card if the resident brought it)",
+        NoCard = "(no card)",
+        RevokeDone = "revoked",
+        NotTheHolder = "The resident code does not match this certificate's holder.",
+        AlreadyRevoked = "already revoked",
+        CertificateNotFound = "No certificate has this serial number.",
+        Refused = "refused",
+        BadRequest = "The input is not valid.",
+        NothingToRevoke = "Enter a serial number or choose a card.",
+        NewCard = "a new card",
+        CardForEnrolment = "Card (to reset a locked PIN or re-issue, choose the resident's card: it gets new keys and certificates and the old ones are revoked)",
+        OldRevoked = "Old certificates revoked (renewal)",
+        CardCheck = "Check a card PIN",
+        Application = "Application",
+        Pin = "PIN",
+        Check = "Check",
+        PinOk = "The PIN is right.",
+        WrongPin = "Wrong PIN. {0} more wrong tries lock the card.",
+        CardLocked = "The PIN is locked: even the right PIN is refused. Reset the PINs at the window (new keys and certificates).",
+        UnknownCard = "This card cannot be read.",
+    };
+
+    public string Describe(Jpki.Card.PinProblem problem) => problem switch
+    {
+        Jpki.Card.PinProblem.SigningTooShort => SigningTooShort,
+        Jpki.Card.PinProblem.SigningTooLong => SigningTooLong,
+        Jpki.Card.PinProblem.SigningBadCharacters => SigningBadCharacters,
+        Jpki.Card.PinProblem.AuthenticationNotFourDigits => AuthenticationNotFourDigits,
+        _ => "",
+    };
+}

@@ -1,0 +1,39 @@
+using Jpki.Card;
+using Jpki.Hsm;
+using Jpki.Kiosk;
+
+// The enrolment kiosk (port 8080). Its PKCS#11 module is the card reader: the cards' own SoftHSM
+// store ({home}/cards), never the CA's HSM. Cards made by `jpki card new` after the kiosk
+// started are not visible to it (SoftHSM reads its tokens at C_Initialize); the kiosk makes
+// blank cards itself as enrolments need them.
+var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
+var options = new KioskOptions();
+for (var i = 0; i + 1 < args.Length; i += 2)
+{
+    options = args[i] switch
+    {
+        "--urls" => options with { ListenUrl = args[i + 1] },
+        "--ca" => options with { CaBaseAddress = new Uri(args[i + 1].TrimEnd('/') + "/") },
+        "--window-id" => options with { WindowId = args[i + 1] },
+        _ => throw new ArgumentException($"unknown option '{args[i]}' (known: --urls, --ca, --window-id)"),
+    };
+}
+
+var store = CardStore.ForHome(home);
+var modulePath = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
+using var module = Pkcs11Module.Load(modulePath, store.EnsureSoftHsmConfiguration());
+Microsoft.AspNetCore.Builder.WebApplication app;
+try
+{
+    app = KioskHost.Build(options, new CardReader(module, store, TimeProvider.System));
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine("kiosk: " + e.Message);
+    return 1;
+}
+
+await app.StartAsync();
+Console.WriteLine($"Kiosk listening on {string.Join(", ", app.Urls)}");
+await app.WaitForShutdownAsync();
+return 0;

@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Jpki.Ca;
+using Jpki.Card;
+using Jpki.Core.Configuration;
+using Jpki.Hsm;
+using Jpki.JukiNet.Simulator;
+using Jpki.Kiosk;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Kiosk.Tests;
+
+/// <summary>
+/// One install for the test run: the key ceremony as a child process into a temporary JPKI_HOME,
+/// the Juki-Net simulator and the CA on 127.0.0.1 port 0, and a card store whose tokens share the
+/// CA's SoftHSM store (this process loads one module, with one configuration). Child processes
+/// (<c>jpki card sign</c>) find the same store through {home}/cards/softhsm2.conf.
+/// </summary>
+public sealed class InstallFixture : IAsyncLifetime
+{
+    private WebApplication? ca;
+    private WebApplication? simulator;
+    private WebApplication? kiosk;
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("jpki-kiosk-tests-").FullName;
+
+    public string Home => Path.Combine(Root, "home");
+
+    public string ConfPath => Path.Combine(Root, "softhsm2.conf");
+
+    public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    public string ModulePath { get; } = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
+
+    public Pkcs11Module Module { get; private set; } = null!;
+
+    public CardReader Cards { get; private set; } = null!;
+
+    public HttpClient Http { get; } = new();
+
+    public Uri CaAddress { get; private set; } = null!;
+
+    public Uri SimulatorAddress { get; private set; } = null!;
+
+    public Uri KioskAddress { get; private set; } = null!;
+
+    /// <summary>Every formatted log line of the kiosk, with its values.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> KioskLog { get; } = new();
+
+    public string OperatorToken { get; private set; } = "";
+
+    public string OperatorPassword { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "tokens"));
+        Directory.CreateDirectory(Path.Combine(Home, "cards"));
+        var conf = $"directories.tokendir = {Path.Combine(Root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
+        File.WriteAllText(ConfPath, conf);
+        File.WriteAllText(Path.Combine(Home, "cards", "softhsm2.conf"), conf);
+        RunCeremony();
+
+        Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
+        Cards = new CardReader(Module, CardStore.ForHome(Home), TimeProvider.System);
+        simulator = SimulatorApp.Build(new SimulatorSettings
+        {
+            DatabasePath = Path.Combine(Root, "jukinet-sim.db"),
+            Urls = "http://127.0.0.1:0",
+            Residents = 5,
+            Seed = 8,
+        });
+        await simulator.StartAsync();
+        SimulatorAddress = BoundAddress(simulator);
+
+        var settings = JpkiSettings.Load(Home);
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
+        ca = CaHost.Build(settings, Module, new CaOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            JukiNetBaseAddress = SimulatorAddress,
+            JukiNetMaxAttempts = 2,
+            JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
+            ConfigureLogging = logging => logging.ClearProviders(),
+            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
+        });
+        await ca.StartAsync();
+        CaAddress = BoundAddress(ca);
+        OperatorToken = File.ReadAllText(Path.Combine(Home, "secrets", "operator.token")).Trim();
+        OperatorPassword = File.ReadAllText(Path.Combine(Home, "secrets", "operator.password")).Trim();
+
+        kiosk = KioskHost.Build(
+            new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = CaAddress, WindowId = "TESTKIOSK" },
+            Cards,
+            logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(KioskLog)));
+        await kiosk.StartAsync();
+        KioskAddress = BoundAddress(kiosk);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (kiosk is not null)
+        {
+            await kiosk.StopAsync();
+            await kiosk.DisposeAsync();
+        }
+
+        if (ca is not null)
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+        }
+
+        if (simulator is not null)
+        {
+            await simulator.StopAsync();
+            await simulator.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>End-entity certificates the CA has stored (read from its SQLite store).</summary>
+    public long IssuedCertificates()
+    {
+        using var database = new Jpki.Core.Store.Database("Data Source=" + Path.Combine(Home, "jpki.db"), TimeProvider.System);
+        using var db = database.OpenConnection();
+        using var command = db.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM certificates WHERE kind IN ('signing', 'authentication')";
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The root certificate (PEM file written by the ceremony) of an issuer key.</summary>
+    public string RootPemPath(string issuerKeyId) => Path.Combine(Home, "certs", issuerKeyId + ".pem");
+
+    /// <summary>Adds a resident to the simulated registry; returns the code it was given.</summary>
+    public async Task<string> AddResidentAsync(string dateOfBirth = "1980-05-17", string municipalityCode = "352012")
+    {
+        using var response = await Http.PostAsJsonAsync(
+            new Uri(SimulatorAddress, "api/v1/residents"),
+            new { name = "山田　花子", dateOfBirth, sex = 2, address = "山口県山口市亀山町１－２", municipalityCode });
+        Assert.Equal(201, (int)response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("residentCode").GetString()!;
+    }
+
+    /// <summary>Issues a certificate straight through the CA API with the operator's token (tests of the card alone).</summary>
+    public async Task<JsonElement> IssueAsync(string residentCode, string kind, string csrPem)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(CaAddress, "api/v1/certificates"))
+        {
+            Content = JsonContent.Create(new { residentCode, kind, csr = csrPem, windowId = "TESTWIN01" }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken);
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(201 == (int)response.StatusCode, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Runs a program and returns (exit code, stdout, stderr).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? stdin = null)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var argument in arguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            // An empty value removes a variable the test runner may carry (JPKI_DB, JPKI_HSM_PIN).
+            if (value.Length == 0)
+            {
+                psi.Environment.Remove(name);
+            }
+            else
+            {
+                psi.Environment[name] = value;
+            }
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+        }
+
+        process.StandardInput.Close();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish in 2 minutes");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs the card CLI (<c>jpki card ...</c>) from its own build output, with this install's home.</summary>
+    public (int ExitCode, string Stdout, string Stderr) RunCard(params string[] arguments) =>
+        Run("dotnet", [BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", .. arguments], new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Home,
+            ["JPKI_PKCS11_MODULE"] = ModulePath,
+        });
+
+    private void RunCeremony()
+    {
+        var (exitCode, stdout, stderr) = Run("dotnet", [BuiltToolPath("hsm-config", "Jpki.HsmTool"), "hsm", "init"], new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Home,
+            ["SOFTHSM2_CONF"] = ConfPath,
+            ["JPKI_HSM_TOKEN"] = TokenLabel,
+            ["JPKI_PKCS11_MODULE"] = ModulePath,
+            ["JPKI_HSM_PIN"] = "",
+            ["JPKI_DB"] = "",
+        });
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"hsm init failed ({exitCode}):\n{stdout}\n{stderr}");
+        }
+    }
+
+    /// <summary>tests/Jpki.Kiosk.Tests/bin/{configuration}/net10.0 → {folder}/{project}/bin/{configuration}/net10.0/{project}.dll.</summary>
+    public static string BuiltToolPath(string folder, string project)
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = output.Parent!.Name;
+        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
+    }
+
+    private static Uri BoundAddress(WebApplication app) => new(app.Urls.Single().TrimEnd('/') + "/");
+}
+
+[CollectionDefinition(Name)]
+public sealed class InstallGroup : ICollectionFixture<InstallFixture>
+{
+    public const string Name = "install";
+}
+
+/// <summary>Keeps every formatted log line (message, values and exception).</summary>
+public sealed class CapturingLoggerProvider(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class CapturingLogger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{values}] {exception}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Jpki.Card;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Kiosk.Tests;
+
+[Collection(InstallGroup.Name)]
+public sealed partial class KioskTests(InstallFixture install)
+{
+    private const string SigningPin = "PIN4SIGN";
+    private const string AuthenticationPin = "4321";
+
+    [Fact]
+    public async Task A_whole_enrolment_puts_both_certificates_on_the_card_confirms_delivery_and_prints_a_masked_receipt()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("山田　花子", browser.Html, StringComparison.Ordinal);
+        Assert.Contains("山口県山口市亀山町１－２", browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"under15\"", browser.Html, StringComparison.Ordinal);
+
+        // The face-to-face check box is required.
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string>());
+        Assert.Equal(400, browser.Status);
+        Assert.Contains(KioskText.Japanese.MustConfirm, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        Assert.Contains("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
+
+        // PIN rules come back as clear messages; nothing is issued.
+        var issuedBefore = await IssuedCountAsync();
+        await browser.PostAsync("/enrol/issue", Pins("abc", "abc", "12", "13"));
+        Assert.Equal(400, browser.Status);
+        Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.Japanese.AuthenticationNotFourDigits, browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, "PIN4SIGX", AuthenticationPin, AuthenticationPin));
+        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
+        Assert.Equal(issuedBefore, await IssuedCountAsync());
+
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains(KioskText.Japanese.Receipt, browser.Html, StringComparison.Ordinal);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain(residentCode, browser.Html, StringComparison.Ordinal);
+        Assert.Contains("*******" + residentCode[^4..], browser.Html, StringComparison.Ordinal);
+
+        var serials = SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(2, serials.Count);
+        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        var onCard = install.Cards.Certificates(label);
+        Assert.Equal(serials.Order(), onCard.Select(c => c.Serial).Order());
+        Assert.Equal([CardApplication.Signing, CardApplication.Authentication], onCard.Select(c => c.Application).Order());
+        foreach (var serial in serials)
+        {
+            var status = await CertificateAsync(serial);
+            Assert.Equal("good", status.GetProperty("status").GetString());
+        }
+
+        Assert.False(install.Cards.DescribeKey(label, CardApplication.Signing, SigningPin).Extractable);
+        Assert.True(install.Cards.DescribeKey(label, CardApplication.Authentication, AuthenticationPin).NeverExtractable);
+
+        // The receipt page can be shown (and printed) again; it still masks the code.
+        await browser.GetAsync("/enrol/receipt");
+        Assert.DoesNotContain(residentCode, browser.Html, StringComparison.Ordinal);
+
+        // Lost card: both certificates revoked with keyCompromise, the serials read from the card.
+        await browser.GetAsync("/revoke");
+        await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost", ["card"] = label });
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
+        foreach (var serial in serials)
+        {
+            var status = await CertificateAsync(serial);
+            Assert.Equal("revoked", status.GetProperty("status").GetString());
+            // The CA answers the RFC 5280 reason code: 1 = keyCompromise.
+            Assert.Equal(1, status.GetProperty("reason").GetInt32());
+        }
+
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal) || line.Contains("山田", StringComparison.Ordinal));
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(SigningPin, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_resident_changed_after_the_lookup_gets_a_clear_page_and_nothing_on_the_card()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        var cardsBefore = install.Cards.Store.Labels();
+
+        using (var change = await install.Http.PostAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/changes"), new { residentCode, type = "addressChange", effectiveDate = "2026-01-05", address = "山口県山口市亀山町３－４" }))
+        {
+            Assert.Equal(201, (int)change.StatusCode);
+        }
+
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.Equal(409, browser.Status);
+        Assert.Contains(KioskText.Japanese.ResidentChanged, browser.Html, StringComparison.Ordinal);
+        var newCard = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        Assert.Empty(install.Cards.Certificates(newCard));
+    }
+
+    [Fact]
+    public async Task Juki_net_down_at_the_lookup_gives_a_clear_page()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        using (var faults = await install.Http.PutAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/faults"), new { outageRequests = 20 }))
+        {
+            Assert.True(faults.IsSuccessStatusCode);
+        }
+
+        try
+        {
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        }
+        finally
+        {
+            using var cleared = await install.Http.DeleteAsync(new Uri(install.SimulatorAddress, "api/v1/faults"));
+        }
+
+        Assert.Contains(KioskText.Japanese.JukiNetDown, browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"checked\"", browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_ca_that_does_not_answer_gives_a_clear_login_page()
+    {
+        await using var kiosk = KioskHost.Build(
+            new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = new Uri("http://127.0.0.1:9/"), CaTimeout = TimeSpan.FromSeconds(5) },
+            install.Cards,
+            logging => logging.ClearProviders());
+        await kiosk.StartAsync();
+        using var browser = new KioskBrowser(new Uri(kiosk.Urls.Single().TrimEnd('/') + "/"));
+        await browser.GetAsync("/login");
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = "operator", ["password"] = install.OperatorPassword });
+        Assert.Equal(503, browser.Status);
+        Assert.Contains(KioskText.Japanese.CaUnreachable, browser.Html, StringComparison.Ordinal);
+        await kiosk.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_locked_card_gets_a_clear_page_and_a_pin_reset_gives_it_new_keys_and_certificates_superseding_the_old()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+
+        await browser.GetAsync("/card");
+        var check = new Dictionary<string, string> { ["card"] = label, ["application"] = "authentication", ["pin"] = "0000" };
+        await browser.PostAsync("/card", check);
+        Assert.Equal(403, browser.Status);
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 2), browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", check);
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 1), browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", check);
+        Assert.Equal(423, browser.Status);
+        Assert.Contains(KioskText.Japanese.CardLocked, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", new Dictionary<string, string> { ["card"] = label, ["application"] = "authentication", ["pin"] = AuthenticationPin });
+        Assert.Contains(KioskText.Japanese.CardLocked, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/card", new Dictionary<string, string> { ["card"] = label, ["application"] = "signing", ["pin"] = "12" });
+        Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
+
+        // PIN reset at the window: the same card, new PINs, new keys and certificates; the old ones superseded.
+        var (again, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN99", "8642");
+        Assert.Equal(label, again);
+        Assert.Contains("id=\"replaced\"", browser.Html, StringComparison.Ordinal);
+        Assert.Empty(newSerials.Intersect(oldSerials));
+        Assert.Equal(newSerials.Order(), install.Cards.Certificates(label).Select(c => c.Serial).Order());
+        install.Cards.VerifyPin(label, CardApplication.Authentication, "8642");
+        foreach (var serial in oldSerials)
+        {
+            var status = await CertificateAsync(serial);
+            Assert.Equal("revoked", status.GetProperty("status").GetString());
+            Assert.Equal(4, status.GetProperty("reason").GetInt32()); // superseded
+        }
+
+        foreach (var serial in newSerials)
+        {
+            Assert.Equal("good", (await CertificateAsync(serial)).GetProperty("status").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Juki_net_down_at_issuance_keeps_the_enrolment_and_a_retry_gets_the_certificates_once()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        var cardsBefore = install.Cards.Store.Labels();
+        var issuedBefore = install.IssuedCertificates();
+        using (var faults = await install.Http.PutAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/faults"), new { outageRequests = 50 }))
+        {
+            Assert.True(faults.IsSuccessStatusCode);
+        }
+
+        try
+        {
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        }
+        finally
+        {
+            using var cleared = await install.Http.DeleteAsync(new Uri(install.SimulatorAddress, "api/v1/faults"));
+        }
+
+        Assert.Equal(503, browser.Status);
+        Assert.Contains(KioskText.Japanese.JukiNetDown, browser.Html, StringComparison.Ordinal);
+        Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
+        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        Assert.Empty(install.Cards.Certificates(card));
+
+        // The retry sends the same requests under the same Idempotency-Keys, on the same card.
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+        Assert.Equal(2, install.Cards.Certificates(card).Count);
+        Assert.Equal(cardsBefore.Count + 1, install.Cards.Store.Labels().Count);
+        Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+    }
+
+    [Fact]
+    public async Task Under_15_gets_the_authentication_certificate_only()
+    {
+        var today = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(9));
+        var residentCode = await install.AddResidentAsync(dateOfBirth: $"{today.Year - 10}-04-01");
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        Assert.Contains("id=\"under15\"", browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        Assert.DoesNotContain("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/issue", new Dictionary<string, string> { ["authenticationPin"] = "1111", ["authenticationPin2"] = "1111" });
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Single(SerialPattern().Matches(browser.Html));
+        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        Assert.Equal(CardApplication.Authentication, Assert.Single(install.Cards.Certificates(label)).Application);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_shows_an_error_and_no_session()
+    {
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.GetAsync("/login");
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = "operator", ["password"] = "not-the-password" });
+        Assert.Equal(401, browser.Status);
+        Assert.Contains(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
+        await browser.GetAsync("/enrol");
+        Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_form_post_without_the_antiforgery_token_is_refused()
+    {
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.GetAsync("/login");
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = "operator", ["password"] = install.OperatorPassword }, withToken: false);
+        Assert.Equal(400, browser.Status);
+        Assert.DoesNotContain("id=\"account\"", browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_kiosk_switches_to_english_and_marks_its_cookies_httponly_and_samesite_strict()
+    {
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.GetAsync("/lang?to=en");
+        Assert.Contains("<html lang=\"en\">", browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.English.Login, browser.Html, StringComparison.Ordinal);
+
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = install.KioskAddress };
+        using var page = await http.GetAsync(new Uri("login", UriKind.Relative));
+        var cookie = page.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("jpki-kiosk-antiforgery", StringComparison.Ordinal));
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        var token = Regex.Match(await page.Content.ReadAsStringAsync(), "name=\"__kiosk_csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("login", UriKind.Relative))
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["account"] = "operator", ["password"] = install.OperatorPassword, ["__kiosk_csrf"] = System.Net.WebUtility.HtmlDecode(token) }),
+        };
+        request.Headers.Add("Cookie", cookie.Split(';')[0]);
+        using var login = await http.SendAsync(request);
+        Assert.Equal(302, (int)login.StatusCode);
+        var session = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("jpki-kiosk-session", StringComparison.Ordinal));
+        Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", session, StringComparison.OrdinalIgnoreCase);
+        Assert.True(login.Headers.CacheControl?.NoStore);
+    }
+
+    [Theory]
+    [InlineData("420110401", "2026-03-31T15:00:00+00:00", 15)]
+    [InlineData("420110401", "2026-03-31T14:59:59+00:00", 14)]
+    [InlineData("420110000", "2026-12-30T12:00:00+09:00", 14)]
+    [InlineData("420110000", "2026-12-31T00:00:00+09:00", 15)]
+    public void Age_counts_in_jst_from_the_latest_possible_birthday(string dateOfBirth, string now, int age)
+    {
+        Assert.Equal(age, KioskPages.AgeInJst(dateOfBirth, DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Theory]
+    [InlineData("319800517", "1980-05-17 (昭和)")]
+    [InlineData("019890000", "1989-??-?? (元号不明)")]
+    public void Dates_of_birth_show_with_their_era(string dateOfBirth, string shown)
+    {
+        Assert.Equal(shown, KioskPages.FormatBirthDate(KioskText.Japanese, dateOfBirth));
+    }
+
+    [Fact]
+    public void Receipts_mask_all_but_the_last_four_digits()
+    {
+        Assert.Equal("*******8900", KioskPages.Mask("12345678900"));
+    }
+
+    private static async Task<(string Label, List<string> Serials)> EnrolAsync(KioskBrowser browser, string residentCode, string card, string signingPin, string authenticationPin)
+    {
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
+        await browser.PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        return (CardPattern().Match(browser.Html).Groups[1].Value, SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList());
+    }
+
+    private static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
+    {
+        ["signingPin"] = signing,
+        ["signingPin2"] = signingAgain,
+        ["authenticationPin"] = authentication,
+        ["authenticationPin2"] = authenticationAgain,
+    };
+
+    private async Task<JsonElement> CertificateAsync(string serial)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(install.CaAddress, "api/v1/certificates/" + serial));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OperatorToken);
+        using var response = await install.Http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<int> IssuedCountAsync()
+    {
+        await Task.Yield();
+        return install.Cards.List().Sum(c => c.Certificates.Count);
+    }
+
+    [GeneratedRegex("<td class=\"serial\">([0-9a-f]+)</td>")]
+    private static partial Regex SerialPattern();
+
+    [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
+    private static partial Regex CardPattern();
+}
