@@ -59,6 +59,10 @@ public sealed class BoundedMemoryTests(CrlFixture crl)
         {
             held = entries().ToList();
             entries = () => held;
+
+            // One full collection while the rows are held, so the sampler is sure to see a GC
+            // with them live (under load the periodic ones may all land before or after).
+            GC.Collect();
         }
 
         using var file = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024);
