@@ -15,6 +15,7 @@ public sealed class BoundedMemoryTests(CrlFixture crl)
 {
     private const int Entries = 200_000;
     private const long Bound = 24L * 1024 * 1024;
+    private const long Margin = 8L * 1024 * 1024;
 
     [Fact]
     public void A200kEntryCrlIsBuiltInBoundedMemoryAndOpensslVerifiesIt()
@@ -33,7 +34,9 @@ public sealed class BoundedMemoryTests(CrlFixture crl)
             var holding = MeasureLivePeak(() => Build(database, key, series, Path.Combine(directory, "held.crl"), hold: true));
 
             Assert.True(streamed < Bound, $"live managed memory rose by {streamed / 1024 / 1024} MiB while streaming {Entries} entries");
-            Assert.True(holding > Bound, $"the control that holds the rows only rose by {holding / 1024 / 1024} MiB: the measure cannot tell");
+            // The control only has to show the measure sees held rows: 200k rows are 14–32 MiB
+            // live depending on the runtime's layout, so compare with the streamed build, not the bound.
+            Assert.True(holding > streamed + Margin, $"the control that holds the rows rose by {holding / 1024 / 1024} MiB, streaming by {streamed / 1024 / 1024} MiB: the measure cannot tell");
 
             var openssl = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", output, "-CAfile", crl.RootPem, "-noout", "-verify");
             Assert.True(openssl.ExitCode == 0 && openssl.Output.Contains("verify OK", StringComparison.Ordinal), openssl.Output);
