@@ -142,7 +142,8 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
     /// <summary>Audits each gap that has been open too long (once) and a feed silent too long (once per silence).</summary>
     public void CheckAlarms()
     {
-        foreach (var gap in alarms.RaiseGapAlarms(services.Database))
+        var gaps = alarms.RaiseGapAlarms(services.Database);
+        foreach (var gap in gaps.Raised)
         {
             LogGapAlarm(gap.FirstSequence, gap.LastSequence);
         }
@@ -154,8 +155,7 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
         }
 
         silenceAlarmed = silent;
-        var gapAlarm = JukiNetFeedAlarms.AnyAlarmedGap(services.Database);
-        health.Update(h => h with { GapAlarm = gapAlarm, SilenceAlarm = silent });
+        health.Update(h => h with { GapAlarm = gaps.AnyAlarmed, SilenceAlarm = silent });
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Juki-Net feed poll failed ({Kind}): {Error}")]

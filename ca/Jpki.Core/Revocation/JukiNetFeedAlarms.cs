@@ -12,18 +12,26 @@ namespace Jpki.Core.Revocation;
 /// </summary>
 public sealed class JukiNetFeedAlarms(AuditLog audit, TimeSpan gapAlarmAfter, TimeSpan silenceAlarmAfter)
 {
-    /// <summary>Alarms every gap open too long and not alarmed yet; returns them.</summary>
-    public IReadOnlyList<FeedGap> RaiseGapAlarms(Database database)
+    /// <summary>
+    /// Alarms every gap open too long and not alarmed yet. One read of the open gaps answers both
+    /// what was raised now and whether any open gap stands alarmed (health stays degraded until
+    /// it is filled or closed); the write transaction is taken only when something is due.
+    /// </summary>
+    public GapAlarmState RaiseGapAlarms(Database database)
     {
         ArgumentNullException.ThrowIfNull(database);
         var nowUs = Instant.NowMicros(database.Time);
         var dueBefore = nowUs - (long)(gapAlarmAfter.Ticks / 10);
+        IReadOnlyList<FeedGap> open;
         using (var db = database.OpenConnection())
         {
-            if (!JukiNetFeedStore.ListGaps(db, openOnly: true).Any(g => g.AlarmedUs is null && g.OpenedUs <= dueBefore))
-            {
-                return [];
-            }
+            open = JukiNetFeedStore.ListGaps(db, openOnly: true);
+        }
+
+        var anyAlarmed = open.Any(g => g.AlarmedUs is not null);
+        if (!open.Any(g => g.AlarmedUs is null && g.OpenedUs <= dueBefore))
+        {
+            return new GapAlarmState([], anyAlarmed);
         }
 
         using var tx = database.BeginWrite();
@@ -41,15 +49,7 @@ public sealed class JukiNetFeedAlarms(AuditLog audit, TimeSpan gapAlarmAfter, Ti
         }
 
         tx.Commit();
-        return due;
-    }
-
-    /// <summary>Whether any open gap has been alarmed (health stays degraded until it closes).</summary>
-    public static bool AnyAlarmedGap(Database database)
-    {
-        ArgumentNullException.ThrowIfNull(database);
-        using var db = database.OpenConnection();
-        return JukiNetFeedStore.ListGaps(db, openOnly: true).Any(g => g.AlarmedUs is not null);
+        return new GapAlarmState(due, anyAlarmed || due.Count > 0);
     }
 
     /// <summary>
@@ -84,3 +84,6 @@ public sealed class JukiNetFeedAlarms(AuditLog audit, TimeSpan gapAlarmAfter, Ti
         return silent;
     }
 }
+
+/// <summary>What a gap-alarm check found: the gaps alarmed just now, and whether any open gap stands alarmed.</summary>
+public sealed record GapAlarmState(IReadOnlyList<FeedGap> Raised, bool AnyAlarmed);

@@ -180,19 +180,23 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
         var alarms = new JukiNetFeedAlarms(feed.Log, TimeSpan.FromMinutes(10), TimeSpan.FromHours(2));
         feed.Apply(Event(1, Hanako, ChangeType.Correction), Event(4, Hanako, ChangeType.Correction));
         feed.Clock.Advance(TimeSpan.FromMinutes(9));
-        Assert.Empty(alarms.RaiseGapAlarms(feed.Database));
-        Assert.False(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        var early = alarms.RaiseGapAlarms(feed.Database);
+        Assert.Empty(early.Raised);
+        Assert.False(early.AnyAlarmed);
 
         feed.Clock.Advance(TimeSpan.FromMinutes(1));
-        var raised = Assert.Single(alarms.RaiseGapAlarms(feed.Database));
+        var first = alarms.RaiseGapAlarms(feed.Database);
+        Assert.True(first.AnyAlarmed);
+        var raised = Assert.Single(first.Raised);
         Assert.Equal((2L, 3L), (raised.FirstSequence, raised.LastSequence));
-        Assert.Empty(alarms.RaiseGapAlarms(feed.Database));
-        Assert.True(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        var again = alarms.RaiseGapAlarms(feed.Database);
+        Assert.Empty(again.Raised);
+        Assert.True(again.AnyAlarmed);
         Assert.Equal(1, feed.AuditCount("jukinet.gap-alarm"));
 
         // A late event splits the alarmed gap; the rest stays alarmed, then an officer closes it.
         feed.Apply(Event(2, Hanako, ChangeType.Correction));
-        Assert.True(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        Assert.True(alarms.RaiseGapAlarms(feed.Database).AnyAlarmed);
         using (var tx = feed.Database.BeginWrite())
         {
             var gap = JukiNetFeedStore.FindOpenGap(tx, 3)!;
@@ -201,7 +205,7 @@ public abstract class JukiNetFeedApplierTests(IStoreFixture fixture)
             tx.Commit();
         }
 
-        Assert.False(JukiNetFeedAlarms.AnyAlarmedGap(feed.Database));
+        Assert.False(alarms.RaiseGapAlarms(feed.Database).AnyAlarmed);
         Assert.Empty(feed.OpenGaps());
     }
 
