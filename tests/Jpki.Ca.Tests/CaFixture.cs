@@ -10,6 +10,7 @@ using Jpki.Core.Configuration;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet.Simulator;
+using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.Asn1.X509;
@@ -267,47 +268,7 @@ public sealed class CaFixture : IAsyncLifetime
         cardPool = cardToken.CreatePool("card", 1);
     }
 
-    private void RunCeremony() => RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
-
-    /// <summary>Runs <c>hsm init</c> as a child process for an install of its own (home, SoftHSM configuration, token).</summary>
-    public static void RunCeremony(string home, string confPath, string tokenLabel, string modulePath)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };
-        psi.ArgumentList.Add(BuiltToolPath("hsm-config", "Jpki.HsmTool"));
-        psi.ArgumentList.Add("hsm");
-        psi.ArgumentList.Add("init");
-        psi.Environment["JPKI_HOME"] = home;
-        psi.Environment["SOFTHSM2_CONF"] = confPath;
-        psi.Environment["JPKI_HSM_TOKEN"] = tokenLabel;
-        psi.Environment["JPKI_PKCS11_MODULE"] = modulePath;
-        psi.Environment.Remove("JPKI_HSM_PIN");
-        psi.Environment.Remove("JPKI_DB");
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("hsm init did not finish in 2 minutes");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"hsm init failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-        }
-    }
-
-    /// <summary>
-    /// A program of the repository in its own build output: tests/Jpki.Ca.Tests/bin/{configuration}/net10.0 →
-    /// {folder}/{project}/bin/{configuration}/net10.0/{project}.dll.
-    /// </summary>
-    public static string BuiltToolPath(string folder, string project)
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-        var configuration = output.Parent!.Name;
-        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
-    }
+    private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
 
     private static Uri BoundAddress(WebApplication app)
     {

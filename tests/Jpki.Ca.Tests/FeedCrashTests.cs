@@ -8,6 +8,7 @@ using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.JukiNet;
 using Jpki.JukiNet.Simulator;
+using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Crypto;
@@ -49,7 +50,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
         Directory.CreateDirectory(Path.Combine(root, "tokens"));
         Directory.CreateDirectory(Home);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        CaFixture.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
+        TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
         simulator = SimulatorApp.Build(new SimulatorSettings { DatabasePath = Path.Combine(root, "sim.db"), Urls = "http://127.0.0.1:0", Residents = 1200, Seed = 1 });
         await simulator.StartAsync();
         simulatorAddress = new Uri(simulator.Urls.Single().TrimEnd('/') + "/");
@@ -218,7 +219,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
     private (int ExitCode, string Output) RunTool(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(CaFixture.BuiltToolPath("hsm-config", "Jpki.HsmTool"));
+        psi.ArgumentList.Add(TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"));
         foreach (var arg in args)
         {
             psi.ArgumentList.Add(arg);
@@ -274,7 +275,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
         public static async Task<ChildCa> StartAsync(FeedCrashTests test)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(CaFixture.BuiltToolPath("ca", "Jpki.Ca"));
+            psi.ArgumentList.Add(TestInstall.BuiltToolPath("ca", "Jpki.Ca"));
             psi.ArgumentList.Add("--urls");
             psi.ArgumentList.Add("http://127.0.0.1:0");
             test.SetEnvironment(psi);

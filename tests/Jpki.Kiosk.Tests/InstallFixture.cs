@@ -9,6 +9,7 @@ using Jpki.Core.Configuration;
 using Jpki.Hsm;
 using Jpki.JukiNet.Simulator;
 using Jpki.Kiosk;
+using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
@@ -210,37 +211,13 @@ public sealed class InstallFixture : IAsyncLifetime
 
     /// <summary>Runs the card CLI (<c>jpki card ...</c>) from its own build output, with this install's home.</summary>
     public (int ExitCode, string Stdout, string Stderr) RunCard(params string[] arguments) =>
-        Run("dotnet", [BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", .. arguments], new Dictionary<string, string>
+        Run("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", .. arguments], new Dictionary<string, string>
         {
             ["JPKI_HOME"] = Home,
             ["JPKI_PKCS11_MODULE"] = ModulePath,
         });
 
-    private void RunCeremony()
-    {
-        var (exitCode, stdout, stderr) = Run("dotnet", [BuiltToolPath("hsm-config", "Jpki.HsmTool"), "hsm", "init"], new Dictionary<string, string>
-        {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = ConfPath,
-            ["JPKI_HSM_TOKEN"] = TokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ModulePath,
-            ["JPKI_HSM_PIN"] = "",
-            ["JPKI_DB"] = "",
-        });
-        if (exitCode != 0)
-        {
-            throw new InvalidOperationException($"hsm init failed ({exitCode}):\n{stdout}\n{stderr}");
-        }
-    }
-
-    /// <summary>tests/Jpki.Kiosk.Tests/bin/{configuration}/net10.0 → {folder}/{project}/bin/{configuration}/net10.0/{project}.dll.</summary>
-    public static string BuiltToolPath(string folder, string project)
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-        var configuration = output.Parent!.Name;
-        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
-    }
+    private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
 
     private static Uri BoundAddress(WebApplication app) => new(app.Urls.Single().TrimEnd('/') + "/");
 }

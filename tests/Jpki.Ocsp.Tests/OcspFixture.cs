@@ -10,6 +10,7 @@ using Jpki.Core.Profiles;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
+using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -260,41 +261,7 @@ public sealed class OcspFixture : IAsyncLifetime
         return generator.GenerateKeyPair();
     }
 
-    private void RunCeremony()
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Home };
-        psi.ArgumentList.Add(HsmToolPath());
-        psi.ArgumentList.Add("hsm");
-        psi.ArgumentList.Add("init");
-        psi.Environment["JPKI_HOME"] = Home;
-        psi.Environment["SOFTHSM2_CONF"] = ConfPath;
-        psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
-        psi.Environment["JPKI_PKCS11_MODULE"] = ModulePath;
-        psi.Environment.Remove("JPKI_HSM_PIN");
-        psi.Environment.Remove("JPKI_DB");
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("hsm init did not finish in 2 minutes");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"hsm init failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-        }
-    }
-
-    /// <summary>tests/Jpki.Ocsp.Tests/bin/{configuration}/net10.0 → hsm-config/Jpki.HsmTool/bin/{configuration}/net10.0.</summary>
-    private static string HsmToolPath()
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-        var configuration = output.Parent!.Name;
-        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, "hsm-config", "Jpki.HsmTool", "bin", configuration, output.Name, "Jpki.HsmTool.dll");
-    }
+    private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
 }
 
 [CollectionDefinition(Name)]
