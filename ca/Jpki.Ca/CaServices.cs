@@ -93,6 +93,8 @@ public sealed class CaServices : IDisposable
         var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
         Audit = new AuditLog(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Settings.AuditOptions());
+        // A previous process may have been killed between a commit and its checkpoint-file append.
+        Audit.RecoverCheckpointFile(Database);
 
         Revoker = new CertificateRevoker(Audit);
         FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);

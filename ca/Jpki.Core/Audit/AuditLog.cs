@@ -176,6 +176,47 @@ public sealed class AuditLog
         return checkpoint;
     }
 
+    /// <summary>
+    /// Copies to the checkpoint file the checkpoints the database committed after the file's
+    /// newest one — what a process killed between a commit and its after-commit file append
+    /// left behind. Each is signed by the checkpoint key, so copying cannot forge anything, and
+    /// only the tail past the file is copied: a database missing checkpoints the file has (a
+    /// truncated or recomputed chain) is still caught by the verifier. Run at start-up, before
+    /// the first append. Returns how many were copied.
+    /// </summary>
+    public int RecoverCheckpointFile(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        var inFile = checkpointFile.ReadAll().Checkpoints;
+        var after = inFile.Count == 0 ? 0 : inFile.Max(c => c.Seq);
+        using var db = database.OpenConnection();
+        var missing = Dapper.SqlMapper.Query<CheckpointRow>(
+                db,
+                "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints WHERE seq > @after ORDER BY seq",
+                new { after })
+            .Select(r => new AuditCheckpoint(r.Seq, r.Hash, r.TimeUs, r.KeyId, r.Signature))
+            .ToList();
+        if (missing.Count > 0)
+        {
+            checkpointFile.Append(missing);
+        }
+
+        return missing.Count;
+    }
+
+    private sealed class CheckpointRow
+    {
+        public long Seq { get; set; }
+
+        public string Hash { get; set; } = "";
+
+        public long TimeUs { get; set; }
+
+        public string KeyId { get; set; } = "";
+
+        public byte[] Signature { get; set; } = [];
+    }
+
     internal static ChainHead ReadHead(WriteTransaction tx) =>
         tx.QuerySingle<ChainHead>(
             """

@@ -204,6 +204,25 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void Checkpoints_a_killed_process_never_wrote_to_the_file_are_recovered_from_the_tail_only()
+    {
+        using var chain = NewChain(nameof(Checkpoints_a_killed_process_never_wrote_to_the_file_are_recovered_from_the_tail_only), 200);
+        var lines = File.ReadAllLines(chain.CheckpointFile);
+        // Killed after committing checkpoints 101 and 151, before appending them to the file;
+        // and, separately, 51 lost from the middle of the file (not a crash: tampering).
+        File.WriteAllLines(chain.CheckpointFile, lines.Where(l => AuditCheckpoint.ParseFileLine(l)!.Seq is 1 or 51));
+        AssertProblem(chain.Verify(), AuditProblem.CheckpointMissingFromFile, 101);
+        Assert.Equal(2, chain.Log.RecoverCheckpointFile(chain.Database));
+        Assert.Equal(0, chain.Log.RecoverCheckpointFile(chain.Database));
+        var recovered = chain.Verify();
+        Assert.True(recovered.IsValid, recovered.ToString());
+
+        File.WriteAllLines(chain.CheckpointFile, File.ReadAllLines(chain.CheckpointFile).Where(l => AuditCheckpoint.ParseFileLine(l)!.Seq != 51));
+        Assert.Equal(0, chain.Log.RecoverCheckpointFile(chain.Database));
+        AssertProblem(chain.Verify(), AuditProblem.CheckpointMissingFromFile, 51);
+    }
+
+    [Fact]
     public void A_checkpoint_deleted_from_the_database_is_named()
     {
         using var chain = NewChain(nameof(A_checkpoint_deleted_from_the_database_is_named), 200);
