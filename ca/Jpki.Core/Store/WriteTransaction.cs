@@ -11,14 +11,18 @@ namespace Jpki.Core.Store;
 public sealed class WriteTransaction : IDisposable
 {
     private readonly List<Action> afterCommit = [];
+    private readonly Action? releaseLock;
+    private readonly Action? makeDurable;
     private bool completed;
 
-    internal WriteTransaction(DbConnection connection, DbTransaction transaction, StoreDialect dialect, TimeProvider time)
+    internal WriteTransaction(DbConnection connection, DbTransaction transaction, StoreDialect dialect, TimeProvider time, Action? releaseLock = null, Action? makeDurable = null)
     {
+        this.makeDurable = makeDurable;
         Connection = connection;
         Transaction = transaction;
         Dialect = dialect;
         Time = time;
+        this.releaseLock = releaseLock;
     }
 
     public DbConnection Connection { get; }
@@ -87,7 +91,7 @@ public sealed class WriteTransaction : IDisposable
     }
 
     /// <summary>
-    /// Commits, releases the lock, then runs the after-commit actions. An action that fails does
+    /// Commits, releases the lock, waits until the commit is on disk, then runs the after-commit actions. An action that fails does
     /// not stop the others; their failures are rethrown together afterwards (the data is committed).
     /// </summary>
     public void Commit()
@@ -98,6 +102,8 @@ public sealed class WriteTransaction : IDisposable
         DisposeCommands();
         Transaction.Dispose();
         Connection.Dispose();
+        releaseLock?.Invoke();
+        makeDurable?.Invoke();
         RunAfterCommitActions();
     }
 
@@ -110,6 +116,8 @@ public sealed class WriteTransaction : IDisposable
         DisposeCommands();
         await Transaction.DisposeAsync();
         await Connection.DisposeAsync();
+        releaseLock?.Invoke();
+        makeDurable?.Invoke();
         RunAfterCommitActions();
     }
 
@@ -156,6 +164,7 @@ public sealed class WriteTransaction : IDisposable
             DisposeCommands();
             Transaction.Dispose();
             Connection.Dispose();
+            releaseLock?.Invoke();
         }
     }
 }

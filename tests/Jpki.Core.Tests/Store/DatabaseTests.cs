@@ -73,6 +73,29 @@ public abstract class DatabaseTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public async Task Two_stores_on_one_database_exclude_each_other_as_two_processes_would()
+    {
+        // The in-process queue in front of BEGIN IMMEDIATE is per Database object; another process
+        // (OCSP, CRL publisher, the tool) has its own, and must still meet this one at the lock.
+        var connectionString = fixture.CreateStore(nameof(Two_stores_on_one_database_exclude_each_other_as_two_processes_would));
+        using var one = new Database(connectionString, new ManualClock(Start));
+        Migrator.ApplyPending(one);
+        using var other = new Database(connectionString, new ManualClock(Start));
+        using var first = one.BeginWrite();
+        var second = other.BeginWriteAsync();
+        var early = await Task.WhenAny(second, Task.Delay(TimeSpan.FromMilliseconds(700)));
+        Assert.False(early == second, "a writer of another store object got in while the first held the lock");
+        first.Execute("UPDATE chain_head SET last_checkpoint_us = 4 WHERE id = 1");
+        first.Commit();
+        using var tx = await second.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(4L, tx.QuerySingle<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+        tx.Execute("UPDATE chain_head SET last_checkpoint_us = 5 WHERE id = 1");
+        await tx.CommitAsync();
+        using var connection = one.OpenConnection();
+        Assert.Equal(5L, connection.ExecuteScalar<long>("SELECT last_checkpoint_us FROM chain_head WHERE id = 1"));
+    }
+
+    [Fact]
     public void Reads_proceed_while_a_writer_holds_the_lock()
     {
         using var database = NewDatabase(nameof(Reads_proceed_while_a_writer_holds_the_lock));
