@@ -73,3 +73,53 @@ public sealed class ProfileTests
         Assert.Equal(CheckStatus.Passed, then[CheckKind.Validity].Status);
     }
 }
+
+/// <summary>Two key generations of one issuer name: the root is picked by key identifier, and only a trusted generation verifies.</summary>
+public sealed class KeyGenerationTests
+{
+    private static readonly byte[] Content = "%PDF-1.4 key generations\n"u8.ToArray();
+
+    [Fact]
+    public async Task Every_key_generation_in_the_roots_is_trusted_and_the_right_one_is_picked()
+    {
+        var name = new X509Name("C=JP, O=JPKI, OU=JPKI for digital signature, OU=Test-ken");
+        var generation1 = new SoftwareCa(name);
+        var generation2 = new SoftwareCa(name);
+        var (_, signature) = generation2.IssueAndSign(Content, new LeafProfile());
+
+        var both = await SignatureVerifier.VerifyAsync(Content, signature, new VerifierOptions { Roots = [generation1.Root, generation2.Root] });
+        Assert.Equal(CheckStatus.Passed, both[CheckKind.Chain].Status);
+        Assert.Equal(generation2.Root.GetEncoded(), both.Chain[1].Der.ToArray());
+
+        var onlyFirst = await SignatureVerifier.VerifyAsync(Content, signature, new VerifierOptions { Roots = [generation1.Root] });
+        Assert.Equal(FailureReason.WrongIssuer, onlyFirst.FirstFailure!.Reason);
+    }
+
+    [Fact]
+    public void A_roots_directory_keeps_every_self_signed_CA_and_skips_other_certificates()
+    {
+        var name = new X509Name("C=JP, O=JPKI, OU=JPKI for digital signature, OU=Test-ken");
+        var generation1 = new SoftwareCa(name);
+        var generation2 = new SoftwareCa(name);
+        var (leaf, _) = generation1.IssueAndSign(Content, new LeafProfile());
+        var directory = Directory.CreateTempSubdirectory("jpki-roots-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(directory, "g1.pem"), Pem(generation1.Root.GetEncoded()));
+            File.WriteAllText(Path.Combine(directory, "g2.pem"), Pem(generation2.Root.GetEncoded()));
+            File.WriteAllText(Path.Combine(directory, "responder.pem"), Pem(leaf.GetEncoded()));
+            File.WriteAllText(Path.Combine(directory, "notes.pem"), "not a certificate");
+            var roots = TrustAnchors.FromDirectory(directory);
+            Assert.Equal(2, roots.Length);
+            Assert.Contains(roots, r => r.Equals(generation1.Root));
+            Assert.Contains(roots, r => r.Equals(generation2.Root));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static string Pem(byte[] der) =>
+        $"-----BEGIN CERTIFICATE-----\n{Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks)}\n-----END CERTIFICATE-----\n";
+}
