@@ -79,6 +79,8 @@ public sealed class VerifierFixture : IAsyncLifetime
 
         var cards = CardStore.ForHome(Ca.Home);
         cards.EnsureDirectory();
+        // `jpki card sign` (a child process) finds the same SoftHSM store through {home}/cards/softhsm2.conf.
+        File.Copy(Ca.ConfPath, cards.SoftHsmConfPath, overwrite: true);
         Cards = new CardReader(Ca.Module, cards, TimeProvider.System);
     }
 
@@ -101,7 +103,7 @@ public sealed class VerifierFixture : IAsyncLifetime
     /// written on the card, and a document signed on the card (CardReader.SignDetached, what
     /// <c>jpki card sign</c> runs).
     /// </summary>
-    public async Task<SignedDocument> SignAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２")
+    public async Task<SignedDocument> SignAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２", bool withCardCli = false)
     {
         var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
         var label = Cards.CreateBlank();
@@ -115,7 +117,21 @@ public sealed class VerifierFixture : IAsyncLifetime
         var document = Path.Combine(Work, serial + ".pdf");
         await File.WriteAllTextAsync(document, $"%PDF-1.4 e-filing return of {serial}\n");
         var signature = Path.Combine(Work, serial + ".p7s");
-        await File.WriteAllBytesAsync(signature, Cards.SignDetached(label, SigningPin, new FileInfo(document)));
+        if (withCardCli)
+        {
+            var pinFile = Path.Combine(Work, serial + ".pin");
+            await File.WriteAllTextAsync(pinFile, SigningPin + "\n");
+            var card = Run("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", "sign", "--card", label, "--in", document, "--out", signature, "--pin-file", pinFile], new Dictionary<string, string>
+            {
+                ["JPKI_HOME"] = Ca.Home,
+                ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
+            });
+            Assert.True(card.ExitCode == 0, card.Stderr);
+        }
+        else
+        {
+            await File.WriteAllBytesAsync(signature, Cards.SignDetached(label, SigningPin, new FileInfo(document)));
+        }
         return new SignedDocument(
             serial,
             signing.GetProperty("issuerKeyId").GetString()!,

@@ -43,6 +43,17 @@ public sealed class VerifierTests(VerifierFixture install)
     }
 
     [Fact]
+    public async Task A_signature_made_with_jpki_card_sign_passes_jpki_verify()
+    {
+        var signed = await install.SignAsync(name: "NGUYEN VAN ANH", withCardCli: true);
+        var cli = install.RunVerify("--in", signed.DocumentPath, "--sig", signed.SignaturePath, "--ocsp", install.OcspUrl.ToString(), "--require-nonce");
+        Assert.True(cli.ExitCode == 0, cli.Stdout + cli.Stderr);
+        Assert.Contains("name           NGUYEN VAN ANH", cli.Stdout, StringComparison.Ordinal);
+        Assert.Contains("nonce echoed", cli.Stdout, StringComparison.Ordinal);
+        Assert.Contains("status: GOOD", cli.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_good_signature_is_accepted_with_the_full_CRL_and_with_the_municipality_partition()
     {
         var signed = await install.SignAsync();

@@ -55,7 +55,14 @@ internal static class CrlCheck
                     continue;
                 }
 
-                usable.Add(Describe(crl));
+                try
+                {
+                    usable.Add(Describe(crl));
+                }
+                catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException)
+                {
+                    problems.Add("a CRL has unreadable extensions: " + e.Message);
+                }
             }
         }
 

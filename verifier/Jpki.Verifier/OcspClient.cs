@@ -85,7 +85,17 @@ internal static class OcspClient
             return Unavailable("the OCSP answer cannot be read: " + e.Message);
         }
 
-        var signer = FindSigner(basic, issuer, now, out var signerProblem);
+        X509Certificate? signer;
+        string signerProblem;
+        try
+        {
+            signer = FindSigner(basic, issuer, now, out signerProblem);
+        }
+        catch (Exception e) when (e is OcspException or ArgumentException or InvalidCastException or IOException)
+        {
+            return Unavailable("the OCSP answer's certificates cannot be read: " + e.Message);
+        }
+
         if (signer is null)
         {
             return Unavailable("the OCSP answer's signer is not trusted: " + signerProblem);

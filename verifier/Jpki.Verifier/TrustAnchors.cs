@@ -70,7 +70,14 @@ public static class TrustAnchors
     internal static byte[]? SubjectKeyIdentifier(X509Certificate certificate)
     {
         var value = certificate.GetExtensionValue(X509Extensions.SubjectKeyIdentifier);
-        return value is null ? null : Asn1OctetString.GetInstance(value.GetOctets()).GetOctets();
+        try
+        {
+            return value is null ? null : Asn1OctetString.GetInstance(value.GetOctets()).GetOctets();
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        {
+            return null;
+        }
     }
 
     internal static byte[]? AuthorityKeyIdentifier(Asn1OctetString? extension)
@@ -80,6 +87,13 @@ public static class TrustAnchors
             return null;
         }
 
-        return Org.BouncyCastle.Asn1.X509.AuthorityKeyIdentifier.GetInstance(extension.GetOctets()).KeyIdentifier?.GetOctets();
+        try
+        {
+            return Org.BouncyCastle.Asn1.X509.AuthorityKeyIdentifier.GetInstance(extension.GetOctets()).KeyIdentifier?.GetOctets();
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        {
+            return null;
+        }
     }
 }
