@@ -129,6 +129,21 @@ public sealed class VerifierTests(VerifierFixture install)
         Assert.Contains("keyCompromise", cliOcsp.Stdout, StringComparison.Ordinal);
         Assert.Contains("the signer certificate is revoked", cliOcsp.Stderr, StringComparison.Ordinal);
 
+        // The same answer as JSON for machines: same exit code, kanji unescaped (U+3000 stays a \u escape).
+        var json = install.RunVerify("--in", signed.DocumentPath, "--sig", signed.SignaturePath, "--ocsp", install.OcspUrl.ToString(), "--json");
+        Assert.True(json.ExitCode == 30, json.Stdout + json.Stderr);
+        Assert.Contains("山田", json.Stdout, StringComparison.Ordinal);
+        var answer = System.Text.Json.JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.False(answer.GetProperty("valid").GetBoolean());
+        Assert.True(answer.GetProperty("signatureValid").GetBoolean());
+        Assert.Equal("revoked", answer.GetProperty("status").GetString());
+        Assert.Equal("Revoked", answer.GetProperty("failure").GetString());
+        Assert.Equal(30, answer.GetProperty("exitCode").GetInt32());
+        Assert.Equal("keyCompromise", answer.GetProperty("revocation").GetProperty("reason").GetString());
+        Assert.Equal("319800517", answer.GetProperty("facts").GetProperty("dateOfBirth").GetString());
+        Assert.Equal("山田　花子", answer.GetProperty("facts").GetProperty("name").GetString());
+        Assert.Equal(7, answer.GetProperty("checks").GetArrayLength());
+
         // CRL: the base CRL from before the revocation alone says good; with the delta published after it (based on it), revoked.
         var baseOnly = await SignatureVerifier.VerifyAsync(signed.Content, signed.Signature, install.Options(RevocationSource.Crls.FromFiles([baseFull])));
         Assert.Equal(RevocationState.Good, baseOnly.Revocation.State);

@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
 using Jpki.Verifier;
 
 // jpki verify --in FILE --sig FILE.p7s [--ocsp URL [--token-file F]] | [--crl FILE ...] [--roots DIR] [--at TIME] [--require-nonce]
@@ -9,7 +12,7 @@ internal static class VerifyCommand
 {
     private const string Usage = """
         usage: jpki verify --in FILE --sig FILE.p7s (--ocsp URL [--token-file F] | --crl FILE [--crl FILE ...])
-                           [--roots DIR] [--at TIME] [--require-nonce]
+                           [--roots DIR] [--at TIME] [--require-nonce] [--json]
           --in FILE        the signed document (the content of the detached signature)
           --sig FILE       the CMS (PKCS#7) detached signature, DER
           --ocsp URL       ask this OCSP responder (e.g. http://127.0.0.1:8082/ocsp)
@@ -18,6 +21,7 @@ internal static class VerifyCommand
           --roots DIR      trusted roots, PEM files (default: $JPKI_HOME/certs; every self-signed CA there is a root)
           --at TIME        validate the certificate at this time (ISO 8601, e.g. 2026-11-23T10:00:00+09:00) instead of now
           --require-nonce  refuse an OCSP answer that does not echo the request's nonce
+          --json           print the result as one JSON object instead of text (same exit codes)
         exit 0: good signature, good status. Otherwise a code per failure (see README.md).
         """;
 
@@ -66,7 +70,15 @@ internal static class VerifyCommand
         }
 
         var result = await SignatureVerifier.VerifyAsync(content, signature, options);
-        Print(result);
+        if (parsed.Json)
+        {
+            PrintJson(result);
+        }
+        else
+        {
+            Print(result);
+        }
+
         var failure = result.FirstFailure;
         if (failure is null && result.IsValid)
         {
@@ -123,6 +135,53 @@ internal static class VerifyCommand
         output.WriteLine("status: " + verdict);
     }
 
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
+    private static void PrintJson(VerificationResult result)
+    {
+        static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
+        var document = new
+        {
+            valid = result.IsValid,
+            signatureValid = result.SignatureValid,
+            status = result.IsValid ? "good" : result.FirstFailure is { } f ? Verdict(f.Reason).ToLowerInvariant() : "invalid",
+            failure = result.FirstFailure?.Reason.ToString(),
+            exitCode = result.IsValid ? 0 : ExitCodes.For(result.FirstFailure?.Reason ?? FailureReason.MalformedSignature),
+            facts = result.Facts is { } facts ? new
+            {
+                name = facts.Name,
+                nameSubstitutes = facts.NameSubstitutes,
+                dateOfBirth = facts.DateOfBirth,
+                dateOfBirthText = facts.DateOfBirthText,
+                sex = facts.Sex,
+                address = facts.Address,
+                addressSubstitutes = facts.AddressSubstitutes,
+            } : null,
+            signer = Certificate(result.Signer),
+            chain = result.Chain.Select(Certificate).ToList(),
+            checks = result.Checks.Select(c => new { check = c.Check.ToString(), status = c.Status.ToString(), reason = c.Reason == FailureReason.None ? null : c.Reason.ToString(), detail = c.Detail }).ToList(),
+            revocation = new
+            {
+                state = result.Revocation.State.ToString(),
+                source = result.Revocation.Source,
+                revokedAt = result.Revocation.RevokedAt,
+                reason = result.Revocation.Reason,
+                thisUpdate = result.Revocation.ThisUpdate,
+                nextUpdate = result.Revocation.NextUpdate,
+                nonceEchoed = result.Revocation.NonceEchoed,
+            },
+            validationTime = result.ValidationTime,
+            claimedSigningTime = result.ClaimedSigningTime,
+        };
+        Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
+    }
+
     private static string Verdict(FailureReason reason) => reason switch
     {
         FailureReason.Revoked => "REVOKED",
@@ -153,7 +212,7 @@ internal static class VerifyCommand
     private static string Jst(DateTimeOffset time) =>
         time.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " JST";
 
-    private sealed record Parsed(string Input, string Signature, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce);
+    private sealed record Parsed(string Input, string Signature, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
 
     private static Parsed Parse(string[] arguments)
     {
@@ -161,6 +220,7 @@ internal static class VerifyCommand
         Uri? ocsp = null;
         DateTimeOffset? at = null;
         var requireNonce = false;
+        var json = false;
         var crls = ImmutableList.CreateBuilder<string>();
         for (var i = 0; i < arguments.Length; i++)
         {
@@ -168,6 +228,12 @@ internal static class VerifyCommand
             if (name == "--require-nonce")
             {
                 requireNonce = true;
+                continue;
+            }
+
+            if (name == "--json")
+            {
+                json = true;
                 continue;
             }
 
@@ -210,7 +276,7 @@ internal static class VerifyCommand
             tokenFile = Path.Combine(home, "secrets", "verifier.token");
         }
 
-        return new Parsed(input, signature, ocsp, tokenFile, crls.ToImmutable(), roots ?? Path.Combine(home, "certs"), at, requireNonce);
+        return new Parsed(input, signature, ocsp, tokenFile, crls.ToImmutable(), roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
     }
 }
 
