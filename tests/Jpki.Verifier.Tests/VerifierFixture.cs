@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Jpki.Ca.Tests;
+using Jpki.Card;
+using Jpki.Core.Configuration;
+using Jpki.CrlPublisher;
+using Jpki.Ocsp;
+using Jpki.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Jpki.Verifier.Tests;
+
+/// <summary>A resident's signature made on a simulated card: the document, the .p7s and the certificate.</summary>
+public sealed record SignedDocument(string Serial, string IssuerKeyId, string DocumentPath, string SignaturePath, string CertificatePem, DateTimeOffset NotBefore, DateTimeOffset NotAfter)
+{
+    public byte[] Content => File.ReadAllBytes(DocumentPath);
+
+    public byte[] Signature => File.ReadAllBytes(SignaturePath);
+}
+
+/// <summary>
+/// A whole install on 127.0.0.1 port 0: the CA tests' fixture (ceremony child process, SoftHSM,
+/// CA API, Juki-Net simulator), an OCSP responder and a CRL publisher (no schedule: tests publish)
+/// over the same store and token, and simulated resident cards (Jpki.Card) in the same SoftHSM
+/// store that make the CMS detached signatures.
+/// </summary>
+public sealed class VerifierFixture : IAsyncLifetime
+{
+    public const string SigningPin = "ABC123";
+    public const string AuthenticationPin = "1234";
+
+    private WebApplication? ocsp;
+    private WebApplication? crl;
+
+    public CaFixture Ca { get; } = new();
+
+    public CardReader Cards { get; private set; } = null!;
+
+    public Uri OcspUrl { get; private set; } = null!;
+
+    public Uri CrlAddress { get; private set; } = null!;
+
+    public CrlPublisherServices CrlServices { get; private set; } = null!;
+
+    public string Work => Path.Combine(Ca.Root, "work");
+
+    public string RootsDirectory => Path.Combine(Ca.Home, "certs");
+
+    public string VerifierToken => Ca.Tokens["verifier"];
+
+    public string VerifierTokenFile => Path.Combine(Ca.Home, "secrets", "verifier.token");
+
+    public async Task InitializeAsync()
+    {
+        await Ca.InitializeAsync();
+        Directory.CreateDirectory(Work);
+        var loaded = JpkiSettings.Load(Ca.Home);
+        var settings = loaded with { Hsm = loaded.Hsm with { TokenLabel = Ca.TokenLabel } };
+        ocsp = OcspHost.Build(settings with { Ocsp = settings.Ocsp with { StatusPollMilliseconds = 100 } }, Ca.Module, new OcspOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            ConfigureLogging = logging => logging.ClearProviders(),
+        });
+        await ocsp.StartAsync();
+        OcspUrl = new Uri(ocsp.Urls.Single().TrimEnd('/') + "/ocsp");
+
+        crl = CrlHost.Build(settings, Ca.Module, new CrlHostOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            Schedule = false,
+            PublishMissingAtStart = false,
+            ConfigureLogging = logging => logging.ClearProviders(),
+        });
+        await crl.StartAsync();
+        CrlAddress = new Uri(crl.Urls.Single().TrimEnd('/') + "/");
+        CrlServices = crl.Services.GetRequiredService<CrlPublisherServices>();
+
+        var cards = CardStore.ForHome(Ca.Home);
+        cards.EnsureDirectory();
+        // `jpki card sign` (a child process) finds the same SoftHSM store through {home}/cards/softhsm2.conf.
+        File.Copy(Ca.ConfPath, cards.SoftHsmConfPath, overwrite: true);
+        Cards = new CardReader(Ca.Module, cards, TimeProvider.System);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var app in new[] { ocsp, crl })
+        {
+            if (app is not null)
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+        }
+
+        await Ca.DisposeAsync();
+    }
+
+    /// <summary>
+    /// A new resident, a card personalised for them, both certificates issued over the CA API and
+    /// written on the card, and a document signed on the card (CardReader.SignDetached, what
+    /// <c>jpki card sign</c> runs).
+    /// </summary>
+    public async Task<SignedDocument> SignAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２", bool withCardCli = false)
+    {
+        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
+        var label = Cards.CreateBlank();
+        var requests = Cards.Personalise(label, SigningPin, AuthenticationPin);
+        var authentication = await IssueAsync(residentCode, "authentication", requests.AuthenticationCsrPem);
+        var signing = await IssueAsync(residentCode, "signing", requests.SigningCsrPem!);
+        Cards.WriteCertificate(label, CardApplication.Authentication, AuthenticationPin, PemToDer(authentication.GetProperty("certificatePem").GetString()!));
+        Cards.WriteCertificate(label, CardApplication.Signing, SigningPin, PemToDer(signing.GetProperty("certificatePem").GetString()!));
+
+        var serial = signing.GetProperty("serial").GetString()!;
+        var document = Path.Combine(Work, serial + ".pdf");
+        await File.WriteAllTextAsync(document, $"%PDF-1.4 e-filing return of {serial}\n");
+        var signature = Path.Combine(Work, serial + ".p7s");
+        if (withCardCli)
+        {
+            var pinFile = Path.Combine(Work, serial + ".pin");
+            await File.WriteAllTextAsync(pinFile, SigningPin + "\n");
+            var card = Run("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", "sign", "--card", label, "--in", document, "--out", signature, "--pin-file", pinFile], new Dictionary<string, string>
+            {
+                ["JPKI_HOME"] = Ca.Home,
+                ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
+            });
+            Assert.True(card.ExitCode == 0, card.Stderr);
+        }
+        else
+        {
+            await File.WriteAllBytesAsync(signature, Cards.SignDetached(label, SigningPin, new FileInfo(document)));
+        }
+        return new SignedDocument(
+            serial,
+            signing.GetProperty("issuerKeyId").GetString()!,
+            document,
+            signature,
+            signing.GetProperty("certificatePem").GetString()!,
+            signing.GetProperty("notBefore").GetDateTimeOffset(),
+            signing.GetProperty("notAfter").GetDateTimeOffset());
+    }
+
+    /// <summary>Revokes over the CA API as an officer (cardLost → keyCompromise).</summary>
+    public async Task RevokeAsync(string serial)
+    {
+        var (status, body, _) = await Ca.SendAsync(HttpMethod.Post, $"api/v1/certificates/{serial}/revocations", "officer1", new { cause = "cardLost", statement = "verifier test: card reported lost" });
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal("revoked", body.GetProperty("status").GetString());
+    }
+
+    /// <summary>Downloads a published CRL from the publisher over HTTP with the verifier's token into a file.</summary>
+    public async Task<string> DownloadCrlAsync(string issuerKeyId, string name, string fileName)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(CrlAddress, $"crl/{issuerKeyId}/{name}"));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", VerifierToken);
+        using var response = await Ca.Http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"GET crl/{issuerKeyId}/{name}: {(int)response.StatusCode}");
+        var path = Path.Combine(Work, fileName);
+        await File.WriteAllBytesAsync(path, await response.Content.ReadAsByteArrayAsync());
+        return path;
+    }
+
+    public VerifierOptions Options(RevocationSource revocation, DateTimeOffset? at = null) => new()
+    {
+        Roots = TrustAnchors.FromDirectory(RootsDirectory),
+        Revocation = revocation,
+        ValidationTime = at,
+    };
+
+    public RevocationSource.Ocsp Ocsp => new(OcspUrl, VerifierToken);
+
+    /// <summary>Runs <c>jpki verify</c> from its own build output; returns (exit code, stdout, stderr).</summary>
+    public (int ExitCode, string Stdout, string Stderr) RunVerify(params string[] arguments) =>
+        Run("dotnet", [TestInstall.BuiltToolPath("verifier", "Jpki.Verifier.Cli"), "verify", .. arguments], new Dictionary<string, string> { ["JPKI_HOME"] = Ca.Home });
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish in 2 minutes");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private async Task<JsonElement> IssueAsync(string residentCode, string kind, string csrPem)
+    {
+        var (status, body, _) = await Ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = csrPem, windowId = "VERIFY001" }, idempotencyKey: Guid.NewGuid().ToString());
+        Assert.True(status == 201, body.ToString());
+        return body;
+    }
+
+    public static byte[] PemToDer(string pem) =>
+        Convert.FromBase64String(string.Concat(pem.Split('\n').Where(l => !l.StartsWith("-----", StringComparison.Ordinal)).Select(l => l.Trim())));
+}
+
+[CollectionDefinition(Name)]
+public sealed class VerifierGroup : ICollectionFixture<VerifierFixture>
+{
+    public const string Name = "verifier";
+}

@@ -1,0 +1,345 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Security.Cryptography;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cms;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Cms;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Verifier;
+
+/// <summary>
+/// Checks a CMS detached signature made with a JPKI signing certificate: the signature and its
+/// messageDigest, the chain to a configured root, validity, key usage, policy, the four facts and
+/// the certificate's status (OCSP or CRLs). Path validation is done here, by hand, for JPKI's
+/// one-tier PKI (root → end entity): .NET's X509Chain refuses the critical certificatePolicies
+/// JPKI certificates carry, and doing it directly gives each failure its own typed reason.
+/// </summary>
+public static class SignatureVerifier
+{
+    private static readonly HashSet<string> KnownCriticalExtensions =
+    [
+        X509Extensions.KeyUsage.Id,
+        X509Extensions.CertificatePolicies.Id,
+        X509Extensions.BasicConstraints.Id,
+        X509Extensions.SubjectAlternativeName.Id,
+        X509Extensions.IssuerAlternativeName.Id,
+        X509Extensions.ExtendedKeyUsage.Id,
+    ];
+
+    private static readonly HashSet<string> AcceptedDigests =
+    [
+        "2.16.840.1.101.3.4.2.1", // SHA-256
+        "2.16.840.1.101.3.4.2.2", // SHA-384
+        "2.16.840.1.101.3.4.2.3", // SHA-512
+    ];
+
+    /// <summary>Verifies <paramref name="signature"/> (DER CMS SignedData, detached) over <paramref name="content"/>.</summary>
+    public static async Task<VerificationResult> VerifyAsync(byte[] content, byte[] signature, VerifierOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(signature);
+        ArgumentNullException.ThrowIfNull(options);
+        var now = options.Time.GetUtcNow();
+        var at = options.ValidationTime ?? now;
+        var checks = ImmutableArray.CreateBuilder<CheckOutcome>();
+        var notRevoked = new RevocationInfo(RevocationState.NotChecked, "none");
+
+        var (signatureOutcome, signer, claimedTime) = CheckSignature(content, signature);
+        checks.Add(signatureOutcome);
+        if (signer is null)
+        {
+            foreach (var kind in new[] { CheckKind.Chain, CheckKind.Validity, CheckKind.KeyUsage, CheckKind.Policy, CheckKind.SignerFacts, CheckKind.Revocation })
+            {
+                checks.Add(CheckOutcome.Skip(kind, "no signer certificate"));
+            }
+
+            return new VerificationResult(checks.ToImmutable(), null, [], null, notRevoked, at, claimedTime);
+        }
+
+        var (chainOutcome, root) = CheckChain(signer, options.Roots);
+        checks.Add(chainOutcome);
+        checks.Add(CheckValidity(signer, root, at));
+        checks.Add(CheckKeyUsage(signer));
+        checks.Add(CheckPolicy(signer, options.AcceptedPolicies));
+        var facts = ReadFacts(signer);
+        checks.Add(facts is null
+            ? CheckOutcome.Fail(CheckKind.SignerFacts, FailureReason.MissingSignerFacts, "the subjectAltName does not carry the four facts (not a JPKI signing certificate)")
+            : CheckOutcome.Pass(CheckKind.SignerFacts, "the four facts are in the subjectAltName"));
+
+        var revocation = notRevoked;
+        if (root is null)
+        {
+            checks.Add(CheckOutcome.Skip(CheckKind.Revocation, "no trusted issuer to ask about"));
+        }
+        else
+        {
+            (var revocationOutcome, revocation) = options.Revocation switch
+            {
+                RevocationSource.Ocsp ocsp => await OcspClient.CheckAsync(signer, root, ocsp, options, now, cancellationToken).ConfigureAwait(false),
+                RevocationSource.Crls crls => CrlCheck.Check(signer, root, crls, options, now),
+                _ => (CheckOutcome.Fail(CheckKind.Revocation, FailureReason.RevocationUnknown, "no revocation source configured (OCSP or CRL)"), notRevoked),
+            };
+            checks.Add(revocationOutcome);
+        }
+
+        var chain = root is null ? ImmutableArray.Create(Info(signer)) : ImmutableArray.Create(Info(signer), Info(root));
+        return new VerificationResult(checks.ToImmutable(), Info(signer), chain, facts, revocation, at, claimedTime);
+    }
+
+    /// <summary>The certificate's fields as the result reports them.</summary>
+    public static CertificateInfo Info(X509Certificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return new CertificateInfo(
+            certificate.SubjectDN.ToString(),
+            certificate.IssuerDN.ToString(),
+            certificate.SerialNumber.ToString(16).ToUpperInvariant(),
+            new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero),
+            new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero),
+            [.. certificate.GetEncoded()]);
+    }
+
+    private static (CheckOutcome Outcome, X509Certificate? Signer, DateTimeOffset? ClaimedTime) CheckSignature(byte[] content, byte[] signature)
+    {
+        CmsSignedData cms;
+        SignerInformation signerInfo;
+        try
+        {
+            cms = new CmsSignedData(new CmsProcessableByteArray(content), signature);
+            var signers = cms.GetSignerInfos().GetSigners();
+            if (signers.Count != 1)
+            {
+                return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, $"{signers.Count} signers (exactly one expected)"), null, null);
+            }
+
+            signerInfo = signers[0];
+        }
+        catch (Exception e) when (e is CmsException or IOException or ArgumentException or InvalidCastException or InvalidOperationException or FormatException)
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "not a DER CMS SignedData: " + e.Message), null, null);
+        }
+
+        if (new CmsSignedData(signature).SignedContent is not null)
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "the signature encapsulates content (a detached signature is expected)"), null, null);
+        }
+
+        var certificate = cms.GetCertificates().EnumerateMatches(signerInfo.SignerID).FirstOrDefault();
+        if (certificate is null)
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.SignerCertificateMissing, "the signature does not include the signer's certificate"), null, null);
+        }
+
+        var attributes = signerInfo.SignedAttributes;
+        var claimed = ClaimedSigningTime(attributes);
+        if (attributes?[CmsAttributes.MessageDigest] is not { } digestAttribute)
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "no signed attributes with a messageDigest"), certificate, claimed);
+        }
+
+        if (!AcceptedDigests.Contains(signerInfo.DigestAlgorithmID.Algorithm.Id))
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, $"digest algorithm {signerInfo.DigestAlgorithmID.Algorithm.Id} is not accepted (SHA-256/384/512)"), certificate, claimed);
+        }
+
+        var expected = Asn1OctetString.GetInstance(digestAttribute.AttrValues[0]).GetOctets();
+        var actual = DigestUtilities.CalculateDigest(signerInfo.DigestAlgorithmID.Algorithm.Id, content);
+        if (!CryptographicOperations.FixedTimeEquals(expected, actual))
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.ContentMismatch, "the messageDigest attribute is not the digest of the content: the document is not the one signed"), certificate, claimed);
+        }
+
+        bool verified;
+        try
+        {
+            verified = signerInfo.Verify(certificate.GetPublicKey());
+        }
+        catch (Exception e) when (e is CmsException or SecurityUtilityException or InvalidKeyException or ArgumentException or InvalidCastException)
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature does not verify: " + e.Message), certificate, claimed);
+        }
+
+        return verified
+            ? (CheckOutcome.Pass(CheckKind.Signature, $"CMS signature over the signed attributes verifies; messageDigest ({DigestName(signerInfo.DigestAlgorithmID.Algorithm.Id)}) matches the content"), certificate, claimed)
+            : (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature over the signed attributes does not verify with the signer certificate's key"), certificate, claimed);
+    }
+
+    private static DateTimeOffset? ClaimedSigningTime(Org.BouncyCastle.Asn1.Cms.AttributeTable? attributes)
+    {
+        if (attributes?[CmsAttributes.SigningTime] is not { } attribute)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new DateTimeOffset(Org.BouncyCastle.Asn1.Cms.Time.GetInstance(attribute.AttrValues[0]).ToDateTime(), TimeSpan.Zero);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static string DigestName(string oid) => oid switch
+    {
+        "2.16.840.1.101.3.4.2.1" => "SHA-256",
+        "2.16.840.1.101.3.4.2.2" => "SHA-384",
+        "2.16.840.1.101.3.4.2.3" => "SHA-512",
+        _ => oid,
+    };
+
+    private static (CheckOutcome, X509Certificate?) CheckChain(X509Certificate signer, ImmutableArray<X509Certificate> roots)
+    {
+        var named = roots.Where(r => r.SubjectDN.Equivalent(signer.IssuerDN)).ToList();
+        if (named.Count == 0)
+        {
+            return (CheckOutcome.Fail(CheckKind.Chain, FailureReason.UntrustedChain, $"no configured root is named '{signer.IssuerDN}' ({roots.Length} roots configured)"), null);
+        }
+
+        var authorityKeyId = TrustAnchors.AuthorityKeyIdentifier(signer.GetExtensionValue(X509Extensions.AuthorityKeyIdentifier));
+        foreach (var root in named)
+        {
+            var subjectKeyId = TrustAnchors.SubjectKeyIdentifier(root);
+            if (authorityKeyId is not null && subjectKeyId is not null && !authorityKeyId.AsSpan().SequenceEqual(subjectKeyId))
+            {
+                continue;
+            }
+
+            if (signer.IsSignatureValid(root.GetPublicKey()))
+            {
+                return (CheckOutcome.Pass(CheckKind.Chain, $"issued by the configured root '{root.SubjectDN}' (key id {(subjectKeyId is null ? "-" : Convert.ToHexString(subjectKeyId))})"), root);
+            }
+        }
+
+        var detail = authorityKeyId is null ? "" : $" (authority key id {Convert.ToHexString(authorityKeyId)})";
+        return (CheckOutcome.Fail(CheckKind.Chain, FailureReason.WrongIssuer, $"a configured root is named '{signer.IssuerDN}' but none of its keys signed this certificate{detail}"), null);
+    }
+
+    private static CheckOutcome CheckValidity(X509Certificate signer, X509Certificate? root, DateTimeOffset at)
+    {
+        foreach (var (certificate, what) in new[] { (signer, "the signer certificate"), (root, "the root") })
+        {
+            if (certificate is null)
+            {
+                continue;
+            }
+
+            var notBefore = new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero);
+            var notAfter = new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero);
+            if (at < notBefore)
+            {
+                return CheckOutcome.Fail(CheckKind.Validity, FailureReason.NotYetValid, $"{what} is valid from {Jst(notBefore)}; the validation time is {Jst(at)}");
+            }
+
+            if (at > notAfter)
+            {
+                return CheckOutcome.Fail(CheckKind.Validity, FailureReason.Expired, $"{what} expired at {Jst(notAfter)}; the validation time is {Jst(at)}");
+            }
+        }
+
+        return CheckOutcome.Pass(CheckKind.Validity, $"valid at {Jst(at)} (until {Jst(new DateTimeOffset(signer.NotAfter, TimeSpan.Zero))})");
+    }
+
+    private static CheckOutcome CheckKeyUsage(X509Certificate signer)
+    {
+        var critical = signer.GetCriticalExtensionOids() ?? new HashSet<string>();
+        var unknown = critical.Where(oid => !KnownCriticalExtensions.Contains(oid)).ToList();
+        if (unknown.Count > 0)
+        {
+            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.UnrecognizedCriticalExtension, "unrecognised critical extension(s): " + string.Join(", ", unknown));
+        }
+
+        var usage = signer.GetKeyUsage();
+        if (usage is null)
+        {
+            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, "no keyUsage extension (digitalSignature + nonRepudiation expected)");
+        }
+
+        string[] names = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
+        var present = string.Join(" + ", names.Where((_, i) => i < usage.Length && usage[i]));
+        if (!usage[0] || !usage[1] || usage.Skip(2).Any(b => b))
+        {
+            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, $"keyUsage is {present} (a JPKI signing certificate has exactly digitalSignature + nonRepudiation)");
+        }
+
+        return CheckOutcome.Pass(CheckKind.KeyUsage, $"keyUsage {present}{(critical.Contains(X509Extensions.KeyUsage.Id) ? " (critical)" : "")}");
+    }
+
+    private static CheckOutcome CheckPolicy(X509Certificate signer, ImmutableArray<string> accepted)
+    {
+        var value = signer.GetExtensionValue(X509Extensions.CertificatePolicies);
+        if (value is null)
+        {
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "no certificatePolicies extension");
+        }
+
+        var critical = signer.GetCriticalExtensionOids()?.Contains(X509Extensions.CertificatePolicies.Id) == true;
+        CertificatePolicies policies;
+        try
+        {
+            policies = CertificatePolicies.GetInstance(Asn1Object.FromByteArray(value.GetOctets()));
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        {
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
+        }
+
+        foreach (var policy in policies.GetPolicyInformation())
+        {
+            if (accepted.Contains(policy.PolicyIdentifier.Id))
+            {
+                var cps = policy.PolicyQualifiers?.OfType<Asn1Encodable>().Select(PolicyQualifierInfo.GetInstance)
+                    .FirstOrDefault(q => q.PolicyQualifierId.Equals(PolicyQualifierID.IdQtCps))?.Qualifier.ToString();
+                return CheckOutcome.Pass(CheckKind.Policy, $"policy {policy.PolicyIdentifier.Id}{(critical ? " (critical)" : "")}{(cps is null ? "" : ", CPS " + cps)}");
+            }
+        }
+
+        var found = string.Join(", ", policies.GetPolicyInformation().Select(p => p.PolicyIdentifier.Id));
+        return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
+    }
+
+    /// <summary>The four facts from the subjectAltName otherNames (JPKI-PROFILE.md §4), or null if they are not all there.</summary>
+    public static SignerFacts? ReadFacts(X509Certificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var value = certificate.GetExtensionValue(X509Extensions.SubjectAlternativeName);
+        if (value is null)
+        {
+            return null;
+        }
+
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var name in GeneralNames.GetInstance(Asn1Object.FromByteArray(value.GetOctets())).GetNames())
+            {
+                if (name.TagNo != GeneralName.OtherName)
+                {
+                    continue;
+                }
+
+                var other = Asn1Sequence.GetInstance(name.Name);
+                var oid = DerObjectIdentifier.GetInstance(other[0]).Id;
+                var tagged = Asn1TaggedObject.GetInstance(other[1]);
+                found[oid] = DerUtf8String.GetInstance(tagged.GetExplicitBaseObject()).GetString();
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException)
+        {
+            return null;
+        }
+
+        const string prefix = "1.2.392.200149.8.5.5.";
+        string? Get(int n) => found.GetValueOrDefault(prefix + n.ToString(CultureInfo.InvariantCulture));
+        return Get(1) is { } name1 && Get(3) is { } sex && Get(4) is { } birth && Get(5) is { } address
+            ? new SignerFacts(name1, Get(2) ?? "", birth, sex, address, Get(6) ?? "")
+            : null;
+    }
+
+    internal static string Jst(DateTimeOffset time) =>
+        time.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " JST";
+}
