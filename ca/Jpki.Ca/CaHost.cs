@@ -76,6 +76,7 @@ public static class CaHost
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         builder.Services.AddHostedService<ResponderRenewalService>();
+        builder.Services.AddSingleton<Auditing.AuditorReports>();
 
         var app = builder.Build();
         try
@@ -143,6 +144,7 @@ public static class CaHost
             return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
         MapRevocationEndpoints(app);
+        Auditing.AuditorApi.Map(app);
         return app;
     }
 
