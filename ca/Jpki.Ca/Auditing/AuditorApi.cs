@@ -199,20 +199,28 @@ public static class AuditorApi
 
     private static async Task WriteJsonAsync(Stream stream, IEnumerable<RevocationItem> rows)
     {
-        await using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = ApiJson.Options.Encoder });
-        json.WriteStartArray();
-        var n = 0;
+        // Row by row into a buffer, written asynchronously: Kestrel refuses synchronous writes.
+        using var buffer = new MemoryStream();
+        buffer.WriteByte((byte)'[');
+        var first = true;
         foreach (var row in rows)
         {
-            JsonSerializer.Serialize(json, row, ApiJson.Options);
-            if (++n % 500 == 0)
+            if (!first)
             {
-                await json.FlushAsync();
+                buffer.WriteByte((byte)',');
+            }
+
+            first = false;
+            JsonSerializer.Serialize(buffer, row, ApiJson.Options);
+            if (buffer.Length >= 32 * 1024)
+            {
+                await stream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+                buffer.SetLength(0);
             }
         }
 
-        json.WriteEndArray();
-        await json.FlushAsync();
+        buffer.WriteByte((byte)']');
+        await stream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
     }
 
     /// <summary>RFC 4180 quoting; a field that a spreadsheet would run as a formula gets a leading apostrophe.</summary>
