@@ -77,6 +77,7 @@ public static class CaHost
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         builder.Services.AddHostedService<ResponderRenewalService>();
         builder.Services.AddSingleton<Auditing.AuditorReports>();
+        builder.Services.AddSingleton<Auditing.AuditorPages>();
 
         var app = builder.Build();
         try
@@ -145,6 +146,7 @@ public static class CaHost
         });
         MapRevocationEndpoints(app);
         Auditing.AuditorApi.Map(app);
+        Auditing.AuditorPages.Map(app);
         return app;
     }
 
