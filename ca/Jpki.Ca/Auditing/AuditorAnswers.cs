@@ -35,6 +35,7 @@ public sealed record TrailAnswer(
         var causeAt = first?.Event?.ReceivedAt ?? first?.Request?.At ?? first?.Compromise?.ApprovedAt ?? first?.At;
         var revokedAt = c.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null;
         var crlAt = trail.FirstCrl is { } crl ? Instant.FromMicros(crl.ThisUpdateUs) : (DateTimeOffset?)null;
+        var crlPublishedAt = trail.FirstCrl?.PublishedUs is { } published ? Instant.FromMicros(published) : (DateTimeOffset?)null;
         var ocspAt = trail.FirstOcspRevoked is { } ocsp ? Instant.FromMicros(ocsp.ProducedUs) : (DateTimeOffset?)null;
         return new TrailAnswer(
             c.Serial,
@@ -68,6 +69,7 @@ public sealed record TrailAnswer(
                 Ms(first?.Event?.ReceivedAt, first?.Event?.AppliedAt),
                 Ms(causeAt, revokedAt),
                 Ms(revokedAt, crlAt),
+                Ms(revokedAt, crlPublishedAt),
                 Ms(revokedAt, ocspAt),
                 Ms(causeAt, crlAt),
                 Ms(causeAt, ocspAt)));
@@ -128,11 +130,16 @@ public sealed record TrailCrl(string IssuerKeyId, string Scope, long Number, Dat
 
 public sealed record TrailOcsp(DateTimeOffset ProducedAt, DateTimeOffset InstalledAt, string By);
 
-/// <summary>Derived latencies in milliseconds ("cause" = event arrival, request, or compromise approval).</summary>
+/// <summary>
+/// Derived latencies in milliseconds ("cause" = event arrival, request, or compromise approval).
+/// A CRL's thisUpdate is backdated for clock skew, so revocation → thisUpdate may be negative;
+/// revocation → published is when the CRL really appeared.
+/// </summary>
 public sealed record TrailLatencies(
     double? EventArrivalToAppliedMs,
     double? CauseToRevocationMs,
     double? RevocationToCrlThisUpdateMs,
+    double? RevocationToCrlPublishedMs,
     double? RevocationToOcspProducedAtMs,
     double? CauseToCrlThisUpdateMs,
     double? CauseToOcspProducedAtMs);

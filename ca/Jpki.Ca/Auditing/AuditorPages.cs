@@ -269,7 +269,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
         var l = trail.Latencies;
         body.Append("<h2>所要時間 Latencies (ms)</h2>").Append(Rows("latencies", [
             ("到着→適用 Event arrival → applied", Ms(l.EventArrivalToAppliedMs)), ("起因→失効 Cause → revocation", Ms(l.CauseToRevocationMs)),
-            ("失効→CRL Revocation → CRL thisUpdate", Ms(l.RevocationToCrlThisUpdateMs)), ("失効→OCSP Revocation → OCSP producedAt", Ms(l.RevocationToOcspProducedAtMs)),
+            ("失効→CRL Revocation → CRL thisUpdate (backdated)", Ms(l.RevocationToCrlThisUpdateMs)), ("失効→CRL公開 Revocation → CRL published", Ms(l.RevocationToCrlPublishedMs)), ("失効→OCSP Revocation → OCSP producedAt", Ms(l.RevocationToOcspProducedAtMs)),
             ("起因→CRL Cause → CRL", Ms(l.CauseToCrlThisUpdateMs)), ("起因→OCSP Cause → OCSP", Ms(l.CauseToOcspProducedAtMs)),
         ]));
         return Page("失効証跡 Revocation trail", body.ToString(), auditor);
