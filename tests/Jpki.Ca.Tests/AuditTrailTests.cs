@@ -318,8 +318,10 @@ public sealed class AuditTrailTests(CaFixture ca)
     [Fact]
     public async Task An_unknown_serial_has_no_trail()
     {
+        var audited = ca.CountRows("SELECT COUNT(*) FROM audit_log");
         var (status, problem, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/audit/certificates/00ff00ff00ff/trail", "auditor");
         Assert.Equal(404, status);
+        Assert.Equal(audited, ca.CountRows("SELECT COUNT(*) FROM audit_log"));
         Assert.Equal("urn:jpki:problem:certificate-not-found", problem.GetProperty("type").GetString());
     }
 

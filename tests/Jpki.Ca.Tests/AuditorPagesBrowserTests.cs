@@ -137,12 +137,27 @@ public sealed class AuditorPagesBrowserTests(CaFixture ca)
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
 
-        // A bad search is an error page, nothing audited.
-        using (var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = ca.Tokens["auditor"] }))
+        // The auditor's password works too (a session like POST /api/v1/sessions makes); a wrong one does not.
+        var password = File.ReadAllText(BuiltInAccounts.PasswordPath(ca.Home, "auditor")).Trim();
+        using (var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["account"] = "auditor", ["password"] = password + "x" }))
+        using (var login = await http.PostAsync(new Uri("audit/login", UriKind.Relative), form))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, login.StatusCode);
+            Assert.Empty(cookies.GetCookies(ca.CaAddress));
+        }
+
+        using (var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["account"] = "auditor", ["password"] = password }))
         using (var login = await http.PostAsync(new Uri("audit/login", UriKind.Relative), form))
         {
             Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         }
+
+        using (var home = await http.GetAsync(new Uri("audit", UriKind.Relative)))
+        {
+            Assert.Contains("<span id=\"account\">auditor</span>", await home.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // A bad search is an error page, nothing audited.
 
         var audited = ca.CountRows("SELECT COUNT(*) FROM audit_log");
         using (var bad = await http.GetAsync(new Uri("audit/revocations?from=2026-99-99", UriKind.Relative)))

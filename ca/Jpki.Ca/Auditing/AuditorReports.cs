@@ -216,12 +216,20 @@ public sealed class AuditorReports(CaServices services)
             return (null, new AuditorProblem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no certificate with this serial"));
         }
 
+        CertificateTrail? trail;
+        await using (var db = await services.Database.OpenConnectionAsync(cancellationToken))
+        {
+            trail = RevocationTrailStore.Trail(db, normalised);
+        }
+
+        if (trail is null || trail.Certificate.Kind is not ("signing" or "authentication"))
+        {
+            // A miss changes nothing, like any refused query.
+            return (null, new AuditorProblem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no end-entity certificate with this serial"));
+        }
+
         await AuditQueryAsync(auditor, normalised, new JsonObject { ["query"] = "trail" }, cancellationToken);
-        await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
-        var trail = RevocationTrailStore.Trail(db, normalised);
-        return trail is null || trail.Certificate.Kind is not ("signing" or "authentication")
-            ? (null, new AuditorProblem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no end-entity certificate with this serial"))
-            : (TrailAnswer.From(trail), null);
+        return (TrailAnswer.From(trail), null);
     }
 
     /// <summary>One page of revocations (the filter's limit), audited, with the cursor of the next page.</summary>
