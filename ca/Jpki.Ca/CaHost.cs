@@ -76,6 +76,8 @@ public static class CaHost
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         builder.Services.AddHostedService<ResponderRenewalService>();
+        builder.Services.AddSingleton<Auditing.AuditorReports>();
+        builder.Services.AddSingleton<Auditing.AuditorPages>();
 
         var app = builder.Build();
         try
@@ -143,6 +145,8 @@ public static class CaHost
             return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
         MapRevocationEndpoints(app);
+        Auditing.AuditorApi.Map(app);
+        Auditing.AuditorPages.Map(app);
         return app;
     }
 

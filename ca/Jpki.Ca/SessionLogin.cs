@@ -39,24 +39,35 @@ public sealed class SessionLogin(CaServices services)
             return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "account and password are required");
         }
 
+        var (token, expiresAt, refused) = await StartAsync(body.Account, body.Password, context, context.RequestAborted);
+        return token is null ? refused! : Results.Json(new { token, expiresAt }, ApiJson.Options, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>
+    /// Checks the password (lockout, audit) and makes a session token; the auditor pages log in
+    /// through this too. <paramref name="context"/> receives Retry-After when the login is locked.
+    /// </summary>
+    public async Task<(string? Token, DateTimeOffset ExpiresAt, IResult? Problem)> StartAsync(string account, string password, HttpContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
         var now = services.Options.Time.GetUtcNow();
         AccountStore.LoginState? login;
-        await using (var db = await services.Database.OpenConnectionAsync(context.RequestAborted))
+        await using (var db = await services.Database.OpenConnectionAsync(cancellationToken))
         {
-            login = AccountStore.FindLogin(db, body.Account);
+            login = AccountStore.FindLogin(db, account);
         }
 
         if (IsLocked(login, now, out var lockedFor))
         {
             context.Response.Headers.RetryAfter = ((long)Math.Ceiling(lockedFor.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return ProblemTypes.Problem(429, ProblemTypes.AccountLocked, "login locked", "too many wrong passwords; try again later");
+            return (null, default, ProblemTypes.Problem(429, ProblemTypes.AccountLocked, "login locked", "too many wrong passwords; try again later"));
         }
 
         // scrypt runs outside the writers' lock (it takes ~0.1 s); the decoy keeps an unknown
         // account as slow as a wrong password.
-        var matches = PasswordHash.Verify(body.Password, login?.PasswordHash ?? PasswordHash.Decoy);
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        login = AccountStore.FindLogin(tx.Connection, body.Account, tx.Transaction);
+        var matches = PasswordHash.Verify(password, login?.PasswordHash ?? PasswordHash.Decoy);
+        using var tx = await services.Database.BeginWriteAsync(cancellationToken);
+        login = AccountStore.FindLogin(tx.Connection, account, tx.Transaction);
         if (IsLocked(login, now, out _) || login is null || login.Disabled != 0 || login.PasswordHash is null || !matches)
         {
             if (login is not null && !IsLocked(login, now, out _))
@@ -72,17 +83,17 @@ public sealed class SessionLogin(CaServices services)
                     }));
                 }
 
-                await tx.CommitAsync(context.RequestAborted);
+                await tx.CommitAsync(cancellationToken);
             }
 
-            return ProblemTypes.Problem(401, ProblemTypes.LoginFailed, "login failed", "unknown account or wrong password");
+            return (null, default, ProblemTypes.Problem(401, ProblemTypes.LoginFailed, "login failed", "unknown account or wrong password"));
         }
 
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var expiresAt = now + SessionLifetime;
         AccountStore.InsertSession(tx, login.Id, AccountStore.TokenHash(token), Instant.ToMicros(expiresAt));
         services.Audit.Append(tx, new AuditRecord(login.Id, "session.created", login.Id, new JsonObject { ["expiresUs"] = Instant.ToMicros(expiresAt) }));
-        await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new { token, expiresAt }, ApiJson.Options, statusCode: StatusCodes.Status201Created);
+        await tx.CommitAsync(cancellationToken);
+        return (token, expiresAt, null);
     }
 }

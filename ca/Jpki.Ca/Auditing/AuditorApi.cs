@@ -1,0 +1,241 @@
+using System.Text;
+using System.Text.Json;
+using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
+
+namespace Jpki.Ca.Auditing;
+
+/// <summary>
+/// <c>/api/v1/audit/...</c>: read-only, auditor role only (officers act, auditors check them: an
+/// officer gets 403 like any other role). Every query is itself audited by <see cref="AuditorReports"/>.
+/// </summary>
+public static class AuditorApi
+{
+    public sealed record DisclosureRequest(string? ResidentCode);
+
+    public static void Map(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var group = app.MapGroup("/api/v1/audit");
+        group.MapGet("/certificates/{serial}/trail", async (string serial, HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            if (auditor is null)
+            {
+                return problem!;
+            }
+
+            var (trail, refused) = await reports.TrailAsync(auditor, serial, context.RequestAborted);
+            return trail is null ? refused!.ToResult() : Results.Json(trail, ApiJson.Options);
+        });
+        group.MapGet("/revocations", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            return auditor is null ? problem! : await RevocationsAsync(context, auditor, reports);
+        });
+        group.MapGet("/stats/revocations-per-day", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            if (auditor is null)
+            {
+                return problem!;
+            }
+
+            var (from, to, refused) = reports.ChartRange(context.Request.Query);
+            if (refused is not null)
+            {
+                return refused.ToResult();
+            }
+
+            var counts = await reports.RevocationsPerDayAsync(auditor, from, to, context.RequestAborted);
+            return Results.Json(RevocationsPerDayJson(from, to, counts), ApiJson.Options);
+        });
+        group.MapGet("/stats/feed-lag", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            if (auditor is null)
+            {
+                return problem!;
+            }
+
+            var (from, to, refused) = reports.ChartRange(context.Request.Query);
+            if (refused is not null)
+            {
+                return refused.ToResult();
+            }
+
+            var days = await reports.FeedLagAsync(auditor, from, to, context.RequestAborted);
+            return Results.Json(
+                new
+                {
+                    from = Jpki.Core.Store.Instant.ToDateText(from),
+                    to = Jpki.Core.Store.Instant.ToDateText(to),
+                    days = days.Select(d => new { date = Jpki.Core.Store.Instant.ToDateText(d.Date), events = d.Events, p50Ms = d.P50Ms, p90Ms = d.P90Ms, p99Ms = d.P99Ms, maxMs = d.MaxMs }),
+                },
+                ApiJson.Options);
+        });
+        // A POST so that the resident code never appears in a URL or an access log.
+        group.MapPost("/disclosures", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            if (auditor is null)
+            {
+                return problem!;
+            }
+
+            var (body, _, bad) = await ApiJson.ReadAsync<DisclosureRequest>(context.Request);
+            if (body is null)
+            {
+                return bad!;
+            }
+
+            var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
+            return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
+        });
+        group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            if (auditor is null)
+            {
+                return problem!;
+            }
+
+            var (from, to, refused) = reports.ChartRange(context.Request.Query);
+            if (refused is not null)
+            {
+                return refused.ToResult();
+            }
+
+            var (answer, notFound) = await reports.ActivityAsync(auditor, account, from, to, context.RequestAborted);
+            return answer is null ? notFound!.ToResult() : Results.Json(answer, ApiJson.Options);
+        });
+    }
+
+    public static object RevocationsPerDayJson(DateOnly from, DateOnly to, IReadOnlyList<DailyCauseCount> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        return new
+        {
+            from = Jpki.Core.Store.Instant.ToDateText(from),
+            to = Jpki.Core.Store.Instant.ToDateText(to),
+            days = counts.GroupBy(c => c.Date).Select(g => new
+            {
+                date = Jpki.Core.Store.Instant.ToDateText(g.Key),
+                total = g.Sum(c => c.Count),
+                byCause = g.ToDictionary(c => c.Cause, c => c.Count, StringComparer.Ordinal),
+            }),
+        };
+    }
+
+    /// <summary>A page (JSON), or with <c>format=csv|json</c> / <c>Accept: text/csv</c> a streamed export.</summary>
+    public static async Task<IResult> RevocationsAsync(HttpContext context, Account auditor, AuditorReports reports)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(reports);
+        var format = context.Request.Query["format"].LastOrDefault();
+        if (format is null && context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase)))
+        {
+            format = "csv";
+        }
+
+        if (format is not (null or "csv" or "json"))
+        {
+            return AuditorProblem.Invalid("format must be csv or json").ToResult();
+        }
+
+        var (filter, refused) = AuditorReports.ParseFilter(context.Request.Query, export: format is not null);
+        if (filter is null)
+        {
+            return refused!.ToResult();
+        }
+
+        if (format is null)
+        {
+            var (items, next) = await reports.SearchPageAsync(auditor, filter, context.RequestAborted);
+            return Results.Json(new { items, next }, ApiJson.Options);
+        }
+
+        await reports.AuditQueryAsync(auditor, "revocations", AuditorReports.FilterDetails("revocations-export", filter, format), context.RequestAborted);
+        return Export(reports, filter, format);
+    }
+
+    /// <summary>Streams every matching row (one unbuffered read) as CSV (RFC 4180) or a JSON array.</summary>
+    public static IResult Export(AuditorReports reports, RevocationFilter filter, string format)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        var csv = format == "csv";
+        return Results.Stream(
+            async stream =>
+            {
+                await using var db = await reports.Services.Database.OpenConnectionAsync();
+                var rows = RevocationTrailStore.Search(db, filter).Select(RevocationItem.From);
+                if (csv)
+                {
+                    await WriteCsvAsync(stream, rows);
+                }
+                else
+                {
+                    await WriteJsonAsync(stream, rows);
+                }
+            },
+            csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
+            csv ? "revocations.csv" : "revocations.json");
+    }
+
+    private static async Task WriteCsvAsync(Stream stream, IEnumerable<RevocationItem> rows)
+    {
+        await using var writer = new StreamWriter(stream, new UTF8Encoding(false), 16 * 1024, leaveOpen: true) { NewLine = "\r\n" };
+        await writer.WriteLineAsync(string.Join(",", RevocationItem.CsvHeader));
+        var n = 0;
+        foreach (var row in rows)
+        {
+            await writer.WriteLineAsync(string.Join(",", row.CsvFields().Select(CsvField)));
+            if (++n % 500 == 0)
+            {
+                await writer.FlushAsync();
+            }
+        }
+    }
+
+    private static async Task WriteJsonAsync(Stream stream, IEnumerable<RevocationItem> rows)
+    {
+        // Row by row into a buffer, written asynchronously: Kestrel refuses synchronous writes.
+        using var buffer = new MemoryStream();
+        buffer.WriteByte((byte)'[');
+        var first = true;
+        foreach (var row in rows)
+        {
+            if (!first)
+            {
+                buffer.WriteByte((byte)',');
+            }
+
+            first = false;
+            JsonSerializer.Serialize(buffer, row, ApiJson.Options);
+            if (buffer.Length >= 32 * 1024)
+            {
+                await stream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+                buffer.SetLength(0);
+            }
+        }
+
+        buffer.WriteByte((byte)']');
+        await stream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+    }
+
+    /// <summary>RFC 4180 quoting; a field that a spreadsheet would run as a formula gets a leading apostrophe.</summary>
+    public static string CsvField(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+
+        if (value[0] is '=' or '+' or '-' or '@')
+        {
+            value = "'" + value;
+        }
+
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+}

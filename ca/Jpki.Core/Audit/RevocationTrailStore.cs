@@ -1,0 +1,431 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Jpki.Core.Store;
+
+namespace Jpki.Core.Audit;
+
+/// <summary>A certificate as the trail shows it (the <c>certificates</c> row, no DER).</summary>
+public sealed class TrailCertificateRow
+{
+    public string Serial { get; set; } = "";
+
+    public string IssuerKeyId { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public string? MunicipalityCode { get; set; }
+
+    public long? JukiSequence { get; set; }
+
+    public string Status { get; set; } = "";
+
+    public long NotBeforeUs { get; set; }
+
+    public long NotAfterUs { get; set; }
+
+    public long CreatedUs { get; set; }
+
+    public long? RevokedAtUs { get; set; }
+
+    public long? Reason { get; set; }
+
+    public string? InvalidityDate { get; set; }
+
+    public string? RevocationSource { get; set; }
+
+    public string? RevocationCause { get; set; }
+
+    public string? DeliveryState { get; set; }
+}
+
+/// <summary>One audit record about a certificate, its details as parsed JSON.</summary>
+public sealed record TrailAuditRecord(long Seq, long TimeUs, string Actor, string Action, JsonElement Details)
+{
+    public string? Detail(string name) =>
+        Details.ValueKind == JsonValueKind.Object && Details.TryGetProperty(name, out var value)
+            ? value.ValueKind switch
+            {
+                JsonValueKind.String => value.GetString(),
+                JsonValueKind.Null => null,
+                _ => value.GetRawText(),
+            }
+            : null;
+}
+
+/// <summary>A recorded Juki-Net event (the keyed resident hash, never the code).</summary>
+public sealed class TrailEventRow
+{
+    public long Sequence { get; set; }
+
+    public string Type { get; set; } = "";
+
+    public string Cause { get; set; } = "";
+
+    public byte[] ResidentKey { get; set; } = [];
+
+    public string HmacKeyId { get; set; } = "";
+
+    public string EffectiveDate { get; set; } = "";
+
+    public long ReceivedUs { get; set; }
+
+    public long AppliedUs { get; set; }
+
+    public string Outcome { get; set; } = "";
+}
+
+/// <summary>A revocation request by a person or the CA itself (<c>revocation_requests</c>).</summary>
+public sealed class TrailRequestRow
+{
+    public long Id { get; set; }
+
+    public string Cause { get; set; } = "";
+
+    public string RequestedBy { get; set; } = "";
+
+    public string Statement { get; set; } = "";
+
+    public long TimeUs { get; set; }
+}
+
+/// <summary>An issuer-key compromise: the officer who asked and the second who approved.</summary>
+public sealed class TrailCompromiseRow
+{
+    public long Id { get; set; }
+
+    public string IssuerKeyId { get; set; } = "";
+
+    public string RequestedBy { get; set; } = "";
+
+    public string Statement { get; set; } = "";
+
+    public long RequestedUs { get; set; }
+
+    public string? ApprovedBy { get; set; }
+
+    public long? ApprovedUs { get; set; }
+}
+
+/// <summary>The first published CRL that listed the certificate, with its archive row.</summary>
+public sealed class TrailCrlRow
+{
+    public string IssuerKeyId { get; set; } = "";
+
+    public string Scope { get; set; } = "";
+
+    public long Number { get; set; }
+
+    public long ThisUpdateUs { get; set; }
+
+    public string? Kind { get; set; }
+
+    public long? PublishedUs { get; set; }
+
+    public string? Sha256 { get; set; }
+}
+
+/// <summary>The first 'revoked' OCSP answer the responder installed.</summary>
+public sealed class TrailOcspRow
+{
+    public long ProducedUs { get; set; }
+
+    public long InstalledUs { get; set; }
+}
+
+/// <summary>One revocation step (first revocation or allowed reason change) and what caused it.</summary>
+public sealed record TrailRevocationStep(
+    TrailAuditRecord Record,
+    string? Source,
+    TrailEventRow? Event,
+    TrailRequestRow? Request,
+    TrailCompromiseRow? Compromise);
+
+/// <summary>Everything the store knows about why and when a certificate was revoked, and who did each step.</summary>
+public sealed record CertificateTrail(
+    TrailCertificateRow Certificate,
+    TrailAuditRecord? Issuance,
+    IReadOnlyList<TrailRevocationStep> Revocations,
+    TrailCrlRow? FirstCrl,
+    TrailOcspRow? FirstOcspRevoked);
+
+/// <summary>The filter of a revocation search; all optional. Dates are JST calendar days, inclusive.</summary>
+public sealed record RevocationFilter
+{
+    public string? MunicipalityCode { get; init; }
+
+    public DateOnly? From { get; init; }
+
+    public DateOnly? To { get; init; }
+
+    public string? Cause { get; init; }
+
+    public string? Serial { get; init; }
+
+    /// <summary>Keyset position: rows strictly after (revokedAtUs, serial).</summary>
+    public (long RevokedAtUs, string Serial)? After { get; init; }
+
+    /// <summary>At most this many rows (null: all, for streamed exports).</summary>
+    public int? Limit { get; init; }
+}
+
+/// <summary>One revoked certificate in a search or export.</summary>
+public sealed class RevocationListRow
+{
+    public string Serial { get; set; } = "";
+
+    public string IssuerKeyId { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public string? MunicipalityCode { get; set; }
+
+    public long RevokedAtUs { get; set; }
+
+    public long? Reason { get; set; }
+
+    public string? Cause { get; set; }
+
+    public string? Source { get; set; }
+
+    public string? InvalidityDate { get; set; }
+
+    public long? CrlNumber { get; set; }
+
+    public long? CrlThisUpdateUs { get; set; }
+
+    public long? OcspProducedUs { get; set; }
+}
+
+/// <summary>Revocations on one JST day by cause.</summary>
+public sealed record DailyCauseCount(DateOnly Date, string Cause, long Count);
+
+/// <summary>Feed lag (arrival → applied) of the events received on one JST day, in milliseconds.</summary>
+public sealed record DailyFeedLag(DateOnly Date, long Events, double P50Ms, double P90Ms, double P99Ms, double MaxMs);
+
+/// <summary>
+/// The revocation trail aggregate's SQL in one place (DESIGN.md §7): a certificate's whole trail,
+/// the revocation search (keyset pagination, unbuffered for exports) and the daily statistics.
+/// Read-only; plain SQL that SQLite and PostgreSQL both run; instants in integer microseconds and
+/// JST days computed as integer arithmetic on them.
+/// </summary>
+public static class RevocationTrailStore
+{
+    public const long MicrosPerDay = 86_400_000_000;
+    public const long JstOffsetMicros = 9 * 3_600_000_000L;
+
+    private const string CertificateColumns =
+        """
+        serial AS Serial, issuer_key_id AS IssuerKeyId, kind AS Kind, municipality_code AS MunicipalityCode,
+        juki_sequence AS JukiSequence, status AS Status, not_before_us AS NotBeforeUs, not_after_us AS NotAfterUs,
+        created_us AS CreatedUs, revoked_at_us AS RevokedAtUs, reason AS Reason, invalidity_date AS InvalidityDate,
+        revocation_source AS RevocationSource, revocation_cause AS RevocationCause, delivery_state AS DeliveryState
+        """;
+
+    /// <summary>The first microsecond of JST day <paramref name="date"/>.</summary>
+    public static long JstDayStartUs(DateOnly date) =>
+        (date.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber) * MicrosPerDay - JstOffsetMicros;
+
+    /// <summary>The JST day of instant <paramref name="us"/>.</summary>
+    public static DateOnly JstDayOf(long us) =>
+        DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)Math.Floor((us + JstOffsetMicros) / (double)MicrosPerDay));
+
+    /// <summary>The trail of one end-entity certificate; null when the CA issued no such serial.</summary>
+    public static CertificateTrail? Trail(DbConnection db, string serial)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var certificate = db.QuerySingleOrDefault<TrailCertificateRow>($"SELECT {CertificateColumns} FROM certificates WHERE serial = @serial", new { serial });
+        if (certificate is null)
+        {
+            return null;
+        }
+
+        var records = db.Query<(long Seq, long TimeUs, string Actor, string Action, string Details)>(
+                """
+                SELECT seq, time_us, actor, action, details FROM audit_log
+                WHERE subject = @serial AND action IN ('certificate.issued', 'certificate.revoked', 'certificate.revocation-reason-changed')
+                ORDER BY seq
+                """,
+                new { serial })
+            .Select(r => new TrailAuditRecord(r.Seq, r.TimeUs, r.Actor, r.Action, JsonDocument.Parse(r.Details).RootElement.Clone()))
+            .ToList();
+        var issuance = records.FirstOrDefault(r => r.Action == "certificate.issued");
+        var steps = records.Where(r => r.Action != "certificate.issued").Select(r => Step(db, r)).ToList();
+        var crl = db.QuerySingleOrDefault<TrailCrlRow>(
+            """
+            SELECT f.issuer_key_id AS IssuerKeyId, f.scope AS Scope, f.number AS Number, f.this_update_us AS ThisUpdateUs,
+                   c.kind AS Kind, c.published_us AS PublishedUs, c.sha256 AS Sha256
+            FROM crl_first_listings f
+            LEFT JOIN crls c ON c.issuer_key_id = f.issuer_key_id AND c.scope = f.scope AND c.number = f.number
+            WHERE f.serial = @serial
+            """,
+            new { serial });
+        var ocsp = db.QuerySingleOrDefault<TrailOcspRow>(
+            "SELECT produced_us AS ProducedUs, installed_us AS InstalledUs FROM ocsp_first_revoked WHERE serial = @serial",
+            new { serial });
+        return new CertificateTrail(certificate, issuance, steps, crl, ocsp);
+    }
+
+    private static TrailRevocationStep Step(DbConnection db, TrailAuditRecord record)
+    {
+        var source = record.Detail("source");
+        TrailEventRow? jukiNetEvent = null;
+        TrailRequestRow? request = null;
+        TrailCompromiseRow? compromise = null;
+        if (IdAfter(source, "jukinet:") is { } sequence)
+        {
+            jukiNetEvent = db.QuerySingleOrDefault<TrailEventRow>(
+                """
+                SELECT sequence AS Sequence, type AS Type, cause AS Cause, resident_key AS ResidentKey, hmac_key_id AS HmacKeyId,
+                       effective_date AS EffectiveDate, received_us AS ReceivedUs, applied_us AS AppliedUs, outcome AS Outcome
+                FROM jukinet_events WHERE sequence = @sequence
+                """,
+                new { sequence });
+        }
+        else if (IdAfter(source, "request:") is { } requestId)
+        {
+            request = db.QuerySingleOrDefault<TrailRequestRow>(
+                "SELECT id AS Id, cause AS Cause, requested_by AS RequestedBy, statement AS Statement, time_us AS TimeUs FROM revocation_requests WHERE id = @requestId",
+                new { requestId });
+        }
+        else if (IdAfter(source, "issuer-compromise:") is { } compromiseId)
+        {
+            compromise = db.QuerySingleOrDefault<TrailCompromiseRow>(
+                """
+                SELECT id AS Id, issuer_key_id AS IssuerKeyId, requested_by AS RequestedBy, statement AS Statement,
+                       requested_us AS RequestedUs, approved_by AS ApprovedBy, approved_us AS ApprovedUs
+                FROM issuer_compromise_requests WHERE id = @compromiseId
+                """,
+                new { compromiseId });
+        }
+
+        return new TrailRevocationStep(record, source, jukiNetEvent, request, compromise);
+    }
+
+    private static long? IdAfter(string? source, string prefix) =>
+        source is not null && source.StartsWith(prefix, StringComparison.Ordinal)
+            && long.TryParse(source.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+            ? id
+            : null;
+
+    /// <summary>
+    /// Revoked end-entity certificates matching <paramref name="filter"/>, ordered by (revocation
+    /// time, serial). Unbuffered: the caller streams the rows while the connection stays open.
+    /// </summary>
+    public static IEnumerable<RevocationListRow> Search(DbConnection db, RevocationFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(filter);
+        var sql = new StringBuilder(
+            """
+            SELECT c.serial AS Serial, c.issuer_key_id AS IssuerKeyId, c.kind AS Kind, c.municipality_code AS MunicipalityCode,
+                   c.revoked_at_us AS RevokedAtUs, c.reason AS Reason, c.revocation_cause AS Cause, c.revocation_source AS Source,
+                   c.invalidity_date AS InvalidityDate, f.number AS CrlNumber, f.this_update_us AS CrlThisUpdateUs, o.produced_us AS OcspProducedUs
+            FROM certificates c
+            LEFT JOIN crl_first_listings f ON f.serial = c.serial
+            LEFT JOIN ocsp_first_revoked o ON o.serial = c.serial
+            WHERE c.status = 'revoked' AND c.kind IN ('signing', 'authentication')
+            """);
+        var parameters = new DynamicParameters();
+        // Only constant SQL is appended; every value is a parameter.
+        if (filter.MunicipalityCode is { } municipality)
+        {
+            sql.Append(" AND c.municipality_code = @municipality");
+            parameters.Add("municipality", municipality);
+        }
+
+        if (filter.Cause is { } cause)
+        {
+            sql.Append(" AND c.revocation_cause = @cause");
+            parameters.Add("cause", cause);
+        }
+
+        if (filter.Serial is { } serial)
+        {
+            sql.Append(" AND c.serial = @serial");
+            parameters.Add("serial", serial);
+        }
+
+        if (filter.From is { } from)
+        {
+            sql.Append(" AND c.revoked_at_us >= @fromUs");
+            parameters.Add("fromUs", JstDayStartUs(from));
+        }
+
+        if (filter.To is { } to)
+        {
+            sql.Append(" AND c.revoked_at_us < @toUs");
+            parameters.Add("toUs", JstDayStartUs(to.AddDays(1)));
+        }
+
+        if (filter.After is { } after)
+        {
+            sql.Append(" AND (c.revoked_at_us > @afterUs OR (c.revoked_at_us = @afterUs AND c.serial > @afterSerial))");
+            parameters.Add("afterUs", after.RevokedAtUs);
+            parameters.Add("afterSerial", after.Serial);
+        }
+
+        sql.Append(" ORDER BY c.revoked_at_us, c.serial");
+        if (filter.Limit is { } limit)
+        {
+            sql.Append(" LIMIT @limit");
+            parameters.Add("limit", (long)limit);
+        }
+
+        return db.Query<RevocationListRow>(sql.ToString(), parameters, buffered: false);
+    }
+
+    /// <summary>End-entity revocations per JST day (of the first revocation) and cause, days from..to inclusive.</summary>
+    public static IReadOnlyList<DailyCauseCount> RevocationsPerDay(DbConnection db, DateOnly from, DateOnly to)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var epochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+        return db.Query<(long Day, string? Cause, long Count)>(
+                """
+                SELECT (revoked_at_us + @offset) / @perDay AS day, revocation_cause AS cause, COUNT(*) AS count
+                FROM certificates
+                WHERE status = 'revoked' AND kind IN ('signing', 'authentication') AND revoked_at_us >= @fromUs AND revoked_at_us < @toUs
+                GROUP BY 1, 2
+                ORDER BY 1, 2
+                """,
+                new { offset = JstOffsetMicros, perDay = MicrosPerDay, fromUs = JstDayStartUs(from), toUs = JstDayStartUs(to.AddDays(1)) })
+            .Select(r => new DailyCauseCount(DateOnly.FromDayNumber(epochDay + (int)r.Day), r.Cause ?? "unknown", r.Count))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Arrival → applied lag of the Juki-Net events received on each JST day from..to, as
+    /// nearest-rank percentiles. One indexed range read; the percentiles are computed here.
+    /// </summary>
+    public static IReadOnlyList<DailyFeedLag> FeedLag(DbConnection db, DateOnly from, DateOnly to)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var rows = db.Query<(long ReceivedUs, long AppliedUs)>(
+            "SELECT received_us, applied_us FROM jukinet_events WHERE received_us >= @fromUs AND received_us < @toUs",
+            new { fromUs = JstDayStartUs(from), toUs = JstDayStartUs(to.AddDays(1)) });
+        return rows
+            .GroupBy(r => JstDayOf(r.ReceivedUs))
+            .OrderBy(g => g.Key)
+            .Select(g =>
+            {
+                var lags = g.Select(r => Math.Max(0, r.AppliedUs - r.ReceivedUs) / 1000.0).Order().ToArray();
+                return new DailyFeedLag(g.Key, lags.Length, Percentile(lags, 50), Percentile(lags, 90), Percentile(lags, 99), lags[^1]);
+            })
+            .ToList();
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values.</summary>
+    public static double Percentile(IReadOnlyList<double> sorted, int percent)
+    {
+        ArgumentNullException.ThrowIfNull(sorted);
+        if (sorted.Count == 0)
+        {
+            return 0;
+        }
+
+        var rank = (int)Math.Ceiling(percent / 100.0 * sorted.Count);
+        return sorted[Math.Clamp(rank, 1, sorted.Count) - 1];
+    }
+}
