@@ -73,6 +73,7 @@ public static class CaHost
         builder.Services.AddSingleton<CertificateDelivery>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
         builder.Services.AddSingleton<FeedAdministration>();
+        builder.Services.AddSingleton<AuditExportEndpoint>();
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         builder.Services.AddHostedService<ResponderRenewalService>();
@@ -201,6 +202,11 @@ public static class CaHost
         {
             var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
             return officer is null ? problem! : await feed.SetSwitchAsync(name, context, officer);
+        });
+        app.MapGet("/api/v1/audit/export", async (HttpContext context, BearerAuthentication auth, AuditExportEndpoint export) =>
+        {
+            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
+            return auditor is null ? problem! : export.Export(context, auditor);
         });
     }
 

@@ -74,6 +74,9 @@ public sealed class CrlPublisherServices : IDisposable
         var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
         Audit = new AuditLog(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());
+        // As the CA does: a process killed between a commit and its checkpoint-file append left
+        // checkpoints in the store only; copy that tail before this process appends anything.
+        Audit.RecoverCheckpointFile(Database);
 
         var keys = new Dictionary<string, CrlIssuerKey>(StringComparer.Ordinal);
         foreach (var keyId in CrlStore.SigningIssuerKeys(db, Instant.NowMicros(time)))

@@ -14,6 +14,10 @@ const string Usage = """
       hsm backup --out FILE        back the token up (SoftHSM: its files + SHA-256 manifest)
       hsm restore --in FILE [--replace]
       audit verify                 recompute the audit chain and check signed checkpoints
+      audit export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+                                   records of those JST days, their checkpoints, the key certificate and verify.sh
+      audit purge --before YYYY-MM-DD [--dry-run] [--keep-retained]
+                                   blank records older than that JST day, outside retention (7 years; issuance: 10 years after expiry)
     """;
 
 using var loggers = LoggerFactory.Create(b => b
@@ -29,13 +33,30 @@ try
 {
     var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
     using var context = new ToolContext(settings, loggers, Console.Out);
+    if ((args[0], args[1]) is not ("audit", "verify") and not ("hsm", "status"))
+    {
+        // Verbs that write audit records first copy the checkpoints a killed process left in the
+        // store only (as the CA does at start-up). `audit verify` reads and reports; it never repairs.
+        AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
+    }
+
     return (args[0], args[1]) switch
     {
         ("hsm", "init") => Init(context),
         ("hsm", "status") => StatusReport.Print(context),
         ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
         ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),
-        ("audit", "verify") => VerifyAudit(context),
+        ("audit", "verify") => AuditCommands.Verify(context),
+        ("audit", "export") => AuditCommands.Export(
+            context,
+            Option(args, "--from") ?? throw new ArgumentException("audit export needs --from YYYY-MM-DD"),
+            Option(args, "--to") ?? throw new ArgumentException("audit export needs --to YYYY-MM-DD"),
+            Option(args, "--out") ?? throw new ArgumentException("audit export needs --out DIR")),
+        ("audit", "purge") => AuditCommands.Purge(
+            context,
+            Option(args, "--before") ?? throw new ArgumentException("audit purge needs --before YYYY-MM-DD"),
+            args.Contains("--dry-run"),
+            args.Contains("--keep-retained")),
         _ => throw new ArgumentException($"unknown command '{args[0]} {args[1]}'\n{Usage}"),
     };
 }
@@ -85,27 +106,6 @@ static SoftHsmTokenFiles TokenFiles() =>
     SoftHsmTokenFiles.FromConfig(Environment.GetEnvironmentVariable("SOFTHSM2_CONF") is { Length: > 0 } conf
         ? conf
         : throw new InvalidOperationException("SOFTHSM2_CONF is not set: backup and restore work on SoftHSM token files (./jpki sets it)"));
-
-static int VerifyAudit(ToolContext context)
-{
-    var settings = context.Settings;
-    using var db = context.Database.OpenConnection();
-    var keys = IssuerStore.ListInstallKeys(db, "audit-checkpoint")
-        .Where(k => k.CertificateDer is not null)
-        .Select(k => new Org.BouncyCastle.X509.X509Certificate(k.CertificateDer!).CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded())
-        .ToList();
-    if (keys.Count == 0)
-    {
-        context.Output.WriteLine("no audit-checkpoint key certificate in the store: run ./jpki hsm init first");
-        return 1;
-    }
-
-    var result = AuditVerifier.Verify(context.Database, keys, [settings.Resolve(settings.Audit.CheckpointFile)]);
-    context.Output.WriteLine(result.IsValid
-        ? $"audit chain OK: {result.RecordsChecked} records, {result.CheckpointsChecked} checkpoints verified"
-        : $"audit chain FAILED: {result}");
-    return result.IsValid ? 0 : 1;
-}
 
 static string? Option(string[] args, string name)
 {

@@ -62,6 +62,16 @@ internal sealed class TestHsm
     /// <summary>The P-256 audit-checkpoint key every audit test signs with.</summary>
     public Pkcs11Signer Checkpoint { get; }
 
+    /// <summary>A self-signed certificate (DER) of <see cref="Checkpoint"/>, as the ceremony makes one; new each call.</summary>
+    public byte[] CheckpointCertificate() =>
+        new Jpki.Core.Profiles.CheckpointCertificateBuilder(Checkpoint, SignatureAlgorithm.EcdsaSha256).Build(new Jpki.Core.Profiles.CheckpointCertificateRequest
+        {
+            InstallName = "core tests",
+            KeyNumber = 1,
+            SerialNumber = Jpki.Core.Profiles.SerialNumbers.New(),
+            IssuedAt = DateTimeOffset.UtcNow,
+        });
+
     /// <summary>A fresh P-256 key in the token (a forger's key, a rotated checkpoint key).</summary>
     public Pkcs11Signer NewEcSigner()
     {

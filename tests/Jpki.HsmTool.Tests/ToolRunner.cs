@@ -59,13 +59,32 @@ public sealed class SoftHsmStoreTests : ICollectionFixture<SoftHsmStore>
 }
 
 /// <summary>One install: its JPKI_HOME, its token label, and a way to run the real tool against it.</summary>
-public sealed class Install(SoftHsmStore store)
+public sealed class Install(SoftHsmStore store, string? home = null, string? tokenLabel = null)
 {
     public SoftHsmStore Store { get; } = store;
 
-    public string Home { get; } = Directory.CreateTempSubdirectory("jpki-home-").FullName;
+    public string Home { get; } = home ?? Directory.CreateTempSubdirectory("jpki-home-").FullName;
 
-    public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    public string TokenLabel { get; } = tokenLabel ?? "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    /// <summary>
+    /// A second install on the same token with a copy of this one's JPKI_HOME (store, checkpoint
+    /// file, secrets): something to tamper with while this one stays intact. Copy only while no
+    /// tool runs on this install.
+    /// </summary>
+    public Install CopyHome()
+    {
+        var copy = Directory.CreateTempSubdirectory("jpki-home-").FullName;
+        foreach (var file in Directory.EnumerateFiles(Home, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(Home, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(file));
+        }
+
+        return new Install(Store, copy, TokenLabel);
+    }
 
     public Dictionary<string, string?> Environment { get; } = [];
 

@@ -113,7 +113,11 @@ public sealed class AuditLog
     }
 
     /// <summary>The record hash: lowercase hex SHA-256 over the canonical JSON of the record and its predecessor's hash.</summary>
-    public static string RecordHash(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails, string prevHash)
+    public static string RecordHash(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails, string prevHash) =>
+        Convert.ToHexStringLower(SHA256.HashData(RecordBytes(seq, timeUs, actor, action, subject, canonicalDetails, prevHash)));
+
+    /// <summary>The exact bytes a record's hash is taken over (one line of an audit export).</summary>
+    public static byte[] RecordBytes(long seq, long timeUs, string actor, string action, string subject, string canonicalDetails, string prevHash)
     {
         var input = new JsonObject
         {
@@ -125,7 +129,7 @@ public sealed class AuditLog
             ["details"] = JsonNode.Parse(canonicalDetails),
             ["prev"] = prevHash,
         };
-        return Convert.ToHexStringLower(SHA256.HashData(CanonicalJson.ToUtf8Bytes(input)));
+        return CanonicalJson.ToUtf8Bytes(input);
     }
 
     /// <summary>
@@ -184,9 +188,16 @@ public sealed class AuditLog
     /// truncated or recomputed chain) is still caught by the verifier. Run at start-up, before
     /// the first append. Returns how many were copied.
     /// </summary>
-    public int RecoverCheckpointFile(Database database)
+    public int RecoverCheckpointFile(Database database) => RecoverCheckpointFile(database, checkpointFile.Path);
+
+    /// <summary>
+    /// <see cref="RecoverCheckpointFile(Database)"/> without a signer (the checkpoints copied are
+    /// already signed): for processes that write audit records but open the checkpoint key later.
+    /// </summary>
+    public static int RecoverCheckpointFile(Database database, string checkpointFilePath)
     {
         ArgumentNullException.ThrowIfNull(database);
+        var checkpointFile = new AuditCheckpointFile(checkpointFilePath);
         var inFile = checkpointFile.ReadAll().Checkpoints;
         var after = inFile.Count == 0 ? 0 : inFile.Max(c => c.Seq);
         using var db = database.OpenConnection();

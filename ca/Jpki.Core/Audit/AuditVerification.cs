@@ -49,6 +49,14 @@ public enum AuditProblem
 
     /// <summary>A database checkpoint never reached the file (a crash between commit and file write, or the file was edited).</summary>
     CheckpointMissingFromFile,
+
+    /// <summary>
+    /// A tombstone (a purged record) that no 'audit.purged' record accounts for: the purge
+    /// record is missing, or its count or digest of the tombstones it made differs.
+    /// </summary>
+    PurgeNotAudited,
+
+    PurgeInsideRetention,
 }
 
 /// <summary>Where a checkpoint came from.</summary>
@@ -77,6 +85,12 @@ public sealed record AuditVerification
     public long? IntervalTo { get; init; }
 
     public CheckpointSource? Source { get; init; }
+
+    /// <summary>How many of the records checked are tombstones of purged records (linked, not rehashed).</summary>
+    public long Purged { get; init; }
+
+    /// <summary>Something the operator should know about a valid chain (e.g. a recoverable checkpoint-file tail).</summary>
+    public string? Note { get; init; }
 
     /// <summary>A sentence for the operator.</summary>
     public string Message { get; init; } = "";

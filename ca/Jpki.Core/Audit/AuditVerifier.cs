@@ -70,12 +70,78 @@ public static class AuditVerifier
             FROM chain_head WHERE id = 1
             """,
             transaction: snapshot);
-        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, allCheckpoints, databaseCheckpoints);
+        var purges = new PurgeLedger();
+        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, allCheckpoints, databaseCheckpoints, purges);
+        var copies = chainProblem is null ? CheckCopies(lastSeq, fileCheckpoints, databaseCheckpoints, checkpointFiles) : null;
         var result = chainProblem
             ?? CheckEnd(lastSeq, lastHash, head, allCheckpoints)
-            ?? CheckCopies(lastSeq, fileCheckpoints, databaseCheckpoints, checkpointFiles)
-            ?? new AuditVerification { Problem = AuditProblem.None, Message = $"{lastSeq} records and {allCheckpoints.Count} checkpoints verified" };
-        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = allCheckpoints.Count };
+            ?? purges.Check()
+            ?? (copies is { IsValid: false } ? copies : null)
+            ?? new AuditVerification
+            {
+                Problem = AuditProblem.None,
+                Message = purges.Tombstones > 0
+                    ? $"{lastSeq} records ({purges.Tombstones} purged under retention) and {allCheckpoints.Count} checkpoints verified"
+                    : $"{lastSeq} records and {allCheckpoints.Count} checkpoints verified",
+                Note = copies?.Note,
+            };
+        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = allCheckpoints.Count, Purged = purges.Tombstones };
+    }
+
+    /// <summary>
+    /// The tombstones met on the walk, grouped by the purge that made them, and the
+    /// 'audit.purged' records (hash-verified like any record) that must account for them.
+    /// </summary>
+    private sealed class PurgeLedger
+    {
+        private readonly SortedDictionary<long, (long Count, long NewestUs, System.Security.Cryptography.IncrementalHash Digest)> groups = [];
+        private readonly Dictionary<long, (long TimeUs, long Count, string Digest, long BeforeUs)> records = [];
+
+        public long Tombstones { get; private set; }
+
+        public void AddTombstone(long purgedBy, long seq, long timeUs, string hash)
+        {
+            if (!groups.TryGetValue(purgedBy, out var group))
+            {
+                group = (0, long.MinValue, System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256));
+            }
+
+            group.Digest.AppendData(AuditRetention.TombstoneLine(seq, hash));
+            groups[purgedBy] = (group.Count + 1, Math.Max(group.NewestUs, timeUs), group.Digest);
+            Tombstones++;
+        }
+
+        public void AddPurgeRecord(long seq, long timeUs, string canonicalDetails)
+        {
+            var details = System.Text.Json.Nodes.JsonNode.Parse(canonicalDetails);
+            records[seq] = (
+                timeUs,
+                details?["records"]?.GetValue<long>() ?? -1,
+                details?["digest"]?.GetValue<string>() ?? "",
+                details?["beforeUs"]?.GetValue<long>() ?? long.MinValue);
+        }
+
+        public AuditVerification? Check()
+        {
+            foreach (var (purgedBy, group) in groups)
+            {
+                var digest = Convert.ToHexStringLower(group.Digest.GetHashAndReset());
+                var found = records.TryGetValue(purgedBy, out var record);
+                if (!found || record.Count != group.Count || !string.Equals(record.Digest, digest, StringComparison.Ordinal))
+                {
+                    return Problem(AuditProblem.PurgeNotAudited, purgedBy, !found
+                        ? $"{group.Count} records are blanked as purged by record {purgedBy}, which is not an 'audit.purged' record"
+                        : $"the purge record {purgedBy} accounts for {record.Count} records, but {group.Count} are blanked under its name (or their hashes differ): a record was blanked outside the purge");
+                }
+
+                if (record.BeforeUs > Instant.ToMicros(AuditRetention.LogCutoff(Instant.FromMicros(record.TimeUs))) || group.NewestUs >= record.BeforeUs)
+                {
+                    return Problem(AuditProblem.PurgeInsideRetention, purgedBy, $"the purge record {purgedBy} blanked records less than {AuditRetention.LogYears} years old");
+                }
+            }
+
+            return null;
+        }
     }
 
     private static AuditVerification? ReadFileCheckpoints(
@@ -144,7 +210,8 @@ public static class AuditVerifier
         DbConnection connection,
         DbTransaction snapshot,
         SortedDictionary<long, AuditCheckpoint> allCheckpoints,
-        Dictionary<long, AuditCheckpoint> databaseCheckpoints)
+        Dictionary<long, AuditCheckpoint> databaseCheckpoints,
+        PurgeLedger purges)
     {
         var lastSeq = 0L;
         var prevHash = new string('0', 64);
@@ -152,7 +219,7 @@ public static class AuditVerifier
         var lastGoodCheckpoint = 0L;
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
-        command.CommandText = "SELECT seq, time_us, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq";
+        command.CommandText = "SELECT seq, time_us, actor, action, subject, details, prev_hash, hash, purged_by FROM audit_log ORDER BY seq";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -174,10 +241,26 @@ public static class AuditVerifier
                     : Problem(AuditProblem.PrevHashMismatch, seq, $"record {seq} does not link to record {seq - 1}", checkedCount: lastSeq));
             }
 
-            var recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
-            if (!string.Equals(recomputed, reader.GetString(7), StringComparison.Ordinal))
+            string recomputed;
+            if (!reader.IsDBNull(8))
             {
-                return (lastSeq, prevHash, Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash", checkedCount: lastSeq));
+                // A tombstone: its content is gone, so its stored hash is taken as is; the next
+                // record's hash covers it, and the purge record's digest accounts for it.
+                recomputed = reader.GetString(7);
+                purges.AddTombstone(reader.GetInt64(8), seq, reader.GetInt64(1), recomputed);
+            }
+            else
+            {
+                recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
+                if (!string.Equals(recomputed, reader.GetString(7), StringComparison.Ordinal))
+                {
+                    return (lastSeq, prevHash, Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash (its content was edited)", checkedCount: lastSeq));
+                }
+
+                if (string.Equals(reader.GetString(3), AuditRetention.PurgedAction, StringComparison.Ordinal))
+                {
+                    purges.AddPurgeRecord(seq, reader.GetInt64(1), reader.GetString(5));
+                }
             }
 
             if (allCheckpoints.TryGetValue(seq, out var checkpoint))
@@ -237,6 +320,13 @@ public static class AuditVerifier
     }
 
     /// <summary>The database and the files must each hold every checkpoint.</summary>
+    /// <remarks>
+    /// One exception: checkpoints the database has past the files' newest line, every one signed
+    /// after the files were last written, are what a process killed between its commit and its
+    /// file append leaves (the next start-up of any writer copies them): a valid chain with a
+    /// <see cref="AuditVerification.Note"/>. A file written after a checkpoint it lacks was
+    /// truncated or edited.
+    /// </remarks>
     private static AuditVerification? CheckCopies(
         long lastSeq, Dictionary<long, AuditCheckpoint> fileCheckpoints, Dictionary<long, AuditCheckpoint> databaseCheckpoints, IReadOnlyCollection<string> checkpointFiles)
     {
@@ -247,12 +337,33 @@ public static class AuditVerifier
 
         // Re-read the files now: checkpoints committed after the first read may have reached them since.
         var lateFileSeqs = checkpointFiles.SelectMany(p => new AuditCheckpointFile(p).ReadAll().Checkpoints).Select(c => c.Seq).ToHashSet();
-        foreach (var seq in databaseCheckpoints.Keys.Where(s => !lateFileSeqs.Contains(s)).Order())
+        var missing = databaseCheckpoints.Keys.Where(s => !lateFileSeqs.Contains(s)).Order().ToList();
+        if (missing.Count == 0)
         {
-            return Problem(AuditProblem.CheckpointMissingFromFile, seq, $"the checkpoint at {seq} is in the database but in no checkpoint file", CheckpointSource.File, lastSeq);
+            return null;
         }
 
-        return null;
+        var fileNewest = lateFileSeqs.Count == 0 ? 0 : lateFileSeqs.Max();
+        var existing = checkpointFiles.Where(File.Exists).ToList();
+        var lastWrite = existing.Count == 0 ? DateTimeOffset.MinValue : new DateTimeOffset(existing.Max(File.GetLastWriteTimeUtc), TimeSpan.Zero);
+        var first = missing[0];
+        if (fileNewest > 0 && first > fileNewest && missing.All(s => Instant.FromMicros(databaseCheckpoints[s].TimeUs) > lastWrite))
+        {
+            return new AuditVerification
+            {
+                Problem = AuditProblem.None,
+                Note = $"checkpoints {first}..{missing[^1]} are in the database only: signed after the checkpoint file was last written ({lastWrite:u}), as a process killed between its commit and its file append leaves them; the next start of the CA, CRL publisher or hsm tool copies them",
+            };
+        }
+
+        return Problem(
+            AuditProblem.CheckpointMissingFromFile,
+            first,
+            first > fileNewest && existing.Count > 0
+                ? $"the checkpoint at {first} is in the database but not in the checkpoint file, which was last written at {lastWrite:u}, after that checkpoint was signed: the file was truncated"
+                : $"the checkpoint at {first} is in the database but in no checkpoint file",
+            CheckpointSource.File,
+            lastSeq);
     }
 
     private static AuditVerification? CheckSignature(AuditCheckpoint checkpoint, Dictionary<string, AsymmetricKeyParameter> keys, CheckpointSource source)

@@ -223,6 +223,23 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void A_file_tail_lost_to_a_crash_is_a_note_but_a_truncated_file_is_named()
+    {
+        using var chain = NewChain(nameof(A_file_tail_lost_to_a_crash_is_a_note_but_a_truncated_file_is_named), 200);
+        File.WriteAllLines(chain.CheckpointFile, File.ReadAllLines(chain.CheckpointFile).Where(l => AuditCheckpoint.ParseFileLine(l)!.Seq <= 51));
+        // Cut now, after checkpoints 101 and 151 were signed: the file was truncated.
+        var truncated = chain.Verify();
+        AssertProblem(truncated, AuditProblem.CheckpointMissingFromFile, 101);
+        Assert.Contains("the file was truncated", truncated.Message, StringComparison.Ordinal);
+
+        // The same file as a process killed after committing 101 and 151 leaves it: last written before they were signed.
+        File.SetLastWriteTimeUtc(chain.CheckpointFile, Start.AddSeconds(60).UtcDateTime);
+        var crashed = chain.Verify();
+        Assert.True(crashed.IsValid, crashed.ToString());
+        Assert.Contains("checkpoints 101..151 are in the database only", crashed.Note, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_checkpoint_deleted_from_the_database_is_named()
     {
         using var chain = NewChain(nameof(A_checkpoint_deleted_from_the_database_is_named), 200);

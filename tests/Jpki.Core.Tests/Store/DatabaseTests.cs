@@ -22,7 +22,8 @@ public abstract class DatabaseTests(IStoreFixture fixture)
         using var database = NewDatabase(nameof(Migrator_applies_each_migration_once), migrate: false);
         var embedded = EmbeddedMigrationCount();
         Assert.True(embedded >= 2, $"only {embedded} migration scripts are embedded");
-        Assert.Equal(Enumerable.Range(1, embedded), Migrator.ApplyPending(database));
+        // Numbers are taken per branch (issue 9: 0007, 0008 and 0009 by three), so gaps may exist.
+        Assert.Equal(EmbeddedMigrationVersions(), Migrator.ApplyPending(database));
         Assert.Empty(Migrator.ApplyPending(database));
         using var connection = database.OpenConnection();
         Assert.Equal(embedded, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_migrations"));
@@ -229,6 +230,13 @@ public abstract class DatabaseTests(IStoreFixture fixture)
     }
 
     /// <summary>The NNNN_name.sql scripts embedded in Jpki.Core.</summary>
+    internal static List<int> EmbeddedMigrationVersions() =>
+        typeof(Database).Assembly.GetManifestResourceNames()
+            .Where(r => r.Contains(".Store.Migrations.", StringComparison.Ordinal) && r.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(r => int.Parse(r[(r.IndexOf(".Store.Migrations.", StringComparison.Ordinal) + ".Store.Migrations.".Length)..].Split('_')[0], System.Globalization.CultureInfo.InvariantCulture))
+            .Order()
+            .ToList();
+
     internal static int EmbeddedMigrationCount() =>
         typeof(Database).Assembly.GetManifestResourceNames().Count(r => r.Contains(".Store.Migrations.", StringComparison.Ordinal) && r.EndsWith(".sql", StringComparison.Ordinal));
 }

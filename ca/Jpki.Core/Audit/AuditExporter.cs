@@ -1,0 +1,149 @@
+using System.Data;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using Jpki.Core.Store;
+using Microsoft.Data.Sqlite;
+
+namespace Jpki.Core.Audit;
+
+/// <summary>What an export wrote.</summary>
+public sealed record AuditExportResult(string Directory, long FirstSeq, long LastSeq, long LastSeqInRange, int Checkpoints);
+
+/// <summary>
+/// Writes a self-contained bundle an outside auditor verifies with openssl and coreutils only:
+/// the records of a time range as the exact bytes that were hashed (one line each), extended to
+/// the first checkpoint at or after the range's last record so that every record is covered by a
+/// signature; the checkpoints from the one just before the first record to that one; the
+/// checkpoint keys' certificates (PEM); verify.sh and README.txt. The records are checked while
+/// written: a record that does not hash to its stored hash or link to its predecessor stops the
+/// export (run <c>./jpki audit verify</c>).
+/// </summary>
+public static class AuditExporter
+{
+    public static AuditExportResult Export(Database database, DateTimeOffset from, DateTimeOffset to, string directory, IReadOnlyList<byte[]> checkpointCertificates)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(checkpointCertificates);
+        if (to <= from)
+        {
+            throw new ArgumentException("the export's --to must be after --from");
+        }
+
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+        {
+            throw new IOException($"{directory} is not empty: an export goes to a new directory");
+        }
+
+        using var connection = database.OpenConnection();
+        using var snapshot = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : connection.BeginTransaction(IsolationLevel.RepeatableRead);
+        var range = new { fromUs = Instant.ToMicros(from), toUs = Instant.ToMicros(to) };
+        var (first, lastInRange) = connection.QuerySingle<(long?, long?)>(
+            "SELECT MIN(seq), MAX(seq) FROM audit_log WHERE time_us >= @fromUs AND time_us < @toUs", range, snapshot);
+        if (first is null || lastInRange is null)
+        {
+            throw new InvalidOperationException($"no audit records between {from:u} and {to:u}");
+        }
+
+        var cover = connection.QuerySingleOrDefault<long?>("SELECT MIN(seq) FROM audit_checkpoints WHERE seq >= @lastInRange", new { lastInRange }, snapshot)
+            ?? throw new InvalidOperationException($"no signed checkpoint covers record {lastInRange} yet");
+        var checkpoints = connection.Query<CheckpointRow>(
+                "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints WHERE seq >= @low AND seq <= @cover ORDER BY seq",
+                new { low = first.Value - 1, cover },
+                snapshot)
+            .Select(r => new AuditCheckpoint(r.Seq, r.Hash, r.TimeUs, r.KeyId, r.Signature))
+            .ToList();
+
+        Directory.CreateDirectory(directory);
+        using (var records = new StreamWriter(Path.Combine(directory, "records.jsonl"), false, new UTF8Encoding(false)) { NewLine = "\n" })
+        {
+            string? prev = null;
+            foreach (var row in connection.Query<RecordRow>(
+                         "SELECT seq AS Seq, time_us AS TimeUs, actor AS Actor, action AS Action, subject AS Subject, details AS Details, prev_hash AS PrevHash, hash AS Hash, purged_by AS PurgedBy FROM audit_log WHERE seq >= @first AND seq <= @cover ORDER BY seq",
+                         new { first, cover },
+                         snapshot,
+                         buffered: false))
+            {
+                if (prev is not null && !string.Equals(prev, row.PrevHash, StringComparison.Ordinal))
+                {
+                    throw new InvalidDataException($"record {row.Seq} does not link to record {row.Seq - 1}: run ./jpki audit verify");
+                }
+
+                string line;
+                if (row.PurgedBy is { } purgedBy)
+                {
+                    line = CanonicalJson.Serialize(new JsonObject { ["hash"] = row.Hash, ["prev"] = row.PrevHash, ["purgedBy"] = purgedBy, ["seq"] = row.Seq, ["time"] = row.TimeUs });
+                }
+                else
+                {
+                    var bytes = AuditLog.RecordBytes(row.Seq, row.TimeUs, row.Actor, row.Action, row.Subject, row.Details, row.PrevHash);
+                    if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), row.Hash, StringComparison.Ordinal))
+                    {
+                        throw new InvalidDataException($"record {row.Seq} does not hash to its stored hash: run ./jpki audit verify");
+                    }
+
+                    line = Encoding.UTF8.GetString(bytes);
+                }
+
+                records.WriteLine(line);
+                prev = row.Hash;
+            }
+        }
+
+        File.WriteAllText(Path.Combine(directory, "checkpoints.jsonl"), string.Concat(checkpoints.Select(c => c.ToFileLine() + "\n")), new UTF8Encoding(false));
+        for (var i = 0; i < checkpointCertificates.Count; i++)
+        {
+            File.WriteAllText(Path.Combine(directory, $"checkpoint-key-{i + 1}.pem"), PemEncoding.WriteString("CERTIFICATE", checkpointCertificates[i]) + "\n");
+        }
+
+        WriteResource("audit-export/verify.sh", Path.Combine(directory, "verify.sh"));
+        File.SetUnixFileMode(Path.Combine(directory, "verify.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        WriteResource("audit-export/README.txt", Path.Combine(directory, "README.txt"));
+        return new AuditExportResult(directory, first.Value, cover, lastInRange.Value, checkpoints.Count);
+    }
+
+    private static void WriteResource(string name, string path)
+    {
+        using var resource = typeof(AuditExporter).Assembly.GetManifestResourceStream(name) ?? throw new InvalidOperationException($"resource {name} is missing");
+        using var file = File.Create(path);
+        resource.CopyTo(file);
+    }
+
+    private sealed class RecordRow
+    {
+        public long Seq { get; set; }
+
+        public long TimeUs { get; set; }
+
+        public string Actor { get; set; } = "";
+
+        public string Action { get; set; } = "";
+
+        public string Subject { get; set; } = "";
+
+        public string Details { get; set; } = "";
+
+        public string PrevHash { get; set; } = "";
+
+        public string Hash { get; set; } = "";
+
+        public long? PurgedBy { get; set; }
+    }
+
+    private sealed class CheckpointRow
+    {
+        public long Seq { get; set; }
+
+        public string Hash { get; set; } = "";
+
+        public long TimeUs { get; set; }
+
+        public string KeyId { get; set; } = "";
+
+        public byte[] Signature { get; set; } = [];
+    }
+}
