@@ -97,6 +97,36 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             return inputProblem!;
         }
 
+        // The Juki-Net round trip runs while the request's key is checked (weak-key arithmetic,
+        // store reads): the two are independent, and the window waits for their sum otherwise.
+        // An answer refused before the lookup is needed cancels it; nothing is read from it then.
+        using var lookupCancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        var lookupTask = services.JukiNet.LookupAsync(checkedInput.ResidentCode, lookupCancel.Token);
+        try
+        {
+            return await IssueCheckedAsync(context, account, body, checkedInput, idempotencyKey, requestSha256, lookupTask);
+        }
+        finally
+        {
+            if (!lookupTask.IsCompleted)
+            {
+                await lookupCancel.CancelAsync();
+            }
+
+            // A lookup nobody awaited (an early refusal) must not surface as an unobserved fault.
+            _ = lookupTask.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task<IResult> IssueCheckedAsync(
+        HttpContext context,
+        Account account,
+        IssueCertificateRequest body,
+        CheckedInput checkedInput,
+        string idempotencyKey,
+        string requestSha256,
+        Task<ResidentLookupResult> lookupTask)
+    {
         CheckedRequest csr;
         try
         {
@@ -127,7 +157,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         ResidentLookupResult lookup;
         try
         {
-            lookup = await services.JukiNet.LookupAsync(checkedInput.ResidentCode, context.RequestAborted);
+            lookup = await lookupTask;
         }
         catch (JukiNetUnavailableException)
         {
