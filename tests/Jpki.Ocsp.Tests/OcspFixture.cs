@@ -5,6 +5,7 @@ using System.Text;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
 using Jpki.Core.Profiles;
 using Jpki.Core.Revocation;
@@ -194,6 +195,51 @@ public sealed class OcspFixture : IAsyncLifetime
 
         var path = Path.Combine(Root, hex + ".pem");
         File.WriteAllText(path, Pem("CERTIFICATE", certificate.GetEncoded()));
+        return (hex, path);
+    }
+
+    /// <summary>
+    /// A certificate made by the CA's own issuer (<see cref="CertificateIssuer"/>: the full JPKI profile, critical
+    /// certificatePolicies with a CPS qualifier, AIA and the municipality CRL DP) with the issuer key in the token,
+    /// recorded as 'good'. Authentication kind, so no resident facts are needed.
+    /// </summary>
+    public (string Serial, string PemPath) IssueJpki(string issuerKeyId)
+    {
+        using var db = Database.OpenConnection();
+        var key = IssuerStore.FindKey(db, issuerKeyId)!;
+        var prefecture = Settings.Prefectures[0];
+        var serial = SerialNumbers.New();
+        var now = DateTimeOffset.UtcNow;
+        var validity = CertificateValidity.Compute(now, new JpkiBirthDate(3, 1980, 2, 29), IssuerKind.Authentication, cardExpiry: null, authCertificateNotAfter: null, Instant.FromMicros(key.NotAfterUs));
+        var holder = subjectKey.Public;
+        var issued = CertificateIssuer.Issue(
+            new EndEntityRequest
+            {
+                Kind = IssuerKind.Authentication,
+                Prefecture = prefecture.ToPrefecture(),
+                MunicipalityCode = "352012",
+                MunicipalityName = "Yamaguchi-shi",
+                SubjectId = "A" + Convert.ToHexString(RandomNumberGenerator.GetBytes(11)),
+                SubjectPublicKeyInfo = SubjectPublicKeyInfoFactory.CreateSubjectPublicKeyInfo(holder).GetDerEncoded(),
+                SerialNumber = serial,
+                Validity = validity,
+                CrlBaseUrl = Settings.Urls.CrlBase,
+                OcspBaseUrl = Settings.Urls.OcspBase,
+                CpsUrl = Settings.Urls.Cps,
+                IssuerKeyId = issuerKeyId,
+                IssuerCertificate = key.CertificateDer!,
+            },
+            issuerSigners[issuerKeyId]);
+        var hex = SerialNumbers.ToHex(serial);
+        using (var tx = Database.BeginWrite())
+        {
+            IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
+                hex, issuerKeyId, "authentication", Instant.ToMicros(validity.NotBefore), Instant.ToMicros(validity.NotAfter), issued.Der, Instant.ToMicros(now)));
+            tx.Commit();
+        }
+
+        var path = Path.Combine(Root, hex + ".pem");
+        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
         return (hex, path);
     }
 
