@@ -71,6 +71,12 @@ public sealed class OcspFixture : IAsyncLifetime
 
     public Uri NetworkAddress { get; private set; } = null!;
 
+    /// <summary>The responder's mutual-TLS listener (same responder as <see cref="Address"/>).</summary>
+    public Uri TlsAddress { get; private set; } = null!;
+
+    /// <summary>Server and client certificates for <see cref="TlsAddress"/>, made by openssl.</summary>
+    public MutualTlsFiles Tls { get; private set; } = null!;
+
     /// <summary>The responder's warnings and errors (kept in /tmp/jpki-ocsp-tests-last.log after the run).</summary>
     public string LogPath => Path.Combine(Root, "ocsp.log");
 
@@ -99,10 +105,11 @@ public sealed class OcspFixture : IAsyncLifetime
         RunCeremony();
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
         var loaded = JpkiSettings.Load(Home);
+        Tls = MutualTlsFiles.Create(Path.Combine(Root, "tls"));
         Settings = loaded with
         {
             Hsm = loaded.Hsm with { TokenLabel = TokenLabel },
-            Ocsp = loaded.Ocsp with { UnknownSignaturesBurst = 3, UnknownSignaturesPerMinute = 1, NonceSignaturesBurst = 2, NonceSignaturesPerMinute = 1, StatusPollMilliseconds = 100 },
+            Ocsp = loaded.Ocsp with { MutualTls = new MutualTlsSettings { Listen = "https://127.0.0.1:0", CertificateFile = Tls.ServerCertificate, KeyFile = Tls.ServerKey }, UnknownSignaturesBurst = 3, UnknownSignaturesPerMinute = 1, NonceSignaturesBurst = 2, NonceSignaturesPerMinute = 1, StatusPollMilliseconds = 100 },
         };
         Database = new Database(Settings.ConnectionString, TimeProvider.System);
         Migrator.ApplyPending(Database);
@@ -120,9 +127,10 @@ public sealed class OcspFixture : IAsyncLifetime
             ConfigureLogging = logging => logging.AddProvider(new FileLoggerProvider(LogPath)),
         });
         await responder.StartAsync();
-        Address = new Uri(responder.Urls.Single().TrimEnd('/') + "/");
+        Address = new Uri(responder.Urls.Single(u => u.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/') + "/");
+        TlsAddress = new Uri(responder.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/') + "/");
 
-        var networkSettings = Settings with { Ocsp = Settings.Ocsp with { AllowedNetworks = ["127.0.0.0/8"] } };
+        var networkSettings = Settings with { Ocsp = Settings.Ocsp with { AllowedNetworks = ["127.0.0.0/8"], MutualTls = null } };
         networkResponder = OcspHost.Build(networkSettings, Module, new OcspOptions { ListenUrl = "http://127.0.0.1:0" });
         await networkResponder.StartAsync();
         NetworkAddress = new Uri(networkResponder.Urls.Single().TrimEnd('/') + "/");
@@ -250,6 +258,19 @@ public sealed class OcspFixture : IAsyncLifetime
         var result = revoker!.Revoke(tx, new RevocationOrder { Serial = serial, Cause = cause, Source = "test", Actor = "officer1" });
         tx.Commit();
         return result;
+    }
+
+    /// <summary>A new verifier account (for tests that change it); returns its token.</summary>
+    public string AddVerifier(string id) => AddAccount(id, AccountRole.Verifier);
+
+    /// <summary>Registers a client certificate (PEM file) to an account, as the CA API does.</summary>
+    public string RegisterClientCertificate(string account, string certificatePemPath)
+    {
+        using var certificate = ClientCertificateStore.Parse(File.ReadAllText(certificatePemPath));
+        using var tx = Database.BeginWrite();
+        var registration = ClientCertificateStore.Register(tx, account, certificate);
+        tx.Commit();
+        return registration.Sha256;
     }
 
     public void Disable(string account)
