@@ -74,7 +74,8 @@ public static class OcspHost
             provider.GetRequiredService<IssuerDirectory>(),
             provider.GetRequiredService<FirstRevokedRecorder>(),
             time,
-            timings.ServeMargin));
+            timings.ServeMargin,
+            ocsp.MaxCachedAnswers));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
@@ -118,6 +119,8 @@ public static class OcspHost
                     issuerKeys = services.Directory.Count,
                     signatures = services.Signatures.Count,
                     cachedAnswers = cache.Count,
+                    cacheCapacity = cache.Capacity,
+                    cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
                     queriesLogged = log.Written,
                 },

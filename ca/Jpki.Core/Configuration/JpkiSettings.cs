@@ -124,9 +124,9 @@ public sealed record JpkiSettings
         Ocsp.MutualTls?.Validate(path, "ocsp.mutualTls");
         Crl.MutualTls?.Validate(path, "crl.mutualTls");
 
-        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536)
+        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
         {
-            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB)");
+            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000)");
         }
 
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
@@ -355,6 +355,9 @@ public sealed record OcspSettings
 
     /// <summary>Largest POST body read; a larger one is a malformedRequest.</summary>
     public int MaxRequestBytes { get; init; } = 8192;
+
+    /// <summary>At most this many signed answers are cached (about 2 KB each); past it the least recently queried are evicted.</summary>
+    public int MaxCachedAnswers { get; init; } = 50_000;
 
     /// <summary>An optional HTTPS listener where verifiers present registered client certificates (off when null).</summary>
     public MutualTlsSettings? MutualTls { get; init; }
