@@ -55,6 +55,11 @@ public sealed class OcspFixture : IAsyncLifetime
 
     public string ConfPath => Path.Combine(Root, "softhsm2.conf");
 
+    /// <summary>A second install (own store and token, same SoftHSM store) whose OCSP responder keys are P-256.</summary>
+    public string P256Home => Path.Combine(Root, "home-p256");
+
+    public string P256TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
     public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
     public string ModulePath { get; } = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
@@ -103,6 +108,15 @@ public sealed class OcspFixture : IAsyncLifetime
         System.IO.Directory.CreateDirectory(Home);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(Root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         RunCeremony();
+
+        // A second install in the same SoftHSM store (SoftHSM sees only tokens that exist when the
+        // module loads, and the module loads once per process), its responders on P-256 keys.
+        JpkiSettings.Load(P256Home); // writes the defaults
+        var p256File = Path.Combine(P256Home, JpkiSettings.FileName);
+        var p256Json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(p256File))!;
+        p256Json["ceremony"]!["responderKey"] = "p256";
+        File.WriteAllText(p256File, p256Json.ToJsonString());
+        TestInstall.RunCeremony(P256Home, ConfPath, P256TokenLabel, ModulePath);
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
         var loaded = JpkiSettings.Load(Home);
         Tls = MutualTlsFiles.Create(Path.Combine(Root, "tls"));
