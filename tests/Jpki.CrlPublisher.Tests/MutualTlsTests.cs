@@ -53,6 +53,18 @@ public sealed class MutualTlsTests(CrlFixture crl)
         Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, null, fetched));
         Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, operatorCertificate, fetched));
 
+        // Removed, the certificate is refused; registered again, served again.
+        var sha256 = registration.GetProperty("sha256").GetString();
+        var (removed, _, _) = await crl.Ca.SendAsync(HttpMethod.Delete, $"api/v1/accounts/{id}/client-certificates/{sha256}", "officer1");
+        Assert.Equal(204, removed);
+        var (removedAgain, gone, _) = await crl.Ca.SendAsync(HttpMethod.Delete, $"api/v1/accounts/{id}/client-certificates/{sha256}", "officer1");
+        Assert.Equal(404, removedAgain);
+        Assert.Equal("urn:jpki:problem:client-certificate-not-found", gone.GetProperty("type").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, registered, fetched));
+        var (reregistered, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
+        Assert.Equal(201, reregistered);
+        Assert.Equal(HttpStatusCode.OK, await FetchAsync(url, registered, fetched));
+
         var (disabled, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/disable", "officer1");
         Assert.Equal(200, disabled);
         Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, registered, fetched));
