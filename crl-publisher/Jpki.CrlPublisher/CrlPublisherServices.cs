@@ -75,6 +75,9 @@ public sealed class CrlPublisherServices : IDisposable
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
         Audit = new AuditLog(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());
 
+        // A previous publisher may have been killed between a commit and its checkpoint-file append.
+        Audit.RecoverCheckpointFile(Database);
+
         var keys = new Dictionary<string, CrlIssuerKey>(StringComparer.Ordinal);
         foreach (var keyId in CrlStore.SigningIssuerKeys(db, Instant.NowMicros(time)))
         {
