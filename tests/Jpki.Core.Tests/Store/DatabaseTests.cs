@@ -22,7 +22,9 @@ public abstract class DatabaseTests(IStoreFixture fixture)
         using var database = NewDatabase(nameof(Migrator_applies_each_migration_once), migrate: false);
         var embedded = EmbeddedMigrationCount();
         Assert.True(embedded >= 2, $"only {embedded} migration scripts are embedded");
-        Assert.Equal(Enumerable.Range(1, embedded), Migrator.ApplyPending(database));
+        // Numbers are reserved per branch (0009 before 0007/0008 exist), so gaps are allowed: every embedded script, in order.
+        Assert.Equal(Migrator.LoadScripts().Select(m => m.Version), Migrator.ApplyPending(database));
+        Assert.Equal(embedded, Migrator.LoadScripts().Select(m => m.Version).Distinct().Count());
         Assert.Empty(Migrator.ApplyPending(database));
         using var connection = database.OpenConnection();
         Assert.Equal(embedded, connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_migrations"));
