@@ -137,6 +137,103 @@ public sealed class AccountAdministration(CaServices services)
         return Results.Json(new { id, role = AccountStore.RoleText(account.Role), municipalityCodes = account.MunicipalityCodes, disabled = true }, ApiJson.Options);
     }
 
+    public sealed record ClientCertificateRequest(string? CertificatePem);
+
+    /// <summary>
+    /// Registers a client certificate for a verifier (DESIGN.md §6): the OCSP and CRL mutual-TLS
+    /// listeners then accept it while the account is enabled and the certificate valid. Only its
+    /// SHA-256, subject and validity are stored; audited.
+    /// </summary>
+    public async Task<IResult> RegisterClientCertificateAsync(string id, HttpContext context, Account officer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(officer);
+        var (body, _, problem) = await ApiJson.ReadAsync<ClientCertificateRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate;
+        try
+        {
+            certificate = ClientCertificateStore.Parse(body.CertificatePem);
+        }
+        catch (ClientCertificateException e)
+        {
+            return Invalid(e.Message);
+        }
+
+        using (certificate)
+        {
+            using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+            if (AccountStore.Find(tx.Connection, id, tx.Transaction) is not { } account)
+            {
+                return NotFound();
+            }
+
+            if (account.Role != AccountRole.Verifier)
+            {
+                return Invalid("client certificates are registered for verifier accounts only");
+            }
+
+            ClientCertificateRegistration registration;
+            try
+            {
+                registration = ClientCertificateStore.Register(tx, id, certificate);
+            }
+            catch (ClientCertificateException e)
+            {
+                return ProblemTypes.Problem(409, ProblemTypes.ClientCertificateExists, "client certificate registered already", e.Message);
+            }
+
+            services.Audit.Append(tx, new AuditRecord(officer.Id, "account.client-certificate-registered", id, new JsonObject
+            {
+                ["sha256"] = registration.Sha256,
+                ["subject"] = registration.Subject,
+                ["notAfterUs"] = registration.NotAfterUs,
+            }));
+            await tx.CommitAsync(context.RequestAborted);
+            return Results.Json(Describe(registration), ApiJson.Options, statusCode: StatusCodes.Status201Created);
+        }
+    }
+
+    public async Task<IResult> ListClientCertificatesAsync(string id, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+        if (AccountStore.Find(db, id) is null)
+        {
+            return NotFound();
+        }
+
+        return Results.Json(ClientCertificateStore.List(db, id).Select(Describe), ApiJson.Options);
+    }
+
+    public async Task<IResult> RemoveClientCertificateAsync(string id, string sha256, HttpContext context, Account officer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(officer);
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        if (!ClientCertificateStore.Remove(tx, id, sha256.ToLowerInvariant()))
+        {
+            return ProblemTypes.Problem(404, ProblemTypes.ClientCertificateNotFound, "no such client certificate", "this account has no client certificate with this SHA-256");
+        }
+
+        services.Audit.Append(tx, new AuditRecord(officer.Id, "account.client-certificate-removed", id, new JsonObject { ["sha256"] = sha256.ToLowerInvariant() }));
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.NoContent();
+    }
+
+    private static object Describe(ClientCertificateRegistration r) => new
+    {
+        account = r.Account,
+        sha256 = r.Sha256,
+        subject = r.Subject,
+        notBefore = Jpki.Core.Store.Instant.FromMicros(r.NotBeforeUs),
+        notAfter = Jpki.Core.Store.Instant.FromMicros(r.NotAfterUs),
+    };
+
     /// <summary>Operators are bound to at least one known municipality; other roles to none.</summary>
     private static IResult? CheckBindings(AccountRole role, IReadOnlyList<string> codes)
     {

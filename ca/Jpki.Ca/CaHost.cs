@@ -145,6 +145,21 @@ public static class CaHost
             var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
             return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
         });
+        app.MapPost("/api/v1/accounts/{id}/client-certificates", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.RegisterClientCertificateAsync(id, context, officer);
+        });
+        app.MapGet("/api/v1/accounts/{id}/client-certificates", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.ListClientCertificatesAsync(id, context);
+        });
+        app.MapDelete("/api/v1/accounts/{id}/client-certificates/{sha256}", async (string id, string sha256, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
+        {
+            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
+            return officer is null ? problem! : await accounts.RemoveClientCertificateAsync(id, sha256, context, officer);
+        });
         MapRevocationEndpoints(app);
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);

@@ -35,6 +35,8 @@ public static class ProblemTypes
     public const string LoginFailed = Prefix + "login-failed";
     public const string AccountExists = Prefix + "account-exists";
     public const string AccountNotFound = Prefix + "account-not-found";
+    public const string ClientCertificateExists = Prefix + "client-certificate-exists";
+    public const string ClientCertificateNotFound = Prefix + "client-certificate-not-found";
     public const string AccountLocked = Prefix + "account-locked";
     public const string NotTheHolder = Prefix + "not-the-holder";
     public const string AlreadyRevoked = Prefix + "already-revoked";

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
@@ -25,6 +27,9 @@ public sealed record CrlHostOptions
     public Action<string>? AfterWrite { get; init; }
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>How long a verifier lookup (token or client certificate) is remembered; zero: every request reads the store.</summary>
+    public TimeSpan RememberVerifiersFor { get; init; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -41,7 +46,7 @@ public static partial class CrlHost
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.UseUrls(MutualTlsListener.Configure(builder.WebHost, options.ListenUrl, settings.Crl.MutualTls, settings.Resolve));
         builder.Logging.ClearProviders();
         builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -49,9 +54,11 @@ public static partial class CrlHost
         options.ConfigureLogging?.Invoke(builder.Logging);
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite));
-        builder.Services.AddSingleton(provider => new CrlAccessPolicy(
+        builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
             provider.GetRequiredService<CrlPublisherServices>().Database,
-            CrlAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks)));
+            VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
+            options.Time,
+            options.RememberVerifiersFor));
         if (options.Schedule)
         {
             // In-memory job store: on SQLite one machine runs one publisher; with PostgreSQL several
@@ -100,9 +107,9 @@ public static partial class CrlHost
                 stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
             });
         });
-        app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy) =>
+        app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
-        app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy) =>
+        app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
         return app;
     }
@@ -123,16 +130,16 @@ public static partial class CrlHost
         return published;
     }
 
-    private static async Task<IResult> ServeAsync(HttpContext context, CrlPublisherServices services, CrlAccessPolicy policy, string issuerKeyId, string file, bool municipality)
+    private static async Task<IResult> ServeAsync(HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy, string issuerKeyId, string file, bool municipality)
     {
-        if (!await policy.AllowsAsync(context))
+        if (await policy.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted) is null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
             return Results.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
                 type: "urn:jpki:problem:unauthenticated",
                 title: "authentication required",
-                detail: "CRLs are for registered verifiers: send Authorization: Bearer <verifier token>");
+                detail: "CRLs are for registered verifiers: send Authorization: Bearer <verifier token> or a registered client certificate");
         }
 
         if (Resolve(issuerKeyId, file, municipality) is not { } target || !services.Publisher.IssuerKeys.ContainsKey(issuerKeyId))

@@ -249,6 +249,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             }));
             // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
             File.Move(temporary, finalPath, overwrite: true);
+            DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
             tx.Commit();
             return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
         }

@@ -78,16 +78,25 @@ public sealed class SigningSource(Database database, OcspResponseWriter writer, 
 /// replaces the cached 'good' at once, and <see cref="RefreshAheadAsync"/> re-signs recently
 /// queried answers before they expire. An answer read before a change the watcher has already
 /// reported is signed again rather than installed (see <see cref="StoredStatus.SnapshotChangeSeq"/>).
+/// Memory is bounded: past <c>maxEntries</c> answers the least recently queried ones are evicted
+/// (see <see cref="EvictLeastRecentlyQueried"/>); a hit only stamps its answer's last-query time.
 /// </summary>
-public sealed class CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin) : IAnswerSource
+public sealed class CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin, int maxEntries) : IAnswerSource
 {
     private readonly ConcurrentDictionary<string, SignedAnswer> answers = new(StringComparer.Ordinal);
+    private readonly Lock evicting = new();
+    private long evictions;
     private readonly ConcurrentDictionary<string, Lazy<Task<SignedAnswer>>> inFlight = new(StringComparer.Ordinal);
 
     // serial → (change_seq, when reported): consulted when an answer is installed.
     private readonly ConcurrentDictionary<string, (long ChangeSeq, long ReportedTicks)> latestChange = new(StringComparer.Ordinal);
 
     public int Count => answers.Count;
+
+    public int Capacity => maxEntries;
+
+    /// <summary>Answers evicted for room since start.</summary>
+    public long Evictions => Interlocked.Read(ref evictions);
 
     public async Task<SignedAnswer> AnswerAsync(OcspQuery query, CancellationToken cancellationToken)
     {
@@ -99,7 +108,7 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
             return cached;
         }
 
-        var answer = await SignOnceAsync(query);
+        var answer = await SignOnceAsync(query, now.UtcTicks);
         answer.LastQueriedTicks = now.UtcTicks;
         return answer;
     }
@@ -175,13 +184,13 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
             return;
         }
 
-        var resigned = await SignOnceAsync(new OcspQuery(issuer, answer.CertId, SigningSource.SystemVerifier));
-        resigned.LastQueriedTicks = answer.LastQueriedTicks;
+        // A re-signed answer keeps its last-query time: refreshing is not a use.
+        await SignOnceAsync(new OcspQuery(issuer, answer.CertId, SigningSource.SystemVerifier), answer.LastQueriedTicks);
     }
 
-    private async Task<SignedAnswer> SignOnceAsync(OcspQuery query)
+    private async Task<SignedAnswer> SignOnceAsync(OcspQuery query, long lastQueriedTicks)
     {
-        var lazy = inFlight.GetOrAdd(query.CacheKey, _ => new Lazy<Task<SignedAnswer>>(() => SignAndInstallAsync(query)));
+        var lazy = inFlight.GetOrAdd(query.CacheKey, _ => new Lazy<Task<SignedAnswer>>(() => SignAndInstallAsync(query, lastQueriedTicks)));
         try
         {
             return await lazy.Value;
@@ -192,7 +201,7 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
         }
     }
 
-    private async Task<SignedAnswer> SignAndInstallAsync(OcspQuery query)
+    private async Task<SignedAnswer> SignAndInstallAsync(OcspQuery query, long lastQueriedTicks)
     {
         SignedAnswer answer;
         var attempts = 0;
@@ -206,15 +215,59 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
             && latestChange.TryGetValue(serial, out var change)
             && change.ChangeSeq > answer.Status.SnapshotChangeSeq);
 
+        // Stamped before it is visible, so an eviction running now does not take it for the oldest.
+        answer.LastQueriedTicks = lastQueriedTicks;
         answers.AddOrUpdate(
             query.CacheKey,
             answer,
             (_, old) => old.Status.SnapshotChangeSeq > answer.Status.SnapshotChangeSeq ? old : answer);
+        if (answers.Count > maxEntries)
+        {
+            EvictLeastRecentlyQueried();
+        }
+
         if (answer.Status.State == CertificateState.Revoked && answer.CertId.SerialHex is { } revoked)
         {
             firstRevoked.Installed(revoked, answer.ProducedAt);
         }
 
         return answer;
+    }
+
+    /// <summary>
+    /// Brings the cache back under its cap by dropping the answers queried longest ago. One pass at
+    /// a time; it removes down to <c>maxEntries − maxEntries/16</c>, so a full cache pays one sort of
+    /// its entries per maxEntries/16 new answers (amortised O(log n) per miss) while hits stay
+    /// lock-free. An evicted answer is simply signed again when next asked.
+    /// </summary>
+    private void EvictLeastRecentlyQueried()
+    {
+        if (!evicting.TryEnter())
+        {
+            return; // another thread is evicting; this answer is counted in its pass or the next
+        }
+
+        try
+        {
+            var excess = answers.Count - (maxEntries - (maxEntries / 16));
+            if (excess <= 0)
+            {
+                return;
+            }
+
+            var oldest = answers.ToArray();
+            Array.Sort(oldest, (a, b) => a.Value.LastQueriedTicks.CompareTo(b.Value.LastQueriedTicks));
+            for (var i = 0; i < excess && i < oldest.Length; i++)
+            {
+                if (answers.TryRemove(oldest[i]))
+                {
+                    Interlocked.Increment(ref evictions);
+                }
+            }
+        }
+        finally
+        {
+            evicting.Exit();
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Jpki.Core.Accounts;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Microsoft.AspNetCore.Http;
@@ -15,7 +16,7 @@ namespace Jpki.Ocsp;
 /// with <c>Cache-Control: no-cache</c>. Order: access policy, then the request, then the issuer.
 /// </summary>
 public sealed class OcspEndpoint(
-    VerifierAccess access,
+    VerifierAccessPolicy access,
     IssuerDirectory directory,
     CachingSource cache,
     SigningSource signing,
@@ -110,7 +111,7 @@ public sealed class OcspEndpoint(
     private async Task AnswerAsync(HttpContext context, byte[]? der)
     {
         var nowUs = Instant.NowMicros(time);
-        var grant = await access.AuthorizeAsync(context);
+        var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
         OcspRequest? request = null;
         string? malformed = null;
         if (der is null)

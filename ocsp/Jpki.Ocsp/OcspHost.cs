@@ -1,6 +1,7 @@
-using System.Net;
+using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -37,7 +38,7 @@ public static class OcspHost
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(options);
         var ocsp = settings.Ocsp;
-        var networks = ocsp.AllowedNetworks.Select(IPNetwork.Parse).ToList();
+        var networks = VerifierAccessPolicy.ParseNetworks(ocsp.AllowedNetworks);
         var timings = new OcspTimings
         {
             Validity = TimeSpan.FromMinutes(ocsp.ValidityMinutes),
@@ -48,7 +49,7 @@ public static class OcspHost
         };
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.UseUrls(MutualTlsListener.Configure(builder.WebHost, options.ListenUrl, ocsp.MutualTls, settings.Resolve));
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = ocsp.MaxRequestBytes);
         builder.Logging.ClearProviders();
         builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
@@ -73,14 +74,15 @@ public static class OcspHost
             provider.GetRequiredService<IssuerDirectory>(),
             provider.GetRequiredService<FirstRevokedRecorder>(),
             time,
-            timings.ServeMargin));
-        builder.Services.AddSingleton(provider => new VerifierAccess(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
+            timings.ServeMargin,
+            ocsp.MaxCachedAnswers));
+        builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
         builder.Services.AddSingleton<StatusChangeWatcher>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
         builder.Services.AddSingleton(provider => new OcspEndpoint(
-            provider.GetRequiredService<VerifierAccess>(),
+            provider.GetRequiredService<VerifierAccessPolicy>(),
             provider.GetRequiredService<IssuerDirectory>(),
             provider.GetRequiredService<CachingSource>(),
             provider.GetRequiredService<SigningSource>(),
@@ -117,6 +119,8 @@ public static class OcspHost
                     issuerKeys = services.Directory.Count,
                     signatures = services.Signatures.Count,
                     cachedAnswers = cache.Count,
+                    cacheCapacity = cache.Capacity,
+                    cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
                     queriesLogged = log.Written,
                 },

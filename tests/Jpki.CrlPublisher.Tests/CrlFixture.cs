@@ -5,6 +5,7 @@ using Jpki.Core.Configuration;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
+using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -34,6 +35,12 @@ public sealed class CrlFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new();
 
+    /// <summary>The publisher's mutual-TLS listener (same publisher as <see cref="Address"/>).</summary>
+    public Uri TlsAddress { get; private set; } = null!;
+
+    /// <summary>Server and client certificates for <see cref="TlsAddress"/>, made by openssl.</summary>
+    public MutualTlsFiles Tls { get; private set; } = null!;
+
     /// <summary>What the next publication does to its temporary file before the check (null: nothing).</summary>
     public Action<string>? Damage { get; set; }
 
@@ -43,7 +50,12 @@ public sealed class CrlFixture : IAsyncLifetime
     {
         await Ca.InitializeAsync();
         var settings = JpkiSettings.Load(Ca.Home);
-        Settings = settings with { Hsm = settings.Hsm with { TokenLabel = Ca.TokenLabel } };
+        Tls = MutualTlsFiles.Create(Path.Combine(Ca.Root, "tls"));
+        Settings = settings with
+        {
+            Hsm = settings.Hsm with { TokenLabel = Ca.TokenLabel },
+            Crl = settings.Crl with { MutualTls = new MutualTlsSettings { Listen = "https://127.0.0.1:0", CertificateFile = Tls.ServerCertificate, KeyFile = Tls.ServerKey } },
+        };
         publisher = CrlHost.Build(Settings, Ca.Module, new CrlHostOptions
         {
             ListenUrl = "http://127.0.0.1:0",
@@ -52,7 +64,8 @@ public sealed class CrlFixture : IAsyncLifetime
             AfterWrite = path => Damage?.Invoke(path),
         });
         await publisher.StartAsync();
-        Address = new Uri(publisher.Urls.Single().TrimEnd('/') + "/");
+        Address = new Uri(publisher.Urls.Single(u => u.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/') + "/");
+        TlsAddress = new Uri(publisher.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/') + "/");
         Services = publisher.Services.GetRequiredService<CrlPublisherServices>();
     }
 

@@ -3,7 +3,8 @@ using Jpki.Core.Revocation;
 namespace Jpki.CrlPublisher.Tests;
 
 /// <summary>
-/// A stock JDK CertPathValidator (PKIX) with revocation on and the partition CRL as its only
+/// A stock JDK CertPathValidator (PKIX) with revocation on, OCSP off (<c>ocsp.enable=false</c>;
+/// PKIXRevocationChecker with ONLY_END_ENTITY, PREFER_CRLS, NO_FALLBACK) and the partition CRL as its only
 /// source: the JDK matches the CRL's issuingDistributionPoint against the certificate's CRL DP
 /// strictly, so a partition CRL with any other IDP would leave it unable to decide.
 /// </summary>
@@ -13,23 +14,29 @@ public sealed class JdkRevocationTests(CrlFixture crl)
     /// <summary><c>java Revocation.java root.pem leaf.pem crl.der</c>: prints VALID, or INVALID and the reason.</summary>
     private const string ValidatorSource = """
         import java.io.FileInputStream;
+        import java.security.Security;
         import java.security.cert.*;
         import java.util.*;
 
         public class Revocation {
             public static void main(String[] args) throws Exception {
+                Security.setProperty("ocsp.enable", "false");
                 CertificateFactory factory = CertificateFactory.getInstance("X.509");
                 X509Certificate root, leaf;
                 X509CRL crl;
                 try (var in = new FileInputStream(args[0])) { root = (X509Certificate) factory.generateCertificate(in); }
                 try (var in = new FileInputStream(args[1])) { leaf = (X509Certificate) factory.generateCertificate(in); }
                 try (var in = new FileInputStream(args[2])) { crl = (X509CRL) factory.generateCRL(in); }
+                CertPathValidator validator = CertPathValidator.getInstance("PKIX");
+                PKIXRevocationChecker checker = (PKIXRevocationChecker) validator.getRevocationChecker();
+                checker.setOptions(EnumSet.of(PKIXRevocationChecker.Option.ONLY_END_ENTITY, PKIXRevocationChecker.Option.PREFER_CRLS, PKIXRevocationChecker.Option.NO_FALLBACK));
                 PKIXParameters parameters = new PKIXParameters(Set.of(new TrustAnchor(root, null)));
                 parameters.setRevocationEnabled(true);
+                parameters.addCertPathChecker(checker);
                 parameters.setPolicyQualifiersRejected(false);
                 parameters.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(List.of(crl))));
                 try {
-                    CertPathValidator.getInstance("PKIX").validate(factory.generateCertPath(List.of(leaf)), parameters);
+                    validator.validate(factory.generateCertPath(List.of(leaf)), parameters);
                     System.out.println("VALID");
                 } catch (CertPathValidatorException e) {
                     System.out.println("INVALID: " + e.getReason() + ": " + e.getMessage());

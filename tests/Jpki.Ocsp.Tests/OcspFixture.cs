@@ -5,6 +5,7 @@ using System.Text;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
 using Jpki.Core.Profiles;
 using Jpki.Core.Revocation;
@@ -54,6 +55,11 @@ public sealed class OcspFixture : IAsyncLifetime
 
     public string ConfPath => Path.Combine(Root, "softhsm2.conf");
 
+    /// <summary>A second install (own store and token, same SoftHSM store) whose OCSP responder keys are P-256.</summary>
+    public string P256Home => Path.Combine(Root, "home-p256");
+
+    public string P256TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
     public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
     public string ModulePath { get; } = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
@@ -69,6 +75,12 @@ public sealed class OcspFixture : IAsyncLifetime
     public Uri Address { get; private set; } = null!;
 
     public Uri NetworkAddress { get; private set; } = null!;
+
+    /// <summary>The responder's mutual-TLS listener (same responder as <see cref="Address"/>).</summary>
+    public Uri TlsAddress { get; private set; } = null!;
+
+    /// <summary>Server and client certificates for <see cref="TlsAddress"/>, made by openssl.</summary>
+    public MutualTlsFiles Tls { get; private set; } = null!;
 
     /// <summary>The responder's warnings and errors (kept in /tmp/jpki-ocsp-tests-last.log after the run).</summary>
     public string LogPath => Path.Combine(Root, "ocsp.log");
@@ -96,12 +108,22 @@ public sealed class OcspFixture : IAsyncLifetime
         System.IO.Directory.CreateDirectory(Home);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(Root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         RunCeremony();
+
+        // A second install in the same SoftHSM store (SoftHSM sees only tokens that exist when the
+        // module loads, and the module loads once per process), its responders on P-256 keys.
+        JpkiSettings.Load(P256Home); // writes the defaults
+        var p256File = Path.Combine(P256Home, JpkiSettings.FileName);
+        var p256Json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(p256File))!;
+        p256Json["ceremony"]!["responderKey"] = "p256";
+        File.WriteAllText(p256File, p256Json.ToJsonString());
+        TestInstall.RunCeremony(P256Home, ConfPath, P256TokenLabel, ModulePath);
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
         var loaded = JpkiSettings.Load(Home);
+        Tls = MutualTlsFiles.Create(Path.Combine(Root, "tls"));
         Settings = loaded with
         {
             Hsm = loaded.Hsm with { TokenLabel = TokenLabel },
-            Ocsp = loaded.Ocsp with { UnknownSignaturesBurst = 3, UnknownSignaturesPerMinute = 1, NonceSignaturesBurst = 2, NonceSignaturesPerMinute = 1, StatusPollMilliseconds = 100 },
+            Ocsp = loaded.Ocsp with { MutualTls = new MutualTlsSettings { Listen = "https://127.0.0.1:0", CertificateFile = Tls.ServerCertificate, KeyFile = Tls.ServerKey }, UnknownSignaturesBurst = 3, UnknownSignaturesPerMinute = 1, NonceSignaturesBurst = 2, NonceSignaturesPerMinute = 1, StatusPollMilliseconds = 100 },
         };
         Database = new Database(Settings.ConnectionString, TimeProvider.System);
         Migrator.ApplyPending(Database);
@@ -119,9 +141,10 @@ public sealed class OcspFixture : IAsyncLifetime
             ConfigureLogging = logging => logging.AddProvider(new FileLoggerProvider(LogPath)),
         });
         await responder.StartAsync();
-        Address = new Uri(responder.Urls.Single().TrimEnd('/') + "/");
+        Address = new Uri(responder.Urls.Single(u => u.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/') + "/");
+        TlsAddress = new Uri(responder.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/') + "/");
 
-        var networkSettings = Settings with { Ocsp = Settings.Ocsp with { AllowedNetworks = ["127.0.0.0/8"] } };
+        var networkSettings = Settings with { Ocsp = Settings.Ocsp with { AllowedNetworks = ["127.0.0.0/8"], MutualTls = null } };
         networkResponder = OcspHost.Build(networkSettings, Module, new OcspOptions { ListenUrl = "http://127.0.0.1:0" });
         await networkResponder.StartAsync();
         NetworkAddress = new Uri(networkResponder.Urls.Single().TrimEnd('/') + "/");
@@ -197,6 +220,51 @@ public sealed class OcspFixture : IAsyncLifetime
         return (hex, path);
     }
 
+    /// <summary>
+    /// A certificate made by the CA's own issuer (<see cref="CertificateIssuer"/>: the full JPKI profile, critical
+    /// certificatePolicies with a CPS qualifier, AIA and the municipality CRL DP) with the issuer key in the token,
+    /// recorded as 'good'. Authentication kind, so no resident facts are needed.
+    /// </summary>
+    public (string Serial, string PemPath) IssueJpki(string issuerKeyId)
+    {
+        using var db = Database.OpenConnection();
+        var key = IssuerStore.FindKey(db, issuerKeyId)!;
+        var prefecture = Settings.Prefectures[0];
+        var serial = SerialNumbers.New();
+        var now = DateTimeOffset.UtcNow;
+        var validity = CertificateValidity.Compute(now, new JpkiBirthDate(3, 1980, 2, 29), IssuerKind.Authentication, cardExpiry: null, authCertificateNotAfter: null, Instant.FromMicros(key.NotAfterUs));
+        var holder = subjectKey.Public;
+        var issued = CertificateIssuer.Issue(
+            new EndEntityRequest
+            {
+                Kind = IssuerKind.Authentication,
+                Prefecture = prefecture.ToPrefecture(),
+                MunicipalityCode = "352012",
+                MunicipalityName = "Yamaguchi-shi",
+                SubjectId = "A" + Convert.ToHexString(RandomNumberGenerator.GetBytes(11)),
+                SubjectPublicKeyInfo = SubjectPublicKeyInfoFactory.CreateSubjectPublicKeyInfo(holder).GetDerEncoded(),
+                SerialNumber = serial,
+                Validity = validity,
+                CrlBaseUrl = Settings.Urls.CrlBase,
+                OcspBaseUrl = Settings.Urls.OcspBase,
+                CpsUrl = Settings.Urls.Cps,
+                IssuerKeyId = issuerKeyId,
+                IssuerCertificate = key.CertificateDer!,
+            },
+            issuerSigners[issuerKeyId]);
+        var hex = SerialNumbers.ToHex(serial);
+        using (var tx = Database.BeginWrite())
+        {
+            IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
+                hex, issuerKeyId, "authentication", Instant.ToMicros(validity.NotBefore), Instant.ToMicros(validity.NotAfter), issued.Der, Instant.ToMicros(now)));
+            tx.Commit();
+        }
+
+        var path = Path.Combine(Root, hex + ".pem");
+        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
+        return (hex, path);
+    }
+
     /// <summary>Revokes through the CA's own revoker (status, status_changes and audit in one transaction).</summary>
     public RevocationResult Revoke(string serial, RevocationCause cause)
     {
@@ -204,6 +272,19 @@ public sealed class OcspFixture : IAsyncLifetime
         var result = revoker!.Revoke(tx, new RevocationOrder { Serial = serial, Cause = cause, Source = "test", Actor = "officer1" });
         tx.Commit();
         return result;
+    }
+
+    /// <summary>A new verifier account (for tests that change it); returns its token.</summary>
+    public string AddVerifier(string id) => AddAccount(id, AccountRole.Verifier);
+
+    /// <summary>Registers a client certificate (PEM file) to an account, as the CA API does.</summary>
+    public string RegisterClientCertificate(string account, string certificatePemPath)
+    {
+        using var certificate = ClientCertificateStore.Parse(File.ReadAllText(certificatePemPath));
+        using var tx = Database.BeginWrite();
+        var registration = ClientCertificateStore.Register(tx, account, certificate);
+        tx.Commit();
+        return registration.Sha256;
     }
 
     public void Disable(string account)

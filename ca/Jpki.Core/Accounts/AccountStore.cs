@@ -31,10 +31,13 @@ public static class AccountStore
     public static string TokenHash(string token) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    public static Account? FindByToken(DbConnection db, string token) =>
+    public static Account? FindByToken(DbConnection db, string token) => FindByTokenHash(db, TokenHash(token));
+
+    /// <summary>The account whose token has this SHA-256 (lowercase hex).</summary>
+    public static Account? FindByTokenHash(DbConnection db, string tokenSha256) =>
         db.QuerySingleOrDefault<AccountRow>(
             $"SELECT {Columns} FROM accounts WHERE token_sha256 = @hash",
-            new { hash = TokenHash(token) })?.ToAccount();
+            new { hash = tokenSha256 })?.ToAccount();
 
     public static Account? Find(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @id", new { id }, tx)?.ToAccount();

@@ -121,9 +121,12 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ceremony.responderRenewAfterDays must be below responderValidityDays");
         }
 
-        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536)
+        Ocsp.MutualTls?.Validate(path, "ocsp.mutualTls");
+        Crl.MutualTls?.Validate(path, "crl.mutualTls");
+
+        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
         {
-            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB)");
+            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000)");
         }
 
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
@@ -242,6 +245,50 @@ public sealed record CrlSettings
 
     /// <summary>Source networks (CIDR, e.g. <c>10.20.0.0/16</c>) that may fetch without a verifier token.</summary>
     public List<string> AllowedNetworks { get; init; } = [];
+
+    /// <summary>An optional HTTPS listener where verifiers present registered client certificates (off when null).</summary>
+    public MutualTlsSettings? MutualTls { get; init; }
+}
+
+/// <summary>
+/// An HTTPS listener with mutual TLS next to the plain HTTP one (<c>ocsp.mutualTls</c>,
+/// <c>crl.mutualTls</c>): a client may present a certificate (not required, so token clients can
+/// use it too); any certificate completes the handshake and the access policy then accepts it only
+/// if it is registered to an enabled verifier. The server's own certificate and key are PEM files.
+/// </summary>
+public sealed record MutualTlsSettings
+{
+    /// <summary>e.g. <c>https://127.0.0.1:8092</c>.</summary>
+    public string Listen { get; init; } = "";
+
+    public string CertificateFile { get; init; } = "";
+
+    /// <summary>The server key (PEM, unencrypted, mode 0600): it is a TLS key, not a CA key, so it is not in the HSM.</summary>
+    public string KeyFile { get; init; } = "";
+
+    internal void Validate(string path, string section)
+    {
+        if (!Listen.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || CertificateFile.Length == 0 || KeyFile.Length == 0)
+        {
+            throw new InvalidDataException($"{path}: {section} needs listen (https://...), certificateFile and keyFile");
+        }
+    }
+
+    /// <summary>Loads the server certificate with its key; a missing or unreadable file is an <see cref="InvalidDataException"/> naming it.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 LoadServerCertificate(Func<string, string> resolve)
+    {
+        ArgumentNullException.ThrowIfNull(resolve);
+        var certificate = resolve(CertificateFile);
+        var key = resolve(KeyFile);
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new InvalidDataException($"the mutual-TLS listener's certificate '{certificate}' or key '{key}' cannot be loaded: {e.Message}", e);
+        }
+    }
 }
 
 /// <summary>The <c>feed</c> section: how the CA follows the Juki-Net change feed, and its alarms.</summary>
@@ -308,4 +355,10 @@ public sealed record OcspSettings
 
     /// <summary>Largest POST body read; a larger one is a malformedRequest.</summary>
     public int MaxRequestBytes { get; init; } = 8192;
+
+    /// <summary>At most this many signed answers are cached (about 2 KB each); past it the least recently queried are evicted.</summary>
+    public int MaxCachedAnswers { get; init; } = 50_000;
+
+    /// <summary>An optional HTTPS listener where verifiers present registered client certificates (off when null).</summary>
+    public MutualTlsSettings? MutualTls { get; init; }
 }

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Jpki.TestSupport;
+
+namespace Jpki.CrlPublisher.Tests;
+
+/// <summary>
+/// A published CRL survives a power cut: the file is fsynced before its rename, and the directory
+/// after it (the rename itself is a directory entry). Observed with strace on a real
+/// <c>Jpki.CrlPublisher publish</c> process (what <c>./jpki crl publish</c> runs) on the fixture's install.
+/// </summary>
+[Collection(CrlTestGroup.Name)]
+public sealed partial class DurabilityTests(CrlFixture crl)
+{
+    [Fact]
+    public async Task Every_published_file_is_renamed_into_place_and_its_directory_fsynced_after_the_rename()
+    {
+        var trace = Path.Combine(crl.Ca.Root, "publish.strace");
+        var psi = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-f", "-qq", "-e", "trace=openat,rename,renameat,renameat2,fsync,close", "-o", trace, "dotnet", TestInstall.BuiltToolPath("crl-publisher", "Jpki.CrlPublisher"), "publish" })
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
+        psi.Environment["JPKI_HOME"] = crl.Ca.Home;
+        psi.Environment["SOFTHSM2_CONF"] = crl.Ca.ConfPath;
+        psi.Environment["JPKI_HSM_TOKEN"] = crl.Ca.TokenLabel;
+        psi.Environment["JPKI_PKCS11_MODULE"] = crl.Ca.ModulePath;
+        psi.Environment.Remove("JPKI_DB");
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+
+        var output = await stdout;
+        Assert.True(process.ExitCode == 0, output + await stderr);
+        var published = output.Split('\n').Count(l => l.Contains(".crl number ", StringComparison.Ordinal));
+        Assert.True(published >= 4, output); // at least full and ARL of both issuer keys
+
+        // Follow the trace per thread (series are published in parallel): after each rename onto a
+        // published .crl, that thread opens the file's directory (O_DIRECTORY) and fsyncs that
+        // descriptor before its next rename.
+        var renamed = 0;
+        var pending = new Dictionary<string, (string Directory, string? Fd)>(StringComparer.Ordinal);
+        foreach (var line in File.ReadAllLines(trace))
+        {
+            var thread = line.Split(' ', 2)[0];
+            if (RenamePattern().Match(line) is { Success: true } rename && rename.Groups["to"].Value.EndsWith(".crl", StringComparison.Ordinal))
+            {
+                Assert.False(pending.ContainsKey(thread), $"renamed again before the directory of the previous rename was fsynced: {line}");
+                pending[thread] = (Path.GetDirectoryName(rename.Groups["to"].Value)!, null);
+                renamed++;
+            }
+            else if (pending.TryGetValue(thread, out var waiting))
+            {
+                if (OpenDirectoryPattern().Match(line) is { Success: true } open && open.Groups["path"].Value == waiting.Directory)
+                {
+                    pending[thread] = waiting with { Fd = open.Groups["fd"].Value };
+                }
+                else if (waiting.Fd is { } fd && FsyncPattern().Match(line) is { Success: true } fsync && fsync.Groups["fd"].Value == fd)
+                {
+                    pending.Remove(thread);
+                }
+            }
+        }
+
+        Assert.True(published == renamed, $"{renamed} renames for:\n{output}");
+        Assert.Empty(pending);
+    }
+
+    [GeneratedRegex("rename(?:at2?)?\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\) = 0")]
+    private static partial Regex RenamePattern();
+
+    [GeneratedRegex("fsync\\((?<fd>[0-9]+)\\)\\s+= 0")]
+    private static partial Regex FsyncPattern();
+
+    [GeneratedRegex("openat\\(AT_FDCWD, \"(?<path>[^\"]+)\", [^)]*O_DIRECTORY[^)]*\\) = (?<fd>[0-9]+)")]
+    private static partial Regex OpenDirectoryPattern();
+}
