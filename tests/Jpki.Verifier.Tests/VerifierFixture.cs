@@ -173,7 +173,7 @@ public sealed class VerifierFixture : IAsyncLifetime
 
     /// <summary>Runs <c>jpki verify</c> from its own build output; returns (exit code, stdout, stderr).</summary>
     public (int ExitCode, string Stdout, string Stderr) RunVerify(params string[] arguments) =>
-        Run("dotnet", [TestInstall.BuiltToolPath("verifier", "Jpki.Verifier.Cli"), "verify", .. arguments], new Dictionary<string, string> { ["JPKI_HOME"] = Ca.Home });
+        Run("dotnet", [TestInstall.BuiltToolPath("ca", "Jpki.Verifier.Cli"), "verify", .. arguments], new Dictionary<string, string> { ["JPKI_HOME"] = Ca.Home });
 
     public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
