@@ -1,16 +1,17 @@
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
 using Jpki.Core.Store;
+using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.X509;
 
 namespace Jpki.Ca.Tests;
 
 /// <summary>
-/// The CA's hosted renewal loop itself (not only <see cref="ResponderRenewal"/>): a second CA process
+/// The CA's hosted renewal loop itself (not only <see cref="ResponderRenewal"/>): the hosted service on its own services
 /// on the fixture's install with <c>ceremony.responderRenewAfterDays = 0</c> (every responder due at
 /// every check) and a 300 ms check interval renews every active issuer key's responder at start and
 /// again at each later check, each renewal a new HSM key and a certificate the issuer key signed,
-/// audited; once that CA stops, no more renewals happen.
+/// audited; once it stops, no more renewals happen.
 /// </summary>
 [Collection(CaTestGroup.Name)]
 public sealed class ResponderRenewalServiceTests(CaFixture ca)
@@ -38,14 +39,18 @@ public sealed class ResponderRenewalServiceTests(CaFixture ca)
         long Renewals(string keyId) => ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'ocsp-responder.renewed' AND subject = '{keyId}' AND actor = '{ResponderRenewal.Actor}'");
         var before = keyIds.ToDictionary(k => k, Renewals);
 
-        var host = CaHost.Build(settings, ca.Module, new CaOptions
+        // The hosted service on its own CaServices, not a second whole CaHost: a second host in this
+        // process would also register the CA's meters, and disposing them ends the fixture CA's
+        // metric streams of the same name (OpenTelemetry listens to meters by name process-wide).
+        using var loggers = LoggerFactory.Create(_ => { });
+        using var services = CaServices.Open(settings, ca.Module, new CaOptions
         {
-            ListenUrl = "http://127.0.0.1:0",
             JukiNetBaseAddress = ca.SimulatorAddress,
             Feed = new FeedOptions { Enabled = false },
             ResponderRenewalCheckInterval = TimeSpan.FromMilliseconds(300),
-        });
-        await host.StartAsync();
+        }, loggers);
+        using var service = new ResponderRenewalService(services, loggers.CreateLogger<ResponderRenewalService>());
+        await service.StartAsync(CancellationToken.None);
         try
         {
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -58,8 +63,7 @@ public sealed class ResponderRenewalServiceTests(CaFixture ca)
         }
         finally
         {
-            await host.StopAsync();
-            await host.DisposeAsync();
+            await service.StopAsync(CancellationToken.None);
         }
 
         var afterStop = keyIds.ToDictionary(k => k, Renewals);
