@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Dapper;
+using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 
 namespace Jpki.Core.Audit;
@@ -53,28 +54,6 @@ public sealed record TrailAuditRecord(long Seq, long TimeUs, string Actor, strin
                 _ => value.GetRawText(),
             }
             : null;
-}
-
-/// <summary>A recorded Juki-Net event (the keyed resident hash, never the code).</summary>
-public sealed class TrailEventRow
-{
-    public long Sequence { get; set; }
-
-    public string Type { get; set; } = "";
-
-    public string Cause { get; set; } = "";
-
-    public byte[] ResidentKey { get; set; } = [];
-
-    public string HmacKeyId { get; set; } = "";
-
-    public string EffectiveDate { get; set; } = "";
-
-    public long ReceivedUs { get; set; }
-
-    public long AppliedUs { get; set; }
-
-    public string Outcome { get; set; } = "";
 }
 
 /// <summary>A revocation request by a person or the CA itself (<c>revocation_requests</c>).</summary>
@@ -139,7 +118,7 @@ public sealed class TrailOcspRow
 public sealed record TrailRevocationStep(
     TrailAuditRecord Record,
     string? Source,
-    TrailEventRow? Event,
+    StoredFeedEvent? Event,
     TrailRequestRow? Request,
     TrailCompromiseRow? Compromise);
 
@@ -271,18 +250,12 @@ public static class RevocationTrailStore
     private static TrailRevocationStep Step(DbConnection db, TrailAuditRecord record)
     {
         var source = record.Detail("source");
-        TrailEventRow? jukiNetEvent = null;
+        StoredFeedEvent? jukiNetEvent = null;
         TrailRequestRow? request = null;
         TrailCompromiseRow? compromise = null;
         if (IdAfter(source, "jukinet:") is { } sequence)
         {
-            jukiNetEvent = db.QuerySingleOrDefault<TrailEventRow>(
-                """
-                SELECT sequence AS Sequence, type AS Type, cause AS Cause, resident_key AS ResidentKey, hmac_key_id AS HmacKeyId,
-                       effective_date AS EffectiveDate, received_us AS ReceivedUs, applied_us AS AppliedUs, outcome AS Outcome
-                FROM jukinet_events WHERE sequence = @sequence
-                """,
-                new { sequence });
+            jukiNetEvent = JukiNetFeedStore.FindEvent(db, sequence);
         }
         else if (IdAfter(source, "request:") is { } requestId)
         {
