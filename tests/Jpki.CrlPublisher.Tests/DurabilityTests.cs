@@ -45,7 +45,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         // descriptor before its next rename.
         var renamed = 0;
         var pending = new Dictionary<string, (string Directory, string? Fd)>(StringComparer.Ordinal);
-        foreach (var line in File.ReadAllLines(trace))
+        foreach (var line in Reassembled(File.ReadAllLines(trace)))
         {
             var thread = line.Split(' ', 2)[0];
             if (RenamePattern().Match(line) is { Success: true } rename && rename.Groups["to"].Value.EndsWith(".crl", StringComparison.Ordinal))
@@ -70,6 +70,37 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         Assert.True(published == renamed, $"{renamed} renames for:\n{output}");
         Assert.Empty(pending);
     }
+
+    /// <summary>
+    /// strace splits a call that another thread interrupts into <c>PID call(args &lt;unfinished ...&gt;</c>
+    /// and, later, <c>PID &lt;... call resumed&gt;rest</c>; this joins the two halves at the resumption
+    /// (the moment the call returned), so calls of busy threads are matched like the others.
+    /// </summary>
+    private static IEnumerable<string> Reassembled(IEnumerable<string> lines)
+    {
+        var unfinished = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in lines)
+        {
+            var thread = line.Split(' ', 2)[0];
+            const string Cut = " <unfinished ...>";
+            if (line.EndsWith(Cut, StringComparison.Ordinal))
+            {
+                unfinished[thread] = line[..^Cut.Length];
+                continue;
+            }
+
+            if (ResumedPattern().Match(line) is { Success: true } resumed && unfinished.Remove(thread, out var head))
+            {
+                yield return head + resumed.Groups["rest"].Value;
+                continue;
+            }
+
+            yield return line;
+        }
+    }
+
+    [GeneratedRegex("^\\S+\\s+<\\.\\.\\. [a-z0-9_]+ resumed>(?<rest>.*)$")]
+    private static partial Regex ResumedPattern();
 
     [GeneratedRegex("rename(?:at2?)?\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\) = 0")]
     private static partial Regex RenamePattern();

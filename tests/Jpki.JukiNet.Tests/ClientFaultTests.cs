@@ -204,11 +204,19 @@ public sealed class ClientFaultTests : IDisposable
     [Fact]
     public async Task Caller_cancellation_is_not_turned_into_unavailable()
     {
+        // The caller cancels once the request has arrived (a fixed 100 ms could pass before the
+        // connection was even accepted on a loaded machine, and then nothing was sent at all).
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = await LoopbackServer.StartAsync(async (context, _) =>
-            await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted));
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(
-            () => Client(server.BaseAddress, attemptTimeoutMs: 10_000).LookupAsync(Code, cancel.Token));
+        {
+            arrived.TrySetResult();
+            await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
+        });
+        using var cancel = new CancellationTokenSource();
+        var lookup = Client(server.BaseAddress, attemptTimeoutMs: 10_000).LookupAsync(Code, cancel.Token);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lookup);
         Assert.Equal(1, server.Requests);
     }
 
