@@ -61,7 +61,7 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
 
         // CRLs: publish every series once; keep a copy of each file before later publications replace it.
         var published = crl.Services.Publisher.PublishAll(delta: false, scheduled: false)
-            .Select(p => (Crl: p, Copy: crl.Snapshot(p.Path, $"trail-{p.Series.StoreName.Replace('/', '-')}-{p.Number}.crl")))
+            .Select(p => (Crl: p, Copy: crl.Snapshot(p.Path, $"trail-{p.Series.IssuerKeyId}-{p.Series.StoreName.Replace('/', '-')}-{p.Number}.crl")))
             .ToList();
 
         foreach (var (leaf, cause, by) in new[]
