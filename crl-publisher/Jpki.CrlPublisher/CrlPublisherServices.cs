@@ -55,6 +55,7 @@ public sealed class CrlPublisherServices : IDisposable
         return new CrlPublisherOptions
         {
             Directory = settings.Resolve(settings.Crl.Directory),
+            ArchiveDirectory = settings.Resolve(settings.Crl.ArchiveDirectory),
             CrlBase = settings.Urls.CrlBase,
             CompleteValidity = TimeSpan.FromHours(settings.Crl.CompleteValidityHours),
             DeltaValidity = TimeSpan.FromMinutes(settings.Crl.DeltaValidityMinutes),
