@@ -147,6 +147,7 @@ public static partial class CrlHost
                 quartz.UseInMemoryStore();
             }
         });
+        services.AddHostedService<CrlSigningKeyRefresh>();
         // Registered before Quartz's hosted service: the schedule is in the job store before the scheduler starts firing.
         services.AddHostedService<CrlScheduleInstaller>();
         services.AddQuartzHostedService(quartz => quartz.WaitForJobsToComplete = true);

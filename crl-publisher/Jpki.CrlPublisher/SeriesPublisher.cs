@@ -46,11 +46,18 @@ public sealed class CrlArchiveException(string message) : IOException(message);
 /// it and rename it over the published file. Correctness never depends on who calls (Quartz,
 /// the console verb, several instances): the store's lock and numbering decide.
 /// </summary>
-public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
+public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IReadOnlyDictionary<string, CrlIssuerKey>> issuerKeys, CrlPublisherOptions options)
 {
     public const string Actor = "system/crl-publisher";
 
-    public IReadOnlyDictionary<string, CrlIssuerKey> IssuerKeys => issuerKeys;
+    /// <summary>A publisher for a fixed set of issuer keys.</summary>
+    public SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
+        : this(database, audit, () => issuerKeys, options)
+    {
+    }
+
+    /// <summary>The issuer keys it signs for now (the process's <see cref="CrlSigningKeys"/> may add some while it runs).</summary>
+    public IReadOnlyDictionary<string, CrlIssuerKey> IssuerKeys => issuerKeys();
 
     /// <summary>
     /// Publishes every series of every signing issuer key: complete CRLs, or deltas of the series
@@ -97,7 +104,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
     {
         using var db = database.OpenConnection();
         var series = new List<CrlSeries>();
-        foreach (var keyId in issuerKeys.Keys.Order(StringComparer.Ordinal))
+        foreach (var keyId in IssuerKeys.Keys.Order(StringComparer.Ordinal))
         {
             series.Add(new CrlSeries(keyId, CrlScopeKind.Full));
             series.Add(new CrlSeries(keyId, CrlScopeKind.Arl));
@@ -132,7 +139,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             throw new ArgumentException($"{series} has no delta CRLs", nameof(delta));
         }
 
-        var key = issuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
+        var key = IssuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
         using var db = database.OpenConnection();
         using var snapshot = BeginSnapshot(db);
         var mark = CrlStore.Mark(db, snapshot);

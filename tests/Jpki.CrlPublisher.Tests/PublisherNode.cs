@@ -49,8 +49,8 @@ public sealed class PublisherNode : IAsyncDisposable
         }),
     };
 
-    /// <summary>Migrates the store and copies the fixture's issuers, issuer keys and install keys into it.</summary>
-    public static void Seed(CrlFixture crl, string connectionString)
+    /// <summary>Migrates the store and copies the fixture's issuers, issuer keys (those <paramref name="issuerKeys"/> accepts, default all) and install keys into it.</summary>
+    public static void Seed(CrlFixture crl, string connectionString, Func<string, bool>? issuerKeys = null)
     {
         using var target = new Database(connectionString, TimeProvider.System);
         Migrator.ApplyPending(target);
@@ -60,6 +60,11 @@ public sealed class PublisherNode : IAsyncDisposable
         {
             foreach (IDictionary<string, object?> row in source.Query($"SELECT * FROM {table}"))
             {
+                if (table == "issuer_keys" && issuerKeys is not null && !issuerKeys((string)row["id"]!))
+                {
+                    continue;
+                }
+
                 var columns = row.Keys.ToList();
                 var parameters = new DynamicParameters();
                 foreach (var column in columns)
@@ -71,6 +76,23 @@ public sealed class PublisherNode : IAsyncDisposable
             }
         }
 
+        tx.Commit();
+    }
+
+    /// <summary>Copies one of the fixture's issuer keys into the store, as a key ceremony adds a key generation.</summary>
+    public static void AddIssuerKey(CrlFixture crl, string connectionString, string issuerKeyId)
+    {
+        using var target = new Database(connectionString, TimeProvider.System);
+        using var source = crl.Services.Database.OpenConnection();
+        IDictionary<string, object?> row = source.QuerySingle("SELECT * FROM issuer_keys WHERE id = @issuerKeyId", new { issuerKeyId });
+        var parameters = new DynamicParameters();
+        foreach (var (column, value) in row)
+        {
+            parameters.Add(column, value);
+        }
+
+        using var tx = target.BeginWrite();
+        tx.Execute($"INSERT INTO issuer_keys ({string.Join(", ", row.Keys)}) VALUES ({string.Join(", ", row.Keys.Select(c => "@" + c))})", parameters);
         tx.Commit();
     }
 

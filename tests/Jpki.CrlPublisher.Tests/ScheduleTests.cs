@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Dapper;
@@ -97,6 +98,48 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
         Assert.Equal(Instant.ToMicros(deadline), CrlFixture.Json(alarms[0]).GetProperty("deadline").GetInt64());
         await Task.Delay(TimeSpan.FromSeconds(2)); // two more watch runs: still one alarm for that CRL
         Assert.Single(await AlarmsAsync(store, complete.Number, atLeast: 1));
+    }
+
+    [Fact]
+    public async Task AnIssuerKeyAddedWhileThePublisherRunsGetsItsCrlsAndIsServedWithoutARestart()
+    {
+        const string NewKey = "yamaguchi-ken-authentication-g1";
+        var store = stores.CreateStore("newkey");
+        PublisherNode.Seed(crl, store, issuerKeys: id => id != NewKey);
+        var settings = PublisherNode.SettingsFor(crl, store, Path.Combine(stores.ScratchDirectory, "newkey"), c => c with { WatchEverySeconds = 1, AllowedNetworks = ["127.0.0.1/32"] });
+        await using var node = await PublisherNode.StartAsync(crl, settings, "newkey-node");
+        using var http = new HttpClient { BaseAddress = node.Address };
+        using (var served = await http.GetAsync($"crl/{CrlFixture.SigningKey}/full.crl"))
+        using (var unknown = await http.GetAsync($"crl/{NewKey}/full.crl"))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+
+        Assert.DoesNotContain(PublicationLog.ReadAll(store), p => p.IssuerKeyId == NewKey);
+
+        PublisherNode.AddIssuerKey(crl, store, NewKey);
+        var until = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage response;
+        while ((response = await http.GetAsync($"crl/{NewKey}/full.crl")).StatusCode != HttpStatusCode.OK && DateTime.UtcNow < until)
+        {
+            response.Dispose();
+            await Task.Delay(250);
+        }
+
+        using (response)
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.OK, string.Join('\n', node.Log.Lines.Where(l => !l.StartsWith("Trace", StringComparison.Ordinal) && !l.StartsWith("Debug", StringComparison.Ordinal)).TakeLast(20)));
+            var path = Path.Combine(stores.ScratchDirectory, "newkey-full.crl");
+            await File.WriteAllBytesAsync(path, await response.Content.ReadAsByteArrayAsync());
+            var verify = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", crl.Ca.RootPemPath(NewKey), "-noout", "-verify");
+            Assert.True(verify.ExitCode == 0 && verify.Output.Contains("verify OK", StringComparison.Ordinal), verify.Output);
+        }
+
+        var published = PublicationLog.ReadAll(store).Where(p => p.IssuerKeyId == NewKey).ToList();
+        Assert.Contains(published, p => p.Scope == "full" && p.Kind == "complete");
+        Assert.Contains(published, p => p.Scope == "arl" && p.Kind == "complete");
+        Assert.Contains(node.Log.Lines, l => l.Contains($"issuer keys {NewKey} now sign CRLs", StringComparison.Ordinal));
     }
 
     private static async Task<List<string>> AlarmsAsync(string store, long number, int atLeast)
