@@ -7,6 +7,7 @@ using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using Npgsql;
 using Quartz;
 
 namespace Jpki.CrlPublisher;
@@ -40,6 +41,9 @@ public static partial class CrlHost
 {
     public const string ContentType = "application/pkix-crl";
 
+    /// <summary>The Quartz scheduler every publisher of one store belongs to (the cluster's name in <c>qrtz_*</c>).</summary>
+    public const string SchedulerName = "jpki-crl-publisher";
+
     public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, CrlHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -61,31 +65,18 @@ public static partial class CrlHost
             options.RememberVerifiersFor));
         if (options.Schedule)
         {
-            // In-memory job store: on SQLite one machine runs one publisher; with PostgreSQL several
-            // instances may each run the schedule, and the store's numbering keeps them correct.
-            builder.Services.AddQuartz(quartz =>
-            {
-                var start = DateTimeOffset.UtcNow;
-                quartz.ScheduleJob<CompleteCrlJob>(trigger => trigger
-                    .WithIdentity("complete-crls")
-                    .StartAt(start.AddHours(settings.Crl.CompleteEveryHours))
-                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromHours(settings.Crl.CompleteEveryHours)).RepeatForever()));
-                quartz.ScheduleJob<DeltaCrlJob>(trigger => trigger
-                    .WithIdentity("delta-crls")
-                    .StartAt(start.AddMinutes(settings.Crl.DeltaEveryMinutes))
-                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromMinutes(settings.Crl.DeltaEveryMinutes)).RepeatForever()));
-                quartz.ScheduleJob<CrlWatchJob>(trigger => trigger
-                    .WithIdentity("crl-watch")
-                    .StartAt(start.AddMinutes(1))
-                    .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromMinutes(1)).RepeatForever()));
-            });
-            builder.Services.AddQuartzHostedService(quartz => quartz.WaitForJobsToComplete = true);
+            AddSchedule(builder.Services, settings);
         }
 
         var app = builder.Build();
         try
         {
             var services = app.Services.GetRequiredService<CrlPublisherServices>();
+            if (options.Schedule && services.Database.Dialect == StoreDialect.Postgres)
+            {
+                QuartzJobStoreSchema.Apply(services.Database);
+            }
+
             if (options.PublishMissingAtStart)
             {
                 PublishMissing(services.Publisher);
@@ -112,6 +103,54 @@ public static partial class CrlHost
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
         return app;
+    }
+
+    /// <summary>
+    /// The Quartz schedule. On SQLite (one publisher per machine) the in-memory job store. On
+    /// PostgreSQL the clustered ADO.NET job store in the same database: every publisher sharing the
+    /// store is a node of one scheduler (<see cref="SchedulerName"/>), each with its own instance id,
+    /// and each firing runs on one node. Correctness never depends on it: the store's lock and
+    /// numbering decide what is published. The connection string is handed to Quartz, never logged.
+    /// </summary>
+    private static void AddSchedule(IServiceCollection services, JpkiSettings settings)
+    {
+        var schedule = CrlSchedule.From(settings.Crl);
+        var connectionString = settings.ConnectionString;
+        var clustered = !Database.IsSqlite(connectionString);
+        services.AddSingleton(schedule);
+        services.AddTransient<CompleteCrlJob>();
+        services.AddTransient<DeltaCrlJob>();
+        services.AddTransient<CrlWatchJob>();
+        services.AddQuartz(quartz =>
+        {
+            quartz.ConfigureScheduler(scheduler =>
+            {
+                scheduler.InstanceName = SchedulerName;
+                scheduler.IdleWaitTime = schedule.IdleWait;
+                if (clustered)
+                {
+                    // Unique per process, also for two hosts in one process (tests).
+                    scheduler.InstanceId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+                }
+            });
+            if (clustered)
+            {
+                quartz.UsePersistentStore(store =>
+                {
+                    store.UsePostgres(NpgsqlFactory.Instance, connectionString);
+                    store.UseClustering();
+                    store.UseSystemTextJsonSerializer();
+                });
+            }
+            else
+            {
+                quartz.UseInMemoryStore();
+            }
+        });
+        services.AddHostedService<CrlSigningKeyRefresh>();
+        // Registered before Quartz's hosted service: the schedule is in the job store before the scheduler starts firing.
+        services.AddHostedService<CrlScheduleInstaller>();
+        services.AddQuartzHostedService(quartz => quartz.WaitForJobsToComplete = true);
     }
 
     /// <summary>Publishes a complete CRL of every series that has never had one (first start, a new municipality).</summary>

@@ -3,17 +3,27 @@ using Quartz;
 
 namespace Jpki.CrlPublisher;
 
+/// <summary>One firing of a scheduled job: when it was due and which node of the scheduler ran it (recorded in the audit).</summary>
+public sealed record ScheduledRun(DateTimeOffset FireTime, string Node)
+{
+    /// <summary>The firing <paramref name="context"/> describes; null when a job runs without one (tests call Execute directly).</summary>
+    public static ScheduledRun? Of(IJobExecutionContext? context) =>
+        context is null ? null : new ScheduledRun(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, context.Scheduler.SchedulerInstanceId);
+}
+
 /// <summary>
 /// The schedule's jobs. Quartz only decides when; whether a CRL is published, and with which
 /// number, is decided by the store (writers' lock, series numbering), so a job that fires twice,
-/// late, or on two instances at once does no harm.
+/// late, or on two instances at once does no harm. With the clustered job store (PostgreSQL) each
+/// firing runs on one node of the cluster; [DisallowConcurrentExecution] holds cluster-wide there.
 /// </summary>
 [DisallowConcurrentExecution]
 public sealed class CompleteCrlJob(CrlPublisherServices services, ILogger<CompleteCrlJob> logger) : IJob
 {
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
-        CrlJobRunner.Run(logger, "scheduled complete CRLs", () => services.Publisher.PublishAll(delta: false, scheduled: true));
+        var run = ScheduledRun.Of(context);
+        CrlJobRunner.Run(logger, "scheduled complete CRLs", run, () => services.Publisher.PublishAll(delta: false, scheduled: true, run));
         return ValueTask.CompletedTask;
     }
 }
@@ -23,7 +33,8 @@ public sealed class DeltaCrlJob(CrlPublisherServices services, ILogger<DeltaCrlJ
 {
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
-        CrlJobRunner.Run(logger, "delta CRLs", () => services.Publisher.PublishAll(delta: true, scheduled: true));
+        var run = ScheduledRun.Of(context);
+        CrlJobRunner.Run(logger, "delta CRLs", run, () => services.Publisher.PublishAll(delta: true, scheduled: true, run));
         return ValueTask.CompletedTask;
     }
 }
@@ -48,18 +59,18 @@ public sealed class CrlWatchJob(CrlPublisherServices services, ILogger<CrlWatchJ
 
 internal static class CrlJobRunner
 {
-    public static void Run(ILogger logger, string what, Func<IReadOnlyList<PublishedCrl>> publish)
+    public static void Run(ILogger logger, string what, ScheduledRun? run, Func<IReadOnlyList<PublishedCrl>> publish)
     {
         try
         {
             var published = publish();
-            logger.LogInformation("published {Count} {What}", published.Count, what);
+            logger.LogInformation("{What} due {FireTime:O} ran on node {Node}: published {Count}", what, run?.FireTime, run?.Node, published.Count);
         }
 #pragma warning disable CA1031 // A scheduled run logs and waits for the next one; the failure is audited where it happened.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            logger.LogError(e, "publishing {What} failed", what);
+            logger.LogError(e, "{What} due {FireTime:O} on node {Node} failed", what, run?.FireTime, run?.Node);
         }
     }
 }

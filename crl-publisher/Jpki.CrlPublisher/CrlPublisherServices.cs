@@ -30,6 +30,9 @@ public sealed class CrlPublisherServices : IDisposable
 
     public AuditLog Audit { get; private set; } = null!;
 
+    /// <summary>The issuer keys the publisher signs with, read again while it runs (new key generations join without a restart).</summary>
+    public CrlSigningKeys SigningKeys { get; private set; } = null!;
+
     public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -55,6 +58,7 @@ public sealed class CrlPublisherServices : IDisposable
         return new CrlPublisherOptions
         {
             Directory = settings.Resolve(settings.Crl.Directory),
+            ArchiveDirectory = settings.Resolve(settings.Crl.ArchiveDirectory),
             CrlBase = settings.Urls.CrlBase,
             CompleteValidity = TimeSpan.FromHours(settings.Crl.CompleteValidityHours),
             DeltaValidity = TimeSpan.FromMinutes(settings.Crl.DeltaValidityMinutes),
@@ -78,19 +82,14 @@ public sealed class CrlPublisherServices : IDisposable
         // checkpoints in the store only; copy that tail before this process appends anything.
         Audit.RecoverCheckpointFile(Database);
 
-        var keys = new Dictionary<string, CrlIssuerKey>(StringComparer.Ordinal);
-        foreach (var keyId in CrlStore.SigningIssuerKeys(db, Instant.NowMicros(time)))
-        {
-            var row = IssuerStore.FindKey(db, keyId)!;
-            keys[keyId] = new CrlIssuerKey(row, Own(Pkcs11Signer.Open(Pool, row.HsmKeyLabel)));
-        }
-
-        if (keys.Count == 0)
+        SigningKeys = Own(new CrlSigningKeys(Database, Pool));
+        SigningKeys.Refresh();
+        if (SigningKeys.Current.Count == 0)
         {
             throw new InvalidOperationException("the store lists no issuer key that signs CRLs: run ./jpki hsm init");
         }
 
-        Publisher = new SeriesPublisher(Database, Audit, keys, OptionsFrom(settings) with { AfterWrite = afterWrite });
+        Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite });
     }
 
     private T Own<T>(T disposable)

@@ -13,6 +13,9 @@ public sealed record CrlPublisherOptions
 {
     public required string Directory { get; init; }
 
+    /// <summary>Where every published CRL is kept by number: <c>{ArchiveDirectory}/{issuerKeyId}/{scope}/{number}.crl</c>.</summary>
+    public required string ArchiveDirectory { get; init; }
+
     /// <summary>Public base of the CRL URLs (freshestCRL points into it).</summary>
     public required string CrlBase { get; init; }
 
@@ -32,6 +35,9 @@ public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, Dat
 /// <summary>The pre-publication check refused a CRL: nothing was published.</summary>
 public sealed class CrlCheckFailedException(string message) : Exception(message);
 
+/// <summary>The archive copy of a CRL could not be made (or did not hash to what was built): nothing was published.</summary>
+public sealed class CrlArchiveException(string message) : IOException(message);
+
 /// <summary>
 /// Builds, checks and publishes the CRLs of every series. One publication: read a snapshot of the
 /// store (its newest change_seq is the mark), take the series' number under the writers' lock,
@@ -40,18 +46,25 @@ public sealed class CrlCheckFailedException(string message) : Exception(message)
 /// it and rename it over the published file. Correctness never depends on who calls (Quartz,
 /// the console verb, several instances): the store's lock and numbering decide.
 /// </summary>
-public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
+public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IReadOnlyDictionary<string, CrlIssuerKey>> issuerKeys, CrlPublisherOptions options)
 {
     public const string Actor = "system/crl-publisher";
 
-    public IReadOnlyDictionary<string, CrlIssuerKey> IssuerKeys => issuerKeys;
+    /// <summary>A publisher for a fixed set of issuer keys.</summary>
+    public SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
+        : this(database, audit, () => issuerKeys, options)
+    {
+    }
+
+    /// <summary>The issuer keys it signs for now (the process's <see cref="CrlSigningKeys"/> may add some while it runs).</summary>
+    public IReadOnlyDictionary<string, CrlIssuerKey> IssuerKeys => issuerKeys();
 
     /// <summary>
     /// Publishes every series of every signing issuer key: complete CRLs, or deltas of the series
     /// that have a published complete CRL. A series that fails does not stop the others; the
     /// failures are thrown together at the end.
     /// </summary>
-    public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled)
+    public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled, ScheduledRun? run = null)
     {
         var published = new List<PublishedCrl>();
         var failures = new List<Exception>();
@@ -66,7 +79,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             {
                 // A series without a complete CRL yet (a municipality's first certificate) gets
                 // one now rather than waiting up to a day for the complete schedule.
-                if ((Publish(series, delta, scheduled) ?? (delta ? Publish(series, delta: false, scheduled: false) : null)) is { } crl)
+                if ((Publish(series, delta, scheduled, run) ?? (delta ? Publish(series, delta: false, scheduled: false, run) : null)) is { } crl)
                 {
                     published.Add(crl);
                 }
@@ -91,7 +104,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
     {
         using var db = database.OpenConnection();
         var series = new List<CrlSeries>();
-        foreach (var keyId in issuerKeys.Keys.Order(StringComparer.Ordinal))
+        foreach (var keyId in IssuerKeys.Keys.Order(StringComparer.Ordinal))
         {
             series.Add(new CrlSeries(keyId, CrlScopeKind.Full));
             series.Add(new CrlSeries(keyId, CrlScopeKind.Arl));
@@ -107,10 +120,18 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
         return Path.Combine(options.Directory, series.IssuerKeyId, series.FileName(delta));
     }
 
+    /// <summary>Where CRL <paramref name="number"/> of <paramref name="series"/> is archived (complete CRLs and deltas share the numbering).</summary>
+    public string ArchivePathOf(CrlSeries series, long number)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        return Path.Combine(options.ArchiveDirectory, series.IssuerKeyId, series.StoreName, number.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".crl");
+    }
+
     /// <summary>Publishes one CRL of <paramref name="series"/>; null for a delta without a published base.</summary>
     /// <exception cref="CrlCheckFailedException">The check refused it (audited as an alarm); nothing was published.</exception>
     /// <exception cref="CrlSupersededException">A newer snapshot of the series took a number first.</exception>
-    public PublishedCrl? Publish(CrlSeries series, bool delta, bool scheduled)
+    /// <exception cref="CrlArchiveException">The archive copy failed; nothing was published.</exception>
+    public PublishedCrl? Publish(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run = null)
     {
         ArgumentNullException.ThrowIfNull(series);
         if (delta && !series.HasDeltas)
@@ -118,7 +139,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             throw new ArgumentException($"{series} has no delta CRLs", nameof(delta));
         }
 
-        var key = issuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
+        var key = IssuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
         using var db = database.OpenConnection();
         using var snapshot = BeginSnapshot(db);
         var mark = CrlStore.Mark(db, snapshot);
@@ -206,52 +227,71 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
             }
 
             var sha256 = Convert.ToHexStringLower(written.Sha256);
-            using var tx = database.BeginWrite();
-            var latest = CrlStore.Latest(tx.Connection, tx.Transaction, series);
-            if (latest is not null && latest.Number >= number)
+            // Archived before the archive row commits, outside the writers' lock (a copy of a large
+            // CRL takes a while); the number is this build's alone, so no other publisher writes that file.
+            var archivePath = ArchivePathOf(series, number);
+            Archive(temporary, archivePath, written.Sha256);
+            var committing = false;
+            try
             {
-                throw new CrlSupersededException($"{series}: number {latest.Number} was published while {number} was built");
-            }
+                using var tx = database.BeginWrite();
+                var latest = CrlStore.Latest(tx.Connection, tx.Transaction, series);
+                if (latest is not null && latest.Number >= number)
+                {
+                    throw new CrlSupersededException($"{series}: number {latest.Number} was published while {number} was built");
+                }
 
-            var publishedUs = Instant.NowMicros(database.Time);
-            CrlStore.Insert(tx, new CrlArchiveRow
+                var publishedUs = Instant.NowMicros(database.Time);
+                CrlStore.Insert(tx, new CrlArchiveRow
+                {
+                    IssuerKeyId = series.IssuerKeyId,
+                    Scope = series.StoreName,
+                    Number = number,
+                    Kind = delta ? "delta" : "complete",
+                    Scheduled = !delta && scheduled ? 1 : 0,
+                    ThisUpdateUs = Instant.ToMicros(thisUpdate),
+                    NextUpdateUs = Instant.ToMicros(nextUpdate),
+                    BaseNumber = baseCrl?.Number,
+                    MaxChangeSeq = mark,
+                    EntryCount = written.EntryCount,
+                    Sha256 = sha256,
+                    SizeBytes = written.SizeBytes,
+                    PublishedUs = publishedUs,
+                });
+                var firstListed = CrlStore.RecordFirstListings(tx, series, number, Instant.ToMicros(thisUpdate), previous?.MaxChangeSeq ?? 0, mark);
+                audit.Append(tx, new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+                {
+                    ["issuerKeyId"] = series.IssuerKeyId,
+                    ["scope"] = series.StoreName,
+                    ["kind"] = delta ? "delta" : "complete",
+                    ["scheduled"] = !delta && scheduled,
+                    ["number"] = number,
+                    ["baseNumber"] = baseCrl?.Number,
+                    ["thisUpdate"] = Instant.ToMicros(thisUpdate),
+                    ["nextUpdate"] = Instant.ToMicros(nextUpdate),
+                    ["maxChangeSeq"] = mark,
+                    ["entries"] = written.EntryCount,
+                    ["firstListed"] = firstListed,
+                    ["sha256"] = sha256,
+                    ["size"] = written.SizeBytes,
+                    ["firedAt"] = run is null ? null : Instant.ToMicros(run.FireTime),
+                    ["node"] = run?.Node,
+                }));
+                // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
+                File.Move(temporary, finalPath, overwrite: true);
+                DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
+                committing = true;
+                tx.Commit();
+                return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
+            }
+            finally
             {
-                IssuerKeyId = series.IssuerKeyId,
-                Scope = series.StoreName,
-                Number = number,
-                Kind = delta ? "delta" : "complete",
-                Scheduled = !delta && scheduled ? 1 : 0,
-                ThisUpdateUs = Instant.ToMicros(thisUpdate),
-                NextUpdateUs = Instant.ToMicros(nextUpdate),
-                BaseNumber = baseCrl?.Number,
-                MaxChangeSeq = mark,
-                EntryCount = written.EntryCount,
-                Sha256 = sha256,
-                SizeBytes = written.SizeBytes,
-                PublishedUs = publishedUs,
-            });
-            var firstListed = CrlStore.RecordFirstListings(tx, series, number, Instant.ToMicros(thisUpdate), previous?.MaxChangeSeq ?? 0, mark);
-            audit.Append(tx, new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
-            {
-                ["issuerKeyId"] = series.IssuerKeyId,
-                ["scope"] = series.StoreName,
-                ["kind"] = delta ? "delta" : "complete",
-                ["scheduled"] = !delta && scheduled,
-                ["number"] = number,
-                ["baseNumber"] = baseCrl?.Number,
-                ["thisUpdate"] = Instant.ToMicros(thisUpdate),
-                ["nextUpdate"] = Instant.ToMicros(nextUpdate),
-                ["maxChangeSeq"] = mark,
-                ["entries"] = written.EntryCount,
-                ["firstListed"] = firstListed,
-                ["sha256"] = sha256,
-                ["size"] = written.SizeBytes,
-            }));
-            // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
-            File.Move(temporary, finalPath, overwrite: true);
-            DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
-            tx.Commit();
-            return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
+                if (!committing)
+                {
+                    // Not published (superseded, or the transaction failed): no archive file without its row.
+                    File.Delete(archivePath);
+                }
+            }
         }
         finally
         {
@@ -280,6 +320,46 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, IReadOnly
         }));
         tx.Commit();
         return true;
+    }
+
+    /// <summary>
+    /// Copies the checked temporary file to the archive with the published file's discipline:
+    /// write a temporary file, fsync, check its SHA-256 against what was built (the digest the
+    /// archive row records), rename (never over an existing file), fsync the directory.
+    /// </summary>
+    private static void Archive(string source, string destination, byte[] sha256)
+    {
+        var directory = Path.GetDirectoryName(destination)!;
+        System.IO.Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.tmp");
+        try
+        {
+            using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024))
+            using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
+            using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
+            {
+                var buffer = new byte[64 * 1024];
+                int read;
+                while ((read = input.Read(buffer)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    output.Write(buffer, 0, read);
+                }
+
+                output.Flush(flushToDisk: true);
+                if (!hash.GetHashAndReset().AsSpan().SequenceEqual(sha256))
+                {
+                    throw new CrlArchiveException($"the archive copy {destination} does not hash to the CRL that was built");
+                }
+            }
+
+            File.Move(temporary, destination, overwrite: false);
+            DirectorySync.Flush(directory);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 
     private void RaiseCheckAlarm(CrlSeries series, bool delta, long number, IReadOnlyList<string> problems)

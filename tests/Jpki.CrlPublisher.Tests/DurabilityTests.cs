@@ -17,7 +17,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
     {
         var trace = Path.Combine(crl.Ca.Root, "publish.strace");
         var psi = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "-f", "-qq", "-e", "trace=openat,rename,renameat,renameat2,fsync,close", "-o", trace, "dotnet", TestInstall.BuiltToolPath("crl-publisher", "Jpki.CrlPublisher"), "publish" })
+        foreach (var argument in new[] { "-f", "-qq", "-e", "trace=openat,rename,renameat,renameat2,link,linkat,fsync,close", "-o", trace, "dotnet", TestInstall.BuiltToolPath("crl-publisher", "Jpki.CrlPublisher"), "publish" })
         {
             psi.ArgumentList.Add(argument);
         }
@@ -41,9 +41,12 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         Assert.True(published >= 4, output); // at least full and ARL of both issuer keys
 
         // Follow the trace per thread (series are published in parallel): after each rename onto a
-        // published .crl, that thread opens the file's directory (O_DIRECTORY) and fsyncs that
-        // descriptor before its next rename.
+        // published .crl, and each rename (or link, for a rename that must not replace) into the
+        // archive, that thread opens the file's directory (O_DIRECTORY) and fsyncs that descriptor
+        // before its next rename.
+        var archive = crl.Settings.Resolve(crl.Settings.Crl.ArchiveDirectory) + "/";
         var renamed = 0;
+        var archived = 0;
         var pending = new Dictionary<string, (string Directory, string? Fd)>(StringComparer.Ordinal);
         foreach (var line in Reassembled(File.ReadAllLines(trace)))
         {
@@ -52,7 +55,14 @@ public sealed partial class DurabilityTests(CrlFixture crl)
             {
                 Assert.False(pending.ContainsKey(thread), $"renamed again before the directory of the previous rename was fsynced: {line}");
                 pending[thread] = (Path.GetDirectoryName(rename.Groups["to"].Value)!, null);
-                renamed++;
+                if (rename.Groups["to"].Value.StartsWith(archive, StringComparison.Ordinal))
+                {
+                    archived++;
+                }
+                else
+                {
+                    renamed++;
+                }
             }
             else if (pending.TryGetValue(thread, out var waiting))
             {
@@ -68,6 +78,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         }
 
         Assert.True(published == renamed, $"{renamed} renames for:\n{output}");
+        Assert.True(published == archived, $"{archived} archive renames for:\n{output}");
         Assert.Empty(pending);
     }
 
@@ -102,7 +113,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
     [GeneratedRegex("^\\S+\\s+<\\.\\.\\. [a-z0-9_]+ resumed>(?<rest>.*)$")]
     private static partial Regex ResumedPattern();
 
-    [GeneratedRegex("rename(?:at2?)?\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\) = 0")]
+    [GeneratedRegex("(?:rename(?:at2?)?|link(?:at)?)\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\) = 0")]
     private static partial Regex RenamePattern();
 
     [GeneratedRegex("fsync\\((?<fd>[0-9]+)\\)\\s+= 0")]

@@ -23,7 +23,7 @@ public abstract class StoreEngineTests(CrlFixture crl, IStoreFixture stores)
         var key = crl.Services.Publisher.IssuerKeys[CrlFixture.SigningKey];
         Seed(database, key.IssuerKeyId, 40);
         var directory = Path.Combine(stores.ScratchDirectory, Guid.NewGuid().ToString("N"));
-        var options = CrlPublisherServices.OptionsFrom(crl.Settings) with { Directory = directory };
+        var options = CrlPublisherServices.OptionsFrom(crl.Settings) with { Directory = directory, ArchiveDirectory = Path.Combine(directory, "archive") };
         var keys = new Dictionary<string, CrlIssuerKey> { [key.IssuerKeyId] = key };
         var first = new SeriesPublisher(database, crl.Services.Audit, keys, options);
         var second = new SeriesPublisher(database, crl.Services.Audit, keys, options);
