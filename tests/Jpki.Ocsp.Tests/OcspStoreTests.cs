@@ -71,7 +71,8 @@ public abstract class OcspStoreTests(IStoreFixture fixture)
 
         using var db = database.OpenConnection();
         Assert.Equal(2, db.ExecuteScalar<long>("SELECT COUNT(*) FROM ocsp_queries"));
-        Assert.Equal(1, db.ExecuteScalar<long>("SELECT nonce FROM ocsp_queries WHERE serial = '0c01'"));
+        Assert.Equal(1, db.ExecuteScalar<long>("SELECT COUNT(*) FROM ocsp_queries WHERE verifier = 'verifier' AND issuer_key_id = 'k1' AND serial = '0c01' AND answer = 'good' AND nonce = 1 AND time_us = 10"));
+        Assert.Equal(1, db.ExecuteScalar<long>("SELECT COUNT(*) FROM ocsp_queries WHERE verifier IS NULL AND issuer_key_id IS NULL AND serial IS NULL AND answer = 'malformedRequest' AND nonce = 0 AND time_us = 11"));
         Assert.Equal(100, OcspStore.FirstRevokedProducedUs(db, "0c01"));
         Assert.Null(OcspStore.FirstRevokedProducedUs(db, "0c02"));
     }
