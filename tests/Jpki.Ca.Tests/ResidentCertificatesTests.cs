@@ -49,6 +49,15 @@ public sealed class ResidentCertificatesTests(CaFixture ca)
         var revoked = after.GetProperty("certificates").EnumerateArray().Single(c => c.GetProperty("serial").GetString() == signing);
         Assert.Equal(("revoked", 1), (revoked.GetProperty("status").GetString(), revoked.GetProperty("reason").GetInt32()));
 
+        // The auditor's disclosure report tells this read (the list) from a lookup of the four facts.
+        var (_, lookupAnswer, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/residents/lookup", "operator", new { residentCode = code, purpose = "identity check" });
+        Assert.Equal(JsonValueKind.Object, lookupAnswer.ValueKind);
+        var (disclosureStatus, disclosure, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/audit/disclosures", "auditor", new { residentCode = code });
+        Assert.True(disclosureStatus == 200, disclosure.ToString());
+        Assert.Equal(
+            [("card lost", "certificates"), ("card lost", "certificates"), ("identity check", "facts")],
+            disclosure.GetProperty("reads").EnumerateArray().Select(r => (r.GetProperty("purpose").GetString()!, r.GetProperty("disclosed").GetString()!)).ToList());
+
         // The code never appears in the log lines.
         Assert.DoesNotContain(ca.LogLines, line => line.Contains(code, StringComparison.Ordinal));
     }
@@ -91,6 +100,11 @@ public sealed class ResidentCertificatesTests(CaFixture ca)
         }
 
         Assert.Equal(reads, ca.CountRows("SELECT COUNT(*) FROM resident_reads"));
+
+        // The endpoint is in the OpenAPI document.
+        var (docStatus, doc, _) = await ca.SendAsync(HttpMethod.Get, "/openapi/v1.json", account: null);
+        Assert.Equal(200, docStatus);
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/api/v1/residents/certificates", out _));
 
         // The code is never accepted in a URL.
         var (getStatus, _, _) = await ca.SendAsync(HttpMethod.Get, List + "?residentCode=" + code, "operator");
