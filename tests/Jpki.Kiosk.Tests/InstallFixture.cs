@@ -131,13 +131,13 @@ public sealed class InstallFixture : IAsyncLifetime
     /// A CA API process on this install's store and token, on its own port (port 0): the fixture's
     /// own, or a second instance a test may stop (DESIGN.md §4: instances share the store).
     /// </summary>
-    public WebApplication BuildCa()
+    public WebApplication BuildCa(string listenUrl = "http://127.0.0.1:0")
     {
         var settings = JpkiSettings.Load(Home);
         settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
         return CaHost.Build(settings, Module, new CaOptions
         {
-            ListenUrl = "http://127.0.0.1:0",
+            ListenUrl = listenUrl,
             JukiNetBaseAddress = SimulatorAddress,
             JukiNetMaxAttempts = 2,
             JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),

@@ -175,9 +175,10 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     public async Task The_ca_going_down_between_lookup_and_issuance_gives_a_clear_page_and_leaves_nothing_half_done()
     {
         var residentCode = await install.AddResidentAsync();
-        var ca = install.BuildCa();
+        // A second CA instance on a port of its own, so it can come back on the same address.
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
         await ca.StartAsync();
-        var caAddress = new Uri(ca.Urls.Single().TrimEnd('/') + "/");
         var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = caAddress, WindowId = "DOWNKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
         await using (kiosk)
         {
@@ -208,8 +209,27 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             Assert.Empty(install.Cards.Certificates(card));
             Assert.Equal(issuedBefore, install.IssuedCertificates());
             Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+
+            // The CA comes back: the retry, on the same card with the same requests, finishes the enrolment once.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.True(browser.Status == 200, browser.Html);
+            Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+            Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+            Assert.Equal(2, install.Cards.Certificates(card).Count);
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+            Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+            await back.StopAsync();
             await kiosk.StopAsync();
         }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [Fact]
