@@ -77,6 +77,43 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     }
 
     [Fact]
+    public async Task A_re_issue_after_a_move_renews_only_what_is_still_good_and_keeps_the_moves_revocation()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (label, _) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var oldSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
+        var oldAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
+
+        // A move within the municipality: the CA's feed revokes the signing certificate (affiliationChanged).
+        using (var change = await install.Http.PostAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/changes"), new { residentCode, type = "addressChange", effectiveDate = "2026-01-05", address = "山口県山口市亀山町５－６" }))
+        {
+            Assert.Equal(201, (int)change.StatusCode);
+        }
+
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while ((await CertificateAsync(oldSigning)).GetProperty("status").GetString() != "revoked")
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the feed did not revoke the signing certificate within 30 s");
+            await Task.Delay(100);
+        }
+
+        // Re-issue on the same card: the good authentication certificate is renewed, the revoked
+        // signing one is not named (the CA would refuse it) and keeps its reason.
+        var (_, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN77", "9753");
+
+        var newSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
+        var newAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
+        Assert.Equal(new[] { newSigning, newAuthentication }.Order(), newSerials.Order());
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newAuthentication AND json_extract(details, '$.renews') = @oldAuthentication", new { newAuthentication, oldAuthentication }));
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newSigning AND json_extract(details, '$.renews') IS NULL", new { newSigning }));
+        Assert.Equal(4, (await CertificateAsync(oldAuthentication)).GetProperty("reason").GetInt32()); // superseded
+        Assert.Equal(3, (await CertificateAsync(oldSigning)).GetProperty("reason").GetInt32()); // still affiliationChanged
+        Assert.Equal("good", (await CertificateAsync(newSigning)).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task A_lost_card_without_card_or_receipt_is_found_by_the_resident_code_and_both_certificates_are_revoked_keyCompromise()
     {
         var residentCode = await install.AddResidentAsync();
