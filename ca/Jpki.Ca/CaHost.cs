@@ -111,6 +111,7 @@ public static class CaHost
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
+        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates);
         app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context));
         app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
         {

@@ -35,6 +35,13 @@ public sealed record IssueCertificateRequest
     public string? CardExpiry { get; init; }
 
     public IssuanceOverride? Override { get; init; }
+
+    /// <summary>
+    /// The serial (hex) of the holder's certificate of the same kind this issuance renews: it must
+    /// be good and unexpired; it is revoked as superseded in the transaction that stores the new
+    /// one, and inside its last three months the new one counts the 6th birthday.
+    /// </summary>
+    public string? Renews { get; init; }
 }
 
 /// <summary>An officer's override (today: a signing certificate for a resident under 15), with its reason.</summary>
@@ -44,7 +51,7 @@ public sealed record IssuanceOverride
 }
 
 /// <summary>The 201 answer.</summary>
-public sealed record IssuedCertificateAnswer(string Serial, string IssuerId, string IssuerKeyId, string CertificatePem, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+public sealed record IssuedCertificateAnswer(string Serial, string IssuerId, string IssuerKeyId, string CertificatePem, DateTimeOffset NotBefore, DateTimeOffset NotAfter, string? Renewed = null);
 
 /// <summary>
 /// Issues one end-entity certificate: checks the request, asks Juki-Net for the resident's
@@ -217,6 +224,19 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         }
 
         var now = services.Options.Time.GetUtcNow();
+        DateTimeOffset? renewalOf = null;
+        if (checkedInput.Renews is { } renews)
+        {
+            await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+            var target = EndEntityCertificateStore.FindRenewalTarget(db, renews);
+            if (CheckRenewalTarget(target, renews, checkedInput.Kind, residentKey, Instant.ToMicros(now)) is { } renewalProblem)
+            {
+                return renewalProblem;
+            }
+
+            renewalOf = Instant.FromMicros(target!.NotAfterUs);
+        }
+
         DateTimeOffset? authNotAfter = null;
         if (checkedInput.Kind == IssuerKind.Signing)
         {
@@ -229,7 +249,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         CertificateValidity validity;
         try
         {
-            validity = CertificateValidity.Compute(now, birthDate, checkedInput.Kind, checkedInput.CardExpiry, authNotAfter, Instant.FromMicros(issuerKey.Key.NotAfterUs));
+            validity = CertificateValidity.Compute(now, birthDate, checkedInput.Kind, checkedInput.CardExpiry, authNotAfter, Instant.FromMicros(issuerKey.Key.NotAfterUs), renewalOf);
         }
         catch (InvalidOperationException e)
         {
@@ -280,7 +300,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             return HsmUnavailable();
         }
 
-        var answer = new IssuedCertificateAnswer(serialHex, issuerKey.Issuer.Id, issuerKey.Key.Id, Pem(issued.Der), validity.NotBefore, validity.NotAfter);
+        var answer = new IssuedCertificateAnswer(serialHex, issuerKey.Issuer.Id, issuerKey.Key.Id, Pem(issued.Der), validity.NotBefore, validity.NotAfter, checkedInput.Renews);
         var answerJson = JsonSerializer.Serialize(answer, ApiJson.Options);
         using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
         {
@@ -304,6 +324,13 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             if (Jpki.Core.Issuers.IssuerStore.FindKey(tx.Connection, issuerKey.Key.Id, tx.Transaction)?.State != "active")
             {
                 return ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "issuer key not active", $"issuer key '{issuerKey.Key.Id}' is no longer active; nothing was issued");
+            }
+
+            // The renewed certificate may have been revoked (Juki-Net, the window) while this one was signed.
+            if (checkedInput.Renews is { } renewed
+                && CheckRenewalTarget(EndEntityCertificateStore.FindRenewalTarget(tx.Connection, renewed, tx.Transaction), renewed, checkedInput.Kind, residentKey, Instant.NowMicros(tx.Time)) is { } renewalProblem)
+            {
+                return renewalProblem;
             }
 
             EndEntityCertificateStore.Insert(tx, new EndEntityCertificateRow
@@ -331,7 +358,14 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
                 ["jukiSequence"] = record.Sequence,
                 ["windowId"] = checkedInput.WindowId,
                 ["tbsSha256"] = Convert.ToHexStringLower(issued.TbsSha256),
+                ["birthdaysCounted"] = validity.BirthdaysCounted,
+                ["limitedBy"] = JsonNamingPolicy.CamelCase.ConvertName(validity.LimitedBy.ToString()),
             };
+            if (checkedInput.Renews is { } renewsSerial)
+            {
+                details["renews"] = renewsSerial;
+            }
+
             if (checkedInput.OverrideReason is { } reason)
             {
                 details["overrideReason"] = reason;
@@ -354,6 +388,11 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
                 return Results.Text(changed, "application/problem+json", Encoding.UTF8, StatusCodes.Status409Conflict);
             }
 
+            if (checkedInput.Renews is { } superseded)
+            {
+                SupersedeRenewed(tx, account, superseded, serialHex, now);
+            }
+
             if (idempotencyKey.Length > 0)
             {
                 IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status201Created, answerJson);
@@ -364,6 +403,72 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
 
         LogIssued(logger, serialHex, issuerKey.Key.Id, KindText(checkedInput.Kind), municipalityCode);
         return Results.Text(answerJson, "application/json", Encoding.UTF8, StatusCodes.Status201Created);
+    }
+
+    /// <summary>
+    /// The renewal checks (DESIGN.md §9, issue 8): the certificate exists, is the same resident's
+    /// (same keyed hash under the same HMAC key), of the same kind, good and not expired.
+    /// </summary>
+    private static IResult? CheckRenewalTarget(RenewalTargetRow? target, string serial, IssuerKind kind, byte[] residentKey, long nowUs)
+    {
+        if (target is null)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.RenewalNotFound, "renewed certificate not found", $"the CA issued no resident certificate with serial {serial}; nothing was issued");
+        }
+
+        if (target.ResidentKey is null || target.HmacKeyId != CaServices.ResidentHmacKeyId || !target.ResidentKey.AsSpan().SequenceEqual(residentKey))
+        {
+            return ProblemTypes.Problem(403, ProblemTypes.RenewalNotTheHolder, "renewed certificate is another resident's", "the certificate to renew does not belong to this resident; nothing was issued");
+        }
+
+        if (target.Kind != KindText(kind))
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.RenewalKindMismatch, "renewed certificate is of another kind", $"a {KindText(kind)} certificate renews a {KindText(kind)} certificate, not a {target.Kind} one; nothing was issued");
+        }
+
+        if (target.Status != "good")
+        {
+            return ProblemTypes.Problem(409, ProblemTypes.RenewalRevoked, "renewed certificate is revoked", "a revoked certificate is not renewed; issue without renews; nothing was issued");
+        }
+
+        if (target.NotAfterUs <= nowUs)
+        {
+            return ProblemTypes.Problem(422, ProblemTypes.RenewalExpired, "renewed certificate has expired", "an expired certificate is not renewed; issue without renews; nothing was issued");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Revokes the renewed certificate as superseded (cause renewal), in the transaction that
+    /// stores its successor: a request row names who and why, so the revocation trail follows it
+    /// like any window request; the status change is what OCSP and the CRLs read.
+    /// </summary>
+    private void SupersedeRenewed(WriteTransaction tx, Account account, string oldSerial, string newSerial, DateTimeOffset now)
+    {
+        var statement = $"renewed by certificate {newSerial}";
+        var requestId = RevocationRequests.RecordRequest(tx, oldSerial, RevocationCause.Renewal, account.Id, statement, Instant.ToMicros(now));
+        var result = services.Revoker.Revoke(tx, new RevocationOrder
+        {
+            Serial = oldSerial,
+            Cause = RevocationCause.Renewal,
+            Source = RevocationRequests.SourceOf(requestId),
+            Actor = account.Id,
+            InvalidityDate = Jst.DateOf(now),
+        });
+        if (result.Outcome != RevocationOutcome.Revoked)
+        {
+            // Checked good under this same lock a moment ago: anything else is a bug, and nothing may commit.
+            throw new InvalidOperationException($"renewed certificate {oldSerial} was not revoked: {result.Outcome}");
+        }
+
+        services.Audit.Append(tx, new AuditRecord(account.Id, "revocation.requested", oldSerial, new JsonObject
+        {
+            ["requestId"] = requestId,
+            ["cause"] = RevocationRules.WireName(RevocationCause.Renewal),
+            ["statement"] = statement,
+            ["outcome"] = "revoked",
+        }));
     }
 
     /// <summary>Revokes the new certificate for each later recorded event whose rule revokes it; the last such event, or null.</summary>
@@ -409,7 +514,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         "-----BEGIN CERTIFICATE-----\n" + Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal)
         + "\n-----END CERTIFICATE-----\n";
 
-    private sealed record CheckedInput(ResidentCode ResidentCode, IssuerKind Kind, string WindowId, long? JukiSequence, DateOnly? CardExpiry, string? OverrideReason);
+    private sealed record CheckedInput(ResidentCode ResidentCode, IssuerKind Kind, string WindowId, long? JukiSequence, DateOnly? CardExpiry, string? OverrideReason, string? Renews);
 
     private static (CheckedInput? Input, IResult? Problem) Check(IssueCertificateRequest body)
     {
@@ -471,7 +576,17 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             overrideReason = body.Override.Reason.Trim();
         }
 
-        return (new CheckedInput(code, kind, windowId, body.JukiSequence, cardExpiry, overrideReason), null);
+        string? renews = null;
+        if (body.Renews is not null)
+        {
+            renews = body.Renews.Trim().ToLowerInvariant();
+            if (renews.Length is 0 or > 40 || !renews.All(char.IsAsciiHexDigitLower))
+            {
+                return Invalid("renews must be the hex serial (1-40 digits) of the certificate this one renews");
+            }
+        }
+
+        return (new CheckedInput(code, kind, windowId, body.JukiSequence, cardExpiry, overrideReason, renews), null);
     }
 
     private IResult? CheckEligibility(Account account, CheckedInput input, ResidentRecord record)

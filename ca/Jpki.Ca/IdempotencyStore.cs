@@ -38,17 +38,23 @@ public static class IdempotencyStore
     }
 }
 
-/// <summary>The append-only log of reads of residents' four facts (not the hashed audit chain: too many).</summary>
+/// <summary>
+/// The append-only log of reads about residents (not the hashed audit chain: too many): their
+/// four facts (<c>facts</c>) or the list of their certificates (<c>certificates</c>).
+/// </summary>
 public static class ResidentReadLog
 {
-    public static void Append(WriteTransaction tx, string account, string purpose, byte[] residentKey, string hmacKeyId)
+    public const string Facts = "facts";
+    public const string Certificates = "certificates";
+
+    public static void Append(WriteTransaction tx, string account, string purpose, byte[] residentKey, string hmacKeyId, string disclosed = Facts)
     {
         ArgumentNullException.ThrowIfNull(tx);
         tx.Execute(
             """
-            INSERT INTO resident_reads (account, purpose, resident_key, hmac_key_id, time_us)
-            VALUES (@account, @purpose, @residentKey, @hmacKeyId, @timeUs)
+            INSERT INTO resident_reads (account, purpose, resident_key, hmac_key_id, time_us, disclosed)
+            VALUES (@account, @purpose, @residentKey, @hmacKeyId, @timeUs, @disclosed)
             """,
-            new { account, purpose, residentKey, hmacKeyId, timeUs = Instant.NowMicros(tx.Time) });
+            new { account, purpose, residentKey, hmacKeyId, timeUs = Instant.NowMicros(tx.Time), disclosed });
     }
 }

@@ -50,6 +50,11 @@ public static class ProblemTypes
     public const string GapNotFound = Prefix + "gap-not-found";
     public const string UnknownSwitch = Prefix + "unknown-switch";
     public const string DeliveryTooLate = Prefix + "delivery-too-late";
+    public const string RenewalNotFound = Prefix + "renewal-not-found";
+    public const string RenewalNotTheHolder = Prefix + "renewal-not-the-holder";
+    public const string RenewalKindMismatch = Prefix + "renewal-kind-mismatch";
+    public const string RenewalRevoked = Prefix + "renewal-revoked";
+    public const string RenewalExpired = Prefix + "renewal-expired";
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());

@@ -159,6 +159,86 @@ public static class QueryEndpoints
             ApiJson.Options);
     }
 
+    /// <summary>
+    /// <c>POST /api/v1/residents/certificates</c> <c>{ residentCode, purpose }</c> (operators): the
+    /// resident's unexpired certificates in the municipalities the operator is bound to, so a window
+    /// can revoke a lost card's certificates without the card or the receipt. The code comes in the
+    /// body (never a URL), is hashed at once with the resident HMAC, and the read is logged in
+    /// <c>resident_reads</c> (disclosed <c>certificates</c>) with its purpose before the answer.
+    /// A resident whose certificates all belong to unbound municipalities is 403; none at all is an
+    /// empty list (and still logged: the question was asked).
+    /// </summary>
+    public static async Task<IResult> ResidentCertificates(HttpContext context, BearerAuthentication auth, CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(auth);
+        ArgumentNullException.ThrowIfNull(context);
+        var (account, authProblem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
+        if (account is null)
+        {
+            return authProblem!;
+        }
+
+        var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
+        {
+            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "residentCode must be 11 digits with a valid check digit");
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Purpose) || body.Purpose.Length > 200)
+        {
+            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "purpose (1-200 characters) says why the certificates are listed");
+        }
+
+        byte[] residentKey;
+        try
+        {
+            residentKey = services.ResidentKey(code);
+        }
+        catch (Jpki.Hsm.HsmException)
+        {
+            return ProblemTypes.Problem(503, ProblemTypes.HsmUnavailable, "HSM unavailable", "the HSM did not answer; nothing was read");
+        }
+
+        List<ResidentCertificateRow> bound;
+        using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
+        {
+            var all = EndEntityCertificateStore.ResidentCertificates(tx.Connection, residentKey, CaServices.ResidentHmacKeyId, Instant.NowMicros(tx.Time), tx.Transaction);
+            bound = all.Where(c => c.MunicipalityCode is { } m && account.IsBoundTo(m)).ToList();
+            if (all.Count > 0 && bound.Count == 0)
+            {
+                return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", $"the resident's certificates belong to municipalities account '{account.Id}' is not bound to");
+            }
+
+            ResidentReadLog.Append(tx, account.Id, body.Purpose.Trim(), residentKey, CaServices.ResidentHmacKeyId, ResidentReadLog.Certificates);
+            await tx.CommitAsync(context.RequestAborted);
+        }
+
+        return Results.Json(
+            new
+            {
+                certificates = bound.Select(c => new
+                {
+                    serial = c.Serial,
+                    issuerKeyId = c.IssuerKeyId,
+                    kind = c.Kind,
+                    municipalityCode = c.MunicipalityCode,
+                    status = c.Status,
+                    deliveryState = c.DeliveryState,
+                    notBefore = Instant.FromMicros(c.NotBeforeUs),
+                    notAfter = Instant.FromMicros(c.NotAfterUs),
+                    revokedAt = c.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
+                    reason = c.Reason,
+                }),
+            },
+            ApiJson.Options);
+    }
+
     /// <summary><c>GET /healthz</c>: the issuance HSM pool, the store and Juki-Net; 200 only when all answer.</summary>
     public static async Task<IResult> Health(CaServices services, FeedHealth feed, CancellationToken cancellationToken)
     {

@@ -92,11 +92,8 @@ public sealed class RevocationRequests(CaServices services)
             }
         }
 
-        var nowUs = Instant.NowMicros(services.Options.Time);
-        var requestId = tx.QuerySingle<long>(
-            "INSERT INTO revocation_requests (serial, cause, requested_by, statement, time_us) VALUES (@Serial, @Cause, @Account, @Statement, @Now) RETURNING id",
-            new { target.Serial, Cause = RevocationRules.WireName(cause), Account = account.Id, Statement = statement, Now = nowUs });
-        var source = "request:" + requestId.ToString(CultureInfo.InvariantCulture);
+        var requestId = RecordRequest(tx, target.Serial, cause, account.Id, statement, Instant.NowMicros(services.Options.Time));
+        var source = SourceOf(requestId);
         var result = services.Revoker.Revoke(tx, new RevocationOrder
         {
             Serial = target.Serial,
@@ -134,6 +131,18 @@ public sealed class RevocationRequests(CaServices services)
                 return NotFound();
         }
     }
+
+    /// <summary>Records a revocation request (who, why); its id names the revocation's source.</summary>
+    public static long RecordRequest(WriteTransaction tx, string serial, RevocationCause cause, string account, string statement, long nowUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.QuerySingle<long>(
+            "INSERT INTO revocation_requests (serial, cause, requested_by, statement, time_us) VALUES (@serial, @Cause, @account, @statement, @nowUs) RETURNING id",
+            new { serial, Cause = RevocationRules.WireName(cause), account, statement, nowUs });
+    }
+
+    /// <summary><c>request:&lt;id&gt;</c>, the revocation source the trail follows to <c>revocation_requests</c>.</summary>
+    public static string SourceOf(long requestId) => "request:" + requestId.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The first officer's half of an issuer-key compromise: recorded, waits for a second officer.</summary>
     public async Task<IResult> RequestCompromiseAsync(string keyId, HttpContext context, Account officer)

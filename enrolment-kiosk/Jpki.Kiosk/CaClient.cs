@@ -38,6 +38,13 @@ public sealed class CaClient(HttpClient http)
     public Task<CaAnswer> IssueAsync(string token, IssueRequest request, string idempotencyKey, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, "api/v1/certificates", token, request, idempotencyKey, cancellation);
 
+    /// <summary>The resident's unexpired certificates (<c>POST /api/v1/residents/certificates</c>; the code stays in the body).</summary>
+    public Task<CaAnswer> ListCertificatesAsync(string token, string residentCode, string purpose, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Post, "api/v1/residents/certificates", token, new { residentCode, purpose }, null, cancellation);
+
+    public Task<CaAnswer> CertificateStatusAsync(string token, string serial, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Get, $"api/v1/certificates/{Uri.EscapeDataString(serial)}", token, null, null, cancellation);
+
     public Task<CaAnswer> ConfirmDeliveryAsync(string token, string serial, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, $"api/v1/certificates/{Uri.EscapeDataString(serial)}/delivery", token, null, null, cancellation);
 
@@ -99,6 +106,6 @@ public sealed class CaClient(HttpClient http)
 }
 
 /// <summary>The body of POST /api/v1/certificates.</summary>
-public sealed record IssueRequest(string ResidentCode, string Kind, string Csr, string WindowId, long? JukiSequence, IssueOverride? Override);
+public sealed record IssueRequest(string ResidentCode, string Kind, string Csr, string WindowId, long? JukiSequence, IssueOverride? Override, string? Renews = null);
 
 public sealed record IssueOverride(string Reason);

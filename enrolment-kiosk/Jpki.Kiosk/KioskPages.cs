@@ -67,7 +67,12 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
                 0 => text.CaUnreachable,
                 429 => text.AccountLocked,
                 _ => text.LoginFailed,
-            }, answer.Status == 0 ? 503 : 401);
+            }, answer.Status switch
+            {
+                0 => 503,
+                429 => 429,
+                _ => 401,
+            });
         }
 
         // A fresh session for a fresh login: nothing of an earlier operator carries over.
@@ -146,11 +151,16 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         var reason = form["overrideReason"].ToString().Trim();
-        // An existing card (PIN reset after a lock, re-issue): its certificates now are the ones
-        // the new ones replace, revoked as superseded once the new ones are on the card.
+        // An existing card (renewal, PIN reset after a lock, re-issue): its certificates now are
+        // the ones the new ones replace. A good, unexpired one is renewed: the issuance names it
+        // (renews) and the CA supersedes it in the same transaction, counting the 6th birthday in
+        // its last 3 months. Any other still good one is revoked as superseded once the new ones
+        // are on the card (its key is gone with the re-personalisation).
         var chosenCard = form["card"].ToString();
         string? cardLabel = null;
         IReadOnlyList<string>? replaced = null;
+        string? renewsAuthentication = null;
+        string? renewsSigning = null;
         if (chosenCard.Length > 0)
         {
             if (!cards.Store.Exists(chosenCard) || !cards.IsVisible(chosenCard))
@@ -159,13 +169,41 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             }
 
             cardLabel = chosenCard;
-            replaced = cards.Certificates(chosenCard).Select(c => c.Serial).ToList();
+            var onCard = cards.Certificates(chosenCard);
+            replaced = onCard.Select(c => c.Serial).ToList();
+            foreach (var old in onCard)
+            {
+                var status = await ca.CertificateStatusAsync(session.Token, old.Serial, context.RequestAborted);
+                if (status.Status == 401)
+                {
+                    return Expired(context);
+                }
+
+                if (status.Unreachable || status.Status >= 500)
+                {
+                    return ConfirmForm(context, session.Account, enrolment, Explain(text, status, text.IssuanceFailed), 503);
+                }
+
+                if (status.Ok && status.Member("status") == "good" && old.NotAfter > time.GetUtcNow())
+                {
+                    if (old.Application == CardApplication.Signing)
+                    {
+                        renewsSigning = old.Serial;
+                    }
+                    else
+                    {
+                        renewsAuthentication = old.Serial;
+                    }
+                }
+            }
         }
 
         enrolment = enrolment with
         {
             CardLabel = cardLabel,
             ReplacedSerials = replaced,
+            RenewsAuthentication = renewsAuthentication,
+            RenewsSigning = renewsSigning,
             Confirmed = true,
             WithSigning = !enrolment.Under15 || reason.Length > 0,
             OverrideReason = enrolment.Under15 && reason.Length > 0 ? reason : null,
@@ -221,21 +259,21 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
 
         // Authentication first: the signing certificate's notAfter is capped by the holder's newest authentication certificate.
         var issued = new List<(CardApplication Application, CaAnswer Answer)>();
-        var kinds = new List<(CardApplication Application, string Kind, string Csr, string Key, IssueOverride? Override)>
+        var kinds = new List<(CardApplication Application, string Kind, string Csr, string Key, IssueOverride? Override, string? Renews)>
         {
-            (CardApplication.Authentication, "authentication", enrolment.AuthenticationCsr!, enrolment.AuthenticationIdempotencyKey!, null),
+            (CardApplication.Authentication, "authentication", enrolment.AuthenticationCsr!, enrolment.AuthenticationIdempotencyKey!, null, enrolment.RenewsAuthentication),
         };
         if (enrolment.WithSigning)
         {
             kinds.Add((CardApplication.Signing, "signing", enrolment.SigningCsr!, enrolment.SigningIdempotencyKey!,
-                enrolment.OverrideReason is { } reason ? new IssueOverride(reason) : null));
+                enrolment.OverrideReason is { } reason ? new IssueOverride(reason) : null, enrolment.RenewsSigning));
         }
 
-        foreach (var (application, kind, csr, key, overrideReason) in kinds)
+        foreach (var (application, kind, csr, key, overrideReason, renews) in kinds)
         {
             var answer = await ca.IssueAsync(
                 session.Token,
-                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason),
+                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason, renews),
                 key,
                 context.RequestAborted);
             if (!answer.Ok)
@@ -271,10 +309,12 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         var newSerials = issued.Select(i => i.Answer.Member("serial")!).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var replacedRevoked = new List<string>();
+        // Renewed certificates were superseded by the CA when their successors were recorded.
+        var renewed = issued.Select(i => i.Answer.Member("renewed")).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var replacedRevoked = new List<string>(renewed);
         foreach (var old in enrolment.ReplacedSerials ?? [])
         {
-            if (newSerials.Contains(old))
+            if (newSerials.Contains(old) || renewed.Contains(old))
             {
                 continue;
             }
@@ -351,6 +391,36 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             serials.AddRange(cards.Certificates(label).Select(c => c.Serial));
         }
 
+        // Neither card nor receipt: the CA lists the resident's certificates by the code (in the
+        // body, hashed there; the read is logged with its purpose) and every good one is revoked.
+        var found = "";
+        if (serials.Count == 0)
+        {
+            var listed = await ca.ListCertificatesAsync(session.Token, code, cause == "cardLost" ? "revocation: card lost" : "revocation: no longer needed", context.RequestAborted);
+            if (listed.Status == 401)
+            {
+                return Expired(context);
+            }
+
+            if (!listed.Ok)
+            {
+                return RevokeForm(context, session.Account, Explain(text, listed, text.Refused), listed.Status == 0 ? 503 : listed.Status);
+            }
+
+            var good = listed.Body.GetProperty("certificates").EnumerateArray()
+                .Where(c => c.GetProperty("status").GetString() == "good")
+                .Select(c => c.GetProperty("serial").GetString()!)
+                .ToList();
+            logger.LogInformation("Operator {Account} listed a resident's certificates to revoke ({Cause}): {Count} good", session.Account, cause, good.Count);
+            if (good.Count == 0)
+            {
+                return RevokeForm(context, session.Account, text.NoCertificatesFound, 404);
+            }
+
+            serials.AddRange(good);
+            found = $"<p id=\"found-by-code\">{E(text.FoundByResidentCode)}: {good.Count}</p>";
+        }
+
         serials = serials.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         if (serials.Count == 0)
         {
@@ -373,7 +443,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             lines.Add($"<li class=\"{(answer.Ok ? "revoked" : "refused")}\"><span class=\"serial\">{E(serial)}</span>: {E(outcome)}</li>");
         }
 
-        return Page(text, text.Revoke, $"<ul id=\"revocations\">{string.Concat(lines)}</ul><p><a href=\"/\">{E(text.Menu)}</a></p>", session.Account);
+        return Page(text, text.Revoke, found + $"<ul id=\"revocations\">{string.Concat(lines)}</ul><p><a href=\"/\">{E(text.Menu)}</a></p>", session.Account);
     }
 
     public async Task<IResult> CardCheckPage(HttpContext context)
@@ -560,6 +630,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         "already-revoked" => text.AlreadyRevoked,
         "certificate-not-found" or "not-found" => text.CertificateNotFound,
         "resident-changed" => text.ResidentChanged,
+        "renewal-revoked" or "renewal-expired" or "renewal-not-found" or "renewal-not-the-holder" or "renewal-kind-mismatch" => text.RenewalRefused,
+        "account-locked" => text.AccountLocked,
         null => fallback + $" (HTTP {answer.Status})",
         _ => fallback + $" ({answer.Problem})",
     };

@@ -30,7 +30,9 @@ public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, str
 /// <summary>
 /// One enrolment in progress. The Idempotency-Keys are made when the operator confirms, before
 /// anything is sent, so a retried request after a lost answer gets the first certificate back;
-/// the card's requests are kept (public data) so a retry sends the same body.
+/// the card's requests are kept (public data) so a retry sends the same body. On a reused card,
+/// its good, unexpired certificates are renewed: the issuance names them (<c>renews</c>) and the
+/// CA revokes each as superseded in the transaction that records its successor.
 /// </summary>
 public sealed record Enrolment(
     string ResidentCode,
@@ -45,7 +47,9 @@ public sealed record Enrolment(
     string? CardLabel = null,
     string? AuthenticationCsr = null,
     string? SigningCsr = null,
-    IReadOnlyList<string>? ReplacedSerials = null);
+    IReadOnlyList<string>? ReplacedSerials = null,
+    string? RenewsAuthentication = null,
+    string? RenewsSigning = null);
 
 /// <summary>What the printable receipt shows: never the full resident code.</summary>
 public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null);

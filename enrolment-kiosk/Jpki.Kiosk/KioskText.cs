@@ -93,6 +93,9 @@ public sealed record KioskText
     public required string WrongPin { get; init; }
     public required string CardLocked { get; init; }
     public required string UnknownCard { get; init; }
+    public required string NoCertificatesFound { get; init; }
+    public required string FoundByResidentCode { get; init; }
+    public required string RenewalRefused { get; init; }
 
     public static KioskText Japanese { get; } = new()
     {
@@ -163,7 +166,7 @@ public sealed record KioskText
         Cause = "理由",
         CardLost = "カードの紛失・盗難",
         NoLongerNeeded = "不要になった",
-        SerialsOrCard = "失効させる証明書の発行番号（カードがある場合はカードを選択）",
+        SerialsOrCard = "失効させる証明書の発行番号（カードがある場合はカードを選択。どちらもない場合は空欄のまま：住民票コードで証明書を探して失効させます）",
         NoCard = "（カードなし）",
         RevokeDone = "失効しました",
         NotTheHolder = "住民票コードがこの証明書の名義人と一致しません。",
@@ -183,6 +186,9 @@ public sealed record KioskText
         WrongPin = "暗証番号が違います。あと{0}回間違えるとロックされます。",
         CardLocked = "暗証番号がロックされています。正しい暗証番号でも使えません。窓口で暗証番号を再設定してください（新しい鍵と証明書を発行します）。",
         UnknownCard = "このカードは読み取れません。",
+        NoCertificatesFound = "この住民票コードで失効させる有効な証明書は見つかりませんでした。",
+        FoundByResidentCode = "住民票コードで見つかった証明書",
+        RenewalRefused = "更新する旧証明書がすでに失効しているか期限切れのため、更新できませんでした。もう一度最初から手続きしてください。",
     };
 
     public static KioskText English { get; } = Japanese with
@@ -254,7 +260,7 @@ public sealed record KioskText
         Cause = "Cause",
         CardLost = "Card lost or stolen",
         NoLongerNeeded = "No longer needed",
-        SerialsOrCard = "Serial numbers to revoke (or choose the card if the resident brought it)",
+        SerialsOrCard = "Serial numbers to revoke (or choose the card if the resident brought it; with neither, leave both empty: the certificates are found by the resident code)",
         NoCard = "(no card)",
         RevokeDone = "revoked",
         NotTheHolder = "The resident code does not match this certificate's holder.",
@@ -274,6 +280,9 @@ public sealed record KioskText
         WrongPin = "Wrong PIN. {0} more wrong tries lock the card.",
         CardLocked = "The PIN is locked: even the right PIN is refused. Reset the PINs at the window (new keys and certificates).",
         UnknownCard = "This card cannot be read.",
+        NoCertificatesFound = "No valid certificate to revoke was found for this resident code.",
+        FoundByResidentCode = "Certificates found by the resident code",
+        RenewalRefused = "The old certificate to renew has been revoked or has expired meanwhile, so it was not renewed. Please start again.",
     };
 
     public string Describe(Jpki.Card.PinProblem problem) => problem switch

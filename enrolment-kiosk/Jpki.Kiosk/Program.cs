@@ -15,7 +15,8 @@ for (var i = 0; i + 1 < args.Length; i += 2)
         "--urls" => options with { ListenUrl = args[i + 1] },
         "--ca" => options with { CaBaseAddress = new Uri(args[i + 1].TrimEnd('/') + "/") },
         "--window-id" => options with { WindowId = args[i + 1] },
-        _ => throw new ArgumentException($"unknown option '{args[i]}' (known: --urls, --ca, --window-id)"),
+        "--idle-timeout" => options with { IdleTimeout = ParseIdleTimeout(args[i + 1]) },
+        _ => throw new ArgumentException($"unknown option '{args[i]}' (known: --urls, --ca, --window-id, --idle-timeout SECONDS)"),
     };
 }
 
@@ -37,3 +38,9 @@ await app.StartAsync();
 Console.WriteLine($"Kiosk listening on {string.Join(", ", app.Urls)}");
 await app.WaitForShutdownAsync();
 return 0;
+
+// A session idle this many seconds ends (default 600); 1 s to 8 h.
+static TimeSpan ParseIdleTimeout(string seconds) =>
+    int.TryParse(seconds, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 8 * 3600
+        ? TimeSpan.FromSeconds(s)
+        : throw new ArgumentException($"--idle-timeout takes whole seconds from 1 to {8 * 3600}, not '{seconds}'");

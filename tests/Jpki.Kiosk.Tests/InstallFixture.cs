@@ -56,6 +56,11 @@ public sealed class InstallFixture : IAsyncLifetime
 
     public string OperatorPassword { get; private set; } = "";
 
+    /// <summary>An officer's API token (to create accounts of a test's own).</summary>
+    public string OfficerToken { get; private set; } = "";
+
+    public string DatabasePath => Path.Combine(Home, "jpki.db");
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Path.Combine(Root, "tokens"));
@@ -77,21 +82,12 @@ public sealed class InstallFixture : IAsyncLifetime
         await simulator.StartAsync();
         SimulatorAddress = BoundAddress(simulator);
 
-        var settings = JpkiSettings.Load(Home);
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
-        ca = CaHost.Build(settings, Module, new CaOptions
-        {
-            ListenUrl = "http://127.0.0.1:0",
-            JukiNetBaseAddress = SimulatorAddress,
-            JukiNetMaxAttempts = 2,
-            JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
-            ConfigureLogging = logging => logging.ClearProviders(),
-            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
-        });
+        ca = BuildCa();
         await ca.StartAsync();
         CaAddress = BoundAddress(ca);
         OperatorToken = File.ReadAllText(Path.Combine(Home, "secrets", "operator.token")).Trim();
         OperatorPassword = File.ReadAllText(Path.Combine(Home, "secrets", "operator.password")).Trim();
+        OfficerToken = File.ReadAllText(Path.Combine(Home, "secrets", "officer1.token")).Trim();
 
         kiosk = KioskHost.Build(
             new KioskOptions { ListenUrl = "http://127.0.0.1:0", CaBaseAddress = CaAddress, WindowId = "TESTKIOSK" },
@@ -129,6 +125,51 @@ public sealed class InstallFixture : IAsyncLifetime
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// A CA API process on this install's store and token, on its own port (port 0): the fixture's
+    /// own, or a second instance a test may stop (DESIGN.md §4: instances share the store).
+    /// </summary>
+    public WebApplication BuildCa(string listenUrl = "http://127.0.0.1:0")
+    {
+        var settings = JpkiSettings.Load(Home);
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
+        return CaHost.Build(settings, Module, new CaOptions
+        {
+            ListenUrl = listenUrl,
+            JukiNetBaseAddress = SimulatorAddress,
+            JukiNetMaxAttempts = 2,
+            JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
+            ConfigureLogging = logging => logging.ClearProviders(),
+            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
+        });
+    }
+
+    /// <summary>A kiosk of a test's own (other options), on port 0, with the fixture's card reader; started.</summary>
+    public async Task<(WebApplication Kiosk, Uri Address)> StartKioskAsync(KioskOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var app = KioskHost.Build(options with { ListenUrl = "http://127.0.0.1:0" }, Cards, logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(KioskLog)));
+        await app.StartAsync();
+        return (app, BoundAddress(app));
+    }
+
+    /// <summary>One number from the CA's SQLite store.</summary>
+    public long Scalar(string sql, object? parameters = null)
+    {
+        using var database = new Jpki.Core.Store.Database("Data Source=" + DatabasePath, TimeProvider.System);
+        using var db = database.OpenConnection();
+        return Dapper.SqlMapper.ExecuteScalar<long>(db, sql, parameters);
+    }
+
+    /// <summary>Changes the CA's store where the API cannot (a test's set-up), in one write transaction.</summary>
+    public void ExecuteSql(string sql, object? parameters = null)
+    {
+        using var database = new Jpki.Core.Store.Database("Data Source=" + DatabasePath, TimeProvider.System);
+        using var tx = database.BeginWrite();
+        tx.Execute(sql, parameters);
+        tx.Commit();
     }
 
     /// <summary>End-entity certificates the CA has stored (read from its SQLite store).</summary>

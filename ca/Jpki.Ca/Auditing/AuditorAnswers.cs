@@ -191,12 +191,13 @@ public sealed record RevocationItem(
         instant?.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }
 
-public sealed record DisclosureRead(string Account, string Purpose, DateTimeOffset At);
+/// <summary>One read: who, why, what it disclosed (<c>facts</c> or <c>certificates</c>, migration 0010), when.</summary>
+public sealed record DisclosureRead(string Account, string Purpose, string Disclosed, DateTimeOffset At);
 
 /// <summary>The disclosure report: every read of the resident's four facts (never the code itself).</summary>
 public sealed record DisclosureAnswer(string HmacKeyId, int Count, IReadOnlyList<DisclosureRead> Reads);
 
-public sealed record ActivityRead(string Purpose, DateTimeOffset At);
+public sealed record ActivityRead(string Purpose, string Disclosed, DateTimeOffset At);
 
 /// <summary>An audited act of an operator: issuance, revocation, request or delivery of a certificate.</summary>
 public sealed record ActivityAct(DateTimeOffset At, string Action, string Serial, string? Detail, long AuditSeq)

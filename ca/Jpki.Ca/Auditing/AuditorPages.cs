@@ -326,10 +326,10 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
         var body = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"<p id=\"disclosure-count\">{answer.Count} 件の閲覧 reads</p>")
-            .Append("<table id=\"disclosure\"><thead><tr><th>日時 At (JST)</th><th>操作者 Operator</th><th>目的 Purpose</th></tr></thead><tbody>");
+            .Append("<table id=\"disclosure\"><thead><tr><th>日時 At (JST)</th><th>操作者 Operator</th><th>目的 Purpose</th><th>開示 Disclosed</th></tr></thead><tbody>");
         foreach (var read in answer.Reads)
         {
-            body.Append("<tr>").Append(Td(Jst(read.At))).Append(Td(read.Account)).Append(Td(read.Purpose)).Append("</tr>");
+            body.Append("<tr>").Append(Td(Jst(read.At))).Append(Td(read.Account)).Append(Td(read.Purpose)).Append(Td(read.Disclosed)).Append("</tr>");
         }
 
         body.Append("</tbody></table>").Append(DisclosureForm(null));
@@ -363,10 +363,10 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
                 ("閲覧 Reads", answer.ReadCount.ToString(CultureInfo.InvariantCulture)), ("発行 Issuances", answer.IssuanceCount.ToString(CultureInfo.InvariantCulture)),
                 ("失効 Revocations", answer.RevocationCount.ToString(CultureInfo.InvariantCulture)),
             ]))
-            .Append("<h2>閲覧 Reads</h2><table id=\"activity-reads\"><thead><tr><th>日時 At (JST)</th><th>目的 Purpose</th></tr></thead><tbody>");
+            .Append("<h2>閲覧 Reads</h2><table id=\"activity-reads\"><thead><tr><th>日時 At (JST)</th><th>目的 Purpose</th><th>開示 Disclosed</th></tr></thead><tbody>");
         foreach (var read in answer.Reads)
         {
-            body.Append("<tr>").Append(Td(Jst(read.At))).Append(Td(read.Purpose)).Append("</tr>");
+            body.Append("<tr>").Append(Td(Jst(read.At))).Append(Td(read.Purpose)).Append(Td(read.Disclosed)).Append("</tr>");
         }
 
         body.Append("</tbody></table><h2>操作 Acts</h2><table id=\"activity-acts\"><thead><tr><th>日時 At (JST)</th><th>操作 Action</th><th>シリアル Serial</th><th>詳細 Detail</th></tr></thead><tbody>");

@@ -284,7 +284,7 @@ public sealed class AuditorReports(CaServices services)
             },
             cancellationToken,
             action: "audit.disclosure");
-        return (new DisclosureAnswer(CaServices.ResidentHmacKeyId, reads.Count, reads.Select(r => new DisclosureRead(r.Account, r.Purpose, Instant.FromMicros(r.TimeUs))).ToList()), null);
+        return (new DisclosureAnswer(CaServices.ResidentHmacKeyId, reads.Count, reads.Select(r => new DisclosureRead(r.Account, r.Purpose, r.Disclosed, Instant.FromMicros(r.TimeUs))).ToList()), null);
     }
 
     /// <summary>An account's reads, issuances, revocations and deliveries in the range; audited.</summary>
@@ -311,7 +311,7 @@ public sealed class AuditorReports(CaServices services)
             reads.Count,
             acts.Count(a => a.Action == "certificate.issued"),
             acts.Count(a => a.Action is "certificate.revoked" or "certificate.revocation-reason-changed"),
-            reads.Select(r => new ActivityRead(r.Purpose, Instant.FromMicros(r.TimeUs))).ToList(),
+            reads.Select(r => new ActivityRead(r.Purpose, r.Disclosed, Instant.FromMicros(r.TimeUs))).ToList(),
             acts), null);
     }
 

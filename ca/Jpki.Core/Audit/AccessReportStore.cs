@@ -3,7 +3,7 @@ using Dapper;
 
 namespace Jpki.Core.Audit;
 
-/// <summary>One read of a resident's four facts (<c>resident_reads</c>).</summary>
+/// <summary>One read of a resident's four facts or certificate list (<c>resident_reads</c>).</summary>
 public sealed class ResidentReadRow
 {
     public long Id { get; set; }
@@ -11,6 +11,9 @@ public sealed class ResidentReadRow
     public string Account { get; set; } = "";
 
     public string Purpose { get; set; } = "";
+
+    /// <summary><c>facts</c> (the four facts) or <c>certificates</c> (the resident's certificate list).</summary>
+    public string Disclosed { get; set; } = "";
 
     public long TimeUs { get; set; }
 }
@@ -52,7 +55,7 @@ public static class AccessReportStore
         ArgumentNullException.ThrowIfNull(db);
         return db.Query<ResidentReadRow>(
                 """
-                SELECT id AS Id, account AS Account, purpose AS Purpose, time_us AS TimeUs FROM resident_reads
+                SELECT id AS Id, account AS Account, purpose AS Purpose, disclosed AS Disclosed, time_us AS TimeUs FROM resident_reads
                 WHERE resident_key = @residentKey AND hmac_key_id = @hmacKeyId
                 ORDER BY time_us, id
                 """,
@@ -66,7 +69,7 @@ public static class AccessReportStore
         ArgumentNullException.ThrowIfNull(db);
         return db.Query<ResidentReadRow>(
                 """
-                SELECT id AS Id, account AS Account, purpose AS Purpose, time_us AS TimeUs FROM resident_reads
+                SELECT id AS Id, account AS Account, purpose AS Purpose, disclosed AS Disclosed, time_us AS TimeUs FROM resident_reads
                 WHERE account = @account AND time_us >= @fromUs AND time_us < @toUs
                 ORDER BY time_us, id
                 """,

@@ -56,6 +56,48 @@ public sealed class CertificateStatusRow
     public long? Reason { get; set; }
 }
 
+/// <summary>A certificate an issuance says it renews (<c>renews</c>), as the renewal checks read it.</summary>
+public sealed class RenewalTargetRow
+{
+    public string Serial { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public byte[]? ResidentKey { get; set; }
+
+    public string? HmacKeyId { get; set; }
+
+    public string Status { get; set; } = "";
+
+    public long NotBeforeUs { get; set; }
+
+    public long NotAfterUs { get; set; }
+}
+
+/// <summary>One of a resident's certificates, as the window's list shows it (no personal data).</summary>
+public sealed class ResidentCertificateRow
+{
+    public string Serial { get; set; } = "";
+
+    public string IssuerKeyId { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public string? MunicipalityCode { get; set; }
+
+    public string Status { get; set; } = "";
+
+    public string? DeliveryState { get; set; }
+
+    public long NotBeforeUs { get; set; }
+
+    public long NotAfterUs { get; set; }
+
+    public long? RevokedAtUs { get; set; }
+
+    public long? Reason { get; set; }
+}
+
 /// <summary>
 /// The SQL of end-entity issuance in one place: certificates for residents, the key-reuse
 /// check, the holder's authentication certificate (the signing certificate's cap) and the
@@ -118,6 +160,35 @@ public static class EndEntityCertificateStore
             WHERE c.serial = @serial
             """,
             new { serial });
+
+    /// <summary>The end-entity certificate <paramref name="serial"/> (lower-case hex) as a renewal sees it; null if there is none.</summary>
+    public static RenewalTargetRow? FindRenewalTarget(DbConnection db, string serial, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<RenewalTargetRow>(
+            """
+            SELECT serial AS Serial, kind AS Kind, resident_key AS ResidentKey, hmac_key_id AS HmacKeyId, status AS Status,
+                   not_before_us AS NotBeforeUs, not_after_us AS NotAfterUs
+            FROM certificates WHERE serial = @serial AND kind IN ('signing', 'authentication')
+            """,
+            new { serial },
+            tx);
+
+    /// <summary>
+    /// The resident's end-entity certificates (found by the keyed hash) that have not expired at
+    /// <paramref name="nowUs"/>, good and revoked, newest first.
+    /// </summary>
+    public static IReadOnlyList<ResidentCertificateRow> ResidentCertificates(DbConnection db, byte[] residentKey, string hmacKeyId, long nowUs, DbTransaction? tx = null) =>
+        db.Query<ResidentCertificateRow>(
+                """
+                SELECT serial AS Serial, issuer_key_id AS IssuerKeyId, kind AS Kind, municipality_code AS MunicipalityCode, status AS Status,
+                       delivery_state AS DeliveryState, not_before_us AS NotBeforeUs, not_after_us AS NotAfterUs,
+                       revoked_at_us AS RevokedAtUs, reason AS Reason
+                FROM certificates
+                WHERE resident_key = @residentKey AND hmac_key_id = @hmacKeyId AND kind IN ('signing', 'authentication') AND not_after_us > @nowUs
+                ORDER BY not_before_us DESC, serial
+                """,
+                new { residentKey, hmacKeyId, nowUs },
+                tx)
+            .ToList();
 
     /// <summary>The latest notAfter of the holder's good, unexpired authentication certificates, if any.</summary>
     public static long? NewestAuthenticationNotAfter(DbConnection db, byte[] residentKey, string hmacKeyId, long nowUs) =>

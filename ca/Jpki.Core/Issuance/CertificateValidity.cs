@@ -32,11 +32,12 @@ public sealed record CertificateValidity
     /// <summary>Months before the old certificate's end in which a renewal counts one birthday more.</summary>
     public const int RenewalWindowMonths = 3;
 
-    private CertificateValidity(DateTimeOffset notBefore, DateTimeOffset notAfter, ValidityLimit limitedBy)
+    private CertificateValidity(DateTimeOffset notBefore, DateTimeOffset notAfter, ValidityLimit limitedBy, int birthdaysCounted)
     {
         NotBefore = notBefore;
         NotAfter = notAfter;
         LimitedBy = limitedBy;
+        BirthdaysCounted = birthdaysCounted;
     }
 
     /// <summary>The issuance instant in whole seconds, UTC.</summary>
@@ -46,6 +47,16 @@ public sealed record CertificateValidity
     public DateTimeOffset NotAfter { get; }
 
     public ValidityLimit LimitedBy { get; }
+
+    /// <summary>
+    /// Which birthday after issuance the birthday rule counted: 5, or 6 for a renewal inside the
+    /// old certificate's last three months (whether or not a cap then decided notAfter).
+    /// </summary>
+    public int BirthdaysCounted { get; }
+
+    /// <summary>Whether <paramref name="issuedAt"/> falls in the renewal window of a certificate ending at <paramref name="oldNotAfter"/>.</summary>
+    public static bool InRenewalWindow(DateTimeOffset issuedAt, DateTimeOffset oldNotAfter) =>
+        IsRenewalInWindow(Jst.TruncateToSeconds(issuedAt), oldNotAfter);
 
     /// <summary>Computes notBefore and notAfter.</summary>
     /// <param name="issuedAt">Issuance instant; sub-second precision is dropped.</param>
@@ -111,7 +122,7 @@ public sealed record CertificateValidity
                 $"the {limitedBy} limit ends the validity at {notAfter:u}, not after issuance at {notBefore:u}");
         }
 
-        return new CertificateValidity(notBefore, notAfter, limitedBy);
+        return new CertificateValidity(notBefore, notAfter, limitedBy, birthdays);
     }
 
     /// <summary>

@@ -113,6 +113,84 @@ public sealed class CertificateValidityTests
     }
 
     [Fact]
+    public void A_renewal_up_to_the_last_second_of_the_old_certificate_counts_the_sixth_birthday_and_after_it_the_fifth()
+    {
+        var birthDate = new JpkiBirthDate(3, 1970, 6, 15);
+        var oldNotAfter = EndOfJstDay(2026, 6, 15);
+
+        var lastSecond = Compute(oldNotAfter, birthDate, renewalOf: oldNotAfter);
+        var secondAfter = Compute(oldNotAfter.AddSeconds(1), birthDate, renewalOf: oldNotAfter);
+
+        // Issued on the birthday itself (15 June 2026, JST): that day does not count, so the 6th is 2032.
+        Assert.Equal(EndOfJstDay(2032, 6, 15), lastSecond.NotAfter);
+        Assert.Equal(6, lastSecond.BirthdaysCounted);
+        Assert.Equal(EndOfJstDay(2031, 6, 15), secondAfter.NotAfter);
+        Assert.Equal(5, secondAfter.BirthdaysCounted);
+    }
+
+    [Fact]
+    public void The_renewal_window_opens_three_calendar_months_before_the_old_last_JST_day_at_a_month_end_too()
+    {
+        // Old certificate ends 31 May 2026 (JST); three months earlier is 28 February (no 31 February):
+        // the window opens at 00:00 JST on 28 February = 15:00Z on 27 February.
+        var birthDate = new JpkiBirthDate(3, 1970, 5, 31);
+        var oldNotAfter = EndOfJstDay(2026, 5, 31);
+
+        Assert.False(CertificateValidity.InRenewalWindow(new DateTimeOffset(2026, 2, 27, 14, 59, 59, TimeSpan.Zero), oldNotAfter));
+        Assert.True(CertificateValidity.InRenewalWindow(new DateTimeOffset(2026, 2, 27, 15, 0, 0, TimeSpan.Zero), oldNotAfter));
+        Assert.Equal(5, Compute(new DateTimeOffset(2026, 2, 27, 14, 59, 59, TimeSpan.Zero), birthDate, renewalOf: oldNotAfter).BirthdaysCounted);
+        // The next 31 May (2026) is the 1st birthday either way: 5th = 2030, 6th = 2031.
+        Assert.Equal(EndOfJstDay(2030, 5, 31), Compute(new DateTimeOffset(2026, 2, 27, 14, 59, 59, TimeSpan.Zero), birthDate, renewalOf: oldNotAfter).NotAfter);
+        Assert.Equal(EndOfJstDay(2031, 5, 31), Compute(new DateTimeOffset(2026, 2, 27, 15, 0, 0, TimeSpan.Zero), birthDate, renewalOf: oldNotAfter).NotAfter);
+
+        // A sub-second instant is judged as its whole second, like notBefore.
+        Assert.False(CertificateValidity.InRenewalWindow(new DateTimeOffset(2026, 2, 27, 14, 59, 59, 999, TimeSpan.Zero), oldNotAfter));
+    }
+
+    [Fact]
+    public void A_renewal_of_a_29_February_birthday_counts_the_sixth_birthday_on_29_February_of_a_leap_year()
+    {
+        var leapDay = new JpkiBirthDate(3, 1980, 2, 29);
+        var oldNotAfter = EndOfJstDay(2027, 2, 28); // the 5th birthday of an earlier issuance, in a common year
+
+        // Renewed on 10 January 2027: birthdays 2027-02-28 (1st) ... 2031-02-28 (5th), 2032-02-29 (6th).
+        var renewal = Compute(new DateTimeOffset(2027, 1, 10, 3, 0, 0, TimeSpan.Zero), leapDay, renewalOf: oldNotAfter);
+
+        Assert.Equal(EndOfJstDay(2032, 2, 29), renewal.NotAfter);
+        Assert.Equal(ValidityLimit.Birthday, renewal.LimitedBy);
+    }
+
+    [Fact]
+    public void The_sixth_birthday_of_a_renewal_is_still_capped_by_card_expiry_authentication_certificate_and_issuer()
+    {
+        var birthDate = new JpkiBirthDate(3, 1970, 6, 15);
+        var oldNotAfter = EndOfJstDay(2026, 6, 15);
+        var issuedAt = new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero); // in the window: 6th birthday = 15 June 2031
+
+        var card = Compute(issuedAt, birthDate, cardExpiry: new DateOnly(2031, 3, 31), renewalOf: oldNotAfter);
+        Assert.Equal((EndOfJstDay(2031, 3, 31), ValidityLimit.CardExpiry, 6), (card.NotAfter, card.LimitedBy, card.BirthdaysCounted));
+
+        var auth = Compute(issuedAt, birthDate, auth: EndOfJstDay(2030, 6, 15), renewalOf: oldNotAfter);
+        Assert.Equal((EndOfJstDay(2030, 6, 15), ValidityLimit.AuthenticationCertificate), (auth.NotAfter, auth.LimitedBy));
+
+        var issuer = Compute(issuedAt, birthDate, issuerNotAfter: EndOfJstDay(2031, 1, 1), renewalOf: oldNotAfter);
+        Assert.Equal((EndOfJstDay(2031, 1, 1), ValidityLimit.IssuerCertificate), (issuer.NotAfter, issuer.LimitedBy));
+
+        // A cap later than the 6th birthday changes nothing.
+        var late = Compute(issuedAt, birthDate, cardExpiry: new DateOnly(2035, 1, 1), renewalOf: oldNotAfter);
+        Assert.Equal((EndOfJstDay(2031, 6, 15), ValidityLimit.Birthday), (late.NotAfter, late.LimitedBy));
+    }
+
+    [Fact]
+    public void Without_a_renewal_the_fifth_birthday_is_counted()
+    {
+        var validity = Compute(new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero), new JpkiBirthDate(3, 1970, 6, 15));
+
+        Assert.Equal(5, validity.BirthdaysCounted);
+        Assert.Equal(EndOfJstDay(2030, 6, 15), validity.NotAfter);
+    }
+
+    [Fact]
     public void The_card_expiry_caps_notAfter_at_23_59_59_JST_of_that_date()
     {
         var validity = Compute(new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero), new JpkiBirthDate(3, 1970, 6, 15), cardExpiry: new DateOnly(2029, 10, 3));

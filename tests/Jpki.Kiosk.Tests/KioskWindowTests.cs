@@ -1,0 +1,335 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Jpki.Card;
+
+namespace Jpki.Kiosk.Tests;
+
+/// <summary>
+/// Issue 8's remaining window cases: renewal through the CA's <c>renews</c>, a lost card with
+/// neither card nor receipt, the idle timeout, the CA's lockout, the CA going down between lookup
+/// and issuance, and the under-15 override.
+/// </summary>
+[Collection(InstallGroup.Name)]
+public sealed partial class KioskWindowTests(InstallFixture install)
+{
+    private const string SigningPin = "PIN4SIGN";
+    private const string AuthenticationPin = "4321";
+
+    [Fact]
+    public async Task A_renewal_on_the_residents_card_names_the_old_certificates_and_the_ca_supersedes_them_counting_the_sixth_birthday()
+    {
+        var residentCode = await install.AddResidentAsync(dateOfBirth: "1980-05-17");
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+
+        // Put the old certificates into their last three months as the CA knows them. (The kiosk
+        // cannot tell the CA a card expiry yet, which is how a real certificate ends this early.)
+        var thirtyDays = DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds() * 1000;
+        foreach (var serial in oldSerials)
+        {
+            install.ExecuteSql("UPDATE certificates SET not_after_us = @thirtyDays WHERE serial = @serial", new { thirtyDays, serial });
+        }
+
+        var (again, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN99", "8642");
+
+        Assert.Equal(label, again);
+        Assert.Contains("id=\"replaced\"", browser.Html, StringComparison.Ordinal);
+        foreach (var old in oldSerials)
+        {
+            Assert.Contains(old, ReplacedPattern().Match(browser.Html).Groups[1].Value, StringComparison.Ordinal);
+        }
+
+        // Each new certificate's issuance named the old one of its kind, and the CA superseded the
+        // old one in that transaction (its one revocation request names the successor).
+        foreach (var serial in newSerials)
+        {
+            Assert.Equal(1, install.Scalar(
+                """
+                SELECT COUNT(*) FROM audit_log a JOIN certificates n ON n.serial = a.subject
+                JOIN certificates o ON o.serial = json_extract(a.details, '$.renews')
+                WHERE a.action = 'certificate.issued' AND a.subject = @serial AND o.kind = n.kind
+                  AND json_extract(a.details, '$.birthdaysCounted') = 6
+                  AND o.status = 'revoked' AND o.reason = 4 AND o.revocation_cause = 'renewal'
+                """,
+                new { serial }));
+        }
+
+        foreach (var old in oldSerials)
+        {
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM revocation_requests WHERE serial = @old", new { old }));
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM revocation_requests WHERE serial = @old AND statement LIKE 'renewed by certificate %'", new { old }));
+        }
+
+        // The certificates on the card end on the 6th 17 May after today (JST), as openssl reads them.
+        var today = DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(9)).DateTime);
+        var sixth = (new DateOnly(today.Year, 5, 17) > today ? today.Year : today.Year + 1) + 5;
+        foreach (var certificate in install.Cards.Certificates(label))
+        {
+            var der = Path.Combine(install.Root, certificate.Serial + ".der");
+            File.WriteAllBytes(der, certificate.Der);
+            var (exit, stdout, stderr) = InstallFixture.Run("openssl", ["x509", "-inform", "DER", "-in", der, "-noout", "-enddate"]);
+            Assert.True(exit == 0, stderr);
+            Assert.Equal($"notAfter=May 17 14:59:59 {sixth} GMT", stdout.Trim());
+        }
+    }
+
+    [Fact]
+    public async Task A_re_issue_after_a_move_renews_only_what_is_still_good_and_keeps_the_moves_revocation()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (label, _) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var oldSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
+        var oldAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
+
+        // A move within the municipality: the CA's feed revokes the signing certificate (affiliationChanged).
+        using (var change = await install.Http.PostAsJsonAsync(new Uri(install.SimulatorAddress, "api/v1/changes"), new { residentCode, type = "addressChange", effectiveDate = "2026-01-05", address = "山口県山口市亀山町５－６" }))
+        {
+            Assert.Equal(201, (int)change.StatusCode);
+        }
+
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while ((await CertificateAsync(oldSigning)).GetProperty("status").GetString() != "revoked")
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the feed did not revoke the signing certificate within 30 s");
+            await Task.Delay(100);
+        }
+
+        // Re-issue on the same card: the good authentication certificate is renewed, the revoked
+        // signing one is not named (the CA would refuse it) and keeps its reason.
+        var (_, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN77", "9753");
+
+        var newSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
+        var newAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
+        Assert.Equal(new[] { newSigning, newAuthentication }.Order(), newSerials.Order());
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newAuthentication AND json_extract(details, '$.renews') = @oldAuthentication", new { newAuthentication, oldAuthentication }));
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newSigning AND json_extract(details, '$.renews') IS NULL", new { newSigning }));
+        Assert.Equal(4, (await CertificateAsync(oldAuthentication)).GetProperty("reason").GetInt32()); // superseded
+        Assert.Equal(3, (await CertificateAsync(oldSigning)).GetProperty("reason").GetInt32()); // still affiliationChanged
+        Assert.Equal("good", (await CertificateAsync(newSigning)).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_lost_card_without_card_or_receipt_is_found_by_the_resident_code_and_both_certificates_are_revoked_keyCompromise()
+    {
+        var residentCode = await install.AddResidentAsync();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        var (_, serials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var reads = install.Scalar("SELECT COUNT(*) FROM resident_reads WHERE disclosed = 'certificates' AND purpose = 'revocation: card lost'");
+
+        await browser.GetAsync("/revoke");
+        await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost" });
+
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"found-by-code\"", browser.Html, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
+        foreach (var serial in serials)
+        {
+            Assert.Contains(serial, browser.Html, StringComparison.Ordinal);
+            var status = await CertificateAsync(serial);
+            Assert.Equal("revoked", status.GetProperty("status").GetString());
+            Assert.Equal(1, status.GetProperty("reason").GetInt32()); // keyCompromise
+        }
+
+        Assert.Equal(reads + 1, install.Scalar("SELECT COUNT(*) FROM resident_reads WHERE disclosed = 'certificates' AND purpose = 'revocation: card lost'"));
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal));
+
+        // Nothing good is left: the page says so.
+        await browser.GetAsync("/revoke");
+        await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost" });
+        Assert.Equal(404, browser.Status);
+        Assert.Contains(KioskText.Japanese.NoCertificatesFound, browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_idle_session_ends_after_the_configured_timeout_and_activity_keeps_it_alive()
+    {
+        var idle = TimeSpan.FromSeconds(2);
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = install.CaAddress, WindowId = "IDLEKIOSK", IdleTimeout = idle });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+
+            // Activity every half second for twice the timeout keeps the session.
+            for (var i = 0; i < 8; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500));
+                await browser.GetAsync("/");
+                Assert.Contains("<span id=\"account\">operator</span>", browser.Html, StringComparison.Ordinal);
+            }
+
+            // Idle a little longer than the timeout: the next page is the login page, saying why.
+            await Task.Delay(idle + TimeSpan.FromMilliseconds(700));
+            await browser.GetAsync("/enrol");
+            Assert.Equal(401, browser.Status);
+            Assert.Contains(KioskText.Japanese.SessionExpired, browser.Html, StringComparison.Ordinal);
+            Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+            await browser.GetAsync("/revoke");
+            Assert.DoesNotContain("name=\"residentCode\"", browser.Html, StringComparison.Ordinal);
+            await kiosk.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_cas_lockout_after_repeated_wrong_passwords_is_answered_by_a_clear_page()
+    {
+        // An operator of this test's own, so the shared one is never locked.
+        var id = "op-lock-" + Guid.NewGuid().ToString("N")[..8];
+        using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(install.CaAddress, "api/v1/accounts"))
+        {
+            Content = JsonContent.Create(new { id, role = "operator", municipalityCodes = new[] { "352012" } }),
+        };
+        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OfficerToken);
+        using var created = await install.Http.SendAsync(create);
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        var password = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("password").GetString()!;
+
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.GetAsync("/login");
+        for (var i = 0; i < 5; i++)
+        {
+            await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = "wrong-" + i });
+            Assert.Equal(401, browser.Status);
+            Assert.Contains(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
+        }
+
+        // Now even the right password is refused by the CA's lockout, and the page says so plainly.
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = password });
+        Assert.Equal(429, browser.Status);
+        Assert.Contains(KioskText.Japanese.AccountLocked, browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
+        await browser.GetAsync("/enrol");
+        Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_ca_going_down_between_lookup_and_issuance_gives_a_clear_page_and_leaves_nothing_half_done()
+    {
+        var residentCode = await install.AddResidentAsync();
+        // A second CA instance on a port of its own, so it can come back on the same address.
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = caAddress, WindowId = "DOWNKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            Assert.True(browser.Status == 200, browser.Html);
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            Assert.Contains("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
+
+            // The CA process goes away after the lookup, before issuance.
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+            var cardsBefore = install.Cards.Store.Labels();
+            var issuedBefore = install.IssuedCertificates();
+            var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
+
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+
+            Assert.Equal(503, browser.Status);
+            Assert.Contains(KioskText.Japanese.CaUnreachable, browser.Html, StringComparison.Ordinal);
+            // The enrolment is kept (same card, requests and Idempotency-Keys) for a retry.
+            Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
+
+            // No half state: the card holds no certificate, the CA stored nothing, nothing issued waits for delivery.
+            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+            Assert.Empty(install.Cards.Certificates(card));
+            Assert.Equal(issuedBefore, install.IssuedCertificates());
+            Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+
+            // The CA comes back: the retry, on the same card with the same requests, finishes the enrolment once.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.True(browser.Status == 200, browser.Html);
+            Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+            Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+            Assert.Equal(2, install.Cards.Certificates(card).Count);
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+            Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+            await back.StopAsync();
+            await kiosk.StopAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task An_under_15_override_with_a_reason_issues_the_signing_certificate_and_the_ca_records_the_reason()
+    {
+        var today = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(9));
+        var residentCode = await install.AddResidentAsync(dateOfBirth: $"{today.Year - 12}-04-01");
+        const string reason = "officer approval 2026-114: resident needs e-Tax signing";
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        Assert.Contains("id=\"under15\"", browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["overrideReason"] = reason });
+        Assert.Contains("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        var onCard = install.Cards.Certificates(label);
+        Assert.Equal([CardApplication.Signing, CardApplication.Authentication], onCard.Select(c => c.Application).Order());
+        var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
+        Assert.Equal("good", (await CertificateAsync(signing)).GetProperty("status").GetString());
+        Assert.Equal(1, install.Scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @signing AND json_extract(details, '$.kind') = 'signing' AND json_extract(details, '$.overrideReason') = @reason",
+            new { signing, reason }));
+    }
+
+    private static async Task<(string Label, List<string> Serials)> EnrolAsync(KioskBrowser browser, string residentCode, string card, string signingPin, string authenticationPin)
+    {
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
+        await browser.PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        return (CardPattern().Match(browser.Html).Groups[1].Value, SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList());
+    }
+
+    private static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
+    {
+        ["signingPin"] = signing,
+        ["signingPin2"] = signingAgain,
+        ["authenticationPin"] = authentication,
+        ["authenticationPin2"] = authenticationAgain,
+    };
+
+    private async Task<JsonElement> CertificateAsync(string serial)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(install.CaAddress, "api/v1/certificates/" + serial));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OperatorToken);
+        using var response = await install.Http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [GeneratedRegex("<td class=\"serial\">([0-9a-f]+)</td>")]
+    private static partial Regex SerialPattern();
+
+    [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
+    private static partial Regex CardPattern();
+
+    [GeneratedRegex("<p id=\"replaced\">([^<]*)</p>")]
+    private static partial Regex ReplacedPattern();
+}
