@@ -42,3 +42,44 @@ public sealed class BearerAuthentication(Database database)
         return (account, null);
     }
 }
+
+/// <summary>
+/// The role check of an API endpoint or group, as an endpoint filter: the bearer token is looked
+/// up once, before the handler runs, and a refused request never reaches it (401/403
+/// problem+json). The handler reads the authenticated account with <see cref="Caller"/>.
+/// </summary>
+public static class RoleRequirement
+{
+    /// <param name="roles">The roles allowed; none: any authenticated account.</param>
+    public static TBuilder RequireRole<TBuilder>(this TBuilder builder, params AccountRole[] roles)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddEndpointFilterFactory((factory, next) =>
+        {
+            var auth = factory.ApplicationServices.GetRequiredService<BearerAuthentication>();
+            return async invocation =>
+            {
+                var (account, problem) = await auth.AuthenticateAsync(invocation.HttpContext, roles);
+                if (account is null)
+                {
+                    return problem;
+                }
+
+                invocation.HttpContext.Features.Set(new AuthenticatedCaller(account));
+                return await next(invocation);
+            };
+        });
+    }
+
+    /// <summary>The account <see cref="RequireRole"/> authenticated for this request.</summary>
+    /// <exception cref="InvalidOperationException">The endpoint has no role requirement (a wiring mistake, not a client error).</exception>
+    public static Account Caller(this HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Features.Get<AuthenticatedCaller>()?.Account
+            ?? throw new InvalidOperationException($"{context.Request.Path} has no role requirement: map it with RequireRole");
+    }
+
+    private sealed record AuthenticatedCaller(Account Account);
+}

@@ -109,15 +109,12 @@ public static class CaHost
         app.MapGet("/healthz", QueryEndpoints.Health);
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
-        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus);
-        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident);
-        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates);
+        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireRole();
+        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireRole(AccountRole.Operator);
+        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireRole(AccountRole.Operator);
         app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context));
-        app.MapPost("/api/v1/certificates", async (HttpContext context, BearerAuthentication auth, CertificateIssuance issuance) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
-            return account is null ? problem! : await issuance.IssueAsync(context, account);
-        })
+        app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
+            .RequireRole(AccountRole.Operator)
             .Accepts<IssueCertificateRequest>("application/json")
             .Produces<IssuedCertificateAnswer>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -126,41 +123,20 @@ public static class CaHost
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        app.MapPost("/api/v1/accounts", async (HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.CreateAsync(context, officer);
-        });
-        app.MapPut("/api/v1/accounts/{id}/municipalities", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.BindMunicipalitiesAsync(id, context, officer);
-        });
-        app.MapGet("/api/v1/verifiers", async (HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.ListVerifiersAsync(context);
-        });
-        app.MapPost("/api/v1/accounts/{id}/disable", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.DisableAsync(id, context, officer);
-        });
-        app.MapPost("/api/v1/accounts/{id}/client-certificates", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.RegisterClientCertificateAsync(id, context, officer);
-        });
-        app.MapGet("/api/v1/accounts/{id}/client-certificates", async (string id, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.ListClientCertificatesAsync(id, context);
-        });
-        app.MapDelete("/api/v1/accounts/{id}/client-certificates/{sha256}", async (string id, string sha256, HttpContext context, BearerAuthentication auth, AccountAdministration accounts) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await accounts.RemoveClientCertificateAsync(id, sha256, context, officer);
-        });
+        app.MapPost("/api/v1/accounts", (HttpContext context, AccountAdministration accounts) => accounts.CreateAsync(context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapPut("/api/v1/accounts/{id}/municipalities", (string id, HttpContext context, AccountAdministration accounts) => accounts.BindMunicipalitiesAsync(id, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapGet("/api/v1/verifiers", (HttpContext context, AccountAdministration accounts) => accounts.ListVerifiersAsync(context))
+            .RequireRole(AccountRole.Officer);
+        app.MapPost("/api/v1/accounts/{id}/disable", (string id, HttpContext context, AccountAdministration accounts) => accounts.DisableAsync(id, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapPost("/api/v1/accounts/{id}/client-certificates", (string id, HttpContext context, AccountAdministration accounts) => accounts.RegisterClientCertificateAsync(id, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapGet("/api/v1/accounts/{id}/client-certificates", (string id, HttpContext context, AccountAdministration accounts) => accounts.ListClientCertificatesAsync(id, context))
+            .RequireRole(AccountRole.Officer);
+        app.MapDelete("/api/v1/accounts/{id}/client-certificates/{sha256}", (string id, string sha256, HttpContext context, AccountAdministration accounts) => accounts.RemoveClientCertificateAsync(id, sha256, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
         MapRevocationEndpoints(app);
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);
@@ -169,61 +145,28 @@ public static class CaHost
 
     private static void MapRevocationEndpoints(WebApplication app)
     {
-        app.MapPost("/api/v1/certificates/{serial}/revocations", async (string serial, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator, AccountRole.Officer);
-            return account is null ? problem! : await revocations.RevokeAsync(serial, context, account);
-        });
-        app.MapPost("/api/v1/certificates/{serial}/delivery", async (string serial, HttpContext context, BearerAuthentication auth, CertificateDelivery delivery) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
-            return account is null ? problem! : await delivery.ConfirmAsync(serial, context, account);
-        });
-        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", async (string keyId, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await revocations.RequestCompromiseAsync(keyId, context, officer);
-        });
-        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", async (string keyId, long requestId, HttpContext context, BearerAuthentication auth, RevocationRequests revocations) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await revocations.ApproveCompromiseAsync(keyId, requestId, context, officer);
-        });
-        app.MapGet("/api/v1/feed", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
-            return account is null ? problem! : feed.Status();
-        });
-        app.MapGet("/api/v1/feed/gaps", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
-            return account is null ? problem! : feed.Gaps();
-        });
-        app.MapPost("/api/v1/feed/gaps/{id:long}/close", async (long id, HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await feed.CloseGapAsync(id, context, officer);
-        });
-        app.MapGet("/api/v1/feed/quarantine", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
-            return account is null ? problem! : feed.Quarantine();
-        });
-        app.MapGet("/api/v1/switches", async (HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (account, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer, AccountRole.Auditor);
-            return account is null ? problem! : feed.Switches();
-        });
-        app.MapPut("/api/v1/switches/{name}", async (string name, HttpContext context, BearerAuthentication auth, FeedAdministration feed) =>
-        {
-            var (officer, problem) = await auth.AuthenticateAsync(context, AccountRole.Officer);
-            return officer is null ? problem! : await feed.SetSwitchAsync(name, context, officer);
-        });
-        app.MapGet("/api/v1/audit/export", async (HttpContext context, BearerAuthentication auth, AuditExportEndpoint export) =>
-        {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            return auditor is null ? problem! : export.Export(context, auditor);
-        });
+        app.MapPost("/api/v1/certificates/{serial}/revocations", (string serial, HttpContext context, RevocationRequests revocations) => revocations.RevokeAsync(serial, context, context.Caller()))
+            .RequireRole(AccountRole.Operator, AccountRole.Officer);
+        app.MapPost("/api/v1/certificates/{serial}/delivery", (string serial, HttpContext context, CertificateDelivery delivery) => delivery.ConfirmAsync(serial, context, context.Caller()))
+            .RequireRole(AccountRole.Operator);
+        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", (string keyId, HttpContext context, RevocationRequests revocations) => revocations.RequestCompromiseAsync(keyId, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", (string keyId, long requestId, HttpContext context, RevocationRequests revocations) => revocations.ApproveCompromiseAsync(keyId, requestId, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapGet("/api/v1/feed", (FeedAdministration feed) => feed.Status())
+            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+        app.MapGet("/api/v1/feed/gaps", (FeedAdministration feed) => feed.Gaps())
+            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+        app.MapPost("/api/v1/feed/gaps/{id:long}/close", (long id, HttpContext context, FeedAdministration feed) => feed.CloseGapAsync(id, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapGet("/api/v1/feed/quarantine", (FeedAdministration feed) => feed.Quarantine())
+            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+        app.MapGet("/api/v1/switches", (FeedAdministration feed) => feed.Switches())
+            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+        app.MapPut("/api/v1/switches/{name}", (string name, HttpContext context, FeedAdministration feed) => feed.SetSwitchAsync(name, context, context.Caller()))
+            .RequireRole(AccountRole.Officer);
+        app.MapGet("/api/v1/audit/export", (HttpContext context, AuditExportEndpoint export) => export.Export(context, context.Caller()))
+            .RequireRole(AccountRole.Auditor);
     }
 
     private static async Task WriteUnhandledProblemAsync(HttpContext context)

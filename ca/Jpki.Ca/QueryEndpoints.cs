@@ -43,15 +43,10 @@ public static class QueryEndpoints
     }
 
     /// <summary><c>GET /api/v1/certificates/{serial}</c>: any authenticated account.</summary>
-    public static async Task<IResult> CertificateStatus(string serial, HttpContext context, BearerAuthentication auth, CaServices services)
+    public static async Task<IResult> CertificateStatus(string serial, HttpContext context, CaServices services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(auth);
-        var (account, problem) = await auth.AuthenticateAsync(context);
-        if (account is null)
-        {
-            return problem!;
-        }
+        var account = context.Caller();
 
         var normalised = serial.ToLowerInvariant();
         await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
@@ -84,16 +79,11 @@ public static class QueryEndpoints
     /// <c>POST /api/v1/residents/lookup</c> (operators): the four facts, municipality, status and
     /// sequence. Each read is logged (account, purpose, resident HMAC) before the facts are sent.
     /// </summary>
-    public static async Task<IResult> LookupResident(HttpContext context, BearerAuthentication auth, CaServices services)
+    public static async Task<IResult> LookupResident(HttpContext context, CaServices services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(auth);
         ArgumentNullException.ThrowIfNull(context);
-        var (account, authProblem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
-        if (account is null)
-        {
-            return authProblem!;
-        }
+        var account = context.Caller();
 
         var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
         if (body is null)
@@ -168,16 +158,11 @@ public static class QueryEndpoints
     /// A resident whose certificates all belong to unbound municipalities is 403; none at all is an
     /// empty list (and still logged: the question was asked).
     /// </summary>
-    public static async Task<IResult> ResidentCertificates(HttpContext context, BearerAuthentication auth, CaServices services)
+    public static async Task<IResult> ResidentCertificates(HttpContext context, CaServices services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(auth);
         ArgumentNullException.ThrowIfNull(context);
-        var (account, authProblem) = await auth.AuthenticateAsync(context, AccountRole.Operator);
-        if (account is null)
-        {
-            return authProblem!;
-        }
+        var account = context.Caller();
 
         var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
         if (body is null)

@@ -16,31 +16,20 @@ public static class AuditorApi
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/v1/audit");
-        group.MapGet("/certificates/{serial}/trail", async (string serial, HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        var group = app.MapGroup("/api/v1/audit").RequireRole(AccountRole.Auditor);
+        group.MapGet("/certificates/{serial}/trail", async (string serial, HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            if (auditor is null)
-            {
-                return problem!;
-            }
-
+            var auditor = context.Caller();
             var (trail, refused) = await reports.TrailAsync(auditor, serial, context.RequestAborted);
             return trail is null ? refused!.ToResult() : Results.Json(trail, ApiJson.Options);
         });
-        group.MapGet("/revocations", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        group.MapGet("/revocations", async (HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            return auditor is null ? problem! : await RevocationsAsync(context, auditor, reports);
+            return await RevocationsAsync(context, context.Caller(), reports);
         });
-        group.MapGet("/stats/revocations-per-day", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        group.MapGet("/stats/revocations-per-day", async (HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            if (auditor is null)
-            {
-                return problem!;
-            }
-
+            var auditor = context.Caller();
             var (from, to, refused) = reports.ChartRange(context.Request.Query);
             if (refused is not null)
             {
@@ -50,14 +39,9 @@ public static class AuditorApi
             var counts = await reports.RevocationsPerDayAsync(auditor, from, to, context.RequestAborted);
             return Results.Json(RevocationsPerDayJson(from, to, counts), ApiJson.Options);
         });
-        group.MapGet("/stats/feed-lag", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        group.MapGet("/stats/feed-lag", async (HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            if (auditor is null)
-            {
-                return problem!;
-            }
-
+            var auditor = context.Caller();
             var (from, to, refused) = reports.ChartRange(context.Request.Query);
             if (refused is not null)
             {
@@ -75,14 +59,9 @@ public static class AuditorApi
                 ApiJson.Options);
         });
         // A POST so that the resident code never appears in a URL or an access log.
-        group.MapPost("/disclosures", async (HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        group.MapPost("/disclosures", async (HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            if (auditor is null)
-            {
-                return problem!;
-            }
-
+            var auditor = context.Caller();
             var (body, _, bad) = await ApiJson.ReadAsync<DisclosureRequest>(context.Request);
             if (body is null)
             {
@@ -92,14 +71,9 @@ public static class AuditorApi
             var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
             return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
         });
-        group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, BearerAuthentication auth, AuditorReports reports) =>
+        group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, AuditorReports reports) =>
         {
-            var (auditor, problem) = await auth.AuthenticateAsync(context, AccountRole.Auditor);
-            if (auditor is null)
-            {
-                return problem!;
-            }
-
+            var auditor = context.Caller();
             var (from, to, refused) = reports.ChartRange(context.Request.Query);
             if (refused is not null)
             {
