@@ -245,7 +245,8 @@ public sealed class OcspFixture : IAsyncLifetime
     /// certificatePolicies with a CPS qualifier, AIA and the municipality CRL DP) with the issuer key in the token,
     /// recorded as 'good'. Authentication kind, so no resident facts are needed.
     /// </summary>
-    public (string Serial, string PemPath) IssueJpki(string issuerKeyId)
+    /// <param name="record">False: signed by the issuer key but never recorded in the store (the responder answers 'unknown').</param>
+    public (string Serial, string PemPath) IssueJpki(string issuerKeyId, bool record = true)
     {
         using var db = Database.OpenConnection();
         var key = IssuerStore.FindKey(db, issuerKeyId)!;
@@ -273,6 +274,13 @@ public sealed class OcspFixture : IAsyncLifetime
             },
             issuerSigners[issuerKeyId]);
         var hex = SerialNumbers.ToHex(serial);
+        var path = Path.Combine(Root, hex + ".pem");
+        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
+        if (!record)
+        {
+            return (hex, path);
+        }
+
         using (var tx = Database.BeginWrite())
         {
             IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
@@ -280,8 +288,6 @@ public sealed class OcspFixture : IAsyncLifetime
             tx.Commit();
         }
 
-        var path = Path.Combine(Root, hex + ".pem");
-        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
         return (hex, path);
     }
 
