@@ -18,6 +18,8 @@ const string Usage = """
                                    records of those JST days, their checkpoints, the key certificate and verify.sh
       audit purge --before YYYY-MM-DD [--dry-run] [--keep-retained]
                                    blank records older than that JST day, outside retention (7 years; issuance: 10 years after expiry)
+      tls init                     first run: self-signed TLS server certificate ($JPKI_HOME/tls) and the
+                                   OCSP/CRL mutual-TLS listeners on https://127.0.0.1:8443 / :8444 (idempotent)
     """;
 
 using var loggers = LoggerFactory.Create(b => b
@@ -32,6 +34,12 @@ if (args.Length < 2)
 try
 {
     var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+    if ((args[0], args[1]) is ("tls", "init"))
+    {
+        // Files and settings only: no store, no token.
+        return ListenerTls.Init(settings, Console.Out);
+    }
+
     using var context = new ToolContext(settings, loggers, Console.Out);
     if ((args[0], args[1]) is not ("audit", "verify") and not ("hsm", "status"))
     {

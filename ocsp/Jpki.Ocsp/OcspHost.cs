@@ -122,6 +122,7 @@ public static class OcspHost
                     cacheCapacity = cache.Capacity,
                     cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
+                    statusNotify = watcher.Notify,
                     queriesLogged = log.Written,
                 },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Jpki.Core.Store;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,6 +11,10 @@ namespace Jpki.Ocsp;
 /// signature; every few seconds also refreshes recently queried answers ahead of nextUpdate and
 /// re-reads the issuer keys (renewed responder certificates take over without a restart).
 /// Starts from the newest change at start-up: the cache is empty then.
+/// On PostgreSQL it also LISTENs on <see cref="StatusChangeLog.NotifyChannel"/> (one dedicated
+/// connection, reopened with backoff when it drops): a notification ends the wait for the next
+/// poll at once. The poll stays as the fallback, so a lost connection or a missed notification
+/// costs at most one poll interval, never a change; after each (re)connection the log is read once.
 /// </summary>
 public sealed class StatusChangeWatcher(
     Database database,
@@ -21,12 +26,40 @@ public sealed class StatusChangeWatcher(
 {
     private const int BatchSize = 1000;
 
+    /// <summary>The listener's name in pg_stat_activity (operators and tests find its backend by it).</summary>
+    public const string ListenerApplicationName = "jpki-ocsp-status-listener";
+
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(10);
+
+    /// <summary>Notifications end the wait for the next poll; many pending ones are one wake-up.</summary>
+    private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private Task<bool>? pendingWake;
     private long lastSeq = -1;
+    private int listening;
+    private long notifications;
+    private long listenConnections;
 
     /// <summary>The newest change_seq whose answers have been re-signed (tests and health read it).</summary>
     public long LastChangeSeq => Interlocked.Read(ref lastSeq);
 
+    /// <summary>"listening" (PostgreSQL, LISTEN connection up), "reconnecting" (PostgreSQL, polling only meanwhile) or "off" (SQLite: polling only).</summary>
+    public string Notify => database.Dialect != StoreDialect.Postgres ? "off" : Volatile.Read(ref listening) == 1 ? "listening" : "reconnecting";
+
+    /// <summary>Wake-ups by notification so far.</summary>
+    public long Notifications => Interlocked.Read(ref notifications);
+
+    /// <summary>LISTEN connections opened so far (1 + reconnections).</summary>
+    public long ListenConnections => Interlocked.Read(ref listenConnections);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var listener = database.Dialect == StoreDialect.Postgres ? ListenAsync(stoppingToken) : Task.CompletedTask;
+        await WatchAsync(stoppingToken);
+        await listener;
+    }
+
+    private async Task WatchAsync(CancellationToken stoppingToken)
     {
         var lastRefresh = time.GetTimestamp();
         var lastReload = time.GetTimestamp();
@@ -62,8 +95,78 @@ public sealed class StatusChangeWatcher(
                 logger.LogError(e, "watching status changes failed; retrying");
             }
 
-            await Task.Delay(timings.StatusPoll, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await WaitForNextPollAsync(stoppingToken);
         }
+    }
+
+    /// <summary>One poll interval, cut short by a notification (PostgreSQL).</summary>
+    private async Task WaitForNextPollAsync(CancellationToken stoppingToken)
+    {
+        if (database.Dialect != StoreDialect.Postgres)
+        {
+            await Task.Delay(timings.StatusPoll, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            return;
+        }
+
+        // One outstanding read of the wake channel, kept across polls (a new one per poll would
+        // pile up waiters until a notification came).
+        pendingWake ??= wake.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var delay = Task.Delay(timings.StatusPoll, time, stopDelay.Token);
+        if (await Task.WhenAny(pendingWake, delay) == pendingWake)
+        {
+            pendingWake = null;
+            while (wake.Reader.TryRead(out _))
+            {
+            }
+        }
+
+        await stopDelay.CancelAsync();
+        await delay.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Keeps a LISTEN connection open (reopened with doubling backoff, 250 ms to 10 s) and turns notifications into wake-ups.</summary>
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
+        var backoff = FirstBackoff;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var listener = await StatusChangeListener.OpenAsync(database, ListenerApplicationName, stoppingToken);
+                Interlocked.Increment(ref listenConnections);
+                Volatile.Write(ref listening, 1);
+                backoff = FirstBackoff;
+                logger.LogInformation("listening on {Channel} for status changes", StatusChangeLog.NotifyChannel);
+
+                // Changes committed while no connection listened were announced to nobody: read the log now.
+                wake.Writer.TryWrite(true);
+                while (true)
+                {
+                    if (await listener.WaitAsync(timings.ListenCheck, stoppingToken) is not null)
+                    {
+                        Interlocked.Increment(ref notifications);
+                        wake.Writer.TryWrite(true);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+#pragma warning disable CA1031 // Any failure of the LISTEN connection is retried; polling covers the gap.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Volatile.Write(ref listening, 0);
+                logger.LogWarning(e, "the status-change LISTEN connection failed; polling every {Poll} meanwhile, reconnecting in {Backoff}", timings.StatusPoll, backoff);
+            }
+
+            await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LastBackoff.Ticks));
+        }
+
+        Volatile.Write(ref listening, 0);
     }
 
     /// <summary>Reads every change after the mark and re-signs the answers they touch.</summary>
@@ -118,6 +221,9 @@ public sealed record OcspTimings
     public TimeSpan RefreshEvery { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan StatusPoll { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long the LISTEN connection may stay quiet before a round trip checks it is still there.</summary>
+    public TimeSpan ListenCheck { get; init; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan ReloadIssuersEvery { get; init; } = TimeSpan.FromMinutes(1);
 }

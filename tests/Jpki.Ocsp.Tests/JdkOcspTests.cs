@@ -77,10 +77,39 @@ public sealed class JdkOcspTests(OcspFixture fixture)
         Assert.DoesNotContain("VALID\n", mismatched.Output, StringComparison.Ordinal);
     }
 
-    private async Task<string> FetchAsync(string keyId, string serial, string name)
+    [Fact]
+    public async Task The_JDK_judges_a_certificate_the_store_never_recorded_as_of_unknown_revocation_status()
+    {
+        var keyId = fixture.AuthenticationKeyId;
+        var source = Path.Combine(fixture.Root, "OcspCheck.java");
+        File.WriteAllText(source, ValidatorSource);
+
+        // A genuine JPKI certificate of this issuer key (signed in the token, chains to the root)
+        // that the store never recorded: the responder can only say 'unknown'. Asked by a verifier
+        // of its own, so the fixture's small budget for unknown answers is not shared with other tests.
+        var unrecorded = fixture.IssueJpki(keyId, record: false);
+        Assert.Equal(0, fixture.Count("SELECT COUNT(*) FROM certificates WHERE serial = @serial", new { serial = unrecorded.Serial }));
+        var token = fixture.AddVerifier("verifier-jdk-unknown");
+        var answer = await FetchAsync(keyId, unrecorded.Serial, "jdk-unknown.der", token);
+        var single = Assert.Single(OcspTestClient.Basic(File.ReadAllBytes(answer)).Responses);
+        Assert.IsType<Org.BouncyCastle.Ocsp.UnknownStatus>(single.GetCertStatus());
+
+        var onUnknown = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), unrecorded.PemPath, answer);
+        Assert.Equal(2, onUnknown.ExitCode);
+        Assert.Contains("INVALID: UNDETERMINED_REVOCATION_STATUS", onUnknown.Output, StringComparison.Ordinal);
+        Assert.Contains("revocation status is unknown", onUnknown.Output, StringComparison.Ordinal);
+
+        // A recorded certificate of the same issuer, checked the same way, is valid: the refusal above is the 'unknown' answer's doing.
+        var good = fixture.IssueJpki(keyId);
+        var goodAnswer = await FetchAsync(keyId, good.Serial, "jdk-good-for-unknown.der", token);
+        var onGood = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), good.PemPath, goodAnswer);
+        Assert.True(onGood.ExitCode == 0 && onGood.Output.Contains("VALID", StringComparison.Ordinal), onGood.Output);
+    }
+
+    private async Task<string> FetchAsync(string keyId, string serial, string name, string? token = null)
     {
         var issuer = new X509CertificateParser().ReadCertificate(File.ReadAllBytes(fixture.RootPemPath(keyId)));
-        var (response, body) = await OcspTestClient.PostAsync(fixture.Http, fixture.Address, OcspTestClient.Request(issuer, new BigInteger(serial, 16)), fixture.Tokens[OcspFixture.Verifier]);
+        var (response, body) = await OcspTestClient.PostAsync(fixture.Http, fixture.Address, OcspTestClient.Request(issuer, new BigInteger(serial, 16)), token ?? fixture.Tokens[OcspFixture.Verifier]);
         Assert.True(response.IsSuccessStatusCode, response.ToString());
         Assert.Equal(0, OcspTestClient.Status(body));
         var path = Path.Combine(fixture.Root, name);

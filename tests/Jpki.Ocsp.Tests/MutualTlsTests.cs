@@ -50,6 +50,43 @@ public sealed class MutualTlsTests(OcspFixture fixture)
         Assert.Contains($"0x{good.Serial}: good", await AskAsync(root, good.Serial, null, fixture.Tokens[OcspFixture.Verifier]), StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task A_registered_client_certificate_outside_its_validity_is_unauthorized()
+    {
+        var keyId = fixture.SigningKeyId;
+        var root = fixture.RootPemPath(keyId);
+        var good = fixture.Issue(keyId);
+        var now = DateTimeOffset.UtcNow;
+        fixture.AddVerifier("verifier-tls-dated");
+
+        // Three certificates made the same way (openssl ca with explicit dates), all registered to
+        // the same enabled verifier: only the one valid now is served.
+        var current = fixture.Tls.NewClient("verifier-tls-current", now.AddDays(-1), now.AddDays(1));
+        var expired = fixture.Tls.NewClient("verifier-tls-expired", new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2020, 1, 2, 0, 0, 0, TimeSpan.Zero));
+        var notYetValid = fixture.Tls.NewClient("verifier-tls-future", now.AddDays(1), now.AddDays(2));
+        var dates = await MutualTlsFiles.RunAsync("openssl", "x509", "-in", expired.Certificate, "-noout", "-enddate");
+        Assert.Contains("notAfter=Jan  2 00:00:00 2020 GMT", dates.Output, StringComparison.Ordinal);
+        foreach (var client in new[] { current, expired, notYetValid })
+        {
+            fixture.RegisterClientCertificate("verifier-tls-dated", client.Certificate);
+        }
+
+        var onCurrent = await AskAsync(root, good.Serial, current);
+        Assert.Contains($"0x{good.Serial}: good", onCurrent, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Response verify OK", onCurrent, StringComparison.Ordinal);
+        Assert.Contains("unauthorized (6)", await AskAsync(root, good.Serial, expired), StringComparison.Ordinal);
+        Assert.Contains("unauthorized (6)", await AskAsync(root, good.Serial, notYetValid), StringComparison.Ordinal);
+
+        // Queries are logged in batches: wait (bounded) for the one granted query, then check it is the only one.
+        const string logged = "SELECT COUNT(*) FROM ocsp_queries WHERE verifier = 'verifier-tls-dated'";
+        for (var i = 0; i < 100 && fixture.Count(logged) == 0; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, fixture.Count(logged));
+    }
+
     private async Task<string> AskAsync(string root, string serial, (string Certificate, string Key)? client, string? token = null)
     {
         var name = Guid.NewGuid().ToString("N");

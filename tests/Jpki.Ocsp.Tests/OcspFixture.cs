@@ -62,6 +62,16 @@ public sealed class OcspFixture : IAsyncLifetime
 
     public string TokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
+    /// <summary>A third install (own token, same SoftHSM store) whose store is a database on the run's PostgreSQL server.</summary>
+    public string PostgresHome => Path.Combine(Root, "home-pg");
+
+    public string PostgresTokenLabel { get; } = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    private readonly string postgresDatabaseName = "jpki_ocsp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    /// <summary>Why the PostgreSQL install could not be made (no server: JPKI_TEST_PG unset and no binaries); its tests fail with it.</summary>
+    public Exception? PostgresInstallError { get; private set; }
+
     public string ModulePath { get; } = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
 
     public Pkcs11Module Module { get; private set; } = null!;
@@ -117,6 +127,7 @@ public sealed class OcspFixture : IAsyncLifetime
         p256Json["ceremony"]!["responderKey"] = "p256";
         File.WriteAllText(p256File, p256Json.ToJsonString());
         TestInstall.RunCeremony(P256Home, ConfPath, P256TokenLabel, ModulePath);
+        CreatePostgresInstall();
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
         var loaded = JpkiSettings.Load(Home);
         Tls = MutualTlsFiles.Create(Path.Combine(Root, "tls"));
@@ -170,6 +181,11 @@ public sealed class OcspFixture : IAsyncLifetime
         pool?.Dispose();
         token?.Dispose();
         Database.Dispose();
+        if (PostgresInstallError is null)
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            Jpki.Core.Tests.Store.PostgresServer.Shared.Execute($"DROP DATABASE IF EXISTS {postgresDatabaseName} WITH (FORCE)");
+        }
         if (File.Exists(LogPath))
         {
             File.Copy(LogPath, Path.Combine(Path.GetTempPath(), "jpki-ocsp-tests-last.log"), overwrite: true);
@@ -191,9 +207,13 @@ public sealed class OcspFixture : IAsyncLifetime
     public string AuthenticationKeyId => IssuerKeyIds.Single(id => id.Contains("-authentication-", StringComparison.Ordinal));
 
     /// <summary>An end-entity certificate signed by the issuer key in the token and recorded in the store as 'good'; returns its serial and PEM path.</summary>
-    public (string Serial, string PemPath) Issue(string issuerKeyId, string kind = "signing")
+    public (string Serial, string PemPath) Issue(string issuerKeyId, string kind = "signing") => Issue(Database, issuerSigners[issuerKeyId], issuerKeyId, kind);
+
+    /// <summary>The same in another install's store, signed by <paramref name="issuerSigner"/> (that install's issuer key).</summary>
+    public (string Serial, string PemPath) Issue(Database database, Jpki.Hsm.ISigner issuerSigner, string issuerKeyId, string kind = "signing")
     {
-        using var db = Database.OpenConnection();
+        ArgumentNullException.ThrowIfNull(database);
+        using var db = database.OpenConnection();
         var key = IssuerStore.FindKey(db, issuerKeyId)!;
         var issuer = new X509Certificate(key.CertificateDer!);
         var serial = SerialNumbers.New();
@@ -206,9 +226,9 @@ public sealed class OcspFixture : IAsyncLifetime
         generator.SetNotAfter(now.AddDays(30).UtcDateTime);
         generator.SetPublicKey(subjectKey.Public);
         generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, X509ExtensionUtilities.CreateAuthorityKeyIdentifier(issuer));
-        var certificate = generator.Generate(new SignerSignatureFactory(issuerSigners[issuerKeyId], SignatureAlgorithm.RsaPkcs1Sha256));
+        var certificate = generator.Generate(new SignerSignatureFactory(issuerSigner, SignatureAlgorithm.RsaPkcs1Sha256));
         var hex = SerialNumbers.ToHex(serial);
-        using (var tx = Database.BeginWrite())
+        using (var tx = database.BeginWrite())
         {
             IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
                 hex, issuerKeyId, kind, Instant.ToMicros(now.AddMinutes(-5)), Instant.ToMicros(now.AddDays(30)), certificate.GetEncoded(), Instant.ToMicros(now)));
@@ -225,7 +245,8 @@ public sealed class OcspFixture : IAsyncLifetime
     /// certificatePolicies with a CPS qualifier, AIA and the municipality CRL DP) with the issuer key in the token,
     /// recorded as 'good'. Authentication kind, so no resident facts are needed.
     /// </summary>
-    public (string Serial, string PemPath) IssueJpki(string issuerKeyId)
+    /// <param name="record">False: signed by the issuer key but never recorded in the store (the responder answers 'unknown').</param>
+    public (string Serial, string PemPath) IssueJpki(string issuerKeyId, bool record = true)
     {
         using var db = Database.OpenConnection();
         var key = IssuerStore.FindKey(db, issuerKeyId)!;
@@ -253,6 +274,13 @@ public sealed class OcspFixture : IAsyncLifetime
             },
             issuerSigners[issuerKeyId]);
         var hex = SerialNumbers.ToHex(serial);
+        var path = Path.Combine(Root, hex + ".pem");
+        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
+        if (!record)
+        {
+            return (hex, path);
+        }
+
         using (var tx = Database.BeginWrite())
         {
             IssuerStore.InsertCertificate(tx, new Jpki.Core.Issuers.IssuedCertificate(
@@ -260,8 +288,6 @@ public sealed class OcspFixture : IAsyncLifetime
             tx.Commit();
         }
 
-        var path = Path.Combine(Root, hex + ".pem");
-        File.WriteAllText(path, Pem("CERTIFICATE", issued.Der));
         return (hex, path);
     }
 
@@ -340,6 +366,33 @@ public sealed class OcspFixture : IAsyncLifetime
         var generator = new RsaKeyPairGenerator();
         generator.Init(new KeyGenerationParameters(new SecureRandom(), 2048));
         return generator.GenerateKeyPair();
+    }
+
+    /// <summary>
+    /// The PostgreSQL install: a database of its own on the run's server (JPKI_TEST_PG, see
+    /// PostgresServer), named in the install's jpki.json, and the ceremony run into it. Made before
+    /// the module loads (SoftHSM sees only the tokens that exist then); a failure is kept for the
+    /// PostgreSQL tests to fail with, so the SQLite tests of the collection still run.
+    /// </summary>
+    private void CreatePostgresInstall()
+    {
+        try
+        {
+            var server = Jpki.Core.Tests.Store.PostgresServer.Shared;
+            server.Execute($"CREATE DATABASE {postgresDatabaseName}");
+            JpkiSettings.Load(PostgresHome); // writes the defaults
+            var file = Path.Combine(PostgresHome, JpkiSettings.FileName);
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
+            json["database"] = new Npgsql.NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = postgresDatabaseName }.ToString();
+            File.WriteAllText(file, json.ToJsonString());
+            TestInstall.RunCeremony(PostgresHome, ConfPath, PostgresTokenLabel, ModulePath);
+        }
+#pragma warning disable CA1031 // Kept and rethrown by every PostgreSQL test: they fail, they are not skipped.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            PostgresInstallError = e;
+        }
     }
 
     private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);

@@ -101,6 +101,28 @@ public sealed class Database : IDisposable
     }
 
     /// <summary>
+    /// A PostgreSQL connection of its own, outside the pool, not yet open (for a session that
+    /// must outlive a pooled borrow: <see cref="StatusChangeListener"/>), named
+    /// <paramref name="applicationName"/> in <c>pg_stat_activity</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The store is SQLite.</exception>
+    internal NpgsqlConnection CreateDedicatedPostgresConnection(string applicationName)
+    {
+        if (postgres is null)
+        {
+            throw new InvalidOperationException("SQLite has no notifications: poll status_changes instead");
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Pooling = false,
+            ApplicationName = applicationName,
+            TcpKeepAlive = true,
+        };
+        return new NpgsqlConnection(builder.ConnectionString);
+    }
+
+    /// <summary>
     /// <see cref="BeginWrite()"/> for request handlers: waiting for the writers' lock (up to the
     /// busy timeout, or as long as PostgreSQL's row lock is held) does not hold a thread hostage
     /// on PostgreSQL and can be cancelled there.

@@ -13,23 +13,43 @@ public sealed record StatusChange(long ChangeSeq, string IssuerKeyId, string Ser
 /// <summary>
 /// The <c>status_changes</c> log: every status change (issued, revoked, reason changed) appends
 /// a row in the transaction that made it. Other services learn what changed by reading the rows
-/// after the last <c>change_seq</c> they saw.
+/// after the last <c>change_seq</c> they saw; on PostgreSQL each row is also announced on
+/// <see cref="NotifyChannel"/> when its transaction commits, so they need not wait for their next poll.
 /// </summary>
 public static class StatusChangeLog
 {
+    /// <summary>
+    /// The PostgreSQL channel every appended change is announced on (payload: its change_seq).
+    /// <c>pg_notify</c> runs in the appending transaction, so listeners hear of a change only once
+    /// it is committed, and never of one rolled back. A notification is a hint to read the log
+    /// sooner, not the log itself: listeners still read the rows after the last change_seq they applied.
+    /// </summary>
+    public const string NotifyChannel = "jpki_status_changes";
+
+    private const string InsertSql =
+        """
+        INSERT INTO status_changes (issuer_key_id, serial, status, reason, time_us)
+        VALUES (@IssuerKeyId, @Serial, @Status, @Reason, @TimeUs)
+        RETURNING change_seq
+        """;
+
+    /// <summary>The insert and its notification in one statement (one round trip, as on SQLite).</summary>
+    private const string InsertAndNotifySql =
+        $"""
+        WITH appended AS (
+            INSERT INTO status_changes (issuer_key_id, serial, status, reason, time_us)
+            VALUES (@IssuerKeyId, @Serial, @Status, @Reason, @TimeUs)
+            RETURNING change_seq)
+        SELECT change_seq, pg_notify('{NotifyChannel}', change_seq::text) FROM appended
+        """;
+
     /// <summary>Appends a change inside <paramref name="tx"/>; returns its change_seq.</summary>
     public static long Append(WriteTransaction tx, string issuerKeyId, string serial, CertificateStatus status, int? reason, DateTimeOffset time)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
         ArgumentException.ThrowIfNullOrEmpty(serial);
-        var insert = tx.Command(
-            """
-            INSERT INTO status_changes (issuer_key_id, serial, status, reason, time_us)
-            VALUES (@IssuerKeyId, @Serial, @Status, @Reason, @TimeUs)
-            RETURNING change_seq
-            """,
-            "@IssuerKeyId", "@Serial", "@Status", "@Reason", "@TimeUs");
+        var insert = tx.Command(tx.Dialect == StoreDialect.Postgres ? InsertAndNotifySql : InsertSql, "@IssuerKeyId", "@Serial", "@Status", "@Reason", "@TimeUs");
         insert.Parameters[0].Value = issuerKeyId;
         insert.Parameters[1].Value = serial;
         insert.Parameters[2].Value = ToText(status);
