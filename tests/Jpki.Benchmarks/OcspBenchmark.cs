@@ -53,7 +53,9 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
 
         using var module = Pkcs11Module.Load(modulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = conf });
         var settings = JpkiSettings.Load(home);
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel } };
+        // The cache must hold the whole working set (the default cap, 50,000, is sized for a
+        // prefecture's hot set; here every certificate of the store is asked about).
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel }, Ocsp = settings.Ocsp with { MaxCachedAnswers = Math.Max(settings.Ocsp.MaxCachedAnswers, workingSet * 3 / 2) } };
         using var database = new Database(settings.ConnectionString, TimeProvider.System);
         Migrator.ApplyPending(database);
         var rootPem = Path.Combine(home, "certs", IssuerKey + ".pem");
