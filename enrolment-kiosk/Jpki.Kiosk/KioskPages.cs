@@ -168,6 +168,12 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
                 return ConfirmForm(context, session.Account, enrolment, text.UnknownCard, 400);
             }
 
+            // An expired card can carry no certificate: refused before anything is sent or changed.
+            if (cards.Store.Load(chosenCard).Expires is { } expires && expires < CardExpiry.JstDate(time.GetUtcNow()))
+            {
+                return ConfirmForm(context, session.Account, enrolment, text.CardExpired, 400);
+            }
+
             cardLabel = chosenCard;
             var onCard = cards.Certificates(chosenCard);
             replaced = onCard.Select(c => c.Serial).ToList();
@@ -250,10 +256,27 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         var label = enrolment.CardLabel;
+        // The card gets its expiry now, from the date of birth the lookup showed (a card that
+        // already has one keeps it), and both issuances send it, so no certificate outlives the card.
         if (enrolment.AuthenticationCsr is null)
         {
-            var requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin);
-            enrolment = enrolment with { AuthenticationCsr = requests.AuthenticationCsrPem, SigningCsr = requests.SigningCsrPem };
+            CardRequests requests;
+            try
+            {
+                requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin, CardExpiryFor(enrolment.Facts.DateOfBirth, time.GetUtcNow()));
+            }
+            catch (CardExpiredException)
+            {
+                (session with { Enrolment = null }).Save(context);
+                return Page(text, text.CardExpired, Error(text.CardExpired) + $"<p><a href=\"/enrol\">{E(text.Enrol)}</a></p>", session.Account, 400);
+            }
+
+            enrolment = enrolment with
+            {
+                AuthenticationCsr = requests.AuthenticationCsrPem,
+                SigningCsr = requests.SigningCsrPem,
+                CardExpiry = requests.Expires?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            };
             (session with { Enrolment = enrolment }).Save(context);
         }
 
@@ -273,7 +296,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         {
             var answer = await ca.IssueAsync(
                 session.Token,
-                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason, renews),
+                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason, renews, enrolment.CardExpiry),
                 key,
                 context.RequestAborted);
             if (!answer.Ok)
@@ -336,7 +359,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
                 i.Answer.Member("serial")!,
                 DateTimeOffset.Parse(i.Answer.Member("notAfter")!, CultureInfo.InvariantCulture))).ToList(),
             delivered,
-            replacedRevoked);
+            replacedRevoked,
+            enrolment.CardExpiry);
         (session with { Enrolment = null, Receipt = receipt }).Save(context);
         return Results.Redirect("/enrol/receipt");
     }
@@ -354,6 +378,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             $"<tr class=\"certificate\"><td>{E(c.Kind == "signing" ? text.SigningCertificate : text.AuthenticationCertificate)}</td><td class=\"serial\">{E(c.Serial)}</td><td>{E(Jst(c.NotAfter))}</td></tr>"));
         var body = $"<table><tr><th>{E(text.ResidentCode)}</th><td id=\"masked-code\">{E(receipt.MaskedResidentCode)}</td></tr>"
             + $"<tr><th>{E(text.Card)}</th><td id=\"card\">{E(receipt.CardLabel)}</td></tr>"
+            + (receipt.CardExpiry is { } cardExpiry ? $"<tr><th>{E(text.CardExpires)}</th><td id=\"card-expires\">{E(cardExpiry)}</td></tr>" : "")
             + $"<tr><th>{E(text.IssuedAt)}</th><td>{E(Jst(receipt.IssuedAt))}</td></tr></table>"
             + $"<h2>{E(text.Kind)}</h2><table><tr><th>{E(text.Kind)}</th><th>{E(text.Serial)}</th><th>{E(text.Expiry)}</th></tr>{rows}</table>"
             + (receipt.Delivered ? $"<p id=\"delivered\">{E(text.Delivered)}</p>" : Error(text.SweeperWillRevoke))
@@ -515,7 +540,18 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         // requests and Idempotency-Keys, so a retry gets the same certificates back.
         if (failure.Unreachable || failure.Status >= 500)
         {
-            return PinForm(context, session.Account, enrolment, [Explain(text, failure, text.IssuanceFailed)], 503);
+            // Part of the enrolment may already be issued (authentication before signing): the page
+            // names it, since nothing is on the card yet and the CA's sweeper revokes it if the
+            // retry never comes; the retry gets the same certificate back under its Idempotency-Key.
+            var problem = Explain(text, failure, text.IssuanceFailed);
+            if (issued.Count > 0)
+            {
+                var serials = string.Join(", ", issued.Select(i => i.Answer.Member("serial")));
+                logger.LogWarning("CA lost by operator {Account} after issuing {Serials}; nothing written to card {Card}", session.Account, serials, enrolment.CardLabel);
+                problem = text.CaDownAfterIssuance + ": " + serials;
+            }
+
+            return PinForm(context, session.Account, enrolment, [problem], 503);
         }
 
         // Refused for good: nothing issued for this enrolment may stay undelivered.
@@ -673,6 +709,31 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         return age;
+    }
+
+    /// <summary>
+    /// The expiry of a card personalised at <paramref name="now"/> for a holder born on
+    /// <paramref name="dateOfBirth"/> (JPKI's EYYYYMMDD), JST: see <see cref="CardExpiry.For"/>.
+    /// Null when the date cannot be read (the CA then caps by the birthday rules alone).
+    /// </summary>
+    public static DateOnly? CardExpiryFor(string dateOfBirth, DateTimeOffset now)
+    {
+        if (dateOfBirth is not { Length: 9 } || !dateOfBirth.All(char.IsAsciiDigit))
+        {
+            return null;
+        }
+
+        var year = int.Parse(dateOfBirth.AsSpan(1, 4), CultureInfo.InvariantCulture);
+        var month = int.Parse(dateOfBirth.AsSpan(5, 2), CultureInfo.InvariantCulture);
+        var day = int.Parse(dateOfBirth.AsSpan(7, 2), CultureInfo.InvariantCulture);
+        try
+        {
+            return CardExpiry.For(year, month, day, CardExpiry.JstDate(now));
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     /// <summary>EYYYYMMDD as YYYY-MM-DD (era); an unknown month or day (00) shows as ??.</summary>
