@@ -83,8 +83,13 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         return Results.Redirect("/");
     }
 
-    public IResult Logout(HttpContext context)
+    public async Task<IResult> LogoutAsync(HttpContext context)
     {
+        if (await KioskSession.LoadAsync(context) is { } session)
+        {
+            await AbandonAsync(session, context.RequestAborted);
+        }
+
         KioskSession.Clear(context);
         context.Response.Cookies.Delete(SessionCookie);
         return Results.Redirect("/login");
@@ -112,6 +117,14 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             return LookupForm(context, session, text.ResidentCodeInvalid, 400);
         }
 
+        // A new lookup gives up the enrolment in progress: what it got issued is revoked now.
+        var abandoned = await AbandonAsync(session, context.RequestAborted);
+        if (session.Enrolment is not null)
+        {
+            session = session with { Enrolment = null };
+            session.Save(context);
+        }
+
         var answer = await ca.LookupAsync(session.Token, code, context.RequestAborted);
         if (answer.Status == 401)
         {
@@ -132,7 +145,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var under15 = AgeInJst(facts.DateOfBirth, time.GetUtcNow()) < 15;
         var enrolment = new Enrolment(code, facts, answer.Body.GetProperty("sequence").GetInt64(), under15);
         (session with { Enrolment = enrolment, Receipt = null }).Save(context);
-        return ConfirmForm(context, session.Account, enrolment, null);
+        return ConfirmForm(context, session.Account, enrolment, null, note: abandoned.Length > 0 ? $"{text.AbandonedRevoked}: {abandoned}" : null);
     }
 
     public async Task<IResult> Confirm(HttpContext context)
@@ -306,6 +319,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
 
             logger.LogInformation("Operator {Account} issued {Kind} certificate {Serial} onto card {Card}", session.Account, kind, answer.Member("serial"), label);
             issued.Add((application, answer));
+            enrolment = enrolment with { IssuedSerials = (enrolment.IssuedSerials ?? []).Append(answer.Member("serial")!).Distinct(StringComparer.OrdinalIgnoreCase).ToList() };
+            (session with { Enrolment = enrolment }).Save(context);
         }
 
         try
@@ -583,6 +598,34 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
     }
 
+    /// <summary>
+    /// Gives up the enrolment in progress (another lookup, logout): what the CA issued for it never
+    /// reached the card and is revoked as destroyed before delivery, and a re-personalised card's
+    /// old certificates (their keys are gone) are superseded. A CA still unreachable leaves the
+    /// issued ones to its sweeper. Returns the serials revoked as undelivered.
+    /// </summary>
+    private async Task<string> AbandonAsync(KioskSession session, CancellationToken cancellation)
+    {
+        if (session.Enrolment is not { } enrolment)
+        {
+            return "";
+        }
+
+        var revoked = new List<string>();
+        foreach (var serial in enrolment.IssuedSerials ?? [])
+        {
+            var revocation = await ca.RevokeAsync(session.Token, serial, "destroyedBeforeDelivery", enrolment.ResidentCode, cancellation);
+            logger.LogWarning("Operator {Account} gave up an enrolment: undelivered certificate {Serial} revocation: {Status}", session.Account, serial, revocation.Status);
+            if (revocation.Ok)
+            {
+                revoked.Add(serial);
+            }
+        }
+
+        await RevokeReplacedIfGone(session, enrolment, cancellation);
+        return string.Join(", ", revoked);
+    }
+
     /// <summary>Revokes (destroyedBeforeDelivery) what was issued but never reached the card; the CA's sweeper is the backstop.</summary>
     private async Task<string> RevokeUndelivered(KioskSession session, Enrolment enrolment, List<(CardApplication Application, CaAnswer Answer)> issued, CancellationToken cancellation)
     {
@@ -606,7 +649,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         return Page(text, text.Enrol, body, session.Account, status);
     }
 
-    private IResult ConfirmForm(HttpContext context, string account, Enrolment enrolment, string? message, int status = 200)
+    private IResult ConfirmForm(HttpContext context, string account, Enrolment enrolment, string? message, int status = 200, string? note = null)
     {
         var text = Text(context);
         var f = enrolment.Facts;
@@ -620,7 +663,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var under15 = enrolment.Under15 ? $"<p class=\"note\" id=\"under15\">{E(text.Under15)}</p>" + Input(text.OverrideReason, "overrideReason") : "";
         var cardOptions = string.Concat(cards.List().Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
         under15 += $"<label>{E(text.CardForEnrolment)}<br><select name=\"card\" id=\"card\"><option value=\"\">{E(text.NewCard)}</option>{cardOptions}</select></label>";
-        var body = Error(message) + facts + Form(antiforgery, context, "/enrol/confirm",
+        var body = Error(message) + (note is null ? "" : $"<p class=\"note\" id=\"abandoned\">{E(note)}</p>") + facts + Form(antiforgery, context, "/enrol/confirm",
             $"<label><input type=\"checkbox\" name=\"checked\" id=\"checked\" value=\"yes\"> {E(text.FaceToFaceChecked)}</label>" + under15 + Button(text.Confirm, "confirm"))
             + $"<p><a href=\"/\">{E(text.Cancel)}</a></p>";
         return Page(text, text.Enrol, body, account, status);

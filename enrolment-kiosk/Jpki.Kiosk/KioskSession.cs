@@ -35,6 +35,8 @@ public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, str
 /// CA revokes each as superseded in the transaction that records its successor.
 /// <see cref="CardExpiry"/> (YYYY-MM-DD) is the card's expiry once it is personalised, sent as
 /// <c>cardExpiry</c> with both issuances and kept so a retry sends the same bodies.
+/// <see cref="IssuedSerials"/> are what the CA issued for this enrolment so far, none yet on the
+/// card: an enrolment given up (another lookup, logout) revokes them at once.
 /// </summary>
 public sealed record Enrolment(
     string ResidentCode,
@@ -52,7 +54,8 @@ public sealed record Enrolment(
     IReadOnlyList<string>? ReplacedSerials = null,
     string? RenewsAuthentication = null,
     string? RenewsSigning = null,
-    string? CardExpiry = null);
+    string? CardExpiry = null,
+    IReadOnlyList<string>? IssuedSerials = null);
 
 /// <summary>What the printable receipt shows: never the full resident code.</summary>
 public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null, string? CardExpiry = null);

@@ -381,6 +381,65 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         }
     }
 
+    [Theory]
+    [InlineData("lookup")]
+    [InlineData("logout")]
+    public async Task A_half_issued_enrolment_given_up_when_the_ca_is_back_revokes_the_issued_certificate_at_once(string givenUpBy)
+    {
+        var residentCode = await install.AddResidentAsync();
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        await using var proxy = await CaProxy.StartAsync(caAddress);
+        proxy.AfterFirstIssuance = async () =>
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+        };
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "QUITKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var cardsBefore = install.Cards.Store.Labels();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.Equal(503, browser.Status);
+            var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+            var issuedBefore = install.IssuedCertificates();
+
+            // The CA is back; the operator gives the enrolment up instead of retrying.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            if (givenUpBy == "lookup")
+            {
+                var next = await install.AddResidentAsync();
+                await browser.GetAsync("/enrol");
+                await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = next });
+                Assert.True(browser.Status == 200, browser.Html);
+                Assert.Contains($"{KioskText.Japanese.AbandonedRevoked}: {authentication}</p>", browser.Html, StringComparison.Ordinal);
+            }
+            else
+            {
+                await browser.GetAsync("/");
+                await browser.PostAsync("/logout", new Dictionary<string, string>());
+                Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(1, install.Scalar(
+                "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+                new { authentication }));
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = @authentication AND actor = 'operator'", new { authentication }));
+            Assert.Equal(issuedBefore, install.IssuedCertificates());
+            Assert.Empty(install.Cards.Certificates(card));
+            await back.StopAsync();
+            await kiosk.StopAsync();
+        }
+    }
+
     [Fact]
     public async Task A_card_that_expires_before_the_fifth_birthday_keeps_its_expiry_and_caps_both_certificates_at_23_59_59_jst_that_day()
     {
