@@ -37,3 +37,12 @@ public sealed class CardLockedException(CardApplication application)
 
 /// <summary>The card lacks what the operation needs (no certificate yet, not personalised).</summary>
 public sealed class CardStateException(string message) : CardException(message);
+
+/// <summary>The card expired (its expiry date, JST, is before today); nothing on it was changed.</summary>
+public sealed class CardExpiredException(string label, DateOnly expires)
+    : CardException($"card '{label}' expired on {expires:yyyy-MM-dd}; the resident needs a new card")
+{
+    public string Label { get; } = label;
+
+    public DateOnly Expires { get; } = expires;
+}

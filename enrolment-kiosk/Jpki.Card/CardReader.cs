@@ -15,10 +15,14 @@ namespace Jpki.Card;
 public sealed record CardCertificate(CardApplication Application, string Serial, DateTimeOffset NotAfter, string Subject, byte[] Der);
 
 /// <summary>A card as <c>jpki card list</c> shows it.</summary>
-public sealed record CardSummary(string Label, string State, IReadOnlyList<CardCertificate> Certificates);
+public sealed record CardSummary(string Label, string State, IReadOnlyList<CardCertificate> Certificates, DateOnly? Expires = null);
 
-/// <summary>The PKCS#10 requests a card made for its new key pairs (PEM); Signing is null when only authentication was asked for.</summary>
-public sealed record CardRequests(string? SigningCsrPem, string AuthenticationCsrPem);
+/// <summary>
+/// The PKCS#10 requests a card made for its new key pairs (PEM); Signing is null when only
+/// authentication was asked for. <see cref="Expires"/> is the card's expiry after the
+/// personalisation (the one it already carried, or the one given).
+/// </summary>
+public sealed record CardRequests(string? SigningCsrPem, string AuthenticationCsrPem, DateOnly? Expires = null);
 
 /// <summary>
 /// The card software: a simulated JPKI IC card is two SoftHSM tokens ({label}-S signing,
@@ -45,9 +49,17 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
     /// <summary>
     /// Makes a blank card: both tokens initialised with a random security-officer PIN (kept in the
     /// store, 0600) and a random transport PIN nobody is told; the holder's PINs are set at enrolment.
+    /// With <paramref name="expires"/> the card carries that expiry from the start (a personalisation
+    /// keeps it); without, it gets one when it is personalised for a resident.
     /// </summary>
-    public string CreateBlank()
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="expires"/> is not after today (JST); nothing was made.</exception>
+    public string CreateBlank(DateOnly? expires = null)
     {
+        if (expires is { } date && date <= CardExpiry.JstDate(time.GetUtcNow()))
+        {
+            throw new ArgumentOutOfRangeException(nameof(expires), date, $"a card's expiry must be after today (JST), not {date:yyyy-MM-dd}");
+        }
+
         store.EnsureDirectory();
         var label = CardStore.NewLabel();
         var soPin = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
@@ -60,7 +72,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
         }
 
         Array.Clear(soPin);
-        store.Save(new CardState(label, time.GetUtcNow(), 0, 0, Personalised: false));
+        store.Save(new CardState(label, time.GetUtcNow(), 0, 0, Personalised: false, expires));
         return label;
     }
 
@@ -82,7 +94,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
             (false, true) => "authentication-locked",
             _ => state.Personalised ? "personalised" : "blank",
         };
-        return new CardSummary(label, status, certificates);
+        return new CardSummary(label, status, certificates, state.Expires);
     }
 
     /// <summary>The certificates on the card, read without a PIN.</summary>
@@ -117,10 +129,12 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
     /// counters, removes any old keys and certificates, generates RSA-2048 key pairs inside the
     /// tokens (non-extractable) and signs a PKCS#10 request with each. With
     /// <paramref name="signingPin"/> null only the authentication application is personalised
-    /// (a holder under 15 without an override).
+    /// (a holder under 15 without an override). A card without an expiry gets
+    /// <paramref name="expires"/>; a card that has one keeps it (a re-issue onto the same card).
     /// </summary>
     /// <exception cref="CardPinFormatException">a PIN breaks the rules; nothing on the card changed.</exception>
-    public CardRequests Personalise(string label, string? signingPin, string authenticationPin)
+    /// <exception cref="CardExpiredException">the card's expiry is before today (JST); nothing on the card changed.</exception>
+    public CardRequests Personalise(string label, string? signingPin, string authenticationPin, DateOnly? expires = null)
     {
         ArgumentNullException.ThrowIfNull(authenticationPin);
         EnsureFormat(CardApplication.Authentication, authenticationPin);
@@ -132,6 +146,12 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
         lock (CardLock(label))
         {
             var state = store.Load(label);
+            if (state.Expires is { } expired && expired < CardExpiry.JstDate(time.GetUtcNow()))
+            {
+                throw new CardExpiredException(label, expired);
+            }
+
+            state = state with { Expires = state.Expires ?? expires };
             var soPin = store.ReadSecurityOfficerPin(label);
             try
             {
@@ -145,7 +165,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
                 var authenticationCsr = PersonaliseApplication(label, CardApplication.Authentication, soPin, authenticationPin);
                 state = state.WithWrongTries(CardApplication.Authentication, 0) with { Personalised = true };
                 store.Save(state);
-                return new CardRequests(signingCsr, authenticationCsr);
+                return new CardRequests(signingCsr, authenticationCsr, state.Expires);
             }
             finally
             {

@@ -6,14 +6,18 @@ namespace Jpki.Card;
 
 /// <summary>
 /// What the card software keeps beside the two tokens of a card: the wrong-PIN counters (SoftHSM
-/// has none, the real card does) and whether the card has been given its holder's PINs.
+/// has none, the real card does), whether the card has been given its holder's PINs, and the
+/// card's expiry (JST calendar date; null for a blank card that has not been given one, and in
+/// state files written before cards had one). Certificates on the card end at 23:59:59 JST of
+/// that day at the latest.
 /// </summary>
 public sealed record CardState(
     string Label,
     DateTimeOffset CreatedAt,
     int SigningWrongTries,
     int AuthenticationWrongTries,
-    bool Personalised)
+    bool Personalised,
+    DateOnly? Expires = null)
 {
     public int WrongTries(CardApplication application) =>
         application == CardApplication.Signing ? SigningWrongTries : AuthenticationWrongTries;

@@ -2,16 +2,18 @@ using System.Globalization;
 using Jpki.Card;
 using Jpki.Hsm;
 
-// jpki card new | list | sign --card LABEL --in FILE --out FILE [--pin-file FILE]
+// jpki card new [--expires YYYY-MM-DD] | list | sign --card LABEL --in FILE --out FILE [--pin-file FILE]
 // PINs come from a file or the terminal (no echo), never from the command line.
 return CardCommand.Run(args);
 
 internal static class CardCommand
 {
     private const string Usage = """
-        usage: jpki card new
+        usage: jpki card new [--expires YYYY-MM-DD]
                jpki card list
                jpki card sign --card LABEL --in FILE --out FILE [--pin-file FILE]
+        --expires sets the card's expiry (JST date, after today); without it the card gets one when
+        it is personalised for a resident (10th birthday after issuance, 5th under 18).
         The signing PIN is read from --pin-file (first line) or typed at the terminal (not echoed).
         """;
 
@@ -33,7 +35,7 @@ internal static class CardCommand
             var reader = new CardReader(module, store, TimeProvider.System);
             return arguments[0] switch
             {
-                "new" => New(reader),
+                "new" => New(reader, Options(arguments[1..])),
                 "list" => List(reader),
                 "sign" => Sign(reader, Options(arguments[1..])),
                 _ => Fail($"unknown card command '{arguments[0]}'\n{Usage}", 2),
@@ -49,22 +51,47 @@ internal static class CardCommand
         }
     }
 
-    private static int New(CardReader reader)
+    private static int New(CardReader reader, Dictionary<string, string> options)
     {
-        Console.WriteLine(reader.CreateBlank());
+        DateOnly? expires = null;
+        if (options.Keys.FirstOrDefault(k => k != "--expires") is { } unexpected)
+        {
+            throw new ArgumentException($"unexpected argument '{unexpected}'");
+        }
+
+        if (options.TryGetValue("--expires", out var text))
+        {
+            if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            {
+                throw new ArgumentException($"--expires must be a date YYYY-MM-DD, not '{text}'");
+            }
+
+            expires = date;
+        }
+
+        try
+        {
+            Console.WriteLine(reader.CreateBlank(expires));
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"--expires: a card's expiry must be after today (JST), not {expires:yyyy-MM-dd}", e);
+        }
+
         return 0;
     }
 
     private static int List(CardReader reader)
     {
-        Console.WriteLine($"{"card",-14} {"state",-22} certificates");
+        Console.WriteLine($"{"card",-14} {"state",-22} {"expires",-10} certificates");
         foreach (var card in reader.List())
         {
             var certificates = card.Certificates.Count == 0
                 ? "-"
                 : string.Join(", ", card.Certificates.Select(c =>
                     $"{c.Application.ToString().ToLowerInvariant()} {c.Serial} until {c.NotAfter.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} JST"));
-            Console.WriteLine($"{card.Label,-14} {card.State,-22} {certificates}");
+            var expires = card.Expires?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? "-";
+            Console.WriteLine($"{card.Label,-14} {card.State,-22} {expires,-10} {certificates}");
         }
 
         return 0;

@@ -106,6 +106,6 @@ public sealed class CaClient(HttpClient http)
 }
 
 /// <summary>The body of POST /api/v1/certificates.</summary>
-public sealed record IssueRequest(string ResidentCode, string Kind, string Csr, string WindowId, long? JukiSequence, IssueOverride? Override, string? Renews = null);
+public sealed record IssueRequest(string ResidentCode, string Kind, string Csr, string WindowId, long? JukiSequence, IssueOverride? Override, string? Renews = null, string? CardExpiry = null);
 
 public sealed record IssueOverride(string Reason);

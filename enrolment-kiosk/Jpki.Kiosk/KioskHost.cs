@@ -87,7 +87,7 @@ public static class KioskHost
         app.MapGet("/", (HttpContext context, KioskPages pages) => pages.Home(context));
         app.MapGet("/login", (HttpContext context, KioskPages pages) => pages.LoginPage(context));
         app.MapPost("/login", (HttpContext context, KioskPages pages) => pages.Login(context));
-        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.Logout(context));
+        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.LogoutAsync(context));
         app.MapGet("/enrol", (HttpContext context, KioskPages pages) => pages.EnrolPage(context));
         app.MapPost("/enrol/lookup", (HttpContext context, KioskPages pages) => pages.Lookup(context));
         app.MapPost("/enrol/confirm", (HttpContext context, KioskPages pages) => pages.Confirm(context));

@@ -83,8 +83,13 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         return Results.Redirect("/");
     }
 
-    public IResult Logout(HttpContext context)
+    public async Task<IResult> LogoutAsync(HttpContext context)
     {
+        if (await KioskSession.LoadAsync(context) is { } session)
+        {
+            await AbandonAsync(session, context.RequestAborted);
+        }
+
         KioskSession.Clear(context);
         context.Response.Cookies.Delete(SessionCookie);
         return Results.Redirect("/login");
@@ -112,6 +117,14 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             return LookupForm(context, session, text.ResidentCodeInvalid, 400);
         }
 
+        // A new lookup gives up the enrolment in progress: what it got issued is revoked now.
+        var abandoned = await AbandonAsync(session, context.RequestAborted);
+        if (session.Enrolment is not null)
+        {
+            session = session with { Enrolment = null };
+            session.Save(context);
+        }
+
         var answer = await ca.LookupAsync(session.Token, code, context.RequestAborted);
         if (answer.Status == 401)
         {
@@ -132,7 +145,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var under15 = AgeInJst(facts.DateOfBirth, time.GetUtcNow()) < 15;
         var enrolment = new Enrolment(code, facts, answer.Body.GetProperty("sequence").GetInt64(), under15);
         (session with { Enrolment = enrolment, Receipt = null }).Save(context);
-        return ConfirmForm(context, session.Account, enrolment, null);
+        return ConfirmForm(context, session.Account, enrolment, null, note: abandoned.Length > 0 ? $"{text.AbandonedRevoked}: {abandoned}" : null);
     }
 
     public async Task<IResult> Confirm(HttpContext context)
@@ -166,6 +179,12 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             if (!cards.Store.Exists(chosenCard) || !cards.IsVisible(chosenCard))
             {
                 return ConfirmForm(context, session.Account, enrolment, text.UnknownCard, 400);
+            }
+
+            // An expired card can carry no certificate: refused before anything is sent or changed.
+            if (cards.Store.Load(chosenCard).Expires is { } expires && expires < CardExpiry.JstDate(time.GetUtcNow()))
+            {
+                return ConfirmForm(context, session.Account, enrolment, text.CardExpired, 400);
             }
 
             cardLabel = chosenCard;
@@ -250,10 +269,27 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         var label = enrolment.CardLabel;
+        // The card gets its expiry now, from the date of birth the lookup showed (a card that
+        // already has one keeps it), and both issuances send it, so no certificate outlives the card.
         if (enrolment.AuthenticationCsr is null)
         {
-            var requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin);
-            enrolment = enrolment with { AuthenticationCsr = requests.AuthenticationCsrPem, SigningCsr = requests.SigningCsrPem };
+            CardRequests requests;
+            try
+            {
+                requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin, CardExpiryFor(enrolment.Facts.DateOfBirth, time.GetUtcNow()));
+            }
+            catch (CardExpiredException)
+            {
+                (session with { Enrolment = null }).Save(context);
+                return Page(text, text.CardExpired, Error(text.CardExpired) + $"<p><a href=\"/enrol\">{E(text.Enrol)}</a></p>", session.Account, 400);
+            }
+
+            enrolment = enrolment with
+            {
+                AuthenticationCsr = requests.AuthenticationCsrPem,
+                SigningCsr = requests.SigningCsrPem,
+                CardExpiry = requests.Expires?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            };
             (session with { Enrolment = enrolment }).Save(context);
         }
 
@@ -273,7 +309,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         {
             var answer = await ca.IssueAsync(
                 session.Token,
-                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason, renews),
+                new IssueRequest(enrolment.ResidentCode, kind, csr, options.WindowId, enrolment.Sequence, overrideReason, renews, enrolment.CardExpiry),
                 key,
                 context.RequestAborted);
             if (!answer.Ok)
@@ -283,6 +319,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
 
             logger.LogInformation("Operator {Account} issued {Kind} certificate {Serial} onto card {Card}", session.Account, kind, answer.Member("serial"), label);
             issued.Add((application, answer));
+            enrolment = enrolment with { IssuedSerials = (enrolment.IssuedSerials ?? []).Append(answer.Member("serial")!).Distinct(StringComparer.OrdinalIgnoreCase).ToList() };
+            (session with { Enrolment = enrolment }).Save(context);
         }
 
         try
@@ -336,7 +374,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
                 i.Answer.Member("serial")!,
                 DateTimeOffset.Parse(i.Answer.Member("notAfter")!, CultureInfo.InvariantCulture))).ToList(),
             delivered,
-            replacedRevoked);
+            replacedRevoked,
+            enrolment.CardExpiry);
         (session with { Enrolment = null, Receipt = receipt }).Save(context);
         return Results.Redirect("/enrol/receipt");
     }
@@ -354,6 +393,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             $"<tr class=\"certificate\"><td>{E(c.Kind == "signing" ? text.SigningCertificate : text.AuthenticationCertificate)}</td><td class=\"serial\">{E(c.Serial)}</td><td>{E(Jst(c.NotAfter))}</td></tr>"));
         var body = $"<table><tr><th>{E(text.ResidentCode)}</th><td id=\"masked-code\">{E(receipt.MaskedResidentCode)}</td></tr>"
             + $"<tr><th>{E(text.Card)}</th><td id=\"card\">{E(receipt.CardLabel)}</td></tr>"
+            + (receipt.CardExpiry is { } cardExpiry ? $"<tr><th>{E(text.CardExpires)}</th><td id=\"card-expires\">{E(cardExpiry)}</td></tr>" : "")
             + $"<tr><th>{E(text.IssuedAt)}</th><td>{E(Jst(receipt.IssuedAt))}</td></tr></table>"
             + $"<h2>{E(text.Kind)}</h2><table><tr><th>{E(text.Kind)}</th><th>{E(text.Serial)}</th><th>{E(text.Expiry)}</th></tr>{rows}</table>"
             + (receipt.Delivered ? $"<p id=\"delivered\">{E(text.Delivered)}</p>" : Error(text.SweeperWillRevoke))
@@ -515,7 +555,18 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         // requests and Idempotency-Keys, so a retry gets the same certificates back.
         if (failure.Unreachable || failure.Status >= 500)
         {
-            return PinForm(context, session.Account, enrolment, [Explain(text, failure, text.IssuanceFailed)], 503);
+            // Part of the enrolment may already be issued (authentication before signing): the page
+            // names it, since nothing is on the card yet and the CA's sweeper revokes it if the
+            // retry never comes; the retry gets the same certificate back under its Idempotency-Key.
+            var problem = Explain(text, failure, text.IssuanceFailed);
+            if (issued.Count > 0)
+            {
+                var serials = string.Join(", ", issued.Select(i => i.Answer.Member("serial")));
+                logger.LogWarning("CA lost by operator {Account} after issuing {Serials}; nothing written to card {Card}", session.Account, serials, enrolment.CardLabel);
+                problem = text.CaDownAfterIssuance + ": " + serials;
+            }
+
+            return PinForm(context, session.Account, enrolment, [problem], 503);
         }
 
         // Refused for good: nothing issued for this enrolment may stay undelivered.
@@ -547,6 +598,34 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
     }
 
+    /// <summary>
+    /// Gives up the enrolment in progress (another lookup, logout): what the CA issued for it never
+    /// reached the card and is revoked as destroyed before delivery, and a re-personalised card's
+    /// old certificates (their keys are gone) are superseded. A CA still unreachable leaves the
+    /// issued ones to its sweeper. Returns the serials revoked as undelivered.
+    /// </summary>
+    private async Task<string> AbandonAsync(KioskSession session, CancellationToken cancellation)
+    {
+        if (session.Enrolment is not { } enrolment)
+        {
+            return "";
+        }
+
+        var revoked = new List<string>();
+        foreach (var serial in enrolment.IssuedSerials ?? [])
+        {
+            var revocation = await ca.RevokeAsync(session.Token, serial, "destroyedBeforeDelivery", enrolment.ResidentCode, cancellation);
+            logger.LogWarning("Operator {Account} gave up an enrolment: undelivered certificate {Serial} revocation: {Status}", session.Account, serial, revocation.Status);
+            if (revocation.Ok)
+            {
+                revoked.Add(serial);
+            }
+        }
+
+        await RevokeReplacedIfGone(session, enrolment, cancellation);
+        return string.Join(", ", revoked);
+    }
+
     /// <summary>Revokes (destroyedBeforeDelivery) what was issued but never reached the card; the CA's sweeper is the backstop.</summary>
     private async Task<string> RevokeUndelivered(KioskSession session, Enrolment enrolment, List<(CardApplication Application, CaAnswer Answer)> issued, CancellationToken cancellation)
     {
@@ -570,7 +649,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         return Page(text, text.Enrol, body, session.Account, status);
     }
 
-    private IResult ConfirmForm(HttpContext context, string account, Enrolment enrolment, string? message, int status = 200)
+    private IResult ConfirmForm(HttpContext context, string account, Enrolment enrolment, string? message, int status = 200, string? note = null)
     {
         var text = Text(context);
         var f = enrolment.Facts;
@@ -584,7 +663,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var under15 = enrolment.Under15 ? $"<p class=\"note\" id=\"under15\">{E(text.Under15)}</p>" + Input(text.OverrideReason, "overrideReason") : "";
         var cardOptions = string.Concat(cards.List().Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
         under15 += $"<label>{E(text.CardForEnrolment)}<br><select name=\"card\" id=\"card\"><option value=\"\">{E(text.NewCard)}</option>{cardOptions}</select></label>";
-        var body = Error(message) + facts + Form(antiforgery, context, "/enrol/confirm",
+        var body = Error(message) + (note is null ? "" : $"<p class=\"note\" id=\"abandoned\">{E(note)}</p>") + facts + Form(antiforgery, context, "/enrol/confirm",
             $"<label><input type=\"checkbox\" name=\"checked\" id=\"checked\" value=\"yes\"> {E(text.FaceToFaceChecked)}</label>" + under15 + Button(text.Confirm, "confirm"))
             + $"<p><a href=\"/\">{E(text.Cancel)}</a></p>";
         return Page(text, text.Enrol, body, account, status);
@@ -673,6 +752,31 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         }
 
         return age;
+    }
+
+    /// <summary>
+    /// The expiry of a card personalised at <paramref name="now"/> for a holder born on
+    /// <paramref name="dateOfBirth"/> (JPKI's EYYYYMMDD), JST: see <see cref="CardExpiry.For"/>.
+    /// Null when the date cannot be read (the CA then caps by the birthday rules alone).
+    /// </summary>
+    public static DateOnly? CardExpiryFor(string dateOfBirth, DateTimeOffset now)
+    {
+        if (dateOfBirth is not { Length: 9 } || !dateOfBirth.All(char.IsAsciiDigit))
+        {
+            return null;
+        }
+
+        var year = int.Parse(dateOfBirth.AsSpan(1, 4), CultureInfo.InvariantCulture);
+        var month = int.Parse(dateOfBirth.AsSpan(5, 2), CultureInfo.InvariantCulture);
+        var day = int.Parse(dateOfBirth.AsSpan(7, 2), CultureInfo.InvariantCulture);
+        try
+        {
+            return CardExpiry.For(year, month, day, CardExpiry.JstDate(now));
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     /// <summary>EYYYYMMDD as YYYY-MM-DD (era); an unknown month or day (00) shows as ??.</summary>

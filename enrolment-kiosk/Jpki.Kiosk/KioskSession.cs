@@ -33,6 +33,10 @@ public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, str
 /// the card's requests are kept (public data) so a retry sends the same body. On a reused card,
 /// its good, unexpired certificates are renewed: the issuance names them (<c>renews</c>) and the
 /// CA revokes each as superseded in the transaction that records its successor.
+/// <see cref="CardExpiry"/> (YYYY-MM-DD) is the card's expiry once it is personalised, sent as
+/// <c>cardExpiry</c> with both issuances and kept so a retry sends the same bodies.
+/// <see cref="IssuedSerials"/> are what the CA issued for this enrolment so far, none yet on the
+/// card: an enrolment given up (another lookup, logout) revokes them at once.
 /// </summary>
 public sealed record Enrolment(
     string ResidentCode,
@@ -49,9 +53,11 @@ public sealed record Enrolment(
     string? SigningCsr = null,
     IReadOnlyList<string>? ReplacedSerials = null,
     string? RenewsAuthentication = null,
-    string? RenewsSigning = null);
+    string? RenewsSigning = null,
+    string? CardExpiry = null,
+    IReadOnlyList<string>? IssuedSerials = null);
 
 /// <summary>What the printable receipt shows: never the full resident code.</summary>
-public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null);
+public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null, string? CardExpiry = null);
 
 public sealed record ReceiptLine(string Kind, string Serial, DateTimeOffset NotAfter);

@@ -93,6 +93,10 @@ public sealed record KioskText
     public required string WrongPin { get; init; }
     public required string CardLocked { get; init; }
     public required string UnknownCard { get; init; }
+    public required string CardExpired { get; init; }
+    public required string CardExpires { get; init; }
+    public required string CaDownAfterIssuance { get; init; }
+    public required string AbandonedRevoked { get; init; }
     public required string NoCertificatesFound { get; init; }
     public required string FoundByResidentCode { get; init; }
     public required string RenewalRefused { get; init; }
@@ -186,6 +190,10 @@ public sealed record KioskText
         WrongPin = "暗証番号が違います。あと{0}回間違えるとロックされます。",
         CardLocked = "暗証番号がロックされています。正しい暗証番号でも使えません。窓口で暗証番号を再設定してください（新しい鍵と証明書を発行します）。",
         UnknownCard = "このカードは読み取れません。",
+        CardExpired = "このカードは有効期限が切れています。新しいカードで手続きしてください。何も変更していません。",
+        CardExpires = "カードの有効期限",
+        AbandonedRevoked = "中断した前の手続きで発行済み・カード未書込みの証明書を失効させました（引渡し前廃棄）",
+        CaDownAfterIssuance = "発行の途中で認証局に接続できなくなりました。次の証明書は発行済みですが、カードには何も書き込んでいません。認証局が復旧したら、同じ暗証番号でもう一度「発行」を押すと手続きが完了します。再試行しない場合、これらの証明書は一定時間後に自動的に失効します（引渡し前廃棄）",
         NoCertificatesFound = "この住民票コードで失効させる有効な証明書は見つかりませんでした。",
         FoundByResidentCode = "住民票コードで見つかった証明書",
         RenewalRefused = "更新する旧証明書がすでに失効しているか期限切れのため、更新できませんでした。もう一度最初から手続きしてください。",
@@ -280,6 +288,10 @@ public sealed record KioskText
         WrongPin = "Wrong PIN. {0} more wrong tries lock the card.",
         CardLocked = "The PIN is locked: even the right PIN is refused. Reset the PINs at the window (new keys and certificates).",
         UnknownCard = "This card cannot be read.",
+        CardExpired = "This card has expired. Use a new card. Nothing was changed.",
+        CardExpires = "Card expires",
+        AbandonedRevoked = "Certificates issued for the interrupted previous enrolment and never written to a card were revoked (destroyed before delivery)",
+        CaDownAfterIssuance = "The certificate authority became unreachable during issuance. These certificates were issued but nothing was written to the card. When the CA is back, press Issue again with the same PINs to finish. Without a retry they are revoked automatically after a while (destroyed before delivery)",
         NoCertificatesFound = "No valid certificate to revoke was found for this resident code.",
         FoundByResidentCode = "Certificates found by the resident code",
         RenewalRefused = "The old certificate to renew has been revoked or has expired meanwhile, so it was not renewed. Please start again.",

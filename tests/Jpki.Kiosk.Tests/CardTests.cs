@@ -143,6 +143,35 @@ public sealed class CardTests(InstallFixture install)
         Assert.Contains("holds no signing certificate", noCertificate.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Card_new_sets_an_expiry_that_card_list_shows_and_refuses_a_bad_one_without_making_a_card()
+    {
+        var expires = CardExpiry.JstDate(DateTimeOffset.UtcNow).AddYears(3);
+        var made = install.RunCard("new", "--expires", expires.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        var label = made.Stdout.Trim();
+        Assert.True(CardStore.IsLabel(label), label);
+        Assert.Equal(expires, install.Cards.Store.Load(label).Expires);
+
+        var listed = install.RunCard("list");
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Contains("expires", listed.Stdout.Split('\n')[0], StringComparison.Ordinal);
+        var line = listed.Stdout.Split('\n').Single(l => l.StartsWith(label, StringComparison.Ordinal));
+        Assert.Matches($"^{label} +blank +{expires:yyyy-MM-dd} +-$", line.TrimEnd());
+
+        var before = install.Cards.Store.Labels();
+        var past = install.RunCard("new", "--expires", CardExpiry.JstDate(DateTimeOffset.UtcNow).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(2, past.ExitCode);
+        Assert.Contains("must be after today (JST)", past.Stderr, StringComparison.Ordinal);
+        var malformed = install.RunCard("new", "--expires", "2031-02-30");
+        Assert.Equal(2, malformed.ExitCode);
+        Assert.Contains("--expires must be a date YYYY-MM-DD, not '2031-02-30'", malformed.Stderr, StringComparison.Ordinal);
+        var unknown = install.RunCard("new", "--valid", "2031-01-01");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("unexpected argument '--valid'", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, install.Cards.Store.Labels());
+    }
+
     private string RootPem(string issuerKeyId) => install.RootPemPath(issuerKeyId);
 
     private static byte[] PemToDer(string pem) =>

@@ -1,8 +1,11 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Jpki.Ca;
 using Jpki.Card;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Jpki.Kiosk.Tests;
 
@@ -25,8 +28,10 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         await browser.LoginAsync("operator", install.OperatorPassword);
         var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
 
-        // Put the old certificates into their last three months as the CA knows them. (The kiosk
-        // cannot tell the CA a card expiry yet, which is how a real certificate ends this early.)
+        // Put the old certificates into their last three months as the CA knows them. The card's
+        // expiry cannot bring them there: a real certificate reaches its last three months at the
+        // 5th birthday, years after issuance, and a card made to expire this early would keep its
+        // expiry through the re-issue and cap the new certificates too (not the 6th birthday).
         var thirtyDays = DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds() * 1000;
         foreach (var serial in oldSerials)
         {
@@ -262,6 +267,261 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         }
     }
 
+    [Fact]
+    public async Task The_ca_going_down_between_the_two_issuances_gives_a_clear_page_writes_nothing_to_the_card_and_the_retry_finishes_the_enrolment_once()
+    {
+        var residentCode = await install.AddResidentAsync();
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        await using var proxy = await CaProxy.StartAsync(caAddress);
+        // The CA process goes away right after it answered the authentication certificate's issuance.
+        var caStopped = false;
+        proxy.AfterFirstIssuance = async () =>
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+            caStopped = true;
+        };
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "HALFKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var cardsBefore = install.Cards.Store.Labels();
+            var issuedBefore = install.IssuedCertificates();
+            var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
+
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+
+            // A clear page naming what was issued; the enrolment is kept for the retry.
+            Assert.True(caStopped, "the proxy saw no issuance");
+            Assert.Equal(503, browser.Status);
+            var named = HalfIssuedPattern().Match(browser.Html);
+            Assert.True(named.Success, browser.Html);
+            var authentication = named.Groups[1].Value;
+            Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
+
+            // The CA stored exactly that one certificate, authentication, good and waiting for delivery;
+            // nothing was written to the card.
+            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+            Assert.Empty(install.Cards.Certificates(card));
+            Assert.Equal(issuedBefore + 1, install.IssuedCertificates());
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND kind = 'authentication' AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
+
+            // The CA comes back on the same address: the retry gets the same authentication
+            // certificate (same body, same Idempotency-Key), the signing one once, both on the card and confirmed.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.True(browser.Status == 200, browser.Html);
+            Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+            Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+            var onCard = install.Cards.Certificates(card);
+            Assert.Equal(authentication, onCard.Single(c => c.Application == CardApplication.Authentication).Serial);
+            var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+            Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
+
+            // After the delivery window the sweeper finds nothing of this enrolment to revoke.
+            AgeCertificates(authentication, signing);
+            back.Services.GetRequiredService<CertificateDelivery>().SweepOnce();
+            Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
+            Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+            Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal));
+            await back.StopAsync();
+            await kiosk.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_half_issued_enrolment_that_is_never_retried_leaves_nothing_good_and_undelivered_after_the_sweepers_window()
+    {
+        var residentCode = await install.AddResidentAsync();
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        await using var proxy = await CaProxy.StartAsync(caAddress);
+        proxy.AfterFirstIssuance = async () =>
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+        };
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "GONEKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var cardsBefore = install.Cards.Store.Labels();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.Equal(503, browser.Status);
+            var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
+            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+
+            // The resident leaves; nobody retries. The CA is back and its delivery window passes.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            AgeCertificates(authentication);
+            Assert.True(back.Services.GetRequiredService<CertificateDelivery>().SweepOnce() >= 1);
+
+            Assert.Equal(1, install.Scalar(
+                "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+                new { authentication }));
+            Assert.Equal(0, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued' AND created_us < @deadline", new { deadline = (DateTimeOffset.UtcNow - TimeSpan.FromMinutes(30)).ToUnixTimeMilliseconds() * 1000 }));
+            Assert.Empty(install.Cards.Certificates(card));
+            await back.StopAsync();
+            await kiosk.StopAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("lookup")]
+    [InlineData("logout")]
+    public async Task A_half_issued_enrolment_given_up_when_the_ca_is_back_revokes_the_issued_certificate_at_once(string givenUpBy)
+    {
+        var residentCode = await install.AddResidentAsync();
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        await using var proxy = await CaProxy.StartAsync(caAddress);
+        proxy.AfterFirstIssuance = async () =>
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+        };
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "QUITKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var cardsBefore = install.Cards.Store.Labels();
+            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.Equal(503, browser.Status);
+            var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+            var issuedBefore = install.IssuedCertificates();
+
+            // The CA is back; the operator gives the enrolment up instead of retrying.
+            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+            await back.StartAsync();
+            if (givenUpBy == "lookup")
+            {
+                var next = await install.AddResidentAsync();
+                await browser.GetAsync("/enrol");
+                await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = next });
+                Assert.True(browser.Status == 200, browser.Html);
+                Assert.Contains($"{KioskText.Japanese.AbandonedRevoked}: {authentication}</p>", browser.Html, StringComparison.Ordinal);
+            }
+            else
+            {
+                await browser.GetAsync("/");
+                await browser.PostAsync("/logout", new Dictionary<string, string>());
+                Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(1, install.Scalar(
+                "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+                new { authentication }));
+            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = @authentication AND actor = 'operator'", new { authentication }));
+            Assert.Equal(issuedBefore, install.IssuedCertificates());
+            Assert.Empty(install.Cards.Certificates(card));
+            await back.StopAsync();
+            await kiosk.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_card_that_expires_before_the_fifth_birthday_keeps_its_expiry_and_caps_both_certificates_at_23_59_59_jst_that_day()
+    {
+        var residentCode = await install.AddResidentAsync(dateOfBirth: "1980-05-17");
+        var today = CardExpiry.JstDate(DateTimeOffset.UtcNow);
+        // A card issued years ago, now re-used at the window: it expires two years and three days
+        // from today, before the certificates' 5th birthday.
+        var cardExpires = today.AddYears(2).AddDays(3);
+        var label = install.Cards.CreateBlank(cardExpires);
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+
+        var (onCard, serials) = await EnrolAsync(browser, residentCode, card: label, SigningPin, AuthenticationPin);
+
+        Assert.Equal(label, onCard);
+        Assert.Equal(2, serials.Count);
+        Assert.Equal(cardExpires, install.Cards.Store.Load(label).Expires);
+        Assert.Contains($"<td id=\"card-expires\">{cardExpires:yyyy-MM-dd}</td>", browser.Html, StringComparison.Ordinal);
+        var expected = string.Create(CultureInfo.InvariantCulture, $"notAfter={cardExpires:MMM} {cardExpires.Day,2} 14:59:59 {cardExpires.Year} GMT");
+        foreach (var certificate in install.Cards.Certificates(label))
+        {
+            Assert.Equal(expected, OpensslEndDate(certificate.Der));
+            Assert.Equal(1, install.Scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @serial AND json_extract(details, '$.limitedBy') = 'cardExpiry'",
+                new { serial = certificate.Serial }));
+        }
+
+        // A new card from the kiosk's stock gets the 10th birthday after today (an adult) and the
+        // certificates on it end on the 5th, before the card.
+        var (fresh, _) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var tenth = CardExpiry.For(1980, 5, 17, today);
+        Assert.Equal(tenth, install.Cards.Store.Load(fresh).Expires);
+        Assert.Contains($"<td id=\"card-expires\">{tenth:yyyy-MM-dd}</td>", browser.Html, StringComparison.Ordinal);
+        var fifth = CardExpiry.NthBirthdayAfter(5, 17, today, 5);
+        foreach (var certificate in install.Cards.Certificates(fresh))
+        {
+            Assert.Equal(string.Create(CultureInfo.InvariantCulture, $"notAfter=May 17 14:59:59 {fifth.Year} GMT"), OpensslEndDate(certificate.Der));
+        }
+    }
+
+    [Fact]
+    public async Task An_expired_card_is_refused_at_the_confirmation_step_and_nothing_changes()
+    {
+        var residentCode = await install.AddResidentAsync();
+        var label = install.Cards.CreateBlank();
+        var state = install.Cards.Store.Load(label);
+        install.Cards.Store.Save(state with { Expires = CardExpiry.JstDate(DateTimeOffset.UtcNow).AddDays(-1) });
+        var issuedBefore = install.IssuedCertificates();
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        await browser.GetAsync("/enrol");
+        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = label });
+
+        Assert.Equal(400, browser.Status);
+        Assert.Contains(KioskText.Japanese.CardExpired, browser.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
+        Assert.Equal(state with { Expires = CardExpiry.JstDate(DateTimeOffset.UtcNow).AddDays(-1) }, install.Cards.Store.Load(label));
+        Assert.Equal(issuedBefore, install.IssuedCertificates());
+        Assert.Throws<CardExpiredException>(() => install.Cards.Personalise(label, SigningPin, AuthenticationPin));
+        Assert.Equal("blank", install.Cards.Describe(label).State);
+    }
+
+    private string OpensslEndDate(byte[] der)
+    {
+        var path = Path.Combine(install.Root, Guid.NewGuid().ToString("N") + ".der");
+        File.WriteAllBytes(path, der);
+        var (exit, stdout, stderr) = InstallFixture.Run("openssl", ["x509", "-inform", "DER", "-in", path, "-noout", "-enddate"]);
+        Assert.True(exit == 0, stderr);
+        return stdout.Trim();
+    }
+
+    /// <summary>Moves certificates' issuance two hours back, past the CA's delivery window (30 minutes), as the CA's own sweeper tests do.</summary>
+    private void AgeCertificates(params string[] serials)
+    {
+        var twoHoursAgo = (DateTimeOffset.UtcNow - TimeSpan.FromHours(2)).ToUnixTimeMilliseconds() * 1000;
+        foreach (var serial in serials)
+        {
+            install.ExecuteSql("UPDATE certificates SET created_us = @twoHoursAgo WHERE serial = @serial", new { twoHoursAgo, serial });
+        }
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -329,6 +589,9 @@ public sealed partial class KioskWindowTests(InstallFixture install)
 
     [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
     private static partial Regex CardPattern();
+
+    [GeneratedRegex("（引渡し前廃棄）: ([0-9a-f]+)</p>")]
+    private static partial Regex HalfIssuedPattern();
 
     [GeneratedRegex("<p id=\"replaced\">([^<]*)</p>")]
     private static partial Regex ReplacedPattern();
