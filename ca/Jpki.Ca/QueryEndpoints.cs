@@ -76,6 +76,31 @@ public static class QueryEndpoints
     public sealed record ResidentLookupRequest(string? ResidentCode, string? Purpose);
 
     /// <summary>
+    /// The body both resident reads take: a valid 住民票コード and a purpose (1-200 characters,
+    /// saying why <paramref name="why"/>); otherwise the 400 problem to answer.
+    /// </summary>
+    private static async Task<(ResidentCode? Code, string Purpose, IResult? Problem)> ReadResidentQueryAsync(HttpContext context, string why)
+    {
+        var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
+        if (body is null)
+        {
+            return (null, "", problem);
+        }
+
+        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
+        {
+            return (null, "", ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "residentCode must be 11 digits with a valid check digit"));
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Purpose) || body.Purpose.Length > 200)
+        {
+            return (null, "", ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", $"purpose (1-200 characters) says why the {why}"));
+        }
+
+        return (code, body.Purpose.Trim(), null);
+    }
+
+    /// <summary>
     /// <c>POST /api/v1/residents/lookup</c> (operators): the four facts, municipality, status and
     /// sequence. Each read is logged (account, purpose, resident HMAC) before the facts are sent.
     /// </summary>
@@ -85,20 +110,10 @@ public static class QueryEndpoints
         ArgumentNullException.ThrowIfNull(context);
         var account = context.Caller();
 
-        var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
-        if (body is null)
+        var (code, purpose, problem) = await ReadResidentQueryAsync(context, "facts are read");
+        if (code is null)
         {
             return problem!;
-        }
-
-        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
-        {
-            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "residentCode must be 11 digits with a valid check digit");
-        }
-
-        if (string.IsNullOrWhiteSpace(body.Purpose) || body.Purpose.Length > 200)
-        {
-            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "purpose (1-200 characters) says why the facts are read");
         }
 
         ResidentLookupResult lookup;
@@ -128,7 +143,7 @@ public static class QueryEndpoints
         var residentKey = services.ResidentHmac.Compute(Encoding.ASCII.GetBytes(code.Digits));
         using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
         {
-            ResidentReadLog.Append(tx, account.Id, body.Purpose.Trim(), residentKey, CaServices.ResidentHmacKeyId);
+            ResidentReadLog.Append(tx, account.Id, purpose, residentKey, CaServices.ResidentHmacKeyId);
             await tx.CommitAsync(context.RequestAborted);
         }
 
@@ -164,20 +179,10 @@ public static class QueryEndpoints
         ArgumentNullException.ThrowIfNull(context);
         var account = context.Caller();
 
-        var (body, _, problem) = await ApiJson.ReadAsync<ResidentLookupRequest>(context.Request);
-        if (body is null)
+        var (code, purpose, problem) = await ReadResidentQueryAsync(context, "certificates are listed");
+        if (code is null)
         {
             return problem!;
-        }
-
-        if (!ResidentCode.TryParse(body.ResidentCode, out var code, out _))
-        {
-            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "residentCode must be 11 digits with a valid check digit");
-        }
-
-        if (string.IsNullOrWhiteSpace(body.Purpose) || body.Purpose.Length > 200)
-        {
-            return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "purpose (1-200 characters) says why the certificates are listed");
         }
 
         byte[] residentKey;
@@ -200,7 +205,7 @@ public static class QueryEndpoints
                 return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", $"the resident's certificates belong to municipalities account '{account.Id}' is not bound to");
             }
 
-            ResidentReadLog.Append(tx, account.Id, body.Purpose.Trim(), residentKey, CaServices.ResidentHmacKeyId, ResidentReadLog.Certificates);
+            ResidentReadLog.Append(tx, account.Id, purpose, residentKey, CaServices.ResidentHmacKeyId, ResidentReadLog.Certificates);
             await tx.CommitAsync(context.RequestAborted);
         }
 
