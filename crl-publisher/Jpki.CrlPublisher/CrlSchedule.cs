@@ -50,12 +50,37 @@ public sealed record CrlSchedule(TimeSpan CompleteEvery, TimeSpan DeltaEvery, Ti
     }
 
     /// <summary>
+    /// How far ahead of the clock the first fire time of a trigger being stored must be (the
+    /// interval when shorter): storing a trigger takes a few database round trips, and under load
+    /// a boundary taken as the start could pass before the trigger is stored.
+    /// </summary>
+    public static readonly TimeSpan StartLead = TimeSpan.FromSeconds(2);
+
+    /// <summary>Whether <paramref name="time"/> is a boundary of <paramref name="every"/> counted from the Unix epoch.</summary>
+    public static bool IsBoundary(DateTimeOffset time, TimeSpan every) =>
+        every > TimeSpan.Zero && (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) % every.Ticks == 0;
+
+    /// <summary>
     /// Stores this schedule in <paramref name="scheduler"/>'s job store, replacing the triggers of
     /// the publisher's jobs and deleting any other job or trigger of the publisher's group.
     /// </summary>
-    public async Task InstallAsync(IScheduler scheduler, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A simple trigger fires at its start time plus whole intervals, so the start must be a
+    /// boundary, and it must still be in the future when the job store has it: Quartz 4 moves the
+    /// start of a simple trigger that has never fired and starts in the past to the moment it is
+    /// stored (<c>QuartzScheduler.AdjustSimpleTriggerStartTimeIfInPast</c>), whatever its misfire
+    /// instruction says, and every later firing of it, on every node, would then be off the
+    /// boundaries by that much. So each trigger's start is taken from <paramref name="clock"/>
+    /// just before it is stored, at least <see cref="StartLead"/> ahead, and a trigger Quartz
+    /// stored with another start anyway (the process stalled for longer than that) is stored
+    /// again with a later one. Missed boundaries are skipped rather than run late
+    /// (<see cref="SimpleTriggerMisfireInstruction.NextWithRemainingCount"/>), which also keeps
+    /// the boundaries after a misfire.
+    /// </remarks>
+    public async Task InstallAsync(IScheduler scheduler, TimeProvider clock, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
+        ArgumentNullException.ThrowIfNull(clock);
         var wanted = new (JobKey Key, IJobDetail Job, TimeSpan Every)[]
         {
             (CompleteJob, JobBuilder.Create<CompleteCrlJob>().WithIdentity(CompleteJob).Build(), CompleteEvery),
@@ -72,16 +97,34 @@ public sealed record CrlSchedule(TimeSpan CompleteEvery, TimeSpan DeltaEvery, Ti
 
         foreach (var (key, job, every) in wanted)
         {
-            var trigger = TriggerBuilder.Create()
-                .WithIdentity(key.Name, Group)
-                .ForJob(job)
-                .StartAt(NextBoundary(now, every))
-                .WithSimpleSchedule(s => s.WithInterval(every).RepeatForever())
-                .Build();
-            await scheduler.ScheduleJob(job, [trigger], new ScheduleJobOptions { Replace = true }, cancellationToken);
+            var triggerKey = new TriggerKey(key.Name, Group);
+            var lead = every < StartLead ? every : StartLead;
+            for (var attempt = 1; ; attempt++)
+            {
+                var trigger = TriggerBuilder.Create()
+                    .WithIdentity(triggerKey)
+                    .ForJob(job)
+                    .StartAt(NextBoundary(clock.GetUtcNow() + lead, every))
+                    .WithSimpleSchedule(s => s.WithInterval(every).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount))
+                    .Build();
+                await scheduler.ScheduleJob(job, [trigger], new ScheduleJobOptions { Replace = true }, cancellationToken);
+                // Another node installing at the same time may have replaced it with its own boundary: any boundary will do.
+                if (await scheduler.GetTrigger(triggerKey, cancellationToken) is not { } stored || IsBoundary(stored.StartTimeUtc, every))
+                {
+                    break;
+                }
+
+                if (attempt == 5)
+                {
+                    throw new InvalidOperationException($"Quartz stored trigger {triggerKey} to start at {stored.StartTimeUtc:O}, not on a boundary of {every}, {attempt} times");
+                }
+
+                lead *= 2;
+            }
+
             foreach (var other in await scheduler.GetTriggersOfJob(key, cancellationToken))
             {
-                if (!other.Key.Equals(trigger.Key))
+                if (!other.Key.Equals(triggerKey))
                 {
                     await scheduler.UnscheduleJob(other.Key, cancellationToken);
                 }
@@ -96,7 +139,7 @@ internal sealed class CrlScheduleInstaller(ISchedulerFactory schedulers, CrlSche
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
-        await schedule.InstallAsync(scheduler, DateTimeOffset.UtcNow, cancellationToken);
+        await schedule.InstallAsync(scheduler, TimeProvider.System, cancellationToken);
         logger.LogInformation(
             "CRL schedule installed on node {Node} of {Scheduler}: complete every {CompleteEvery}, delta every {DeltaEvery}, watch every {WatchEvery}",
             scheduler.SchedulerInstanceId,

@@ -5,7 +5,9 @@ using System.Text.RegularExpressions;
 using Dapper;
 using Jpki.Core.Store;
 using Jpki.Core.Tests.Store;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Quartz;
 
 namespace Jpki.CrlPublisher.Tests;
 
@@ -161,6 +163,50 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
 
             await Task.Delay(250);
         }
+    }
+}
+
+/// <summary>The schedule as it is stored in a job store, without firing.</summary>
+public sealed class CrlScheduleInstallTests
+{
+    /// <summary>
+    /// Quartz 4 moves the start of a simple trigger stored with a start in the past to the moment it
+    /// is stored, which put every later firing off the boundaries (a cluster test under load fired
+    /// deltas at .030349 s past them). A clock 10 s behind Quartz's makes every boundary the schedule
+    /// takes with a short lead a past one by the time Quartz has the trigger.
+    /// </summary>
+    [Fact]
+    public async Task EveryTriggerIsStoredToStartOnABoundaryInTheFutureEvenWhenTheFirstBoundaryHasPassedWhenItIsStored()
+    {
+        var services = new ServiceCollection();
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s => s.InstanceName = "install-" + Guid.NewGuid().ToString("N"));
+            q.UseInMemoryStore();
+        });
+        await using var provider = services.BuildServiceProvider();
+        var scheduler = await provider.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var schedule = new CrlSchedule(TimeSpan.FromHours(24), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1));
+        try
+        {
+            await schedule.InstallAsync(scheduler, new LaggingClock(TimeSpan.FromSeconds(10)), CancellationToken.None);
+            foreach (var (key, every) in new[] { (CrlSchedule.DeltaJob, schedule.DeltaEvery), (CrlSchedule.WatchJob, schedule.WatchEvery) })
+            {
+                var trigger = Assert.Single(await scheduler.GetTriggersOfJob(key));
+                Assert.True(CrlSchedule.IsBoundary(trigger.StartTimeUtc, every), $"{key} starts at {trigger.StartTimeUtc:O}");
+                Assert.Equal(trigger.StartTimeUtc, trigger.NextFireTimeUtc);
+                Assert.True(trigger.StartTimeUtc > DateTimeOffset.UtcNow, $"{key} starts at {trigger.StartTimeUtc:O}");
+            }
+        }
+        finally
+        {
+            await scheduler.Shutdown();
+        }
+    }
+
+    private sealed class LaggingClock(TimeSpan lag) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() - lag;
     }
 }
 
