@@ -210,6 +210,16 @@ public sealed class InstallFixture : IAsyncLifetime
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>The CA's record of a certificate (<c>GET /api/v1/certificates/{serial}</c>), read with the operator's token.</summary>
+    public async Task<JsonElement> CertificateAsync(string serial)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(CaAddress, "api/v1/certificates/" + serial));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken);
+        using var response = await Http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
     /// <summary>Runs a program and returns (exit code, stdout, stderr).</summary>
     public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? stdin = null)
     {

@@ -61,6 +61,39 @@ public sealed partial class KioskBrowser : IDisposable
         return Html;
     }
 
+    /// <summary>A whole enrolment from the lookup to the receipt; returns the card and the serials the receipt names.</summary>
+    public async Task<(string Label, List<string> Serials)> EnrolAsync(string residentCode, string card, string signingPin, string authenticationPin)
+    {
+        await GetAsync("/enrol");
+        await PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
+        await PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
+        Assert.True(Status == 200, Html);
+        Assert.Contains("id=\"delivered\"", Html, StringComparison.Ordinal);
+        return (CardOnPage(), SerialsOnPage());
+    }
+
+    /// <summary>The PIN form's fields.</summary>
+    public static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
+    {
+        ["signingPin"] = signing,
+        ["signingPin2"] = signingAgain,
+        ["authenticationPin"] = authentication,
+        ["authenticationPin2"] = authenticationAgain,
+    };
+
+    /// <summary>The card label the page (receipt) names.</summary>
+    public string CardOnPage() => CardPattern().Match(Html).Groups[1].Value;
+
+    /// <summary>The certificate serials the page (receipt) lists.</summary>
+    public List<string> SerialsOnPage() => SerialPattern().Matches(Html).Select(m => m.Groups[1].Value).ToList();
+
+    [GeneratedRegex("<td class=\"serial\">([0-9a-f]+)</td>")]
+    private static partial Regex SerialPattern();
+
+    [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
+    private static partial Regex CardPattern();
+
     [GeneratedRegex("name=\"__kiosk_csrf\" value=\"([^\"]+)\"")]
     private static partial Regex TokenPattern();
 }

@@ -36,31 +36,31 @@ public sealed partial class KioskTests(InstallFixture install)
 
         // PIN rules come back as clear messages; nothing is issued.
         var issuedBefore = await IssuedCountAsync();
-        await browser.PostAsync("/enrol/issue", Pins("abc", "abc", "12", "13"));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins("abc", "abc", "12", "13"));
         Assert.Equal(400, browser.Status);
         Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
         Assert.Contains(KioskText.Japanese.AuthenticationNotFourDigits, browser.Html, StringComparison.Ordinal);
         Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
-        await browser.PostAsync("/enrol/issue", Pins(SigningPin, "PIN4SIGX", AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, "PIN4SIGX", AuthenticationPin, AuthenticationPin));
         Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
         Assert.Equal(issuedBefore, await IssuedCountAsync());
 
-        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
         Assert.True(browser.Status == 200, browser.Html);
         Assert.Contains(KioskText.Japanese.Receipt, browser.Html, StringComparison.Ordinal);
         Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
         Assert.DoesNotContain(residentCode, browser.Html, StringComparison.Ordinal);
         Assert.Contains("*******" + residentCode[^4..], browser.Html, StringComparison.Ordinal);
 
-        var serials = SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList();
+        var serials = browser.SerialsOnPage();
         Assert.Equal(2, serials.Count);
-        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        var label = browser.CardOnPage();
         var onCard = install.Cards.Certificates(label);
         Assert.Equal(serials.Order(), onCard.Select(c => c.Serial).Order());
         Assert.Equal([CardApplication.Signing, CardApplication.Authentication], onCard.Select(c => c.Application).Order());
         foreach (var serial in serials)
         {
-            var status = await CertificateAsync(serial);
+            var status = await install.CertificateAsync(serial);
             Assert.Equal("good", status.GetProperty("status").GetString());
         }
 
@@ -78,7 +78,7 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
         foreach (var serial in serials)
         {
-            var status = await CertificateAsync(serial);
+            var status = await install.CertificateAsync(serial);
             Assert.Equal("revoked", status.GetProperty("status").GetString());
             // The CA answers the RFC 5280 reason code: 1 = keyCompromise.
             Assert.Equal(1, status.GetProperty("reason").GetInt32());
@@ -104,7 +104,7 @@ public sealed partial class KioskTests(InstallFixture install)
             Assert.Equal(201, (int)change.StatusCode);
         }
 
-        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
         Assert.Equal(409, browser.Status);
         Assert.Contains(KioskText.Japanese.ResidentChanged, browser.Html, StringComparison.Ordinal);
         var newCard = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
@@ -158,7 +158,7 @@ public sealed partial class KioskTests(InstallFixture install)
         var residentCode = await install.AddResidentAsync();
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.LoginAsync("operator", install.OperatorPassword);
-        var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var (label, oldSerials) = await browser.EnrolAsync(residentCode, card: "", SigningPin, AuthenticationPin);
 
         await browser.GetAsync("/card");
         var check = new Dictionary<string, string> { ["card"] = label, ["application"] = "authentication", ["pin"] = "0000" };
@@ -176,7 +176,7 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
 
         // PIN reset at the window: the same card, new PINs, new keys and certificates; the old ones superseded.
-        var (again, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN99", "8642");
+        var (again, newSerials) = await browser.EnrolAsync(residentCode, card: label, "NEWPIN99", "8642");
         Assert.Equal(label, again);
         Assert.Contains("id=\"replaced\"", browser.Html, StringComparison.Ordinal);
         Assert.Empty(newSerials.Intersect(oldSerials));
@@ -184,14 +184,14 @@ public sealed partial class KioskTests(InstallFixture install)
         install.Cards.VerifyPin(label, CardApplication.Authentication, "8642");
         foreach (var serial in oldSerials)
         {
-            var status = await CertificateAsync(serial);
+            var status = await install.CertificateAsync(serial);
             Assert.Equal("revoked", status.GetProperty("status").GetString());
             Assert.Equal(4, status.GetProperty("reason").GetInt32()); // superseded
         }
 
         foreach (var serial in newSerials)
         {
-            Assert.Equal("good", (await CertificateAsync(serial)).GetProperty("status").GetString());
+            Assert.Equal("good", (await install.CertificateAsync(serial)).GetProperty("status").GetString());
         }
     }
 
@@ -213,7 +213,7 @@ public sealed partial class KioskTests(InstallFixture install)
 
         try
         {
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
         }
         finally
         {
@@ -227,10 +227,10 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Empty(install.Cards.Certificates(card));
 
         // The retry sends the same requests under the same Idempotency-Keys, on the same card.
-        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
         Assert.True(browser.Status == 200, browser.Html);
         Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-        Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+        Assert.Equal(card, browser.CardOnPage());
         Assert.Equal(2, install.Cards.Certificates(card).Count);
         Assert.Equal(cardsBefore.Count + 1, install.Cards.Store.Labels().Count);
         Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
@@ -250,8 +250,8 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.DoesNotContain("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
         await browser.PostAsync("/enrol/issue", new Dictionary<string, string> { ["authenticationPin"] = "1111", ["authenticationPin2"] = "1111" });
         Assert.True(browser.Status == 200, browser.Html);
-        Assert.Single(SerialPattern().Matches(browser.Html));
-        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        Assert.Single(browser.SerialsOnPage());
+        var label = browser.CardOnPage();
         Assert.Equal(CardApplication.Authentication, Assert.Single(install.Cards.Certificates(label)).Application);
     }
 
@@ -328,43 +328,10 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Equal("*******8900", KioskPages.Mask("12345678900"));
     }
 
-    private static async Task<(string Label, List<string> Serials)> EnrolAsync(KioskBrowser browser, string residentCode, string card, string signingPin, string authenticationPin)
-    {
-        await browser.GetAsync("/enrol");
-        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
-        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
-        await browser.PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
-        Assert.True(browser.Status == 200, browser.Html);
-        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-        return (CardPattern().Match(browser.Html).Groups[1].Value, SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList());
-    }
-
-    private static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
-    {
-        ["signingPin"] = signing,
-        ["signingPin2"] = signingAgain,
-        ["authenticationPin"] = authentication,
-        ["authenticationPin2"] = authenticationAgain,
-    };
-
-    private async Task<JsonElement> CertificateAsync(string serial)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(install.CaAddress, "api/v1/certificates/" + serial));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OperatorToken);
-        using var response = await install.Http.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
     private async Task<int> IssuedCountAsync()
     {
         await Task.Yield();
         return install.Cards.List().Sum(c => c.Certificates.Count);
     }
 
-    [GeneratedRegex("<td class=\"serial\">([0-9a-f]+)</td>")]
-    private static partial Regex SerialPattern();
-
-    [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
-    private static partial Regex CardPattern();
 }

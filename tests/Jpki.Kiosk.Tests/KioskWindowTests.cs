@@ -26,7 +26,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         var residentCode = await install.AddResidentAsync(dateOfBirth: "1980-05-17");
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.LoginAsync("operator", install.OperatorPassword);
-        var (label, oldSerials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var (label, oldSerials) = await browser.EnrolAsync(residentCode, card: "", SigningPin, AuthenticationPin);
 
         // Put the old certificates into their last three months as the CA knows them. The card's
         // expiry cannot bring them there: a real certificate reaches its last three months at the
@@ -38,7 +38,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             install.ExecuteSql("UPDATE certificates SET not_after_us = @thirtyDays WHERE serial = @serial", new { thirtyDays, serial });
         }
 
-        var (again, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN99", "8642");
+        var (again, newSerials) = await browser.EnrolAsync(residentCode, card: label, "NEWPIN99", "8642");
 
         Assert.Equal(label, again);
         Assert.Contains("id=\"replaced\"", browser.Html, StringComparison.Ordinal);
@@ -87,7 +87,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         var residentCode = await install.AddResidentAsync();
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.LoginAsync("operator", install.OperatorPassword);
-        var (label, _) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var (label, _) = await browser.EnrolAsync(residentCode, card: "", SigningPin, AuthenticationPin);
         var oldSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
         var oldAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
 
@@ -98,7 +98,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         }
 
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        while ((await CertificateAsync(oldSigning)).GetProperty("status").GetString() != "revoked")
+        while ((await install.CertificateAsync(oldSigning)).GetProperty("status").GetString() != "revoked")
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "the feed did not revoke the signing certificate within 30 s");
             await Task.Delay(100);
@@ -106,16 +106,16 @@ public sealed partial class KioskWindowTests(InstallFixture install)
 
         // Re-issue on the same card: the good authentication certificate is renewed, the revoked
         // signing one is not named (the CA would refuse it) and keeps its reason.
-        var (_, newSerials) = await EnrolAsync(browser, residentCode, card: label, "NEWPIN77", "9753");
+        var (_, newSerials) = await browser.EnrolAsync(residentCode, card: label, "NEWPIN77", "9753");
 
         var newSigning = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Signing).Serial;
         var newAuthentication = install.Cards.Certificates(label).Single(c => c.Application == CardApplication.Authentication).Serial;
         Assert.Equal(new[] { newSigning, newAuthentication }.Order(), newSerials.Order());
         Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newAuthentication AND json_extract(details, '$.renews') = @oldAuthentication", new { newAuthentication, oldAuthentication }));
         Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newSigning AND json_extract(details, '$.renews') IS NULL", new { newSigning }));
-        Assert.Equal(4, (await CertificateAsync(oldAuthentication)).GetProperty("reason").GetInt32()); // superseded
-        Assert.Equal(3, (await CertificateAsync(oldSigning)).GetProperty("reason").GetInt32()); // still affiliationChanged
-        Assert.Equal("good", (await CertificateAsync(newSigning)).GetProperty("status").GetString());
+        Assert.Equal(4, (await install.CertificateAsync(oldAuthentication)).GetProperty("reason").GetInt32()); // superseded
+        Assert.Equal(3, (await install.CertificateAsync(oldSigning)).GetProperty("reason").GetInt32()); // still affiliationChanged
+        Assert.Equal("good", (await install.CertificateAsync(newSigning)).GetProperty("status").GetString());
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         var residentCode = await install.AddResidentAsync();
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.LoginAsync("operator", install.OperatorPassword);
-        var (_, serials) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var (_, serials) = await browser.EnrolAsync(residentCode, card: "", SigningPin, AuthenticationPin);
         var reads = install.Scalar("SELECT COUNT(*) FROM resident_reads WHERE disclosed = 'certificates' AND purpose = 'revocation: card lost'");
 
         await browser.GetAsync("/revoke");
@@ -136,7 +136,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         foreach (var serial in serials)
         {
             Assert.Contains(serial, browser.Html, StringComparison.Ordinal);
-            var status = await CertificateAsync(serial);
+            var status = await install.CertificateAsync(serial);
             Assert.Equal("revoked", status.GetProperty("status").GetString());
             Assert.Equal(1, status.GetProperty("reason").GetInt32()); // keyCompromise
         }
@@ -239,7 +239,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             var issuedBefore = install.IssuedCertificates();
             var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
 
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
 
             Assert.Equal(503, browser.Status);
             Assert.Contains(KioskText.Japanese.CaUnreachable, browser.Html, StringComparison.Ordinal);
@@ -255,10 +255,10 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             // The CA comes back: the retry, on the same card with the same requests, finishes the enrolment once.
             await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
             await back.StartAsync();
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
             Assert.True(browser.Status == 200, browser.Html);
             Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-            Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+            Assert.Equal(card, browser.CardOnPage());
             Assert.Equal(2, install.Cards.Certificates(card).Count);
             Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
             Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
@@ -295,7 +295,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             var issuedBefore = install.IssuedCertificates();
             var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
 
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
 
             // A clear page naming what was issued; the enrolment is kept for the retry.
             Assert.True(caStopped, "the proxy saw no issuance");
@@ -316,10 +316,10 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             // certificate (same body, same Idempotency-Key), the signing one once, both on the card and confirmed.
             await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
             await back.StartAsync();
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
             Assert.True(browser.Status == 200, browser.Html);
             Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-            Assert.Equal(card, CardPattern().Match(browser.Html).Groups[1].Value);
+            Assert.Equal(card, browser.CardOnPage());
             var onCard = install.Cards.Certificates(card);
             Assert.Equal(authentication, onCard.Single(c => c.Application == CardApplication.Authentication).Serial);
             var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
@@ -359,7 +359,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
             await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
             var cardsBefore = install.Cards.Store.Labels();
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
             Assert.Equal(503, browser.Status);
             var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
             Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
@@ -405,7 +405,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
             await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
             var cardsBefore = install.Cards.Store.Labels();
-            await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
             Assert.Equal(503, browser.Status);
             var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
             var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
@@ -452,7 +452,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.LoginAsync("operator", install.OperatorPassword);
 
-        var (onCard, serials) = await EnrolAsync(browser, residentCode, card: label, SigningPin, AuthenticationPin);
+        var (onCard, serials) = await browser.EnrolAsync(residentCode, card: label, SigningPin, AuthenticationPin);
 
         Assert.Equal(label, onCard);
         Assert.Equal(2, serials.Count);
@@ -469,7 +469,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
 
         // A new card from the kiosk's stock gets the 10th birthday after today (an adult) and the
         // certificates on it end on the 5th, before the card.
-        var (fresh, _) = await EnrolAsync(browser, residentCode, card: "", SigningPin, AuthenticationPin);
+        var (fresh, _) = await browser.EnrolAsync(residentCode, card: "", SigningPin, AuthenticationPin);
         var tenth = CardExpiry.For(1980, 5, 17, today);
         Assert.Equal(tenth, install.Cards.Store.Load(fresh).Expires);
         Assert.Contains($"<td id=\"card-expires\">{tenth:yyyy-MM-dd}</td>", browser.Html, StringComparison.Ordinal);
@@ -542,53 +542,19 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         Assert.Contains("id=\"under15\"", browser.Html, StringComparison.Ordinal);
         await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["overrideReason"] = reason });
         Assert.Contains("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
-        await browser.PostAsync("/enrol/issue", Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
 
         Assert.True(browser.Status == 200, browser.Html);
         Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-        var label = CardPattern().Match(browser.Html).Groups[1].Value;
+        var label = browser.CardOnPage();
         var onCard = install.Cards.Certificates(label);
         Assert.Equal([CardApplication.Signing, CardApplication.Authentication], onCard.Select(c => c.Application).Order());
         var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
-        Assert.Equal("good", (await CertificateAsync(signing)).GetProperty("status").GetString());
+        Assert.Equal("good", (await install.CertificateAsync(signing)).GetProperty("status").GetString());
         Assert.Equal(1, install.Scalar(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @signing AND json_extract(details, '$.kind') = 'signing' AND json_extract(details, '$.overrideReason') = @reason",
             new { signing, reason }));
     }
-
-    private static async Task<(string Label, List<string> Serials)> EnrolAsync(KioskBrowser browser, string residentCode, string card, string signingPin, string authenticationPin)
-    {
-        await browser.GetAsync("/enrol");
-        await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
-        await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes", ["card"] = card });
-        await browser.PostAsync("/enrol/issue", Pins(signingPin, signingPin, authenticationPin, authenticationPin));
-        Assert.True(browser.Status == 200, browser.Html);
-        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-        return (CardPattern().Match(browser.Html).Groups[1].Value, SerialPattern().Matches(browser.Html).Select(m => m.Groups[1].Value).ToList());
-    }
-
-    private static Dictionary<string, string> Pins(string signing, string signingAgain, string authentication, string authenticationAgain) => new()
-    {
-        ["signingPin"] = signing,
-        ["signingPin2"] = signingAgain,
-        ["authenticationPin"] = authentication,
-        ["authenticationPin2"] = authenticationAgain,
-    };
-
-    private async Task<JsonElement> CertificateAsync(string serial)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(install.CaAddress, "api/v1/certificates/" + serial));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OperatorToken);
-        using var response = await install.Http.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
-    [GeneratedRegex("<td class=\"serial\">([0-9a-f]+)</td>")]
-    private static partial Regex SerialPattern();
-
-    [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
-    private static partial Regex CardPattern();
 
     [GeneratedRegex("（引渡し前廃棄）: ([0-9a-f]+)</p>")]
     private static partial Regex HalfIssuedPattern();
