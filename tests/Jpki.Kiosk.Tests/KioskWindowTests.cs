@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Jpki.Ca;
 using Jpki.Card;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Jpki.Kiosk.Tests;
@@ -271,114 +272,79 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     public async Task The_ca_going_down_between_the_two_issuances_gives_a_clear_page_writes_nothing_to_the_card_and_the_retry_finishes_the_enrolment_once()
     {
         var residentCode = await install.AddResidentAsync();
-        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
-        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-        await ca.StartAsync();
-        await using var proxy = await CaProxy.StartAsync(caAddress);
-        // The CA process goes away right after it answered the authentication certificate's issuance.
-        var caStopped = false;
-        proxy.AfterFirstIssuance = async () =>
-        {
-            await ca.StopAsync();
-            await ca.DisposeAsync();
-            caStopped = true;
-        };
-        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "HALFKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
-        await using (kiosk)
-        {
-            using var browser = new KioskBrowser(address);
-            await browser.LoginAsync("operator", install.OperatorPassword);
-            await browser.GetAsync("/enrol");
-            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
-            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
-            var cardsBefore = install.Cards.Store.Labels();
-            var issuedBefore = install.IssuedCertificates();
-            var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
+        await using var window = await AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(residentCode, "HALFKIOSK");
+        var browser = window.Browser;
+        var cardsBefore = install.Cards.Store.Labels();
+        var issuedBefore = install.IssuedCertificates();
+        var goodUndeliveredBefore = install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'");
 
-            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
 
-            // A clear page naming what was issued; the enrolment is kept for the retry.
-            Assert.True(caStopped, "the proxy saw no issuance");
-            Assert.Equal(503, browser.Status);
-            var named = HalfIssuedPattern().Match(browser.Html);
-            Assert.True(named.Success, browser.Html);
-            var authentication = named.Groups[1].Value;
-            Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
+        // A clear page naming what was issued; the enrolment is kept for the retry.
+        Assert.True(window.CaStopped, "the proxy saw no issuance");
+        Assert.Equal(503, browser.Status);
+        var named = HalfIssuedPattern().Match(browser.Html);
+        Assert.True(named.Success, browser.Html);
+        var authentication = named.Groups[1].Value;
+        Assert.Contains("name=\"authenticationPin\"", browser.Html, StringComparison.Ordinal);
 
-            // The CA stored exactly that one certificate, authentication, good and waiting for delivery;
-            // nothing was written to the card.
-            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
-            Assert.Empty(install.Cards.Certificates(card));
-            Assert.Equal(issuedBefore + 1, install.IssuedCertificates());
-            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND kind = 'authentication' AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
+        // The CA stored exactly that one certificate, authentication, good and waiting for delivery;
+        // nothing was written to the card.
+        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        Assert.Empty(install.Cards.Certificates(card));
+        Assert.Equal(issuedBefore + 1, install.IssuedCertificates());
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND kind = 'authentication' AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
 
-            // The CA comes back on the same address: the retry gets the same authentication
-            // certificate (same body, same Idempotency-Key), the signing one once, both on the card and confirmed.
-            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-            await back.StartAsync();
-            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
-            Assert.True(browser.Status == 200, browser.Html);
-            Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
-            Assert.Equal(card, browser.CardOnPage());
-            var onCard = install.Cards.Certificates(card);
-            Assert.Equal(authentication, onCard.Single(c => c.Application == CardApplication.Authentication).Serial);
-            var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
-            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
-            Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
+        // The CA comes back on the same address: the retry gets the same authentication
+        // certificate (same body, same Idempotency-Key), the signing one once, both on the card and confirmed.
+        await using var back = install.BuildCa(window.CaAddress.ToString().TrimEnd('/'));
+        await back.StartAsync();
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+        Assert.Equal(card, browser.CardOnPage());
+        var onCard = install.Cards.Certificates(card);
+        Assert.Equal(authentication, onCard.Single(c => c.Application == CardApplication.Authentication).Serial);
+        var signing = onCard.Single(c => c.Application == CardApplication.Signing).Serial;
+        Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+        Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
 
-            // After the delivery window the sweeper finds nothing of this enrolment to revoke.
-            AgeCertificates(authentication, signing);
-            back.Services.GetRequiredService<CertificateDelivery>().SweepOnce();
-            Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
-            Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
-            Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal));
-            await back.StopAsync();
-            await kiosk.StopAsync();
-        }
+        // After the delivery window the sweeper finds nothing of this enrolment to revoke.
+        AgeCertificates(authentication, signing);
+        back.Services.GetRequiredService<CertificateDelivery>().SweepOnce();
+        Assert.Equal(2, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial IN (@authentication, @signing) AND status = 'good' AND delivery_state = 'delivered'", new { authentication, signing }));
+        Assert.Equal(goodUndeliveredBefore, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued'"));
+        Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal));
+        await back.StopAsync();
+        await window.Kiosk.StopAsync();
     }
 
     [Fact]
     public async Task A_half_issued_enrolment_that_is_never_retried_leaves_nothing_good_and_undelivered_after_the_sweepers_window()
     {
         var residentCode = await install.AddResidentAsync();
-        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
-        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-        await ca.StartAsync();
-        await using var proxy = await CaProxy.StartAsync(caAddress);
-        proxy.AfterFirstIssuance = async () =>
-        {
-            await ca.StopAsync();
-            await ca.DisposeAsync();
-        };
-        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "GONEKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
-        await using (kiosk)
-        {
-            using var browser = new KioskBrowser(address);
-            await browser.LoginAsync("operator", install.OperatorPassword);
-            await browser.GetAsync("/enrol");
-            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
-            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
-            var cardsBefore = install.Cards.Store.Labels();
-            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
-            Assert.Equal(503, browser.Status);
-            var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
-            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
-            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        await using var window = await AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(residentCode, "GONEKIOSK");
+        var browser = window.Browser;
+        var cardsBefore = install.Cards.Store.Labels();
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.Equal(503, browser.Status);
+        var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
+        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
 
-            // The resident leaves; nobody retries. The CA is back and its delivery window passes.
-            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-            await back.StartAsync();
-            AgeCertificates(authentication);
-            Assert.True(back.Services.GetRequiredService<CertificateDelivery>().SweepOnce() >= 1);
+        // The resident leaves; nobody retries. The CA is back and its delivery window passes.
+        await using var back = install.BuildCa(window.CaAddress.ToString().TrimEnd('/'));
+        await back.StartAsync();
+        AgeCertificates(authentication);
+        Assert.True(back.Services.GetRequiredService<CertificateDelivery>().SweepOnce() >= 1);
 
-            Assert.Equal(1, install.Scalar(
-                "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
-                new { authentication }));
-            Assert.Equal(0, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued' AND created_us < @deadline", new { deadline = (DateTimeOffset.UtcNow - TimeSpan.FromMinutes(30)).ToUnixTimeMilliseconds() * 1000 }));
-            Assert.Empty(install.Cards.Certificates(card));
-            await back.StopAsync();
-            await kiosk.StopAsync();
-        }
+        Assert.Equal(1, install.Scalar(
+            "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+            new { authentication }));
+        Assert.Equal(0, install.Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'good' AND delivery_state = 'issued' AND created_us < @deadline", new { deadline = (DateTimeOffset.UtcNow - TimeSpan.FromMinutes(30)).ToUnixTimeMilliseconds() * 1000 }));
+        Assert.Empty(install.Cards.Certificates(card));
+        await back.StopAsync();
+        await window.Kiosk.StopAsync();
     }
 
     [Theory]
@@ -387,57 +353,41 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     public async Task A_half_issued_enrolment_given_up_when_the_ca_is_back_revokes_the_issued_certificate_at_once(string givenUpBy)
     {
         var residentCode = await install.AddResidentAsync();
-        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
-        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-        await ca.StartAsync();
-        await using var proxy = await CaProxy.StartAsync(caAddress);
-        proxy.AfterFirstIssuance = async () =>
+        await using var window = await AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(residentCode, "QUITKIOSK");
+        var browser = window.Browser;
+        var cardsBefore = install.Cards.Store.Labels();
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.Equal(503, browser.Status);
+        var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        var issuedBefore = install.IssuedCertificates();
+
+        // The CA is back; the operator gives the enrolment up instead of retrying.
+        await using var back = install.BuildCa(window.CaAddress.ToString().TrimEnd('/'));
+        await back.StartAsync();
+        if (givenUpBy == "lookup")
         {
-            await ca.StopAsync();
-            await ca.DisposeAsync();
-        };
-        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "QUITKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
-        await using (kiosk)
-        {
-            using var browser = new KioskBrowser(address);
-            await browser.LoginAsync("operator", install.OperatorPassword);
+            var next = await install.AddResidentAsync();
             await browser.GetAsync("/enrol");
-            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
-            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
-            var cardsBefore = install.Cards.Store.Labels();
-            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
-            Assert.Equal(503, browser.Status);
-            var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
-            var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
-            var issuedBefore = install.IssuedCertificates();
-
-            // The CA is back; the operator gives the enrolment up instead of retrying.
-            await using var back = install.BuildCa(caAddress.ToString().TrimEnd('/'));
-            await back.StartAsync();
-            if (givenUpBy == "lookup")
-            {
-                var next = await install.AddResidentAsync();
-                await browser.GetAsync("/enrol");
-                await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = next });
-                Assert.True(browser.Status == 200, browser.Html);
-                Assert.Contains($"{KioskText.Japanese.AbandonedRevoked}: {authentication}</p>", browser.Html, StringComparison.Ordinal);
-            }
-            else
-            {
-                await browser.GetAsync("/");
-                await browser.PostAsync("/logout", new Dictionary<string, string>());
-                Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
-            }
-
-            Assert.Equal(1, install.Scalar(
-                "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
-                new { authentication }));
-            Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = @authentication AND actor = 'operator'", new { authentication }));
-            Assert.Equal(issuedBefore, install.IssuedCertificates());
-            Assert.Empty(install.Cards.Certificates(card));
-            await back.StopAsync();
-            await kiosk.StopAsync();
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = next });
+            Assert.True(browser.Status == 200, browser.Html);
+            Assert.Contains($"{KioskText.Japanese.AbandonedRevoked}: {authentication}</p>", browser.Html, StringComparison.Ordinal);
         }
+        else
+        {
+            await browser.GetAsync("/");
+            await browser.PostAsync("/logout", new Dictionary<string, string>());
+            Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, install.Scalar(
+            "SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+            new { authentication }));
+        Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = @authentication AND actor = 'operator'", new { authentication }));
+        Assert.Equal(issuedBefore, install.IssuedCertificates());
+        Assert.Empty(install.Cards.Certificates(card));
+        await back.StopAsync();
+        await window.Kiosk.StopAsync();
     }
 
     [Fact]
@@ -501,6 +451,51 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         Assert.Equal(issuedBefore, install.IssuedCertificates());
         Assert.Throws<CardExpiredException>(() => install.Cards.Personalise(label, SigningPin, AuthenticationPin));
         Assert.Equal("blank", install.Cards.Describe(label).State);
+    }
+
+    /// <summary>
+    /// A window whose CA — a second instance on its own loopback port, reached through
+    /// <see cref="CaProxy"/> — stops right after it has answered the first issuance; the operator
+    /// is logged in and has confirmed the resident's facts: the next step is the PINs.
+    /// </summary>
+    private async Task<HalfWayWindow> AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(string residentCode, string windowId)
+    {
+        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
+        await ca.StartAsync();
+        var proxy = await CaProxy.StartAsync(caAddress);
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = windowId, CaTimeout = TimeSpan.FromSeconds(10) });
+        var window = new HalfWayWindow(caAddress, proxy, kiosk, new KioskBrowser(address));
+        proxy.AfterFirstIssuance = async () =>
+        {
+            await ca.StopAsync();
+            await ca.DisposeAsync();
+            window.CaStopped = true;
+        };
+        await window.Browser.LoginAsync("operator", install.OperatorPassword);
+        await window.Browser.GetAsync("/enrol");
+        await window.Browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+        await window.Browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+        return window;
+    }
+
+    private sealed class HalfWayWindow(Uri caAddress, CaProxy proxy, WebApplication kiosk, KioskBrowser browser) : IAsyncDisposable
+    {
+        public Uri CaAddress { get; } = caAddress;
+
+        public WebApplication Kiosk { get; } = kiosk;
+
+        public KioskBrowser Browser { get; } = browser;
+
+        /// <summary>Set once the proxy has stopped the CA.</summary>
+        public bool CaStopped { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            Browser.Dispose();
+            await Kiosk.DisposeAsync();
+            await proxy.DisposeAsync();
+        }
     }
 
     private string OpensslEndDate(byte[] der)
