@@ -70,3 +70,14 @@ public sealed class HsmPinSourceException(string message)
 /// <summary>The caller asked for something the key cannot do (wrong algorithm for the key, bad digest length).</summary>
 public sealed class HsmUsageException(string message)
     : HsmException(message);
+
+/// <summary>
+/// Another process held the SoftHSM token store's lock (see TokenStoreLock) longer than this
+/// process would wait: it is stuck inside the module, or the store is shared with something
+/// that never lets go.
+/// </summary>
+public sealed class HsmTokenStoreBusyException(string lockPath, TimeSpan waited)
+    : HsmException($"the token store lock {lockPath} was held by another process for more than {waited.TotalSeconds:0} s")
+{
+    public string LockPath { get; } = lockPath;
+}

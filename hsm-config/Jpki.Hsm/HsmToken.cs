@@ -37,6 +37,9 @@ public sealed partial class HsmToken : IDisposable
 
     internal Pkcs11InteropFactories Factories => _module.Factories;
 
+    /// <summary>The token store's cross-process lock, for callers that list objects themselves.</summary>
+    internal TokenStoreLock.Scope LockTokenStore() => _module.LockTokenStore();
+
     /// <summary>Finds the token by label and logs in with the PIN from <paramref name="pin"/>.</summary>
     /// <exception cref="HsmTokenNotFoundException">no token has that label.</exception>
     /// <exception cref="HsmWrongPinException">the PIN was refused.</exception>
@@ -63,6 +66,7 @@ public sealed partial class HsmToken : IDisposable
     /// </summary>
     public static void Initialise(Pkcs11Module module, string label, byte[] soPin, byte[] userPin)
     {
+        using var held = module.LockTokenStore();
         if (module.FindSlot(label) is not null)
         {
             throw new InvalidOperationException($"a token labelled '{label}' already exists");
@@ -90,6 +94,7 @@ public sealed partial class HsmToken : IDisposable
     /// </summary>
     internal ISession OpenSession(bool readWrite = false)
     {
+        using var held = _module.LockTokenStore();
         var slot = _module.FindSlot(Label) ?? throw new HsmTokenNotFoundException(Label);
         var session = slot.OpenSession(readWrite ? SessionType.ReadWrite : SessionType.ReadOnly);
         try
@@ -112,6 +117,8 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>Logs in through the anchor session, replacing it if it broke.</summary>
     internal void EnsureLoggedIn()
     {
+        // Store lock first, then the anchor: OpenSession holds the store lock when it comes here.
+        using var held = _module.LockTokenStore();
         lock (_anchorLock)
         {
             if (_anchor is not null)
@@ -162,6 +169,7 @@ public sealed partial class HsmToken : IDisposable
     /// <returns>the public key as a DER SubjectPublicKeyInfo.</returns>
     public byte[] GenerateKeyPair(KeyKind kind, string label, int rsaBits = 2048)
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession(readWrite: true);
         if (FindObject(session, CKO.CKO_PRIVATE_KEY, label) is not null)
         {
@@ -217,6 +225,7 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>Generates an HMAC-SHA256 secret key inside the token (sensitive, never extractable, sign/verify only).</summary>
     public void GenerateHmacKey(string label)
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession(readWrite: true);
         if (FindObject(session, CKO.CKO_SECRET_KEY, label) is not null)
         {
@@ -251,6 +260,7 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>Whether a private or secret key with this label exists.</summary>
     public bool HasKey(string label)
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession();
         return FindObject(session, CKO.CKO_PRIVATE_KEY, label) is not null
             || FindObject(session, CKO.CKO_SECRET_KEY, label) is not null;
@@ -259,6 +269,7 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>The protection attributes of a private or secret key, read back from the token.</summary>
     public KeyProtection DescribeKey(string label)
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession();
         var handle = FindObject(session, CKO.CKO_PRIVATE_KEY, label)
             ?? FindObject(session, CKO.CKO_SECRET_KEY, label)
@@ -282,6 +293,7 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>The labels of every private and secret key in the token.</summary>
     public IReadOnlyList<string> KeyLabels()
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession();
         var f = Factories.ObjectAttributeFactory;
         var labels = new List<string>();
@@ -299,6 +311,7 @@ public sealed partial class HsmToken : IDisposable
 
     internal IObjectHandle? FindObject(ISession session, CKO objectClass, string label)
     {
+        using var held = _module.LockTokenStore();
         var f = Factories.ObjectAttributeFactory;
         var found = session.FindAllObjects([f.Create(CKA.CKA_CLASS, objectClass), f.Create(CKA.CKA_LABEL, label)]);
         return found.Count switch
@@ -312,6 +325,7 @@ public sealed partial class HsmToken : IDisposable
     /// <summary>Reads a key pair's public half from its public-key object.</summary>
     internal PublicKeyDescription ReadPublicKey(ISession session, string label)
     {
+        using var held = _module.LockTokenStore();
         var handle = FindObject(session, CKO.CKO_PUBLIC_KEY, label)
             ?? throw new HsmKeyNotFoundException(Label, label);
         var keyType = (CKK)session.GetAttributeValue(handle, [CKA.CKA_KEY_TYPE])[0].GetValueAsUlong();

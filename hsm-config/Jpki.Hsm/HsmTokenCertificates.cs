@@ -18,6 +18,7 @@ public sealed partial class HsmToken
     /// </summary>
     public void WriteCertificate(string keyLabel, byte[] certificateDer)
     {
+        using var held = _module.LockTokenStore();
         var certificate = new X509Certificate(certificateDer);
         using var session = OpenSession(readWrite: true);
         if (FindObject(session, CKO.CKO_CERTIFICATE, keyLabel) is { } old)
@@ -45,6 +46,7 @@ public sealed partial class HsmToken
     /// <summary>Destroys every key and certificate object on the token (a card whose PIN is reset gets new keys).</summary>
     public void DestroyAllObjects()
     {
+        using var held = _module.LockTokenStore();
         using var session = OpenSession(readWrite: true);
         var f = Factories.ObjectAttributeFactory;
         foreach (var cls in new[] { CKO.CKO_CERTIFICATE, CKO.CKO_PRIVATE_KEY, CKO.CKO_PUBLIC_KEY })
@@ -66,6 +68,7 @@ public sealed partial class HsmToken
         ArgumentNullException.ThrowIfNull(module);
         var slot = module.FindSlot(tokenLabel) ?? throw new HsmTokenNotFoundException(tokenLabel);
         using var session = slot.OpenSession(SessionType.ReadOnly);
+        using var held = module.LockTokenStore();
         var f = module.Factories.ObjectAttributeFactory;
         var result = new List<(string, byte[])>();
         foreach (var handle in session.FindAllObjects([f.Create(CKA.CKA_CLASS, CKO.CKO_CERTIFICATE)]))
@@ -87,6 +90,7 @@ public sealed partial class HsmToken
         ArgumentNullException.ThrowIfNull(module);
         var slot = module.FindSlot(tokenLabel) ?? throw new HsmTokenNotFoundException(tokenLabel);
         using var session = slot.OpenSession(SessionType.ReadWrite);
+        using var held = module.LockTokenStore();
         try
         {
             session.Login(CKU.CKU_SO, soPin);

@@ -13,12 +13,14 @@ namespace Jpki.Hsm;
 public sealed partial class Pkcs11Module : IDisposable
 {
     private readonly IPkcs11Library _library;
+    private readonly TokenStoreLock? _storeLock;
 
-    private Pkcs11Module(string path, Pkcs11InteropFactories factories, IPkcs11Library library)
+    private Pkcs11Module(string path, Pkcs11InteropFactories factories, IPkcs11Library library, TokenStoreLock? storeLock)
     {
         Path = path;
         Factories = factories;
         _library = library;
+        _storeLock = storeLock;
     }
 
     public string Path { get; }
@@ -52,16 +54,31 @@ public sealed partial class Pkcs11Module : IDisposable
 
         var factories = new Pkcs11InteropFactories();
         MapLibdl(factories);
+        var storeLock = TokenStoreLock.ForModule(path, moduleEnvironment);
         try
         {
+            // C_Initialize reads every token's files: under the store lock (see TokenStoreLock).
+            using var held = storeLock is null ? default : storeLock.Enter();
             var library = factories.Pkcs11LibraryFactory.LoadPkcs11Library(factories, path, AppType.MultiThreaded);
-            return new Pkcs11Module(path, factories, library);
+            return new Pkcs11Module(path, factories, library, storeLock);
         }
         catch (Exception e) when (e is UnmanagedException or DllNotFoundException or BadImageFormatException or EntryPointNotFoundException)
         {
+            storeLock?.Dispose();
             throw new HsmModuleNotFoundException(path, e);
         }
+        catch
+        {
+            storeLock?.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>
+    /// Holds the token store's cross-process lock (a no-op for modules that are not SoftHSM)
+    /// around anything that reads or writes token files; see <see cref="TokenStoreLock"/>.
+    /// </summary>
+    internal TokenStoreLock.Scope LockTokenStore() => _storeLock is null ? default : _storeLock.Enter();
 
     /// <summary>
     /// Pkcs11Interop 5.3 asks for "libdl", which glibc ≥ 2.34 only ships as libdl.so.2. The
@@ -85,8 +102,11 @@ public sealed partial class Pkcs11Module : IDisposable
     private static partial int SetNativeEnvironment(string name, string value, int overwrite);
 
     /// <summary>The labels of every initialised token present.</summary>
-    public IReadOnlyList<string> TokenLabels() =>
-        Tokens().Where(t => t.Info.TokenFlags.TokenInitialized).Select(t => t.Info.Label.Trim()).ToList();
+    public IReadOnlyList<string> TokenLabels()
+    {
+        using var held = LockTokenStore();
+        return Tokens().Where(t => t.Info.TokenFlags.TokenInitialized).Select(t => t.Info.Label.Trim()).ToList();
+    }
 
     /// <summary>
     /// The slot holding the token labelled <paramref name="tokenLabel"/>. Slots are found by
@@ -94,6 +114,7 @@ public sealed partial class Pkcs11Module : IDisposable
     /// </summary>
     internal ISlot? FindSlot(string tokenLabel)
     {
+        using var held = LockTokenStore();
         foreach (var (slot, info) in Tokens())
         {
             if (info.TokenFlags.TokenInitialized && info.Label.Trim() == tokenLabel)
@@ -128,8 +149,15 @@ public sealed partial class Pkcs11Module : IDisposable
     }
 
     /// <summary>A slot whose token is present but not yet initialised (SoftHSM always offers one).</summary>
-    internal ISlot? FindUninitialisedSlot() =>
-        Tokens().Where(t => !t.Info.TokenFlags.TokenInitialized).Select(t => t.Slot).FirstOrDefault();
+    internal ISlot? FindUninitialisedSlot()
+    {
+        using var held = LockTokenStore();
+        return Tokens().Where(t => !t.Info.TokenFlags.TokenInitialized).Select(t => t.Slot).FirstOrDefault();
+    }
 
-    public void Dispose() => _library.Dispose();
+    public void Dispose()
+    {
+        _library.Dispose();
+        _storeLock?.Dispose();
+    }
 }

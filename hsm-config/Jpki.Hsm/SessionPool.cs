@@ -135,6 +135,7 @@ public sealed class SessionPool : IDisposable
         {
             Execute(session =>
             {
+                using var held = _token.LockTokenStore();
                 var f = _token.Factories.ObjectAttributeFactory;
                 var keys = session.FindAllObjects([f.Create(CKA.CKA_CLASS, CKO.CKO_PRIVATE_KEY)]);
                 return keys.Count > 0 ? keys.Count : throw new TransientKeyException($"token '{_token.Label}' shows no private keys");
