@@ -2,6 +2,7 @@ using System.Text.Json;
 using Jpki.Benchmarks;
 
 // ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N] [--entries N (crl, default 1,000,000)]
+//   [--requests N (issuance, default 800; their card keys are kept in DIR/issuance-csrs.txt)]
 // Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
 // ./jpki runs one process per benchmark.
 // Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
@@ -10,6 +11,7 @@ var outDir = Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "va
 var seconds = 2.0;
 var rounds = 5;
 var crlEntries = 1_000_000;
+var issuanceRequests = 800;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -17,6 +19,7 @@ for (var i = 0; i < args.Length; i++)
         case "--out": outDir = args[++i]; break;
         case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--rounds": rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--requests": issuanceRequests = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--entries": crlEntries = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         default: names.Add(args[i]); break;
     }
@@ -57,7 +60,7 @@ async Task<IReadOnlyList<Figure>> RunIssuanceAsync()
     var dir = Directory.CreateTempSubdirectory("jpki-bench-issuance-").FullName;
     try
     {
-        return await new IssuanceBenchmark(dir, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), 800).RunAsync(modulePath);
+        return await new IssuanceBenchmark(dir, TimeSpan.FromSeconds(Math.Max(seconds, 5) * 2), issuanceRequests, Path.Combine(outDir, "issuance-csrs.txt")).RunAsync(modulePath);
     }
     finally
     {

@@ -72,17 +72,7 @@ public sealed class CaFixture : IAsyncLifetime
         Module = Pkcs11Module.Load(ModulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = ConfPath });
         await StartSimulatorAsync("http://127.0.0.1:0");
 
-        var settings = JpkiSettings.Load(Home);
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
-        ca = CaHost.Build(settings, Module, new CaOptions
-        {
-            ListenUrl = "http://127.0.0.1:0",
-            JukiNetBaseAddress = SimulatorAddress,
-            JukiNetMaxAttempts = 2,
-            JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
-            ConfigureLogging = logging => logging.AddProvider(new CapturingLoggerProvider(LogLines)),
-            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
-        });
+        ca = BuildCa(TimeProvider.System);
         await ca.StartAsync();
         CaAddress = BoundAddress(ca);
         foreach (var account in BuiltInAccounts.All)
@@ -92,6 +82,26 @@ public sealed class CaFixture : IAsyncLifetime
 
         Tokens[UbeOperator] = AddAccount(new Account(UbeOperator, AccountRole.Operator, ["352039"], false));
         OpenCardToken();
+    }
+
+    /// <summary>
+    /// A CA process on this install's store and token, listening on a port of its own: the
+    /// fixture's, or a second instance with another clock (DESIGN.md §4: instances share the store).
+    /// </summary>
+    public WebApplication BuildCa(TimeProvider time)
+    {
+        var settings = JpkiSettings.Load(Home);
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
+        return CaHost.Build(settings, Module, new CaOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            JukiNetBaseAddress = SimulatorAddress,
+            JukiNetMaxAttempts = 2,
+            JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
+            ConfigureLogging = logging => logging.AddProvider(new CapturingLoggerProvider(LogLines)),
+            Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
+            Time = time,
+        });
     }
 
     public async Task DisposeAsync()
@@ -195,9 +205,10 @@ public sealed class CaFixture : IAsyncLifetime
         return "-----BEGIN CERTIFICATE REQUEST-----\n" + Convert.ToBase64String(request.GetEncoded(), Base64FormattingOptions.InsertLineBreaks) + "\n-----END CERTIFICATE REQUEST-----\n";
     }
 
-    public async Task<(int Status, JsonElement Body, string? ContentType)> SendAsync(HttpMethod method, string path, string? account, object? body = null, string? idempotencyKey = null, string? rawJson = null)
+    /// <summary>Calls the fixture's CA, or the CA at <paramref name="at"/>, as <paramref name="account"/>.</summary>
+    public async Task<(int Status, JsonElement Body, string? ContentType)> SendAsync(HttpMethod method, string path, string? account, object? body = null, string? idempotencyKey = null, string? rawJson = null, Uri? at = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri(CaAddress, path.TrimStart('/')));
+        using var request = new HttpRequestMessage(method, new Uri(at ?? CaAddress, path.TrimStart('/')));
         if (account is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.TryGetValue(account, out var token) ? token : account);
@@ -270,7 +281,7 @@ public sealed class CaFixture : IAsyncLifetime
 
     private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
 
-    private static Uri BoundAddress(WebApplication app)
+    public static Uri BoundAddress(WebApplication app)
     {
         var url = app.Urls.Single();
         return new Uri(url.TrimEnd('/') + "/");

@@ -61,6 +61,52 @@ public sealed class IssuanceTests(CaFixture ca)
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND delivery_state = 'issued' AND hmac_key_id = 'resident-hmac-v1' AND juki_sequence = 0 AND length(crl_dp_der) > 0"));
     }
 
+    /// <summary>
+    /// The one path to the lint a well-formed request can take: the builder caps notAfter by the
+    /// issuer certificate but takes notBefore from the CA's clock, so a CA whose clock is behind
+    /// its issuer certificate's notBefore (a ceremony on a machine whose clock ran ahead) builds a
+    /// certificate that starts before its issuer. The lint refuses to sign it.
+    /// </summary>
+    [Fact]
+    public async Task A_ca_whose_clock_is_behind_its_issuer_certificate_is_stopped_by_the_lint_and_stores_nothing()
+    {
+        const string issuerKeyId = "yamaguchi-ken-authentication-g1";
+        using var issuer = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(ca.RootPemPath(issuerKeyId)));
+        var behind = new ShiftedClock(new DateTimeOffset(issuer.NotBefore.ToUniversalTime()) - TimeSpan.FromMinutes(5) - DateTimeOffset.UtcNow);
+        await using var skewed = ca.BuildCa(behind);
+        await skewed.StartAsync();
+        var code = await ca.AddResidentAsync();
+        var csr = ca.NewCardCsr();
+        var issuedBefore = ca.IssuedCertificates;
+        var issuedAuditsBefore = ca.IssuedAuditRecords;
+
+        var (status, body, contentType) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", csr), at: CaFixture.BoundAddress(skewed));
+
+        Assert.True(status == 500, body.ToString());
+        Assert.Equal("application/problem+json", contentType);
+        Assert.Equal("urn:jpki:problem:lint-failed", body.GetProperty("type").GetString());
+        Assert.Contains(PreIssuanceLint.ValidityWithinIssuer, body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(issuedBefore, ca.IssuedCertificates);
+        Assert.Equal(issuedAuditsBefore, ca.IssuedAuditRecords);
+        var refusal = ca.CountRows(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.lint-failed' AND actor = 'operator' "
+            + $"AND json_extract(details, '$.issuerKeyId') = '{issuerKeyId}' AND details LIKE '%{PreIssuanceLint.ValidityWithinIssuer}%' "
+            + $"AND time_us < {Jpki.Core.Store.Instant.ToMicros(new DateTimeOffset(issuer.NotBefore.ToUniversalTime()))}");
+        Assert.Equal(1, refusal);
+
+        // The same request at the fixture's CA, whose clock is right, is issued: the lint refused
+        // the clock, not the request.
+        var (fine, issued, _) = await ca.SendAsync(HttpMethod.Post, Certificates, "operator", IssueBody(code, "authentication", csr));
+        Assert.True(fine == 201, issued.ToString());
+        await skewed.StopAsync();
+    }
+
+    /// <summary>The system clock moved by a fixed offset.</summary>
+    private sealed class ShiftedClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + offset;
+    }
+
     [Fact]
     public async Task SigningCertificateCarriesTheFourFactsJukiNetHolds()
     {

@@ -113,8 +113,7 @@ public static class CertificateIssuer
             throw new IssuanceIntegrityException("the certificate's signatureAlgorithm is not sha256WithRSAEncryption with NULL parameters");
         }
 
-        using var rsa = RSA.Create();
-        rsa.ImportSubjectPublicKeyInfo(issuerPublicKey, out _);
+        using var rsa = Requests.RsaSubjectPublicKey.Import(issuerPublicKey);
         if (!rsa.VerifyData(tbs.Span, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1))
         {
             throw new IssuanceIntegrityException("the signature does not verify over the linted TBSCertificate with the issuer's key");
