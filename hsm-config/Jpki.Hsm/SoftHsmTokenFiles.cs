@@ -54,6 +54,10 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
     /// <summary>Writes the token's files and a SHA-256 manifest into a tar archive; returns the manifest.</summary>
     public BackupManifest Backup(string label, string archivePath)
     {
+        // Under the store lock: no JPKI process rewrites token.object (a login) while its bytes
+        // are hashed and copied, so the archive never holds a half-written file.
+        using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
+        using var held = storeLock.Enter();
         var dir = DirectoryOf(label);
         var files = Directory.GetFiles(dir).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
         var manifest = new BackupManifest(
@@ -139,6 +143,9 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
             throw new InvalidOperationException($"token '{manifest.Label}' is present in {TokenStoreDirectory}; restore with replace to overwrite it");
         }
 
+        // Under the store lock: no JPKI process reads the token's files while they are replaced.
+        using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
+        using var held = storeLock.Enter();
         Directory.CreateDirectory(target);
         foreach (var (name, _) in manifest.Files)
         {

@@ -59,14 +59,24 @@ internal sealed partial class TokenStoreLock : IDisposable
             return null;
         }
 
-        var store = SoftHsmTokenFiles.FromConfig(conf).TokenStoreDirectory;
-        if (!Directory.Exists(store))
+        string store;
+        try
         {
-            return null;
+            store = SoftHsmTokenFiles.FromConfig(conf).TokenStoreDirectory;
+        }
+        catch (InvalidDataException)
+        {
+            return null; // no token store named: SoftHSM itself will say what is wrong
         }
 
+        return Directory.Exists(store) ? ForStore(store, patience) : null;
+    }
+
+    /// <summary>The lock of the SoftHSM token store in <paramref name="tokenStoreDirectory"/> (which must exist).</summary>
+    public static TokenStoreLock ForStore(string tokenStoreDirectory, TimeSpan? patience = null)
+    {
         // A regular file beside the token directories: SoftHSM only looks at sub-directories.
-        var path = System.IO.Path.Combine(store, ".jpki-token-store.lock");
+        var path = System.IO.Path.Combine(tokenStoreDirectory, ".jpki-token-store.lock");
         var fd = Open(path, OpenReadWrite | OpenCreate | OpenCloseOnExec, Convert.ToInt32("600", 8));
         if (fd < 0)
         {
