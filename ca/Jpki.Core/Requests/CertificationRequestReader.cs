@@ -93,15 +93,17 @@ public static class CertificationRequestReader
 
         var info = request.GetCertificationRequestInfo().GetDerEncoded();
         var signature = request.GetSignatureOctets();
-        using var rsa = RSA.Create();
+        RSA rsa;
         try
         {
-            rsa.ImportParameters(parameters);
+            rsa = RSA.Create(parameters);
         }
         catch (CryptographicException e)
         {
             throw new CsrRejectedException(CsrProblem.Malformed, $"the RSA public key is not usable: {e.Message}");
         }
+
+        using var key = rsa;
 
         if (!rsa.VerifyData(info, signature, hash, RSASignaturePadding.Pkcs1))
         {

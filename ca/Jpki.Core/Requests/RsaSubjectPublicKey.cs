@@ -55,18 +55,5 @@ internal static class RsaSubjectPublicKey
     /// <summary>An OpenSSL RSA public key for the SubjectPublicKeyInfo.</summary>
     /// <exception cref="AsnContentException">not an RSA SubjectPublicKeyInfo.</exception>
     /// <exception cref="CryptographicException">OpenSSL refused the key.</exception>
-    public static RSA Import(ReadOnlyMemory<byte> spkiDer)
-    {
-        var rsa = RSA.Create();
-        try
-        {
-            rsa.ImportParameters(Parameters(spkiDer));
-            return rsa;
-        }
-        catch
-        {
-            rsa.Dispose();
-            throw;
-        }
-    }
+    public static RSA Import(ReadOnlyMemory<byte> spkiDer) => RSA.Create(Parameters(spkiDer));
 }
