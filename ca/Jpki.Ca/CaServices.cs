@@ -1,5 +1,6 @@
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
@@ -9,8 +10,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Jpki.Ca;
 
-/// <summary>The issuer key the CA signs with for one issuer: its store row and its HSM signer.</summary>
-public sealed record ActiveIssuerKey(IssuerRow Issuer, IssuerKeyRow Key, Pkcs11Signer Signer);
+/// <summary>
+/// The issuer key the CA signs with for one issuer: its store row, its HSM signer and its
+/// certificate's public key imported once for the check after each signature.
+/// </summary>
+public sealed record ActiveIssuerKey(IssuerRow Issuer, IssuerKeyRow Key, Pkcs11Signer Signer, IssuerPublicKey PublicKey);
 
 /// <summary>
 /// What the CA process opens once at start-up and shares between requests: the token and its
@@ -107,7 +111,7 @@ public sealed class CaServices : IDisposable
                 .MaxBy(k => k.Generation);
             if (key is not null)
             {
-                issuerKeys[issuer.Id] = new ActiveIssuerKey(issuer, key, Own(Pkcs11Signer.Open(IssuancePool, key.HsmKeyLabel)));
+                issuerKeys[issuer.Id] = new ActiveIssuerKey(issuer, key, Own(Pkcs11Signer.Open(IssuancePool, key.HsmKeyLabel)), Own(new IssuerPublicKey(key.CertificateDer!)));
             }
         }
 

@@ -282,7 +282,7 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         IssuedCertificate issued;
         try
         {
-            issued = CertificateIssuer.Issue(request, issuerKey.Signer);
+            issued = CertificateIssuer.Issue(request, issuerKey.Signer, issuerKey.PublicKey);
         }
         catch (LintException e)
         {

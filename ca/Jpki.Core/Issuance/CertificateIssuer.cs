@@ -24,19 +24,39 @@ public sealed class IssuanceIntegrityException(string message) : Exception(messa
 /// </summary>
 public static class CertificateIssuer
 {
-    /// <exception cref="ArgumentException">The request is invalid, or the signer's key is not the issuer certificate's.</exception>
-    /// <exception cref="LintException">The TBS broke profile rules; nothing was signed.</exception>
-    /// <exception cref="IssuanceIntegrityException">The signed certificate is not what was linted.</exception>
+    /// <summary>
+    /// Issues with a key imported for this one certificate: for tools and tests. A CA issuing
+    /// many passes its <see cref="IssuerPublicKey"/> to the other overload.
+    /// </summary>
+    /// <inheritdoc cref="Issue(EndEntityRequest, ISigner, IssuerPublicKey)"/>
     public static IssuedCertificate Issue(EndEntityRequest request, ISigner issuerSigner)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var issuerPublicKey = new IssuerPublicKey(request.IssuerCertificate);
+        return Issue(request, issuerSigner, issuerPublicKey);
+    }
+
+    /// <param name="request">What to certify, with the issuer certificate.</param>
+    /// <param name="issuerSigner">The HSM key of the issuer certificate.</param>
+    /// <param name="issuerPublicKey">The issuer certificate's public key, to verify the signature with.</param>
+    /// <exception cref="ArgumentException">The request is invalid, or the signer's key or <paramref name="issuerPublicKey"/> is not the issuer certificate's.</exception>
+    /// <exception cref="LintException">The TBS broke profile rules; nothing was signed.</exception>
+    /// <exception cref="IssuanceIntegrityException">The signed certificate is not what was linted.</exception>
+    public static IssuedCertificate Issue(EndEntityRequest request, ISigner issuerSigner, IssuerPublicKey issuerPublicKey)
+    {
+        ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(issuerSigner);
+        ArgumentNullException.ThrowIfNull(issuerPublicKey);
         var algorithm = SignatureAlgorithm.RsaPkcs1Sha256;
         SignerSignatureFactory.EnsureCompatible(issuerSigner, algorithm);
-        var issuerPublicKey = IssuerPublicKey(request.IssuerCertificate);
+        var certificatePublicKey = IssuerPublicKey.Read(request.IssuerCertificate);
+        if (!certificatePublicKey.AsSpan().SequenceEqual(issuerPublicKey.SubjectPublicKeyInfo))
+        {
+            throw new ArgumentException("the public key to verify with is not the issuer certificate's public key", nameof(issuerPublicKey));
+        }
 
         // A signature by another key would make a certificate no verifier accepts; refuse before signing.
-        if (!issuerPublicKey.AsSpan().SequenceEqual(issuerSigner.SubjectPublicKeyInfo))
+        if (!certificatePublicKey.AsSpan().SequenceEqual(issuerSigner.SubjectPublicKeyInfo))
         {
             throw new ArgumentException("the issuer signer's public key is not the issuer certificate's public key", nameof(issuerSigner));
         }
@@ -79,7 +99,7 @@ public static class CertificateIssuer
     /// issuer's public key (which catches a signer that signed other bytes).
     /// </summary>
     /// <exception cref="IssuanceIntegrityException">Any of these does not hold.</exception>
-    internal static void EnsureSignedWhatWasLinted(ReadOnlySpan<byte> lintedTbsSha256, byte[] certificateDer, byte[] issuerPublicKey)
+    internal static void EnsureSignedWhatWasLinted(ReadOnlySpan<byte> lintedTbsSha256, byte[] certificateDer, IssuerPublicKey issuerPublicKey)
     {
         ReadOnlyMemory<byte> tbs;
         byte[] outerAlgorithm;
@@ -113,25 +133,9 @@ public static class CertificateIssuer
             throw new IssuanceIntegrityException("the certificate's signatureAlgorithm is not sha256WithRSAEncryption with NULL parameters");
         }
 
-        using var rsa = Requests.RsaSubjectPublicKey.Import(issuerPublicKey);
-        if (!rsa.VerifyData(tbs.Span, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1))
+        if (!issuerPublicKey.VerifySha256Pkcs1(tbs.Span, signature))
         {
             throw new IssuanceIntegrityException("the signature does not verify over the linted TBSCertificate with the issuer's key");
-        }
-    }
-
-    private static byte[] IssuerPublicKey(byte[] issuerCertificate)
-    {
-        ArgumentNullException.ThrowIfNull(issuerCertificate);
-        try
-        {
-            var reader = new AsnReader(issuerCertificate, AsnEncodingRules.DER);
-            var tbs = new TbsDer(reader.ReadSequence().ReadEncodedValue());
-            return tbs.SubjectPublicKeyInfoDer;
-        }
-        catch (AsnContentException e)
-        {
-            throw new ArgumentException("the issuer certificate is not DER X.509", nameof(issuerCertificate), e);
         }
     }
 }

@@ -96,11 +96,12 @@ public sealed class CertificateIssuerTests
         var changedTbs = changed.Encode();
         var certificate = CertificateIssuer.Assemble(changedTbs, SoftwareKeys.Root.Sign(SignatureAlgorithm.RsaPkcs1Sha256, changedTbs));
 
+        using var rootKey = new IssuerPublicKey(Root);
         var e = Assert.Throws<IssuanceIntegrityException>(() =>
-            CertificateIssuer.EnsureSignedWhatWasLinted(SHA256.HashData(linted), certificate, SoftwareKeys.Root.SubjectPublicKeyInfo));
+            CertificateIssuer.EnsureSignedWhatWasLinted(SHA256.HashData(linted), certificate, rootKey));
 
         Assert.Contains("SHA-256 differs", e.Message, StringComparison.Ordinal);
-        CertificateIssuer.EnsureSignedWhatWasLinted(SHA256.HashData(changedTbs), certificate, SoftwareKeys.Root.SubjectPublicKeyInfo);
+        CertificateIssuer.EnsureSignedWhatWasLinted(SHA256.HashData(changedTbs), certificate, rootKey);
     }
 
     [Fact]
@@ -110,6 +111,35 @@ public sealed class CertificateIssuerTests
 
         Assert.Throws<ArgumentException>(() => CertificateIssuer.Issue(IssuanceInputs.Request(IssuerKind.Signing, Root), signer));
         Assert.Equal(0, signer.Signatures);
+    }
+
+    [Fact]
+    public void A_verification_key_that_is_not_the_issuer_certificates_is_refused_before_signing()
+    {
+        var signer = new RecordingSigner(SoftwareKeys.Root);
+        using var otherKey = new IssuerPublicKey(new RootCertificateBuilder(SoftwareKeys.Rsa, SignatureAlgorithm.RsaPkcs1Sha256).Build(TestIssuers.RootRequest(IssuerKind.Signing, null, 10)));
+
+        var e = Assert.Throws<ArgumentException>(() => CertificateIssuer.Issue(IssuanceInputs.Request(IssuerKind.Signing, Root), signer, otherKey));
+
+        Assert.Equal("issuerPublicKey", e.ParamName);
+        Assert.Equal(0, signer.Signatures);
+    }
+
+    [Fact]
+    public void One_issuer_public_key_serves_concurrent_issuances_and_still_refuses_a_bad_signature()
+    {
+        using var rootKey = new IssuerPublicKey(Root);
+        var certificates = new IssuedCertificate[16];
+
+        Parallel.For(0, certificates.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            certificates[i] = CertificateIssuer.Issue(IssuanceInputs.Request(IssuerKind.Signing, Root), SoftwareKeys.Root, rootKey));
+
+        Assert.Equal(16, certificates.Select(c => Convert.ToHexString(c.Der)).Distinct().Count());
+        var tbs = EndEntityTbsBuilder.Build(IssuanceInputs.Request(IssuerKind.Signing, Root)).Der;
+        var signature = SoftwareKeys.Root.Sign(SignatureAlgorithm.RsaPkcs1Sha256, tbs);
+        Assert.True(rootKey.VerifySha256Pkcs1(tbs, signature));
+        signature[^1] ^= 1;
+        Assert.False(rootKey.VerifySha256Pkcs1(tbs, signature));
     }
 
     [Fact]
