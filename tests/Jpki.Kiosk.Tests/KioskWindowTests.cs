@@ -324,13 +324,8 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     {
         var residentCode = await install.AddResidentAsync();
         await using var window = await AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(residentCode, "GONEKIOSK");
-        var browser = window.Browser;
-        var cardsBefore = install.Cards.Store.Labels();
-        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
-        Assert.Equal(503, browser.Status);
-        var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
+        var (authentication, card) = await IssueHalfAsync(window);
         Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM certificates WHERE serial = @authentication AND status = 'good' AND delivery_state = 'issued'", new { authentication }));
-        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
 
         // The resident leaves; nobody retries. The CA is back and its delivery window passes.
         await using var back = install.BuildCa(window.CaAddress.ToString().TrimEnd('/'));
@@ -355,11 +350,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         var residentCode = await install.AddResidentAsync();
         await using var window = await AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(residentCode, "QUITKIOSK");
         var browser = window.Browser;
-        var cardsBefore = install.Cards.Store.Labels();
-        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
-        Assert.Equal(503, browser.Status);
-        var authentication = HalfIssuedPattern().Match(browser.Html).Groups[1].Value;
-        var card = Assert.Single(install.Cards.Store.Labels().Except(cardsBefore));
+        var (authentication, card) = await IssueHalfAsync(window);
         var issuedBefore = install.IssuedCertificates();
 
         // The CA is back; the operator gives the enrolment up instead of retrying.
@@ -477,6 +468,19 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         await window.Browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
         await window.Browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
         return window;
+    }
+
+    /// <summary>
+    /// Enters the PINs at <paramref name="window"/>: the CA stops after the authentication
+    /// certificate, the kiosk answers 503 naming it. Returns its serial and the one new card.
+    /// </summary>
+    private async Task<(string AuthenticationSerial, string Card)> IssueHalfAsync(HalfWayWindow window)
+    {
+        var cardsBefore = install.Cards.Store.Labels();
+        await window.Browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+        Assert.Equal(503, window.Browser.Status);
+        var authentication = HalfIssuedPattern().Match(window.Browser.Html).Groups[1].Value;
+        return (authentication, Assert.Single(install.Cards.Store.Labels().Except(cardsBefore)));
     }
 
     private sealed class HalfWayWindow(Uri caAddress, CaProxy proxy, WebApplication kiosk, KioskBrowser browser) : IAsyncDisposable
