@@ -1,8 +1,7 @@
-using System.Net;
 using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
+using Jpki.Hosting;
 using Jpki.Hsm;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 
@@ -15,6 +14,8 @@ namespace Jpki.Ca;
 /// </summary>
 public static class CaHost
 {
+    private const string ServerErrorDetail = "an unexpected error occurred; nothing was issued";
+
     /// <summary>
     /// Opens the token, keys, store and Juki-Net client, creates the built-in accounts on first
     /// start, and builds the app; the caller starts it. With port 0, <c>app.Urls</c> holds the
@@ -26,31 +27,15 @@ public static class CaHost
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(options);
-        EnsureLoopback(options.ListenUrl);
-
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(options.ListenUrl);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = CaOptions.MaxRequestBodyBytes);
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
-        // Hosting's request log carries paths and headers; nothing there is needed, and keeping
-        // it quiet keeps anything personal a client may put in a URL out of the logs.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        options.ConfigureLogging?.Invoke(builder.Logging);
-        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        var builder = ServiceHost.CreateBuilder(new ListenOptions
         {
-            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
-            if (context.ProblemDetails.Type is null || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
-            {
-                context.ProblemDetails.Type = ProblemTypes.ForStatus(status);
-            }
-
-            // The framework's 500 detail may carry an exception message; the log has it, the client does not need it.
-            if (status >= 500 && context.Exception is not null)
-            {
-                context.ProblemDetails.Detail = "an unexpected error occurred; nothing was issued";
-            }
+            Urls = options.ListenUrl,
+            Service = "the CA API",
+            LoopbackOnly = true,
+            MaxRequestBodyBytes = CaOptions.MaxRequestBodyBytes,
+            ConfigureLogging = options.ConfigureLogging,
         });
+        builder.Services.AddProblemAnswers(ServerErrorDetail);
 
         // A factory registration: the container disposes what it made when the app is disposed,
         // and the HSM and Juki-Net loggers come from the app's own logging.
@@ -80,8 +65,7 @@ public static class CaHost
         builder.Services.AddSingleton<Auditing.AuditorReports>();
         builder.Services.AddSingleton<Auditing.AuditorPages>();
 
-        var app = builder.Build();
-        try
+        var app = builder.BuildAndOpen(app =>
         {
             // Opened now, not at the first request: a missing ceremony or a wrong PIN fails the start.
             var services = app.Services.GetRequiredService<CaServices>();
@@ -90,19 +74,8 @@ public static class CaHost
             {
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
-        }
-        catch
-        {
-            ((IDisposable)app).Dispose();
-            throw;
-        }
-
-        // A handler of our own rather than re-executing the pipeline: an error in routing itself
-        // would otherwise fail again and leave an empty 500.
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledProblemAsync });
-        app.UseStatusCodePages();
-        // Explicitly after the handlers: WebApplication would otherwise put routing first, outside them.
-        app.UseRouting();
+        });
+        app.UseProblemAnswers(ServerErrorDetail);
         // The OpenAPI document of this API, public like /api/v1/issuers: operators and
         // integrators read it; it names no secret.
         app.MapOpenApi("/openapi/v1.json");
@@ -167,43 +140,5 @@ public static class CaHost
             .RequireRole(AccountRole.Officer);
         app.MapGet("/api/v1/audit/export", (HttpContext context, AuditExportEndpoint export) => export.Export(context, context.Caller()))
             .RequireRole(AccountRole.Auditor);
-    }
-
-    private static async Task WriteUnhandledProblemAsync(HttpContext context)
-    {
-        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-        var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
-        context.Response.StatusCode = status;
-        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails =
-            {
-                Status = status,
-                Type = ProblemTypes.ForStatus(status),
-                Title = status >= 500 ? "internal error" : "bad request",
-                Detail = status >= 500 ? "an unexpected error occurred; nothing was issued" : null,
-            },
-        });
-    }
-
-    /// <summary>TLS is not configured yet, so the API (bearer tokens, personal data) stays on loopback.</summary>
-    public static void EnsureLoopback(string listenUrl)
-    {
-        ArgumentNullException.ThrowIfNull(listenUrl);
-        foreach (var url in listenUrl.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
-            {
-                throw new InvalidOperationException($"listen address '{url}' is not an http:// URL");
-            }
-
-            var loopback = uri.Host == "localhost"
-                || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
-            if (!loopback)
-            {
-                throw new InvalidOperationException($"listen address '{url}' is not loopback; the CA API refuses it until TLS is configured");
-            }
-        }
     }
 }

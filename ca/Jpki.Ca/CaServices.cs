@@ -4,6 +4,7 @@ using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.JukiNet;
 using Microsoft.Extensions.Logging;
@@ -26,7 +27,7 @@ public sealed class CaServices : IDisposable
     public const string ResidentHmacKeyId = "resident-hmac-v1";
     public const string CheckpointKeyId = "audit-checkpoint-1";
 
-    private readonly List<IDisposable> owned = [];
+    private readonly OwnedResources owned = new();
 
     private CaServices(JpkiSettings settings, CaOptions options)
     {
@@ -145,19 +146,7 @@ public sealed class CaServices : IDisposable
     }
 
     private T Own<T>(T disposable)
-        where T : IDisposable
-    {
-        owned.Add(disposable);
-        return disposable;
-    }
+        where T : IDisposable => owned.Own(disposable);
 
-    public void Dispose()
-    {
-        for (var i = owned.Count - 1; i >= 0; i--)
-        {
-            owned[i].Dispose();
-        }
-
-        owned.Clear();
-    }
+    public void Dispose() => owned.Dispose();
 }

@@ -8,7 +8,7 @@ namespace Jpki.Ca;
 /// </summary>
 public static class ProblemTypes
 {
-    public const string Prefix = "urn:jpki:problem:";
+    public const string Prefix = Jpki.Hosting.ProblemAnswers.TypePrefix;
 
     public const string Unauthenticated = Prefix + "unauthenticated";
     public const string Forbidden = Prefix + "forbidden";
@@ -60,18 +60,7 @@ public static class ProblemTypes
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());
 
     /// <summary>The type of an error the framework produced (404, 405, 500, ...), by status.</summary>
-    public static string ForStatus(int status) => status switch
-    {
-        400 => InvalidRequest,
-        401 => Unauthenticated,
-        403 => Forbidden,
-        404 => Prefix + "not-found",
-        405 => Prefix + "method-not-allowed",
-        413 => BodyTooLarge,
-        415 => UnsupportedMediaType,
-        500 => Prefix + "internal-error",
-        _ => Prefix + "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
+    public static string ForStatus(int status) => Jpki.Hosting.ProblemAnswers.TypeForStatus(status);
 
     public static IResult Problem(int status, string type, string title, string? detail = null) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type);

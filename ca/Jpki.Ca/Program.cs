@@ -1,18 +1,12 @@
 using Jpki.Ca;
 using Jpki.Core.Configuration;
+using Jpki.Hosting;
 using Jpki.Hsm;
 
 // The CA API process: `dotnet Jpki.Ca.dll [--urls URL]`. Settings from $JPKI_HOME/jpki.json;
 // SOFTHSM2_CONF comes from the process environment (set by ./jpki), which SoftHSM reads itself.
 var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-var listen = settings.Urls.CaListen;
-for (var i = 0; i < args.Length - 1; i++)
-{
-    if (args[i] == "--urls")
-    {
-        listen = args[i + 1];
-    }
-}
+var listen = ServiceHost.UrlsArgument(args, settings.Urls.CaListen);
 
 using var module = Pkcs11Module.Load(settings.ModulePath);
 var app = CaHost.Build(settings, module, new CaOptions

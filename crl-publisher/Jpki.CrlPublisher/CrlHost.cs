@@ -49,13 +49,17 @@ public static partial class CrlHost
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(options);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(MutualTlsListener.Configure(builder.WebHost, options.ListenUrl, settings.Crl.MutualTls, settings.Resolve));
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Quartz", LogLevel.Warning);
-        options.ConfigureLogging?.Invoke(builder.Logging);
+        var builder = ServiceHost.CreateBuilder(new ListenOptions
+        {
+            Urls = options.ListenUrl,
+            Service = "the CRL publisher",
+            MutualTls = settings.Crl.MutualTls is { } tls ? new MutualTlsListener(tls.Listen, tls.LoadServerCertificate(settings.Resolve)) : null,
+            ConfigureLogging = logging =>
+            {
+                logging.AddFilter("Quartz", LogLevel.Warning);
+                options.ConfigureLogging?.Invoke(logging);
+            },
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
@@ -68,8 +72,7 @@ public static partial class CrlHost
             AddSchedule(builder.Services, settings);
         }
 
-        var app = builder.Build();
-        try
+        var app = builder.BuildAndOpen(app =>
         {
             var services = app.Services.GetRequiredService<CrlPublisherServices>();
             if (options.Schedule && services.Database.Dialect == StoreDialect.Postgres)
@@ -81,12 +84,7 @@ public static partial class CrlHost
             {
                 PublishMissing(services.Publisher);
             }
-        }
-        catch
-        {
-            ((IDisposable)app).Dispose();
-            throw;
-        }
+        });
 
         app.MapGet("/healthz", (CrlPublisherServices services) =>
         {

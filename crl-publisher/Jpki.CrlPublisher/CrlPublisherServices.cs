@@ -2,6 +2,7 @@ using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
 using Jpki.Core.Store;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
 
@@ -16,7 +17,7 @@ public sealed class CrlPublisherServices : IDisposable
 {
     public const string CheckpointKeyId = "audit-checkpoint-1";
 
-    private readonly List<IDisposable> owned = [];
+    private readonly OwnedResources owned = new();
 
     private CrlPublisherServices()
     {
@@ -93,19 +94,7 @@ public sealed class CrlPublisherServices : IDisposable
     }
 
     private T Own<T>(T disposable)
-        where T : IDisposable
-    {
-        owned.Add(disposable);
-        return disposable;
-    }
+        where T : IDisposable => owned.Own(disposable);
 
-    public void Dispose()
-    {
-        for (var i = owned.Count - 1; i >= 0; i--)
-        {
-            owned[i].Dispose();
-        }
-
-        owned.Clear();
-    }
+    public void Dispose() => owned.Dispose();
 }

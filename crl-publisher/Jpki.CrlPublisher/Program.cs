@@ -1,5 +1,6 @@
 using Jpki.Core.Configuration;
 using Jpki.CrlPublisher;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
 
@@ -32,14 +33,7 @@ if (args.Length > 0 && args[0] == "publish")
     return 0;
 }
 
-var listen = settings.Crl.Listen;
-for (var i = 0; i < args.Length - 1; i++)
-{
-    if (args[i] == "--urls")
-    {
-        listen = args[i + 1];
-    }
-}
+var listen = ServiceHost.UrlsArgument(args, settings.Crl.Listen);
 
 var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = listen });
 await app.StartAsync();

@@ -1,4 +1,5 @@
 using Jpki.Card;
+using Jpki.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -19,16 +20,13 @@ public static class KioskHost
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(cards);
-        KioskOptions.EnsureLoopback(options.ListenUrl);
-
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(options.ListenUrl);
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
-        // Hosting's request log carries paths and form-less headers only, but nothing there is
-        // needed; keeping it quiet keeps anything personal out of the logs for good.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        configureLogging?.Invoke(builder.Logging);
+        var builder = ServiceHost.CreateBuilder(new ListenOptions
+        {
+            Urls = options.ListenUrl,
+            Service = "the kiosk",
+            LoopbackOnly = true,
+            ConfigureLogging = configureLogging,
+        });
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(cards);

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Jpki.Kiosk;
 
 public sealed record KioskOptions
@@ -16,24 +14,4 @@ public sealed record KioskOptions
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan CaTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <exception cref="InvalidOperationException">the address is not http:// on a loopback host.</exception>
-    public static void EnsureLoopback(string listenUrl)
-    {
-        ArgumentNullException.ThrowIfNull(listenUrl);
-        foreach (var url in listenUrl.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
-            {
-                throw new InvalidOperationException($"listen address '{url}' is not an http:// URL");
-            }
-
-            var loopback = uri.Host == "localhost"
-                || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
-            if (!loopback)
-            {
-                throw new InvalidOperationException($"the kiosk listens on loopback only until TLS is configured; refused '{url}'");
-            }
-        }
-    }
 }

@@ -48,13 +48,14 @@ public static class OcspHost
             StatusPoll = TimeSpan.FromMilliseconds(ocsp.StatusPollMilliseconds),
         };
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(MutualTlsListener.Configure(builder.WebHost, options.ListenUrl, ocsp.MutualTls, settings.Resolve));
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = ocsp.MaxRequestBytes);
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json => json.IncludeScopes = false);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        options.ConfigureLogging?.Invoke(builder.Logging);
+        var builder = ServiceHost.CreateBuilder(new ListenOptions
+        {
+            Urls = options.ListenUrl,
+            Service = "the OCSP responder",
+            MutualTls = ocsp.MutualTls is { } tls ? new MutualTlsListener(tls.Listen, tls.LoadServerCertificate(settings.Resolve)) : null,
+            MaxRequestBodyBytes = ocsp.MaxRequestBytes,
+            ConfigureLogging = options.ConfigureLogging,
+        });
 
         var time = options.Time;
         builder.Services.AddSingleton(timings);
@@ -93,17 +94,8 @@ public static class OcspHost
             time,
             provider.GetRequiredService<ILogger<OcspEndpoint>>()));
 
-        var app = builder.Build();
-        try
-        {
-            // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
-            _ = app.Services.GetRequiredService<OcspServices>();
-        }
-        catch
-        {
-            ((IDisposable)app).Dispose();
-            throw;
-        }
+        // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
+        var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
@@ -134,7 +126,7 @@ public static class OcspHost
 /// <summary>What the responder opens once: the store (migrated), the token and its 'ocsp' session pool, the issuer directory.</summary>
 public sealed class OcspServices : IDisposable
 {
-    private readonly List<IDisposable> owned = [];
+    private readonly OwnedResources owned = new();
 
     public Database Database { get; private set; } = null!;
 
@@ -175,19 +167,7 @@ public sealed class OcspServices : IDisposable
     }
 
     private T Own<T>(T disposable)
-        where T : IDisposable
-    {
-        owned.Add(disposable);
-        return disposable;
-    }
+        where T : IDisposable => owned.Own(disposable);
 
-    public void Dispose()
-    {
-        for (var i = owned.Count - 1; i >= 0; i--)
-        {
-            owned[i].Dispose();
-        }
-
-        owned.Clear();
-    }
+    public void Dispose() => owned.Dispose();
 }

@@ -5,6 +5,7 @@ using System.Text;
 using Jpki.Core.Store;
 using Jpki.CrlPublisher;
 using Jpki.Hsm;
+using Jpki.Testing;
 
 namespace Jpki.Benchmarks;
 
@@ -64,7 +65,7 @@ public sealed class CrlBenchmark(string directory, int entries)
             ourPeakKb = Math.Max(ourPeakKb, PeakRssKb());
 
             watch.Restart();
-            var (exit, output) = Run("/usr/bin/time", "-f", "maxrss=%M", "openssl", "ca", "-gencrl", "-config", Path.Combine(opensslDir, "openssl.cnf"), "-out", Path.Combine(opensslDir, "crl.pem"), "-batch");
+            var (exit, output) = ExternalProcess.Run("/usr/bin/time", "-f", "maxrss=%M", "openssl", "ca", "-gencrl", "-config", Path.Combine(opensslDir, "openssl.cnf"), "-out", Path.Combine(opensslDir, "crl.pem"), "-batch");
             theirs.Add(watch.Elapsed.TotalSeconds);
             if (exit != 0)
             {
@@ -157,7 +158,7 @@ public sealed class CrlBenchmark(string directory, int entries)
     {
         var dir = Path.Combine(directory, "openssl");
         Directory.CreateDirectory(dir);
-        var (exit, output) = Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/C=JP/O=JPKI/CN=bench", "-days", "3650",
+        var (exit, output) = ExternalProcess.Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/C=JP/O=JPKI/CN=bench", "-days", "3650",
             "-keyout", Path.Combine(dir, "ca.key"), "-out", Path.Combine(dir, "ca.pem"));
         if (exit != 0)
         {
@@ -203,20 +204,5 @@ public sealed class CrlBenchmark(string directory, int entries)
     {
         var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         return long.Parse(line["VmHWM:".Length..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture);
-    }
-
-    private static (int ExitCode, string Output) Run(string file, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }

@@ -16,6 +16,7 @@ using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.Ocsp;
+using Jpki.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -273,7 +274,7 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         await File.WriteAllTextAsync(indexPath + ".attr", "unique_subject = no\n");
         var key = Path.Combine(root, "openssl-responder.key");
         var cert = Path.Combine(root, "openssl-responder.pem");
-        Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=openssl baseline responder", "-days", "1");
+        ExternalProcess.RunOrThrow("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=openssl baseline responder", "-days", "1");
 
         var port = FreePort();
         var psi = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -366,23 +367,6 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         }
 
         return latencies;
-    }
-
-    private static void Run(string file, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} failed: {output}");
-        }
     }
 
     private static int FreePort()

@@ -8,7 +8,6 @@ using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.JukiNet;
 using Jpki.JukiNet.Simulator;
-using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Crypto;

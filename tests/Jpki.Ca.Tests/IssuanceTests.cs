@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Jpki.Core.Issuance;
+using Jpki.Hosting;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.X509;
@@ -40,13 +41,13 @@ public sealed class IssuanceTests(CaFixture ca)
 
         var leaf = Path.Combine(ca.Root, serial + ".pem");
         File.WriteAllText(leaf, body.GetProperty("certificatePem").GetString());
-        var openssl = Run("openssl", "verify", "-x509_strict", "-CAfile", ca.RootPemPath(issuerKeyId), leaf);
+        var openssl = ExternalProcess.Run("openssl", "verify", "-x509_strict", "-CAfile", ca.RootPemPath(issuerKeyId), leaf);
         Assert.True(openssl.ExitCode == 0, openssl.Output);
-        var certtool = Run("certtool", "--verify", "--load-ca-certificate", ca.RootPemPath(issuerKeyId), "--infile", leaf);
+        var certtool = ExternalProcess.Run("certtool", "--verify", "--load-ca-certificate", ca.RootPemPath(issuerKeyId), "--infile", leaf);
         Assert.True(certtool.ExitCode == 0, certtool.Output);
 
         // The CRL DP and AIA name the issuer key as the API and DESIGN.md §9 do.
-        var text = Run("openssl", "x509", "-in", leaf, "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess");
+        var text = ExternalProcess.Run("openssl", "x509", "-in", leaf, "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess");
         Assert.Contains($"URI:http://127.0.0.1:8083/crl/{issuerKeyId}/m/352012.crl", text.Output, StringComparison.Ordinal);
         Assert.Contains("OCSP - URI:http://127.0.0.1:8082/ocsp", text.Output, StringComparison.Ordinal);
 
@@ -386,10 +387,10 @@ public sealed class IssuanceTests(CaFixture ca)
         Assert.True(healthStatus == 200, health.ToString());
         Assert.Equal("healthy", health.GetProperty("hsm").GetProperty("status").GetString());
 
-        Assert.Throws<InvalidOperationException>(() => CaHost.EnsureLoopback("http://0.0.0.0:8081"));
-        Assert.Throws<InvalidOperationException>(() => CaHost.EnsureLoopback("http://192.0.2.1:8081"));
-        CaHost.EnsureLoopback("http://127.0.0.1:8081");
-        CaHost.EnsureLoopback("http://[::1]:8081");
+        Assert.Throws<InvalidOperationException>(() => Loopback.EnsureListenUrls("http://0.0.0.0:8081", "the CA API"));
+        Assert.Throws<InvalidOperationException>(() => Loopback.EnsureListenUrls("http://192.0.2.1:8081", "the CA API"));
+        Loopback.EnsureListenUrls("http://127.0.0.1:8081", "the CA API");
+        Loopback.EnsureListenUrls("http://[::1]:8081", "the CA API");
     }
 
     /// <summary>Sends the request and checks the answer and that nothing was issued or audited as issued.</summary>
@@ -410,21 +411,6 @@ public sealed class IssuanceTests(CaFixture ca)
         var der = Convert.FromBase64String(string.Concat(pem.Split('\n').Where(l => !l.StartsWith("-----", StringComparison.Ordinal))));
         der[^1] ^= 0x01;
         return Convert.ToBase64String(der);
-    }
-
-    private static (int ExitCode, string Output) Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     [Fact]

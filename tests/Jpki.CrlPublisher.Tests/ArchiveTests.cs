@@ -40,10 +40,10 @@ public sealed class ArchiveTests(CrlFixture crl)
             Assert.Equal(row.SizeBytes, bytes.Length);
         }
 
-        var number = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", olderArchive, "-noout", "-crlnumber");
+        var number = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", olderArchive, "-noout", "-crlnumber");
         Assert.True(number.ExitCode == 0, number.Output);
         Assert.Equal(older.Number, long.Parse(number.Output.Trim().Split('=')[1].Replace("0x", "", StringComparison.Ordinal), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
-        var verify = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", olderArchive, "-CAfile", crl.RootPem, "-noout", "-verify");
+        var verify = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", olderArchive, "-CAfile", crl.RootPem, "-noout", "-verify");
         Assert.True(verify.ExitCode == 0 && verify.Output.Contains("verify OK", StringComparison.Ordinal), verify.Output);
         Assert.Empty(Directory.EnumerateFiles(crl.Settings.Resolve(crl.Settings.Crl.ArchiveDirectory), ".*.tmp", SearchOption.AllDirectories));
     }

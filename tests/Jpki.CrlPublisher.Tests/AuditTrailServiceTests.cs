@@ -51,7 +51,7 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
         foreach (var leaf in new[] { byEvent, byOfficer, byWindow, bySweeper })
         {
             var root = ca.RootPemPath(leaf.IssuerKeyId);
-            var (exit, output) = CrlFixture.Run("openssl", "ocsp", "-issuer", root, "-cert", leaf.PemPath, "-url", ocspUrl, "-header", "Authorization=Bearer " + ca.Tokens["verifier"], "-VAfile", root, "-no_nonce", "-resp_text", "-noverify");
+            var (exit, output) = ExternalProcess.Run("openssl", "ocsp", "-issuer", root, "-cert", leaf.PemPath, "-url", ocspUrl, "-header", "Authorization=Bearer " + ca.Tokens["verifier"], "-VAfile", root, "-no_nonce", "-resp_text", "-noverify");
             Assert.True(exit == 0, output);
             Assert.Contains("Cert Status: revoked", output, StringComparison.Ordinal);
             producedAt[leaf.Serial] = ParseOpensslTime(ProducedAt().Match(output).Groups[1].Value);
@@ -95,7 +95,7 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
             Assert.Equal("complete", first.GetProperty("kind").GetString());
             Assert.Equal(1, crl.Scalar("SELECT COUNT(*) FROM crls WHERE issuer_key_id = @key AND scope = @scope AND number = @number AND sha256 = @sha", new { key = leaf.IssuerKeyId, scope, number, sha = first.GetProperty("sha256").GetString() }));
             var file = published.Single(p => p.Crl.Series.IssuerKeyId == leaf.IssuerKeyId && p.Crl.Series.StoreName == scope && p.Crl.Number == number);
-            var (exit, text) = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", file.Copy, "-noout", "-text");
+            var (exit, text) = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", file.Copy, "-noout", "-text");
             Assert.True(exit == 0, text);
             var printed = CrlNumber().Match(text).Groups[1].Value;
             Assert.Equal(number, printed.Contains(':', StringComparison.Ordinal) || printed.StartsWith("0x", StringComparison.Ordinal)

@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Jpki.Ca.Tests;
 using Jpki.Core.Configuration;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
-using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -141,7 +139,7 @@ public sealed class CrlFixture : IAsyncLifetime
     public string ToPem(string derPath, string name)
     {
         var pem = Path.Combine(Ca.Root, name + ".pem");
-        var result = Run("openssl", "crl", "-inform", "DER", "-in", derPath, "-outform", "PEM", "-out", pem);
+        var result = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", derPath, "-outform", "PEM", "-out", pem);
         Assert.True(result.ExitCode == 0, result.Output);
         return pem;
     }
@@ -152,21 +150,6 @@ public sealed class CrlFixture : IAsyncLifetime
         var copy = Path.Combine(Ca.Root, name);
         File.Copy(path, copy, overwrite: true);
         return copy;
-    }
-
-    public static (int ExitCode, string Output) Run(string file, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     public static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Jpki.TestSupport;
 
 namespace Jpki.CrlPublisher.Tests;
 

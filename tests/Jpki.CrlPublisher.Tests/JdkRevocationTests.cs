@@ -58,16 +58,16 @@ public sealed class JdkRevocationTests(CrlFixture crl)
         var partition = new CrlSeries(CrlFixture.SigningKey, CrlScopeKind.Municipality, "352039");
         var path = crl.Snapshot(crl.Services.Publisher.Publish(partition, delta: false, scheduled: false)!.Path, "jdk-partition.crl");
 
-        var onGood = CrlFixture.Run("java", source, crl.RootPem, good.PemPath, path);
+        var onGood = ExternalProcess.Run("java", source, crl.RootPem, good.PemPath, path);
         Assert.True(onGood.ExitCode == 0 && onGood.Output.Contains("VALID", StringComparison.Ordinal), onGood.Output);
-        var onRevoked = CrlFixture.Run("java", source, crl.RootPem, revoked.PemPath, path);
+        var onRevoked = ExternalProcess.Run("java", source, crl.RootPem, revoked.PemPath, path);
         Assert.Equal(2, onRevoked.ExitCode);
         Assert.Contains("INVALID: REVOKED", onRevoked.Output, StringComparison.Ordinal);
         Assert.Contains("KEY_COMPROMISE", onRevoked.Output, StringComparison.Ordinal);
 
         // Another municipality's partition CRL does not cover the certificate: the JDK cannot decide.
         var other = crl.Snapshot(crl.Services.Publisher.Publish(new CrlSeries(CrlFixture.SigningKey, CrlScopeKind.Municipality, "352012"), delta: false, scheduled: false)!.Path, "jdk-other.crl");
-        var wrongPartition = CrlFixture.Run("java", source, crl.RootPem, good.PemPath, other);
+        var wrongPartition = ExternalProcess.Run("java", source, crl.RootPem, good.PemPath, other);
         Assert.Equal(2, wrongPartition.ExitCode);
         Assert.Contains("UNDETERMINED_REVOCATION_STATUS", wrongPartition.Output, StringComparison.Ordinal);
     }

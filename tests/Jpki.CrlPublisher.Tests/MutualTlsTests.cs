@@ -1,5 +1,4 @@
 using System.Net;
-using Jpki.TestSupport;
 
 namespace Jpki.CrlPublisher.Tests;
 
@@ -33,7 +32,7 @@ public sealed class MutualTlsTests(CrlFixture crl)
         Assert.Equal(403, byOperator);
         var (status, registration, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
         Assert.True(status == 201, registration.ToString());
-        var fingerprint = await MutualTlsFiles.RunAsync("openssl", "x509", "-in", registered.Certificate, "-noout", "-fingerprint", "-sha256");
+        var fingerprint = await ExternalProcess.RunAsync("openssl", "x509", "-in", registered.Certificate, "-noout", "-fingerprint", "-sha256");
         Assert.Equal(fingerprint.Output.Split('=')[1].Trim().Replace(":", "", StringComparison.Ordinal).ToLowerInvariant(), registration.GetProperty("sha256").GetString());
         var (again, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
         Assert.Equal(409, again);
@@ -46,7 +45,7 @@ public sealed class MutualTlsTests(CrlFixture crl)
         var fetched = Path.Combine(crl.Ca.Root, id + ".crl");
         Assert.Equal(HttpStatusCode.OK, await FetchAsync(url, registered, fetched));
         Assert.Equal(File.ReadAllBytes(published.Path), File.ReadAllBytes(fetched));
-        var verified = await MutualTlsFiles.RunAsync("openssl", "crl", "-inform", "DER", "-in", fetched, "-noout", "-verify", "-CAfile", crl.RootPem);
+        var verified = await ExternalProcess.RunAsync("openssl", "crl", "-inform", "DER", "-in", fetched, "-noout", "-verify", "-CAfile", crl.RootPem);
         Assert.Contains("verify OK", verified.Output, StringComparison.Ordinal);
 
         Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, unregistered, fetched));

@@ -24,18 +24,18 @@ public sealed class PublicationTests(CrlFixture crl)
         foreach (var (series, delta) in new[] { (Full, false), (Full, true), (Arl, false), (Yamaguchi, false), (Yamaguchi, true), (Ube, false) })
         {
             var path = crl.Snapshot(crl.PathOf(series, delta), $"every-kind-{series.Kind}-{delta}.crl");
-            var openssl = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", crl.RootPem, "-noout", "-verify");
+            var openssl = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", crl.RootPem, "-noout", "-verify");
             Assert.True(openssl.ExitCode == 0 && openssl.Output.Contains("verify OK", StringComparison.Ordinal), $"{series} {delta}: {openssl.Output}");
-            var info = CrlFixture.Run("certtool", "--crl-info", "--inder", "--infile", path);
+            var info = ExternalProcess.Run("certtool", "--crl-info", "--inder", "--infile", path);
             Assert.True(info.ExitCode == 0, info.Output);
             Assert.Contains("Version: 2", info.Output, StringComparison.Ordinal);
             // --inder would apply to the CA certificate too: certtool verifies the PEM form.
-            var verify = CrlFixture.Run("certtool", "--verify-crl", "--infile", crl.ToPem(path, $"every-kind-{series.Kind}-{delta}"), "--load-ca-certificate", crl.RootPem);
+            var verify = ExternalProcess.Run("certtool", "--verify-crl", "--infile", crl.ToPem(path, $"every-kind-{series.Kind}-{delta}"), "--load-ca-certificate", crl.RootPem);
             Assert.True(verify.ExitCode == 0, $"{series} {delta}: {verify.Output}");
         }
 
-        var full = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Full), "-noout", "-text");
-        Assert.Contains("Delta CRL Indicator", CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Full, delta: true), "-noout", "-text").Output, StringComparison.Ordinal);
+        var full = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Full), "-noout", "-text");
+        Assert.Contains("Delta CRL Indicator", ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Full, delta: true), "-noout", "-text").Output, StringComparison.Ordinal);
         Assert.Contains($"/crl/{CrlFixture.SigningKey}/delta.crl", full.Output, StringComparison.Ordinal);
         Assert.Contains("Cessation Of Operation", full.Output, StringComparison.Ordinal);
         Assert.Contains("Invalidity Date", full.Output, StringComparison.Ordinal);
@@ -80,10 +80,10 @@ public sealed class PublicationTests(CrlFixture crl)
         crl.Services.Publisher.Publish(Yamaguchi, delta: false, scheduled: false);
         var pem = crl.ToPem(crl.PathOf(Yamaguchi), "partition-verify");
 
-        var onRevoked = CrlFixture.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", pem, revoked.PemPath);
+        var onRevoked = ExternalProcess.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", pem, revoked.PemPath);
         Assert.NotEqual(0, onRevoked.ExitCode);
         Assert.Contains("certificate revoked", onRevoked.Output, StringComparison.Ordinal);
-        var onGood = CrlFixture.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", pem, good.PemPath);
+        var onGood = ExternalProcess.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", pem, good.PemPath);
         Assert.True(onGood.ExitCode == 0, onGood.Output);
     }
 
@@ -116,11 +116,11 @@ public sealed class PublicationTests(CrlFixture crl)
         Assert.Equal(expected, delta.EntryCount);
 
         // The base alone does not know the late revocation; with the delta, openssl does.
-        var baseOnly = CrlFixture.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", basePem, late.PemPath);
+        var baseOnly = ExternalProcess.Run("openssl", "verify", "-crl_check", "-CAfile", crl.RootPem, "-CRLfile", basePem, late.PemPath);
         Assert.True(baseOnly.ExitCode == 0, baseOnly.Output);
         var bundle = Path.Combine(crl.Ca.Root, "base-and-delta.pem");
         File.WriteAllText(bundle, File.ReadAllText(basePem) + File.ReadAllText(deltaPem));
-        var withDelta = CrlFixture.Run("openssl", "verify", "-crl_check", "-use_deltas", "-CAfile", crl.RootPem, "-CRLfile", bundle, late.PemPath);
+        var withDelta = ExternalProcess.Run("openssl", "verify", "-crl_check", "-use_deltas", "-CAfile", crl.RootPem, "-CRLfile", bundle, late.PemPath);
         Assert.NotEqual(0, withDelta.ExitCode);
         Assert.Contains("certificate revoked", withDelta.Output, StringComparison.Ordinal);
     }
@@ -295,7 +295,7 @@ public sealed class PublicationTests(CrlFixture crl)
         var leaf = await crl.IssueAsync("352012");
         crl.Revoke(leaf.Serial, RevocationCause.RecordError);
         crl.Services.Publisher.Publish(Yamaguchi, delta: false, scheduled: false);
-        var text = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Yamaguchi), "-noout", "-text").Output;
+        var text = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", crl.PathOf(Yamaguchi), "-noout", "-text").Output;
         var at = text.IndexOf(leaf.Serial.ToUpperInvariant(), StringComparison.Ordinal);
         Assert.True(at > 0, text);
         var next = text.IndexOf("Serial Number", at, StringComparison.Ordinal);

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Dapper;
 using Jpki.Core.Store;
-using Jpki.Core.Tests.Store;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Quartz;
@@ -134,7 +133,7 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
             Assert.True(response.StatusCode == HttpStatusCode.OK, string.Join('\n', node.Log.Lines.Where(l => !l.StartsWith("Trace", StringComparison.Ordinal) && !l.StartsWith("Debug", StringComparison.Ordinal)).TakeLast(20)));
             var path = Path.Combine(stores.ScratchDirectory, "newkey-full.crl");
             await File.WriteAllBytesAsync(path, await response.Content.ReadAsByteArrayAsync());
-            var verify = CrlFixture.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", crl.Ca.RootPemPath(NewKey), "-noout", "-verify");
+            var verify = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", crl.Ca.RootPemPath(NewKey), "-noout", "-verify");
             Assert.True(verify.ExitCode == 0 && verify.Output.Contains("verify OK", StringComparison.Ordinal), verify.Output);
         }
 

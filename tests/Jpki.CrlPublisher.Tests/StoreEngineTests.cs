@@ -2,7 +2,6 @@ using System.Formats.Asn1;
 using Dapper;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
-using Jpki.Core.Tests.Store;
 
 namespace Jpki.CrlPublisher.Tests;
 

@@ -136,7 +136,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         Assert.Equal(8, File.ReadAllLines(Path.Combine(directory, "records.jsonl")).Length);
         Assert.Equal(File.ReadAllText(install.CertPath("audit-checkpoint-1")).Trim(), File.ReadAllText(Path.Combine(directory, "checkpoint-key-1.pem")).Trim());
 
-        var (exit, output) = Checker.Run("bash", Path.Combine(directory, "verify.sh"));
+        var (exit, output) = ExternalProcess.Run("bash", Path.Combine(directory, "verify.sh"));
         Assert.True(exit == 0, output);
         Assert.Contains("OK: records 1..8 chain correctly and 3 checkpoint signatures verify", output, StringComparison.Ordinal);
         var fingerprint = Convert.ToHexString(SHA256.HashData(Checker.PemToDer(install.CertPath("audit-checkpoint-1"))));
@@ -155,13 +155,13 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         var original = File.ReadAllLines(records);
         File.WriteAllLines(records, original.Select((l, i) => i == 2 ? l.Replace("\"actor\":\"ceremony:", "\"actor\":\"cerem0ny:", StringComparison.Ordinal) : l));
         Assert.NotEqual(original, File.ReadAllLines(records));
-        (exit, output) = Checker.Run("bash", Path.Combine(directory, "verify.sh"));
+        (exit, output) = ExternalProcess.Run("bash", Path.Combine(directory, "verify.sh"));
         Assert.NotEqual(0, exit);
         Assert.Contains("FAILED: record 3 was altered: its line does not hash to the prev of record 4", output, StringComparison.Ordinal);
         Assert.DoesNotContain("OK:", output, StringComparison.Ordinal);
 
         File.WriteAllLines(records, original.Where((_, i) => i != 4));
-        (exit, output) = Checker.Run("bash", Path.Combine(directory, "verify.sh"));
+        (exit, output) = ExternalProcess.Run("bash", Path.Combine(directory, "verify.sh"));
         Assert.NotEqual(0, exit);
         Assert.Contains("FAILED: record 5 is missing (the next record is 6)", output, StringComparison.Ordinal);
 
@@ -173,7 +173,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         forged[^1] ^= 0x01;
         lines[^1] = (last with { Signature = forged }).ToFileLine();
         File.WriteAllLines(checkpoints, lines);
-        (exit, output) = Checker.Run("bash", Path.Combine(directory, "verify.sh"));
+        (exit, output) = ExternalProcess.Run("bash", Path.Combine(directory, "verify.sh"));
         Assert.NotEqual(0, exit);
         Assert.Contains($"FAILED: checkpoint {last.Seq}: the signature does not verify", output, StringComparison.Ordinal);
     }

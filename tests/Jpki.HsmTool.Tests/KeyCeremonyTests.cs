@@ -40,23 +40,23 @@ public sealed class KeyCeremonyTests(SoftHsmStore store)
             var root = Install.CertPath(key);
             var responder = Install.CertPath(key + "-ocsp");
 
-            var selfCheck = Checker.Run("openssl", "verify", "-x509_strict", "-CAfile", root, root);
+            var selfCheck = ExternalProcess.Run("openssl", "verify", "-x509_strict", "-CAfile", root, root);
             Assert.True(selfCheck.ExitCode == 0, selfCheck.Output);
             Assert.Contains(": OK", selfCheck.Output, StringComparison.Ordinal);
 
-            var responderCheck = Checker.Run("openssl", "verify", "-x509_strict", "-purpose", "ocsphelper", "-CAfile", root, responder);
+            var responderCheck = ExternalProcess.Run("openssl", "verify", "-x509_strict", "-purpose", "ocsphelper", "-CAfile", root, responder);
             Assert.True(responderCheck.ExitCode == 0, responderCheck.Output);
 
-            var gnutls = Checker.Run("certtool", "--verify", "--load-ca-certificate", root, "--infile", responder);
+            var gnutls = ExternalProcess.Run("certtool", "--verify", "--load-ca-certificate", root, "--infile", responder);
             Assert.True(gnutls.ExitCode == 0, gnutls.Output);
             Assert.Contains("Verified", gnutls.Output, StringComparison.Ordinal);
 
-            var gnutlsRoot = Checker.Run("certtool", "--verify", "--load-ca-certificate", root, "--infile", root);
+            var gnutlsRoot = ExternalProcess.Run("certtool", "--verify", "--load-ca-certificate", root, "--infile", root);
             Assert.True(gnutlsRoot.ExitCode == 0, gnutlsRoot.Output);
         }
 
         var checkpoint = Install.CertPath("audit-checkpoint-1");
-        var checkpointParse = Checker.Run("openssl", "x509", "-in", checkpoint, "-noout", "-text");
+        var checkpointParse = ExternalProcess.Run("openssl", "x509", "-in", checkpoint, "-noout", "-text");
         Assert.True(checkpointParse.ExitCode == 0, checkpointParse.Output);
         Assert.Contains("ecdsa-with-SHA256", checkpointParse.Output, StringComparison.Ordinal);
     }

@@ -25,14 +25,14 @@ public sealed class ListenerTlsTests(SoftHsmStore store)
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(key)!));
         Assert.DoesNotContain("PRIVATE KEY", first.Stdout + first.Stderr, StringComparison.Ordinal);
 
-        var text = Checker.Run("openssl", "x509", "-in", certificate, "-noout", "-text");
+        var text = ExternalProcess.Run("openssl", "x509", "-in", certificate, "-noout", "-text");
         Assert.Contains("IP Address:127.0.0.1", text.Output, StringComparison.Ordinal);
         Assert.Contains("DNS:localhost", text.Output, StringComparison.Ordinal);
         Assert.Contains("TLS Web Server Authentication", text.Output, StringComparison.Ordinal);
         Assert.Contains("prime256v1", text.Output, StringComparison.Ordinal);
-        Assert.Contains("does match certificate", Checker.Run("openssl", "x509", "-in", certificate, "-noout", "-checkip", "127.0.0.1").Output, StringComparison.Ordinal);
-        var certificateKey = Checker.Run("openssl", "x509", "-in", certificate, "-noout", "-pubkey");
-        var privateKey = Checker.Run("openssl", "pkey", "-in", key, "-pubout");
+        Assert.Contains("does match certificate", ExternalProcess.Run("openssl", "x509", "-in", certificate, "-noout", "-checkip", "127.0.0.1").Output, StringComparison.Ordinal);
+        var certificateKey = ExternalProcess.Run("openssl", "x509", "-in", certificate, "-noout", "-pubkey");
+        var privateKey = ExternalProcess.Run("openssl", "pkey", "-in", key, "-pubout");
         Assert.Equal(0, privateKey.ExitCode);
         Assert.Equal(certificateKey.Output, privateKey.Output);
 

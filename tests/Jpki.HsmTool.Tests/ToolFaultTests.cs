@@ -121,9 +121,9 @@ public sealed class ToolFaultTests(SoftHsmStore store)
             c.Query<string>("SELECT id FROM issuers ORDER BY id").ToList());
         var shimane = Install_Subject(install, "shimane-ken-signing-g1");
         Assert.Contains("Shimane-ken", shimane, StringComparison.Ordinal);
-        var responder = Checker.Run("openssl", "x509", "-in", install.CertPath("shimane-ken-signing-g1-ocsp"), "-noout", "-text");
+        var responder = ExternalProcess.Run("openssl", "x509", "-in", install.CertPath("shimane-ken-signing-g1-ocsp"), "-noout", "-text");
         Assert.Contains("id-ecPublicKey", responder.Output, StringComparison.Ordinal);
-        var verify = Checker.Run("openssl", "verify", "-x509_strict", "-purpose", "ocsphelper", "-CAfile", install.CertPath("shimane-ken-signing-g1"), install.CertPath("shimane-ken-signing-g1-ocsp"));
+        var verify = ExternalProcess.Run("openssl", "verify", "-x509_strict", "-purpose", "ocsphelper", "-CAfile", install.CertPath("shimane-ken-signing-g1"), install.CertPath("shimane-ken-signing-g1-ocsp"));
         Assert.True(verify.ExitCode == 0, verify.Output);
     }
 
@@ -155,5 +155,5 @@ public sealed class ToolFaultTests(SoftHsmStore store)
     }
 
     private static string Install_Subject(Install install, string key) =>
-        Checker.Run("openssl", "x509", "-in", install.CertPath(key), "-noout", "-subject").Output;
+        ExternalProcess.Run("openssl", "x509", "-in", install.CertPath(key), "-noout", "-subject").Output;
 }

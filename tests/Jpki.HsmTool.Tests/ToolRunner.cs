@@ -97,7 +97,7 @@ public sealed class Install(SoftHsmStore store, string? home = null, string? tok
     /// <summary>Runs `dotnet Jpki.HsmTool.dll args...` with this install's environment; 2-minute limit.</summary>
     public ToolResult Run(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Jpki.HsmTool.dll");
+        var dll = TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool");
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -177,21 +177,6 @@ public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs an outside checker (openssl, certtool) and returns exit code and combined output.</summary>
 public static class Checker
 {
-    public static (int ExitCode, string Output) Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
-
     public static byte[] PemToDer(string path) =>
         Convert.FromBase64String(string.Concat(File.ReadAllLines(path).Where(l => !l.StartsWith("-----", StringComparison.Ordinal))));
 

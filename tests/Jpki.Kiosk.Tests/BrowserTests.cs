@@ -86,7 +86,7 @@ public sealed class BrowserTests(InstallFixture install)
             var pem = Path.Combine(work, certificate.Serial + ".pem");
             await File.WriteAllTextAsync(pem, CardReader.Pem("CERTIFICATE", certificate.Der));
             var root = RootFor(issuers, certificate.Application, work);
-            var verified = InstallFixture.Run("openssl", ["verify", "-CAfile", root, pem]);
+            var verified = ExternalProcess.RunWith("openssl", ["verify", "-CAfile", root, pem]);
             Assert.True(verified.ExitCode == 0, verified.Stdout + verified.Stderr);
         }
 
@@ -97,7 +97,7 @@ public sealed class BrowserTests(InstallFixture install)
         var signature = Path.Combine(work, "doc.p7s");
         var signed = install.RunCard("sign", "--card", label, "--in", document, "--out", signature, "--pin-file", pinFile);
         Assert.True(signed.ExitCode == 0, signed.Stderr);
-        var cms = InstallFixture.Run("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", RootFor(issuers, CardApplication.Signing, work), "-purpose", "any", "-out", "/dev/null"]);
+        var cms = ExternalProcess.RunWith("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", RootFor(issuers, CardApplication.Signing, work), "-purpose", "any", "-out", "/dev/null"]);
         Assert.True(cms.ExitCode == 0, cms.Stderr);
 
         // Lost card, in the browser: both certificates revoked.

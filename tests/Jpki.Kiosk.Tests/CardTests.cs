@@ -116,13 +116,13 @@ public sealed class CardTests(InstallFixture install)
         Assert.True(signed.ExitCode == 0, signed.Stderr);
 
         var root = RootPem(signing.GetProperty("issuerKeyId").GetString()!);
-        var verified = InstallFixture.Run("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", root, "-purpose", "any", "-out", "/dev/null"]);
+        var verified = ExternalProcess.RunWith("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", root, "-purpose", "any", "-out", "/dev/null"]);
         Assert.True(verified.ExitCode == 0, verified.Stderr);
         Assert.Contains("Verification successful", verified.Stderr, StringComparison.Ordinal);
 
         // A changed document fails.
         await File.AppendAllTextAsync(document, "tampered");
-        var tampered = InstallFixture.Run("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", root, "-purpose", "any", "-out", "/dev/null"]);
+        var tampered = ExternalProcess.RunWith("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", root, "-purpose", "any", "-out", "/dev/null"]);
         Assert.NotEqual(0, tampered.ExitCode);
     }
 

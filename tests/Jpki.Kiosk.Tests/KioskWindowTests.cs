@@ -76,7 +76,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         {
             var der = Path.Combine(install.Root, certificate.Serial + ".der");
             File.WriteAllBytes(der, certificate.Der);
-            var (exit, stdout, stderr) = InstallFixture.Run("openssl", ["x509", "-inform", "DER", "-in", der, "-noout", "-enddate"]);
+            var (exit, stdout, stderr) = ExternalProcess.RunWith("openssl", ["x509", "-inform", "DER", "-in", der, "-noout", "-enddate"]);
             Assert.True(exit == 0, stderr);
             Assert.Equal($"notAfter=May 17 14:59:59 {sixth} GMT", stdout.Trim());
         }
@@ -506,7 +506,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     {
         var path = Path.Combine(install.Root, Guid.NewGuid().ToString("N") + ".der");
         File.WriteAllBytes(path, der);
-        var (exit, stdout, stderr) = InstallFixture.Run("openssl", ["x509", "-inform", "DER", "-in", path, "-noout", "-enddate"]);
+        var (exit, stdout, stderr) = ExternalProcess.RunWith("openssl", ["x509", "-inform", "DER", "-in", path, "-noout", "-enddate"]);
         Assert.True(exit == 0, stderr);
         return stdout.Trim();
     }

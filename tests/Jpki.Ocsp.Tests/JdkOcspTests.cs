@@ -63,16 +63,16 @@ public sealed class JdkOcspTests(OcspFixture fixture)
         var goodAnswer = await FetchAsync(keyId, good.Serial, "jdk-good.der");
         var revokedAnswer = await FetchAsync(keyId, revoked.Serial, "jdk-revoked.der");
 
-        var onGood = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), good.PemPath, goodAnswer);
+        var onGood = await ExternalProcess.RunAsync("java", source, fixture.RootPemPath(keyId), good.PemPath, goodAnswer);
         Assert.True(onGood.ExitCode == 0 && onGood.Output.Contains("VALID", StringComparison.Ordinal), onGood.Output);
 
-        var onRevoked = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), revoked.PemPath, revokedAnswer);
+        var onRevoked = await ExternalProcess.RunAsync("java", source, fixture.RootPemPath(keyId), revoked.PemPath, revokedAnswer);
         Assert.Equal(2, onRevoked.ExitCode);
         Assert.Contains("INVALID: REVOKED", onRevoked.Output, StringComparison.Ordinal);
         Assert.Contains("KEY_COMPROMISE", onRevoked.Output, StringComparison.Ordinal);
 
         // The good answer handed over for the revoked certificate names another serial: the JDK must not take it.
-        var mismatched = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), revoked.PemPath, goodAnswer);
+        var mismatched = await ExternalProcess.RunAsync("java", source, fixture.RootPemPath(keyId), revoked.PemPath, goodAnswer);
         Assert.Equal(2, mismatched.ExitCode);
         Assert.DoesNotContain("VALID\n", mismatched.Output, StringComparison.Ordinal);
     }
@@ -94,7 +94,7 @@ public sealed class JdkOcspTests(OcspFixture fixture)
         var single = Assert.Single(OcspTestClient.Basic(File.ReadAllBytes(answer)).Responses);
         Assert.IsType<Org.BouncyCastle.Ocsp.UnknownStatus>(single.GetCertStatus());
 
-        var onUnknown = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), unrecorded.PemPath, answer);
+        var onUnknown = await ExternalProcess.RunAsync("java", source, fixture.RootPemPath(keyId), unrecorded.PemPath, answer);
         Assert.Equal(2, onUnknown.ExitCode);
         Assert.Contains("INVALID: UNDETERMINED_REVOCATION_STATUS", onUnknown.Output, StringComparison.Ordinal);
         Assert.Contains("revocation status is unknown", onUnknown.Output, StringComparison.Ordinal);
@@ -102,7 +102,7 @@ public sealed class JdkOcspTests(OcspFixture fixture)
         // A recorded certificate of the same issuer, checked the same way, is valid: the refusal above is the 'unknown' answer's doing.
         var good = fixture.IssueJpki(keyId);
         var goodAnswer = await FetchAsync(keyId, good.Serial, "jdk-good-for-unknown.der", token);
-        var onGood = await Checker.RunAsync("java", source, fixture.RootPemPath(keyId), good.PemPath, goodAnswer);
+        var onGood = await ExternalProcess.RunAsync("java", source, fixture.RootPemPath(keyId), good.PemPath, goodAnswer);
         Assert.True(onGood.ExitCode == 0 && onGood.Output.Contains("VALID", StringComparison.Ordinal), onGood.Output);
     }
 

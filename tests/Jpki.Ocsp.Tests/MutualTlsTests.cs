@@ -1,5 +1,4 @@
 using Jpki.Core.Revocation;
-using Jpki.TestSupport;
 
 namespace Jpki.Ocsp.Tests;
 
@@ -64,7 +63,7 @@ public sealed class MutualTlsTests(OcspFixture fixture)
         var current = fixture.Tls.NewClient("verifier-tls-current", now.AddDays(-1), now.AddDays(1));
         var expired = fixture.Tls.NewClient("verifier-tls-expired", new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2020, 1, 2, 0, 0, 0, TimeSpan.Zero));
         var notYetValid = fixture.Tls.NewClient("verifier-tls-future", now.AddDays(1), now.AddDays(2));
-        var dates = await MutualTlsFiles.RunAsync("openssl", "x509", "-in", expired.Certificate, "-noout", "-enddate");
+        var dates = await ExternalProcess.RunAsync("openssl", "x509", "-in", expired.Certificate, "-noout", "-enddate");
         Assert.Contains("notAfter=Jan  2 00:00:00 2020 GMT", dates.Output, StringComparison.Ordinal);
         foreach (var client in new[] { current, expired, notYetValid })
         {
@@ -92,7 +91,7 @@ public sealed class MutualTlsTests(OcspFixture fixture)
         var name = Guid.NewGuid().ToString("N");
         var request = Path.Combine(fixture.Root, name + ".req");
         var response = Path.Combine(fixture.Root, name + ".resp");
-        var made = await MutualTlsFiles.RunAsync("openssl", "ocsp", "-issuer", root, "-serial", "0x" + serial, "-no_nonce", "-reqout", request);
+        var made = await ExternalProcess.RunAsync("openssl", "ocsp", "-issuer", root, "-serial", "0x" + serial, "-no_nonce", "-reqout", request);
         Assert.True(made.ExitCode == 0, made.Output);
         var headerFile = Path.Combine(fixture.Root, name + ".headers");
         File.WriteAllText(headerFile, "Content-Type: application/ocsp-request\n" + (token is null ? "" : $"Authorization: Bearer {token}\n"));
@@ -105,7 +104,7 @@ public sealed class MutualTlsTests(OcspFixture fixture)
         curl.Add(new Uri(fixture.TlsAddress, "ocsp").ToString());
         var sent = await fixture.Tls.CurlAsync([.. curl]);
         Assert.True(sent.ExitCode == 0, sent.Output);
-        var read = await MutualTlsFiles.RunAsync("openssl", "ocsp", "-respin", response, "-issuer", root, "-serial", "0x" + serial, "-CAfile", root);
+        var read = await ExternalProcess.RunAsync("openssl", "ocsp", "-respin", response, "-issuer", root, "-serial", "0x" + serial, "-CAfile", root);
         return read.Output;
     }
 }

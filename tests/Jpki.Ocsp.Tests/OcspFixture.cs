@@ -11,7 +11,6 @@ using Jpki.Core.Profiles;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.Hsm;
-using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -184,7 +183,7 @@ public sealed class OcspFixture : IAsyncLifetime
         if (PostgresInstallError is null)
         {
             Npgsql.NpgsqlConnection.ClearAllPools();
-            Jpki.Core.Tests.Store.PostgresServer.Shared.Execute($"DROP DATABASE IF EXISTS {postgresDatabaseName} WITH (FORCE)");
+            PostgresServer.Shared.Execute($"DROP DATABASE IF EXISTS {postgresDatabaseName} WITH (FORCE)");
         }
         if (File.Exists(LogPath))
         {
@@ -378,7 +377,7 @@ public sealed class OcspFixture : IAsyncLifetime
     {
         try
         {
-            var server = Jpki.Core.Tests.Store.PostgresServer.Shared;
+            var server = PostgresServer.Shared;
             server.Execute($"CREATE DATABASE {postgresDatabaseName}");
             JpkiSettings.Load(PostgresHome); // writes the defaults
             var file = Path.Combine(PostgresHome, JpkiSettings.FileName);
@@ -402,24 +401,4 @@ public sealed class OcspFixture : IAsyncLifetime
 public sealed class OcspTestGroup : ICollectionFixture<OcspFixture>
 {
     public const string Name = "ocsp";
-}
-
-/// <summary>Runs a command-line checker (openssl, ocsptool) and returns its exit code and combined output.</summary>
-public static class Checker
-{
-    public static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            psi.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
 }

@@ -32,7 +32,7 @@ public sealed partial class OcspResponderTests(OcspFixture fixture)
         }
 
         arguments.AddRange(extra);
-        return Checker.RunAsync("openssl", [.. arguments]);
+        return ExternalProcess.RunAsync("openssl", [.. arguments]);
     }
 
     private async Task<string> PollOpensslAsync(string keyId, string token, string pemPath, string expected)
@@ -363,7 +363,7 @@ public sealed partial class OcspResponderTests(OcspFixture fixture)
         var root = fixture.RootPemPath(fixture.SigningKeyId);
         var url = new Uri(fixture.NetworkAddress, "ocsp").ToString();
         var responseFile = Path.Combine(fixture.Root, serial + ".ocsp");
-        var (exit, output) = await Checker.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", pem, "--load-trust", root, "--outfile", responseFile);
+        var (exit, output) = await ExternalProcess.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", pem, "--load-trust", root, "--outfile", responseFile);
         Assert.True(exit == 0, output);
         Assert.True(output.Contains("Certificate Status: good", StringComparison.Ordinal), output);
         Assert.Contains("Verifying OCSP Response: Success", output, StringComparison.Ordinal);
@@ -372,17 +372,17 @@ public sealed partial class OcspResponderTests(OcspFixture fixture)
         var until = DateTime.UtcNow + Deadline;
         do
         {
-            (exit, output) = await Checker.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", pem, "--load-trust", root, "--outfile", responseFile);
+            (exit, output) = await ExternalProcess.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", pem, "--load-trust", root, "--outfile", responseFile);
         }
         while (!output.Contains("Certificate Status: revoked", StringComparison.Ordinal) && DateTime.UtcNow < until && await Task.Delay(100).ContinueWith(_ => true));
         Assert.Contains("Certificate Status: revoked", output, StringComparison.Ordinal);
 
-        var (verifyExit, verified) = await Checker.RunAsync("ocsptool", "--verify-response", "--load-trust", root, "--infile", responseFile);
+        var (verifyExit, verified) = await ExternalProcess.RunAsync("ocsptool", "--verify-response", "--load-trust", root, "--infile", responseFile);
         Assert.True(verifyExit == 0, verified);
         Assert.Contains("Verifying OCSP Response: Success", verified, StringComparison.Ordinal);
 
         // The same listener still refuses a client outside the network policy's reach: the token-only listener.
-        var (_, refused) = await Checker.RunAsync("ocsptool", "--ask=" + new Uri(fixture.Address, "ocsp"), "--load-issuer", root, "--load-cert", pem, "--load-trust", root);
+        var (_, refused) = await ExternalProcess.RunAsync("ocsptool", "--ask=" + new Uri(fixture.Address, "ocsp"), "--load-issuer", root, "--load-cert", pem, "--load-trust", root);
         Assert.DoesNotContain("Certificate Status:", refused, StringComparison.Ordinal);
     }
 

@@ -1,7 +1,6 @@
 using Dapper;
 using Jpki.Core.Issuers;
 using Jpki.Core.Store;
-using Jpki.Core.Tests.Store;
 
 namespace Jpki.Ocsp.Tests;
 

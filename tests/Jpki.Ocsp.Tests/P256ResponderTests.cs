@@ -36,17 +36,17 @@ public sealed class P256ResponderTests(OcspFixture fixture)
             Assert.Equal("1.2.840.10045.2.1", responderCertificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Id); // id-ecPublicKey
 
             // The responder certificate is itself a certificate of the issuer key, 'good' in the store.
-            var (exitCode, output) = await Checker.RunAsync("openssl", "ocsp", "-issuer", root, "-cert", responderPem, "-url", url, "-CAfile", root, "-no_nonce", "-resp_text");
+            var (exitCode, output) = await ExternalProcess.RunAsync("openssl", "ocsp", "-issuer", root, "-cert", responderPem, "-url", url, "-CAfile", root, "-no_nonce", "-resp_text");
             Assert.True(exitCode == 0, output);
             Assert.Contains("Response verify OK", output, StringComparison.Ordinal);
             Assert.Contains($"{responderPem}: good", output, StringComparison.Ordinal);
             Assert.Contains("Signature Algorithm: ecdsa-with-SHA256", output, StringComparison.Ordinal);
 
-            var unknown = await Checker.RunAsync("openssl", "ocsp", "-issuer", root, "-serial", "0x7E57AB1E", "-url", url, "-CAfile", root, "-no_nonce");
+            var unknown = await ExternalProcess.RunAsync("openssl", "ocsp", "-issuer", root, "-serial", "0x7E57AB1E", "-url", url, "-CAfile", root, "-no_nonce");
             Assert.Contains("Response verify OK", unknown.Output, StringComparison.Ordinal);
             Assert.Contains("0x7E57AB1E: unknown", unknown.Output, StringComparison.Ordinal);
 
-            var gnutls = await Checker.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", responderPem, "--load-trust", root);
+            var gnutls = await ExternalProcess.RunAsync("ocsptool", "--ask=" + url, "--load-issuer", root, "--load-cert", responderPem, "--load-trust", root);
             Assert.True(gnutls.ExitCode == 0, gnutls.Output);
             Assert.Contains("Verifying OCSP Response: Success", gnutls.Output, StringComparison.Ordinal);
             Assert.Contains("Certificate Status: good", gnutls.Output, StringComparison.Ordinal);

@@ -51,7 +51,7 @@ public sealed class ResponderRenewalTests(OcspFixture fixture)
         Assert.Equal(current.CertificateDer, included.GetEncoded());
 
         var root = fixture.RootPemPath(keyId);
-        var (exit, output) = await Checker.RunAsync(
+        var (exit, output) = await ExternalProcess.RunAsync(
             "openssl", "ocsp", "-issuer", root, "-cert", pem, "-url", new Uri(fixture.Address, "ocsp").ToString(), "-CAfile", root,
             "-header", "Authorization=Bearer " + fixture.Tokens[OcspFixture.Verifier], "-no_nonce");
         Assert.True(exit == 0, output);

@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Jpki.Ca.Tests;
 using Jpki.Card;
 using Jpki.Core.Configuration;
 using Jpki.CrlPublisher;
 using Jpki.Ocsp;
-using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -121,7 +119,7 @@ public sealed class VerifierFixture : IAsyncLifetime
         {
             var pinFile = Path.Combine(Work, serial + ".pin");
             await File.WriteAllTextAsync(pinFile, SigningPin + "\n");
-            var card = Run("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", "sign", "--card", label, "--in", document, "--out", signature, "--pin-file", pinFile], new Dictionary<string, string>
+            var card = ExternalProcess.RunWith("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", "sign", "--card", label, "--in", document, "--out", signature, "--pin-file", pinFile], new Dictionary<string, string>
             {
                 ["JPKI_HOME"] = Ca.Home,
                 ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
@@ -172,33 +170,8 @@ public sealed class VerifierFixture : IAsyncLifetime
     public RevocationSource.Ocsp Ocsp => new(OcspUrl, VerifierToken);
 
     /// <summary>Runs <c>jpki verify</c> from its own build output; returns (exit code, stdout, stderr).</summary>
-    public (int ExitCode, string Stdout, string Stderr) RunVerify(params string[] arguments) =>
-        Run("dotnet", [TestInstall.BuiltToolPath("ca", "Jpki.Verifier.Cli"), "verify", .. arguments], new Dictionary<string, string> { ["JPKI_HOME"] = Ca.Home });
-
-    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            psi.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            psi.Environment[name] = value;
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish in 2 minutes");
-        }
-
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    public ProcessResult RunVerify(params string[] arguments) =>
+        ExternalProcess.RunWith("dotnet", [TestInstall.BuiltToolPath("verifier", "Jpki.Verifier.Cli"), "verify", .. arguments], new Dictionary<string, string> { ["JPKI_HOME"] = Ca.Home });
 
     private async Task<JsonElement> IssueAsync(string residentCode, string kind, string csrPem)
     {

@@ -37,7 +37,7 @@ public sealed class VerifierTests(VerifierFixture install)
         Assert.Contains("status: GOOD", cli.Stdout, StringComparison.Ordinal);
 
         // The independent check: openssl agrees the signature is good against the install's root.
-        var openssl = VerifierFixture.Run("openssl", ["cms", "-verify", "-binary", "-content", signed.DocumentPath, "-inform", "DER", "-in", signed.SignaturePath, "-CAfile", Path.Combine(install.RootsDirectory, signed.IssuerKeyId + ".pem"), "-purpose", "any", "-out", "/dev/null"]);
+        var openssl = ExternalProcess.RunWith("openssl", ["cms", "-verify", "-binary", "-content", signed.DocumentPath, "-inform", "DER", "-in", signed.SignaturePath, "-CAfile", Path.Combine(install.RootsDirectory, signed.IssuerKeyId + ".pem"), "-purpose", "any", "-out", "/dev/null"]);
         Assert.True(openssl.ExitCode == 0, openssl.Stderr);
         Assert.Contains("Verification successful", openssl.Stderr, StringComparison.Ordinal);
     }

@@ -100,5 +100,5 @@ public sealed class EndEntityCheckerTests : IDisposable
         Assert.Contains("CN=Yamaguchi-shi CRLDP", text.Output, StringComparison.Ordinal);
     }
 
-    private ExternalTool.Result Run(string tool, params string[] arguments) => ExternalTool.Run(_scratch.Path, tool, arguments);
+    private ProcessResult Run(string tool, params string[] arguments) => ExternalProcess.RunIn(_scratch.Path, tool, arguments);
 }

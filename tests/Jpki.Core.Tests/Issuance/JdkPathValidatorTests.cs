@@ -55,8 +55,8 @@ public sealed class JdkPathValidatorTests : IDisposable
         var rootPem = _scratch.WritePem("root.pem", root);
         var leafPem = _scratch.WritePem("leaf.pem", IssuanceInputs.Issue(IssuanceInputs.Request(kind, root, now)).Der);
 
-        var accepted = ExternalTool.Run(_scratch.Path, "java", "Validate.java", rootPem, leafPem, policy, "false");
-        var rejected = ExternalTool.Run(_scratch.Path, "java", "Validate.java", rootPem, leafPem, policy, "true");
+        var accepted = ExternalProcess.RunIn(_scratch.Path, "java", "Validate.java", rootPem, leafPem, policy, "false");
+        var rejected = ExternalProcess.RunIn(_scratch.Path, "java", "Validate.java", rootPem, leafPem, policy, "true");
 
         Assert.True(accepted.ExitCode == 0, accepted.ToString());
         Assert.Contains("VALID", accepted.Output, StringComparison.Ordinal);

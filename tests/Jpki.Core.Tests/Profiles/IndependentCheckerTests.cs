@@ -105,5 +105,5 @@ public sealed class IndependentCheckerTests : IDisposable
         Assert.Contains("Verified OK", verify.Output, StringComparison.Ordinal);
     }
 
-    private ExternalTool.Result Run(string tool, params string[] arguments) => ExternalTool.Run(_scratch.Path, tool, arguments);
+    private ProcessResult Run(string tool, params string[] arguments) => ExternalProcess.RunIn(_scratch.Path, tool, arguments);
 }

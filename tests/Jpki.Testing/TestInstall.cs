@@ -1,13 +1,13 @@
 using System.Diagnostics;
 
-namespace Jpki.TestSupport;
+namespace Jpki.Testing;
 
 /// <summary>
 /// What every test that stands up a whole install needs, in one place (linked into each test
 /// project): the key ceremony run as a child process, and the path of a program of this
 /// repository in its own build output.
 /// </summary>
-internal static class TestInstall
+public static class TestInstall
 {
     /// <summary>Runs <c>hsm init</c> as a child process for an install of its own (home, SoftHSM configuration, token).</summary>
     public static void RunCeremony(string home, string confPath, string tokenLabel, string modulePath)

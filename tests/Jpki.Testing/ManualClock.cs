@@ -1,9 +1,9 @@
-namespace Jpki.JukiNet.Tests;
+namespace Jpki.Testing;
 
 /// <summary>
 /// A wall clock tests move by hand; thread-safe. Only <see cref="GetUtcNow"/> is manual: timers,
-/// delays and timestamps stay real, so the simulator's fault windows follow this clock while its
-/// slow answers and the change generator's pacing take real time.
+/// delays and timestamps stay real (the simulator's fault windows follow this clock while its slow
+/// answers and the change generator's pacing take real time).
 /// </summary>
 public sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {

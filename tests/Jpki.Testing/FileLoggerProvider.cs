@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Jpki.Ocsp.Tests;
+namespace Jpki.Testing;
 
 /// <summary>Appends the responder's warnings and errors to a file in the fixture's directory, for diagnosing a failed test.</summary>
 public sealed class FileLoggerProvider(string path) : ILoggerProvider

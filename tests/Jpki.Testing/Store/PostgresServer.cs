@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Jpki.Core.Tests.Store;
+namespace Jpki.Testing;
 
 /// <summary>
 /// The one PostgreSQL server of a test run: the server named by JPKI_TEST_PG if set, otherwise a

@@ -5,19 +5,21 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Jpki.Ca;
 using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet.Simulator;
-using Jpki.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Pkcs;
 using Org.BouncyCastle.Security;
 
-namespace Jpki.Ca.Tests;
+using Xunit;
+
+namespace Jpki.Testing;
 
 /// <summary>
 /// One install for the whole test run: the key ceremony run as a child process into a temporary
@@ -285,35 +287,5 @@ public sealed class CaFixture : IAsyncLifetime
     {
         var url = app.Urls.Single();
         return new Uri(url.TrimEnd('/') + "/");
-    }
-}
-
-[CollectionDefinition(Name)]
-public sealed class CaTestGroup : ICollectionFixture<CaFixture>
-{
-    public const string Name = "ca";
-}
-
-/// <summary>Keeps every formatted log line (message, values and exception) of the CA.</summary>
-public sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
-{
-    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{values}] {exception}");
-        }
     }
 }

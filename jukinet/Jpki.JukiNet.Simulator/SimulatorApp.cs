@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Jpki.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Jpki.JukiNet.Simulator;
@@ -26,11 +27,13 @@ public static class SimulatorApp
         var store = new SimulatorStore(settings.DatabasePath);
         var generated = store.Initialize(settings.Residents, settings.Seed);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(settings.Urls);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = SimulatorSettings.MaxRequestBodyBytes);
-        // Hosting's request log writes full URLs, and lookup URLs hold resident codes.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The shared start keeps hosting's request log quiet: lookup URLs hold resident codes.
+        var builder = ServiceHost.CreateBuilder(new ListenOptions
+        {
+            Urls = settings.Urls,
+            Service = "the Juki-Net simulator",
+            MaxRequestBodyBytes = SimulatorSettings.MaxRequestBodyBytes,
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time ?? TimeProvider.System);

@@ -2,7 +2,7 @@ using Jpki.Core.Store;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
-namespace Jpki.Core.Tests.Store;
+namespace Jpki.Testing;
 
 /// <summary>Hands each test an empty store of one engine; one SQLite directory or one PostgreSQL database per test class.</summary>
 public interface IStoreFixture

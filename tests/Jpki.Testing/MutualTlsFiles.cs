@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Jpki.TestSupport;
+namespace Jpki.Testing;
 
 /// <summary>
 /// Key material for the mutual-TLS listeners, made by the real openssl CLI in a directory of its
@@ -64,9 +64,9 @@ public sealed class MutualTlsFiles
             [client]
             extendedKeyUsage = clientAuth
             """);
-        Check(RunAsync("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", request, "-subj", "/CN=" + name).GetAwaiter().GetResult(), "openssl req");
+        Check(ExternalProcess.RunAsync("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", request, "-subj", "/CN=" + name).GetAwaiter().GetResult(), "openssl req");
         Check(
-            RunAsync(
+            ExternalProcess.RunAsync(
                 "openssl", "ca", "-batch", "-notext", "-config", config, "-selfsign", "-keyfile", key, "-in", request, "-out", certificate,
                 "-startdate", notBefore.UtcDateTime.ToString("yyyyMMddHHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture),
                 "-enddate", notAfter.UtcDateTime.ToString("yyyyMMddHHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture)).GetAwaiter().GetResult(),
@@ -76,23 +76,7 @@ public sealed class MutualTlsFiles
 
     /// <summary>Runs curl with the given arguments (it trusts the server certificate); returns exit code and output.</summary>
     public async Task<(int ExitCode, string Output)> CurlAsync(params string[] arguments) =>
-        await RunAsync("curl", ["-sS", "--max-time", "30", "--cacert", ServerCertificate, .. arguments]);
-
-    public static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            psi.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
+        await ExternalProcess.RunAsync("curl", ["-sS", "--max-time", "30", "--cacert", ServerCertificate, .. arguments]);
 
     private static void Check((int ExitCode, string Output) run, string what)
     {
@@ -106,7 +90,7 @@ public sealed class MutualTlsFiles
     {
         var certificate = Path.Combine(Directory, name + ".pem");
         var key = Path.Combine(Directory, name + ".key");
-        var (exitCode, output) = RunAsync(
+        var (exitCode, output) = ExternalProcess.RunAsync(
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", key, "-out", certificate, "-days", "2", "-subj", subject, "-addext", extension).GetAwaiter().GetResult();
         if (exitCode != 0)

@@ -1,0 +1,84 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Jpki.Hosting;
+
+/// <summary>
+/// Every error of a JPKI HTTP API as problem+json (RFC 7807) with a stable <c>type</c> URN that
+/// clients switch on, including the errors the framework itself produces (404, 405, 413, 500).
+/// </summary>
+public static class ProblemAnswers
+{
+    public const string TypePrefix = "urn:jpki:problem:";
+
+    /// <summary>The type of an error the framework produced, by status.</summary>
+    public static string TypeForStatus(int status) => status switch
+    {
+        400 => TypePrefix + "invalid-request",
+        401 => TypePrefix + "unauthenticated",
+        403 => TypePrefix + "forbidden",
+        404 => TypePrefix + "not-found",
+        405 => TypePrefix + "method-not-allowed",
+        413 => TypePrefix + "body-too-large",
+        415 => TypePrefix + "unsupported-media-type",
+        500 => TypePrefix + "internal-error",
+        _ => TypePrefix + "http-" + status.ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>
+    /// Problem details with JPKI types; a 5xx caused by an exception says <paramref name="serverErrorDetail"/>
+    /// (e.g. "nothing was issued"), never the exception's message, which only the log gets.
+    /// </summary>
+    public static IServiceCollection AddProblemAnswers(this IServiceCollection services, string serverErrorDetail)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            if (context.ProblemDetails.Type is null || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            {
+                context.ProblemDetails.Type = TypeForStatus(status);
+            }
+
+            if (status >= 500 && context.Exception is not null)
+            {
+                context.ProblemDetails.Detail = serverErrorDetail;
+            }
+        });
+    }
+
+    /// <summary>
+    /// The exception handler and status-code pages, then routing explicitly after them (WebApplication
+    /// would otherwise put routing first, outside them). The handler writes the problem itself rather
+    /// than re-executing the pipeline: an error in routing would otherwise fail again and leave an empty 500.
+    /// </summary>
+    public static WebApplication UseProblemAnswers(this WebApplication app, string serverErrorDetail)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => WriteUnhandledAsync(context, serverErrorDetail) });
+        app.UseStatusCodePages();
+        app.UseRouting();
+        return app;
+    }
+
+    private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
+        context.Response.StatusCode = status;
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = status,
+                Type = TypeForStatus(status),
+                Title = status >= 500 ? "internal error" : "bad request",
+                Detail = status >= 500 ? serverErrorDetail : null,
+            },
+        });
+    }
+}
