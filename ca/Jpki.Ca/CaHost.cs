@@ -1,4 +1,4 @@
-using Jpki.Core.Accounts;
+using Jpki.Ca.Access;
 using Jpki.Core.Configuration;
 using Jpki.Hosting;
 using Jpki.Hsm;
@@ -40,7 +40,11 @@ public static class CaHost
         // A factory registration: the container disposes what it made when the app is disposed,
         // and the HSM and Juki-Net loggers come from the app's own logging.
         builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddSingleton(provider => new BearerAuthentication(provider.GetRequiredService<CaServices>().Database));
+        builder.Services.AddCaAccess();
+        builder.Services.AddSingleton(provider => new AccessDeniedAudit(
+            options.Time,
+            AccessDeniedAudit.AppenderFor(provider.GetRequiredService<CaServices>(), provider.GetRequiredService<ILogger<AccessDeniedAudit>>())));
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<AccessDeniedAudit>());
         builder.Services.AddOpenApi();
         builder.Services.AddMetrics();
         // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
@@ -50,8 +54,12 @@ public static class CaHost
             .AddPrometheusExporter());
         builder.Services.AddSingleton<IssuanceMetrics>();
         builder.Services.AddSingleton<CertificateIssuance>();
-        builder.Services.AddSingleton<SessionLogin>();
-        builder.Services.AddSingleton<AccountAdministration>();
+        builder.Services.AddSingleton(provider => new LoginThrottle(options.Time));
+        builder.Services.AddSingleton<Accounts.SessionLogin>();
+        builder.Services.AddSingleton<Accounts.AccountChanges>();
+        builder.Services.AddSingleton<Accounts.DualControl>();
+        builder.Services.AddSingleton<Accounts.AccountAdministration>();
+        builder.Services.AddSingleton<Accounts.VerifierAdministration>();
         builder.Services.AddSingleton<RevocationRequests>();
         builder.Services.AddSingleton<FeedHealth>();
         builder.Services.AddSingleton<FeedMetrics>();
@@ -69,25 +77,28 @@ public static class CaHost
         {
             // Opened now, not at the first request: a missing ceremony or a wrong PIN fails the start.
             var services = app.Services.GetRequiredService<CaServices>();
-            var created = BuiltInAccounts.EnsureCreated(services.Database, services.Audit, settings.Home);
+            var created = Accounts.BuiltInAccounts.EnsureCreated(services.Database, services.Audit, settings.Home, settings.Accounts.TokenLifetimeDays);
             if (created > 0)
             {
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
         });
         app.UseProblemAnswers(ServerErrorDetail);
+        app.UseRefusalLog("ca");
+        app.UseAccessDeniedAudit();
+        app.UseAuthentication();
+        app.UseAuthorization();
         // The OpenAPI document of this API, public like /api/v1/issuers: operators and
         // integrators read it; it names no secret.
-        app.MapOpenApi("/openapi/v1.json");
-        app.MapGet("/healthz", QueryEndpoints.Health);
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers);
-        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireRole();
-        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireRole(AccountRole.Operator);
-        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireRole(AccountRole.Operator);
-        app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context));
+        app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
+        app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
+        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount);
+        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator);
+        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator);
         app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
-            .RequireRole(AccountRole.Operator)
+            .RequireAuthorization(AccessPolicy.Operator)
             .Accepts<IssueCertificateRequest>("application/json")
             .Produces<IssuedCertificateAnswer>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -96,20 +107,7 @@ public static class CaHost
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        app.MapPost("/api/v1/accounts", (HttpContext context, AccountAdministration accounts) => accounts.CreateAsync(context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
-        app.MapPut("/api/v1/accounts/{id}/municipalities", (string id, HttpContext context, AccountAdministration accounts) => accounts.BindMunicipalitiesAsync(id, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
-        app.MapGet("/api/v1/verifiers", (HttpContext context, AccountAdministration accounts) => accounts.ListVerifiersAsync(context))
-            .RequireRole(AccountRole.Officer);
-        app.MapPost("/api/v1/accounts/{id}/disable", (string id, HttpContext context, AccountAdministration accounts) => accounts.DisableAsync(id, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
-        app.MapPost("/api/v1/accounts/{id}/client-certificates", (string id, HttpContext context, AccountAdministration accounts) => accounts.RegisterClientCertificateAsync(id, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
-        app.MapGet("/api/v1/accounts/{id}/client-certificates", (string id, HttpContext context, AccountAdministration accounts) => accounts.ListClientCertificatesAsync(id, context))
-            .RequireRole(AccountRole.Officer);
-        app.MapDelete("/api/v1/accounts/{id}/client-certificates/{sha256}", (string id, string sha256, HttpContext context, AccountAdministration accounts) => accounts.RemoveClientCertificateAsync(id, sha256, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
+        Accounts.AccountEndpoints.Map(app);
         MapRevocationEndpoints(app);
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);
@@ -119,26 +117,26 @@ public static class CaHost
     private static void MapRevocationEndpoints(WebApplication app)
     {
         app.MapPost("/api/v1/certificates/{serial}/revocations", (string serial, HttpContext context, RevocationRequests revocations) => revocations.RevokeAsync(serial, context, context.Caller()))
-            .RequireRole(AccountRole.Operator, AccountRole.Officer);
+            .RequireAuthorization(AccessPolicy.OperatorOrOfficer);
         app.MapPost("/api/v1/certificates/{serial}/delivery", (string serial, HttpContext context, CertificateDelivery delivery) => delivery.ConfirmAsync(serial, context, context.Caller()))
-            .RequireRole(AccountRole.Operator);
+            .RequireAuthorization(AccessPolicy.Operator);
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", (string keyId, HttpContext context, RevocationRequests revocations) => revocations.RequestCompromiseAsync(keyId, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
+            .RequireAuthorization(AccessPolicy.Officer);
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", (string keyId, long requestId, HttpContext context, RevocationRequests revocations) => revocations.ApproveCompromiseAsync(keyId, requestId, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
+            .RequireAuthorization(AccessPolicy.Officer);
         app.MapGet("/api/v1/feed", (FeedAdministration feed) => feed.Status())
-            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapGet("/api/v1/feed/gaps", (FeedAdministration feed) => feed.Gaps())
-            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapPost("/api/v1/feed/gaps/{id:long}/close", (long id, HttpContext context, FeedAdministration feed) => feed.CloseGapAsync(id, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
+            .RequireAuthorization(AccessPolicy.Officer);
         app.MapGet("/api/v1/feed/quarantine", (FeedAdministration feed) => feed.Quarantine())
-            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapGet("/api/v1/switches", (FeedAdministration feed) => feed.Switches())
-            .RequireRole(AccountRole.Officer, AccountRole.Auditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapPut("/api/v1/switches/{name}", (string name, HttpContext context, FeedAdministration feed) => feed.SetSwitchAsync(name, context, context.Caller()))
-            .RequireRole(AccountRole.Officer);
+            .RequireAuthorization(AccessPolicy.Officer);
         app.MapGet("/api/v1/audit/export", (HttpContext context, AuditExportEndpoint export) => export.Export(context, context.Caller()))
-            .RequireRole(AccountRole.Auditor);
+            .RequireAuthorization(AccessPolicy.Auditor);
     }
 }

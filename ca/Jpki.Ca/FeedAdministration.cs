@@ -11,7 +11,7 @@ namespace Jpki.Ca;
 /// (closing one is a recorded decision), the quarantine, and the two kill switches — stop the
 /// feed, stop issuance — each change an audit record in the same transaction.
 /// </summary>
-public sealed class FeedAdministration(CaServices services, FeedHealth health)
+public sealed class FeedAdministration(CaServices services, FeedHealth health, Accounts.DualControl dual)
 {
     public sealed record CloseGapRequest(string? Reason);
 
@@ -105,7 +105,7 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health)
         return Results.Json(new[] { JukiNetFeedStore.FeedSwitch, JukiNetFeedStore.IssuanceSwitch }.Select(name => SwitchJson(name, JukiNetFeedStore.FindSwitch(db, name))), ApiJson.Options);
     }
 
-    /// <summary><c>PUT /api/v1/switches/{feed|issuance}</c> <c>{ stopped, reason }</c>: a recorded decision.</summary>
+    /// <summary><c>PUT /api/v1/switches/{feed|issuance}</c> <c>{ stopped, reason }</c>: a recorded decision; a release (stopped false) is a dual-control request.</summary>
     public async Task<IResult> SetSwitchAsync(string name, HttpContext context, Account officer)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -124,6 +124,12 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health)
         if (body.Stopped is not { } stopped || body.Reason?.Trim() is not { Length: >= 3 and <= 1000 } reason)
         {
             return ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid request", "give stopped (true|false) and a reason (3-1000 characters)");
+        }
+
+        if (!stopped)
+        {
+            // Pulling a switch is an emergency brake any officer may pull; releasing it is dual control.
+            return await dual.RequestAsync(Jpki.Core.Accounts.ApprovalAction.SwitchRelease, name, new JsonObject { ["reason"] = reason }, officer, context.RequestAborted);
         }
 
         using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);

@@ -37,7 +37,12 @@ public static class ProblemTypes
     public const string AccountNotFound = Prefix + "account-not-found";
     public const string ClientCertificateExists = Prefix + "client-certificate-exists";
     public const string ClientCertificateNotFound = Prefix + "client-certificate-not-found";
-    public const string AccountLocked = Prefix + "account-locked";
+    public const string LoginThrottled = Prefix + "login-throttled";
+    public const string AccountNotActive = Prefix + "account-not-active";
+    public const string ActivationFailed = Prefix + "activation-failed";
+    public const string ApprovalNotFound = Prefix + "approval-not-found";
+    public const string ApprovalPending = Prefix + "approval-pending";
+    public const string IssuanceRateLimited = Prefix + "issuance-rate-limited";
     public const string NotTheHolder = Prefix + "not-the-holder";
     public const string AlreadyRevoked = Prefix + "already-revoked";
     public const string NotRevocable = Prefix + "not-revocable";
@@ -55,6 +60,22 @@ public static class ProblemTypes
     public const string RenewalKindMismatch = Prefix + "renewal-kind-mismatch";
     public const string RenewalRevoked = Prefix + "renewal-revoked";
     public const string RenewalExpired = Prefix + "renewal-expired";
+
+    /// <summary>
+    /// The answer to a refused dual-control request or approval: 403 for a rule about who may act
+    /// (<c>approval-same-officer</c>, <c>approval-own-account</c>, ...), 409 for the state of things.
+    /// </summary>
+    public static IResult For(Jpki.Core.Accounts.ApprovalRefusal refusal) => refusal switch
+    {
+        Jpki.Core.Accounts.ApprovalRefusal.SameOfficer => Problem(403, Prefix + "approval-same-officer", "second officer required", "the officer who made a request cannot approve it"),
+        Jpki.Core.Accounts.ApprovalRefusal.OwnAccount => Problem(403, Prefix + "approval-own-account", "not on your own account", "an officer cannot request or approve a change to their own account"),
+        Jpki.Core.Accounts.ApprovalRefusal.ApproverNewerThanRequest => Problem(403, Prefix + "approval-approver-too-new", "approver too new", "the approving account did not exist when the request was made"),
+        Jpki.Core.Accounts.ApprovalRefusal.RelatedOfficers => Problem(403, Prefix + "approval-related-officers", "related officers", "the requester and the approver took part in creating, enabling or re-roling one another; a third officer must approve"),
+        Jpki.Core.Accounts.ApprovalRefusal.Expired => Problem(409, Prefix + "approval-expired", "request expired", "the approval window has passed; make a new request"),
+        Jpki.Core.Accounts.ApprovalRefusal.NotPending => Problem(409, Prefix + "approval-not-pending", "request decided", "the request was approved or rejected already"),
+        Jpki.Core.Accounts.ApprovalRefusal.TooFewOfficers => Problem(409, Prefix + "too-few-officers", "too few officers", "the change would leave fewer than two enabled officers, or there are not two to approve it: recover with the break-glass ceremony (./jpki hsm break-glass)"),
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal)),
+    };
 
     /// <summary><c>urn:jpki:problem:csr-malformed</c>, <c>csr-bad-signature</c>, <c>csr-wrong-key-size</c>, ...</summary>
     public static string For(CsrProblem problem) => Prefix + "csr-" + Kebab(problem.ToString());

@@ -1,4 +1,5 @@
 using System.Text;
+using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Certificates;
 using Jpki.Core.Issuers;

@@ -65,7 +65,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             return LoginPage(context, answer.Status switch
             {
                 0 => text.CaUnreachable,
-                429 => text.AccountLocked,
+                429 => text.LoginThrottled,
                 _ => text.LoginFailed,
             }, answer.Status switch
             {
@@ -710,7 +710,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         "certificate-not-found" or "not-found" => text.CertificateNotFound,
         "resident-changed" => text.ResidentChanged,
         "renewal-revoked" or "renewal-expired" or "renewal-not-found" or "renewal-not-the-holder" or "renewal-kind-mismatch" => text.RenewalRefused,
-        "account-locked" => text.AccountLocked,
+        "account-locked" or "login-throttled" => text.LoginThrottled,
         null => fallback + $" (HTTP {answer.Status})",
         _ => fallback + $" ({answer.Problem})",
     };

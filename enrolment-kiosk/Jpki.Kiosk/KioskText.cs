@@ -15,7 +15,7 @@ public sealed record KioskText
     public required string Password { get; init; }
     public required string Logout { get; init; }
     public required string LoginFailed { get; init; }
-    public required string AccountLocked { get; init; }
+    public required string LoginThrottled { get; init; }
     public required string CaUnreachable { get; init; }
     public required string SessionExpired { get; init; }
     public required string LoggedInAs { get; init; }
@@ -112,7 +112,7 @@ public sealed record KioskText
         Password = "パスワード",
         Logout = "ログアウト",
         LoginFailed = "アカウントまたはパスワードが違います。",
-        AccountLocked = "パスワードの誤りが続いたため、このアカウントは一時的にロックされています。しばらくしてから再度お試しください。",
+        LoginThrottled = "パスワードの誤りが続いたため、次の入力まで少しお待ちください（ロックはされていません）。数秒後に再度お試しください。",
         CaUnreachable = "認証局に接続できません。何も発行されていません。時間をおいて再度お試しください。",
         SessionExpired = "操作がないまま時間が経過したため、ログアウトしました。再度ログインしてください。",
         LoggedInAs = "ログイン中",
@@ -210,7 +210,7 @@ public sealed record KioskText
         Password = "Password",
         Logout = "Log out",
         LoginFailed = "Wrong account or password.",
-        AccountLocked = "Too many wrong passwords: this account is locked for a while. Try again later.",
+        LoginThrottled = "Too many wrong passwords: wait a few seconds before the next try (the account is not locked).",
         CaUnreachable = "The certificate authority cannot be reached. Nothing was issued. Try again later.",
         SessionExpired = "You were logged out after a period without activity. Please log in again.",
         LoggedInAs = "Logged in as",

@@ -19,8 +19,13 @@ public sealed class AccountAdministrationTests(CaFixture ca)
         Assert.Equal(403, lookupStatus);
         Assert.Equal("urn:jpki:problem:municipality-not-bound", problem.GetProperty("type").GetString());
 
-        var (bindStatus, bound, _) = await ca.SendAsync(HttpMethod.Put, $"api/v1/accounts/{id}/municipalities", "officer2", new { municipalityCodes = new[] { "352047", "352012" } });
-        Assert.True(bindStatus == 200, bound.ToString());
+        // Binding is dual control: nothing changes on the request alone.
+        var (bindStatus, asked, _) = await ca.SendAsync(HttpMethod.Put, $"api/v1/accounts/{id}/municipalities", "officer2", new { municipalityCodes = new[] { "352047", "352012" } });
+        Assert.True(bindStatus == 202, asked.ToString());
+        (lookupStatus, _, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/residents/lookup", token, lookup);
+        Assert.Equal(403, lookupStatus);
+        var approval = asked.GetProperty("approval").GetProperty("id").GetInt64();
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{approval}/approve", "officer1")).Status);
         (lookupStatus, _, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/residents/lookup", token, lookup);
         Assert.Equal(200, lookupStatus);
 
@@ -31,7 +36,7 @@ public sealed class AccountAdministrationTests(CaFixture ca)
         Assert.Equal("urn:jpki:problem:unauthenticated", problem.GetProperty("type").GetString());
 
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE subject = '{id}' AND action = 'account.created' AND actor = 'officer1'"));
-        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE subject = '{id}' AND action = 'account.bound' AND actor = 'officer2'"));
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE subject = '{id}' AND action = 'account.bound' AND actor = 'officer1'"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE subject = '{id}' AND action = 'account.disabled'"));
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Jpki.Ca.Accounts;
 using Microsoft.Playwright;
 
 namespace Jpki.Ca.Tests;

@@ -93,7 +93,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
                 }
             }
 
-            Assert.Equal(200, await ca.PutAsync("api/v1/switches/feed", "officer1", new { stopped = false, reason = "set-up done" }));
+            Assert.Equal(200, await ca.ReleaseSwitchAsync("feed", "set-up done"));
             await ca.KillAsync();
         }
 
@@ -323,6 +323,15 @@ public sealed class FeedCrashTests : IAsyncLifetime
         }
 
         public async Task<int> PutAsync(string path, string account, object body) => (await SendAsync(HttpMethod.Put, path, account, body)).Status;
+
+        /// <summary>A release is dual control: officer1 asks, officer2 approves; the approval's status.</summary>
+        public async Task<int> ReleaseSwitchAsync(string name, string reason)
+        {
+            var (status, body) = await SendAsync(HttpMethod.Put, $"api/v1/switches/{name}", "officer1", new { stopped = false, reason });
+            Assert.True(status == 202, body);
+            var id = JsonDocument.Parse(body).RootElement.GetProperty("approval").GetProperty("id").GetInt64();
+            return (await SendAsync(HttpMethod.Post, $"api/v1/approvals/{id}/approve", "officer2", new { })).Status;
+        }
 
         /// <summary>SIGKILL: no shutdown code runs, as in a power cut.</summary>
         public async Task KillAsync()

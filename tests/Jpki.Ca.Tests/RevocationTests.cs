@@ -172,8 +172,13 @@ public sealed class RevocationTests(CaFixture ca)
         }
         finally
         {
-            var (started, _, _) = await ca.SendAsync(HttpMethod.Put, "api/v1/switches/issuance", "officer1", new { stopped = false, reason = "audit finished" });
-            Assert.Equal(200, started);
+            // A release is dual control: one officer alone leaves the switch stopped.
+            var (asked, request, _) = await ca.SendAsync(HttpMethod.Put, "api/v1/switches/issuance", "officer1", new { stopped = false, reason = "audit finished" });
+            Assert.Equal(202, asked);
+            Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM kill_switches WHERE name = 'issuance' AND stopped = 1"));
+            var approval = request.GetProperty("approval").GetProperty("id").GetInt64();
+            await ExpectProblemAsync($"api/v1/approvals/{approval}/approve", "officer1", null, 403, "urn:jpki:problem:approval-same-officer");
+            Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{approval}/approve", "officer2")).Status);
         }
 
         var serial = await IssueAsync(code, "signing");
@@ -191,14 +196,14 @@ public sealed class RevocationTests(CaFixture ca)
         }
         finally
         {
-            await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer2", new { stopped = false, reason = "maintenance over" });
+            await ca.ReleaseSwitchAsync("feed", "maintenance over");
         }
 
         // Restarted: it catches up from its cursor.
         await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND revocation_cause = 'nameChange'"));
         Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.stopped' AND subject = 'feed' AND actor = 'officer2'") >= 1);
-        Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.started' AND subject = 'issuance' AND actor = 'officer1'") >= 1);
+        Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.started' AND subject = 'issuance' AND actor = 'officer2' AND details LIKE '%\"requestedBy\":\"officer1\"%'") >= 1);
     }
 
     [Fact]
@@ -425,7 +430,7 @@ public sealed class RevocationTests(CaFixture ca)
         }
         finally
         {
-            Assert.Equal(200, (await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer1", new { stopped = false, reason = "test set-up done" })).Status);
+            await ca.ReleaseSwitchAsync("feed", "test set-up done");
         }
     }
 

@@ -1,3 +1,5 @@
+using Jpki.Ca.Access;
+using Jpki.Ca.Accounts;
 namespace Jpki.Ca.Tests;
 
 [Collection(CaTestGroup.Name)]
@@ -20,25 +22,42 @@ public sealed class SessionTests(CaFixture ca)
     }
 
     [Fact]
-    public async Task WrongPasswordsAreRefusedAndFiveInARowLockTheLogin()
+    public async Task WrongPasswordsSlowTheNextAttemptDownButNeverLockTheAccount()
     {
         var password = File.ReadAllText(BuiltInAccounts.PasswordPath(ca.Home, "auditor")).Trim();
         var (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "nobody", password });
         Assert.Equal(401, status);
         Assert.Equal("urn:jpki:problem:login-failed", problem.GetProperty("type").GetString());
-        for (var i = 0; i < SessionLogin.MaxFailures; i++)
+        for (var i = 0; i < 3; i++)
         {
             (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "auditor", password = "wrong" + i });
             Assert.Equal(401, status);
         }
 
+        // The third wrong password in a row asks for a pause: even the right password waits.
         (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "auditor", password });
         Assert.Equal(429, status);
-        Assert.Equal("urn:jpki:problem:account-locked", problem.GetProperty("type").GetString());
-        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'account.locked' AND subject = 'auditor'"));
+        Assert.Equal("urn:jpki:problem:login-throttled", problem.GetProperty("type").GetString());
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'account.login-throttled' AND subject = 'auditor'"));
 
-        // The long-lived API token is not what was guessed at; it keeps working.
+        // The long-lived API token is not what was guessed at; it keeps working meanwhile.
         (status, _, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/certificates/00bb", "auditor");
         Assert.Equal(404, status);
+
+        // Not a lock: once the pause is over the right password logs in.
+        await Task.Delay(LoginThrottle.AccountDelay(3) + TimeSpan.FromMilliseconds(200));
+        (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "auditor", password });
+        Assert.True(status == 201, problem.ToString());
     }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(2, 0)]
+    [InlineData(3, 1)]
+    [InlineData(4, 2)]
+    [InlineData(7, 16)]
+    [InlineData(8, 30)]
+    [InlineData(1000, 30)]
+    public void An_accounts_delay_grows_with_wrong_passwords_and_stops_at_thirty_seconds(long failures, int seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), LoginThrottle.AccountDelay(failures));
 }

@@ -30,19 +30,27 @@ public sealed class MutualTlsTests(CrlFixture crl)
         Assert.Equal(400, notVerifier);
         var (byOperator, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "operator", new { certificatePem = File.ReadAllText(registered.Certificate) });
         Assert.Equal(403, byOperator);
-        var (status, registration, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
-        Assert.True(status == 201, registration.ToString());
+        // Registration is dual control: the request alone grants nothing.
+        var (asked, request, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
+        Assert.True(asked == 202, request.ToString());
+        var url = new Uri(crl.TlsAddress, $"crl/{CrlFixture.SigningKey}/full.crl").ToString();
+        var fetched = Path.Combine(crl.Ca.Root, id + ".crl");
+        Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, registered, fetched));
+        var (status, approved, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{request.GetProperty("approval").GetProperty("id").GetInt64()}/approve", "officer2");
+        Assert.True(status == 200, approved.ToString());
+        var registration = approved.GetProperty("result");
         var fingerprint = await ExternalProcess.RunAsync("openssl", "x509", "-in", registered.Certificate, "-noout", "-fingerprint", "-sha256");
         Assert.Equal(fingerprint.Output.Split('=')[1].Trim().Replace(":", "", StringComparison.Ordinal).ToLowerInvariant(), registration.GetProperty("sha256").GetString());
-        var (again, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
-        Assert.Equal(409, again);
+        var (again, againRequest, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
+        Assert.Equal(202, again);
+        var (againApproved, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{againRequest.GetProperty("approval").GetProperty("id").GetInt64()}/approve", "officer2");
+        Assert.Equal(409, againApproved);
+        Assert.Equal(200, (await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{againRequest.GetProperty("approval").GetProperty("id").GetInt64()}/reject", "officer1")).Status);
         var (listed, list, _) = await crl.Ca.SendAsync(HttpMethod.Get, $"api/v1/accounts/{id}/client-certificates", "officer1");
         Assert.Equal(200, listed);
         Assert.Equal(registration.GetProperty("sha256").GetString(), list[0].GetProperty("sha256").GetString());
-        Assert.Equal(1, crl.Scalar("SELECT COUNT(*) FROM audit_log WHERE subject = @id AND action = 'account.client-certificate-registered' AND actor = 'officer1'", new { id }));
+        Assert.Equal(1, crl.Scalar("SELECT COUNT(*) FROM audit_log WHERE subject = @id AND action = 'account.client-certificate-registered' AND actor = 'officer2'", new { id }));
 
-        var url = new Uri(crl.TlsAddress, $"crl/{CrlFixture.SigningKey}/full.crl").ToString();
-        var fetched = Path.Combine(crl.Ca.Root, id + ".crl");
         Assert.Equal(HttpStatusCode.OK, await FetchAsync(url, registered, fetched));
         Assert.Equal(File.ReadAllBytes(published.Path), File.ReadAllBytes(fetched));
         var verified = await ExternalProcess.RunAsync("openssl", "crl", "-inform", "DER", "-in", fetched, "-noout", "-verify", "-CAfile", crl.RootPem);
@@ -60,8 +68,7 @@ public sealed class MutualTlsTests(CrlFixture crl)
         Assert.Equal(404, removedAgain);
         Assert.Equal("urn:jpki:problem:client-certificate-not-found", gone.GetProperty("type").GetString());
         Assert.Equal(HttpStatusCode.Unauthorized, await FetchAsync(url, registered, fetched));
-        var (reregistered, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", "officer1", new { certificatePem = File.ReadAllText(registered.Certificate) });
-        Assert.Equal(201, reregistered);
+        await crl.Ca.RequestAndApproveAsync(HttpMethod.Post, $"api/v1/accounts/{id}/client-certificates", new { certificatePem = File.ReadAllText(registered.Certificate) });
         Assert.Equal(HttpStatusCode.OK, await FetchAsync(url, registered, fetched));
 
         var (disabled, _, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/accounts/{id}/disable", "officer1");

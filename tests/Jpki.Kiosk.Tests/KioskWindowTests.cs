@@ -183,9 +183,9 @@ public sealed partial class KioskWindowTests(InstallFixture install)
     }
 
     [Fact]
-    public async Task The_cas_lockout_after_repeated_wrong_passwords_is_answered_by_a_clear_page()
+    public async Task The_cas_throttle_after_repeated_wrong_passwords_is_answered_by_a_clear_page()
     {
-        // An operator of this test's own, so the shared one is never locked.
+        // An operator of this test's own, so the shared one is never slowed down.
         var id = "op-lock-" + Guid.NewGuid().ToString("N")[..8];
         using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(install.CaAddress, "api/v1/accounts"))
         {
@@ -198,17 +198,17 @@ public sealed partial class KioskWindowTests(InstallFixture install)
 
         using var browser = new KioskBrowser(install.KioskAddress);
         await browser.GetAsync("/login");
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 3; i++)
         {
             await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = "wrong-" + i });
             Assert.Equal(401, browser.Status);
             Assert.Contains(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
         }
 
-        // Now even the right password is refused by the CA's lockout, and the page says so plainly.
+        // Now even the right password must wait (the CA throttles, it never locks), and the page says so plainly.
         await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = password });
         Assert.Equal(429, browser.Status);
-        Assert.Contains(KioskText.Japanese.AccountLocked, browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.Japanese.LoginThrottled, browser.Html, StringComparison.Ordinal);
         Assert.DoesNotContain(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
         await browser.GetAsync("/enrol");
         Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Jpki.Ca;
+using Jpki.Ca.Accounts;
 using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
@@ -236,6 +237,24 @@ public sealed class CaFixture : IAsyncLifetime
         return ((int)response.StatusCode, json, response.Content.Headers.ContentType?.MediaType);
     }
 
+    /// <summary>
+    /// A dual-control change: <paramref name="requester"/> asks (202), <paramref name="approver"/>
+    /// approves (200); returns the approval's answer (<c>approval</c>, <c>result</c>) and the request's.
+    /// </summary>
+    public async Task<(JsonElement Approved, JsonElement Requested)> RequestAndApproveAsync(HttpMethod method, string path, object? body, string requester = "officer1", string approver = "officer2")
+    {
+        var (status, requested, _) = await SendAsync(method, path, requester, body);
+        Assert.True(status == 202, $"{method} {path}: expected 202, got {status}: {requested}");
+        var id = requested.GetProperty("approval").GetProperty("id").GetInt64();
+        var (approvedStatus, approved, _) = await SendAsync(HttpMethod.Post, $"api/v1/approvals/{id}/approve", approver);
+        Assert.True(approvedStatus == 200, $"approval {id}: expected 200, got {approvedStatus}: {approved}");
+        return (approved, requested);
+    }
+
+    /// <summary>Releases a kill switch the way officers must: one asks, another approves.</summary>
+    public Task ReleaseSwitchAsync(string name, string reason) =>
+        RequestAndApproveAsync(HttpMethod.Put, $"api/v1/switches/{name}", new { stopped = false, reason });
+
     public long CountRows(string sql)
     {
         using var database = new Database("Data Source=" + DatabasePath, TimeProvider.System);
@@ -260,7 +279,8 @@ public sealed class CaFixture : IAsyncLifetime
 
     public string RootPemPath(string issuerKeyId) => Path.Combine(Home, "certs", issuerKeyId + ".pem");
 
-    private string AddAccount(Account account)
+    /// <summary>Adds an enabled account straight into the store (test set-up); returns its API token.</summary>
+    public string AddAccount(Account account)
     {
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         using var database = new Database("Data Source=" + DatabasePath, TimeProvider.System);

@@ -45,7 +45,10 @@ public static class TestInstall
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = output.Parent!.Name;
-        var repository = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repository, folder, project, "bin", configuration, output.Name, project + ".dll");
+        return Path.Combine(RepositoryRoot(), folder, project, "bin", configuration, output.Name, project + ".dll");
     }
+
+    /// <summary>The checkout the tests run from: tests/{tests}/bin/{configuration}/net10.0 is five levels below it.</summary>
+    public static string RepositoryRoot() =>
+        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 
@@ -16,7 +17,7 @@ public static class AuditorApi
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/v1/audit").RequireRole(AccountRole.Auditor);
+        var group = app.MapGroup("/api/v1/audit").RequireAuthorization(AccessPolicy.Auditor);
         group.MapGet("/certificates/{serial}/trail", async (string serial, HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();

@@ -3,11 +3,14 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Jpki.Ca.Access;
+using Jpki.Ca.Accounts;
 using Jpki.Core;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
+using Microsoft.AspNetCore.Authentication;
 
 namespace Jpki.Ca.Auditing;
 
@@ -20,31 +23,41 @@ namespace Jpki.Ca.Auditing;
 /// </summary>
 public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 {
-    public const string Cookie = "jpki-audit";
+    public const string Cookie = AuditSessionCookieHandler.Cookie;
 
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/audit", (HttpContext context, AuditorPages pages) => pages.HomeAsync(context));
-        app.MapPost("/audit/login", (HttpContext context, AuditorPages pages) => pages.LoginAsync(context));
-        app.MapPost("/audit/logout", (HttpContext context) => Logout(context));
-        app.MapGet("/audit/revocations", (HttpContext context, AuditorPages pages) => pages.RevocationsAsync(context));
-        app.MapGet("/audit/revocations.csv", (HttpContext context, AuditorPages pages) => pages.ExportAsync(context, "csv"));
-        app.MapGet("/audit/revocations.json", (HttpContext context, AuditorPages pages) => pages.ExportAsync(context, "json"));
-        app.MapGet("/audit/certificates/{serial}", (string serial, HttpContext context, AuditorPages pages) => pages.TrailAsync(serial, context));
-        app.MapGet("/audit/charts", (HttpContext context, AuditorPages pages) => pages.ChartsAsync(context));
-        app.MapGet("/audit/disclosure", (HttpContext context, AuditorPages pages) => pages.DisclosureFormAsync(context));
-        app.MapPost("/audit/disclosure", (HttpContext context, AuditorPages pages) => pages.DisclosureAsync(context));
-        app.MapGet("/audit/operators", (HttpContext context, AuditorPages pages) => pages.ActivityAsync(context));
+        app.MapGet("/audit", (Func<HttpContext, Task<IResult>>)HomeAsync).AllowAnonymous();
+        app.MapPost("/audit/login", (HttpContext context, AuditorPages pages) => pages.LoginAsync(context)).AllowAnonymous();
+        app.MapPost("/audit/logout", (HttpContext context) => Logout(context)).AllowAnonymous();
+        app.MapGet("/audit/revocations", (HttpContext context, AuditorPages pages) => pages.RevocationsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/revocations.csv", (HttpContext context, AuditorPages pages) => pages.ExportAsync(context, "csv")).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/revocations.json", (HttpContext context, AuditorPages pages) => pages.ExportAsync(context, "json")).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/certificates/{serial}", (string serial, HttpContext context, AuditorPages pages) => pages.TrailAsync(serial, context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/charts", (HttpContext context, AuditorPages pages) => pages.ChartsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/disclosure", (HttpContext context) => DisclosurePage(context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapPost("/audit/disclosure", (HttpContext context, AuditorPages pages) => pages.DisclosureAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit/operators", (HttpContext context, AuditorPages pages) => pages.ActivityAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
     }
 
-    private async Task<IResult> HomeAsync(HttpContext context)
+    private static async Task<IResult> HomeAsync(HttpContext context)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context, loginPage: true);
-        if (auditor is null)
+        var session = await context.AuthenticateAsync(AuditSessionCookieHandler.SchemeName);
+        if (session.Principal is not { } principal)
         {
-            return refusal!;
+            return LoginPage(null, 200);
         }
+
+        if (!principal.IsInRole(AccountStore.RoleText(AccountRole.Auditor)))
+        {
+            // Another role's session sees the login page, nothing of the audit data.
+            return LoginPage("監査人のみ auditors only", 200);
+        }
+
+        context.User = principal;
+
+        var auditor = context.Caller();
 
         var causes = string.Concat(Enum.GetValues<RevocationCause>().Select(c => RevocationRules.WireName(c)).Select(c => $"<option value=\"{E(c)}\">{E(c)}</option>"));
         var body = new StringBuilder()
@@ -120,14 +133,14 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
     {
         var services = reports.Services;
         using var tx = await services.Database.BeginWriteAsync(cancellationToken);
-        var account = AccountStore.FindByToken(tx.Connection, token);
+        var account = AccountStore.FindByToken(tx.Connection, token, Instant.NowMicros(services.Options.Time));
         if (account is null || account.Disabled || account.Role != AccountRole.Auditor)
         {
             return (null, default);
         }
 
         var session = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        var expiresAt = services.Options.Time.GetUtcNow() + SessionLogin.SessionLifetime;
+        var expiresAt = services.Options.Time.GetUtcNow() + TimeSpan.FromMinutes(services.Settings.Accounts.SessionMinutes);
         AccountStore.InsertSession(tx, account.Id, AccountStore.TokenHash(session), Instant.ToMicros(expiresAt));
         services.Audit.Append(tx, new AuditRecord(account.Id, "session.created", account.Id, new JsonObject { ["expiresUs"] = Instant.ToMicros(expiresAt), ["via"] = "audit-pages-token" }));
         await tx.CommitAsync(cancellationToken);
@@ -147,11 +160,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
     private async Task<IResult> RevocationsAsync(HttpContext context)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var (filter, problem) = AuditorReports.ParseFilter(context.Request.Query, export: false);
         if (filter is null)
@@ -183,11 +192,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
     private async Task<IResult> ExportAsync(HttpContext context, string format)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var (filter, problem) = AuditorReports.ParseFilter(context.Request.Query, export: true);
         if (filter is null)
@@ -201,11 +206,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
     private async Task<IResult> TrailAsync(string serial, HttpContext context)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var (trail, problem) = await reports.TrailAsync(auditor, serial, context.RequestAborted);
         if (trail is null)
@@ -277,11 +278,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
     private async Task<IResult> ChartsAsync(HttpContext context)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var (from, to, problem) = reports.ChartRange(QueryOnly(context.Request.Query, "from", "to"));
         if (problem is not null)
@@ -298,11 +295,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
         return Page("グラフ Charts", body.ToString(), auditor);
     }
 
-    private async Task<IResult> DisclosureFormAsync(HttpContext context)
-    {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        return auditor is null ? refusal! : Page("開示 Disclosure", DisclosureForm(null), auditor);
-    }
+    private static HtmlResult DisclosurePage(HttpContext context) => Page("開示 Disclosure", DisclosureForm(null), context.Caller());
 
     private async Task<IResult> DisclosureAsync(HttpContext context)
     {
@@ -311,11 +304,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
             return refused;
         }
 
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var (answer, problem) = await reports.DisclosureAsync(auditor, form["residentCode"].ToString().Trim(), context.RequestAborted);
@@ -338,11 +327,7 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
 
     private async Task<IResult> ActivityAsync(HttpContext context)
     {
-        var (auditor, refusal) = await AuthenticateAsync(context);
-        if (auditor is null)
-        {
-            return refusal!;
-        }
+        var auditor = context.Caller();
 
         var account = context.Request.Query["account"].ToString().Trim();
         var (from, to, problem) = reports.ChartRange(QueryOnly(context.Request.Query, "from", "to"));
@@ -380,26 +365,8 @@ public sealed class AuditorPages(AuditorReports reports, SessionLogin logins)
         return Page("操作者別活動 Operator activity", body.ToString(), auditor);
     }
 
-    /// <summary>The session cookie → the auditor; otherwise the login page (home) or a redirect to it, or 403 for other roles.</summary>
-    private async Task<(Account? Auditor, IResult? Refusal)> AuthenticateAsync(HttpContext context, bool loginPage = false)
-    {
-        var token = context.Request.Cookies[Cookie];
-        Account? account = null;
-        if (!string.IsNullOrEmpty(token) && token.Length <= 128)
-        {
-            await using var db = await reports.Services.Database.OpenConnectionAsync(context.RequestAborted);
-            account = AccountStore.FindBySession(db, token, Instant.NowMicros(reports.Services.Options.Time));
-        }
-
-        if (account is null || account.Disabled)
-        {
-            return (null, loginPage ? LoginPage(null, 200) : Results.Redirect("/audit"));
-        }
-
-        return account.Role == AccountRole.Auditor
-            ? (account, null)
-            : (null, Page("禁止 Forbidden", "<p class=\"error\">監査人のみ auditors only</p>", null, 403));
-    }
+    /// <summary>The page another role gets: 403, nothing of the audit data.</summary>
+    public static IResult Forbidden() => Page("禁止 Forbidden", "<p class=\"error\">監査人のみ auditors only</p>", null, 403);
 
     /// <summary>A POST from another origin is refused (the cookie is SameSite=Strict as well).</summary>
     private static HtmlResult? RefuseForeignPost(HttpContext context)

@@ -22,6 +22,9 @@ public sealed record Account(string Id, AccountRole Role, IReadOnlyList<string> 
     public bool IsBoundTo(string municipalityCode) => MunicipalityCodes.Contains(municipalityCode, StringComparer.Ordinal);
 }
 
+/// <summary>What an account authenticates with, as stored: the API token's SHA-256 and expiry, the password's scrypt hash.</summary>
+public sealed record AccountCredentials(string TokenSha256, long? TokenExpiresUs, string? PasswordHash);
+
 /// <summary>
 /// The SQL of the account aggregate. Bearer tokens are never stored: only their SHA-256, which
 /// is also how a presented token is found.
@@ -31,13 +34,14 @@ public static class AccountStore
     public static string TokenHash(string token) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    public static Account? FindByToken(DbConnection db, string token) => FindByTokenHash(db, TokenHash(token));
+    /// <summary>The account whose unexpired API token this is.</summary>
+    public static Account? FindByToken(DbConnection db, string token, long nowUs) => FindByTokenHash(db, TokenHash(token), nowUs);
 
-    /// <summary>The account whose token has this SHA-256 (lowercase hex).</summary>
-    public static Account? FindByTokenHash(DbConnection db, string tokenSha256) =>
+    /// <summary>The account whose unexpired API token has this SHA-256 (lowercase hex).</summary>
+    public static Account? FindByTokenHash(DbConnection db, string tokenSha256, long nowUs) =>
         db.QuerySingleOrDefault<AccountRow>(
-            $"SELECT {Columns} FROM accounts WHERE token_sha256 = @hash",
-            new { hash = tokenSha256 })?.ToAccount();
+            $"SELECT {Columns} FROM accounts WHERE token_sha256 = @hash AND (token_expires_us IS NULL OR token_expires_us > @nowUs)",
+            new { hash = tokenSha256, nowUs })?.ToAccount();
 
     public static Account? Find(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<AccountRow>($"SELECT {Columns} FROM accounts WHERE id = @id", new { id }, tx)?.ToAccount();
@@ -54,26 +58,128 @@ public static class AccountStore
         return tx.QuerySingle<long>("SELECT COUNT(*) FROM accounts");
     }
 
-    public static void Insert(WriteTransaction tx, Account account, string tokenSha256, string? passwordHash = null)
+    /// <summary>An account with an API token that does not expire and no password (test and system accounts).</summary>
+    public static void Insert(WriteTransaction tx, Account account, string tokenSha256) =>
+        Insert(tx, account, new AccountCredentials(tokenSha256, null, null));
+
+    public static void Insert(WriteTransaction tx, Account account, AccountCredentials credentials)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(account);
+        ArgumentNullException.ThrowIfNull(credentials);
         tx.Execute(
             """
-            INSERT INTO accounts (id, role, municipality_codes, token_sha256, password_hash, disabled, created_us)
-            VALUES (@Id, @Role, @Codes, @TokenSha256, @PasswordHash, @Disabled, @CreatedUs)
+            INSERT INTO accounts (id, role, municipality_codes, token_sha256, token_expires_us, password_hash, disabled, created_us)
+            VALUES (@Id, @Role, @Codes, @TokenSha256, @TokenExpiresUs, @PasswordHash, @Disabled, @CreatedUs)
             """,
             new
             {
                 account.Id,
                 Role = RoleText(account.Role),
                 Codes = JsonSerializer.Serialize(account.MunicipalityCodes),
-                TokenSha256 = tokenSha256,
-                PasswordHash = passwordHash,
+                credentials.TokenSha256,
+                credentials.TokenExpiresUs,
+                credentials.PasswordHash,
                 Disabled = account.Disabled ? 1 : 0,
                 CreatedUs = Instant.NowMicros(tx.Time),
             });
     }
+
+    /// <summary>
+    /// An account that exists but cannot be used until its holder presents the activation code
+    /// (<see cref="Activate"/>): disabled, no password, a token hash no token can have.
+    /// </summary>
+    public static void InsertAwaitingActivation(WriteTransaction tx, Account account, string activationSha256, long activationExpiresUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(account);
+        Insert(tx, account with { Disabled = true }, new AccountCredentials("awaiting-activation:" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), null, null));
+        tx.Execute(
+            "UPDATE accounts SET activation_sha256 = @activationSha256, activation_expires_us = @activationExpiresUs WHERE id = @id",
+            new { id = account.Id, activationSha256, activationExpiresUs });
+    }
+
+    /// <summary>
+    /// Gives an account awaiting activation its holder's credentials and enables it, if the code
+    /// matches and has not expired; the code works once. False otherwise (nothing changes).
+    /// </summary>
+    public static bool Activate(WriteTransaction tx, string id, string activationSha256, long nowUs, AccountCredentials credentials)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(credentials);
+        return tx.Execute(
+            """
+            UPDATE accounts SET token_sha256 = @TokenSha256, token_expires_us = @TokenExpiresUs, password_hash = @PasswordHash,
+                disabled = 0, activation_sha256 = NULL, activation_expires_us = NULL, failed_logins = 0, next_login_us = NULL
+            WHERE id = @id AND activation_sha256 = @activationSha256 AND activation_expires_us > @nowUs
+            """,
+            new { id, activationSha256, nowUs, credentials.TokenSha256, credentials.TokenExpiresUs, credentials.PasswordHash }) == 1;
+    }
+
+    /// <summary>A new API token for the account (the holder rotates it); the old one stops working at once.</summary>
+    public static bool RotateToken(WriteTransaction tx, string id, string tokenSha256, long tokenExpiresUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute(
+            "UPDATE accounts SET token_sha256 = @tokenSha256, token_expires_us = @tokenExpiresUs WHERE id = @id AND disabled = 0",
+            new { id, tokenSha256, tokenExpiresUs }) == 1;
+    }
+
+    /// <summary>When the account's API token expires (null: it has none that expires, or no such account).</summary>
+    public static long? TokenExpiresUs(DbConnection db, string id) =>
+        db.QuerySingleOrDefault<long?>("SELECT token_expires_us FROM accounts WHERE id = @id", new { id });
+
+    /// <summary>When the account was created (the dual-control rule: an approver must exist before the request).</summary>
+    public static long? CreatedUs(DbConnection db, string id, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<long?>("SELECT created_us FROM accounts WHERE id = @id", new { id }, tx);
+
+    /// <summary>Enabled officers, the account given excluded (the rule that at least two remain).</summary>
+    public static long CountActiveOfficers(WriteTransaction tx, string? except = null)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.QuerySingle<long>(
+            "SELECT COUNT(*) FROM accounts WHERE role = 'officer' AND disabled = 0 AND (@except IS NULL OR id <> @except)",
+            new { except });
+    }
+
+    public static bool Enable(WriteTransaction tx, string id)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute("UPDATE accounts SET disabled = 0 WHERE id = @id AND activation_sha256 IS NULL", new { id }) == 1;
+    }
+
+    /// <summary>Changes the role (and the bindings that go with it); ends the account's sessions.</summary>
+    public static bool SetRole(WriteTransaction tx, string id, AccountRole role, IReadOnlyList<string> municipalityCodes)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("DELETE FROM sessions WHERE account = @id", new { id });
+        return tx.Execute(
+            "UPDATE accounts SET role = @role, municipality_codes = @codes WHERE id = @id",
+            new { id, role = RoleText(role), codes = JsonSerializer.Serialize(municipalityCodes) }) == 1;
+    }
+
+    /// <summary>Records who brought <paramref name="account"/> to power (created, enabled or changed the role of it).</summary>
+    public static void AddGrant(WriteTransaction tx, string account, string action, string requestedBy, string? approvedBy)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute(
+            "INSERT INTO account_grants (account, action, requested_by, approved_by, time_us) VALUES (@account, @action, @requestedBy, @approvedBy, @timeUs)",
+            new { account, action, requestedBy, approvedBy, timeUs = Instant.NowMicros(tx.Time) });
+    }
+
+    /// <summary>
+    /// True when either account took part (as requester or approver) in creating, enabling or
+    /// changing the role of the other: such two may not be requester and approver of one change.
+    /// </summary>
+    public static bool AreRelated(DbConnection db, string a, string b, DbTransaction? tx = null) =>
+        db.QuerySingle<long>(
+            """
+            SELECT COUNT(*) FROM account_grants
+            WHERE (account = @a AND (requested_by = @b OR approved_by = @b))
+               OR (account = @b AND (requested_by = @a OR approved_by = @a))
+            """,
+            new { a, b },
+            tx) > 0;
 
     /// <summary>The account a live session token belongs to.</summary>
     public static Account? FindBySession(DbConnection db, string token, long nowUs) =>
@@ -84,24 +190,21 @@ public static class AccountStore
     /// <summary>What a password login checks.</summary>
     public static LoginState? FindLogin(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<LoginState>(
-            "SELECT id AS Id, password_hash AS PasswordHash, failed_logins AS FailedLogins, locked_until_us AS LockedUntilUs, disabled AS Disabled FROM accounts WHERE id = @id",
+            "SELECT id AS Id, password_hash AS PasswordHash, failed_logins AS FailedLogins, next_login_us AS NextLoginUs, disabled AS Disabled FROM accounts WHERE id = @id",
             new { id },
             tx);
 
-    public static void RecordFailedLogin(WriteTransaction tx, string id, long? lockedUntilUs)
+    /// <summary>Counts a wrong password; no password is tried for the account before <paramref name="nextLoginUs"/>.</summary>
+    public static void RecordFailedLogin(WriteTransaction tx, string id, long? nextLoginUs)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        tx.Execute(
-            lockedUntilUs is null
-                ? "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = @id"
-                : "UPDATE accounts SET failed_logins = 0, locked_until_us = @lockedUntilUs WHERE id = @id",
-            new { id, lockedUntilUs });
+        tx.Execute("UPDATE accounts SET failed_logins = failed_logins + 1, next_login_us = @nextLoginUs WHERE id = @id", new { id, nextLoginUs });
     }
 
     public static void InsertSession(WriteTransaction tx, string id, string tokenSha256, long expiresUs)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        tx.Execute("UPDATE accounts SET failed_logins = 0, locked_until_us = NULL WHERE id = @id", new { id });
+        tx.Execute("UPDATE accounts SET failed_logins = 0, next_login_us = NULL WHERE id = @id", new { id });
         tx.Execute(
             "INSERT INTO sessions (token_sha256, account, expires_us, created_us) VALUES (@tokenSha256, @id, @expiresUs, @createdUs)",
             new { tokenSha256, id, expiresUs, createdUs = Instant.NowMicros(tx.Time) });
@@ -148,7 +251,7 @@ public static class AccountStore
 
         public long FailedLogins { get; set; }
 
-        public long? LockedUntilUs { get; set; }
+        public long? NextLoginUs { get; set; }
 
         public long Disabled { get; set; }
     }

@@ -46,7 +46,7 @@ public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetw
         if (authorization is { } header && header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && header.Length > scheme.Length)
         {
             var hash = AccountStore.TokenHash(header[scheme.Length..].Trim());
-            if (await LookUpAsync("t:" + hash, db => AccountStore.FindByTokenHash(db, hash) is { Role: AccountRole.Verifier, Disabled: false } a ? a.Id : null, cancellationToken) is { } verifier)
+            if (await LookUpAsync("t:" + hash, db => AccountStore.FindByTokenHash(db, hash, Instant.NowMicros(time)) is { Role: AccountRole.Verifier, Disabled: false } a ? a.Id : null, cancellationToken) is { } verifier)
             {
                 return new VerifierGrant(verifier, VerifierCredential.Token);
             }

@@ -47,6 +47,8 @@ public sealed record JpkiSettings
 
     public OcspSettings Ocsp { get; init; } = new();
 
+    public AccountSettings Accounts { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -124,6 +126,7 @@ public sealed record JpkiSettings
         Ocsp.MutualTls?.Validate(path, "ocsp.mutualTls");
         Crl.MutualTls?.Validate(path, "crl.mutualTls");
         Crl.Validate(path);
+        Accounts.Validate(path);
 
         if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
         {

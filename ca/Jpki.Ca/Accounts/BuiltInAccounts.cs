@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Jpki.Core.Accounts;
@@ -6,7 +5,7 @@ using Jpki.Core.Audit;
 using Jpki.Core.Profiles;
 using Jpki.Core.Store;
 
-namespace Jpki.Ca;
+namespace Jpki.Ca.Accounts;
 
 /// <summary>
 /// The accounts the first start creates (DESIGN.md §9): <c>operator</c> bound to every
@@ -32,7 +31,7 @@ public static class BuiltInAccounts
     public static string PasswordPath(string home, string accountId) => Path.Combine(home, "secrets", accountId + ".password");
 
     /// <summary>Creates the built-in accounts unless the store has accounts already; returns how many it created.</summary>
-    public static int EnsureCreated(Database database, AuditLog audit, string home)
+    public static int EnsureCreated(Database database, AuditLog audit, string home, int tokenLifetimeDays)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(audit);
@@ -47,9 +46,8 @@ public static class BuiltInAccounts
         File.SetUnixFileMode(secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         foreach (var account in All)
         {
-            var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-            AccountStore.Insert(tx, account, AccountStore.TokenHash(token), PasswordHash.Create(password));
+            var credentials = NewCredentials.Make(tx.Time.GetUtcNow(), tokenLifetimeDays);
+            AccountStore.Insert(tx, account, credentials.Stored);
             audit.Append(tx, new AuditRecord("system/ca", "account.created", account.Id, new JsonObject
             {
                 ["role"] = AccountStore.RoleText(account.Role),
@@ -58,8 +56,8 @@ public static class BuiltInAccounts
             }));
             // Written before the commit: a token file without its account is harmless (the next
             // first start overwrites it); an account whose token was never written would be unusable.
-            WriteSecret(TokenPath(home, account.Id), token);
-            WriteSecret(PasswordPath(home, account.Id), password);
+            WriteSecret(TokenPath(home, account.Id), credentials.Token);
+            WriteSecret(PasswordPath(home, account.Id), credentials.Password);
         }
 
         tx.Commit();

@@ -1,27 +1,20 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Store;
 
-namespace Jpki.Ca;
+namespace Jpki.Ca.Accounts;
 
 /// <summary>
 /// <c>POST /api/v1/sessions</c> <c>{ account, password }</c> → 201 <c>{ token, expiresAt }</c>: a
-/// short-lived bearer token for people. <see cref="MaxFailures"/> wrong passwords in a row lock
-/// the password login for <see cref="LockoutDuration"/> (audited); the API token is unaffected.
+/// short-lived bearer token for people (<c>accounts.sessionMinutes</c>). Wrong passwords are
+/// throttled, never locked (<see cref="LoginThrottle"/>); the API token is unaffected.
 /// </summary>
-public sealed class SessionLogin(CaServices services)
+public sealed class SessionLogin(CaServices services, LoginThrottle throttle)
 {
-    public const int MaxFailures = 5;
-    public static readonly TimeSpan LockoutDuration = TimeSpan.FromMinutes(15);
-    public static readonly TimeSpan SessionLifetime = TimeSpan.FromMinutes(30);
-
-    private static bool IsLocked(AccountStore.LoginState? login, DateTimeOffset now, out TimeSpan remaining)
-    {
-        remaining = login is { LockedUntilUs: { } until } ? Instant.FromMicros(until) - now : TimeSpan.Zero;
-        return remaining > TimeSpan.Zero;
-    }
+    private TimeSpan SessionLifetime => TimeSpan.FromMinutes(services.Settings.Accounts.SessionMinutes);
 
     public sealed record LoginRequest(string? Account, string? Password);
 
@@ -34,7 +27,7 @@ public sealed class SessionLogin(CaServices services)
             return problem!;
         }
 
-        if (string.IsNullOrEmpty(body.Account) || string.IsNullOrEmpty(body.Password) || body.Password.Length > 1024)
+        if (string.IsNullOrEmpty(body.Account) || body.Account.Length > 64 || string.IsNullOrEmpty(body.Password) || body.Password.Length > 1024)
         {
             return ProblemTypes.Problem(400, ProblemTypes.InvalidRequest, "invalid request", "account and password are required");
         }
@@ -44,23 +37,25 @@ public sealed class SessionLogin(CaServices services)
     }
 
     /// <summary>
-    /// Checks the password (lockout, audit) and makes a session token; the auditor pages log in
-    /// through this too. <paramref name="context"/> receives Retry-After when the login is locked.
+    /// Checks the password (throttle, audit) and makes a session token; the auditor pages log in
+    /// through this too. <paramref name="context"/> receives Retry-After when the attempt is too early.
     /// </summary>
     public async Task<(string? Token, DateTimeOffset ExpiresAt, IResult? Problem)> StartAsync(string account, string password, HttpContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         var now = services.Options.Time.GetUtcNow();
+        var address = context.Connection.RemoteIpAddress;
         AccountStore.LoginState? login;
         await using (var db = await services.Database.OpenConnectionAsync(cancellationToken))
         {
             login = AccountStore.FindLogin(db, account);
         }
 
-        if (IsLocked(login, now, out var lockedFor))
+        var wait = Max(throttle.AddressWait(address), login?.NextLoginUs is { } next ? Instant.FromMicros(next) - now : TimeSpan.Zero);
+        if (wait > TimeSpan.Zero)
         {
-            context.Response.Headers.RetryAfter = ((long)Math.Ceiling(lockedFor.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return (null, default, ProblemTypes.Problem(429, ProblemTypes.AccountLocked, "login locked", "too many wrong passwords; try again later"));
+            context.Response.Headers.RetryAfter = ((long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return (null, default, ProblemTypes.Problem(429, ProblemTypes.LoginThrottled, "too many wrong passwords", "wait before the next attempt (Retry-After); the account is not locked"));
         }
 
         // scrypt runs outside the writers' lock (it takes ~0.1 s); the decoy keeps an unknown
@@ -68,18 +63,20 @@ public sealed class SessionLogin(CaServices services)
         var matches = PasswordHash.Verify(password, login?.PasswordHash ?? PasswordHash.Decoy);
         using var tx = await services.Database.BeginWriteAsync(cancellationToken);
         login = AccountStore.FindLogin(tx.Connection, account, tx.Transaction);
-        if (IsLocked(login, now, out _) || login is null || login.Disabled != 0 || login.PasswordHash is null || !matches)
+        if (login is null || login.Disabled != 0 || login.PasswordHash is null || !matches)
         {
-            if (login is not null && !IsLocked(login, now, out _))
+            throttle.AddressFailed(address);
+            if (login is not null)
             {
-                var locks = login.FailedLogins + 1 >= MaxFailures;
-                AccountStore.RecordFailedLogin(tx, login.Id, locks ? Instant.ToMicros(now + LockoutDuration) : null);
-                if (locks)
+                var failures = login.FailedLogins + 1;
+                var delay = LoginThrottle.AccountDelay(failures);
+                AccountStore.RecordFailedLogin(tx, login.Id, delay > TimeSpan.Zero ? Instant.ToMicros(now + delay) : null);
+                if (failures == 3 || failures % 10 == 0)
                 {
-                    services.Audit.Append(tx, new AuditRecord("system/ca", "account.locked", login.Id, new JsonObject
+                    services.Audit.Append(tx, new AuditRecord("system/ca", "account.login-throttled", login.Id, new JsonObject
                     {
-                        ["failedLogins"] = MaxFailures,
-                        ["lockedUntilUs"] = Instant.ToMicros(now + LockoutDuration),
+                        ["failedLogins"] = failures,
+                        ["delaySeconds"] = (long)delay.TotalSeconds,
                     }));
                 }
 
@@ -89,6 +86,7 @@ public sealed class SessionLogin(CaServices services)
             return (null, default, ProblemTypes.Problem(401, ProblemTypes.LoginFailed, "login failed", "unknown account or wrong password"));
         }
 
+        throttle.AddressSucceeded(address);
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var expiresAt = now + SessionLifetime;
         AccountStore.InsertSession(tx, login.Id, AccountStore.TokenHash(token), Instant.ToMicros(expiresAt));
@@ -96,4 +94,6 @@ public sealed class SessionLogin(CaServices services)
         await tx.CommitAsync(cancellationToken);
         return (token, expiresAt, null);
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

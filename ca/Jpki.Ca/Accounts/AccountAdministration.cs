@@ -1,0 +1,290 @@
+using System.Text.Json.Nodes;
+using Jpki.Ca.Access;
+using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
+using Jpki.Core.Store;
+using Jpki.Hosting;
+
+namespace Jpki.Ca.Accounts;
+
+/// <summary>
+/// Officers create, bind, re-role, disable and enable accounts and register verifiers' client
+/// certificates (DESIGN.md §9). What grants power goes through <see cref="DualControl"/>; what one
+/// officer may do alone is applied at once. Either way <see cref="AccountChanges"/> makes the
+/// change with its audit record in the same transaction. Holders see their own account, rotate
+/// their API token and activate an account made for them.
+/// </summary>
+public sealed class AccountAdministration(CaServices services, DualControl dual, AccountChanges changes, LoginThrottle throttle)
+{
+    public sealed record CreateAccountRequest(string? Id, string? Role, IReadOnlyList<string>? MunicipalityCodes);
+
+    public sealed record BindRequest(IReadOnlyList<string>? MunicipalityCodes);
+
+    public sealed record RoleRequest(string? Role, IReadOnlyList<string>? MunicipalityCodes);
+
+    public sealed record ActivationRequest(string? ActivationCode);
+
+    public sealed record ClientCertificateRequest(string? CertificatePem);
+
+    /// <summary>
+    /// <c>POST /api/v1/accounts</c>: an operator or verifier at once (201, its first credentials,
+    /// which the holder rotates); an officer or auditor as a dual-control request (202, the first
+    /// part of the activation code; the approver gets the second).
+    /// </summary>
+    public async Task<IResult> CreateAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var officer = context.Caller();
+        var (body, _, problem) = await ApiJson.ReadAsync<CreateAccountRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (body.Id is not { Length: >= 3 and <= 40 } id || !id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') || id == "me")
+        {
+            return AccountChanges.Invalid("id must be 3-40 characters [a-z0-9-] (not 'me')");
+        }
+
+        if (AccountStore.ParseRole(body.Role) is not { } role)
+        {
+            return AccountChanges.Invalid("role must be operator, officer, auditor or verifier");
+        }
+
+        var codes = AccountChanges.CodesOf(JsonSerializerNode(body.MunicipalityCodes));
+        if (AccountChanges.CheckBindings(role, codes) is { } bindingProblem)
+        {
+            return bindingProblem;
+        }
+
+        await using (var db = await services.Database.OpenConnectionAsync(context.RequestAborted))
+        {
+            if (AccountStore.Find(db, id) is not null)
+            {
+                return ProblemTypes.Problem(409, ProblemTypes.AccountExists, "account exists", $"an account '{id}' exists already");
+            }
+        }
+
+        if (role is AccountRole.Officer or AccountRole.Auditor)
+        {
+            var part1 = ActivationCode.NewPart();
+            return await dual.RequestAsync(
+                ApprovalAction.AccountCreate,
+                id,
+                new JsonObject { ["role"] = AccountStore.RoleText(role), ["part1Sha256"] = ActivationCode.PartHash(part1) },
+                officer,
+                context.RequestAborted,
+                new JsonObject { ["activationCodePart1"] = part1 });
+        }
+
+        return await CreateAtOnceAsync(new Account(id, role, codes, false), officer, context.RequestAborted);
+    }
+
+    /// <summary><c>PUT /api/v1/accounts/{id}/municipalities</c>: a dual-control request.</summary>
+    public async Task<IResult> BindMunicipalitiesAsync(string id, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var (body, _, problem) = await ApiJson.ReadAsync<BindRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var codes = AccountChanges.CodesOf(JsonSerializerNode(body.MunicipalityCodes));
+        if (await FindAsync(id, context.RequestAborted) is not { } account)
+        {
+            return AccountChanges.AccountNotFound();
+        }
+
+        return AccountChanges.CheckBindings(account.Role, codes)
+            ?? await dual.RequestAsync(ApprovalAction.AccountMunicipalities, id, new JsonObject { ["municipalityCodes"] = AccountChanges.Codes(codes) }, context.Caller(), context.RequestAborted);
+    }
+
+    /// <summary><c>PUT /api/v1/accounts/{id}/role</c> <c>{ role, municipalityCodes? }</c>: a dual-control request.</summary>
+    public async Task<IResult> SetRoleAsync(string id, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var (body, _, problem) = await ApiJson.ReadAsync<RoleRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (AccountStore.ParseRole(body.Role) is not { } role)
+        {
+            return AccountChanges.Invalid("role must be operator, officer, auditor or verifier");
+        }
+
+        var codes = AccountChanges.CodesOf(JsonSerializerNode(body.MunicipalityCodes));
+        if (await FindAsync(id, context.RequestAborted) is null)
+        {
+            return AccountChanges.AccountNotFound();
+        }
+
+        return AccountChanges.CheckBindings(role, codes)
+            ?? await dual.RequestAsync(ApprovalAction.AccountRole, id, new JsonObject { ["role"] = AccountStore.RoleText(role), ["municipalityCodes"] = AccountChanges.Codes(codes) }, context.Caller(), context.RequestAborted);
+    }
+
+    /// <summary><c>POST /api/v1/accounts/{id}/disable</c>: an officer or auditor under dual control, others at once.</summary>
+    public Task<IResult> DisableAsync(string id, HttpContext context) => SwitchAccountAsync(id, context, ApprovalAction.AccountDisable);
+
+    /// <summary><c>POST /api/v1/accounts/{id}/enable</c>: an officer or auditor under dual control, others at once.</summary>
+    public Task<IResult> EnableAsync(string id, HttpContext context) => SwitchAccountAsync(id, context, ApprovalAction.AccountEnable);
+
+    /// <summary>
+    /// <c>POST /api/v1/accounts/{id}/client-certificates</c>: a dual-control request to register a
+    /// verifier's client certificate; the OCSP and CRL mutual-TLS listeners accept it once approved.
+    /// </summary>
+    public async Task<IResult> RegisterClientCertificateAsync(string id, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var (body, _, problem) = await ApiJson.ReadAsync<ClientCertificateRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        try
+        {
+            using var certificate = ClientCertificateStore.Parse(body.CertificatePem);
+        }
+        catch (ClientCertificateException e)
+        {
+            return AccountChanges.Invalid(e.Message);
+        }
+
+        if (await FindAsync(id, context.RequestAborted) is not { } account)
+        {
+            return AccountChanges.AccountNotFound();
+        }
+
+        return account.Role != AccountRole.Verifier
+            ? AccountChanges.Invalid("client certificates are registered for verifier accounts only")
+            : await dual.RequestAsync(ApprovalAction.VerifierClientCertificate, id, new JsonObject { ["certificatePem"] = body.CertificatePem }, context.Caller(), context.RequestAborted);
+    }
+
+    /// <summary><c>POST /api/v1/accounts/{id}/activation</c> <c>{ activationCode }</c>: the holder gets the account's credentials, once.</summary>
+    public async Task<IResult> ActivateAsync(string id, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var (body, _, problem) = await ApiJson.ReadAsync<ActivationRequest>(context.Request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (string.IsNullOrWhiteSpace(body.ActivationCode))
+        {
+            return AccountChanges.Invalid("activationCode is required: the two parts the officers handed over, joined by '-'");
+        }
+
+        var address = context.Connection.RemoteIpAddress;
+        if (throttle.AddressWait(address) is { TotalSeconds: > 0 } wait)
+        {
+            context.Response.Headers.RetryAfter = ((long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return ProblemTypes.Problem(429, ProblemTypes.LoginThrottled, "too many wrong codes", "wait before the next attempt (Retry-After)");
+        }
+
+        var now = services.Options.Time.GetUtcNow();
+        var credentials = NewCredentials.Make(now, services.Settings.Accounts.TokenLifetimeDays);
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        if (ActivationCode.HashOf(body.ActivationCode) is not { } hash || !AccountStore.Activate(tx, id, hash, Instant.ToMicros(now), credentials.Stored))
+        {
+            throttle.AddressFailed(address);
+            context.Refuse("wrong, used or expired activation code");
+            return ProblemTypes.Problem(403, ProblemTypes.ActivationFailed, "activation failed", "unknown account, or a wrong, used or expired activation code");
+        }
+
+        services.Audit.Append(tx, new AuditRecord(id, "account.activated", id, new JsonObject { ["tokenExpiresUs"] = credentials.Stored.TokenExpiresUs }));
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.Json(new { id, token = credentials.Token, password = credentials.Password, tokenExpiresAt = credentials.TokenExpiresAt }, ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/accounts/me</c>: who the caller is and when their API token expires.</summary>
+    public async Task<IResult> MeAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var caller = context.Caller();
+        await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
+        var expires = AccountStore.TokenExpiresUs(db, caller.Id);
+        var me = AccountChanges.Describe(caller);
+        me.Remove("disabled");
+        me["tokenExpiresAt"] = expires is { } e ? Instant.FromMicros(e) : null;
+        return Results.Json(me, ApiJson.Options);
+    }
+
+    /// <summary><c>POST /api/v1/accounts/me/token</c>: a new API token for the caller; the old one stops working at once.</summary>
+    public async Task<IResult> RotateTokenAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var caller = context.Caller();
+        var credentials = NewCredentials.Make(services.Options.Time.GetUtcNow(), services.Settings.Accounts.TokenLifetimeDays);
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        AccountStore.RotateToken(tx, caller.Id, credentials.Stored.TokenSha256, credentials.Stored.TokenExpiresUs!.Value);
+        services.Audit.Append(tx, new AuditRecord(caller.Id, "account.token-rotated", caller.Id, new JsonObject { ["tokenExpiresUs"] = credentials.Stored.TokenExpiresUs }));
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.Json(new { token = credentials.Token, expiresAt = credentials.TokenExpiresAt }, ApiJson.Options);
+    }
+
+    private async Task<IResult> SwitchAccountAsync(string id, HttpContext context, ApprovalAction action)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var officer = context.Caller();
+        if (id == officer.Id)
+        {
+            return ProblemTypes.For(ApprovalRefusal.OwnAccount);
+        }
+
+        if (await FindAsync(id, context.RequestAborted) is not { } account)
+        {
+            return AccountChanges.AccountNotFound();
+        }
+
+        if (account.Role is AccountRole.Officer or AccountRole.Auditor)
+        {
+            return await dual.RequestAsync(action, id, [], officer, context.RequestAborted);
+        }
+
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        var outcome = changes.Apply(tx, action, id, [], officer.Id, null);
+        if (outcome.Problem is not null)
+        {
+            return outcome.Problem;
+        }
+
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.Json(outcome.Result, ApiJson.Options);
+    }
+
+    private async Task<IResult> CreateAtOnceAsync(Account account, Account officer, CancellationToken cancellationToken)
+    {
+        var credentials = NewCredentials.Make(services.Options.Time.GetUtcNow(), services.Settings.Accounts.TokenLifetimeDays);
+        using var tx = await services.Database.BeginWriteAsync(cancellationToken);
+        if (AccountStore.Find(tx.Connection, account.Id, tx.Transaction) is not null)
+        {
+            return ProblemTypes.Problem(409, ProblemTypes.AccountExists, "account exists", $"an account '{account.Id}' exists already");
+        }
+
+        AccountStore.Insert(tx, account, credentials.Stored);
+        services.Audit.Append(tx, new AuditRecord(officer.Id, "account.created", account.Id, new JsonObject
+        {
+            ["role"] = AccountStore.RoleText(account.Role),
+            ["municipalityCodes"] = AccountChanges.Codes(account.MunicipalityCodes),
+        }));
+        await tx.CommitAsync(cancellationToken);
+        var answer = AccountChanges.Describe(account);
+        answer.Remove("disabled");
+        answer["token"] = credentials.Token;
+        answer["password"] = credentials.Password;
+        answer["tokenExpiresAt"] = credentials.TokenExpiresAt;
+        return Results.Json(answer, ApiJson.Options, statusCode: StatusCodes.Status201Created);
+    }
+
+    private async Task<Account?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
+        return AccountStore.Find(db, id);
+    }
+
+    private static JsonArray JsonSerializerNode(IReadOnlyList<string>? codes) => AccountChanges.Codes(codes ?? []);
+}
