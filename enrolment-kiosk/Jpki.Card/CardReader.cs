@@ -15,7 +15,7 @@ namespace Jpki.Card;
 public sealed record CardCertificate(CardApplication Application, string Serial, DateTimeOffset NotAfter, string Subject, byte[] Der);
 
 /// <summary>A card as <c>jpki card list</c> shows it.</summary>
-public sealed record CardSummary(string Label, string State, IReadOnlyList<CardCertificate> Certificates, DateOnly? Expires = null);
+public sealed record CardSummary(string Label, string State, IReadOnlyList<CardCertificate> Certificates, DateOnly? Expires = null, string? MunicipalityCode = null);
 
 /// <summary>
 /// The PKCS#10 requests a card made for its new key pairs (PEM); Signing is null when only
@@ -94,7 +94,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
             (false, true) => "authentication-locked",
             _ => state.Personalised ? "personalised" : "blank",
         };
-        return new CardSummary(label, status, certificates, state.Expires);
+        return new CardSummary(label, status, certificates, state.Expires, state.MunicipalityCode);
     }
 
     /// <summary>The certificates on the card, read without a PIN.</summary>
@@ -134,7 +134,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
     /// </summary>
     /// <exception cref="CardPinFormatException">a PIN breaks the rules; nothing on the card changed.</exception>
     /// <exception cref="CardExpiredException">the card's expiry is before today (JST); nothing on the card changed.</exception>
-    public CardRequests Personalise(string label, string? signingPin, string authenticationPin, DateOnly? expires = null)
+    public CardRequests Personalise(string label, string? signingPin, string authenticationPin, DateOnly? expires = null, string? municipalityCode = null)
     {
         ArgumentNullException.ThrowIfNull(authenticationPin);
         EnsureFormat(CardApplication.Authentication, authenticationPin);
@@ -151,7 +151,7 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
                 throw new CardExpiredException(label, expired);
             }
 
-            state = state with { Expires = state.Expires ?? expires };
+            state = state with { Expires = state.Expires ?? expires, MunicipalityCode = municipalityCode ?? state.MunicipalityCode };
             var soPin = store.ReadSecurityOfficerPin(label);
             try
             {

@@ -9,7 +9,8 @@ namespace Jpki.Card;
 /// has none, the real card does), whether the card has been given its holder's PINs, and the
 /// card's expiry (JST calendar date; null for a blank card that has not been given one, and in
 /// state files written before cards had one). Certificates on the card end at 23:59:59 JST of
-/// that day at the latest.
+/// that day at the latest. <see cref="MunicipalityCode"/> is where its holder was registered when
+/// it was personalised: only an operator of that municipality may try its PINs at the kiosk.
 /// </summary>
 public sealed record CardState(
     string Label,
@@ -17,7 +18,8 @@ public sealed record CardState(
     int SigningWrongTries,
     int AuthenticationWrongTries,
     bool Personalised,
-    DateOnly? Expires = null)
+    DateOnly? Expires = null,
+    string? MunicipalityCode = null)
 {
     public int WrongTries(CardApplication application) =>
         application == CardApplication.Signing ? SigningWrongTries : AuthenticationWrongTries;

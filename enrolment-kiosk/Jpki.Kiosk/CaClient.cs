@@ -32,6 +32,10 @@ public sealed class CaClient(HttpClient http)
     public Task<CaAnswer> LoginAsync(string account, string password, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account, password }, null, cancellation);
 
+    /// <summary>Who a session token belongs to (<c>GET /api/v1/accounts/me</c>): id, role, municipalities.</summary>
+    public Task<CaAnswer> MeAsync(string token, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Get, "api/v1/accounts/me", token, null, null, cancellation);
+
     public Task<CaAnswer> LookupAsync(string token, string residentCode, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, "api/v1/residents/lookup", token, new { residentCode, purpose = "enrolment" }, null, cancellation);
 

@@ -33,6 +33,7 @@ public static class KioskHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
         builder.Services.AddSingleton<KioskPages>();
+        KioskSessionHandler.AddKioskAccess(builder.Services);
         builder.Services.AddDistributedMemoryCache();
         builder.Services.AddSession(session =>
         {
@@ -61,6 +62,16 @@ public static class KioskHost
             context.Response.Headers["X-Content-Type-Options"] = "nosniff";
             context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
             context.Response.Headers["Referrer-Policy"] = "no-referrer";
+            await next(context);
+        });
+        app.UseSession();
+        app.UseRouting();
+        app.UseRefusalLog("kiosk");
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // After authorization: a POST from someone without a session is sent to the login first.
+        app.Use(async (context, next) =>
+        {
             if (HttpMethods.IsPost(context.Request.Method))
             {
                 var antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
@@ -78,23 +89,23 @@ public static class KioskHost
 
             await next(context);
         });
-        app.UseSession();
 
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
-        app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to));
-        app.MapGet("/", (HttpContext context, KioskPages pages) => pages.Home(context));
-        app.MapGet("/login", (HttpContext context, KioskPages pages) => pages.LoginPage(context));
-        app.MapPost("/login", (HttpContext context, KioskPages pages) => pages.Login(context));
-        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.LogoutAsync(context));
-        app.MapGet("/enrol", (HttpContext context, KioskPages pages) => pages.EnrolPage(context));
-        app.MapPost("/enrol/lookup", (HttpContext context, KioskPages pages) => pages.Lookup(context));
-        app.MapPost("/enrol/confirm", (HttpContext context, KioskPages pages) => pages.Confirm(context));
-        app.MapPost("/enrol/issue", (HttpContext context, KioskPages pages) => pages.Issue(context));
-        app.MapGet("/enrol/receipt", (HttpContext context, KioskPages pages) => pages.ReceiptPage(context));
-        app.MapGet("/revoke", (HttpContext context, KioskPages pages) => pages.RevokePage(context));
-        app.MapPost("/revoke", (HttpContext context, KioskPages pages) => pages.Revoke(context));
-        app.MapGet("/card", (HttpContext context, KioskPages pages) => pages.CardCheckPage(context));
-        app.MapPost("/card", (HttpContext context, KioskPages pages) => pages.CardCheck(context));
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
+        app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
+        app.MapGet("/login", (HttpContext context, KioskPages pages) => pages.LoginPage(context)).AllowAnonymous();
+        app.MapPost("/login", (HttpContext context, KioskPages pages) => pages.Login(context)).AllowAnonymous();
+        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.LogoutAsync(context)).AllowAnonymous();
+        var operators = app.MapGroup("").RequireAuthorization(KioskSessionHandler.OperatorPolicy);
+        operators.MapGet("/", (HttpContext context, KioskPages pages) => pages.Home(context));
+        operators.MapGet("/enrol", (HttpContext context, KioskPages pages) => pages.EnrolPage(context));
+        operators.MapPost("/enrol/lookup", (HttpContext context, KioskPages pages) => pages.Lookup(context));
+        operators.MapPost("/enrol/confirm", (HttpContext context, KioskPages pages) => pages.Confirm(context));
+        operators.MapPost("/enrol/issue", (HttpContext context, KioskPages pages) => pages.Issue(context));
+        operators.MapGet("/enrol/receipt", (HttpContext context, KioskPages pages) => pages.ReceiptPage(context));
+        operators.MapGet("/revoke", (HttpContext context, KioskPages pages) => pages.RevokePage(context));
+        operators.MapPost("/revoke", (HttpContext context, KioskPages pages) => pages.Revoke(context));
+        operators.MapGet("/card", (HttpContext context, KioskPages pages) => pages.CardCheckPage(context));
+        operators.MapPost("/card", (HttpContext context, KioskPages pages) => pages.CardCheck(context));
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Jpki.Card;
+using Jpki.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -75,10 +76,21 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             });
         }
 
+        // The kiosk is for municipal operators: the CA says whose session this is.
+        var token = answer.Member("token")!;
+        var me = await ca.MeAsync(token, context.RequestAborted);
+        if (me.Member("role") != "operator")
+        {
+            logger.LogWarning("Kiosk login refused for {Account}: role {Role} is not operator", account, me.Member("role") ?? "unknown");
+            context.Refuse("the kiosk admits operators only");
+            return LoginPage(context, me.Ok ? text.OperatorsOnly : text.CaUnreachable, me.Ok ? 403 : 503);
+        }
+
         // A fresh session for a fresh login: nothing of an earlier operator carries over.
         KioskSession.Clear(context);
         var expiresAt = DateTimeOffset.Parse(answer.Member("expiresAt")!, CultureInfo.InvariantCulture);
-        new KioskSession(account, answer.Member("token")!, expiresAt, null, null).Save(context);
+        var municipalities = me.Body.GetProperty("municipalityCodes").EnumerateArray().Select(c => c.GetString()!).ToList();
+        new KioskSession(account, token, expiresAt, null, null, municipalities).Save(context);
         logger.LogInformation("Operator {Account} logged in at the kiosk", account);
         return Results.Redirect("/");
     }
@@ -141,7 +153,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             answer.Member("dateOfBirth") ?? "",
             answer.Body.GetProperty("sex").GetInt32(),
             answer.Member("address") ?? "",
-            answer.Member("municipalityName") ?? answer.Member("municipalityCode") ?? "");
+            answer.Member("municipalityName") ?? answer.Member("municipalityCode") ?? "",
+            answer.Member("municipalityCode"));
         var under15 = AgeInJst(facts.DateOfBirth, time.GetUtcNow()) < 15;
         var enrolment = new Enrolment(code, facts, answer.Body.GetProperty("sequence").GetInt64(), under15);
         (session with { Enrolment = enrolment, Receipt = null }).Save(context);
@@ -276,7 +289,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
             CardRequests requests;
             try
             {
-                requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin, CardExpiryFor(enrolment.Facts.DateOfBirth, time.GetUtcNow()));
+                requests = cards.Personalise(label, enrolment.WithSigning ? signingPin : null, authenticationPin, CardExpiryFor(enrolment.Facts.DateOfBirth, time.GetUtcNow()), enrolment.Facts.MunicipalityCode);
             }
             catch (CardExpiredException)
             {
@@ -489,7 +502,7 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
     public async Task<IResult> CardCheckPage(HttpContext context)
     {
         var session = await KioskSession.LoadAsync(context);
-        return session is null ? ToLogin(context) : CardCheckForm(context, session.Account, null, null);
+        return session is null ? ToLogin(context) : CardCheckForm(context, session, null, null);
     }
 
     /// <summary>The resident tries a PIN on the card: right, wrong (tries left) or locked, each a clear sentence.</summary>
@@ -507,32 +520,41 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
         var application = form["application"] == "signing" ? CardApplication.Signing : CardApplication.Authentication;
         if (!cards.Store.Exists(label) || !cards.IsVisible(label))
         {
-            return CardCheckForm(context, session.Account, text.UnknownCard, null, 400);
+            return CardCheckForm(context, session, text.UnknownCard, null, 400);
+        }
+
+        // A PIN tried counts against the card: only an operator of the holder's municipality may.
+        if (!session.IsBoundTo(cards.Describe(label).MunicipalityCode))
+        {
+            logger.LogWarning("Operator {Account} refused a PIN check on card {Card} of another municipality", session.Account, label);
+            context.Refuse("the card belongs to a municipality the operator is not bound to");
+            return CardCheckForm(context, session, text.CardNotYours, null, 403);
         }
 
         try
         {
             cards.VerifyPin(label, application, form["pin"].ToString());
-            return CardCheckForm(context, session.Account, null, text.PinOk);
+            return CardCheckForm(context, session, null, text.PinOk);
         }
         catch (CardPinFormatException e)
         {
-            return CardCheckForm(context, session.Account, text.Describe(e.Problem), null, 400);
+            return CardCheckForm(context, session, text.Describe(e.Problem), null, 400);
         }
         catch (CardWrongPinException e)
         {
-            return CardCheckForm(context, session.Account, string.Format(CultureInfo.InvariantCulture, text.WrongPin, e.TriesLeft), null, 403);
+            return CardCheckForm(context, session, string.Format(CultureInfo.InvariantCulture, text.WrongPin, e.TriesLeft), null, 403);
         }
         catch (CardLockedException)
         {
-            return CardCheckForm(context, session.Account, text.CardLocked, null, 423);
+            return CardCheckForm(context, session, text.CardLocked, null, 423);
         }
     }
 
-    private IResult CardCheckForm(HttpContext context, string account, string? error, string? success, int status = 200)
+    private IResult CardCheckForm(HttpContext context, KioskSession session, string? error, string? success, int status = 200)
     {
         var text = Text(context);
-        var options = string.Concat(cards.List().Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
+        var account = session.Account;
+        var options = string.Concat(cards.List().Where(c => session.IsBoundTo(c.MunicipalityCode)).Select(c => $"<option value=\"{E(c.Label)}\">{E(c.Label)} ({E(c.State)})</option>"));
         var body = Error(error) + (success is null ? "" : $"<p id=\"pin-ok\">{E(success)}</p>") + Form(antiforgery, context, "/card",
             $"<label>{E(text.Card)}<br><select name=\"card\" id=\"card\">{options}</select></label>"
             + $"<label>{E(text.Application)}<br><select name=\"application\" id=\"application\"><option value=\"signing\">{E(text.SigningCertificate)}</option><option value=\"authentication\">{E(text.AuthenticationCertificate)}</option></select></label>"
@@ -718,7 +740,8 @@ public sealed class KioskPages(CaClient ca, CardReader cards, IAntiforgery antif
     private IResult ToLogin(HttpContext context) =>
         context.Request.Cookies.ContainsKey(SessionCookie) ? Expired(context) : Results.Redirect("/login");
 
-    private IResult Expired(HttpContext context)
+    /// <summary>The login page after a session ended (idle timeout, CA session over): 401, the session cookie removed.</summary>
+    public IResult Expired(HttpContext context)
     {
         KioskSession.Clear(context);
         context.Response.Cookies.Delete(SessionCookie);

@@ -5,10 +5,11 @@ namespace Jpki.Kiosk;
 
 /// <summary>
 /// What the kiosk keeps per browser, server side (ASP.NET Core session, keyed by an HttpOnly,
-/// SameSite=Strict cookie): the operator's CA session token and the enrolment in progress.
+/// SameSite=Strict cookie): the operator's CA session token, the municipalities the CA binds the
+/// operator to (the cards the operator may touch), and the enrolment in progress.
 /// Never a PIN: PINs go from the form to the card within one request.
 /// </summary>
-public sealed record KioskSession(string Account, string Token, DateTimeOffset TokenExpiresAt, Enrolment? Enrolment, Receipt? Receipt)
+public sealed record KioskSession(string Account, string Token, DateTimeOffset TokenExpiresAt, Enrolment? Enrolment, Receipt? Receipt, IReadOnlyList<string>? MunicipalityCodes = null)
 {
     private const string Key = "kiosk";
 
@@ -22,10 +23,12 @@ public sealed record KioskSession(string Account, string Token, DateTimeOffset T
     public void Save(HttpContext context) => context.Session.SetString(Key, JsonSerializer.Serialize(this));
 
     public static void Clear(HttpContext context) => context.Session.Clear();
+
+    public bool IsBoundTo(string? municipalityCode) => municipalityCode is not null && (MunicipalityCodes ?? []).Contains(municipalityCode, StringComparer.Ordinal);
 }
 
 /// <summary>The four facts as the lookup returned them, for the face-to-face check.</summary>
-public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, string Address, string Municipality);
+public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, string Address, string Municipality, string? MunicipalityCode = null);
 
 /// <summary>
 /// One enrolment in progress. The Idempotency-Keys are made when the operator confirms, before

@@ -16,6 +16,10 @@ public sealed record KioskText
     public required string Logout { get; init; }
     public required string LoginFailed { get; init; }
     public required string LoginThrottled { get; init; }
+
+    public required string OperatorsOnly { get; init; }
+
+    public required string CardNotYours { get; init; }
     public required string CaUnreachable { get; init; }
     public required string SessionExpired { get; init; }
     public required string LoggedInAs { get; init; }
@@ -112,6 +116,8 @@ public sealed record KioskText
         Password = "パスワード",
         Logout = "ログアウト",
         LoginFailed = "アカウントまたはパスワードが違います。",
+        OperatorsOnly = "この端末は市区町村の窓口職員（operator）専用です。このアカウントではログインできません。",
+        CardNotYours = "このカードは担当外の市区町村の住民のカードです。担当の窓口で確認してください。",
         LoginThrottled = "パスワードの誤りが続いたため、次の入力まで少しお待ちください（ロックはされていません）。数秒後に再度お試しください。",
         CaUnreachable = "認証局に接続できません。何も発行されていません。時間をおいて再度お試しください。",
         SessionExpired = "操作がないまま時間が経過したため、ログアウトしました。再度ログインしてください。",
@@ -210,6 +216,8 @@ public sealed record KioskText
         Password = "Password",
         Logout = "Log out",
         LoginFailed = "Wrong account or password.",
+        OperatorsOnly = "This kiosk is for municipal operators only; this account cannot log in here.",
+        CardNotYours = "This card belongs to a resident of a municipality you are not assigned to; check it at that municipality's window.",
         LoginThrottled = "Too many wrong passwords: wait a few seconds before the next try (the account is not locked).",
         CaUnreachable = "The certificate authority cannot be reached. Nothing was issued. Try again later.",
         SessionExpired = "You were logged out after a period without activity. Please log in again.",
