@@ -152,6 +152,11 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
                 return IssuanceStopped();
             }
 
+            if (RateLimited(db, account, context) is { } limited)
+            {
+                return limited;
+            }
+
             if (EndEntityCertificateStore.PublicKeyCertified(db, spkiSha256))
             {
                 // A retry racing its first attempt may find the key certified by that attempt.
@@ -657,6 +662,29 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         stored.RequestSha256 == requestSha256
             ? Results.Text(stored.Body, stored.Status >= 400 ? "application/problem+json" : "application/json", Encoding.UTF8, stored.Status)
             : ProblemTypes.Problem(422, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key reused", "this Idempotency-Key was used with a different request body");
+
+    /// <summary>
+    /// An operator's certificates over the last hour and day against <c>accounts.issuancePerOperatorPer*</c>,
+    /// so that a stolen operator token cannot issue at machine speed. Checked before signing, not
+    /// under the writers' lock: concurrent requests of one operator may pass the limit by the few
+    /// that are being signed at that moment.
+    /// </summary>
+    private IResult? RateLimited(System.Data.Common.DbConnection db, Account account, HttpContext context)
+    {
+        var now = services.Options.Time.GetUtcNow();
+        var limits = services.Settings.Accounts;
+        foreach (var (window, limit) in new[] { (TimeSpan.FromHours(1), limits.IssuancePerOperatorPerHour), (TimeSpan.FromDays(1), limits.IssuancePerOperatorPerDay) })
+        {
+            if (Jpki.Core.Audit.AccessReportStore.CountActs(db, account.Id, "certificate.issued", Jpki.Core.Store.Instant.ToMicros(now - window)) >= limit)
+            {
+                context.Response.Headers.RetryAfter = ((long)window.TotalSeconds / 12).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                logger.LogWarning("issuance refused: {Account} reached {Limit} certificates per {Window}", account.Id, limit, window);
+                return ProblemTypes.Problem(429, ProblemTypes.IssuanceRateLimited, "issuance rate reached", $"this account has had {limit} certificates issued in the last {window.TotalHours:0} hours, its limit; nothing was issued");
+            }
+        }
+
+        return null;
+    }
 
     private static IResult IssuanceStopped() =>
         ProblemTypes.Problem(503, ProblemTypes.IssuanceStopped, "issuance stopped", "an officer has stopped issuance (PUT /api/v1/switches/issuance); nothing was issued");

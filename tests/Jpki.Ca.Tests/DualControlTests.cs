@@ -174,3 +174,37 @@ public sealed class DualControlTests(CaFixture ca)
         _ = JsonSerializer.Serialize(body);
     }
 }
+
+/// <summary>A stolen operator token cannot issue at machine speed: the per-operator rate.</summary>
+[Collection(CaTestGroup.Name)]
+public sealed class IssuanceRateTests(CaFixture ca)
+{
+    [Fact]
+    public async Task An_operator_over_the_hourly_limit_gets_429_and_nothing_is_issued()
+    {
+        var id = "op-rate-" + Guid.NewGuid().ToString("N")[..6];
+        var token = ca.AddAccount(new Jpki.Core.Accounts.Account(id, Jpki.Core.Accounts.AccountRole.Operator, ["352012"], false));
+        await using var limited = ca.BuildCa(TimeProvider.System, s => s with { Accounts = s.Accounts with { IssuancePerOperatorPerHour = 2, IssuancePerOperatorPerDay = 3 } });
+        await limited.StartAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            var (issued, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", token, await BodyAsync(), at: CaFixture.BoundAddress(limited));
+            Assert.True(issued == 201, body.ToString());
+        }
+
+        var before = ca.IssuedCertificates;
+        var (status, problem, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", token, await BodyAsync(), at: CaFixture.BoundAddress(limited));
+        Assert.Equal(429, status);
+        Assert.Equal("urn:jpki:problem:issuance-rate-limited", problem.GetProperty("type").GetString());
+        Assert.Equal(before, ca.IssuedCertificates);
+        Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND actor = '{id}'"));
+
+        // Another operator is not held back by this one's rate.
+        var (other, otherBody, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", await BodyAsync(), at: CaFixture.BoundAddress(limited));
+        Assert.True(other == 201, otherBody.ToString());
+        await limited.StopAsync();
+    }
+
+    private async Task<object> BodyAsync() =>
+        new { residentCode = await ca.AddResidentAsync(), kind = "authentication", csr = ca.NewCardCsr(), windowId = "RATE00001" };
+}

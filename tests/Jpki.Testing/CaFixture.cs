@@ -91,10 +91,11 @@ public sealed class CaFixture : IAsyncLifetime
     /// A CA process on this install's store and token, listening on a port of its own: the
     /// fixture's, or a second instance with another clock (DESIGN.md §4: instances share the store).
     /// </summary>
-    public WebApplication BuildCa(TimeProvider time)
+    public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null)
     {
         var settings = JpkiSettings.Load(Home);
         settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
+        settings = adjust?.Invoke(settings) ?? settings;
         return CaHost.Build(settings, Module, new CaOptions
         {
             ListenUrl = "http://127.0.0.1:0",

@@ -1,4 +1,5 @@
 using Jpki.Ca.Access;
+using Jpki.Core.Accounts;
 
 namespace Jpki.Ca.Accounts;
 

@@ -91,4 +91,10 @@ public static class AccessReportStore
                 new { account, fromUs, toUs })
             .ToList();
     }
+
+    /// <summary>How many records of <paramref name="action"/> an account made since <paramref name="sinceUs"/> (the per-operator issuance rate).</summary>
+    public static long CountActs(DbConnection db, string account, string action, long sinceUs) =>
+        db.QuerySingle<long>(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = @account AND time_us >= @sinceUs AND action = @action",
+            new { account, action, sinceUs });
 }

@@ -43,3 +43,11 @@ CREATE TABLE account_grants (
 CREATE INDEX account_grants_account ON account_grants (account);
 CREATE INDEX account_grants_requested_by ON account_grants (requested_by);
 CREATE INDEX account_grants_approved_by ON account_grants (approved_by);
+
+-- How this install was set up: 'demo' (./jpki up: the built-in accounts' credentials are files
+-- under secrets/) or 'production' (./jpki hsm init --production: no officer or auditor
+-- credential ever written to disk). Written once, by the first start or the ceremony.
+CREATE TABLE install_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

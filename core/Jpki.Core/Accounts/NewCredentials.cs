@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Jpki.Core.Accounts;
 
-namespace Jpki.Ca.Accounts;
+namespace Jpki.Core.Accounts;
 
 /// <summary>
 /// A fresh API token and password for an account's holder, shown once and stored only as hashes
