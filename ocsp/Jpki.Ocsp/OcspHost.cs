@@ -79,6 +79,7 @@ public static class OcspHost
             ocsp.MaxCachedAnswers));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
+        builder.Services.AddSingleton<OcspRefusals>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
         builder.Services.AddSingleton<StatusChangeWatcher>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
@@ -89,6 +90,7 @@ public static class OcspHost
             provider.GetRequiredService<SigningSource>(),
             new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
             provider.GetRequiredService<OcspLogWriter>(),
+            provider.GetRequiredService<OcspRefusals>(),
             timings,
             ocsp.MaxRequestBytes,
             time,
@@ -99,7 +101,7 @@ public static class OcspHost
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
-        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log) =>
+        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals) =>
         {
             var hsm = services.Pool.Health;
             var healthy = hsm.Status == HsmHealthStatus.Healthy && services.Directory.Count > 0;
@@ -116,6 +118,7 @@ public static class OcspHost
                     lastChangeSeq = watcher.LastChangeSeq,
                     statusNotify = watcher.Notify,
                     queriesLogged = log.Written,
+                    refusedQueries = refusals.Count,
                 },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
