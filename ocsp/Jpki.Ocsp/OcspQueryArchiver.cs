@@ -7,6 +7,7 @@ using Jpki.Core;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
+using Jpki.Hosting;
 
 namespace Jpki.Ocsp;
 

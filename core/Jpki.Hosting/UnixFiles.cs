@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Jpki.Core;
+namespace Jpki.Hosting;
 
 /// <summary>
 /// The two file-system calls .NET does not offer: the process umask, and fsync of a directory
