@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Jpki.Core.Store;
-using Jpki.Hosting;
 
 namespace Jpki.Ocsp.Tests;
 
@@ -17,6 +16,13 @@ public sealed partial class FilePermissionTests : IDisposable
 {
     private const UnixFileMode OwnerFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerDirectory = OwnerFile | UnixFileMode.UserExecute;
+
+    /// <summary>
+    /// Every child starts from umask 022 (a login shell's usual one), whatever this process has
+    /// (<c>./jpki test</c> runs under 077): only the umask of the script or program itself may make
+    /// its files owner-only. The check prints the mask, and a child whose shell ignored it fails.
+    /// </summary>
+    private const string PermissiveUmask = "umask 022 && [ \"$(umask)\" = 0022 ] && ";
 
     // Readable by anyone, like /tmp: only the modes inside JPKI_HOME may keep other users out.
     private readonly string root = Directory.CreateTempSubdirectory("jpki-modes-").FullName;
@@ -33,8 +39,8 @@ public sealed partial class FilePermissionTests : IDisposable
     {
         var home = Path.Combine(root, "var");
         var script = ExternalProcess.RunWith(
-            Path.Combine(RepositoryRoot(), "jpki"),
-            ["hsm", "init"],
+            "sh",
+            ["-c", PermissiveUmask + "exec \"$0\" hsm init", Path.Combine(RepositoryRoot(), "jpki")],
             new Dictionary<string, string> { ["JPKI_HOME"] = home, ["JPKI_BUILD_CONFIG"] = BuildConfiguration(), ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "", ["JPKI_HSM_TOKEN"] = "", ["SOFTHSM2_CONF"] = "" });
         Assert.True(script.ExitCode == 0, script.ToString());
 
@@ -70,9 +76,13 @@ public sealed partial class FilePermissionTests : IDisposable
         Directory.CreateDirectory(tokens);
         var conf = Path.Combine(root, "softhsm2.conf");
         File.WriteAllText(conf, $"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        Assert.NotEqual(UnixFiles.OwnerOnlyMask, UnixFiles.CurrentUmask() & UnixFiles.OwnerOnlyMask);
 
-        TestInstall.RunCeremony(home, conf, "JPKI-" + Guid.NewGuid().ToString("N")[..8], ModulePath);
+        // As TestInstall.RunCeremony does, but from umask 022: ./jpki test runs everything under 077.
+        var ceremony = ExternalProcess.RunWith(
+            "sh",
+            ["-c", PermissiveUmask + "exec dotnet \"$0\" hsm init", TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool")],
+            new Dictionary<string, string> { ["JPKI_HOME"] = home, ["SOFTHSM2_CONF"] = conf, ["JPKI_HSM_TOKEN"] = "JPKI-" + Guid.NewGuid().ToString("N")[..8], ["JPKI_PKCS11_MODULE"] = ModulePath, ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        Assert.True(ceremony.ExitCode == 0, ceremony.ToString());
 
         AssertOwnerOnly(home);
         AssertUnreadableByNobody(home, "jpki.db", "audit/checkpoints", "secrets/hsm-user.pin", "secrets/hsm-so.pin");
@@ -81,7 +91,7 @@ public sealed partial class FilePermissionTests : IDisposable
     /// <summary>Starts the real responder process, waits for its archive pass, and returns the umask the kernel reports for it.</summary>
     private static async Task<string> RunResponderUntilArchivedAsync(string home, Action whileRunning)
     {
-        var start = ExternalProcess.Start("dotnet", [TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp"), "--urls", "http://127.0.0.1:0"]);
+        var start = ExternalProcess.Start("sh", ["-c", PermissiveUmask + "exec dotnet \"$0\" --urls http://127.0.0.1:0", TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp")]);
         start.Environment["JPKI_HOME"] = home;
         start.Environment["SOFTHSM2_CONF"] = Path.Combine(home, "hsm", "softhsm2.conf");
         foreach (var name in new[] { "JPKI_HSM_PIN", "JPKI_DB", "JPKI_HSM_TOKEN" })
