@@ -5,6 +5,8 @@ using Jpki.Hsm;
 
 // The CA API process: `dotnet Jpki.Ca.dll [--urls URL]`. Settings from $JPKI_HOME/jpki.json;
 // SOFTHSM2_CONF comes from the process environment (set by ./jpki), which SoftHSM reads itself.
+// Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
+UnixFiles.RestrictNewFilesToOwner();
 var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
 var listen = ServiceHost.UrlsArgument(args, settings.Urls.CaListen);
 

@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 
 // The CRL publisher: `dotnet Jpki.CrlPublisher.dll [--urls URL]` serves and schedules;
 // `dotnet Jpki.CrlPublisher.dll publish [--delta]` publishes once (./jpki crl publish) and exits.
+// Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
+UnixFiles.RestrictNewFilesToOwner();
 var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
 using var module = Pkcs11Module.Load(settings.ModulePath);
 if (args.Length > 0 && args[0] == "publish")

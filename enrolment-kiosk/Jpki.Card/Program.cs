@@ -1,9 +1,12 @@
 using System.Globalization;
 using Jpki.Card;
+using Jpki.Hosting;
 using Jpki.Hsm;
 
 // jpki card new [--expires YYYY-MM-DD] | list | sign --card LABEL --in FILE --out FILE [--pin-file FILE]
 // PINs come from a file or the terminal (no echo), never from the command line.
+// Owner-only files from here on (umask 077): the cards' SoftHSM tokens and PIN counters live in var/cards.
+UnixFiles.RestrictNewFilesToOwner();
 return CardCommand.Run(args);
 
 internal static class CardCommand

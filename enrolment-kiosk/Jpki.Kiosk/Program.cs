@@ -1,4 +1,5 @@
 using Jpki.Card;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.Kiosk;
 
@@ -6,6 +7,8 @@ using Jpki.Kiosk;
 // store ({home}/cards), never the CA's HSM. Cards made by `jpki card new` after the kiosk
 // started are not visible to it (SoftHSM reads its tokens at C_Initialize); the kiosk makes
 // blank cards itself as enrolments need them.
+// Owner-only files from here on (umask 077): the cards' SoftHSM tokens and PIN counters live in var/cards.
+UnixFiles.RestrictNewFilesToOwner();
 var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
 var options = new KioskOptions();
 for (var i = 0; i + 1 < args.Length; i += 2)

@@ -1,6 +1,7 @@
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
+using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.HsmTool;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,8 @@ const string Usage = """
                                    OCSP/CRL mutual-TLS listeners on https://127.0.0.1:8443 / :8444 (idempotent)
     """;
 
+// Owner-only files from here on (umask 077): the store, PIN files, certificates and backups it writes.
+UnixFiles.RestrictNewFilesToOwner();
 using var loggers = LoggerFactory.Create(b => b
     .AddSimpleConsole(o => o.SingleLine = true)
     .SetMinimumLevel(Environment.GetEnvironmentVariable("JPKI_LOG_LEVEL") is { } level && Enum.TryParse<LogLevel>(level, out var l) ? l : LogLevel.Warning));

@@ -4,6 +4,8 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Owner-only files from here on (umask 077): its SQLite file holds the synthetic residents' facts.
+        Jpki.Hosting.UnixFiles.RestrictNewFilesToOwner();
         SimulatorSettings settings;
         try
         {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Jpki.Core.Accounts;
 using Jpki.Core.Store;
@@ -14,6 +13,8 @@ namespace Jpki.Ocsp;
 /// application/ocsp-request body, GET <c>/ocsp/{url-encoded base64}</c>. Every answer is
 /// application/ocsp-response with HTTP 200; refusals and errors are OCSP statuses, unsigned,
 /// with <c>Cache-Control: no-cache</c>. Order: access policy, then the request, then the issuer.
+/// The access check comes before the body is read, and a refused request costs no store write
+/// (<see cref="OcspRefusals"/> counts and logs it): only a recognised verifier's queries are logged.
 /// </summary>
 public sealed class OcspEndpoint(
     VerifierAccessPolicy access,
@@ -22,6 +23,7 @@ public sealed class OcspEndpoint(
     SigningSource signing,
     RateBudget nonceBudget,
     OcspLogWriter log,
+    OcspRefusals refusals,
     OcspTimings timings,
     int maxRequestBytes,
     TimeProvider time,
@@ -30,11 +32,29 @@ public sealed class OcspEndpoint(
     public const string RequestMediaType = "application/ocsp-request";
     public const string ResponseMediaType = "application/ocsp-response";
 
+    public const string PostRoute = "/ocsp";
+    public const string GetRoute = "/ocsp/{request}";
+
     public async Task PostAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var body = await ReadBodyAsync(context);
-        await AnswerAsync(context, body);
+        if (await AuthorizeAsync(context, PostRoute) is not { } grant)
+        {
+            return;
+        }
+
+        var body = await RequestBodyReader.ReadAsync(context, maxRequestBytes);
+        if (body.Outcome != BodyOutcome.Read)
+        {
+            // Once per request, and a verifier's request: refused ones never get this far.
+            logger.LogWarning(
+                "malformed OCSP request from {Verifier} at {ClientAddress}: {Problem}",
+                grant.Verifier,
+                context.Connection.RemoteIpAddress?.ToString(),
+                body.Outcome == BodyOutcome.TooLarge ? $"request body over {maxRequestBytes} bytes" : "badly framed request body");
+        }
+
+        await AnswerAsync(context, grant, body.Bytes, body.Outcome == BodyOutcome.Read);
     }
 
     /// <summary>
@@ -46,7 +66,12 @@ public sealed class OcspEndpoint(
     public async Task GetAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        await AnswerAsync(context, DecodeGetPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? ""));
+        if (await AuthorizeAsync(context, GetRoute) is not { } grant)
+        {
+            return;
+        }
+
+        await AnswerAsync(context, grant, DecodeGetPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? ""), logMalformed: true);
     }
 
     public static byte[]? DecodeGetPath(string rawTarget)
@@ -79,68 +104,36 @@ public sealed class OcspEndpoint(
         return Convert.TryFromBase64String(text, buffer, out var written) ? buffer[..written] : null;
     }
 
-    private async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    /// <summary>The verifier the request comes from; null when refused, after answering 'unauthorized' (nothing read, nothing stored).</summary>
+    private async Task<VerifierGrant?> AuthorizeAsync(HttpContext context, string route)
     {
-        if (context.Request.ContentLength > maxRequestBytes)
-        {
-            return null;
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(maxRequestBytes + 1);
-        try
-        {
-            var total = 0;
-            int read;
-            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(total, maxRequestBytes + 1 - total), context.RequestAborted)) > 0)
-            {
-                total += read;
-                if (total > maxRequestBytes)
-                {
-                    return null;
-                }
-            }
-
-            return buffer[..total];
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task AnswerAsync(HttpContext context, byte[]? der)
-    {
-        var nowUs = Instant.NowMicros(time);
-        var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
-        OcspRequest? request = null;
-        string? malformed = null;
-        if (der is null)
-        {
-            malformed = "the body is missing, too large, or the GET path is not base64";
-        }
-        else
-        {
-            try
-            {
-                request = OcspRequestReader.Read(der);
-            }
-            catch (MalformedOcspRequestException e)
-            {
-                malformed = e.Message;
-            }
-        }
-
-        var serial = request?.CertId.SerialHex;
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var certificate = context.Connection.ClientCertificate;
+        var grant = await access.AuthorizeAsync(authorization, certificate, context.Connection.RemoteIpAddress, context.RequestAborted);
         if (grant is null)
         {
-            await LogAsync(context, null, null, serial, "unauthorized", false, nowUs);
+            var reason = authorization.Length == 0 && certificate is null
+                ? "no credential"
+                : "credential not accepted (unknown, not a verifier's, disabled or outside its validity)";
+            refusals.Refused(route, reason, context.Connection.RemoteIpAddress);
             await WriteErrorAsync(context, OcspResponseStatus.Unauthorized);
-            return;
         }
 
+        return grant;
+    }
+
+    private async Task AnswerAsync(HttpContext context, VerifierGrant grant, byte[]? der, bool logMalformed)
+    {
+        var nowUs = Instant.NowMicros(time);
+        var (request, malformed) = Parse(der);
+        var serial = request?.CertId.SerialHex;
         if (request is null)
         {
-            logger.LogInformation("malformed OCSP request from {Verifier}: {Reason}", grant.Verifier, malformed);
+            if (logMalformed)
+            {
+                logger.LogInformation("malformed OCSP request from {Verifier}: {Reason}", grant.Verifier, malformed);
+            }
+
             await LogAsync(context, grant.Verifier, null, null, "malformedRequest", false, nowUs);
             await WriteErrorAsync(context, OcspResponseStatus.MalformedRequest);
             return;
@@ -185,6 +178,23 @@ public sealed class OcspEndpoint(
 
         await LogAsync(context, grant.Verifier, issuer.IssuerKeyId, serial, StateText(answer.Status.State), answer.HasNonce, nowUs);
         await WriteAnswerAsync(context, answer, grant.ByNetwork);
+    }
+
+    private static (OcspRequest? Request, string? Malformed) Parse(byte[]? der)
+    {
+        if (der is null)
+        {
+            return (null, "the body is missing, too large, or the GET path is not base64");
+        }
+
+        try
+        {
+            return (OcspRequestReader.Read(der), null);
+        }
+        catch (MalformedOcspRequestException e)
+        {
+            return (null, e.Message);
+        }
     }
 
     private async Task WriteAnswerAsync(HttpContext context, SignedAnswer answer, bool sharedCacheable)

@@ -1,5 +1,7 @@
 using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.Issuers;
 using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
@@ -79,7 +81,9 @@ public static class OcspHost
             ocsp.MaxCachedAnswers));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
+        builder.Services.AddSingleton<OcspRefusals>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
+        AddArchive(builder.Services, settings, time);
         builder.Services.AddSingleton<StatusChangeWatcher>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
         builder.Services.AddSingleton(provider => new OcspEndpoint(
@@ -89,6 +93,7 @@ public static class OcspHost
             provider.GetRequiredService<SigningSource>(),
             new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
             provider.GetRequiredService<OcspLogWriter>(),
+            provider.GetRequiredService<OcspRefusals>(),
             timings,
             ocsp.MaxRequestBytes,
             time,
@@ -99,7 +104,7 @@ public static class OcspHost
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
-        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log) =>
+        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
         {
             var hsm = services.Pool.Health;
             var healthy = hsm.Status == HsmHealthStatus.Healthy && services.Directory.Count > 0;
@@ -116,10 +121,35 @@ public static class OcspHost
                     lastChangeSeq = watcher.LastChangeSeq,
                     statusNotify = watcher.Notify,
                     queriesLogged = log.Written,
+                    refusedQueries = refusals.Count,
+                    archive = provider.GetService<OcspArchiveJob>()?.Status
+                        ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null),
                 },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         return app;
+    }
+
+    /// <summary>The query-log archive job (<c>ocsp.archive.*</c>), unless switched off.</summary>
+    private static void AddArchive(IServiceCollection services, JpkiSettings settings, TimeProvider time)
+    {
+        if (!settings.Ocsp.Archive.Enabled)
+        {
+            return;
+        }
+
+        services.AddSingleton(provider => new OcspQueryArchiver(
+            provider.GetRequiredService<Database>(),
+            provider.GetRequiredService<OcspServices>().Audit,
+            OcspArchiveOptions.From(settings),
+            time));
+        services.AddSingleton(provider => new OcspArchiveJob(
+            provider.GetRequiredService<OcspQueryArchiver>(),
+            provider.GetRequiredService<Database>(),
+            TimeSpan.FromMinutes(settings.Ocsp.Archive.EveryMinutes),
+            time,
+            provider.GetRequiredService<ILogger<OcspArchiveJob>>()));
+        services.AddHostedService(provider => provider.GetRequiredService<OcspArchiveJob>());
     }
 }
 
@@ -137,6 +167,9 @@ public sealed class OcspServices : IDisposable
     public IssuerDirectory Directory { get; private set; } = null!;
 
     public SignatureCounter Signatures { get; } = new();
+
+    /// <summary>The audit chain, for the records the responder writes (<c>ocsp.queries-archived</c>).</summary>
+    public AuditLog Audit { get; private set; } = null!;
 
     /// <exception cref="InvalidOperationException">No issuer key has a responder: run <c>./jpki hsm init</c>.</exception>
     public static OcspServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers)
@@ -157,6 +190,8 @@ public sealed class OcspServices : IDisposable
                 throw new InvalidOperationException("no issuer key has a delegated OCSP responder: run ./jpki hsm init");
             }
 
+            services.Audit = OpenAudit(settings, services);
+
             return services;
         }
         catch
@@ -164,6 +199,22 @@ public sealed class OcspServices : IDisposable
             services.Dispose();
             throw;
         }
+    }
+
+    /// <summary>As the CRL publisher does: the checkpoint key from the token, and a checkpoint-file tail copied before anything is appended.</summary>
+    private static AuditLog OpenAudit(JpkiSettings settings, OcspServices services)
+    {
+        const string checkpointKeyId = "audit-checkpoint-1";
+        InstallKeyRow checkpointKey;
+        using (var db = services.Database.OpenConnection())
+        {
+            checkpointKey = IssuerStore.FindInstallKey(db, checkpointKeyId)
+                ?? throw new InvalidOperationException($"the store has no install key '{checkpointKeyId}': run ./jpki hsm init");
+        }
+
+        var audit = new AuditLog(services.Own(Pkcs11Signer.Open(services.Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());
+        audit.RecoverCheckpointFile(services.Database);
+        return audit;
     }
 
     private T Own<T>(T disposable)

@@ -21,6 +21,54 @@ public enum CertificateState
 /// <summary>One line of the query log.</summary>
 public sealed record OcspQueryRecord(string? Verifier, string? IssuerKeyId, string? Serial, string Answer, bool Nonce, long TimeUs);
 
+/// <summary>One row of ocsp_queries as the archive reads it.</summary>
+public sealed class StoredQuery
+{
+    public long Id { get; init; }
+
+    public string? Verifier { get; init; }
+
+    public string? IssuerKeyId { get; init; }
+
+    public string? Serial { get; init; }
+
+    public string Answer { get; init; } = "";
+
+    /// <summary>1 if the request carried a nonce (the column is an integer on both engines).</summary>
+    public long Nonce { get; init; }
+
+    public long TimeUs { get; init; }
+}
+
+/// <summary>One archive file of the query log (a row of ocsp_query_archives, migration 0014).</summary>
+public sealed class QueryArchive
+{
+    /// <summary>The JST day of its rows, YYYY-MM-DD.</summary>
+    public string Day { get; init; } = "";
+
+    public int Part { get; init; }
+
+    public string FileName { get; init; } = "";
+
+    /// <summary>The machine whose archive directory holds the file.</summary>
+    public string Host { get; init; } = "";
+
+    public long RowCount { get; init; }
+
+    public long FirstId { get; init; }
+
+    public long LastId { get; init; }
+
+    public long Bytes { get; init; }
+
+    /// <summary>Lowercase hex SHA-256 of the file as written.</summary>
+    public string Sha256 { get; init; } = "";
+
+    public long AuditSeq { get; init; }
+
+    public long ArchivedUs { get; init; }
+}
+
 /// <summary>An issuer key the responder may answer for, with its current delegated responder.</summary>
 public sealed class ServedIssuerKey
 {
@@ -39,7 +87,7 @@ public sealed class ServedIssuerKey
     public long? ResponderNotAfterUs { get; set; }
 }
 
-/// <summary>The OCSP responder's SQL, in one place (tables of migration 0006 and what it reads).</summary>
+/// <summary>The OCSP responder's SQL, in one place (tables of migrations 0006 and 0014 and what it reads).</summary>
 public static class OcspStore
 {
     /// <summary>Every issuer key with a certificate, with its newest good responder certificate (if any).</summary>
@@ -155,6 +203,61 @@ public static class OcspStore
 
     public static long? FirstRevokedProducedUs(DbConnection db, string serial) =>
         db.QuerySingleOrDefault<long?>("SELECT produced_us FROM ocsp_first_revoked WHERE serial = @serial", new { serial });
+
+    /// <summary>The time of the oldest row of the query log (by its time index), or null when it is empty.</summary>
+    public static long? OldestQueryUs(DbConnection db) =>
+        db.ExecuteScalar<long?>("SELECT MIN(time_us) FROM ocsp_queries");
+
+    /// <summary>
+    /// The rows of [<paramref name="fromUs"/>, <paramref name="toUs"/>) in id order, streamed (a day
+    /// may hold millions): one statement, so one snapshot on either engine.
+    /// </summary>
+    public static IEnumerable<StoredQuery> ReadQueries(DbConnection db, long fromUs, long toUs) =>
+        db.Query<StoredQuery>(
+            """
+            SELECT id AS Id, verifier AS Verifier, issuer_key_id AS IssuerKeyId, serial AS Serial, answer AS Answer,
+                   nonce AS Nonce, time_us AS TimeUs
+            FROM ocsp_queries WHERE time_us >= @fromUs AND time_us < @toUs ORDER BY id
+            """,
+            new { fromUs, toUs },
+            buffered: false);
+
+    /// <summary>Deletes the archived rows: those of the time range within the id range the file holds. Returns how many.</summary>
+    public static int DeleteQueries(WriteTransaction tx, long fromUs, long toUs, long firstId, long lastId)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute(
+            "DELETE FROM ocsp_queries WHERE time_us >= @fromUs AND time_us < @toUs AND id >= @firstId AND id <= @lastId",
+            new { fromUs, toUs, firstId, lastId });
+    }
+
+    /// <summary>How many archive files the JST day already has (the next one is part count + 1).</summary>
+    public static int ArchiveParts(DbConnection db, string day, DbTransaction? transaction = null) =>
+        db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_query_archives WHERE day = @day", new { day }, transaction);
+
+    public static void InsertArchive(WriteTransaction tx, QueryArchive archive)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute(
+            """
+            INSERT INTO ocsp_query_archives (day, part, file_name, host, row_count, first_id, last_id, bytes, sha256, audit_seq, archived_us)
+            VALUES (@Day, @Part, @FileName, @Host, @RowCount, @FirstId, @LastId, @Bytes, @Sha256, @AuditSeq, @ArchivedUs)
+            """,
+            archive);
+    }
+
+    /// <summary>Every archive file recorded, oldest day first.</summary>
+    public static IReadOnlyList<QueryArchive> ListArchives(DbConnection db) =>
+        db.Query<QueryArchive>(
+            """
+            SELECT day AS Day, part AS Part, file_name AS FileName, host AS Host, row_count AS RowCount, first_id AS FirstId,
+                   last_id AS LastId, bytes AS Bytes, sha256 AS Sha256, audit_seq AS AuditSeq, archived_us AS ArchivedUs
+            FROM ocsp_query_archives ORDER BY day, part
+            """).AsList();
+
+    /// <summary>Number of archive files and their total size in bytes.</summary>
+    public static (long Files, long Bytes) ArchiveTotals(DbConnection db) =>
+        db.QuerySingle<(long, long)>("SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM ocsp_query_archives");
 
     private sealed class StatusRow
     {

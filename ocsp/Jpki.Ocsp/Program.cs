@@ -5,6 +5,8 @@ using Jpki.Ocsp;
 
 // The OCSP responder process: `dotnet Jpki.Ocsp.dll [--urls URL]`. Settings from $JPKI_HOME/jpki.json
 // (ocsp.*); SOFTHSM2_CONF comes from the process environment (set by ./jpki).
+// Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
+UnixFiles.RestrictNewFilesToOwner();
 var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
 var listen = ServiceHost.UrlsArgument(args, settings.Ocsp.Listen);
 

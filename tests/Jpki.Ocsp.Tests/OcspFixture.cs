@@ -31,7 +31,7 @@ namespace Jpki.Ocsp.Tests;
 /// and hosts the responder on 127.0.0.1 port 0. A second responder on the same install allows
 /// 127.0.0.0/8 without credentials, for clients that cannot send a header (ocsptool).
 /// </summary>
-public sealed class OcspFixture : IAsyncLifetime
+public sealed partial class OcspFixture : IAsyncLifetime
 {
     public const string Verifier = "verifier-a";
     public const string OtherVerifier = "verifier-b";
@@ -110,6 +110,10 @@ public sealed class OcspFixture : IAsyncLifetime
     public Pkcs11Signer IssuerSigner(string issuerKeyId) => issuerSigners[issuerKeyId];
 
     public StatusChangeWatcher Watcher => responder!.Services.GetRequiredService<StatusChangeWatcher>();
+
+    /// <summary>A service of the token-and-TLS responder (<see cref="Address"/>), e.g. its archive job.</summary>
+    public T Service<T>()
+        where T : notnull => responder!.Services.GetRequiredService<T>();
 
     public async Task InitializeAsync()
     {
@@ -365,33 +369,6 @@ public sealed class OcspFixture : IAsyncLifetime
         var generator = new RsaKeyPairGenerator();
         generator.Init(new KeyGenerationParameters(new SecureRandom(), 2048));
         return generator.GenerateKeyPair();
-    }
-
-    /// <summary>
-    /// The PostgreSQL install: a database of its own on the run's server (JPKI_TEST_PG, see
-    /// PostgresServer), named in the install's jpki.json, and the ceremony run into it. Made before
-    /// the module loads (SoftHSM sees only the tokens that exist then); a failure is kept for the
-    /// PostgreSQL tests to fail with, so the SQLite tests of the collection still run.
-    /// </summary>
-    private void CreatePostgresInstall()
-    {
-        try
-        {
-            var server = PostgresServer.Shared;
-            server.Execute($"CREATE DATABASE {postgresDatabaseName}");
-            JpkiSettings.Load(PostgresHome); // writes the defaults
-            var file = Path.Combine(PostgresHome, JpkiSettings.FileName);
-            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
-            json["database"] = new Npgsql.NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = postgresDatabaseName }.ToString();
-            File.WriteAllText(file, json.ToJsonString());
-            TestInstall.RunCeremony(PostgresHome, ConfPath, PostgresTokenLabel, ModulePath);
-        }
-#pragma warning disable CA1031 // Kept and rethrown by every PostgreSQL test: they fail, they are not skipped.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            PostgresInstallError = e;
-        }
     }
 
     private void RunCeremony() => TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);

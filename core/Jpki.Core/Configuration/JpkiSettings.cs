@@ -127,6 +127,7 @@ public sealed record JpkiSettings
         Crl.MutualTls?.Validate(path, "crl.mutualTls");
         Crl.Validate(path);
         Accounts.Validate(path);
+        Ocsp.Archive.Validate(path);
 
         if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
         {
@@ -387,4 +388,7 @@ public sealed record OcspSettings
 
     /// <summary>An optional HTTPS listener where verifiers present registered client certificates (off when null).</summary>
     public MutualTlsSettings? MutualTls { get; init; }
+
+    /// <summary>Days of the query log older than the hot window go to compressed files (<see cref="OcspArchiveSettings"/>).</summary>
+    public OcspArchiveSettings Archive { get; init; } = new();
 }
