@@ -64,12 +64,7 @@ public static class AuditVerifier
             allCheckpoints.TryAdd(seq, checkpoint);
         }
 
-        var head = connection.QuerySingle<AuditLog.ChainHead>(
-            """
-            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
-            FROM chain_head WHERE id = 1
-            """,
-            transaction: snapshot);
+        var head = AuditLog.ReadHead(connection, snapshot);
         var purges = new PurgeLedger();
         var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, allCheckpoints, databaseCheckpoints, purges);
         var copies = chainProblem is null ? CheckCopies(lastSeq, fileCheckpoints, databaseCheckpoints, checkpointFiles) : null;
