@@ -100,7 +100,7 @@ internal sealed class AuditCheckpointSources(CheckpointKeyring keys, bool pinned
                 AuditProblem.CheckpointUnknownKey,
                 checkpoint.Seq,
                 pinned
-                    ? $"the checkpoint at {checkpoint.Seq} ({source}) was signed by key {checkpoint.KeyId}, not by the pinned key"
+                    ? $"the checkpoint at {checkpoint.Seq} ({source}) was signed by key {checkpoint.KeyId}, not by the pinned key{(keys.KeyIds.Count == 0 ? " (which neither the store nor a witness file holds)" : "")}"
                     : $"the checkpoint at {checkpoint.Seq} was signed by unknown key {checkpoint.KeyId}",
                 source);
         }

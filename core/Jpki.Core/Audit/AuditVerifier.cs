@@ -106,9 +106,8 @@ public static class AuditVerifier
             return (all, null);
         }
 
-        var fork = AuditWitnessTrust.Fork(inputs.Witness);
         var (keys, problem) = AuditWitnessTrust.Establish(pinned, inputs.CheckpointPublicKeys, inputs.Witness);
-        return (keys, fork ?? problem);
+        return (keys, problem ?? AuditWitnessTrust.Fork(inputs.Witness));
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ internal sealed record CheckpointVouch(long Seq, string Hash, CheckpointSource S
 internal static class AuditWitnessTrust
 {
     /// <param name="pinnedKeySha256">The pinned key, 64 lowercase hex digits.</param>
-    /// <param name="storeKeys">SubjectPublicKeyInfo DER of the checkpoint keys the store lists (not trusted by themselves).</param>
+    /// <param name="storeKeys">SubjectPublicKeyInfo DER of the checkpoint keys the store lists (trusted only if pinned).</param>
     /// <param name="witness">The witness checkpoints the auditor kept.</param>
     public static (CheckpointKeyring Keys, AuditVerification? Problem) Establish(
         string pinnedKeySha256, IReadOnlyCollection<byte[]> storeKeys, IReadOnlyList<AuditCheckpointDocument> witness)
@@ -29,16 +29,14 @@ internal static class AuditWitnessTrust
             known.TryAdd(AuditCheckpoint.KeyIdOf(spki), spki);
         }
 
+        // A pinned key the store and the witness files do not hold trusts nothing: then the first
+        // checkpoint met is named as signed by another key.
         var trusted = new CheckpointKeyring();
-        if (!known.TryGetValue(pinnedKeySha256, out var pinned))
+        if (known.TryGetValue(pinnedKeySha256, out var pinned))
         {
-            return (trusted, AuditVerifier.Problem(
-                AuditProblem.CheckpointUnknownKey,
-                null,
-                $"no checkpoint key in the store or in the witness files has the pinned SubjectPublicKeyInfo SHA-256 {pinnedKeySha256} (the store lists {string.Join(", ", storeKeys.Select(AuditCheckpoint.KeyIdOf))})"));
+            trusted.Add(pinned);
         }
 
-        trusted.Add(pinned);
         foreach (var document in witness.OrderBy(d => d.Seq))
         {
             if (Check(document, trusted, pinnedKeySha256) is { } problem)
