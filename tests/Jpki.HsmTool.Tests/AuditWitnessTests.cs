@@ -26,12 +26,11 @@ public sealed class AuditWitnessTests(SoftHsmStore store) : IDisposable
         var (install, pin, tamper) = NewInstall();
         Backup(install, 2);
         var head = tamper.HeadSeq();
-        Assert.Contains(head, witness.HeldSeqs());
-
         tamper.CutAfter(head - 2);
         var verify = install.Run("audit", "verify");
         Assert.True(verify.ExitCode == 1, verify.ToString());
         Assert.Contains($"audit chain FAILED at record {head - 1}: Truncated: the chain ends at record {head - 2} but a checkpoint vouches for record {head}", verify.Stdout, StringComparison.Ordinal);
+        Assert.Contains(head, witness.HeldSeqs());
 
         // The insider also drops the checkpoints that give the cut away: only the witness still can.
         tamper.DropCheckpointsFrom(head - 1);
@@ -56,9 +55,9 @@ public sealed class AuditWitnessTests(SoftHsmStore store) : IDisposable
         Assert.True(plain.ExitCode == 0, plain.ToString());
         Assert.Contains("audit chain OK", plain.Stdout, StringComparison.Ordinal);
 
-        var violated = witness.HeldSeqs().First(s => s >= 3);
         var verify = install.Run("audit", "verify", "--witness", witness.Directory, "--key-sha256", pin);
         Assert.True(verify.ExitCode == 1, verify.ToString());
+        var violated = witness.HeldSeqs().First(s => s >= 3);
         Assert.Contains($"audit chain FAILED at record {violated}: CheckpointHashMismatch: the chain was rewritten between records 2 and {violated}: witness checkpoint {violated} ({witness.PathOf(violated)}) signed a different hash", verify.Stdout, StringComparison.Ordinal);
     }
 
@@ -84,11 +83,11 @@ public sealed class AuditWitnessTests(SoftHsmStore store) : IDisposable
         tamper.ResignCheckpoints(key);
         var plain = install.Run("audit", "verify");
         Assert.True(plain.ExitCode == 0, plain.ToString());
-        Assert.Contains($"SubjectPublicKeyInfo SHA-256 {insider}", plain.Stdout, StringComparison.Ordinal);
 
         var pinned = install.Run("audit", "verify", "--key-sha256", pin);
         Assert.True(pinned.ExitCode == 1, pinned.ToString());
         Assert.Contains($"audit chain FAILED at record 1: CheckpointUnknownKey: the checkpoint at 1 (File) was signed by key {insider}, not by the pinned key (which neither the store nor a witness file holds)", pinned.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"SubjectPublicKeyInfo SHA-256 {insider} (what --key-sha256 pins)", plain.Stdout, StringComparison.Ordinal);
         var witnessed = install.Run("audit", "verify", "--witness", witness.Directory, "--key-sha256", pin);
         Assert.True(witnessed.ExitCode == 1, witnessed.ToString());
         Assert.Contains($"audit chain FAILED at record 1: CheckpointUnknownKey: the checkpoint at 1 (File) was signed by key {insider}, not by the pinned key", witnessed.Stdout, StringComparison.Ordinal);
@@ -142,6 +141,35 @@ public sealed class AuditWitnessTests(SoftHsmStore store) : IDisposable
         var verify = install.Run("audit", "verify", "--witness", witness.Directory, "--key-sha256", pin);
         Assert.True(verify.ExitCode == 1, verify.ToString());
         Assert.Contains($"audit chain FAILED at record {quiet + 1}: Truncated: the chain ends at record {quiet} but witness checkpoint {last} ({witness.PathOf(last)}) vouches for record {last}", verify.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Audit_checkpoint_writes_what_the_witness_holds_and_bad_witness_input_is_refused_with_exit_2()
+    {
+        var (install, pin, tamper) = NewInstall();
+        var file = Path.Combine(install.Home, "newest.json");
+        var checkpoint = install.Run("audit", "checkpoint", "--out", file);
+        Assert.True(checkpoint.ExitCode == 0, checkpoint.ToString());
+        var head = tamper.HeadSeq();
+        Assert.Contains($"checkpoint at record {head} (", checkpoint.Stdout, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(witness.PathOf(head)), File.ReadAllBytes(file));
+        var ok = install.Run("audit", "verify", "--witness", file, "--key-sha256", string.Join(':', pin.ToUpperInvariant().Chunk(2).Select(c => new string(c))));
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        Assert.Contains($"pinned key {pin}: every checkpoint is signed by it", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"witness: the chain extends all 1 witness checkpoints (newest: record {head}, {file})", ok.Stdout, StringComparison.Ordinal);
+
+        var broken = Path.Combine(install.Home, "broken.json");
+        File.WriteAllText(broken, File.ReadAllText(file).Replace("\"seq\":", "\"seq\":\"", StringComparison.Ordinal));
+        var malformed = install.Run("audit", "verify", "--witness", broken, "--key-sha256", pin);
+        Assert.Equal(2, malformed.ExitCode);
+        Assert.Contains($"error: witness file {broken}: not JSON", malformed.Stderr, StringComparison.Ordinal);
+        var badHash = install.Run("audit", "verify", "--witness", file, "--key-sha256", pin[..40]);
+        Assert.Equal(2, badHash.ExitCode);
+        Assert.Contains($"error: --key-sha256 wants the SHA-256 of the checkpoint key's SubjectPublicKeyInfo as 64 hex digits (from the key ceremony record), not '{pin[..40]}'", badHash.Stderr, StringComparison.Ordinal);
+        var unpinned = install.Run("audit", "verify", "--witness", file);
+        Assert.Equal(2, unpinned.ExitCode);
+        Assert.Contains("error: --witness needs --key-sha256", unpinned.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("audit chain OK", malformed.Stdout + badHash.Stdout + unpinned.Stdout, StringComparison.Ordinal);
     }
 
     public void Dispose()
