@@ -70,6 +70,8 @@ public static class CaHost
         builder.Services.AddSingleton<JukiNetSubscriber>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         builder.Services.AddHostedService<ResponderRenewalService>();
+        // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
+        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
         builder.Services.AddSingleton<Auditing.AuditorReports>();
         builder.Services.AddSingleton<Auditing.AuditorPages>();
 

@@ -49,6 +49,9 @@ public sealed class CaServices : IDisposable
 
     public AuditLog Audit { get; private set; } = null!;
 
+    /// <summary>The audit log's tail timer and witness pusher (a hosted loop of the CA).</summary>
+    public AuditRuntime AuditRuntime { get; private set; } = null!;
+
     public JukiNetClient JukiNet { get; private set; } = null!;
 
     /// <summary>Every revocation of the CA goes through this one (rule table, status change, audit).</summary>
@@ -97,7 +100,8 @@ public sealed class CaServices : IDisposable
         ResidentHmac = Own(Pkcs11Hmac.Open(IssuancePool, hmacKey.HsmKeyLabel));
         var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
-        Audit = new AuditLog(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Settings.AuditOptions());
+        AuditRuntime = Own(new AuditRuntime(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Database, Settings.AuditOptions(), loggers));
+        Audit = AuditRuntime.Log;
         // A previous process may have been killed between a commit and its checkpoint-file append.
         Audit.RecoverCheckpointFile(Database);
 

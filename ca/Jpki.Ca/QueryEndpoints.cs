@@ -262,7 +262,8 @@ public static class QueryEndpoints
 
         ArgumentNullException.ThrowIfNull(feed);
         var feedNow = feed.Current;
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting");
+        var witness = services.AuditRuntime.Witness?.Status;
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true);
         return Results.Json(
             new
             {
@@ -271,6 +272,16 @@ public static class QueryEndpoints
                 store,
                 jukiNet,
                 feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
+                auditWitness = witness is null ? null : new
+                {
+                    status = witness.Healthy ? "ok" : "failing",
+                    target = witness.Target,
+                    witnessedSeq = witness.WitnessedSeq,
+                    witnessedAt = witness.WitnessedAt,
+                    failures = witness.ConsecutiveFailures,
+                    lastError = witness.LastError,
+                    failingSince = witness.FailingSince,
+                },
             },
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);

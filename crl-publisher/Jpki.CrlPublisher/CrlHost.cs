@@ -89,11 +89,13 @@ public static partial class CrlHost
         app.MapGet("/healthz", (CrlPublisherServices services) =>
         {
             var stale = CrlHealth.Stale(services.Database);
+            var witness = services.AuditRuntime.Witness?.Status;
             return Results.Json(new
             {
-                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy ? "ok" : "degraded",
+                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) ? "ok" : "degraded",
                 hsm = services.Pool.Health.Status.ToString(),
                 stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
+                auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
             });
         });
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
@@ -146,6 +148,7 @@ public static partial class CrlHost
             }
         });
         services.AddHostedService<CrlSigningKeyRefresh>();
+        services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().AuditRuntime.RunAsync));
         // Registered before Quartz's hosted service: the schedule is in the job store before the scheduler starts firing.
         services.AddHostedService<CrlScheduleInstaller>();
         services.AddQuartzHostedService(quartz => quartz.WaitForJobsToComplete = true);

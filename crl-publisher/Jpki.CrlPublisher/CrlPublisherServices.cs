@@ -31,6 +31,9 @@ public sealed class CrlPublisherServices : IDisposable
 
     public AuditLog Audit { get; private set; } = null!;
 
+    /// <summary>The audit log's tail timer and witness pusher (a hosted loop of the publisher).</summary>
+    public AuditRuntime AuditRuntime { get; private set; } = null!;
+
     /// <summary>The issuer keys the publisher signs with, read again while it runs (new key generations join without a restart).</summary>
     public CrlSigningKeys SigningKeys { get; private set; } = null!;
 
@@ -78,7 +81,8 @@ public sealed class CrlPublisherServices : IDisposable
         using var db = Database.OpenConnection();
         var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
             ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
-        Audit = new AuditLog(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());
+        AuditRuntime = Own(new AuditRuntime(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), Database, settings.AuditOptions(), loggers));
+        Audit = AuditRuntime.Log;
         // As the CA does: a process killed between a commit and its checkpoint-file append left
         // checkpoints in the store only; copy that tail before this process appends anything.
         Audit.RecoverCheckpointFile(Database);

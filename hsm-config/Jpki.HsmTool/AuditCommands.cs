@@ -5,21 +5,99 @@ using Dapper;
 using Jpki.Core;
 using Jpki.Core.Audit;
 using Jpki.Core.Issuers;
+using Jpki.Core.Store;
 using Jpki.Hsm;
 
 namespace Jpki.HsmTool;
 
-/// <summary>`./jpki audit verify | export | purge`.</summary>
+/// <summary>`./jpki audit verify | checkpoint | export | purge`.</summary>
 internal static class AuditCommands
 {
     /// <summary>
     /// Checks the checkpoint key certificates (self-signed signature, and recorded by the key
-    /// ceremony in the verified chain), then the chain and every checkpoint in the store and the file.
+    /// ceremony in the verified chain), then the chain and every checkpoint in the store, the file
+    /// and the witness files; with a pinned key, that every checkpoint is signed by it. Exit 0
+    /// verified, 1 tampered (the first bad record or the violated checkpoint named), 2 unusable
+    /// input (a malformed witness file or key hash).
     /// </summary>
-    public static int Verify(ToolContext context)
+    public static int Verify(ToolContext context, IReadOnlyList<string> witnessPaths, string? keySha256)
     {
-        var settings = context.Settings;
+        string? pinned;
+        List<AuditCheckpointDocument> witness;
+        try
+        {
+            pinned = keySha256 is null ? null : CheckpointKeyPin.Parse(keySha256);
+            witness = LoadWitness(witnessPaths);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+
+        if (witness.Count > 0 && pinned is null)
+        {
+            Console.Error.WriteLine("error: --witness needs --key-sha256: the SHA-256 of the checkpoint key's SubjectPublicKeyInfo from your key ceremony record");
+            return 2;
+        }
+
         var certificates = CheckpointCertificates(context);
+        if (CheckCertificates(context, certificates) is { } bad)
+        {
+            return bad;
+        }
+
+        var result = AuditVerifier.Verify(context.Database, new AuditVerifyInputs
+        {
+            CheckpointPublicKeys = certificates.Select(c => CheckpointKeyring.SubjectPublicKeyInfoOf(c.Der)).ToList(),
+            CheckpointFiles = [context.Settings.Resolve(context.Settings.Audit.CheckpointFile)],
+            Witness = witness,
+            PinnedKeySha256 = pinned,
+        });
+        if (!result.IsValid)
+        {
+            context.Output.WriteLine($"audit chain FAILED{(result.Seq is { } seq ? $" at record {seq}" : "")}: {result.Problem}: {result.Message}");
+            return 1;
+        }
+
+        if (CheckCeremonyRecords(context, certificates) is { } unrecorded)
+        {
+            return unrecorded;
+        }
+
+        ReportVerified(context, result, pinned, witness);
+        return 0;
+    }
+
+    /// <summary>
+    /// `audit checkpoint --out FILE`: signs the chain head if a record is not covered yet, then
+    /// writes the newest checkpoint as a witness file (the document the witness receives).
+    /// </summary>
+    public static int Checkpoint(ToolContext context, string outFile)
+    {
+        using (var pool = context.Token.CreatePool("audit", 1))
+        using (var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId))
+        {
+            new AuditLog(signer, context.Settings.AuditOptions()).Checkpoint(context.Database);
+        }
+
+        var latest = AuditCheckpointDocument.Latest(context.Database)
+            ?? throw new InvalidOperationException("no audit checkpoint has been signed yet: run ./jpki hsm init");
+        var path = Path.GetFullPath(outFile);
+        var temporary = path + ".tmp";
+        File.WriteAllBytes(temporary, latest.ToUtf8Bytes());
+        File.Move(temporary, path, overwrite: true);
+        context.Output.WriteLine($"checkpoint at record {latest.Seq} ({Instant.FromMicros(latest.TimeUs):u}), hash {latest.Hash}, signed by key {latest.Signatures[0].KeyId}: {path}");
+        return 0;
+    }
+
+    private static List<AuditCheckpointDocument> LoadWitness(IReadOnlyList<string> paths) =>
+        paths.SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p, "*.json").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p])
+            .Select(AuditCheckpointDocument.Load)
+            .ToList();
+
+    private static int? CheckCertificates(ToolContext context, List<(string KeyId, byte[] Der)> certificates)
+    {
         if (certificates.Count == 0)
         {
             context.Output.WriteLine("no audit-checkpoint key certificate in the store: run ./jpki hsm init first");
@@ -40,17 +118,12 @@ internal static class AuditCommands
             }
         }
 
-        var result = AuditVerifier.Verify(
-            context.Database,
-            certificates.Select(c => new Org.BouncyCastle.X509.X509Certificate(c.Der).CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded()).ToList(),
-            [settings.Resolve(settings.Audit.CheckpointFile)]);
-        if (!result.IsValid)
-        {
-            context.Output.WriteLine($"audit chain FAILED at record {result.Seq}: {result.Problem}: {result.Message}");
-            return 1;
-        }
+        return null;
+    }
 
-        // The chain is sound, so its ceremony record is authentic: it must name each certificate.
+    /// <summary>The chain is sound, so its ceremony record is authentic: it must name each certificate.</summary>
+    private static int? CheckCeremonyRecords(ToolContext context, List<(string KeyId, byte[] Der)> certificates)
+    {
         using var db = context.Database.OpenConnection();
         foreach (var (keyId, der) in certificates)
         {
@@ -66,16 +139,29 @@ internal static class AuditCommands
             }
 
             context.Output.WriteLine($"checkpoint key '{keyId}': certificate SHA-256 {sha256} (recorded by the key ceremony)");
+            context.Output.WriteLine($"checkpoint key '{keyId}': SubjectPublicKeyInfo SHA-256 {AuditCheckpoint.KeyIdOf(CheckpointKeyring.SubjectPublicKeyInfoOf(der))} (what --key-sha256 pins)");
         }
 
+        return null;
+    }
+
+    private static void ReportVerified(ToolContext context, AuditVerification result, string? pinned, List<AuditCheckpointDocument> witness)
+    {
         context.Output.WriteLine($"audit chain OK: {result.RecordsChecked} records, {result.CheckpointsChecked} checkpoints verified"
             + (result.Purged > 0 ? $" ({result.Purged} purged under retention)" : ""));
+        context.Output.WriteLine(pinned is null
+            ? "key not pinned: the checkpoint key is the store's own; pass --key-sha256 with the SubjectPublicKeyInfo SHA-256 of your ceremony record to check it"
+            : $"pinned key {pinned}: every checkpoint is signed by it");
+        if (witness.Count > 0)
+        {
+            var newest = witness.MaxBy(d => d.Seq)!;
+            context.Output.WriteLine($"witness: the chain extends all {witness.Count} witness checkpoints (newest: record {newest.Seq}, {newest.Origin})");
+        }
+
         if (result.Note is { } note)
         {
             context.Output.WriteLine($"note: {note}");
         }
-
-        return 0;
     }
 
     public static int Export(ToolContext context, string fromText, string toText, string outDirectory)

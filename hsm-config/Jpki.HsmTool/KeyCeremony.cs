@@ -123,7 +123,8 @@ public sealed class KeyCeremony(ToolContext context)
             ["publicKeyId"] = AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo),
         }));
         tx.Commit();
-        _changes.Add("issued the audit-checkpoint key's certificate");
+        // The auditors write this down in the ceremony record: `audit verify --key-sha256` pins it.
+        _changes.Add($"issued the audit-checkpoint key's certificate; its SubjectPublicKeyInfo SHA-256 (auditors: record it) is {AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo)}");
     }
 
     private void EnsureHmacKey(HsmToken token, Database database, AuditLog audit)

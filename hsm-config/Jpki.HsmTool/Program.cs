@@ -14,7 +14,11 @@ const string Usage = """
       hsm status                   issuers, key generations, certificates and expiry; token keys
       hsm backup --out FILE        back the token up (SoftHSM: its files + SHA-256 manifest)
       hsm restore --in FILE [--replace]
-      audit verify                 recompute the audit chain and check signed checkpoints
+      audit verify [--witness FILE|DIR ...] [--key-sha256 HASH]
+                                   recompute the audit chain and check signed checkpoints; with --witness, that the chain
+                                   extends every witness checkpoint; with --key-sha256 (SHA-256 of the checkpoint key's
+                                   SubjectPublicKeyInfo, from the ceremony record), that every checkpoint is signed by that key
+      audit checkpoint --out FILE  sign the chain head if needed and write the newest checkpoint as a witness file
       audit export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
                                    records of those JST days, their checkpoints, the key certificate and verify.sh
       audit purge --before YYYY-MM-DD [--dry-run] [--keep-retained]
@@ -51,13 +55,16 @@ try
         AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
     }
 
-    return (args[0], args[1]) switch
+    var writes = (args[0], args[1]) is not ("audit", "verify") and not ("hsm", "status");
+    var checkpointBefore = writes ? AuditTail.NewestCheckpoint(context) : 0;
+    var exit = (args[0], args[1]) switch
     {
         ("hsm", "init") => Init(context),
         ("hsm", "status") => StatusReport.Print(context),
         ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
         ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),
-        ("audit", "verify") => AuditCommands.Verify(context),
+        ("audit", "verify") => AuditCommands.Verify(context, Options(args, "--witness"), Option(args, "--key-sha256")),
+        ("audit", "checkpoint") => AuditCommands.Checkpoint(context, Option(args, "--out") ?? throw new ArgumentException("audit checkpoint needs --out FILE")),
         ("audit", "export") => AuditCommands.Export(
             context,
             Option(args, "--from") ?? throw new ArgumentException("audit export needs --from YYYY-MM-DD"),
@@ -70,6 +77,13 @@ try
             args.Contains("--keep-retained")),
         _ => throw new ArgumentException($"unknown command '{args[0]} {args[1]}'\n{Usage}"),
     };
+    if (writes)
+    {
+        // A verb that appended leaves no record uncovered, and its checkpoints reach the witness.
+        AuditTail.Close(context, checkpointBefore);
+    }
+
+    return exit;
 }
 catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
 {
@@ -117,6 +131,13 @@ static SoftHsmTokenFiles TokenFiles() =>
     SoftHsmTokenFiles.FromConfig(Environment.GetEnvironmentVariable("SOFTHSM2_CONF") is { Length: > 0 } conf
         ? conf
         : throw new InvalidOperationException("SOFTHSM2_CONF is not set: backup and restore work on SoftHSM token files (./jpki sets it)"));
+
+// Every value after NAME up to the next option: `--witness a.json b.json dir/`.
+static List<string> Options(string[] args, string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i < 0 ? [] : args.Skip(i + 1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
+}
 
 static string? Option(string[] args, string name)
 {

@@ -59,6 +59,13 @@ public static class AuditorApi
                 },
                 ApiJson.Options);
         });
+        // The witness statement: the newest signed checkpoint as a self-describing file (not
+        // audited: it holds nothing personal, and a record per poll would move the head the
+        // auditor is trying to pin).
+        group.MapGet("/checkpoints/latest", (CaServices services) =>
+            AuditCheckpointDocument.Latest(services.Database) is { } latest
+                ? Results.Bytes(latest.ToUtf8Bytes(), "application/json")
+                : ProblemTypes.Problem(404, ProblemTypes.Prefix + "audit-no-checkpoint", "no checkpoint", "no audit checkpoint has been signed yet: run ./jpki hsm init"));
         // A POST so that the resident code never appears in a URL or an access log.
         group.MapPost("/disclosures", async (HttpContext context, AuditorReports reports) =>
         {

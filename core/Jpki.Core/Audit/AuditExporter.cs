@@ -49,14 +49,9 @@ public static class AuditExporter
             throw new InvalidOperationException($"no audit records between {from:u} and {to:u}");
         }
 
-        var cover = connection.QuerySingleOrDefault<long?>("SELECT MIN(seq) FROM audit_checkpoints WHERE seq >= @lastInRange", new { lastInRange }, snapshot)
+        var cover = AuditCheckpointStore.FirstCovering(connection, lastInRange.Value, snapshot)
             ?? throw new InvalidOperationException($"no signed checkpoint covers record {lastInRange} yet");
-        var checkpoints = connection.Query<CheckpointRow>(
-                "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints WHERE seq >= @low AND seq <= @cover ORDER BY seq",
-                new { low = first.Value - 1, cover },
-                snapshot)
-            .Select(r => new AuditCheckpoint(r.Seq, r.Hash, r.TimeUs, r.KeyId, r.Signature))
-            .ToList();
+        var checkpoints = AuditCheckpointStore.Range(connection, first.Value - 2, cover, snapshot);
 
         Directory.CreateDirectory(directory);
         using (var records = new StreamWriter(Path.Combine(directory, "records.jsonl"), false, new UTF8Encoding(false)) { NewLine = "\n" })
@@ -134,16 +129,4 @@ public static class AuditExporter
         public long? PurgedBy { get; set; }
     }
 
-    private sealed class CheckpointRow
-    {
-        public long Seq { get; set; }
-
-        public string Hash { get; set; } = "";
-
-        public long TimeUs { get; set; }
-
-        public string KeyId { get; set; } = "";
-
-        public byte[] Signature { get; set; } = [];
-    }
 }

@@ -21,8 +21,17 @@ public sealed class AuditLog
     private readonly string checkpointKeyId;
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<WriteTransaction, List<AuditCheckpoint>> pendingFileLines = [];
 
-    public AuditLog(ISigner checkpointSigner, AuditOptions options)
+    private readonly Action<IReadOnlyList<AuditCheckpoint>>? checkpointsCommitted;
+
+    /// <param name="checkpointSigner">The HSM checkpoint key.</param>
+    /// <param name="options">When to checkpoint and where the file copy goes.</param>
+    /// <param name="checkpointsCommitted">
+    /// Called after a transaction that made checkpoints committed and wrote them to the file
+    /// (e.g. <see cref="AuditWitnessPusher.Notify"/>); it must not block or throw.
+    /// </param>
+    public AuditLog(ISigner checkpointSigner, AuditOptions options, Action<IReadOnlyList<AuditCheckpoint>>? checkpointsCommitted = null)
     {
+        this.checkpointsCommitted = checkpointsCommitted;
         ArgumentNullException.ThrowIfNull(checkpointSigner);
         ArgumentNullException.ThrowIfNull(options);
         if (options.CheckpointEveryRecords < 1)
@@ -160,9 +169,7 @@ public sealed class AuditLog
         var statement = AuditCheckpoint.StatementFor(seq, hash, timeUs);
         var signature = checkpointSigner.Sign(SignatureAlgorithm.DefaultFor(checkpointSigner.KeyKind), statement);
         var checkpoint = new AuditCheckpoint(seq, hash, timeUs, checkpointKeyId, signature);
-        tx.Execute(
-            "INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature) VALUES (@Seq, @Hash, @TimeUs, @KeyId, @Signature)",
-            new { checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, checkpoint.KeyId, checkpoint.Signature });
+        AuditCheckpointStore.Insert(tx, checkpoint);
         tx.Execute(
             "UPDATE chain_head SET last_checkpoint_seq = @Seq, last_checkpoint_us = @TimeUs WHERE id = 1",
             new { Seq = seq, TimeUs = timeUs });
@@ -173,7 +180,17 @@ public sealed class AuditLog
         {
             pending = [];
             pendingFileLines.Add(tx, pending);
-            tx.OnCommitted(() => checkpointFile.Append(pending));
+            tx.OnCommitted(() =>
+            {
+                try
+                {
+                    checkpointFile.Append(pending);
+                }
+                finally
+                {
+                    checkpointsCommitted?.Invoke(pending);
+                }
+            });
         }
 
         pending.Add(checkpoint);
@@ -201,12 +218,7 @@ public sealed class AuditLog
         var inFile = checkpointFile.ReadAll().Checkpoints;
         var after = inFile.Count == 0 ? 0 : inFile.Max(c => c.Seq);
         using var db = database.OpenConnection();
-        var missing = Dapper.SqlMapper.Query<CheckpointRow>(
-                db,
-                "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints WHERE seq > @after ORDER BY seq",
-                new { after })
-            .Select(r => new AuditCheckpoint(r.Seq, r.Hash, r.TimeUs, r.KeyId, r.Signature))
-            .ToList();
+        var missing = AuditCheckpointStore.Range(db, after);
         if (missing.Count > 0)
         {
             checkpointFile.Append(missing);
@@ -215,25 +227,28 @@ public sealed class AuditLog
         return missing.Count;
     }
 
-    private sealed class CheckpointRow
+    private const string HeadQuery =
+        """
+        SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
+        FROM chain_head WHERE id = 1
+        """;
+
+    internal static ChainHead ReadHead(WriteTransaction tx) => tx.QuerySingle<ChainHead>(HeadQuery);
+
+    internal static ChainHead ReadHead(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction = null) =>
+        Dapper.SqlMapper.QuerySingle<ChainHead>(connection, HeadQuery, transaction: transaction);
+
+    /// <summary>
+    /// True when the newest record is covered by a checkpoint (or the chain is empty): a read
+    /// without the writers' lock, so that a timer finding nothing to do takes no lock.
+    /// </summary>
+    public static bool IsHeadCheckpointed(Database database)
     {
-        public long Seq { get; set; }
-
-        public string Hash { get; set; } = "";
-
-        public long TimeUs { get; set; }
-
-        public string KeyId { get; set; } = "";
-
-        public byte[] Signature { get; set; } = [];
+        ArgumentNullException.ThrowIfNull(database);
+        using var connection = database.OpenConnection();
+        var head = ReadHead(connection);
+        return head.Seq == head.LastCheckpointSeq;
     }
-
-    internal static ChainHead ReadHead(WriteTransaction tx) =>
-        tx.QuerySingle<ChainHead>(
-            """
-            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
-            FROM chain_head WHERE id = 1
-            """);
 
     internal sealed class ChainHead
     {

@@ -22,6 +22,12 @@ public sealed class AuditOptions
     /// <summary>A checkpoint is made at the first append this long after the last one.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>The newest record is checkpointed at most this long after its append, by <see cref="AuditTailCheckpointer"/>.</summary>
+    public TimeSpan TailCheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Where <see cref="AuditWitnessPusher"/> pushes every new checkpoint: an http(s) URL or a directory; null for none.</summary>
+    public string? Witness { get; init; }
+
     /// <summary>The append-only file that also receives every checkpoint (one JSON line each).</summary>
     public string CheckpointFilePath { get; init; } = DefaultCheckpointFilePath();
 

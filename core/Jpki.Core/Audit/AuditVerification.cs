@@ -29,10 +29,10 @@ public enum AuditProblem
     /// <summary>A checkpoint's signature does not verify.</summary>
     CheckpointSignatureInvalid,
 
-    /// <summary>A checkpoint names a key that is not among the trusted checkpoint keys.</summary>
+    /// <summary>A checkpoint names a key that is not among the trusted checkpoint keys (not the pinned key, when one is pinned).</summary>
     CheckpointUnknownKey,
 
-    /// <summary>The database and the file hold different checkpoints for the same seq.</summary>
+    /// <summary>The database, the file or the witness files hold different checkpoints for the same seq.</summary>
     CheckpointSourcesDisagree,
 
     /// <summary>A checkpoint file line is not a checkpoint.</summary>
@@ -64,6 +64,9 @@ public enum CheckpointSource
 {
     Database,
     File,
+
+    /// <summary>A witness file the auditor kept (<see cref="AuditVerification.Origin"/> names it).</summary>
+    Witness,
 }
 
 /// <summary>
@@ -85,6 +88,9 @@ public sealed record AuditVerification
     public long? IntervalTo { get; init; }
 
     public CheckpointSource? Source { get; init; }
+
+    /// <summary>The witness file of the checkpoint concerned, when <see cref="Source"/> is <see cref="CheckpointSource.Witness"/>.</summary>
+    public string? Origin { get; init; }
 
     /// <summary>How many of the records checked are tombstones of purged records (linked, not rehashed).</summary>
     public long Purged { get; init; }

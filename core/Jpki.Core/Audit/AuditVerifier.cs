@@ -1,46 +1,58 @@
 using System.Data;
 using System.Data.Common;
-using Dapper;
 using Jpki.Core.Store;
 using Microsoft.Data.Sqlite;
-using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Security;
 
 namespace Jpki.Core.Audit;
 
+/// <summary>What <see cref="AuditVerifier"/> checks the chain against.</summary>
+public sealed record AuditVerifyInputs
+{
+    /// <summary>SubjectPublicKeyInfo DER of every checkpoint key the store lists (trusted as is only when no key is pinned).</summary>
+    public IReadOnlyCollection<byte[]> CheckpointPublicKeys { get; init; } = [];
+
+    /// <summary>Every checkpoint file (one per machine when several instances append); together they must hold every database checkpoint.</summary>
+    public IReadOnlyCollection<string> CheckpointFiles { get; init; } = [];
+
+    /// <summary>The witness checkpoints the auditor kept: the chain must extend each one.</summary>
+    public IReadOnlyList<AuditCheckpointDocument> Witness { get; init; } = [];
+
+    /// <summary>
+    /// The SHA-256 (64 lowercase hex digits) of the SubjectPublicKeyInfo of the checkpoint key the
+    /// auditor trusts, from the ceremony record: when set, every checkpoint must be signed by it (or
+    /// by a key a checkpoint signed by it also signed). Required with <see cref="Witness"/>.
+    /// </summary>
+    public string? PinnedKeySha256 { get; init; }
+}
+
 /// <summary>
 /// Recomputes the audit chain from seq 1 and checks it against the signed checkpoints in the
-/// database and in the checkpoint file(s). Signatures are checked in software (BouncyCastle)
-/// against the given public keys, never by the HSM that made them. Tampering is reported as a
-/// typed <see cref="AuditVerification"/>, not thrown.
+/// database, in the checkpoint file(s) and in the witness files an auditor kept. Signatures are
+/// checked in software (BouncyCastle) against the given public keys, never by the HSM that made
+/// them. Tampering is reported as a typed <see cref="AuditVerification"/>, not thrown.
 /// </summary>
 public static class AuditVerifier
 {
     public static AuditVerification Verify(Database database, byte[] checkpointPublicKey, string checkpointFile) =>
         Verify(database, [checkpointPublicKey], [checkpointFile]);
 
-    /// <param name="database">The store to verify.</param>
-    /// <param name="checkpointPublicKeys">SubjectPublicKeyInfo DER of every key that may have signed checkpoints.</param>
-    /// <param name="checkpointFiles">
-    /// Every checkpoint file (one per machine when several instances append); together they must
-    /// hold every database checkpoint.
-    /// </param>
-    public static AuditVerification Verify(Database database, IReadOnlyCollection<byte[]> checkpointPublicKeys, IReadOnlyCollection<string> checkpointFiles)
+    public static AuditVerification Verify(Database database, IReadOnlyCollection<byte[]> checkpointPublicKeys, IReadOnlyCollection<string> checkpointFiles) =>
+        Verify(database, new AuditVerifyInputs { CheckpointPublicKeys = checkpointPublicKeys, CheckpointFiles = checkpointFiles });
+
+    public static AuditVerification Verify(Database database, AuditVerifyInputs inputs)
     {
         ArgumentNullException.ThrowIfNull(database);
-        ArgumentNullException.ThrowIfNull(checkpointPublicKeys);
-        ArgumentNullException.ThrowIfNull(checkpointFiles);
-        var keys = new Dictionary<string, AsymmetricKeyParameter>(StringComparer.Ordinal);
-        foreach (var spki in checkpointPublicKeys)
+        ArgumentNullException.ThrowIfNull(inputs);
+        var (keys, trustProblem) = TrustedKeys(inputs);
+        if (trustProblem is not null)
         {
-            keys.TryAdd(AuditCheckpoint.KeyIdOf(spki), PublicKeyFactory.CreateKey(spki));
+            return trustProblem;
         }
 
         // The files are read before the database snapshot: a file line is only written after its
         // checkpoint committed, so every line read now must be in the snapshot (else: truncation).
-        var fileCheckpoints = new Dictionary<long, AuditCheckpoint>();
-        if (ReadFileCheckpoints(checkpointFiles, keys, fileCheckpoints) is { } fileProblem)
+        var sources = new AuditCheckpointSources(keys, inputs.PinnedKeySha256 is not null);
+        if (sources.ReadFiles(inputs.CheckpointFiles) is { } fileProblem)
         {
             return fileProblem;
         }
@@ -50,156 +62,52 @@ public static class AuditVerifier
         using var snapshot = connection is SqliteConnection sqlite
             ? sqlite.BeginTransaction(deferred: true)
             : connection.BeginTransaction(IsolationLevel.RepeatableRead);
-
-        var databaseCheckpoints = new Dictionary<long, AuditCheckpoint>();
-        if (ReadDatabaseCheckpoints(connection, snapshot, keys, fileCheckpoints, databaseCheckpoints) is { } databaseProblem)
+        if ((sources.ReadDatabase(connection, snapshot) ?? sources.AddWitness(inputs.Witness)) is { } sourceProblem)
         {
-            return databaseProblem;
+            return sourceProblem;
         }
 
-        // Every checkpoint any source vouches for; the chain must reproduce each one's hash.
-        var allCheckpoints = new SortedDictionary<long, AuditCheckpoint>(databaseCheckpoints);
-        foreach (var (seq, checkpoint) in fileCheckpoints)
-        {
-            allCheckpoints.TryAdd(seq, checkpoint);
-        }
-
-        var head = connection.QuerySingle<AuditLog.ChainHead>(
-            """
-            SELECT seq AS Seq, hash AS Hash, last_checkpoint_seq AS LastCheckpointSeq, last_checkpoint_us AS LastCheckpointUs
-            FROM chain_head WHERE id = 1
-            """,
-            transaction: snapshot);
-        var purges = new PurgeLedger();
-        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, allCheckpoints, databaseCheckpoints, purges);
-        var copies = chainProblem is null ? CheckCopies(lastSeq, fileCheckpoints, databaseCheckpoints, checkpointFiles) : null;
+        var head = AuditLog.ReadHead(connection, snapshot);
+        var purges = new AuditPurgeLedger();
+        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, sources.Vouches, purges);
+        var copies = chainProblem is null ? CheckCopies(lastSeq, sources.File, sources.Database, inputs.CheckpointFiles) : null;
+        var count = sources.Vouches.Count;
         var result = chainProblem
-            ?? CheckEnd(lastSeq, lastHash, head, allCheckpoints)
+            ?? CheckEnd(lastSeq, lastHash, head, sources.Vouches)
             ?? purges.Check()
             ?? (copies is { IsValid: false } ? copies : null)
             ?? new AuditVerification
             {
                 Problem = AuditProblem.None,
                 Message = purges.Tombstones > 0
-                    ? $"{lastSeq} records ({purges.Tombstones} purged under retention) and {allCheckpoints.Count} checkpoints verified"
-                    : $"{lastSeq} records and {allCheckpoints.Count} checkpoints verified",
+                    ? $"{lastSeq} records ({purges.Tombstones} purged under retention) and {count} checkpoints verified"
+                    : $"{lastSeq} records and {count} checkpoints verified",
                 Note = copies?.Note,
             };
-        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = allCheckpoints.Count, Purged = purges.Tombstones };
+        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = count, Purged = purges.Tombstones };
     }
 
-    /// <summary>
-    /// The tombstones met on the walk, grouped by the purge that made them, and the
-    /// 'audit.purged' records (hash-verified like any record) that must account for them.
-    /// </summary>
-    private sealed class PurgeLedger
+    /// <summary>Every store key when nothing is pinned; else the pinned key and the keys it vouched for, the witness files checked.</summary>
+    private static (CheckpointKeyring Keys, AuditVerification? Problem) TrustedKeys(AuditVerifyInputs inputs)
     {
-        private readonly SortedDictionary<long, (long Count, long NewestUs, System.Security.Cryptography.IncrementalHash Digest)> groups = [];
-        private readonly Dictionary<long, (long TimeUs, long Count, string Digest, long BeforeUs)> records = [];
-
-        public long Tombstones { get; private set; }
-
-        public void AddTombstone(long purgedBy, long seq, long timeUs, string hash)
+        if (inputs.PinnedKeySha256 is not { } pinned)
         {
-            if (!groups.TryGetValue(purgedBy, out var group))
+            if (inputs.Witness.Count > 0)
             {
-                group = (0, long.MinValue, System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256));
+                throw new ArgumentException("witness checkpoints are checked against a pinned checkpoint key: give its SubjectPublicKeyInfo SHA-256 too");
             }
 
-            group.Digest.AppendData(AuditRetention.TombstoneLine(seq, hash));
-            groups[purgedBy] = (group.Count + 1, Math.Max(group.NewestUs, timeUs), group.Digest);
-            Tombstones++;
+            var all = new CheckpointKeyring();
+            foreach (var spki in inputs.CheckpointPublicKeys)
+            {
+                all.Add(spki);
+            }
+
+            return (all, null);
         }
 
-        public void AddPurgeRecord(long seq, long timeUs, string canonicalDetails)
-        {
-            var details = System.Text.Json.Nodes.JsonNode.Parse(canonicalDetails);
-            records[seq] = (
-                timeUs,
-                details?["records"]?.GetValue<long>() ?? -1,
-                details?["digest"]?.GetValue<string>() ?? "",
-                details?["beforeUs"]?.GetValue<long>() ?? long.MinValue);
-        }
-
-        public AuditVerification? Check()
-        {
-            foreach (var (purgedBy, group) in groups)
-            {
-                var digest = Convert.ToHexStringLower(group.Digest.GetHashAndReset());
-                var found = records.TryGetValue(purgedBy, out var record);
-                if (!found || record.Count != group.Count || !string.Equals(record.Digest, digest, StringComparison.Ordinal))
-                {
-                    return Problem(AuditProblem.PurgeNotAudited, purgedBy, !found
-                        ? $"{group.Count} records are blanked as purged by record {purgedBy}, which is not an 'audit.purged' record"
-                        : $"the purge record {purgedBy} accounts for {record.Count} records, but {group.Count} are blanked under its name (or their hashes differ): a record was blanked outside the purge");
-                }
-
-                if (record.BeforeUs > Instant.ToMicros(AuditRetention.LogCutoff(Instant.FromMicros(record.TimeUs))) || group.NewestUs >= record.BeforeUs)
-                {
-                    return Problem(AuditProblem.PurgeInsideRetention, purgedBy, $"the purge record {purgedBy} blanked records less than {AuditRetention.LogYears} years old");
-                }
-            }
-
-            return null;
-        }
-    }
-
-    private static AuditVerification? ReadFileCheckpoints(
-        IReadOnlyCollection<string> checkpointFiles, Dictionary<string, AsymmetricKeyParameter> keys, Dictionary<long, AuditCheckpoint> fileCheckpoints)
-    {
-        foreach (var path in checkpointFiles)
-        {
-            var (checkpoints, malformed) = new AuditCheckpointFile(path).ReadAll();
-            if (malformed.Count > 0)
-            {
-                return Problem(AuditProblem.CheckpointFileMalformed, null, $"{path} line {malformed[0]} is not a checkpoint", CheckpointSource.File);
-            }
-
-            foreach (var checkpoint in checkpoints)
-            {
-                if (CheckSignature(checkpoint, keys, CheckpointSource.File) is { } bad)
-                {
-                    return bad;
-                }
-
-                if (fileCheckpoints.TryGetValue(checkpoint.Seq, out var seen) && !seen.SameAs(checkpoint))
-                {
-                    return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"checkpoint files hold two different checkpoints for seq {checkpoint.Seq}", CheckpointSource.File);
-                }
-
-                fileCheckpoints[checkpoint.Seq] = checkpoint;
-            }
-        }
-
-        return null;
-    }
-
-    private static AuditVerification? ReadDatabaseCheckpoints(
-        DbConnection connection,
-        DbTransaction snapshot,
-        Dictionary<string, AsymmetricKeyParameter> keys,
-        Dictionary<long, AuditCheckpoint> fileCheckpoints,
-        Dictionary<long, AuditCheckpoint> databaseCheckpoints)
-    {
-        foreach (var row in connection.Query<CheckpointRow>(
-                     "SELECT seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature FROM audit_checkpoints ORDER BY seq",
-                     transaction: snapshot))
-        {
-            var checkpoint = new AuditCheckpoint(row.Seq, row.Hash, row.TimeUs, row.KeyId, row.Signature);
-            if (CheckSignature(checkpoint, keys, CheckpointSource.Database) is { } bad)
-            {
-                return bad;
-            }
-
-            if (fileCheckpoints.TryGetValue(checkpoint.Seq, out var inFile) && !inFile.SameAs(checkpoint))
-            {
-                return Problem(AuditProblem.CheckpointSourcesDisagree, checkpoint.Seq, $"the database and the checkpoint file differ at seq {checkpoint.Seq}", CheckpointSource.Database);
-            }
-
-            databaseCheckpoints[checkpoint.Seq] = checkpoint;
-        }
-
-        return null;
+        var (keys, problem) = AuditWitnessTrust.Establish(pinned, inputs.CheckpointPublicKeys, inputs.Witness);
+        return (keys, problem ?? AuditWitnessTrust.Fork(inputs.Witness));
     }
 
     /// <summary>
@@ -209,9 +117,8 @@ public static class AuditVerifier
     private static (long LastSeq, string LastHash, AuditVerification? Problem) WalkChain(
         DbConnection connection,
         DbTransaction snapshot,
-        SortedDictionary<long, AuditCheckpoint> allCheckpoints,
-        Dictionary<long, AuditCheckpoint> databaseCheckpoints,
-        PurgeLedger purges)
+        SortedDictionary<long, CheckpointVouch> vouches,
+        AuditPurgeLedger purges)
     {
         var lastSeq = 0L;
         var prevHash = new string('0', 64);
@@ -263,9 +170,9 @@ public static class AuditVerifier
                 }
             }
 
-            if (allCheckpoints.TryGetValue(seq, out var checkpoint))
+            if (vouches.TryGetValue(seq, out var vouch))
             {
-                if (!string.Equals(checkpoint.Hash, recomputed, StringComparison.Ordinal))
+                if (!string.Equals(vouch.Hash, recomputed, StringComparison.Ordinal))
                 {
                     // Each record is self-consistent, so the chain was recomputed after an edit
                     // somewhere after the last checkpoint that still matches.
@@ -275,8 +182,9 @@ public static class AuditVerifier
                         Seq = seq,
                         IntervalFrom = lastGoodCheckpoint + 1,
                         IntervalTo = seq,
-                        Source = databaseCheckpoints.ContainsKey(seq) ? CheckpointSource.Database : CheckpointSource.File,
-                        Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: the checkpoint at {seq} signed a different hash",
+                        Source = vouch.Source,
+                        Origin = vouch.Origin,
+                        Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: {vouch.Describe()} signed a different hash",
                         RecordsChecked = seq,
                     });
                 }
@@ -293,19 +201,25 @@ public static class AuditVerifier
     }
 
     /// <summary>The chain must reach every checkpoint and chain_head, and stop at chain_head.</summary>
-    private static AuditVerification? CheckEnd(long lastSeq, string lastHash, AuditLog.ChainHead head, SortedDictionary<long, AuditCheckpoint> allCheckpoints)
+    private static AuditVerification? CheckEnd(long lastSeq, string lastHash, AuditLog.ChainHead head, SortedDictionary<long, CheckpointVouch> vouches)
     {
-        var newestCheckpoint = allCheckpoints.Count > 0 ? allCheckpoints.Keys.Max() : 0;
-        if (newestCheckpoint > lastSeq || head.Seq > lastSeq)
+        var newest = vouches.Count > 0 ? vouches.Values.Last() : null;
+        var newestSeq = newest?.Seq ?? 0;
+        if (newestSeq > lastSeq || head.Seq > lastSeq)
         {
-            var claimed = Math.Max(newestCheckpoint, head.Seq);
+            var claimed = Math.Max(newestSeq, head.Seq);
+            var claimant = newestSeq <= lastSeq ? "chain_head"
+                : newest!.Source == CheckpointSource.Witness ? newest.Describe()
+                : "a checkpoint";
             return new AuditVerification
             {
                 Problem = AuditProblem.Truncated,
                 Seq = lastSeq + 1,
                 IntervalFrom = lastSeq + 1,
                 IntervalTo = claimed,
-                Message = $"the chain ends at record {lastSeq} but {(newestCheckpoint > lastSeq ? "a checkpoint" : "chain_head")} vouches for record {claimed}",
+                Source = newestSeq > lastSeq ? newest!.Source : null,
+                Origin = newestSeq > lastSeq ? newest!.Origin : null,
+                Message = $"the chain ends at record {lastSeq} but {claimant} vouches for record {(newestSeq > lastSeq ? newestSeq : claimed)}",
             };
         }
 
@@ -366,42 +280,7 @@ public static class AuditVerifier
             lastSeq);
     }
 
-    private static AuditVerification? CheckSignature(AuditCheckpoint checkpoint, Dictionary<string, AsymmetricKeyParameter> keys, CheckpointSource source)
-    {
-        if (!keys.TryGetValue(checkpoint.KeyId, out var key))
-        {
-            return Problem(AuditProblem.CheckpointUnknownKey, checkpoint.Seq, $"the checkpoint at {checkpoint.Seq} was signed by unknown key {checkpoint.KeyId}", source);
-        }
-
-        return VerifySignature(key, checkpoint.Statement(), checkpoint.Signature)
-            ? null
-            : Problem(AuditProblem.CheckpointSignatureInvalid, checkpoint.Seq, $"the checkpoint at {checkpoint.Seq} ({source}) has an invalid signature", source);
-    }
-
-    /// <summary>The checkpoint algorithms: SignatureAlgorithm.DefaultFor(kind), i.e. ECDSA-SHA256 or RSA PKCS#1 v1.5 SHA-256.</summary>
-    private static bool VerifySignature(AsymmetricKeyParameter key, byte[] statement, byte[] signature)
-    {
-        var algorithm = key switch
-        {
-            ECPublicKeyParameters => "SHA-256withECDSA",
-            RsaKeyParameters => "SHA-256withRSA",
-            _ => throw new ArgumentException($"unsupported checkpoint key type {key.GetType().Name}"),
-        };
-        var verifier = SignerUtilities.GetSigner(algorithm);
-        verifier.Init(false, key);
-        verifier.BlockUpdate(statement, 0, statement.Length);
-        try
-        {
-            return verifier.VerifySignature(signature);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or CryptoException)
-        {
-            // Malformed signature encodings are just invalid signatures.
-            return false;
-        }
-    }
-
-    private static AuditVerification Problem(AuditProblem problem, long? seq, string message, CheckpointSource? source = null, long checkedCount = 0) =>
+    internal static AuditVerification Problem(AuditProblem problem, long? seq, string message, CheckpointSource? source = null, long checkedCount = 0) =>
         new()
         {
             Problem = problem,
@@ -410,17 +289,4 @@ public static class AuditVerifier
             Message = message,
             RecordsChecked = checkedCount,
         };
-
-    private sealed class CheckpointRow
-    {
-        public long Seq { get; set; }
-
-        public string Hash { get; set; } = "";
-
-        public long TimeUs { get; set; }
-
-        public string KeyId { get; set; } = "";
-
-        public byte[] Signature { get; set; } = [];
-    }
 }

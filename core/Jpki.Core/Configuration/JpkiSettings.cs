@@ -93,6 +93,8 @@ public sealed record JpkiSettings
         CheckpointEveryRecords = Audit.CheckpointEveryRecords,
         CheckpointInterval = TimeSpan.FromSeconds(Audit.CheckpointIntervalSeconds),
         CheckpointFilePath = Resolve(Audit.CheckpointFile),
+        TailCheckpointInterval = TimeSpan.FromSeconds(Audit.TailCheckpointSeconds),
+        Witness = Audit.Witness is { Length: > 0 } witness ? Resolve(witness) : null,
     };
 
     public string TokenLabel =>
@@ -123,6 +125,7 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ceremony.responderRenewAfterDays must be below responderValidityDays");
         }
 
+        Audit.Validate(path, Resolve);
         Ocsp.MutualTls?.Validate(path, "ocsp.mutualTls");
         Crl.MutualTls?.Validate(path, "crl.mutualTls");
         Crl.Validate(path);
@@ -213,15 +216,6 @@ public sealed record CeremonySettings
 
     /// <summary>The CA renews a responder certificate this many days after its notBefore (60 of 90, JPKI-PROFILE.md §8).</summary>
     public int ResponderRenewAfterDays { get; init; } = 60;
-}
-
-public sealed record AuditSettings
-{
-    public long CheckpointEveryRecords { get; init; } = 100;
-
-    public int CheckpointIntervalSeconds { get; init; } = 300;
-
-    public string CheckpointFile { get; init; } = "{home}/audit/checkpoints";
 }
 
 /// <summary>The CRL publisher (port 8083): where CRLs go, how often, and who may fetch them.</summary>

@@ -1,0 +1,52 @@
+using System.Data.Common;
+using Dapper;
+using Jpki.Core.Store;
+
+namespace Jpki.Core.Audit;
+
+/// <summary>The SQL of the <c>audit_checkpoints</c> table, all of it (Dapper, both engines).</summary>
+public static class AuditCheckpointStore
+{
+    private const string Columns = "seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature";
+
+    internal static void Insert(WriteTransaction tx, AuditCheckpoint checkpoint) =>
+        tx.Execute(
+            "INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature) VALUES (@Seq, @Hash, @TimeUs, @KeyId, @Signature)",
+            new { checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, checkpoint.KeyId, checkpoint.Signature });
+
+    /// <summary>The newest checkpoint, or null when none was ever signed.</summary>
+    public static AuditCheckpoint? Latest(DbConnection connection, DbTransaction? transaction = null) =>
+        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1", transaction: transaction)
+            .Select(r => r.ToCheckpoint())
+            .SingleOrDefault();
+
+    /// <summary>The checkpoints with seq in <paramref name="after"/> (exclusive) .. <paramref name="upTo"/> (inclusive), in order.</summary>
+    public static IReadOnlyList<AuditCheckpoint> Range(DbConnection connection, long after, long upTo = long.MaxValue, DbTransaction? transaction = null) =>
+        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints WHERE seq > @after AND seq <= @upTo ORDER BY seq", new { after, upTo }, transaction)
+            .Select(r => r.ToCheckpoint())
+            .ToList();
+
+    /// <summary>Every checkpoint in seq order, streamed (the verifier's walk).</summary>
+    public static IEnumerable<AuditCheckpoint> All(DbConnection connection, DbTransaction? transaction = null) =>
+        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq", transaction: transaction, buffered: false)
+            .Select(r => r.ToCheckpoint());
+
+    /// <summary>The seq of the first checkpoint at or after <paramref name="seq"/>: the one that covers that record.</summary>
+    public static long? FirstCovering(DbConnection connection, long seq, DbTransaction? transaction = null) =>
+        connection.QuerySingleOrDefault<long?>("SELECT MIN(seq) FROM audit_checkpoints WHERE seq >= @seq", new { seq }, transaction);
+
+    private sealed class Row
+    {
+        public long Seq { get; set; }
+
+        public string Hash { get; set; } = "";
+
+        public long TimeUs { get; set; }
+
+        public string KeyId { get; set; } = "";
+
+        public byte[] Signature { get; set; } = [];
+
+        public AuditCheckpoint ToCheckpoint() => new(Seq, Hash, TimeUs, KeyId, Signature);
+    }
+}
