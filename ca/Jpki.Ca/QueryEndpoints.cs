@@ -236,12 +236,14 @@ public static class QueryEndpoints
         ArgumentNullException.ThrowIfNull(services);
         var hsm = services.IssuancePool.Probe();
         string store;
+        string? installMode = null;
         try
         {
             await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
             await using var command = db.CreateCommand();
             command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
             await command.ExecuteScalarAsync(cancellationToken);
+            installMode = InstallMode.Read(db);
             store = "ok";
         }
         catch (System.Data.Common.DbException)
@@ -268,6 +270,12 @@ public static class QueryEndpoints
             new
             {
                 status = healthy ? "ok" : "degraded",
+                // A demo keeps the built-in accounts' credentials in files: say so where operators look.
+                install = new
+                {
+                    mode = installMode ?? InstallMode.Demo,
+                    warning = installMode == InstallMode.Production ? null : "demonstration install: the built-in accounts' passwords and tokens are files under secrets/; set up a production install with ./jpki hsm init --production",
+                },
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
                 store,
                 jukiNet,

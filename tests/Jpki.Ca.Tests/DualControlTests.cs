@@ -136,6 +136,16 @@ public sealed class DualControlTests(CaFixture ca)
         Assert.DoesNotContain(ca.LogLines, l => l.Contains(token, StringComparison.Ordinal) || l.Contains("not-a-token-" + id, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_demonstration_install_says_so_in_healthz_and_the_audit_log()
+    {
+        var (_, health, _) = await ca.SendAsync(HttpMethod.Get, "healthz", null);
+        Assert.Equal("demo", health.GetProperty("install").GetProperty("mode").GetString());
+        Assert.Contains("secrets/", health.GetProperty("install").GetProperty("warning").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'install.mode' AND subject = 'demo'"));
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM install_settings WHERE name = 'install.mode' AND value = 'demo'"));
+    }
+
     private async Task<long> RequestAsync(HttpMethod method, string path, string account, object? body, long? rejectFirst = null)
     {
         if (rejectFirst is { } pending)
@@ -200,7 +210,8 @@ public sealed class IssuanceRateTests(CaFixture ca)
         Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND actor = '{id}'"));
 
         // Another operator is not held back by this one's rate.
-        var (other, otherBody, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", await BodyAsync(), at: CaFixture.BoundAddress(limited));
+        var another = ca.AddAccount(new Jpki.Core.Accounts.Account(id + "-2", Jpki.Core.Accounts.AccountRole.Operator, ["352012"], false));
+        var (other, otherBody, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", another, await BodyAsync(), at: CaFixture.BoundAddress(limited));
         Assert.True(other == 201, otherBody.ToString());
         await limited.StopAsync();
     }
