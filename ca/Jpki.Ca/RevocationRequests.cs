@@ -220,6 +220,18 @@ public sealed class RevocationRequests(CaServices services)
             return ProblemTypes.Problem(409, ProblemTypes.CompromiseRequestExpired, "request expired", "the second approval came too late; a new request is needed");
         }
 
+        // The same rules as every dual-control approval: an officer who came to power through the
+        // requester, or after the request, is not a second person.
+        if (AccountStore.AreRelated(tx.Connection, request.RequestedBy, officer.Id, tx.Transaction))
+        {
+            return ProblemTypes.For(ApprovalRefusal.RelatedOfficers);
+        }
+
+        if ((AccountStore.CreatedUs(tx.Connection, officer.Id, tx.Transaction) ?? long.MaxValue) >= tx.QuerySingle<long>("SELECT requested_us FROM issuer_compromise_requests WHERE id = @requestId", new { requestId }))
+        {
+            return ProblemTypes.For(ApprovalRefusal.ApproverNewerThanRequest);
+        }
+
         tx.Execute("UPDATE issuer_compromise_requests SET approved_by = @By, approved_us = @nowUs WHERE id = @requestId", new { By = officer.Id, nowUs, requestId });
         tx.Execute("UPDATE issuer_keys SET state = 'compromised' WHERE id = @keyId", new { keyId });
         services.Audit.Append(tx, new AuditRecord(officer.Id, "issuer-key.compromised", keyId, new JsonObject

@@ -53,6 +53,16 @@ public sealed class DualControlTests(CaFixture ca)
         await ExpectAsync(HttpMethod.Post, $"api/v1/approvals/{byNew}/approve", "officer1", 403, "approval-related-officers");
         await ExpectAsync(HttpMethod.Post, $"api/v1/approvals/{byNew}/approve", "officer2", 403, "approval-related-officers");
 
+        // The issuer-key compromise (its own two-officer flow) follows the same rules.
+        var keyId = "dual-compromise-" + Guid.NewGuid().ToString("N")[..8];
+        ca.ExecuteSql(
+            "INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, not_before_us, not_after_us, state, created_us) VALUES (@keyId, 'yamaguchi-ken-signing', @generation, 'none', 0, 1, 'active', 0)",
+            new { keyId, generation = 100 + Random.Shared.Next(1_000_000) });
+        var (asked2, compromise, _) = await ca.SendAsync(HttpMethod.Post, $"api/v1/issuer-keys/{keyId}/compromise", "officer2", new { statement = "tape missing" });
+        Assert.True(asked2 == 202, compromise.ToString());
+        await ExpectAsync(HttpMethod.Post, $"api/v1/issuer-keys/{keyId}/compromise/{compromise.GetProperty("requestId").GetInt64()}/approve", token, 403, "approval-related-officers");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM issuer_keys WHERE id = '{keyId}' AND state = 'active'"));
+
         foreach (var request in new[] { later, byNew })
         {
             Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{request}/reject", "officer1")).Status);
