@@ -60,6 +60,11 @@ public static class CaHost
         builder.Services.AddSingleton<Accounts.DualControl>();
         builder.Services.AddSingleton<Accounts.AccountAdministration>();
         builder.Services.AddSingleton<Accounts.VerifierAdministration>();
+        builder.Services.AddSingleton(provider =>
+        {
+            var services = provider.GetRequiredService<CaServices>();
+            return new Jpki.Core.Revocation.RevocationService(services.Database, services.Audit, services.Revoker, services.ResidentKey, options.Time, options.TwoOfficerWindow);
+        });
         builder.Services.AddSingleton<RevocationRequests>();
         builder.Services.AddSingleton<FeedHealth>();
         builder.Services.AddSingleton<FeedMetrics>();
