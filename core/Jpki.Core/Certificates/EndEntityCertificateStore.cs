@@ -225,6 +225,15 @@ public static class EndEntityCertificateStore
             new { serial });
     }
 
+    /// <summary>Where a certificate is in its delivery (null state: not an end-entity certificate).</summary>
+    public static DeliveryRow? FindDelivery(WriteTransaction tx, string serial)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.QuerySingleOrDefault<DeliveryRow>(
+            "SELECT municipality_code AS MunicipalityCode, delivery_state AS DeliveryState, status AS Status FROM certificates WHERE serial = @serial",
+            new { serial });
+    }
+
     /// <summary>Every end-entity certificate an issuer key signed (its compromise revokes them all).</summary>
     public static IReadOnlyList<string> SerialsIssuedBy(WriteTransaction tx, string issuerKeyId)
     {
@@ -242,4 +251,13 @@ public sealed class RevocationTargetRow
     public string? MunicipalityCode { get; set; }
 
     public byte[]? ResidentKey { get; set; }
+}
+
+public sealed class DeliveryRow
+{
+    public string? MunicipalityCode { get; set; }
+
+    public string? DeliveryState { get; set; }
+
+    public string Status { get; set; } = "";
 }
