@@ -56,7 +56,7 @@ public sealed class KioskSessionHandler(IOptionsMonitor<AuthenticationSchemeOpti
         if (Context.Request.Cookies.ContainsKey(KioskPages.SessionCookie))
         {
             Context.Refuse("the kiosk session has ended");
-            await Context.RequestServices.GetRequiredService<KioskPages>().Expired(Context).ExecuteAsync(Context);
+            await KioskPages.Expired(Context).ExecuteAsync(Context);
             return;
         }
 
@@ -68,6 +68,6 @@ public sealed class KioskSessionHandler(IOptionsMonitor<AuthenticationSchemeOpti
     {
         Context.Refuse("the kiosk admits operators only");
         var text = KioskPages.Text(Context);
-        await Html.Page(text, text.OperatorsOnly, Html.Error(text.OperatorsOnly), status: 403).ExecuteAsync(Context);
+        await KioskPages.Message(Context, text.OperatorsOnly, text.OperatorsOnly, 403).ExecuteAsync(Context);
     }
 }

@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Unicode;
 using Jpki.Card;
 using Jpki.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
@@ -28,14 +30,23 @@ public static class KioskHost
             ConfigureLogging = configureLogging,
         });
 
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(cards);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
-        builder.Services.AddSingleton<KioskPages>();
-        KioskSessionHandler.AddKioskAccess(builder.Services);
-        builder.Services.AddDistributedMemoryCache();
-        builder.Services.AddSession(session =>
+        AddServices(builder.Services, options, cards);
+        var app = builder.Build();
+        UseMiddleware(app);
+        MapPages(app);
+        return app;
+    }
+
+    private static void AddServices(IServiceCollection services, KioskOptions options, CardReader cards)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(cards);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
+        AddPages(services);
+        KioskSessionHandler.AddKioskAccess(services);
+        services.AddDistributedMemoryCache();
+        services.AddSession(session =>
         {
             session.IdleTimeout = options.IdleTimeout;
             session.Cookie.Name = KioskPages.SessionCookie;
@@ -43,15 +54,21 @@ public static class KioskHost
             session.Cookie.SameSite = SameSiteMode.Strict;
             session.Cookie.IsEssential = true;
         });
-        builder.Services.AddAntiforgery(antiforgery =>
+        services.AddAntiforgery(antiforgery =>
         {
             antiforgery.Cookie.Name = "jpki-kiosk-antiforgery";
             antiforgery.Cookie.HttpOnly = true;
             antiforgery.Cookie.SameSite = SameSiteMode.Strict;
             antiforgery.FormFieldName = "__kiosk_csrf";
         });
+    }
 
-        var app = builder.Build();
+    /// <summary>
+    /// Security headers on every answer, the session, routing, authentication and authorization,
+    /// then antiforgery on every POST.
+    /// </summary>
+    private static void UseMiddleware(WebApplication app)
+    {
         app.Use(async (context, next) =>
         {
             // Pages carry personal data: never cached, never framed, no script but our own inline print button.
@@ -82,30 +99,62 @@ public static class KioskHost
                 catch (AntiforgeryValidationException)
                 {
                     var text = KioskPages.Text(context);
-                    await Html.Page(text, text.BadRequest, Html.Error(text.BadRequest) + "<p><a href=\"/\">" + Html.E(text.Menu) + "</a></p>", status: 400).ExecuteAsync(context);
+                    await KioskPages.Message(context, text.BadRequest, text.BadRequest, 400, linkHref: "/", linkText: text.Menu).ExecuteAsync(context);
                     return;
                 }
             }
 
             await next(context);
         });
+    }
 
+    private static void MapPages(WebApplication app)
+    {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
         app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
-        app.MapGet("/login", (HttpContext context, KioskPages pages) => pages.LoginPage(context)).AllowAnonymous();
-        app.MapPost("/login", (HttpContext context, KioskPages pages) => pages.Login(context)).AllowAnonymous();
-        app.MapPost("/logout", (HttpContext context, KioskPages pages) => pages.LogoutAsync(context)).AllowAnonymous();
+        app.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
+        app.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();
+        app.MapPost("/logout", (HttpContext context, SessionHandler pages) => pages.LogoutAsync(context)).AllowAnonymous();
         var operators = app.MapGroup("").RequireAuthorization(KioskSessionHandler.OperatorPolicy);
-        operators.MapGet("/", (HttpContext context, KioskPages pages) => pages.Home(context));
-        operators.MapGet("/enrol", (HttpContext context, KioskPages pages) => pages.EnrolPage(context));
-        operators.MapPost("/enrol/lookup", (HttpContext context, KioskPages pages) => pages.Lookup(context));
-        operators.MapPost("/enrol/confirm", (HttpContext context, KioskPages pages) => pages.Confirm(context));
-        operators.MapPost("/enrol/issue", (HttpContext context, KioskPages pages) => pages.Issue(context));
-        operators.MapGet("/enrol/receipt", (HttpContext context, KioskPages pages) => pages.ReceiptPage(context));
-        operators.MapGet("/revoke", (HttpContext context, KioskPages pages) => pages.RevokePage(context));
-        operators.MapPost("/revoke", (HttpContext context, KioskPages pages) => pages.Revoke(context));
-        operators.MapGet("/card", (HttpContext context, KioskPages pages) => pages.CardCheckPage(context));
-        operators.MapPost("/card", (HttpContext context, KioskPages pages) => pages.CardCheck(context));
-        return app;
+        operators.MapGet("/", (HttpContext context, SessionHandler pages) => pages.Home(context));
+        operators.MapGet("/enrol", (HttpContext context, EnrolmentHandler pages) => pages.EnrolPage(context));
+        operators.MapPost("/enrol/lookup", (HttpContext context, EnrolmentHandler pages) => pages.Lookup(context));
+        operators.MapPost("/enrol/confirm", (HttpContext context, EnrolmentHandler pages) => pages.Confirm(context));
+        operators.MapPost("/enrol/issue", (HttpContext context, EnrolmentHandler pages) => pages.Issue(context));
+        operators.MapGet("/enrol/receipt", (HttpContext context, EnrolmentHandler pages) => pages.ReceiptPage(context));
+        operators.MapGet("/revoke", (HttpContext context, RevocationHandler pages) => pages.RevokePage(context));
+        operators.MapPost("/revoke", (HttpContext context, RevocationHandler pages) => pages.Revoke(context));
+        operators.MapGet("/card", (HttpContext context, CardCheckHandler pages) => pages.CardCheckPage(context));
+        operators.MapPost("/card", (HttpContext context, CardCheckHandler pages) => pages.CardCheck(context));
+    }
+
+    /// <summary>
+    /// The pages' handlers and the Razor views they render. Razor's HTML encoder is the one built
+    /// from <see cref="Microsoft.Extensions.WebEncoders.WebEncoderOptions"/>: it lets the scripts of
+    /// Japanese text through as characters (pages are read by people and by tests), and still
+    /// encodes markup characters and what the ranges do not name (the stock encoder always writes
+    /// non-ASCII spaces such as U+3000 as character references).
+    /// </summary>
+    private static void AddPages(IServiceCollection services)
+    {
+        services.AddWebEncoders(encoders => encoders.TextEncoderSettings = new TextEncoderSettings(
+            UnicodeRanges.BasicLatin,
+            UnicodeRanges.Latin1Supplement,
+            UnicodeRanges.LatinExtendedA,
+            UnicodeRanges.GeneralPunctuation,
+            UnicodeRanges.CjkSymbolsandPunctuation,
+            UnicodeRanges.Hiragana,
+            UnicodeRanges.Katakana,
+            UnicodeRanges.CjkUnifiedIdeographs,
+            UnicodeRanges.CjkCompatibilityIdeographs,
+            UnicodeRanges.HalfwidthandFullwidthForms));
+        services.AddRazorComponents();
+        services.AddSingleton<EnrolmentCleanup>();
+        services.AddSingleton<ReusedCards>();
+        services.AddSingleton<EnrolmentIssuance>();
+        services.AddSingleton<SessionHandler>();
+        services.AddSingleton<EnrolmentHandler>();
+        services.AddSingleton<RevocationHandler>();
+        services.AddSingleton<CardCheckHandler>();
     }
 }

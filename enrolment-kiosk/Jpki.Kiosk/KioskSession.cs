@@ -30,37 +30,15 @@ public sealed record KioskSession(string Account, string Token, DateTimeOffset T
 /// <summary>The four facts as the lookup returned them, for the face-to-face check.</summary>
 public sealed record ResidentFacts(string Name, string DateOfBirth, int Sex, string Address, string Municipality, string? MunicipalityCode = null);
 
-/// <summary>
-/// One enrolment in progress. The Idempotency-Keys are made when the operator confirms, before
-/// anything is sent, so a retried request after a lost answer gets the first certificate back;
-/// the card's requests are kept (public data) so a retry sends the same body. On a reused card,
-/// its good, unexpired certificates are renewed: the issuance names them (<c>renews</c>) and the
-/// CA revokes each as superseded in the transaction that records its successor.
-/// <see cref="CardExpiry"/> (YYYY-MM-DD) is the card's expiry once it is personalised, sent as
-/// <c>cardExpiry</c> with both issuances and kept so a retry sends the same bodies.
-/// <see cref="IssuedSerials"/> are what the CA issued for this enrolment so far, none yet on the
-/// card: an enrolment given up (another lookup, logout) revokes them at once.
-/// </summary>
-public sealed record Enrolment(
-    string ResidentCode,
-    ResidentFacts Facts,
-    long Sequence,
-    bool Under15,
-    bool Confirmed = false,
-    bool WithSigning = false,
-    string? OverrideReason = null,
-    string? AuthenticationIdempotencyKey = null,
-    string? SigningIdempotencyKey = null,
-    string? CardLabel = null,
-    string? AuthenticationCsr = null,
-    string? SigningCsr = null,
-    IReadOnlyList<string>? ReplacedSerials = null,
-    string? RenewsAuthentication = null,
-    string? RenewsSigning = null,
-    string? CardExpiry = null,
-    IReadOnlyList<string>? IssuedSerials = null);
-
 /// <summary>What the printable receipt shows: never the full resident code.</summary>
-public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null, string? CardExpiry = null);
+public sealed record Receipt(string MaskedResidentCode, string CardLabel, DateTimeOffset IssuedAt, IReadOnlyList<ReceiptLine> Certificates, bool Delivered, IReadOnlyList<string>? ReplacedSerials = null, string? CardExpiry = null)
+{
+    /// <summary>The receipt shows only the last 4 digits of the resident code.</summary>
+    public static string Mask(string residentCode)
+    {
+        ArgumentNullException.ThrowIfNull(residentCode);
+        return new string('*', Math.Max(0, residentCode.Length - 4)) + residentCode[Math.Max(0, residentCode.Length - 4)..];
+    }
+}
 
 public sealed record ReceiptLine(string Kind, string Serial, DateTimeOffset NotAfter);

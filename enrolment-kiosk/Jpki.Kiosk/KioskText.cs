@@ -104,6 +104,7 @@ public sealed record KioskText
     public required string NoCertificatesFound { get; init; }
     public required string FoundByResidentCode { get; init; }
     public required string RenewalRefused { get; init; }
+    public required string AlreadyPersonalised { get; init; }
 
     public static KioskText Japanese { get; } = new()
     {
@@ -203,6 +204,7 @@ public sealed record KioskText
         NoCertificatesFound = "この住民票コードで失効させる有効な証明書は見つかりませんでした。",
         FoundByResidentCode = "住民票コードで見つかった証明書",
         RenewalRefused = "更新する旧証明書がすでに失効しているか期限切れのため、更新できませんでした。もう一度最初から手続きしてください。",
+        AlreadyPersonalised = "この手続きではすでにカードに鍵を作成しました。確認の画面には戻れません。暗証番号の入力から続けるか、照会からやり直してください。",
     };
 
     public static KioskText English { get; } = Japanese with
@@ -303,6 +305,7 @@ public sealed record KioskText
         NoCertificatesFound = "No valid certificate to revoke was found for this resident code.",
         FoundByResidentCode = "Certificates found by the resident code",
         RenewalRefused = "The old certificate to renew has been revoked or has expired meanwhile, so it was not renewed. Please start again.",
+        AlreadyPersonalised = "The keys for this enrolment are already on the card, so the confirmation cannot be changed. Continue with the PINs, or start again from the lookup.",
     };
 
     public string Describe(Jpki.Card.PinProblem problem) => problem switch

@@ -33,6 +33,51 @@ public sealed class BrowserTests(InstallFixture install)
         var page = await browser.NewPageAsync();
         page.SetDefaultTimeout(30_000);
 
+        var (label, serials) = await EnrolAsync(page, residentCode);
+
+        // The card holds both certificates and both keys, never extractable.
+        var onCard = install.Cards.Certificates(label);
+        Assert.Equal(serials.Order(), onCard.Select(c => c.Serial).Order());
+        foreach (var (application, pin) in new[] { (CardApplication.Signing, SigningPin), (CardApplication.Authentication, AuthenticationPin) })
+        {
+            var key = install.Cards.DescribeKey(label, application, pin);
+            Assert.False(key.Extractable);
+            Assert.True(key.NeverExtractable);
+            Assert.True(key.Sensitive);
+        }
+
+        await VerifyWithOpensslAsync(onCard, label);
+
+        // Lost card, in the browser: both certificates revoked.
+        await page.GotoAsync(new Uri(install.KioskAddress, "revoke").ToString());
+        await page.FillAsync("#residentCode", residentCode);
+        await page.SelectOptionAsync("#cause", "cardLost");
+        await page.FillAsync("#serial1", serials[0]);
+        await page.FillAsync("#serial2", serials[1]);
+        await Shot(page, "05-lost-card");
+        await page.ClickAsync("#revoke");
+        await page.WaitForSelectorAsync("#revocations");
+        await Shot(page, "06-revoked");
+        Assert.Equal(2, await page.Locator("li.revoked").CountAsync());
+
+        // A wrong PIN on the card check page: a clear sentence with the tries left.
+        await page.GotoAsync(new Uri(install.KioskAddress, "card").ToString());
+        await page.SelectOptionAsync("#card", label);
+        await page.SelectOptionAsync("#application", "authentication");
+        await page.FillAsync("#pin", "0000");
+        await page.ClickAsync("#check");
+        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 2), await page.InnerTextAsync("main"), StringComparison.Ordinal);
+        await Shot(page, "07-wrong-pin");
+
+        // English switch.
+        await page.ClickAsync("#lang");
+        Assert.Equal("en", await page.GetAttributeAsync("html", "lang"));
+        await Shot(page, "08-english");
+    }
+
+    /// <summary>Login, lookup, the face-to-face check, a PIN refused by its rule, then the PINs and the receipt; returns the card and serials on it.</summary>
+    private async Task<(string Label, List<string> Serials)> EnrolAsync(IPage page, string residentCode)
+    {
         await page.GotoAsync(new Uri(install.KioskAddress, "login").ToString());
         await Shot(page, "01-login");
         await page.FillAsync("#account", "operator");
@@ -66,19 +111,12 @@ public sealed class BrowserTests(InstallFixture install)
         var label = await page.InnerTextAsync("#card");
         var serials = (await page.Locator("td.serial").AllInnerTextsAsync()).ToList();
         Assert.Equal(2, serials.Count);
+        return (label, serials);
+    }
 
-        // The card holds both certificates and both keys, never extractable.
-        var onCard = install.Cards.Certificates(label);
-        Assert.Equal(serials.Order(), onCard.Select(c => c.Serial).Order());
-        foreach (var (application, pin) in new[] { (CardApplication.Signing, SigningPin), (CardApplication.Authentication, AuthenticationPin) })
-        {
-            var key = install.Cards.DescribeKey(label, application, pin);
-            Assert.False(key.Extractable);
-            Assert.True(key.NeverExtractable);
-            Assert.True(key.Sensitive);
-        }
-
-        // openssl accepts each certificate against its root, and a signature made with the card.
+    /// <summary>openssl accepts each certificate against its root, and a signature made with the card.</summary>
+    private async Task VerifyWithOpensslAsync(IReadOnlyList<CardCertificate> onCard, string label)
+    {
         var work = Directory.CreateTempSubdirectory("jpki-browser-").FullName;
         var issuers = await install.Http.GetStringAsync(new Uri(install.CaAddress, "api/v1/issuers"));
         foreach (var certificate in onCard)
@@ -99,32 +137,6 @@ public sealed class BrowserTests(InstallFixture install)
         Assert.True(signed.ExitCode == 0, signed.Stderr);
         var cms = ExternalProcess.RunWith("openssl", ["cms", "-verify", "-binary", "-content", document, "-inform", "DER", "-in", signature, "-CAfile", RootFor(issuers, CardApplication.Signing, work), "-purpose", "any", "-out", "/dev/null"]);
         Assert.True(cms.ExitCode == 0, cms.Stderr);
-
-        // Lost card, in the browser: both certificates revoked.
-        await page.GotoAsync(new Uri(install.KioskAddress, "revoke").ToString());
-        await page.FillAsync("#residentCode", residentCode);
-        await page.SelectOptionAsync("#cause", "cardLost");
-        await page.FillAsync("#serial1", serials[0]);
-        await page.FillAsync("#serial2", serials[1]);
-        await Shot(page, "05-lost-card");
-        await page.ClickAsync("#revoke");
-        await page.WaitForSelectorAsync("#revocations");
-        await Shot(page, "06-revoked");
-        Assert.Equal(2, await page.Locator("li.revoked").CountAsync());
-
-        // A wrong PIN on the card check page: a clear sentence with the tries left.
-        await page.GotoAsync(new Uri(install.KioskAddress, "card").ToString());
-        await page.SelectOptionAsync("#card", label);
-        await page.SelectOptionAsync("#application", "authentication");
-        await page.FillAsync("#pin", "0000");
-        await page.ClickAsync("#check");
-        Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, KioskText.Japanese.WrongPin, 2), await page.InnerTextAsync("main"), StringComparison.Ordinal);
-        await Shot(page, "07-wrong-pin");
-
-        // English switch.
-        await page.ClickAsync("#lang");
-        Assert.Equal("en", await page.GetAttributeAsync("html", "lang"));
-        await Shot(page, "08-english");
     }
 
     private async Task Shot(IPage page, string name) =>

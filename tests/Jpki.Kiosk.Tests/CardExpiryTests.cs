@@ -48,7 +48,7 @@ public sealed class CardExpiryTests
     [InlineData("020080000", "2026-06-01T00:00:00+09:00", "2031-01-01")]
     public void The_kiosk_computes_the_expiry_in_jst_from_the_lookups_date_of_birth(string dateOfBirth, string now, string expires)
     {
-        Assert.Equal(Date(expires), KioskPages.CardExpiryFor(dateOfBirth, DateTimeOffset.Parse(now, CultureInfo.InvariantCulture)));
+        Assert.Equal(Date(expires), JstDates.CardExpiryFor(dateOfBirth, DateTimeOffset.Parse(now, CultureInfo.InvariantCulture)));
     }
 
     [Theory]
@@ -59,7 +59,7 @@ public sealed class CardExpiryTests
     [InlineData("330000101")] // born after today
     public void An_unreadable_date_of_birth_gives_no_expiry(string dateOfBirth)
     {
-        Assert.Null(KioskPages.CardExpiryFor(dateOfBirth, new DateTimeOffset(2026, 11, 23, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Null(JstDates.CardExpiryFor(dateOfBirth, new DateTimeOffset(2026, 11, 23, 0, 0, 0, TimeSpan.Zero)));
     }
 
     private static DateOnly Date(string text) => DateOnly.ParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture);

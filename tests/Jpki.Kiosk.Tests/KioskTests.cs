@@ -23,7 +23,8 @@ public sealed partial class KioskTests(InstallFixture install)
         await browser.GetAsync("/enrol");
         await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
         Assert.True(browser.Status == 200, browser.Html);
-        Assert.Contains("山田　花子", browser.Html, StringComparison.Ordinal);
+        // The name as a reader sees it (the encoder writes its U+3000 space as a character reference).
+        Assert.Contains("山田　花子", System.Net.WebUtility.HtmlDecode(browser.Html), StringComparison.Ordinal);
         Assert.Contains("山口県山口市亀山町１－２", browser.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("id=\"under15\"", browser.Html, StringComparison.Ordinal);
 
@@ -34,16 +35,7 @@ public sealed partial class KioskTests(InstallFixture install)
         await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
         Assert.Contains("name=\"signingPin\"", browser.Html, StringComparison.Ordinal);
 
-        // PIN rules come back as clear messages; nothing is issued.
-        var issuedBefore = await IssuedCountAsync();
-        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins("abc", "abc", "12", "13"));
-        Assert.Equal(400, browser.Status);
-        Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
-        Assert.Contains(KioskText.Japanese.AuthenticationNotFourDigits, browser.Html, StringComparison.Ordinal);
-        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
-        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, "PIN4SIGX", AuthenticationPin, AuthenticationPin));
-        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
-        Assert.Equal(issuedBefore, await IssuedCountAsync());
+        await PinRulesRefuseAsync(browser);
 
         await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
         Assert.True(browser.Status == 200, browser.Html);
@@ -71,18 +63,7 @@ public sealed partial class KioskTests(InstallFixture install)
         await browser.GetAsync("/enrol/receipt");
         Assert.DoesNotContain(residentCode, browser.Html, StringComparison.Ordinal);
 
-        // Lost card: both certificates revoked with keyCompromise, the serials read from the card.
-        await browser.GetAsync("/revoke");
-        await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost", ["card"] = label });
-        Assert.True(browser.Status == 200, browser.Html);
-        Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
-        foreach (var serial in serials)
-        {
-            var status = await install.CertificateAsync(serial);
-            Assert.Equal("revoked", status.GetProperty("status").GetString());
-            // The CA answers the RFC 5280 reason code: 1 = keyCompromise.
-            Assert.Equal(1, status.GetProperty("reason").GetInt32());
-        }
+        await RevokeLostCardAsync(browser, residentCode, label, serials);
 
         Assert.DoesNotContain(install.KioskLog, line => line.Contains(residentCode, StringComparison.Ordinal) || line.Contains("山田", StringComparison.Ordinal));
         Assert.DoesNotContain(install.KioskLog, line => line.Contains(SigningPin, StringComparison.Ordinal));
@@ -311,7 +292,7 @@ public sealed partial class KioskTests(InstallFixture install)
     [InlineData("420110000", "2026-12-31T00:00:00+09:00", 15)]
     public void Age_counts_in_jst_from_the_latest_possible_birthday(string dateOfBirth, string now, int age)
     {
-        Assert.Equal(age, KioskPages.AgeInJst(dateOfBirth, DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(age, JstDates.AgeInJst(dateOfBirth, DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     [Theory]
@@ -319,13 +300,43 @@ public sealed partial class KioskTests(InstallFixture install)
     [InlineData("019890000", "1989-??-?? (元号不明)")]
     public void Dates_of_birth_show_with_their_era(string dateOfBirth, string shown)
     {
-        Assert.Equal(shown, KioskPages.FormatBirthDate(KioskText.Japanese, dateOfBirth));
+        Assert.Equal(shown, JstDates.FormatBirthDate(KioskText.Japanese, dateOfBirth));
     }
 
     [Fact]
     public void Receipts_mask_all_but_the_last_four_digits()
     {
-        Assert.Equal("*******8900", KioskPages.Mask("12345678900"));
+        Assert.Equal("*******8900", Receipt.Mask("12345678900"));
+    }
+
+    /// <summary>Lost card: both certificates revoked with keyCompromise, the serials read from the card.</summary>
+    private async Task RevokeLostCardAsync(KioskBrowser browser, string residentCode, string label, List<string> serials)
+    {
+        await browser.GetAsync("/revoke");
+        await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost", ["card"] = label });
+        Assert.True(browser.Status == 200, browser.Html);
+        Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
+        foreach (var serial in serials)
+        {
+            var status = await install.CertificateAsync(serial);
+            Assert.Equal("revoked", status.GetProperty("status").GetString());
+            // The CA answers the RFC 5280 reason code: 1 = keyCompromise.
+            Assert.Equal(1, status.GetProperty("reason").GetInt32());
+        }
+    }
+
+    /// <summary>PIN rules come back as clear messages; nothing is issued.</summary>
+    private async Task PinRulesRefuseAsync(KioskBrowser browser)
+    {
+        var issuedBefore = await IssuedCountAsync();
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins("abc", "abc", "12", "13"));
+        Assert.Equal(400, browser.Status);
+        Assert.Contains(KioskText.Japanese.SigningTooShort, browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.Japanese.AuthenticationNotFourDigits, browser.Html, StringComparison.Ordinal);
+        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
+        await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, "PIN4SIGX", AuthenticationPin, AuthenticationPin));
+        Assert.Contains(KioskText.Japanese.PinsDiffer, browser.Html, StringComparison.Ordinal);
+        Assert.Equal(issuedBefore, await IssuedCountAsync());
     }
 
     private async Task<int> IssuedCountAsync()

@@ -1,0 +1,34 @@
+namespace Jpki.Kiosk;
+
+/// <summary>A CA refusal as a sentence for the window, by its problem type.</summary>
+public static class CaProblems
+{
+    public static string Explain(KioskText text, CaAnswer answer, string fallback)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(answer);
+        return answer.Problem switch
+        {
+            "ca-unreachable" => text.CaUnreachable,
+            "unknown-resident" => text.UnknownResident,
+            "resident-not-eligible" => text.NotEligible,
+            "jukinet-unavailable" or "jukinet-protocol" => text.JukiNetDown,
+            "municipality-not-bound" or "forbidden" => text.NotBound,
+            "not-the-holder" => text.NotTheHolder,
+            "already-revoked" => text.AlreadyRevoked,
+            "certificate-not-found" or "not-found" => text.CertificateNotFound,
+            "resident-changed" => text.ResidentChanged,
+            "renewal-revoked" or "renewal-expired" or "renewal-not-found" or "renewal-not-the-holder" or "renewal-kind-mismatch" => text.RenewalRefused,
+            "account-locked" or "login-throttled" => text.LoginThrottled,
+            null => fallback + $" (HTTP {answer.Status})",
+            _ => fallback + $" ({answer.Problem})",
+        };
+    }
+
+    /// <summary>The status a page answers with when the CA refused or could not be reached.</summary>
+    public static int StatusOf(CaAnswer answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return answer.Status == 0 ? 503 : answer.Status;
+    }
+}
