@@ -41,13 +41,7 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
             return null;
         }
 
-        // A key left by an attempt cut off before its commit is reused, as the ceremony does.
-        var label = $"{issuerKeyId}-ocsp-{generation}";
-        if (!token.HasKey(label))
-        {
-            token.GenerateKeyPair(settings.ResponderKeyKind, label, settings.RsaBits);
-        }
-
+        var label = EnsureResponderKey(issuerKeyId, generation);
         using var responderSigner = Pkcs11Signer.Open(pool, label);
         var serial = SerialNumbers.New();
         var serialHex = SerialNumbers.ToHex(serial);
@@ -92,6 +86,18 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         }));
         tx.Commit();
         return serialHex;
+    }
+
+    /// <summary>The responder key of this generation; one left by an attempt cut off before its commit is reused, as the ceremony does.</summary>
+    private string EnsureResponderKey(string issuerKeyId, int generation)
+    {
+        var label = $"{issuerKeyId}-ocsp-{generation}";
+        if (!token.HasKey(label))
+        {
+            token.GenerateKeyPair(settings.ResponderKeyKind, label, settings.RsaBits);
+        }
+
+        return label;
     }
 
     private bool TryDue(string issuerKeyId, DateTimeOffset now, out ResponderRow? current, out int generation)

@@ -43,15 +43,8 @@ public static class SignatureAccountingCheck
         ArgumentOutOfRangeException.ThrowIfLessThan(grace, TimeSpan.Zero);
         var openSinceUs = Instant.ToMicros(database.Time.GetUtcNow() - grace);
         using var db = database.OpenConnection();
-        var discarded = db.Query<(string Subject, string Details)>(
-                "SELECT subject, details FROM audit_log WHERE action = @action AND purged_by IS NULL",
-                new { action = SignatureLedger.DiscardedAction })
-            .Select(r => (r.Subject, Tbs: Text(r.Details, "tbsSha256")))
-            .ToHashSet();
-        var checkpointTbs = db.Query<byte[]?>("SELECT certificate_der FROM install_keys WHERE purpose = 'audit-checkpoint'")
-            .OfType<byte[]>()
-            .Select(TbsSha256)
-            .ToHashSet(StringComparer.Ordinal);
+        var discarded = DiscardedIntents(db);
+        var checkpointTbs = CheckpointCertificateTbs(db);
         long intended = 0, certified = 0, discards = 0, inProgress = 0, purged = 0;
         var unaccounted = new List<UnaccountedSignature>();
         for (var after = 0L; ;)
@@ -107,6 +100,21 @@ public static class SignatureAccountingCheck
         var certificate = new AsnReader(certificateDer, AsnEncodingRules.DER).ReadSequence();
         return Convert.ToHexStringLower(SHA256.HashData(certificate.ReadEncodedValue().Span));
     }
+
+    /// <summary>(serial, TBS SHA-256) of every 'signature.discarded' record not purged.</summary>
+    private static HashSet<(string, string?)> DiscardedIntents(DbConnection db) =>
+        db.Query<(string Subject, string Details)>(
+                "SELECT subject, details FROM audit_log WHERE action = @action AND purged_by IS NULL",
+                new { action = SignatureLedger.DiscardedAction })
+            .Select(r => (r.Subject, Text(r.Details, "tbsSha256")))
+            .ToHashSet();
+
+    /// <summary>The checkpoint-key certificates live in install_keys, not certificates.</summary>
+    private static HashSet<string> CheckpointCertificateTbs(DbConnection db) =>
+        db.Query<byte[]?>("SELECT certificate_der FROM install_keys WHERE purpose = 'audit-checkpoint'")
+            .OfType<byte[]>()
+            .Select(TbsSha256)
+            .ToHashSet(StringComparer.Ordinal);
 
     private static Verdict Judge(DbConnection db, UnaccountedSignature intent, HashSet<(string, string?)> discarded, HashSet<string> checkpointTbs, long openSinceUs)
     {
