@@ -11,6 +11,7 @@ using Jpki.Core.Issuance;
 using Jpki.Core.Profiles;
 using Jpki.Core.Requests;
 using Jpki.Core.Revocation;
+using Jpki.Core.Signatures;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Jpki.JukiNet;
@@ -61,7 +62,7 @@ public sealed record IssuedCertificateAnswer(string Serial, string IssuerId, str
 /// </summary>
 public sealed partial class CertificateIssuance(CaServices services, IssuanceMetrics metrics, ILogger<CertificateIssuance> logger)
 {
-    private const string AuthenticationIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    private readonly IntendedIssuance intents = new(services);
     private const int MinimumSigningAge = 15;
 
     public async Task<IResult> IssueAsync(HttpContext context, Account account)
@@ -261,12 +262,9 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             return ProblemTypes.Problem(422, ProblemTypes.ValidityEmpty, "no validity left", e.Message);
         }
 
-        var subjectId = checkedInput.Kind == IssuerKind.Signing
-            ? await IssuanceIdAsync(validity.NotBefore, checkedInput.WindowId, context.RequestAborted)
-            : new string(RandomNumberGenerator.GetItems<char>(AuthenticationIdAlphabet, SubjectIds.AuthenticationIdLength));
         var serial = SerialNumbers.New();
         var serialHex = SerialNumbers.ToHex(serial);
-        var request = new EndEntityRequest
+        EndEntityRequest RequestFor(string subjectId) => new()
         {
             Kind = checkedInput.Kind,
             Prefecture = prefecture.ToPrefecture(),
@@ -284,10 +282,13 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             IssuerCertificate = issuerKey.Key.CertificateDer!,
         };
 
+        IntendedCertificate intended;
         IssuedCertificate issued;
         try
         {
-            issued = CertificateIssuer.Issue(request, issuerKey.Signer, issuerKey.PublicKey);
+            // The intent (and its audit record) is committed before the HSM is asked; see IntendedIssuance.
+            intended = await intents.IntendAsync(account, issuerKey, checkedInput.Kind, checkedInput.WindowId, serialHex, validity.NotBefore, RequestFor, context.RequestAborted);
+            issued = await intents.SignAsync(intended, issuerKey);
         }
         catch (LintException e)
         {
@@ -307,103 +308,114 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
 
         var answer = new IssuedCertificateAnswer(serialHex, issuerKey.Issuer.Id, issuerKey.Key.Id, Pem(issued.Der), validity.NotBefore, validity.NotAfter, checkedInput.Renews);
         var answerJson = JsonSerializer.Serialize(answer, ApiJson.Options);
-        using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
+        try
         {
-            // Re-checked under the writers' lock: a concurrent retry or a concurrent request with the same key.
-            if (idempotencyKey.Length > 0 && IdempotencyStore.Find(tx.Connection, account.Id, idempotencyKey, tx.Transaction) is { } stored)
+            using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
             {
-                return Replay(stored, requestSha256);
-            }
+                // Re-checked under the writers' lock: a concurrent retry or a concurrent request with the same key.
+                // Each way out drops the signed certificate, so each is a 'signature.discarded' record.
+                if (idempotencyKey.Length > 0 && IdempotencyStore.Find(tx.Connection, account.Id, idempotencyKey, tx.Transaction) is { } stored)
+                {
+                    return await intents.DiscardAsync(tx, intended, DiscardReasons.IdempotentReplay, Replay(stored, requestSha256));
+                }
 
-            if (EndEntityCertificateStore.PublicKeyCertified(tx.Connection, spkiSha256, tx.Transaction))
-            {
-                return DuplicateKey();
-            }
+                if (EndEntityCertificateStore.PublicKeyCertified(tx.Connection, spkiSha256, tx.Transaction))
+                {
+                    return await intents.DiscardAsync(tx, intended, DiscardReasons.DuplicateKey, DuplicateKey());
+                }
 
-            // An officer may have stopped issuance, or frozen the key, while this one was signed.
-            if (JukiNetFeedStore.IsStopped(tx, JukiNetFeedStore.IssuanceSwitch))
-            {
-                return IssuanceStopped();
-            }
+                // An officer may have stopped issuance, or frozen the key, while this one was signed.
+                if (JukiNetFeedStore.IsStopped(tx, JukiNetFeedStore.IssuanceSwitch))
+                {
+                    return await intents.DiscardAsync(tx, intended, DiscardReasons.IssuanceStopped, IssuanceStopped());
+                }
 
-            if (Jpki.Core.Issuers.IssuerStore.FindKey(tx.Connection, issuerKey.Key.Id, tx.Transaction)?.State != "active")
-            {
-                return ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "issuer key not active", $"issuer key '{issuerKey.Key.Id}' is no longer active; nothing was issued");
-            }
+                if (Jpki.Core.Issuers.IssuerStore.FindKey(tx.Connection, issuerKey.Key.Id, tx.Transaction)?.State != "active")
+                {
+                    return await intents.DiscardAsync(tx, intended, DiscardReasons.IssuerKeyNotActive, ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "issuer key not active", $"issuer key '{issuerKey.Key.Id}' is no longer active; nothing was issued"));
+                }
 
-            // The renewed certificate may have been revoked (Juki-Net, the window) while this one was signed.
-            if (checkedInput.Renews is { } renewed
-                && CheckRenewalTarget(EndEntityCertificateStore.FindRenewalTarget(tx.Connection, renewed, tx.Transaction), renewed, checkedInput.Kind, residentKey, Instant.NowMicros(tx.Time)) is { } renewalProblem)
-            {
-                return renewalProblem;
-            }
+                // The renewed certificate may have been revoked (Juki-Net, the window) while this one was signed.
+                if (checkedInput.Renews is { } renewed
+                    && CheckRenewalTarget(EndEntityCertificateStore.FindRenewalTarget(tx.Connection, renewed, tx.Transaction), renewed, checkedInput.Kind, residentKey, Instant.NowMicros(tx.Time)) is { } renewalProblem)
+                {
+                    return await intents.DiscardAsync(tx, intended, DiscardReasons.RenewedCertificateUnusable, renewalProblem);
+                }
 
-            EndEntityCertificateStore.Insert(tx, new EndEntityCertificateRow
-            {
-                Serial = serialHex,
-                IssuerKeyId = issuerKey.Key.Id,
-                Kind = KindText(checkedInput.Kind),
-                MunicipalityCode = municipalityCode,
-                ResidentKey = residentKey,
-                HmacKeyId = CaServices.ResidentHmacKeyId,
-                JukiSequence = record.Sequence,
-                NotBeforeUs = Instant.ToMicros(validity.NotBefore),
-                NotAfterUs = Instant.ToMicros(validity.NotAfter),
-                Der = issued.Der,
-                CrlDpDer = issued.CrlDistributionPointsDer,
-                SpkiSha256 = spkiSha256,
-                CreatedUs = Instant.ToMicros(now),
-            });
-            var details = new JsonObject
-            {
-                ["serial"] = serialHex,
-                ["issuerKeyId"] = issuerKey.Key.Id,
-                ["kind"] = KindText(checkedInput.Kind),
-                ["municipalityCode"] = municipalityCode,
-                ["jukiSequence"] = record.Sequence,
-                ["windowId"] = checkedInput.WindowId,
-                ["tbsSha256"] = Convert.ToHexStringLower(issued.TbsSha256),
-                ["birthdaysCounted"] = validity.BirthdaysCounted,
-                ["limitedBy"] = JsonNamingPolicy.CamelCase.ConvertName(validity.LimitedBy.ToString()),
-            };
-            if (checkedInput.Renews is { } renewsSerial)
-            {
-                details["renews"] = renewsSerial;
-            }
+                IntendedIssuance.Certified(tx, intended);
+                EndEntityCertificateStore.Insert(tx, new EndEntityCertificateRow
+                {
+                    Serial = serialHex,
+                    IssuerKeyId = issuerKey.Key.Id,
+                    Kind = KindText(checkedInput.Kind),
+                    MunicipalityCode = municipalityCode,
+                    ResidentKey = residentKey,
+                    HmacKeyId = CaServices.ResidentHmacKeyId,
+                    JukiSequence = record.Sequence,
+                    NotBeforeUs = Instant.ToMicros(validity.NotBefore),
+                    NotAfterUs = Instant.ToMicros(validity.NotAfter),
+                    Der = issued.Der,
+                    CrlDpDer = issued.CrlDistributionPointsDer,
+                    SpkiSha256 = spkiSha256,
+                    CreatedUs = Instant.ToMicros(now),
+                });
+                var details = new JsonObject
+                {
+                    ["serial"] = serialHex,
+                    ["issuerKeyId"] = issuerKey.Key.Id,
+                    ["kind"] = KindText(checkedInput.Kind),
+                    ["municipalityCode"] = municipalityCode,
+                    ["jukiSequence"] = record.Sequence,
+                    ["windowId"] = checkedInput.WindowId,
+                    ["tbsSha256"] = Convert.ToHexStringLower(issued.TbsSha256),
+                    ["birthdaysCounted"] = validity.BirthdaysCounted,
+                    ["limitedBy"] = JsonNamingPolicy.CamelCase.ConvertName(validity.LimitedBy.ToString()),
+                };
+                if (checkedInput.Renews is { } renewsSerial)
+                {
+                    details["renews"] = renewsSerial;
+                }
 
-            if (checkedInput.OverrideReason is { } reason)
-            {
-                details["overrideReason"] = reason;
-            }
+                if (checkedInput.OverrideReason is { } reason)
+                {
+                    details["overrideReason"] = reason;
+                }
 
-            services.Audit.Append(tx, new AuditRecord(account.Id, "certificate.issued", serialHex, details));
+                services.Audit.Append(tx, new AuditRecord(account.Id, "certificate.issued", serialHex, details));
 
-            // Still under the writers' lock: an event for this resident later than the record the
-            // certificate was made from may have been applied meanwhile; it applies to this
-            // certificate too, through the same rule table (DESIGN.md §5).
-            if (ApplyLaterEvents(tx, serialHex, residentKey, record.Sequence) is { } revokedBy)
-            {
-                var changed = ResidentChangedAtCommit(serialHex, revokedBy);
+                // Still under the writers' lock: an event for this resident later than the record the
+                // certificate was made from may have been applied meanwhile; it applies to this
+                // certificate too, through the same rule table (DESIGN.md §5).
+                if (ApplyLaterEvents(tx, serialHex, residentKey, record.Sequence) is { } revokedBy)
+                {
+                    var changed = ResidentChangedAtCommit(serialHex, revokedBy);
+                    if (idempotencyKey.Length > 0)
+                    {
+                        IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status409Conflict, changed);
+                    }
+
+                    await tx.CommitAsync(context.RequestAborted);
+                    return Results.Text(changed, "application/problem+json", Encoding.UTF8, StatusCodes.Status409Conflict);
+                }
+
+                if (checkedInput.Renews is { } superseded)
+                {
+                    SupersedeRenewed(tx, account, superseded, serialHex, now);
+                }
+
                 if (idempotencyKey.Length > 0)
                 {
-                    IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status409Conflict, changed);
+                    IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status201Created, answerJson);
                 }
 
                 await tx.CommitAsync(context.RequestAborted);
-                return Results.Text(changed, "application/problem+json", Encoding.UTF8, StatusCodes.Status409Conflict);
             }
-
-            if (checkedInput.Renews is { } superseded)
-            {
-                SupersedeRenewed(tx, account, superseded, serialHex, now);
-            }
-
-            if (idempotencyKey.Length > 0)
-            {
-                IdempotencyStore.Insert(tx, account.Id, idempotencyKey, requestSha256, StatusCodes.Status201Created, answerJson);
-            }
-
-            await tx.CommitAsync(context.RequestAborted);
+        }
+        catch (Exception e)
+        {
+            // The store did not take the signed certificate (a store error, or the request was aborted).
+            await intents.StoreFailedAsync(intended, e);
+            throw;
         }
 
         LogIssued(logger, serialHex, issuerKey.Key.Id, KindText(checkedInput.Kind), municipalityCode);
@@ -622,26 +634,6 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         }
 
         return null;
-    }
-
-    private async Task<string> IssuanceIdAsync(DateTimeOffset issuedAt, string windowId, CancellationToken cancellationToken)
-    {
-        var jst = Jst.ToJst(issuedAt);
-        long sequence;
-        // Its own short transaction: the HSM signature that follows must not hold the writers' lock.
-        // A failed issuance leaves a gap in the day's sequence, never a reused number.
-        using (var tx = await services.Database.BeginWriteAsync(cancellationToken))
-        {
-            sequence = EndEntityCertificateStore.NextDailySequence(tx, Jst.DateOf(issuedAt));
-            await tx.CommitAsync(cancellationToken);
-        }
-
-        if (sequence > 99_999)
-        {
-            throw new InvalidOperationException($"more than 99999 issuances on JST day {Jst.DateOf(issuedAt)}");
-        }
-
-        return string.Create(CultureInfo.InvariantCulture, $"{jst:yyyyMMddHHmmss}{sequence:D5}{windowId}");
     }
 
     private async Task AuditRefusalAsync(Account account, string action, string serialHex, ActiveIssuerKey issuerKey, CheckedInput input, string municipalityCode, IEnumerable<string> rules)

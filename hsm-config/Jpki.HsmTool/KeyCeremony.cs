@@ -16,7 +16,8 @@ namespace Jpki.HsmTool;
 /// once per install, the resident-code HMAC key and the audit-checkpoint key with its
 /// certificate. Each step checks what exists first, so a second run changes nothing, and a run
 /// cut off halfway finishes the rest. Every step is an audit record written in the same
-/// transaction as the rows it adds.
+/// transaction as the rows it adds; every certificate is signed only after its signature intent
+/// is committed (<see cref="CeremonyCertificates"/>).
 /// </summary>
 public sealed class KeyCeremony(ToolContext context)
 {
@@ -94,35 +95,19 @@ public sealed class KeyCeremony(ToolContext context)
 
     private void RecordCheckpointKey(Database database, AuditLog audit, Pkcs11Signer signer)
     {
-        using var tx = database.BeginWrite();
-        if (IssuerStore.FindInstallKey(tx.Connection, CheckpointKeyId, tx.Transaction) is not null)
+        using (var db = database.OpenConnection())
+        {
+            if (IssuerStore.FindInstallKey(db, CheckpointKeyId) is not null)
+            {
+                return;
+            }
+        }
+
+        if (!new CeremonyCertificates(Settings, database, audit, Actor).IssueCheckpointCertificate(signer, CheckpointKeyId))
         {
             return;
         }
 
-        var now = database.Time.GetUtcNow();
-        var der = new CheckpointCertificateBuilder(signer, SignatureAlgorithm.EcdsaSha256).Build(new CheckpointCertificateRequest
-        {
-            InstallName = Settings.InstallName,
-            KeyNumber = 1,
-            SerialNumber = SerialNumbers.New(),
-            IssuedAt = now,
-        });
-        IssuerStore.InsertInstallKey(tx, new InstallKeyRow
-        {
-            Id = CheckpointKeyId,
-            Purpose = "audit-checkpoint",
-            HsmKeyLabel = CheckpointKeyId,
-            CertificateDer = der,
-            CreatedUs = Instant.ToMicros(now),
-        });
-        audit.Append(tx, new AuditRecord(Actor, "ceremony.checkpoint-key.created", CheckpointKeyId, new JsonObject
-        {
-            ["hsmKeyLabel"] = CheckpointKeyId,
-            ["certificateSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(der)),
-            ["publicKeyId"] = AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo),
-        }));
-        tx.Commit();
         // The auditors write this down in the ceremony record: `audit verify --key-sha256` pins it.
         _changes.Add($"issued the audit-checkpoint key's certificate; its SubjectPublicKeyInfo SHA-256 (auditors: record it) is {AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo)}");
     }
@@ -174,65 +159,17 @@ public sealed class KeyCeremony(ToolContext context)
         }
 
         using var issuerSigner = Pkcs11Signer.Open(pool, keyId);
-        var algorithm = SignatureAlgorithm.RsaPkcs1Sha256;
-        byte[] rootDer;
-        using (var tx = database.BeginWrite())
+        byte[]? rootDer;
+        using (var db = database.OpenConnection())
         {
-            var key = IssuerStore.FindKey(tx.Connection, keyId, tx.Transaction);
-            if (key?.CertificateDer is { } der)
-            {
-                rootDer = der;
-            }
-            else
-            {
-                var now = database.Time.GetUtcNow();
-                var serial = SerialNumbers.New();
-                rootDer = new RootCertificateBuilder(issuerSigner, algorithm).Build(new RootCertificateRequest
-                {
-                    Kind = kind,
-                    Prefecture = prefecture.ToPrefecture(),
-                    SerialNumber = serial,
-                    IssuedAt = now,
-                    ArlUrl = Settings.Urls.ArlUrl(keyId),
-                    ValidityYears = Settings.Ceremony.RootValidityYears,
-                });
-                var certificate = new X509Certificate(rootDer);
-                if (IssuerStore.FindIssuer(tx.Connection, issuerId, tx.Transaction) is null)
-                {
-                    IssuerStore.InsertIssuer(tx, new IssuerRow
-                    {
-                        Id = issuerId,
-                        Prefecture = prefecture.Name,
-                        Kind = kindText,
-                        SubjectDn = certificate.SubjectDN.ToString(),
-                        CreatedUs = Instant.ToMicros(now),
-                    });
-                }
+            rootDer = IssuerStore.FindKey(db, keyId)?.CertificateDer;
+        }
 
-                var notBefore = Instant.ToMicros(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero));
-                var notAfter = Instant.ToMicros(new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero));
-                IssuerStore.InsertKey(tx, new IssuerKeyRow
-                {
-                    Id = keyId,
-                    IssuerId = issuerId,
-                    Generation = 1,
-                    HsmKeyLabel = keyId,
-                    CertificateDer = rootDer,
-                    NotBeforeUs = notBefore,
-                    NotAfterUs = notAfter,
-                    CreatedUs = Instant.ToMicros(now),
-                });
-                var serialHex = SerialNumbers.ToHex(serial);
-                IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, keyId, "root", notBefore, notAfter, rootDer, Instant.ToMicros(now)));
-                audit.Append(tx, new AuditRecord(Actor, "ceremony.root.issued", keyId, new JsonObject
-                {
-                    ["issuerId"] = issuerId,
-                    ["serial"] = serialHex,
-                    ["subject"] = certificate.SubjectDN.ToString(),
-                    ["notAfterUs"] = notAfter,
-                    ["certificateSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(rootDer)),
-                }));
-                tx.Commit();
+        if (rootDer is null)
+        {
+            (rootDer, var serialHex) = new CeremonyCertificates(Settings, database, audit, Actor).IssueRoot(issuerSigner, prefecture, kind, issuerId, keyId);
+            if (serialHex is not null)
+            {
                 _changes.Add($"issued root certificate of '{keyId}' (serial {serialHex})");
             }
         }
@@ -259,32 +196,10 @@ public sealed class KeyCeremony(ToolContext context)
         }
 
         using var responderSigner = Pkcs11Signer.Open(pool, label);
-        using var tx = database.BeginWrite();
-        var now = database.Time.GetUtcNow();
-        var serial = SerialNumbers.New();
-        var der = new ResponderCertificateBuilder(rootDer, issuerSigner, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
+        if (new CeremonyCertificates(Settings, database, audit, Actor).IssueResponder(issuerSigner, responderSigner, rootDer, keyId, label) is { } serialHex)
         {
-            ResponderPublicKey = responderSigner.SubjectPublicKeyInfo,
-            SerialNumber = serial,
-            IssuedAt = now,
-            Generation = 1,
-            Validity = TimeSpan.FromDays(Settings.Ceremony.ResponderValidityDays),
-        });
-        var certificate = new X509Certificate(der);
-        var notBefore = Instant.ToMicros(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero));
-        var notAfter = Instant.ToMicros(new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero));
-        var serialHex = SerialNumbers.ToHex(serial);
-        IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, keyId, "ocsp-responder", notBefore, notAfter, der, Instant.ToMicros(now)));
-        IssuerStore.InsertResponder(tx, serialHex, keyId, label, notAfter, Instant.ToMicros(now));
-        audit.Append(tx, new AuditRecord(Actor, "ceremony.ocsp-responder.issued", keyId, new JsonObject
-        {
-            ["serial"] = serialHex,
-            ["hsmKeyLabel"] = label,
-            ["notAfterUs"] = notAfter,
-            ["certificateSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(der)),
-        }));
-        tx.Commit();
-        _changes.Add($"issued OCSP responder certificate for '{keyId}' (serial {serialHex})");
+            _changes.Add($"issued OCSP responder certificate for '{keyId}' (serial {serialHex})");
+        }
     }
 
     /// <summary>Writes every CA certificate as PEM under {home}/certs for operators and verifiers.</summary>

@@ -22,6 +22,10 @@ const string Usage = """
                                    recompute the audit chain and check signed checkpoints; with --witness, that the chain
                                    extends every witness checkpoint; with --key-sha256 (SHA-256 of the checkpoint key's
                                    SubjectPublicKeyInfo, from the ceremony record), that every checkpoint is signed by that key
+      audit signatures [--grace-seconds N] [--witness FILE|DIR ...] [--key-sha256 HASH]
+                                   audit verify, then every 'signature.intended' record must have its certificate in the store
+                                   (same serial and TBS SHA-256) or a 'signature.discarded' record; an open intent younger
+                                   than the grace period (default 300 s) is in progress; exit 1 names each one unaccounted for
       audit checkpoint --out FILE  sign the chain head if needed and write the newest checkpoint as a witness file
       audit export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
                                    records of those JST days, their checkpoints, the key certificate and verify.sh
@@ -52,14 +56,14 @@ try
     }
 
     using var context = new ToolContext(settings, loggers, Console.Out);
-    if ((args[0], args[1]) is not ("audit", "verify") and not ("hsm", "status"))
+    if ((args[0], args[1]) is not ("audit", "verify") and not ("audit", "signatures") and not ("hsm", "status"))
     {
         // Verbs that write audit records first copy the checkpoints a killed process left in the
         // store only (as the CA does at start-up). `audit verify` reads and reports; it never repairs.
         AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
     }
 
-    var writes = (args[0], args[1]) is not ("audit", "verify") and not ("hsm", "status");
+    var writes = (args[0], args[1]) is not ("audit", "verify") and not ("audit", "signatures") and not ("hsm", "status");
     var checkpointBefore = writes ? AuditTail.NewestCheckpoint(context) : 0;
     var exit = (args[0], args[1]) switch
     {
@@ -73,6 +77,7 @@ try
         ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
         ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),
         ("audit", "verify") => AuditCommands.Verify(context, Options(args, "--witness"), Option(args, "--key-sha256")),
+        ("audit", "signatures") => SignatureCommands.Signatures(context, Options(args, "--witness"), Option(args, "--key-sha256"), Option(args, "--grace-seconds")),
         ("audit", "checkpoint") => AuditCommands.Checkpoint(context, Option(args, "--out") ?? throw new ArgumentException("audit checkpoint needs --out FILE")),
         ("audit", "export") => AuditCommands.Export(
             context,

@@ -25,7 +25,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         Assert.True(verify.ExitCode == 0, verify.ToString());
         var der = Checker.PemToDer(install.CertPath("audit-checkpoint-1"));
         Assert.Contains($"checkpoint key 'audit-checkpoint-1': certificate SHA-256 {Convert.ToHexStringLower(SHA256.HashData(der))} (recorded by the key ceremony)", verify.Stdout, StringComparison.Ordinal);
-        Assert.Contains("audit chain OK: 8 records", verify.Stdout, StringComparison.Ordinal);
+        Assert.Contains("audit chain OK: 13 records", verify.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("note:", verify.Stdout, StringComparison.Ordinal);
     }
 
@@ -36,7 +36,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
     [InlineData("database-signature", "audit chain FAILED at record 1: CheckpointSignatureInvalid: the checkpoint at 1 (Database) has an invalid signature")]
     [InlineData("file-signature", "CheckpointSignatureInvalid: the checkpoint at {last} (File) has an invalid signature")]
     [InlineData("truncate-file", "CheckpointMissingFromFile: the checkpoint at {last} is in the database but not in the checkpoint file, which was last written at")]
-    [InlineData("truncate-records", "audit chain FAILED at record 7: Truncated: the chain ends at record 6 but a checkpoint vouches for record 8")]
+    [InlineData("truncate-records", "audit chain FAILED at record 12: Truncated: the chain ends at record 11 but a checkpoint vouches for record 13")]
     [InlineData("certificate", "audit chain FAILED: the certificate of checkpoint key 'audit-checkpoint-1' is not validly self-signed")]
     public void Verify_names_each_kind_of_tampering_and_exits_1(string tampering, string expected)
     {
@@ -83,7 +83,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
                     File.WriteAllLines(checkpointFile, File.ReadAllLines(checkpointFile).SkipLast(1));
                     break;
                 case "truncate-records":
-                    Assert.Equal(2, c.Execute("DELETE FROM audit_log WHERE seq > 6"));
+                    Assert.Equal(2, c.Execute("DELETE FROM audit_log WHERE seq > 11"));
                     break;
                 case "certificate":
                     var der = c.ExecuteScalar<byte[]>("SELECT certificate_der FROM install_keys WHERE id = 'audit-checkpoint-1'")!;
@@ -132,14 +132,14 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         var directory = Path.Combine(install.Home, "export");
         var export = install.Run("audit", "export", "--from", Instant.ToDateText(today.AddDays(-1)), "--to", Instant.ToDateText(today.AddDays(1)), "--out", directory);
         Assert.True(export.ExitCode == 0, export.ToString());
-        Assert.Contains("exported records 1..8", export.Stdout, StringComparison.Ordinal);
-        Assert.Equal(8, File.ReadAllLines(Path.Combine(directory, "records.jsonl")).Length);
+        Assert.Contains("exported records 1..13", export.Stdout, StringComparison.Ordinal);
+        Assert.Equal(13, File.ReadAllLines(Path.Combine(directory, "records.jsonl")).Length);
         Assert.Equal(File.ReadAllText(install.CertPath("audit-checkpoint-1")).Trim(), File.ReadAllText(Path.Combine(directory, "checkpoint-key-1.pem")).Trim());
 
         var (exit, output) = ExternalProcess.Run("bash", Path.Combine(directory, "verify.sh"));
         Assert.True(exit == 0, output);
-        // 1 and 6 (the ceremony), 7 and 8 (each backup signs the head before the tool exits).
-        Assert.Contains("OK: records 1..8 chain correctly and 4 checkpoint signatures verify", output, StringComparison.Ordinal);
+        // 1 and 11 (the ceremony), 12 and 13 (each backup signs the head before the tool exits).
+        Assert.Contains("OK: records 1..13 chain correctly and 4 checkpoint signatures verify", output, StringComparison.Ordinal);
         var fingerprint = Convert.ToHexString(SHA256.HashData(Checker.PemToDer(install.CertPath("audit-checkpoint-1"))));
         Assert.Contains(string.Join(':', fingerprint.Chunk(2).Select(p => new string(p))), output, StringComparison.Ordinal);
 
@@ -147,7 +147,7 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         using (var db = new Database($"Data Source={install.DatabasePath}", TimeProvider.System))
         using (var c = db.OpenConnection())
         {
-            Assert.Equal("audit.exported", c.ExecuteScalar<string>("SELECT action FROM audit_log WHERE seq = 9"));
+            Assert.Equal("audit.exported", c.ExecuteScalar<string>("SELECT action FROM audit_log WHERE seq = 14"));
         }
 
         Assert.Equal(0, install.Run("audit", "verify").ExitCode);
@@ -195,15 +195,15 @@ public sealed class AuditIntegrityTests(SoftHsmStore store)
         using (var c = db.OpenConnection())
         {
             Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM audit_log WHERE purged_by IS NOT NULL OR actor = ''"));
-            Assert.Equal(["audit.purge-refused"], c.Query<string>("SELECT action FROM audit_log WHERE seq > 8 ORDER BY seq").ToList());
+            Assert.Equal(["audit.purge-refused"], c.Query<string>("SELECT action FROM audit_log WHERE seq > 13 ORDER BY seq").ToList());
         }
 
         var verify = install.Run("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.ToString());
-        Assert.Contains("audit chain OK: 9 records", verify.Stdout, StringComparison.Ordinal);
+        Assert.Contains("audit chain OK: 14 records", verify.Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>A ceremony (records 1-6) and two audited backups (7, 8), made once per test run.</summary>
+    /// <summary>A ceremony (records 1-11: five certificates each after its signature intent, the HMAC key) and two audited backups (12, 13), made once per test run.</summary>
     private Install Prepared()
     {
         lock (Gate)

@@ -126,15 +126,19 @@ public sealed class KeyCeremonyTests(SoftHsmStore store)
         Assert.Equal(2, c.ExecuteScalar<long>("SELECT COUNT(*) FROM install_keys"));
         var actions = c.Query<string>("SELECT action FROM audit_log ORDER BY seq").ToList();
         Assert.Equal(
-            ["ceremony.checkpoint-key.created", "ceremony.hmac-key.created", "ceremony.root.issued", "ceremony.ocsp-responder.issued", "ceremony.root.issued", "ceremony.ocsp-responder.issued"],
+            [
+                "signature.intended", "ceremony.checkpoint-key.created", "ceremony.hmac-key.created",
+                "signature.intended", "ceremony.root.issued", "signature.intended", "ceremony.ocsp-responder.issued",
+                "signature.intended", "ceremony.root.issued", "signature.intended", "ceremony.ocsp-responder.issued",
+            ],
             actions);
 
         // The second run added nothing.
-        Assert.Equal(6, c.ExecuteScalar<long>("SELECT COUNT(*) FROM audit_log"));
+        Assert.Equal(11, c.ExecuteScalar<long>("SELECT COUNT(*) FROM audit_log"));
 
         var verify = Install.Run("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.ToString());
-        Assert.Contains("audit chain OK: 6 records", verify.Stdout, StringComparison.Ordinal);
+        Assert.Contains("audit chain OK: 11 records", verify.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

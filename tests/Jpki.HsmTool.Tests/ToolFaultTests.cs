@@ -146,7 +146,10 @@ public sealed class ToolFaultTests(SoftHsmStore store)
         Assert.Contains("nothing to do", install.Run("hsm", "init").Stdout, StringComparison.Ordinal);
         var verify = install.Run("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.ToString());
-        Assert.Contains("audit chain OK: 6 records", verify.Stdout, StringComparison.Ordinal);
+        Assert.Contains("audit chain OK: 11 records", verify.Stdout, StringComparison.Ordinal);
+        var signatures = install.Run("audit", "signatures");
+        Assert.True(signatures.ExitCode == 0, signatures.ToString());
+        Assert.Contains("signatures OK: every intended signature is accounted for: 5 intended, 5 certified", signatures.Stdout, StringComparison.Ordinal);
 
         using var pg = new Npgsql.NpgsqlConnection($"{server};Database={name}");
         pg.Open();

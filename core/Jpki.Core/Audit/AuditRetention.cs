@@ -30,6 +30,8 @@ public static class AuditRetention
         "ceremony.ocsp-responder.issued",
         "ocsp-responder.renewed",
         "ceremony.checkpoint-key.created",
+        "signature.intended",
+        "signature.discarded",
     };
 
     /// <summary>The newest instant a purge may reach at <paramref name="now"/>: the start (JST) of the same calendar day 7 years earlier.</summary>

@@ -10,6 +10,12 @@ namespace Jpki.Core.Issuance;
 /// <param name="CrlDistributionPointsDer">The DER CRLDistributionPoints, for the partition CRL's issuingDistributionPoint.</param>
 public sealed record IssuedCertificate(byte[] Der, byte[] TbsSha256, byte[] CrlDistributionPointsDer);
 
+/// <summary>A linted TBSCertificate not yet signed (<see cref="CertificateIssuer.Prepare"/>).</summary>
+/// <param name="TbsDer">The exact bytes the key will sign.</param>
+/// <param name="TbsSha256">Their SHA-256: what the signature intent records.</param>
+/// <param name="CrlDistributionPointsDer">The DER CRLDistributionPoints, as in <see cref="IssuedCertificate"/>.</param>
+public sealed record PreparedCertificate(byte[] TbsDer, byte[] TbsSha256, byte[] CrlDistributionPointsDer);
+
 /// <summary>
 /// The certificate that came out of signing is not exactly what was linted (different TBS bytes,
 /// or a signature that does not verify over them). Nothing may be stored or handed out.
@@ -42,13 +48,20 @@ public static class CertificateIssuer
     /// <exception cref="ArgumentException">The request is invalid, or the signer's key or <paramref name="issuerPublicKey"/> is not the issuer certificate's.</exception>
     /// <exception cref="LintException">The TBS broke profile rules; nothing was signed.</exception>
     /// <exception cref="IssuanceIntegrityException">The signed certificate is not what was linted.</exception>
-    public static IssuedCertificate Issue(EndEntityRequest request, ISigner issuerSigner, IssuerPublicKey issuerPublicKey)
+    public static IssuedCertificate Issue(EndEntityRequest request, ISigner issuerSigner, IssuerPublicKey issuerPublicKey) =>
+        Sign(Prepare(request, issuerSigner, issuerPublicKey), issuerSigner, issuerPublicKey);
+
+    /// <summary>
+    /// Builds and lints the TBSCertificate without signing it, so that the caller can record what
+    /// it is about to sign (its SHA-256) before <see cref="Sign"/> asks the key.
+    /// </summary>
+    /// <inheritdoc cref="Issue(EndEntityRequest, ISigner, IssuerPublicKey)"/>
+    public static PreparedCertificate Prepare(EndEntityRequest request, ISigner issuerSigner, IssuerPublicKey issuerPublicKey)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(issuerSigner);
         ArgumentNullException.ThrowIfNull(issuerPublicKey);
-        var algorithm = SignatureAlgorithm.RsaPkcs1Sha256;
-        SignerSignatureFactory.EnsureCompatible(issuerSigner, algorithm);
+        SignerSignatureFactory.EnsureCompatible(issuerSigner, SignatureAlgorithm.RsaPkcs1Sha256);
         var certificatePublicKey = IssuerPublicKey.Read(request.IssuerCertificate);
         if (!certificatePublicKey.AsSpan().SequenceEqual(issuerPublicKey.SubjectPublicKeyInfo))
         {
@@ -63,7 +76,6 @@ public static class CertificateIssuer
 
         var tbs = EndEntityTbsBuilder.Build(request);
         PreIssuanceLint.Enforce(tbs.Der, request);
-        var lintedSha256 = SHA256.HashData(tbs.Der);
 
         // The store keeps the CRL DP beside the certificate and partition CRLs copy it into their
         // issuingDistributionPoint, so it too must be the linted bytes.
@@ -72,11 +84,20 @@ public static class CertificateIssuer
             throw new IssuanceIntegrityException("the CRL distribution points handed to the store are not the linted extension's");
         }
 
-        var signature = issuerSigner.Sign(algorithm, tbs.Der);
-        var certificate = Assemble(tbs.Der, signature);
-        EnsureSignedWhatWasLinted(lintedSha256, certificate, issuerPublicKey);
+        return new PreparedCertificate(tbs.Der, SHA256.HashData(tbs.Der), tbs.CrlDistributionPointsDer);
+    }
 
-        return new IssuedCertificate(certificate, lintedSha256, tbs.CrlDistributionPointsDer);
+    /// <summary>Signs exactly the prepared TBS, then proves the result is what was linted.</summary>
+    /// <exception cref="IssuanceIntegrityException">The signed certificate is not what was linted.</exception>
+    public static IssuedCertificate Sign(PreparedCertificate prepared, ISigner issuerSigner, IssuerPublicKey issuerPublicKey)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        ArgumentNullException.ThrowIfNull(issuerSigner);
+        ArgumentNullException.ThrowIfNull(issuerPublicKey);
+        var signature = issuerSigner.Sign(SignatureAlgorithm.RsaPkcs1Sha256, prepared.TbsDer);
+        var certificate = Assemble(prepared.TbsDer, signature);
+        EnsureSignedWhatWasLinted(prepared.TbsSha256, certificate, issuerPublicKey);
+        return new IssuedCertificate(certificate, prepared.TbsSha256, prepared.CrlDistributionPointsDer);
     }
 
     /// <summary>Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, with the TBS copied verbatim.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Jpki.Core.Audit;
 using Jpki.Core.Profiles;
+using Jpki.Core.Signatures;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Org.BouncyCastle.X509;
@@ -14,12 +15,16 @@ namespace Jpki.Core.Issuers;
 /// (60 of its 90 days, JPKI-PROFILE.md §8), so that a fresh one is in the store a month before
 /// the old one expires: a new responder key in the HSM (<c>{issuerKeyId}-ocsp-{n}</c>, sign-only,
 /// never extractable, like the ceremony's) and a certificate from the issuer key, recorded with
-/// its status change and an audit record in one transaction. The old certificate stays valid
+/// its status change and an audit record in one transaction. The issuer key signs only after the
+/// signature intent is committed; a certificate a concurrent renewal made unnecessary is discarded
+/// with a 'signature.discarded' record. The old certificate stays valid
 /// until its notAfter; OCSP responders take the newest good one when they next re-read the store.
 /// </summary>
 public sealed class ResponderRenewal(Database database, HsmToken token, SessionPool pool, AuditLog audit, CeremonySettingsView settings)
 {
     public const string Actor = "system/responder-renewal";
+
+    private readonly SignatureLedger ledger = new(audit);
 
     /// <summary>Whether a responder certificate valid from <paramref name="notBefore"/> is due for renewal at <paramref name="now"/>.</summary>
     public bool IsDue(DateTimeOffset notBefore, DateTimeOffset now) => now >= notBefore + settings.RenewAfter;
@@ -31,49 +36,44 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
     {
         ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
         var now = database.Time.GetUtcNow();
-        ResponderRow? current;
-        int generation;
-        using (var db = database.OpenConnection())
+        if (!TryDue(issuerKeyId, now, out var current, out var generation))
         {
-            current = IssuerStore.FindCurrentResponder(db, issuerKeyId);
-            if (current is not null && !IsDue(NotBefore(current.CertificateDer), now))
-            {
-                return null;
-            }
-
-            generation = db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
+            return null;
         }
 
-        // A key left by an attempt cut off before its commit is reused, as the ceremony does.
-        var label = $"{issuerKeyId}-ocsp-{generation}";
-        if (!token.HasKey(label))
-        {
-            token.GenerateKeyPair(settings.ResponderKeyKind, label, settings.RsaBits);
-        }
-
+        var label = EnsureResponderKey(issuerKeyId, generation);
         using var responderSigner = Pkcs11Signer.Open(pool, label);
         var serial = SerialNumbers.New();
-        var der = new ResponderCertificateBuilder(issuerCertificate, issuerSigner, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
-        {
-            ResponderPublicKey = responderSigner.SubjectPublicKeyInfo,
-            SerialNumber = serial,
-            IssuedAt = now,
-            Generation = generation,
-            Validity = settings.Validity,
-        });
+        var serialHex = SerialNumbers.ToHex(serial);
+
+        // The intent (serial, issuer key, TBS hash) is committed before the issuer key signs.
+        var (der, intent) = ledger.SignIntended(
+            database,
+            issuerSigner,
+            tbsSha256 => new SignatureIntent(serialHex, "ocsp-responder", issuerKeyId, Convert.ToHexStringLower(tbsSha256), Instant.ToMicros(now + settings.Validity), Actor),
+            signer => new ResponderCertificateBuilder(issuerCertificate, signer, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
+            {
+                ResponderPublicKey = responderSigner.SubjectPublicKeyInfo,
+                SerialNumber = serial,
+                IssuedAt = now,
+                Generation = generation,
+                Validity = settings.Validity,
+            }));
         var certificate = new X509Certificate(der);
         var notBefore = Instant.ToMicros(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero));
         var notAfter = Instant.ToMicros(new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero));
-        var serialHex = SerialNumbers.ToHex(serial);
 
         using var tx = database.BeginWrite();
 
         // Another CA instance may have renewed meanwhile: then this one's certificate is not needed.
         if (IssuerStore.FindCurrentResponder(tx.Connection, issuerKeyId, tx.Transaction)?.Serial != current?.Serial)
         {
+            ledger.Discard(tx, intent, DiscardReasons.SupersededConcurrently, "another CA instance renewed this responder meanwhile");
+            tx.Commit();
             return null;
         }
 
+        SignatureLedger.Certified(tx, intent);
         IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, issuerKeyId, "ocsp-responder", notBefore, notAfter, der, Instant.ToMicros(now)));
         IssuerStore.InsertResponder(tx, serialHex, issuerKeyId, label, notAfter, Instant.ToMicros(now));
         audit.Append(tx, new AuditRecord(Actor, "ocsp-responder.renewed", issuerKeyId, new JsonObject
@@ -86,6 +86,26 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         }));
         tx.Commit();
         return serialHex;
+    }
+
+    /// <summary>The responder key of this generation; one left by an attempt cut off before its commit is reused, as the ceremony does.</summary>
+    private string EnsureResponderKey(string issuerKeyId, int generation)
+    {
+        var label = $"{issuerKeyId}-ocsp-{generation}";
+        if (!token.HasKey(label))
+        {
+            token.GenerateKeyPair(settings.ResponderKeyKind, label, settings.RsaBits);
+        }
+
+        return label;
+    }
+
+    private bool TryDue(string issuerKeyId, DateTimeOffset now, out ResponderRow? current, out int generation)
+    {
+        using var db = database.OpenConnection();
+        current = IssuerStore.FindCurrentResponder(db, issuerKeyId);
+        generation = db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
+        return current is null || IsDue(NotBefore(current.CertificateDer), now);
     }
 
     private static DateTimeOffset NotBefore(byte[] certificateDer) =>
