@@ -263,11 +263,14 @@ public static class QueryEndpoints
         ArgumentNullException.ThrowIfNull(feed);
         var feedNow = feed.Current;
         var witness = services.AuditRuntime.Witness?.Status;
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true);
+        var clock = services.Clock.Current;
+        // A clock warning (no source on a demonstration install) is degraded but still 200: the CA issues.
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
         return Results.Json(
             new
             {
-                status = healthy ? "ok" : "degraded",
+                status = healthy && !clock.Warning ? "ok" : "degraded",
+                clock = clock.Health(),
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
                 store,
                 jukiNet,

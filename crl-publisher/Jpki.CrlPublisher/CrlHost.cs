@@ -31,6 +31,9 @@ public sealed record CrlHostOptions
 
     /// <summary>How long a verifier lookup (token or client certificate) is remembered; zero: every request reads the store.</summary>
     public TimeSpan RememberVerifiersFor { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd. Tests pass a fake.</summary>
+    public Jpki.Core.Clock.IClockSyncSource? ClockSource { get; init; }
 }
 
 /// <summary>
@@ -61,7 +64,10 @@ public static partial class CrlHost
             },
         });
         builder.Services.AddProblemDetails();
-        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite));
+        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource));
+        // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
+        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
+        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
             provider.GetRequiredService<CrlPublisherServices>().Database,
             VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
@@ -82,7 +88,7 @@ public static partial class CrlHost
 
             if (options.PublishMissingAtStart)
             {
-                PublishMissing(services.Publisher);
+                services.Deferred.PublishMissing();
             }
         });
 
@@ -90,10 +96,13 @@ public static partial class CrlHost
         {
             var stale = CrlHealth.Stale(services.Database);
             var witness = services.AuditRuntime.Witness?.Status;
+            var clock = services.Clock.Current;
             return Results.Json(new
             {
-                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) ? "ok" : "degraded",
+                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
                 hsm = services.Pool.Health.Status.ToString(),
+                clock = clock.Health(),
+                clockDeferred = services.Deferred.Pending,
                 stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
                 auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
             });
