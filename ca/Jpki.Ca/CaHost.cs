@@ -73,7 +73,8 @@ public static class CaHost
         // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
         builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
         // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
-        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
         builder.Services.AddSingleton<Auditing.AuditorReports>();
         builder.Services.AddSingleton<Auditing.AuditorPages>();
 

@@ -66,8 +66,9 @@ public static partial class CrlHost
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource));
         // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
-        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
-        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
+        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
             provider.GetRequiredService<CrlPublisherServices>().Database,
             VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
