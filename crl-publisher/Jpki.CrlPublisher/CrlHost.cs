@@ -93,26 +93,34 @@ public static partial class CrlHost
             }
         });
 
-        app.MapGet("/healthz", (CrlPublisherServices services) =>
-        {
-            var stale = CrlHealth.Stale(services.Database);
-            var witness = services.AuditRuntime.Witness?.Status;
-            var clock = services.Clock.Current;
-            return Results.Json(new
-            {
-                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
-                hsm = services.Pool.Health.Status.ToString(),
-                clock = clock.Health(),
-                clockDeferred = services.Deferred.Pending,
-                stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
-                auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
-            });
-        });
+        app.MapGet("/healthz", Health);
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
         return app;
+    }
+
+    /// <summary>
+    /// <c>GET /healthz</c> (always 200): <c>degraded</c> when a CRL nears its nextUpdate with nothing
+    /// newer, the HSM pool is unhealthy, the audit witness fails, or the clock check refuses or warns
+    /// (docs/clock.md); <c>clockDeferred</c>: a publication the clock refused waits for it.
+    /// </summary>
+    public static IResult Health(CrlPublisherServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var stale = CrlHealth.Stale(services.Database);
+        var witness = services.AuditRuntime.Witness?.Status;
+        var clock = services.Clock.Current;
+        return Results.Json(new
+        {
+            status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
+            hsm = services.Pool.Health.Status.ToString(),
+            clock = clock.Health(),
+            clockDeferred = services.Deferred.Pending,
+            stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
+            auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
+        });
     }
 
     /// <summary>
