@@ -106,6 +106,11 @@ public static class CaHost
         services.AddSingleton<Accounts.DualControl>();
         services.AddSingleton<Accounts.AccountAdministration>();
         services.AddSingleton<Accounts.VerifierAdministration>();
+        services.AddSingleton(provider =>
+        {
+            var ca = provider.GetRequiredService<CaServices>();
+            return new Jpki.Core.Revocation.RevocationService(ca.Database, ca.Audit, ca.Revoker, ca.ResidentKey, options.Time, options.TwoOfficerWindow);
+        });
         services.AddSingleton<RevocationRequests>();
         services.AddSingleton<FeedHealth>();
         services.AddSingleton<FeedMetrics>();

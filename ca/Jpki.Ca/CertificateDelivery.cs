@@ -37,9 +37,7 @@ public sealed partial class CertificateDelivery(CaServices services, ILogger<Cer
         var normalised = serial.ToLowerInvariant();
         using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
         var row = normalised.Length is > 0 and <= 40 && normalised.All(char.IsAsciiHexDigitLower)
-            ? tx.QuerySingleOrDefault<DeliveryRow>(
-                "SELECT municipality_code AS MunicipalityCode, delivery_state AS DeliveryState, status AS Status FROM certificates WHERE serial = @normalised",
-                new { normalised })
+            ? EndEntityCertificateStore.FindDelivery(tx, normalised)
             : null;
         if (row?.DeliveryState is null)
         {
@@ -141,13 +139,4 @@ public sealed partial class CertificateDelivery(CaServices services, ILogger<Cer
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "delivery sweep failed: {Error}")]
     private partial void LogSweepFailed(string error);
-
-    private sealed class DeliveryRow
-    {
-        public string? MunicipalityCode { get; set; }
-
-        public string? DeliveryState { get; set; }
-
-        public string Status { get; set; } = "";
-    }
 }

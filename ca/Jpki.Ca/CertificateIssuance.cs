@@ -457,12 +457,12 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
     private void SupersedeRenewed(WriteTransaction tx, Account account, string oldSerial, string newSerial, DateTimeOffset now)
     {
         var statement = $"renewed by certificate {newSerial}";
-        var requestId = RevocationRequests.RecordRequest(tx, oldSerial, RevocationCause.Renewal, account.Id, statement, Instant.ToMicros(now));
+        var requestId = RevocationRequestStore.RecordRequest(tx, oldSerial, RevocationCause.Renewal, account.Id, statement, Instant.ToMicros(now));
         var result = services.Revoker.Revoke(tx, new RevocationOrder
         {
             Serial = oldSerial,
             Cause = RevocationCause.Renewal,
-            Source = RevocationRequests.SourceOf(requestId),
+            Source = RevocationRequestStore.SourceOf(requestId),
             Actor = account.Id,
             InvalidityDate = Jst.DateOf(now),
         });

@@ -236,12 +236,14 @@ public static class QueryEndpoints
         ArgumentNullException.ThrowIfNull(services);
         var hsm = services.IssuancePool.Probe();
         string store;
+        string? installMode = null;
         try
         {
             await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
             await using var command = db.CreateCommand();
             command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
             await command.ExecuteScalarAsync(cancellationToken);
+            installMode = InstallMode.Read(db);
             store = "ok";
         }
         catch (System.Data.Common.DbException)
@@ -249,17 +251,7 @@ public static class QueryEndpoints
             store = "unavailable";
         }
 
-        string jukiNet;
-        try
-        {
-            using var response = await services.HealthProbeHttp.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
-            jukiNet = response.IsSuccessStatusCode ? "ok" : "unavailable";
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            jukiNet = "unavailable";
-        }
-
+        var jukiNet = await ProbeJukiNetAsync(services, cancellationToken);
         ArgumentNullException.ThrowIfNull(feed);
         var feedNow = feed.Current;
         var witness = services.AuditRuntime.Witness?.Status;
@@ -271,6 +263,12 @@ public static class QueryEndpoints
             {
                 status = healthy && !clock.Warning ? "ok" : "degraded",
                 clock = clock.Health(),
+                // A demo keeps the built-in accounts' credentials in files: say so where operators look.
+                install = new
+                {
+                    mode = installMode ?? InstallMode.Demo,
+                    warning = installMode == InstallMode.Production ? null : "demonstration install: the built-in accounts' passwords and tokens are files under secrets/; set up a production install with ./jpki hsm init --production",
+                },
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
                 store,
                 jukiNet,
@@ -288,5 +286,19 @@ public static class QueryEndpoints
             },
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);
+    }
+
+    /// <summary><c>ok</c> when Juki-Net's own <c>/healthz</c> answers 2xx within the probe's timeout, else <c>unavailable</c>.</summary>
+    private static async Task<string> ProbeJukiNetAsync(CaServices services, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await services.HealthProbeHttp.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
+            return response.IsSuccessStatusCode ? "ok" : "unavailable";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return "unavailable";
+        }
     }
 }

@@ -10,14 +10,12 @@ using Jpki.JukiNet;
 namespace Jpki.Ca;
 
 /// <summary>
-/// Revocations asked for by people (DESIGN.md §9): at the window for the resident in front of
-/// the operator (card lost → keyCompromise, no longer needed → cessationOfOperation, renewal,
-/// destroyed before delivery), by an officer (record error → unspecified, key safety in doubt →
-/// certificateHold), and an issuer key's compromise, which needs two different officers. The
-/// reason always comes from <see cref="RevocationRules"/>; the request, the revocation and the
-/// audit records commit together.
+/// The HTTP face of <see cref="RevocationService"/>: reads and checks the body (the cause at the
+/// window: card lost → keyCompromise, no longer needed → cessationOfOperation, renewal, destroyed
+/// before delivery; by an officer: record error → unspecified, key safety in doubt →
+/// certificateHold), and maps each decision to its answer or problem type.
 /// </summary>
-public sealed class RevocationRequests(CaServices services)
+public sealed class RevocationRequests(RevocationService revocations)
 {
     public sealed record RevokeRequest(string? Cause, string? Reason, string? Statement, string? ResidentCode);
 
@@ -63,86 +61,14 @@ public sealed class RevocationRequests(CaServices services)
             return NotFound();
         }
 
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        var target = tx.QuerySingleOrDefault<Target>(
-            "SELECT serial AS Serial, kind AS Kind, municipality_code AS MunicipalityCode, resident_key AS ResidentKey FROM certificates WHERE serial = @normalised",
-            new { normalised });
-        if (target is null)
+        var decision = await revocations.RevokeAsync(new RevocationAsk(normalised, cause, statement, account, body.ResidentCode), context.RequestAborted);
+        return decision switch
         {
-            return NotFound();
-        }
-
-        if (requester == RevocationRequester.Window)
-        {
-            // The window revokes only for the resident in front of it: bound municipality, and the
-            // resident's code must be the certificate holder's (compared as keyed hashes).
-            if (target.MunicipalityCode is null || !account.IsBoundTo(target.MunicipalityCode))
-            {
-                return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", "the certificate belongs to a municipality this operator is not bound to");
-            }
-
-            if (!ResidentCode.TryParse(body.ResidentCode, out var code, out var codeError))
-            {
-                return Invalid($"the window must give the holder's residentCode: {codeError}");
-            }
-
-            if (target.ResidentKey is null || !target.ResidentKey.AsSpan().SequenceEqual(services.ResidentKey(code)))
-            {
-                return ProblemTypes.Problem(403, ProblemTypes.NotTheHolder, "not the holder", "the resident code is not the certificate holder's");
-            }
-        }
-
-        var requestId = RecordRequest(tx, target.Serial, cause, account.Id, statement, Instant.NowMicros(services.Options.Time));
-        var source = SourceOf(requestId);
-        var result = services.Revoker.Revoke(tx, new RevocationOrder
-        {
-            Serial = target.Serial,
-            Cause = cause,
-            Source = source,
-            Actor = account.Id,
-            InvalidityDate = Jpki.Core.Jst.DateOf(services.Options.Time.GetUtcNow()),
-        });
-        if (cause == RevocationCause.DestroyedBeforeDelivery && result.Changed)
-        {
-            // The window reports the card never got it: the delivery ends here too.
-            Jpki.Core.Certificates.EndEntityCertificateStore.SetDeliveryState(tx, target.Serial, "destroyed");
-        }
-
-        switch (result.Outcome)
-        {
-            case RevocationOutcome.Revoked or RevocationOutcome.ReasonChanged:
-                services.Audit.Append(tx, new AuditRecord(account.Id, "revocation.requested", target.Serial, new JsonObject
-                {
-                    ["requestId"] = requestId,
-                    ["cause"] = RevocationRules.WireName(cause),
-                    ["statement"] = statement,
-                    ["outcome"] = OutcomeText(result.Outcome),
-                }));
-                await tx.CommitAsync(context.RequestAborted);
-                return Results.Json(Answer(result, requestId), ApiJson.Options, statusCode: 201);
-            case RevocationOutcome.AlreadyRevoked when result.Reason == rule.Reason:
-                // The same request again (a retry): nothing changes, the state is the answer.
-                return Results.Json(Answer(result, null), ApiJson.Options, statusCode: 200);
-            case RevocationOutcome.AlreadyRevoked:
-                return ProblemTypes.Problem(409, ProblemTypes.AlreadyRevoked, "already revoked", $"the certificate is revoked with reason {RevocationReasons.WireName(result.Reason!.Value)}, which {RevocationReasons.WireName(rule.Reason!.Value)} may not replace");
-            case RevocationOutcome.KeptByRule:
-                return ProblemTypes.Problem(422, ProblemTypes.NotRevocable, "not revocable this way", $"a {target.Kind} certificate is not revoked by {RevocationRules.WireName(cause)}");
-            default:
-                return NotFound();
-        }
+            { Refusal: RevocationRefusal.None, Repeated: true } => Results.Json(Answer(decision.Result!, null), ApiJson.Options, statusCode: 200),
+            { Refusal: RevocationRefusal.None } => Results.Json(Answer(decision.Result!, decision.RequestId), ApiJson.Options, statusCode: 201),
+            _ => Refused(decision.Refusal, decision.Detail),
+        };
     }
-
-    /// <summary>Records a revocation request (who, why); its id names the revocation's source.</summary>
-    public static long RecordRequest(WriteTransaction tx, string serial, RevocationCause cause, string account, string statement, long nowUs)
-    {
-        ArgumentNullException.ThrowIfNull(tx);
-        return tx.QuerySingle<long>(
-            "INSERT INTO revocation_requests (serial, cause, requested_by, statement, time_us) VALUES (@serial, @Cause, @account, @statement, @nowUs) RETURNING id",
-            new { serial, Cause = RevocationRules.WireName(cause), account, statement, nowUs });
-    }
-
-    /// <summary><c>request:&lt;id&gt;</c>, the revocation source the trail follows to <c>revocation_requests</c>.</summary>
-    public static string SourceOf(long requestId) => "request:" + requestId.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The first officer's half of an issuer-key compromise: recorded, waits for a second officer.</summary>
     public async Task<IResult> RequestCompromiseAsync(string keyId, HttpContext context, Account officer)
@@ -160,31 +86,10 @@ public sealed class RevocationRequests(CaServices services)
             return Invalid("statement (3-1000 characters) must say why the key is compromised");
         }
 
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        var state = tx.QuerySingleOrDefault<string>("SELECT state FROM issuer_keys WHERE id = @keyId", new { keyId });
-        if (state is null)
-        {
-            return ProblemTypes.Problem(404, ProblemTypes.IssuerKeyNotFound, "no such issuer key", $"no issuer key '{keyId}'");
-        }
-
-        if (state == "compromised")
-        {
-            return ProblemTypes.Problem(409, ProblemTypes.IssuerKeyCompromised, "already compromised", "the key is marked compromised already");
-        }
-
-        var now = services.Options.Time.GetUtcNow();
-        var expires = now + services.Options.TwoOfficerWindow;
-        var id = tx.QuerySingle<long>(
-            "INSERT INTO issuer_compromise_requests (issuer_key_id, requested_by, statement, requested_us, expires_us) VALUES (@keyId, @By, @statement, @Now, @Expires) RETURNING id",
-            new { keyId, By = officer.Id, statement, Now = Instant.ToMicros(now), Expires = Instant.ToMicros(expires) });
-        services.Audit.Append(tx, new AuditRecord(officer.Id, "issuer-key.compromise-requested", keyId, new JsonObject
-        {
-            ["requestId"] = id,
-            ["statement"] = statement,
-            ["expiresAt"] = Instant.ToMicros(expires),
-        }));
-        await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new { requestId = id, issuerKeyId = keyId, requestedBy = officer.Id, expiresAt = expires }, ApiJson.Options, statusCode: 202);
+        var decision = await revocations.RequestCompromiseAsync(keyId, statement, officer, context.RequestAborted);
+        return decision.Refusal == RevocationRefusal.None
+            ? Results.Json(new { requestId = decision.RequestId, issuerKeyId = keyId, requestedBy = officer.Id, expiresAt = decision.ExpiresAt }, ApiJson.Options, statusCode: 202)
+            : Refused(decision.Refusal, decision.Detail);
     }
 
     /// <summary>
@@ -195,51 +100,30 @@ public sealed class RevocationRequests(CaServices services)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(officer);
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        var request = tx.QuerySingleOrDefault<CompromiseRow>(
-            "SELECT id AS Id, issuer_key_id AS IssuerKeyId, requested_by AS RequestedBy, expires_us AS ExpiresUs, approved_by AS ApprovedBy FROM issuer_compromise_requests WHERE id = @requestId AND issuer_key_id = @keyId",
-            new { requestId, keyId });
-        if (request is null)
-        {
-            return ProblemTypes.Problem(404, ProblemTypes.CompromiseRequestNotFound, "no such request", "no compromise request with this id for this key");
-        }
-
-        if (request.ApprovedBy is not null)
-        {
-            return ProblemTypes.Problem(409, ProblemTypes.IssuerKeyCompromised, "already approved", $"approved by {request.ApprovedBy}");
-        }
-
-        if (string.Equals(request.RequestedBy, officer.Id, StringComparison.Ordinal))
-        {
-            return ProblemTypes.Problem(403, ProblemTypes.SecondOfficerRequired, "a second officer is required", "the officer who asked may not also approve");
-        }
-
-        var nowUs = Instant.NowMicros(services.Options.Time);
-        if (nowUs > request.ExpiresUs)
-        {
-            return ProblemTypes.Problem(409, ProblemTypes.CompromiseRequestExpired, "request expired", "the second approval came too late; a new request is needed");
-        }
-
-        tx.Execute("UPDATE issuer_compromise_requests SET approved_by = @By, approved_us = @nowUs WHERE id = @requestId", new { By = officer.Id, nowUs, requestId });
-        tx.Execute("UPDATE issuer_keys SET state = 'compromised' WHERE id = @keyId", new { keyId });
-        services.Audit.Append(tx, new AuditRecord(officer.Id, "issuer-key.compromised", keyId, new JsonObject
-        {
-            ["requestId"] = requestId,
-            ["requestedBy"] = request.RequestedBy,
-            ["approvedBy"] = officer.Id,
-        }));
-        var serials = tx.Query<string>("SELECT serial FROM certificates WHERE issuer_key_id = @keyId AND kind IN ('signing', 'authentication') ORDER BY serial", new { keyId }).ToList();
-        var revoked = 0;
-        var source = "issuer-compromise:" + requestId.ToString(CultureInfo.InvariantCulture);
-        foreach (var serial in serials)
-        {
-            var result = services.Revoker.Revoke(tx, new RevocationOrder { Serial = serial, Cause = RevocationCause.IssuerKeyCompromise, Source = source, Actor = officer.Id });
-            revoked += result.Changed ? 1 : 0;
-        }
-
-        await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new { issuerKeyId = keyId, state = "compromised", certificatesRevoked = revoked }, ApiJson.Options);
+        var decision = await revocations.ApproveCompromiseAsync(keyId, requestId, officer, context.RequestAborted);
+        return decision.Refusal == RevocationRefusal.None
+            ? Results.Json(new { issuerKeyId = keyId, state = "compromised", certificatesRevoked = decision.Revoked }, ApiJson.Options)
+            : Refused(decision.Refusal, decision.Detail);
     }
+
+    /// <summary>The problem+json answer of each refusal (nothing was changed).</summary>
+    private static IResult Refused(RevocationRefusal refusal, string? detail) => refusal switch
+    {
+        RevocationRefusal.CertificateNotFound => NotFound(),
+        RevocationRefusal.MunicipalityNotBound => ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", "the certificate belongs to a municipality this operator is not bound to"),
+        RevocationRefusal.InvalidResidentCode => Invalid(detail ?? "the window must give the holder's residentCode"),
+        RevocationRefusal.NotTheHolder => ProblemTypes.Problem(403, ProblemTypes.NotTheHolder, "not the holder", "the resident code is not the certificate holder's"),
+        RevocationRefusal.AlreadyRevoked => ProblemTypes.Problem(409, ProblemTypes.AlreadyRevoked, "already revoked", detail),
+        RevocationRefusal.NotRevocable => ProblemTypes.Problem(422, ProblemTypes.NotRevocable, "not revocable this way", detail),
+        RevocationRefusal.IssuerKeyNotFound => ProblemTypes.Problem(404, ProblemTypes.IssuerKeyNotFound, "no such issuer key", "there is no issuer key with this id"),
+        RevocationRefusal.IssuerKeyCompromised => ProblemTypes.Problem(409, ProblemTypes.IssuerKeyCompromised, "already compromised", detail ?? "the key is marked compromised already"),
+        RevocationRefusal.CompromiseRequestNotFound => ProblemTypes.Problem(404, ProblemTypes.CompromiseRequestNotFound, "no such request", "no compromise request with this id for this key"),
+        RevocationRefusal.SecondOfficerRequired => ProblemTypes.Problem(403, ProblemTypes.SecondOfficerRequired, "a second officer is required", "the officer who asked may not also approve"),
+        RevocationRefusal.CompromiseRequestExpired => ProblemTypes.Problem(409, ProblemTypes.CompromiseRequestExpired, "request expired", "the second approval came too late; a new request is needed"),
+        RevocationRefusal.RelatedOfficers => ProblemTypes.For(ApprovalRefusal.RelatedOfficers),
+        RevocationRefusal.ApproverNewerThanRequest => ProblemTypes.For(ApprovalRefusal.ApproverNewerThanRequest),
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal)),
+    };
 
     private static RevocationCause? ChooseCause(RevokeRequest body, RevocationRequester requester)
     {
@@ -263,37 +147,11 @@ public sealed class RevocationRequests(CaServices services)
         status = "revoked",
         reason = result.Reason is { } r ? RevocationReasons.WireName(r) : null,
         revokedAt = result.RevokedAt,
-        outcome = OutcomeText(result.Outcome),
+        outcome = RevocationService.OutcomeText(result.Outcome),
         requestId,
     };
-
-    private static string OutcomeText(RevocationOutcome outcome) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(outcome.ToString());
 
     private static IResult Invalid(string detail) => ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid revocation request", detail);
 
     private static IResult NotFound() => ProblemTypes.Problem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no certificate with this serial");
-
-    private sealed class Target
-    {
-        public string Serial { get; set; } = "";
-
-        public string Kind { get; set; } = "";
-
-        public string? MunicipalityCode { get; set; }
-
-        public byte[]? ResidentKey { get; set; }
-    }
-
-    private sealed class CompromiseRow
-    {
-        public long Id { get; set; }
-
-        public string IssuerKeyId { get; set; } = "";
-
-        public string RequestedBy { get; set; } = "";
-
-        public long ExpiresUs { get; set; }
-
-        public string? ApprovedBy { get; set; }
-    }
 }

@@ -84,6 +84,30 @@ public sealed partial class HsmToken : IDisposable
         session.Logout();
     }
 
+    /// <summary>
+    /// Proves that the caller holds the token's security-officer PIN (the break-glass ceremony): a
+    /// security-officer login on a fresh read-write session, then logout. Run it before this process
+    /// logs in as the user (PKCS#11 allows one login type per application and token).
+    /// </summary>
+    /// <exception cref="HsmWrongPinException">The PIN is wrong.</exception>
+    public static void VerifySecurityOfficerPin(Pkcs11Module module, string label, byte[] soPin)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        using var held = module.LockTokenStore();
+        var slot = module.FindSlot(label) ?? throw new HsmTokenNotFoundException(label);
+        using var session = slot.OpenSession(SessionType.ReadWrite);
+        try
+        {
+            session.Login(CKU.CKU_SO, soPin);
+        }
+        catch (Pkcs11Exception e) when (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_LEN_RANGE)
+        {
+            throw new HsmWrongPinException(label, e);
+        }
+
+        session.Logout();
+    }
+
     /// <summary>Creates a session pool for one purpose (issuance, OCSP, CRL, ...).</summary>
     public SessionPool CreatePool(string purpose, int size, HsmRetryPolicy? retry = null, TimeProvider? time = null) =>
         new(this, purpose, size, retry ?? HsmRetryPolicy.Default, time ?? TimeProvider.System, _logger);

@@ -10,7 +10,11 @@ using Microsoft.Extensions.Logging;
 // PINs come only from files or environment variables named in $JPKI_HOME/jpki.json.
 const string Usage = """
     usage:
-      hsm init                     first-run key ceremony (idempotent)
+      hsm init [--production [--officers ID,ID --auditor ID]]
+                                   first-run key ceremony (idempotent); --production: no officer or auditor
+                                   credential on disk, each shown once on the terminal to its holder
+      hsm break-glass --officer ID with fewer than two enabled officers: make or restore one officer,
+                                   proven by the HSM security-officer PIN read from standard input
       hsm status                   issuers, key generations, certificates and expiry; token keys
       hsm backup --out FILE        back the token up (SoftHSM: its files + SHA-256 manifest)
       hsm restore --in FILE [--replace]
@@ -59,7 +63,12 @@ try
     var checkpointBefore = writes ? AuditTail.NewestCheckpoint(context) : 0;
     var exit = (args[0], args[1]) switch
     {
-        ("hsm", "init") => Init(context),
+        ("hsm", "init") => Init(context) is var made && made == 0 && args.Contains("--production")
+            ? new AccountCeremony(context, Console.In).InitProduction(
+                (Option(args, "--officers") ?? "officer1,officer2").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                Option(args, "--auditor") ?? "auditor")
+            : made,
+        ("hsm", "break-glass") => new AccountCeremony(context, Console.In).BreakGlass(Option(args, "--officer") ?? throw new ArgumentException("hsm break-glass needs --officer ID")),
         ("hsm", "status") => StatusReport.Print(context),
         ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
         ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),

@@ -118,7 +118,8 @@ public sealed class ClockCheckTests(CaFixture ca)
         var time = new ManualClock(DateTimeOffset.UtcNow);
         var source = new FakeClockSyncSource(time);
         source.SetUnreadable();
-        ca.ExecuteSql("INSERT INTO install_settings (name, value) VALUES ('install.mode', @Production)", new { InstallMode.Production });
+        var recorded = ca.CountRows("SELECT COUNT(*) FROM install_settings WHERE name = 'install.mode'") > 0;
+        ca.ExecuteSql("INSERT INTO install_settings (name, value) VALUES ('install.mode', @Production) ON CONFLICT (name) DO UPDATE SET value = excluded.value", new { InstallMode.Production });
         try
         {
             await using var app = ca.BuildCa(time, clockSource: source);
@@ -137,7 +138,7 @@ public sealed class ClockCheckTests(CaFixture ca)
         finally
         {
             // The fixture's install is shared: the other tests run it as the demonstration it is.
-            ca.ExecuteSql("DELETE FROM install_settings WHERE name = 'install.mode'");
+            ca.ExecuteSql(recorded ? "UPDATE install_settings SET value = @Demo WHERE name = 'install.mode'" : "DELETE FROM install_settings WHERE name = 'install.mode'", new { InstallMode.Demo });
         }
     }
 

@@ -53,6 +53,16 @@ public sealed class DualControlTests(CaFixture ca)
         await ExpectAsync(HttpMethod.Post, $"api/v1/approvals/{byNew}/approve", "officer1", 403, "approval-related-officers");
         await ExpectAsync(HttpMethod.Post, $"api/v1/approvals/{byNew}/approve", "officer2", 403, "approval-related-officers");
 
+        // The issuer-key compromise (its own two-officer flow) follows the same rules.
+        var keyId = "dual-compromise-" + Guid.NewGuid().ToString("N")[..8];
+        ca.ExecuteSql(
+            "INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, not_before_us, not_after_us, state, created_us) VALUES (@keyId, 'yamaguchi-ken-signing', @generation, 'none', 0, 1, 'active', 0)",
+            new { keyId, generation = 100 + Random.Shared.Next(1_000_000) });
+        var (asked2, compromise, _) = await ca.SendAsync(HttpMethod.Post, $"api/v1/issuer-keys/{keyId}/compromise", "officer2", new { statement = "tape missing" });
+        Assert.True(asked2 == 202, compromise.ToString());
+        await ExpectAsync(HttpMethod.Post, $"api/v1/issuer-keys/{keyId}/compromise/{compromise.GetProperty("requestId").GetInt64()}/approve", token, 403, "approval-related-officers");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM issuer_keys WHERE id = '{keyId}' AND state = 'active'"));
+
         foreach (var request in new[] { later, byNew })
         {
             Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{request}/reject", "officer1")).Status);
@@ -136,6 +146,16 @@ public sealed class DualControlTests(CaFixture ca)
         Assert.DoesNotContain(ca.LogLines, l => l.Contains(token, StringComparison.Ordinal) || l.Contains("not-a-token-" + id, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_demonstration_install_says_so_in_healthz_and_the_audit_log()
+    {
+        var (_, health, _) = await ca.SendAsync(HttpMethod.Get, "healthz", null);
+        Assert.Equal("demo", health.GetProperty("install").GetProperty("mode").GetString());
+        Assert.Contains("secrets/", health.GetProperty("install").GetProperty("warning").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'install.mode' AND subject = 'demo'"));
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM install_settings WHERE name = 'install.mode' AND value = 'demo'"));
+    }
+
     private async Task<long> RequestAsync(HttpMethod method, string path, string account, object? body, long? rejectFirst = null)
     {
         if (rejectFirst is { } pending)
@@ -200,7 +220,8 @@ public sealed class IssuanceRateTests(CaFixture ca)
         Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND actor = '{id}'"));
 
         // Another operator is not held back by this one's rate.
-        var (other, otherBody, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", await BodyAsync(), at: CaFixture.BoundAddress(limited));
+        var another = ca.AddAccount(new Jpki.Core.Accounts.Account(id + "-2", Jpki.Core.Accounts.AccountRole.Operator, ["352012"], false));
+        var (other, otherBody, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", another, await BodyAsync(), at: CaFixture.BoundAddress(limited));
         Assert.True(other == 201, otherBody.ToString());
         await limited.StopAsync();
     }

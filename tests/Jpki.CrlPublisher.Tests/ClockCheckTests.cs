@@ -79,7 +79,8 @@ public sealed class ClockCheckTests(CrlFixture crl)
         Assert.NotNull(services.Publisher.Publish(Full, delta: false, scheduled: false));
         Assert.Equal(crls + 1, Crls());
 
-        crl.Ca.ExecuteSql("INSERT INTO install_settings (name, value) VALUES ('install.mode', 'production')");
+        var recorded = crl.Ca.CountRows("SELECT COUNT(*) FROM install_settings WHERE name = 'install.mode'") > 0;
+        crl.Ca.ExecuteSql("INSERT INTO install_settings (name, value) VALUES ('install.mode', 'production') ON CONFLICT (name) DO UPDATE SET value = excluded.value");
         try
         {
             services.Clock.Refresh();
@@ -89,7 +90,7 @@ public sealed class ClockCheckTests(CrlFixture crl)
         }
         finally
         {
-            crl.Ca.ExecuteSql("DELETE FROM install_settings WHERE name = 'install.mode'");
+            crl.Ca.ExecuteSql(recorded ? "UPDATE install_settings SET value = 'demo' WHERE name = 'install.mode'" : "DELETE FROM install_settings WHERE name = 'install.mode'");
         }
     }
 

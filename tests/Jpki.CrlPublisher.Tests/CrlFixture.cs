@@ -23,6 +23,9 @@ public sealed class CrlFixture : IAsyncLifetime
 
     private WebApplication? publisher;
 
+    /// <summary>The publisher app's services (e.g. its EndpointDataSource).</summary>
+    public IServiceProvider PublisherServices => publisher!.Services;
+
     public CaFixture Ca { get; } = new();
 
     public JpkiSettings Settings { get; private set; } = null!;

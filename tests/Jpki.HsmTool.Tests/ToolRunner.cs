@@ -95,21 +95,13 @@ public sealed class Install(SoftHsmStore store, string? home = null, string? tok
     public string DatabasePath => Path.Combine(Home, "jpki.db");
 
     /// <summary>Runs `dotnet Jpki.HsmTool.dll args...` with this install's environment; 2-minute limit.</summary>
-    public ToolResult Run(params string[] args)
-    {
-        var dll = TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Home,
-        };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
+    public ToolResult Run(params string[] args) => RunWithInput(null, args);
 
+    /// <summary>As <see cref="Run"/>, with <paramref name="input"/> on the tool's standard input (PINs, a holder's Enter).</summary>
+    public ToolResult RunWithInput(string? input, params string[] args)
+    {
+        var psi = ExternalProcess.Start("dotnet", [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. args]);
+        psi.WorkingDirectory = Home;
         psi.Environment["JPKI_HOME"] = Home;
         psi.Environment["SOFTHSM2_CONF"] = Store.ConfPath;
         psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
@@ -122,16 +114,8 @@ public sealed class Install(SoftHsmStore store, string? home = null, string? tok
             psi.Environment[k] = v;
         }
 
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"jpki-tool {string.Join(' ', args)} did not finish in 2 minutes");
-        }
-
-        return new ToolResult(process.ExitCode, stdout.Result, stderr.Result);
+        var result = ExternalProcess.Run(psi, input ?? "");
+        return new ToolResult(result.ExitCode, result.Stdout, result.Stderr);
     }
 
     /// <summary>

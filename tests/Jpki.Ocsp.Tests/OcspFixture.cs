@@ -355,7 +355,7 @@ public sealed partial class OcspFixture : IAsyncLifetime
         revoker = new CertificateRevoker(audit);
     }
 
-    private string AddAccount(string id, AccountRole role)
+    public string AddAccount(string id, AccountRole role)
     {
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         using var tx = Database.BeginWrite();

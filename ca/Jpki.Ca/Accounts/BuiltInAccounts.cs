@@ -8,7 +8,7 @@ using Jpki.Core.Store;
 namespace Jpki.Ca.Accounts;
 
 /// <summary>
-/// The accounts the first start creates (DESIGN.md §9): <c>operator</c> bound to every
+/// The accounts the first start of a demonstration install creates (DESIGN.md §9): <c>operator</c> bound to every
 /// municipality of the demo prefecture, <c>officer1</c>, <c>officer2</c>, <c>auditor</c> and
 /// <c>verifier</c>. Each gets a random bearer token written to
 /// <c>$JPKI_HOME/secrets/&lt;account&gt;.token</c> and a random password written to
@@ -30,15 +30,28 @@ public static class BuiltInAccounts
 
     public static string PasswordPath(string home, string accountId) => Path.Combine(home, "secrets", accountId + ".password");
 
-    /// <summary>Creates the built-in accounts unless the store has accounts already; returns how many it created.</summary>
+    /// <summary>
+    /// On a demonstration install (no mode recorded yet, or <see cref="InstallMode.Demo"/>), creates
+    /// the built-in accounts unless the store has accounts already, records the install as a demo
+    /// (<c>install.mode</c> audit record) and returns how many it created. A production install
+    /// (<c>./jpki hsm init --production</c>) gets none: its ceremony handed the first credentials over.
+    /// </summary>
     public static int EnsureCreated(Database database, AuditLog audit, string home, int tokenLifetimeDays)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(audit);
         using var tx = database.BeginWrite();
-        if (AccountStore.Count(tx) > 0)
+        if (InstallMode.Read(tx.Connection, tx.Transaction) == InstallMode.Production || AccountStore.Count(tx) > 0)
         {
             return 0;
+        }
+
+        if (InstallMode.Record(tx, InstallMode.Demo))
+        {
+            audit.Append(tx, new AuditRecord("system/ca", "install.mode", InstallMode.Demo, new JsonObject
+            {
+                ["credentialsOnDisk"] = Path.Combine(home, "secrets"),
+            }));
         }
 
         var secrets = Path.Combine(home, "secrets");

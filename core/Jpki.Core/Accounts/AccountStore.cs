@@ -116,6 +116,21 @@ public static class AccountStore
             new { id, activationSha256, nowUs, credentials.TokenSha256, credentials.TokenExpiresUs, credentials.PasswordHash }) == 1;
     }
 
+    /// <summary>New credentials for an account and enabled (the break-glass ceremony's officer); false if there is no such account.</summary>
+    public static bool ResetCredentials(WriteTransaction tx, string id, AccountCredentials credentials)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(credentials);
+        tx.Execute("DELETE FROM sessions WHERE account = @id", new { id });
+        return tx.Execute(
+            """
+            UPDATE accounts SET token_sha256 = @TokenSha256, token_expires_us = @TokenExpiresUs, password_hash = @PasswordHash,
+                disabled = 0, activation_sha256 = NULL, activation_expires_us = NULL, failed_logins = 0, next_login_us = NULL
+            WHERE id = @id
+            """,
+            new { id, credentials.TokenSha256, credentials.TokenExpiresUs, credentials.PasswordHash }) == 1;
+    }
+
     /// <summary>A new API token for the account (the holder rotates it); the old one stops working at once.</summary>
     public static bool RotateToken(WriteTransaction tx, string id, string tokenSha256, long tokenExpiresUs)
     {

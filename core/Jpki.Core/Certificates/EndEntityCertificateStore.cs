@@ -215,4 +215,49 @@ public static class EndEntityCertificateStore
         tx.Execute("UPDATE issuance_counters SET last = last + 1 WHERE jst_date = @date", new { date });
         return last.Value + 1;
     }
+
+    /// <summary>What a revocation request needs of its certificate: kind, municipality, the holder's keyed hash.</summary>
+    public static RevocationTargetRow? FindRevocationTarget(WriteTransaction tx, string serial)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.QuerySingleOrDefault<RevocationTargetRow>(
+            "SELECT serial AS Serial, kind AS Kind, municipality_code AS MunicipalityCode, resident_key AS ResidentKey FROM certificates WHERE serial = @serial",
+            new { serial });
+    }
+
+    /// <summary>Where a certificate is in its delivery (null state: not an end-entity certificate).</summary>
+    public static DeliveryRow? FindDelivery(WriteTransaction tx, string serial)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.QuerySingleOrDefault<DeliveryRow>(
+            "SELECT municipality_code AS MunicipalityCode, delivery_state AS DeliveryState, status AS Status FROM certificates WHERE serial = @serial",
+            new { serial });
+    }
+
+    /// <summary>Every end-entity certificate an issuer key signed (its compromise revokes them all).</summary>
+    public static IReadOnlyList<string> SerialsIssuedBy(WriteTransaction tx, string issuerKeyId)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Query<string>("SELECT serial FROM certificates WHERE issuer_key_id = @issuerKeyId AND kind IN ('signing', 'authentication') ORDER BY serial", new { issuerKeyId }).ToList();
+    }
+}
+
+public sealed class RevocationTargetRow
+{
+    public string Serial { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public string? MunicipalityCode { get; set; }
+
+    public byte[]? ResidentKey { get; set; }
+}
+
+public sealed class DeliveryRow
+{
+    public string? MunicipalityCode { get; set; }
+
+    public string? DeliveryState { get; set; }
+
+    public string Status { get; set; } = "";
 }

@@ -32,6 +32,13 @@ public static class IssuerStore
     public static IssuerKeyRow? FindKey(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<IssuerKeyRow>($"SELECT {KeyColumns} FROM issuer_keys WHERE id = @id", new { id }, tx);
 
+    /// <summary>Marks an issuer key compromised: nothing is signed with it any more.</summary>
+    public static void MarkCompromised(WriteTransaction tx, string id)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("UPDATE issuer_keys SET state = 'compromised' WHERE id = @id", new { id });
+    }
+
     public static IReadOnlyList<IssuerKeyRow> ListKeys(DbConnection db, string issuerId) =>
         db.Query<IssuerKeyRow>($"SELECT {KeyColumns} FROM issuer_keys WHERE issuer_id = @issuerId ORDER BY generation", new { issuerId }).AsList();
 
