@@ -35,50 +35,7 @@ public static class CaHost
             MaxRequestBodyBytes = CaOptions.MaxRequestBodyBytes,
             ConfigureLogging = options.ConfigureLogging,
         });
-        builder.Services.AddProblemAnswers(ServerErrorDetail);
-
-        // A factory registration: the container disposes what it made when the app is disposed,
-        // and the HSM and Juki-Net loggers come from the app's own logging.
-        builder.Services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddCaAccess();
-        builder.Services.AddSingleton(provider => new AccessDeniedAudit(
-            options.Time,
-            AccessDeniedAudit.AppenderFor(provider.GetRequiredService<CaServices>(), provider.GetRequiredService<ILogger<AccessDeniedAudit>>())));
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<AccessDeniedAudit>());
-        builder.Services.AddOpenApi();
-        builder.Services.AddMetrics();
-        // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
-        // outcomes are problem types, never residents or accounts).
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(IssuanceMetrics.MeterName)
-            .AddPrometheusExporter());
-        builder.Services.AddSingleton<IssuanceMetrics>();
-        builder.Services.AddSingleton<CertificateIssuance>();
-        builder.Services.AddSingleton(provider => new LoginThrottle(options.Time));
-        builder.Services.AddSingleton<Accounts.SessionLogin>();
-        builder.Services.AddSingleton<Accounts.AccountChanges>();
-        builder.Services.AddSingleton<Accounts.DualControl>();
-        builder.Services.AddSingleton<Accounts.AccountAdministration>();
-        builder.Services.AddSingleton<Accounts.VerifierAdministration>();
-        builder.Services.AddSingleton(provider =>
-        {
-            var services = provider.GetRequiredService<CaServices>();
-            return new Jpki.Core.Revocation.RevocationService(services.Database, services.Audit, services.Revoker, services.ResidentKey, options.Time, options.TwoOfficerWindow);
-        });
-        builder.Services.AddSingleton<RevocationRequests>();
-        builder.Services.AddSingleton<FeedHealth>();
-        builder.Services.AddSingleton<FeedMetrics>();
-        builder.Services.AddSingleton<CertificateDelivery>();
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
-        builder.Services.AddSingleton<FeedAdministration>();
-        builder.Services.AddSingleton<AuditExportEndpoint>();
-        builder.Services.AddSingleton<JukiNetSubscriber>();
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
-        builder.Services.AddHostedService<ResponderRenewalService>();
-        // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
-        builder.Services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
-        builder.Services.AddSingleton<Auditing.AuditorReports>();
-        builder.Services.AddSingleton<Auditing.AuditorPages>();
+        AddServices(builder.Services, settings, module, options);
 
         var app = builder.BuildAndOpen(app =>
         {
@@ -119,6 +76,58 @@ public static class CaHost
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);
         return app;
+    }
+
+    /// <summary>What the CA API's requests and background loops use (one instance each per app).</summary>
+    private static void AddServices(IServiceCollection services, JpkiSettings settings, Pkcs11Module module, CaOptions options)
+    {
+        services.AddProblemAnswers(ServerErrorDetail);
+
+        // A factory registration: the container disposes what it made when the app is disposed,
+        // and the HSM and Juki-Net loggers come from the app's own logging.
+        services.AddSingleton(provider => CaServices.Open(settings, module, options, provider.GetRequiredService<ILoggerFactory>()));
+        services.AddCaAccess();
+        services.AddSingleton(provider => new AccessDeniedAudit(
+            options.Time,
+            AccessDeniedAudit.AppenderFor(provider.GetRequiredService<CaServices>(), provider.GetRequiredService<ILogger<AccessDeniedAudit>>())));
+        services.AddHostedService(provider => provider.GetRequiredService<AccessDeniedAudit>());
+        services.AddOpenApi();
+        services.AddMetrics();
+        // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
+        // outcomes are problem types, never residents or accounts).
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(IssuanceMetrics.MeterName)
+            .AddPrometheusExporter());
+        services.AddSingleton<IssuanceMetrics>();
+        services.AddSingleton<CertificateIssuance>();
+        services.AddSingleton(provider => new LoginThrottle(options.Time));
+        services.AddSingleton<Accounts.SessionLogin>();
+        services.AddSingleton<Accounts.AccountChanges>();
+        services.AddSingleton<Accounts.DualControl>();
+        services.AddSingleton<Accounts.AccountAdministration>();
+        services.AddSingleton<Accounts.VerifierAdministration>();
+        services.AddSingleton(provider =>
+        {
+            var ca = provider.GetRequiredService<CaServices>();
+            return new Jpki.Core.Revocation.RevocationService(ca.Database, ca.Audit, ca.Revoker, ca.ResidentKey, options.Time, options.TwoOfficerWindow);
+        });
+        services.AddSingleton<RevocationRequests>();
+        services.AddSingleton<FeedHealth>();
+        services.AddSingleton<FeedMetrics>();
+        services.AddSingleton<CertificateDelivery>();
+        services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
+        services.AddSingleton<FeedAdministration>();
+        services.AddSingleton<AuditExportEndpoint>();
+        services.AddSingleton<JukiNetSubscriber>();
+        services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
+        services.AddHostedService<ResponderRenewalService>();
+        // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
+        services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
+        // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        services.AddSingleton<Auditing.AuditorReports>();
+        services.AddSingleton<Auditing.AuditorPages>();
     }
 
     private static void MapRevocationEndpoints(WebApplication app)

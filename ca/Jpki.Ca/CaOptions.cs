@@ -1,3 +1,4 @@
+using Jpki.Core.Clock;
 using Microsoft.Extensions.Logging;
 
 namespace Jpki.Ca;
@@ -34,6 +35,9 @@ public sealed record CaOptions
 
     /// <summary>How often the CA checks whether a delegated OCSP responder certificate is due for renewal.</summary>
     public TimeSpan ResponderRenewalCheckInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd (<see cref="SystemClockSyncSource"/>). Tests pass a fake.</summary>
+    public IClockSyncSource? ClockSource { get; init; }
 
     /// <summary>JSON request bodies larger than this are refused with 413.</summary>
     public const long MaxRequestBodyBytes = 64 * 1024;

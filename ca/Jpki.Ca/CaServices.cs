@@ -1,4 +1,5 @@
 using Jpki.Core.Audit;
+using Jpki.Core.Clock;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
@@ -54,6 +55,9 @@ public sealed class CaServices : IDisposable
 
     public JukiNetClient JukiNet { get; private set; } = null!;
 
+    /// <summary>Whether the clock is good enough to sign certificates (<c>clock.*</c>, docs/clock.md).</summary>
+    public ClockGuard Clock { get; private set; } = null!;
+
     /// <summary>Every revocation of the CA goes through this one (rule table, status change, audit).</summary>
     public CertificateRevoker Revoker { get; private set; } = null!;
 
@@ -105,6 +109,7 @@ public sealed class CaServices : IDisposable
         // A previous process may have been killed between a commit and its checkpoint-file append.
         Audit.RecoverCheckpointFile(Database);
 
+        Clock = new ClockGuard(Options.ClockSource ?? new SystemClockSyncSource(Settings.Clock, Options.Time), Settings.Clock, Database, Audit, "system/ca", loggers.CreateLogger<ClockGuard>());
         Revoker = new CertificateRevoker(Audit);
         FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);
 

@@ -105,6 +105,11 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             return inputProblem!;
         }
 
+        if (SigningClock.Refusal(services.Clock, context) is { } clockRefusal)
+        {
+            return clockRefusal;
+        }
+
         // The Juki-Net round trip runs while the request's key is checked (weak-key arithmetic,
         // store reads): the two are independent, and the window waits for their sum otherwise.
         // An answer refused before the lookup is needed cancels it; nothing is read from it then.

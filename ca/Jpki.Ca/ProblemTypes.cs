@@ -60,6 +60,7 @@ public static class ProblemTypes
     public const string RenewalKindMismatch = Prefix + "renewal-kind-mismatch";
     public const string RenewalRevoked = Prefix + "renewal-revoked";
     public const string RenewalExpired = Prefix + "renewal-expired";
+    public const string ClockUnsynchronised = Prefix + "clock-unsynchronised";
 
     /// <summary>
     /// The answer to a refused dual-control request or approval: 403 for a rule about who may act

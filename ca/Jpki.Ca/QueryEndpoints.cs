@@ -251,25 +251,18 @@ public static class QueryEndpoints
             store = "unavailable";
         }
 
-        string jukiNet;
-        try
-        {
-            using var response = await services.HealthProbeHttp.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
-            jukiNet = response.IsSuccessStatusCode ? "ok" : "unavailable";
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            jukiNet = "unavailable";
-        }
-
+        var jukiNet = await ProbeJukiNetAsync(services, cancellationToken);
         ArgumentNullException.ThrowIfNull(feed);
         var feedNow = feed.Current;
         var witness = services.AuditRuntime.Witness?.Status;
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true);
+        var clock = services.Clock.Current;
+        // A clock warning (no source on a demonstration install) is degraded but still 200: the CA issues.
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
         return Results.Json(
             new
             {
-                status = healthy ? "ok" : "degraded",
+                status = healthy && !clock.Warning ? "ok" : "degraded",
+                clock = clock.Health(),
                 // A demo keeps the built-in accounts' credentials in files: say so where operators look.
                 install = new
                 {
@@ -293,5 +286,19 @@ public static class QueryEndpoints
             },
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);
+    }
+
+    /// <summary><c>ok</c> when Juki-Net's own <c>/healthz</c> answers 2xx within the probe's timeout, else <c>unavailable</c>.</summary>
+    private static async Task<string> ProbeJukiNetAsync(CaServices services, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await services.HealthProbeHttp.GetAsync(new Uri(services.Options.JukiNetBaseAddress, "healthz"), cancellationToken);
+            return response.IsSuccessStatusCode ? "ok" : "unavailable";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return "unavailable";
+        }
     }
 }

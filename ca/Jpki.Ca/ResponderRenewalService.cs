@@ -25,8 +25,14 @@ public sealed class ResponderRenewalService(CaServices services, ILogger<Respond
             {
                 try
                 {
-                    // HSM key generation and signing block: off the host's start-up thread.
-                    var renewed = await Task.Run(() => renewal.RenewIfDue(key.Key.Id, key.Key.CertificateDer!, key.Signer), stoppingToken);
+                    // HSM key generation and signing block: off the host's start-up thread. No signature with a wrong clock.
+                    var renewed = await Task.Run(
+                        () =>
+                        {
+                            services.Clock.EnsureMaySign();
+                            return renewal.RenewIfDue(key.Key.Id, key.Key.CertificateDer!, key.Signer);
+                        },
+                        stoppingToken);
                     if (renewed is not null)
                     {
                         logger.LogInformation("renewed the OCSP responder certificate of {IssuerKeyId} ({IssuerId}): serial {Serial}", key.Key.Id, issuerId, renewed);
@@ -35,6 +41,10 @@ public sealed class ResponderRenewalService(CaServices services, ILogger<Respond
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
                     return;
+                }
+                catch (Jpki.Core.Clock.ClockUnsynchronisedException e)
+                {
+                    logger.LogWarning("the OCSP responder certificate of {IssuerKeyId} is not renewed while the clock check refuses ({Reason}); retrying at the next check", key.Key.Id, e.Verdict.Reason);
                 }
 #pragma warning disable CA1031 // One issuer key's failure must not stop the others' renewal; retried next round.
                 catch (Exception e)

@@ -31,6 +31,9 @@ public sealed record CrlHostOptions
 
     /// <summary>How long a verifier lookup (token or client certificate) is remembered; zero: every request reads the store.</summary>
     public TimeSpan RememberVerifiersFor { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd. Tests pass a fake.</summary>
+    public Jpki.Core.Clock.IClockSyncSource? ClockSource { get; init; }
 }
 
 /// <summary>
@@ -61,7 +64,11 @@ public static partial class CrlHost
             },
         });
         builder.Services.AddProblemDetails();
-        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite));
+        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource));
+        // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
+        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
             provider.GetRequiredService<CrlPublisherServices>().Database,
             VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
@@ -82,27 +89,38 @@ public static partial class CrlHost
 
             if (options.PublishMissingAtStart)
             {
-                PublishMissing(services.Publisher);
+                services.Deferred.PublishMissing();
             }
         });
 
-        app.MapGet("/healthz", (CrlPublisherServices services) =>
-        {
-            var stale = CrlHealth.Stale(services.Database);
-            var witness = services.AuditRuntime.Witness?.Status;
-            return Results.Json(new
-            {
-                status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) ? "ok" : "degraded",
-                hsm = services.Pool.Health.Status.ToString(),
-                stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
-                auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
-            });
-        });
+        app.MapGet("/healthz", Health);
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
         return app;
+    }
+
+    /// <summary>
+    /// <c>GET /healthz</c> (always 200): <c>degraded</c> when a CRL nears its nextUpdate with nothing
+    /// newer, the HSM pool is unhealthy, the audit witness fails, or the clock check refuses or warns
+    /// (docs/clock.md); <c>clockDeferred</c>: a publication the clock refused waits for it.
+    /// </summary>
+    public static IResult Health(CrlPublisherServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var stale = CrlHealth.Stale(services.Database);
+        var witness = services.AuditRuntime.Witness?.Status;
+        var clock = services.Clock.Current;
+        return Results.Json(new
+        {
+            status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
+            hsm = services.Pool.Health.Status.ToString(),
+            clock = clock.Health(),
+            clockDeferred = services.Deferred.Pending,
+            stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
+            auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
+        });
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ public sealed class CompleteCrlJob(CrlPublisherServices services, ILogger<Comple
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var run = ScheduledRun.Of(context);
-        CrlJobRunner.Run(logger, "scheduled complete CRLs", run, () => services.Publisher.PublishAll(delta: false, scheduled: true, run));
+        CrlJobRunner.Run(logger, "scheduled complete CRLs", run, () => services.Deferred.PublishAll(deltas: false, scheduled: true, run));
         return ValueTask.CompletedTask;
     }
 }
@@ -34,7 +34,7 @@ public sealed class DeltaCrlJob(CrlPublisherServices services, ILogger<DeltaCrlJ
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var run = ScheduledRun.Of(context);
-        CrlJobRunner.Run(logger, "delta CRLs", run, () => services.Publisher.PublishAll(delta: true, scheduled: true, run));
+        CrlJobRunner.Run(logger, "delta CRLs", run, () => services.Deferred.PublishAll(deltas: true, scheduled: true, run));
         return ValueTask.CompletedTask;
     }
 }
@@ -65,6 +65,10 @@ internal static class CrlJobRunner
         {
             var published = publish();
             logger.LogInformation("{What} due {FireTime:O} ran on node {Node}: published {Count}", what, run?.FireTime, run?.Node, published.Count);
+        }
+        catch (Jpki.Core.Clock.ClockUnsynchronisedException e)
+        {
+            logger.LogError("{What} due {FireTime:O} on node {Node} not published: the clock check refuses ({Reason}); published once the clock is back in bounds", what, run?.FireTime, run?.Node, e.Verdict.Reason);
         }
 #pragma warning disable CA1031 // A scheduled run logs and waits for the next one; the failure is audited where it happened.
         catch (Exception e)

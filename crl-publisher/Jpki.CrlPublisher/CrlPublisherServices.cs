@@ -1,4 +1,5 @@
 using Jpki.Core.Audit;
+using Jpki.Core.Clock;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
 using Jpki.Core.Store;
@@ -37,7 +38,14 @@ public sealed class CrlPublisherServices : IDisposable
     /// <summary>The issuer keys the publisher signs with, read again while it runs (new key generations join without a restart).</summary>
     public CrlSigningKeys SigningKeys { get; private set; } = null!;
 
-    public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null)
+    /// <summary>Whether the clock is good enough to sign CRLs (<c>clock.*</c>, docs/clock.md).</summary>
+    public ClockGuard Clock { get; private set; } = null!;
+
+    /// <summary>Publications the clock check refused, published when it passes again.</summary>
+    public DeferredCrlPublications Deferred { get; private set; } = null!;
+
+    /// <param name="clockSource">Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd. Tests pass a fake.</param>
+    public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null, IClockSyncSource? clockSource = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(module);
@@ -46,7 +54,7 @@ public sealed class CrlPublisherServices : IDisposable
         var services = new CrlPublisherServices();
         try
         {
-            services.OpenAll(settings, module, time, loggers, afterWrite);
+            services.OpenAll(settings, module, time, loggers, afterWrite, clockSource);
             return services;
         }
         catch
@@ -70,7 +78,7 @@ public sealed class CrlPublisherServices : IDisposable
         };
     }
 
-    private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite)
+    private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite, IClockSyncSource? clockSource)
     {
         Database = Own(new Database(settings.ConnectionString, time));
         Migrator.ApplyPending(Database);
@@ -94,7 +102,9 @@ public sealed class CrlPublisherServices : IDisposable
             throw new InvalidOperationException("the store lists no issuer key that signs CRLs: run ./jpki hsm init");
         }
 
-        Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite });
+        Clock = new ClockGuard(clockSource ?? new SystemClockSyncSource(settings.Clock, time), settings.Clock, Database, Audit, SeriesPublisher.Actor, loggers.CreateLogger<ClockGuard>());
+        Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite, Clock = Clock });
+        Deferred = new DeferredCrlPublications(Publisher, Clock, time, loggers.CreateLogger<DeferredCrlPublications>());
     }
 
     private T Own<T>(T disposable)

@@ -22,6 +22,11 @@ if (args.Length > 0 && args[0] == "publish")
             Console.Out.WriteLine($"{crl.Series.IssuerKeyId}/{crl.Series.FileName(crl.Delta)} number {crl.Number} entries {crl.EntryCount} thisUpdate {crl.ThisUpdate:O} nextUpdate {crl.NextUpdate:O} sha256 {crl.Sha256}");
         }
     }
+    catch (Jpki.Core.Clock.ClockUnsynchronisedException e)
+    {
+        Console.Error.WriteLine("error: " + e.Message + "; nothing was published");
+        return 1;
+    }
     catch (AggregateException e)
     {
         foreach (var inner in e.InnerExceptions)

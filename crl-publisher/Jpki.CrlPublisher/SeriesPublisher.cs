@@ -8,27 +8,6 @@ using Microsoft.Data.Sqlite;
 
 namespace Jpki.CrlPublisher;
 
-/// <summary>How CRLs are dated and where they go.</summary>
-public sealed record CrlPublisherOptions
-{
-    public required string Directory { get; init; }
-
-    /// <summary>Where every published CRL is kept by number: <c>{ArchiveDirectory}/{issuerKeyId}/{scope}/{number}.crl</c>.</summary>
-    public required string ArchiveDirectory { get; init; }
-
-    /// <summary>Public base of the CRL URLs (freshestCRL points into it).</summary>
-    public required string CrlBase { get; init; }
-
-    public TimeSpan CompleteValidity { get; init; } = TimeSpan.FromHours(48);
-
-    public TimeSpan DeltaValidity { get; init; } = TimeSpan.FromHours(1);
-
-    public TimeSpan Backdate { get; init; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>Called with the written temporary file before the check (tests use it to damage one).</summary>
-    public Action<string>? AfterWrite { get; init; }
-}
-
 /// <summary>One CRL as published.</summary>
 public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, DateTimeOffset ThisUpdate, DateTimeOffset NextUpdate, long EntryCount, long SizeBytes, string Sha256, string Path);
 
@@ -66,6 +45,8 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     /// </summary>
     public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled, ScheduledRun? run = null)
     {
+        // No signature with a wrong clock: one typed refusal for the whole run, nothing signed (DeferredCrlPublications retries).
+        options.Clock?.EnsureMaySign();
         var published = new List<PublishedCrl>();
         var failures = new List<Exception>();
         foreach (var series in AllSeries())
@@ -128,10 +109,18 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     }
 
     /// <summary>Publishes one CRL of <paramref name="series"/>; null for a delta without a published base.</summary>
+    /// <exception cref="Jpki.Core.Clock.ClockUnsynchronisedException">The clock check refuses signatures; nothing was numbered or signed.</exception>
     /// <exception cref="CrlCheckFailedException">The check refused it (audited as an alarm); nothing was published.</exception>
     /// <exception cref="CrlSupersededException">A newer snapshot of the series took a number first.</exception>
     /// <exception cref="CrlArchiveException">The archive copy failed; nothing was published.</exception>
     public PublishedCrl? Publish(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run = null)
+    {
+        // No signature with a wrong clock: refused before a number is taken.
+        options.Clock?.EnsureMaySign();
+        return PublishChecked(series, delta, scheduled, run);
+    }
+
+    private PublishedCrl? PublishChecked(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run)
     {
         ArgumentNullException.ThrowIfNull(series);
         if (delta && !series.HasDeltas)

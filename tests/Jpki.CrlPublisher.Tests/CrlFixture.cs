@@ -63,6 +63,7 @@ public sealed class CrlFixture : IAsyncLifetime
             Schedule = false,
             PublishMissingAtStart = false,
             AfterWrite = path => Damage?.Invoke(path),
+            ClockSource = FakeClockSyncSource.Synchronised(),
         });
         await publisher.StartAsync();
         Address = new Uri(publisher.Urls.Single(u => u.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/') + "/");

@@ -106,6 +106,7 @@ public sealed class PublisherNode : IAsyncDisposable
             ListenUrl = "http://127.0.0.1:0",
             Schedule = true,
             PublishMissingAtStart = publishMissingAtStart,
+            ClockSource = FakeClockSyncSource.Synchronised(),
             ConfigureLogging = logging =>
             {
                 logging.ClearProviders();

@@ -86,7 +86,7 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
             health = CrlFixture.Json(await http.GetStringAsync("healthz"));
         }
 
-        Assert.True(DateTimeOffset.UtcNow >= deadline);
+        Assert.True(DateTimeOffset.UtcNow >= deadline, health.ToString());
         Assert.Equal("degraded", health.GetProperty("status").GetString());
         Assert.Equal("Healthy", health.GetProperty("hsm").GetString());
         var stale = health.GetProperty("stale").EnumerateArray().Single(s => s.GetProperty("issuerKeyId").GetString() == CrlFixture.SigningKey && s.GetProperty("scope").GetString() == "full" && s.GetProperty("kind").GetString() == "complete");

@@ -142,6 +142,7 @@ public sealed class InstallFixture : IAsyncLifetime
             JukiNetFirstRetryDelay = TimeSpan.FromMilliseconds(20),
             ConfigureLogging = logging => logging.ClearProviders(),
             Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
+            ClockSource = FakeClockSyncSource.Synchronised(),
         });
     }
 

@@ -90,8 +90,9 @@ public sealed class CaFixture : IAsyncLifetime
     /// <summary>
     /// A CA process on this install's store and token, listening on a port of its own: the
     /// fixture's, or a second instance with another clock (DESIGN.md §4: instances share the store).
+    /// Its clock-status source is <paramref name="clockSource"/>, by default one that says synchronised.
     /// </summary>
-    public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null)
+    public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null, Jpki.Core.Clock.IClockSyncSource? clockSource = null)
     {
         var settings = JpkiSettings.Load(Home);
         settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
@@ -105,6 +106,7 @@ public sealed class CaFixture : IAsyncLifetime
             ConfigureLogging = logging => logging.AddProvider(new CapturingLoggerProvider(LogLines)),
             Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
             Time = time,
+            ClockSource = clockSource ?? FakeClockSyncSource.Synchronised(time),
         });
     }
 

@@ -70,6 +70,7 @@ public sealed class VerifierFixture : IAsyncLifetime
             Schedule = false,
             PublishMissingAtStart = false,
             ConfigureLogging = logging => logging.ClearProviders(),
+            ClockSource = FakeClockSyncSource.Synchronised(),
         });
         await crl.StartAsync();
         CrlAddress = new Uri(crl.Urls.Single().TrimEnd('/') + "/");

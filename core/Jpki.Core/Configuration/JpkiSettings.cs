@@ -49,6 +49,8 @@ public sealed record JpkiSettings
 
     public AccountSettings Accounts { get; init; } = new();
 
+    public ClockSettings Clock { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -130,6 +132,7 @@ public sealed record JpkiSettings
         Crl.MutualTls?.Validate(path, "crl.mutualTls");
         Crl.Validate(path);
         Accounts.Validate(path);
+        Clock.Validate(path);
         Ocsp.Archive.Validate(path);
 
         if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
