@@ -43,7 +43,9 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"ca: {documented.Count} endpoints × {credentials.Count} credentials = {calls} calls: {wrongAllows.Count} wrong allows, {wrongDenies.Count} wrong denies");
+        var summary = $"ca: {documented.Count} endpoints × {credentials.Count} credentials = {calls} calls: {wrongAllows.Count} wrong allows, {wrongDenies.Count} wrong denies";
+        output.WriteLine(summary);
+        AccessMatrix.Report("access matrix " + summary);
         Assert.True(wrongAllows.Count == 0, "wrong allows: " + string.Join("; ", wrongAllows));
         Assert.True(wrongDenies.Count == 0, "wrong denies: " + string.Join("; ", wrongDenies));
     }

@@ -46,7 +46,9 @@ public sealed class AccessMatrixTests(CrlFixture crl, ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"crl: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong");
+        var summary = $"crl: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong";
+        output.WriteLine(summary);
+        AccessMatrix.Report("access matrix " + summary);
         Assert.True(wrong.Count == 0, string.Join("; ", wrong));
     }
 }

@@ -113,7 +113,9 @@ public sealed class KioskAccessTests(InstallFixture install, ITestOutputHelper o
                 }
             }
 
-            output.WriteLine($"kiosk: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong");
+            var summary = $"kiosk: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong";
+            output.WriteLine(summary);
+            AccessMatrix.Report("access matrix " + summary);
             Assert.True(wrong.Count == 0, string.Join("; ", wrong));
             await kiosk.StopAsync();
         }

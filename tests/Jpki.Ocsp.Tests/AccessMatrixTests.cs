@@ -59,7 +59,9 @@ public sealed class AccessMatrixTests(OcspFixture ocsp, ITestOutputHelper output
             }
         }
 
-        output.WriteLine($"ocsp: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong");
+        var summary = $"ocsp: {documented.Count} endpoints × {credentials.Count} credentials: {wrong.Count} wrong";
+        output.WriteLine(summary);
+        AccessMatrix.Report("access matrix " + summary);
         Assert.True(wrong.Count == 0, string.Join("; ", wrong));
     }
 }

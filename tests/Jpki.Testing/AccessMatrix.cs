@@ -39,6 +39,18 @@ public static partial class AccessMatrix
         return rules;
     }
 
+    /// <summary>
+    /// A result line for the run's summary: <c>./jpki test</c> names a file in JPKI_TEST_REPORT and
+    /// prints its lines before the pass/fail count (a passing test's own output is not shown).
+    /// </summary>
+    public static void Report(string line)
+    {
+        if (Environment.GetEnvironmentVariable("JPKI_TEST_REPORT") is { Length: > 0 } path)
+        {
+            File.AppendAllText(path, line + Environment.NewLine);
+        }
+    }
+
     /// <summary>Every (method, route pattern) the app maps.</summary>
     public static IReadOnlyList<(string Method, string Route)> Mapped(IServiceProvider services)
     {
