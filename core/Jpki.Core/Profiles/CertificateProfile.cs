@@ -102,3 +102,35 @@ internal static class CertificateProfile
         return generator;
     }
 }
+
+/// <summary>
+/// A key that certifies itself (roots, the audit-checkpoint key): the signer, its algorithm and
+/// its public key, checked once — the algorithm fits the key, and the key is RSA ≥ 2048 or P-256.
+/// </summary>
+internal sealed class SelfSigningKey
+{
+    /// <exception cref="ArgumentException">The key kind does not fit the algorithm, or the key is not supported.</exception>
+    public SelfSigningKey(ISigner signer, SignatureAlgorithm algorithm, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
+        PublicKey = CertificateProfile.ParsePublicKey(signer.SubjectPublicKeyInfo, parameterName);
+        CertificateProfile.EnsureSupportedKey(PublicKey, parameterName);
+        Signer = signer;
+        Algorithm = algorithm;
+    }
+
+    public ISigner Signer { get; }
+
+    public SignatureAlgorithm Algorithm { get; }
+
+    public SubjectPublicKeyInfo PublicKey { get; }
+
+    /// <summary>A generator for a self-signed certificate of this key (serial, name as issuer and subject, validity).</summary>
+    public X509V3CertificateGenerator Generator(Org.BouncyCastle.Math.BigInteger serial, X509Name name, DateTimeOffset issuedAt, int validityYears) =>
+        CertificateProfile.SelfSigned(serial, name, issuedAt, validityYears, PublicKey);
+
+    public byte[] Sign(X509V3CertificateGenerator generator) => CertificateProfile.Sign(generator, Signer, Algorithm);
+}
+

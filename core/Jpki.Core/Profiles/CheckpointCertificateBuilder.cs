@@ -29,23 +29,12 @@ public sealed record CheckpointCertificateRequest
 /// </summary>
 public sealed class CheckpointCertificateBuilder
 {
-    private readonly ISigner _signer;
-    private readonly SignatureAlgorithm _algorithm;
-    private readonly SubjectPublicKeyInfo _publicKey;
+    private readonly SelfSigningKey _key;
 
     /// <param name="signer">The checkpoint key (P-256 typically); it certifies itself.</param>
     /// <param name="algorithm">ecdsa-with-SHA256 for a P-256 key.</param>
     /// <exception cref="ArgumentException">The key kind does not fit the algorithm.</exception>
-    public CheckpointCertificateBuilder(ISigner signer, SignatureAlgorithm algorithm)
-    {
-        ArgumentNullException.ThrowIfNull(signer);
-        ArgumentNullException.ThrowIfNull(algorithm);
-        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
-        _publicKey = CertificateProfile.ParsePublicKey(signer.SubjectPublicKeyInfo, nameof(signer));
-        CertificateProfile.EnsureSupportedKey(_publicKey, nameof(signer));
-        _signer = signer;
-        _algorithm = algorithm;
-    }
+    public CheckpointCertificateBuilder(ISigner signer, SignatureAlgorithm algorithm) => _key = new SelfSigningKey(signer, algorithm, nameof(signer));
 
     /// <summary>Returns the DER certificate.</summary>
     public byte[] Build(CheckpointCertificateRequest request)
@@ -54,16 +43,15 @@ public sealed class CheckpointCertificateBuilder
         CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
         CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
 
-        var generator = CertificateProfile.SelfSigned(
-            request.SerialNumber, JpkiNames.AuditCheckpoint(request.InstallName, request.KeyNumber), request.IssuedAt, request.ValidityYears, _publicKey);
+        var generator = _key.Generator(request.SerialNumber, JpkiNames.AuditCheckpoint(request.InstallName, request.KeyNumber), request.IssuedAt, request.ValidityYears);
 
         generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.DigitalSignature));
 
         // Explicit cA=FALSE: the key signs checkpoints only, and nobody may mistake this
         // self-signed certificate for a CA that could vouch for others.
         generator.AddExtension(X509Extensions.BasicConstraints, critical: true, new BasicConstraints(cA: false));
-        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, CertificateProfile.KeyIdentifier(_publicKey));
+        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, CertificateProfile.KeyIdentifier(_key.PublicKey));
 
-        return CertificateProfile.Sign(generator, _signer, _algorithm);
+        return _key.Sign(generator);
     }
 }

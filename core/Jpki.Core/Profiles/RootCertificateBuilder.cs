@@ -35,23 +35,15 @@ public sealed record RootCertificateRequest
 /// </summary>
 public sealed class RootCertificateBuilder
 {
-    private readonly ISigner _signer;
-    private readonly SignatureAlgorithm _algorithm;
-    private readonly SubjectPublicKeyInfo _publicKey;
+    private readonly SelfSigningKey _key;
 
     /// <param name="signer">The root's own key: the certificate certifies and is signed by it.</param>
     /// <param name="algorithm">sha256WithRSAEncryption for JPKI roots.</param>
     /// <exception cref="ArgumentException">The key kind does not fit the algorithm, or the key is not RSA ≥ 2048 / P-256.</exception>
     public RootCertificateBuilder(ISigner signer, SignatureAlgorithm algorithm)
     {
-        ArgumentNullException.ThrowIfNull(signer);
-        ArgumentNullException.ThrowIfNull(algorithm);
-        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
-        _publicKey = CertificateProfile.ParsePublicKey(signer.SubjectPublicKeyInfo, nameof(signer));
-        CertificateProfile.EnsureSupportedKey(_publicKey, nameof(signer));
-        _signer = signer;
-        _algorithm = algorithm;
-        SubjectKeyIdentifier = CertificateProfile.KeyIdentifier(_publicKey).GetKeyIdentifier();
+        _key = new SelfSigningKey(signer, algorithm, nameof(signer));
+        SubjectKeyIdentifier = CertificateProfile.KeyIdentifier(_key.PublicKey).GetKeyIdentifier();
     }
 
     /// <summary>SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1).</summary>
@@ -66,8 +58,7 @@ public sealed class RootCertificateBuilder
         CertificateProfile.EnsureValidityYears(request.ValidityYears, nameof(request));
         var arlUrl = CheckArlUrl(request.ArlUrl);
 
-        var generator = CertificateProfile.SelfSigned(
-            request.SerialNumber, JpkiNames.Issuer(request.Kind, request.Prefecture), request.IssuedAt, request.ValidityYears, _publicKey);
+        var generator = _key.Generator(request.SerialNumber, JpkiNames.Issuer(request.Kind, request.Prefecture), request.IssuedAt, request.ValidityYears);
 
         // Order is part of the profile (it mirrors the J-LIS roots); the generator keeps insertion order.
         generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.KeyCertSign | KeyUsage.CrlSign));
@@ -87,7 +78,7 @@ public sealed class RootCertificateBuilder
                     crlIssuer: null),
             ]));
 
-        return CertificateProfile.Sign(generator, _signer, _algorithm);
+        return _key.Sign(generator);
     }
 
     private static string CheckArlUrl(string url)
