@@ -52,14 +52,7 @@ public sealed class AuditExportEndpoint(CaServices services)
 
             using (var tx = services.Database.BeginWrite())
             {
-                services.Audit.Append(tx, new AuditRecord(auditor.Id, "audit.exported", name, new JsonObject
-                {
-                    ["from"] = fromText,
-                    ["to"] = toText,
-                    ["firstSeq"] = result.FirstSeq,
-                    ["lastSeq"] = result.LastSeq,
-                    ["checkpoints"] = result.Checkpoints,
-                }));
+                services.Audit.Append(tx, result.Record(auditor.Id, name, fromText, toText));
                 tx.Commit();
             }
 

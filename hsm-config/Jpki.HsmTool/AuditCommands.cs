@@ -178,14 +178,7 @@ internal static class AuditCommands
         var result = AuditExporter.Export(context.Database, from, to, directory, certificates.Select(c => c.Der).ToList());
         using (var tx = context.Database.BeginWrite())
         {
-            audit.Append(tx, new AuditRecord($"ceremony:{Environment.UserName}", "audit.exported", directory, new JsonObject
-            {
-                ["from"] = fromText,
-                ["to"] = toText,
-                ["firstSeq"] = result.FirstSeq,
-                ["lastSeq"] = result.LastSeq,
-                ["checkpoints"] = result.Checkpoints,
-            }));
+            audit.Append(tx, result.Record($"ceremony:{Environment.UserName}", directory, fromText, toText));
             tx.Commit();
         }
 

@@ -9,7 +9,19 @@ using Microsoft.Data.Sqlite;
 namespace Jpki.Core.Audit;
 
 /// <summary>What an export wrote.</summary>
-public sealed record AuditExportResult(string Directory, long FirstSeq, long LastSeq, long LastSeqInRange, int Checkpoints);
+public sealed record AuditExportResult(string Directory, long FirstSeq, long LastSeq, long LastSeqInRange, int Checkpoints)
+{
+    /// <summary>The <c>audit.exported</c> record of this export (the API and the tool write the same one).</summary>
+    public AuditRecord Record(string actor, string target, string fromText, string toText) =>
+        new(actor, "audit.exported", target, new System.Text.Json.Nodes.JsonObject
+        {
+            ["from"] = fromText,
+            ["to"] = toText,
+            ["firstSeq"] = FirstSeq,
+            ["lastSeq"] = LastSeq,
+            ["checkpoints"] = Checkpoints,
+        });
+}
 
 /// <summary>
 /// Writes a self-contained bundle an outside auditor verifies with openssl and coreutils only:
