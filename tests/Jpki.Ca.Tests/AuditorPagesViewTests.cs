@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Jpki.Ca.Accounts;
+using Jpki.Core;
 
 namespace Jpki.Ca.Tests;
 
@@ -41,12 +43,7 @@ public sealed class AuditorPagesViewTests(CaFixture ca)
     {
         const string Statement = "<b>x</b> 記録誤り 'q'";
         var serial = await IssueAndRevokeAsync(Statement);
-        using var http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = ca.CaAddress };
-        using (var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = ca.Tokens["auditor"] }))
-        using (var login = await http.PostAsync(new Uri("audit/login", UriKind.Relative), form))
-        {
-            Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
-        }
+        using var http = await AuditorAsync();
 
         using var page = await http.GetAsync(new Uri($"audit/certificates/{serial}", UriKind.Relative));
 
@@ -57,6 +54,35 @@ public sealed class AuditorPagesViewTests(CaFixture ca)
         Assert.Contains("<th>到着→適用 Event arrival → applied</th><td>—</td>", html, StringComparison.Ordinal);
         Assert.Contains("<span id=\"account\">auditor</span>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<b>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_charts_are_inline_svg_with_their_bars_lines_labels_and_titles()
+    {
+        await IssueAndRevokeAsync("chart");
+        var moved = await ca.AddResidentAsync();
+        var sequence = await ca.ChangeResidentAsync(moved, "addressChange", new { address = "山口県山口市亀山町9－9" });
+        for (var until = DateTime.UtcNow.AddSeconds(60); ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 0; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < until, "the Juki-Net event was not applied within 60 s");
+        }
+
+        using var http = await AuditorAsync();
+        var today = Jst.DateOf(DateTimeOffset.UtcNow);
+        var (day, label) = (today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), today.ToString("MM-dd", CultureInfo.InvariantCulture));
+
+        using var page = await http.GetAsync(new Uri("audit/charts", UriKind.Relative));
+
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("<svg id=\"revocations-per-day\" xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"260\" viewBox=\"0 0 760 260\" role=\"img\" aria-label=\"失効件数（日別・事由別） Revocations per day by cause\">", html, StringComparison.Ordinal);
+        Assert.Matches($"<rect class=\"bar\" [^>]*><title>{day} recordError: [0-9]+</title></rect>", html);
+        Assert.Contains($"y=\"234\">{label}</text>", html, StringComparison.Ordinal);
+        Assert.Matches("<rect x=\"592\" y=\"[0-9]+\" width=\"10\" height=\"10\" fill=\"#[0-9a-f]{6}\"></rect><text x=\"606\" y=\"[0-9]+\">recordError</text>", html);
+        Assert.Contains("<title>住基ネット反映遅延（到着→適用, ms） Feed lag, arrival to applied (ms)</title>", html, StringComparison.Ordinal);
+        Assert.Matches("<polyline class=\"lag-p50\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"[0-9.]+,[0-9.]+( [0-9.]+,[0-9.]+)*\"></polyline>", html);
+        Assert.Matches($"<circle cx=\"[0-9.]+\" cy=\"[0-9.]+\" r=\"3\" fill=\"#d62728\"><title>{day} max: [0-9.]+ ms \\([0-9]+ events\\)</title></circle>", html);
+        Assert.DoesNotContain("&#x", html, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -77,6 +103,16 @@ public sealed class AuditorPagesViewTests(CaFixture ca)
         Assert.Contains("<h1>禁止 Forbidden</h1><p class=\"error\">監査人のみ auditors only</p>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<span id=\"account\">", html, StringComparison.Ordinal);
         Assert.Equal("DENY", Assert.Single(page.Headers.GetValues("X-Frame-Options")));
+    }
+
+    /// <summary>A client holding an auditor's page session (logged in with the auditor's token).</summary>
+    private async Task<HttpClient> AuditorAsync()
+    {
+        var http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = ca.CaAddress };
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = ca.Tokens["auditor"] });
+        using var login = await http.PostAsync(new Uri("audit/login", UriKind.Relative), form);
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        return http;
     }
 
     private async Task<string> IssueAndRevokeAsync(string statement)

@@ -1,6 +1,5 @@
 using Jpki.Ca.Access;
 using Jpki.Ca.Auditing.Views;
-using Microsoft.AspNetCore.Components;
 
 namespace Jpki.Ca.Auditing;
 
@@ -27,8 +26,8 @@ public sealed class AuditReportsHandler(AuditorReports reports)
             Auditor = auditor.Id,
             From = from,
             To = to,
-            PerDay = new MarkupString(SvgCharts.RevocationsPerDay(from, to, perDay)),
-            FeedLag = new MarkupString(SvgCharts.FeedLag(from, to, lag)),
+            PerDay = SvgCharts.RevocationsPerDay(from, to, perDay),
+            FeedLag = SvgCharts.FeedLag(from, to, lag),
         });
     }
 
