@@ -127,7 +127,7 @@ public static class CaHost
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
         services.AddSingleton<Auditing.AuditorReports>();
-        services.AddSingleton<Auditing.AuditorPages>();
+        Auditing.AuditorPages.AddServices(services);
     }
 
     private static void MapRevocationEndpoints(WebApplication app)

@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Unicode;
 using Jpki.Card;
 using Jpki.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
@@ -129,26 +127,12 @@ public static class KioskHost
     }
 
     /// <summary>
-    /// The pages' handlers and the Razor views they render. Razor's HTML encoder is the one built
-    /// from <see cref="Microsoft.Extensions.WebEncoders.WebEncoderOptions"/>: it lets the scripts of
-    /// Japanese text through as characters (pages are read by people and by tests), and still
-    /// encodes markup characters and what the ranges do not name (the stock encoder always writes
-    /// non-ASCII spaces such as U+3000 as character references).
+    /// The pages' handlers and the Razor views they render, written through the encoder of
+    /// <see cref="JapanesePages"/> (Japanese as characters, as on the CA's auditor pages).
     /// </summary>
     private static void AddPages(IServiceCollection services)
     {
-        services.AddWebEncoders(encoders => encoders.TextEncoderSettings = new TextEncoderSettings(
-            UnicodeRanges.BasicLatin,
-            UnicodeRanges.Latin1Supplement,
-            UnicodeRanges.LatinExtendedA,
-            UnicodeRanges.GeneralPunctuation,
-            UnicodeRanges.CjkSymbolsandPunctuation,
-            UnicodeRanges.Hiragana,
-            UnicodeRanges.Katakana,
-            UnicodeRanges.CjkUnifiedIdeographs,
-            UnicodeRanges.CjkCompatibilityIdeographs,
-            UnicodeRanges.HalfwidthandFullwidthForms));
-        services.AddRazorComponents();
+        services.AddJapanesePages();
         services.AddSingleton<EnrolmentCleanup>();
         services.AddSingleton<ReusedCards>();
         services.AddSingleton<EnrolmentIssuance>();
