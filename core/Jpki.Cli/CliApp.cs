@@ -154,7 +154,11 @@ public static class CliApp
 
         if (command.Subcommands.Count > 0 && command.Action is null)
         {
-            return; // a group: its verbs document their own exit codes
+            // A group: its verbs document their own exit codes.
+            output.WriteLine("Exit codes:");
+            output.WriteLine($"  each verb's own (see its --help); {UsageError} usage error (the usage on standard error)");
+            output.WriteLine();
+            return;
         }
 
         output.WriteLine("Exit codes:");

@@ -29,7 +29,7 @@ internal static class CrlCommands
             await app.WaitForShutdownAsync(CancellationToken.None);
             return 0;
         });
-        crl.WithExamples("dotnet crl-publisher/Jpki.CrlPublisher/bin/Release/net10.0/Jpki.CrlPublisher.dll --urls http://127.0.0.1:8083")
+        crl.WithExamples("./jpki crl publish", "dotnet crl-publisher/Jpki.CrlPublisher/bin/Release/net10.0/Jpki.CrlPublisher.dll --urls http://127.0.0.1:8083")
             .WithExitCodes((0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"));
 
         var delta = new Option<bool>("--delta") { Description = "publish delta CRLs (a series without a complete CRL gets one first)" };
