@@ -51,11 +51,15 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
         throw new HsmTokenNotFoundException(label);
     }
 
-    /// <summary>Writes the token's files and a SHA-256 manifest into a tar archive; returns the manifest.</summary>
-    public BackupManifest Backup(string label, string archivePath)
+    /// <summary>
+    /// Writes the token's files and a SHA-256 manifest into a tar archive; returns the manifest.
+    /// <paramref name="progress"/> hears each step (for a CLI's progress lines).
+    /// </summary>
+    public BackupManifest Backup(string label, string archivePath, Action<string>? progress = null)
     {
         // Under the store lock: no JPKI process rewrites token.object (a login) while its bytes
         // are hashed and copied, so the archive never holds a half-written file.
+        progress?.Invoke($"taking the token store lock of {TokenStoreDirectory}");
         using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
         using var held = storeLock.Enter();
         var dir = DirectoryOf(label);
@@ -71,6 +75,7 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
         {
             foreach (var file in files)
             {
+                progress?.Invoke($"archiving {Path.GetFileName(file)} ({new FileInfo(file).Length} bytes)");
                 tar.WriteEntry(file, Path.Combine(manifest.Directory, Path.GetFileName(file)));
             }
 
@@ -90,9 +95,11 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
     /// Restores a backup made by <see cref="Backup"/>: checks every file against the manifest
     /// before writing anything, refuses to overwrite a token that is present unless
     /// <paramref name="replace"/>, then signals the change to running processes.
+    /// <paramref name="progress"/> hears each step (for a CLI's progress lines).
     /// </summary>
-    public BackupManifest Restore(string archivePath, bool replace)
+    public BackupManifest Restore(string archivePath, bool replace, Action<string>? progress = null)
     {
+        progress?.Invoke($"reading {archivePath}");
         var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         BackupManifest? manifest = null;
         using (var stream = File.OpenRead(archivePath))
@@ -123,6 +130,7 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
             throw new InvalidDataException($"{archivePath} holds no {ManifestName}: not a token backup");
         }
 
+        progress?.Invoke($"checking {manifest.Files.Count} files of token '{manifest.Label}' against the manifest's SHA-256");
         foreach (var (name, hash) in manifest.Files)
         {
             var key = $"{manifest.Directory}/{name}";
@@ -144,6 +152,7 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
         }
 
         // Under the store lock: no JPKI process reads the token's files while they are replaced.
+        progress?.Invoke($"taking the token store lock and writing {manifest.Files.Count} files to {target}");
         using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
         using var held = storeLock.Enter();
         Directory.CreateDirectory(target);

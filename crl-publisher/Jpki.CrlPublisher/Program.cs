@@ -1,3 +1,5 @@
+using System.CommandLine;
+using Jpki.Cli;
 using Jpki.Core.Configuration;
 using Jpki.CrlPublisher;
 using Jpki.Hosting;
@@ -8,42 +10,72 @@ using Microsoft.Extensions.Logging;
 // `dotnet Jpki.CrlPublisher.dll publish [--delta]` publishes once (./jpki crl publish) and exits.
 // Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
 UnixFiles.RestrictNewFilesToOwner();
-var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-using var module = Pkcs11Module.Load(settings.ModulePath);
-if (args.Length > 0 && args[0] == "publish")
+return await CliApp.RunAsync(CrlCommands.Build(), args.Length > 0 && args[0] == "crl" ? args : ["crl", .. args]);
+
+internal static class CrlCommands
 {
-    var delta = args.Contains("--delta");
-    using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole());
-    using var services = CrlPublisherServices.Open(settings, module, TimeProvider.System, loggers);
-    try
+    public static Command Build()
     {
-        foreach (var crl in services.Publisher.PublishAll(delta, scheduled: false))
+        var urls = new Option<string>("--urls") { Description = "where to listen (default: crl.listen of jpki.json, http://127.0.0.1:8083)", HelpName = "URL" };
+        var crl = new Command("crl", "The CRL publisher: without a verb it serves the CRLs over HTTP and publishes them on schedule (./jpki up starts it).") { urls };
+        crl.SetAction(async (parse, _) =>
         {
-            Console.Out.WriteLine($"{crl.Series.IssuerKeyId}/{crl.Series.FileName(crl.Delta)} number {crl.Number} entries {crl.EntryCount} thisUpdate {crl.ThisUpdate:O} nextUpdate {crl.NextUpdate:O} sha256 {crl.Sha256}");
+            var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+            using var module = Pkcs11Module.Load(settings.ModulePath);
+            var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = parse.GetValue(urls) ?? settings.Crl.Listen });
+            // The host stops on SIGTERM / Ctrl-C itself (System.CommandLine's handling is off).
+            await app.StartAsync(CancellationToken.None);
+            Console.Out.WriteLine($"CRL publisher listening on {string.Join(' ', app.Urls)}");
+            await app.WaitForShutdownAsync(CancellationToken.None);
+            return 0;
+        });
+        crl.WithExamples("./jpki crl publish", "dotnet crl-publisher/Jpki.CrlPublisher/bin/Release/net10.0/Jpki.CrlPublisher.dll --urls http://127.0.0.1:8083")
+            .WithExitCodes((0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"));
+
+        var delta = new Option<bool>("--delta") { Description = "publish delta CRLs (a series without a complete CRL gets one first)" };
+        var publish = new Command("publish", "Publish a complete CRL (or a delta) of every series now, and exit.") { delta };
+        publish.SetAction(parse => Publish(parse.GetValue(delta)));
+        crl.Subcommands.Add(publish
+            .WithExamples("./jpki crl publish", "./jpki crl publish --delta")
+            .WithExitCodes((0, "every series published (one line each on standard output)"), (1, "a series failed (each named), or the clock check refused to sign: nothing of those was published")));
+
+        var root = CliApp.Root("jpki", "The JPKI CRL publisher.");
+        root.Subcommands.Add(crl);
+        return root;
+    }
+
+    private static int Publish(bool delta)
+    {
+        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+        using var module = Pkcs11Module.Load(settings.ModulePath);
+        using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole());
+        using var services = CrlPublisherServices.Open(settings, module, TimeProvider.System, loggers);
+        var progress = new StepProgress(services.Publisher.AllSeries().Count(s => !delta || s.HasDeltas));
+        try
+        {
+            var published = services.Publisher.PublishAll(delta, scheduled: false, starting: series => progress.Step($"building {series.IssuerKeyId}/{series.FileName(delta)}"));
+            foreach (var crl in published)
+            {
+                Console.Out.WriteLine($"{crl.Series.IssuerKeyId}/{crl.Series.FileName(crl.Delta)} number {crl.Number} entries {crl.EntryCount} thisUpdate {crl.ThisUpdate:O} nextUpdate {crl.NextUpdate:O} sha256 {crl.Sha256}");
+            }
+
+            progress.Done($"{published.Count} CRLs published");
         }
-    }
-    catch (Jpki.Core.Clock.ClockUnsynchronisedException e)
-    {
-        Console.Error.WriteLine("error: " + e.Message + "; nothing was published");
-        return 1;
-    }
-    catch (AggregateException e)
-    {
-        foreach (var inner in e.InnerExceptions)
+        catch (Jpki.Core.Clock.ClockUnsynchronisedException e)
         {
-            Console.Error.WriteLine("error: " + inner.Message);
+            Console.Error.WriteLine("error: " + e.Message + "; nothing was published");
+            return 1;
+        }
+        catch (AggregateException e)
+        {
+            foreach (var inner in e.InnerExceptions)
+            {
+                Console.Error.WriteLine("error: " + inner.Message);
+            }
+
+            return 1;
         }
 
-        return 1;
+        return 0;
     }
-
-    return 0;
 }
-
-var listen = ServiceHost.UrlsArgument(args, settings.Crl.Listen);
-
-var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = listen });
-await app.StartAsync();
-Console.Out.WriteLine($"CRL publisher listening on {string.Join(' ', app.Urls)}");
-await app.WaitForShutdownAsync();
-return 0;

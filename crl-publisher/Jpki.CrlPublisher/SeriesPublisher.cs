@@ -41,9 +41,10 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     /// <summary>
     /// Publishes every series of every signing issuer key: complete CRLs, or deltas of the series
     /// that have a published complete CRL. A series that fails does not stop the others; the
-    /// failures are thrown together at the end.
+    /// failures are thrown together at the end. <paramref name="starting"/> hears each series
+    /// before it is built (the console verb's progress lines: a large series takes seconds).
     /// </summary>
-    public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled, ScheduledRun? run = null)
+    public IReadOnlyList<PublishedCrl> PublishAll(bool delta, bool scheduled, ScheduledRun? run = null, Action<CrlSeries>? starting = null)
     {
         // No signature with a wrong clock: one typed refusal for the whole run, nothing signed (DeferredCrlPublications retries).
         options.Clock?.EnsureMaySign();
@@ -56,6 +57,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 continue;
             }
 
+            starting?.Invoke(series);
             try
             {
                 // A series without a complete CRL yet (a municipality's first certificate) gets

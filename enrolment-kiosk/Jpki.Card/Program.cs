@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Globalization;
 using Jpki.Card;
+using Jpki.Cli;
 using Jpki.Hosting;
 using Jpki.Hsm;
 
@@ -11,62 +13,84 @@ return CardCommand.Run(args);
 
 internal static class CardCommand
 {
-    private const string Usage = """
-        usage: jpki card new [--expires YYYY-MM-DD]
-               jpki card list
-               jpki card sign --card LABEL --in FILE --out FILE [--pin-file FILE]
-        --expires sets the card's expiry (JST date, after today); without it the card gets one when
-        it is personalised for a resident (10th birthday after issuance, 5th under 18).
-        The signing PIN is read from --pin-file (first line) or typed at the terminal (not echoed).
-        """;
+    private const int Failed = 1;
 
-    public static int Run(string[] args)
+    public static int Run(string[] args) =>
+        // `dotnet Jpki.Card.dll card list` (as ./jpki runs it) or `dotnet Jpki.Card.dll list`.
+        CliApp.Run(Build(), args.Length > 0 && args[0] == "card" ? args : ["card", .. args]);
+
+    private static Command Build()
     {
-        var arguments = args.Length > 0 && args[0] == "card" ? args[1..] : args;
-        if (arguments.Length == 0 || arguments[0] is "-h" or "--help" or "help")
-        {
-            Console.Error.WriteLine(Usage);
-            return arguments.Length == 0 ? 2 : 0;
-        }
+        var card = new Command("card", "Simulated resident IC cards (two SoftHSM tokens each, in $JPKI_HOME/cards). PINs come from a file or the terminal, never from the command line.");
 
+        var expires = new Option<string>("--expires")
+        {
+            Description = "the card's expiry (JST date, after today); without it the card gets one when it is personalised (10th birthday after issuance, 5th under 18)",
+            HelpName = "YYYY-MM-DD",
+        };
+        var create = new Command("new", "Make a blank card; prints its label.") { expires };
+        create.SetAction(p => WithReader(p, reader => New(p, reader, p.GetValue(expires))));
+        card.Subcommands.Add(create
+            .WithExamples("./jpki card new", "./jpki card new --expires 2031-03-31")
+            .WithExitCodes((0, "made; its label on standard output"), (Failed, "the card store or SoftHSM failed")));
+
+        var list = new Command("list", "Every card: label, state, expiry, certificates.");
+        list.SetAction(p => WithReader(p, List));
+        card.Subcommands.Add(list.WithExamples("./jpki card list"));
+
+        var label = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
+        var input = new Option<string>("--in") { Description = "the document to sign", HelpName = "FILE", Required = true };
+        var output = new Option<string>("--out") { Description = "where to write the CMS detached signature (DER)", HelpName = "FILE", Required = true };
+        var pinFile = new Option<string>("--pin-file") { Description = "read the signing PIN from this file's first line (else it is typed at the terminal, not echoed)", HelpName = "FILE" };
+
+        // Declared only to refuse it without echoing the PIN back as an unexpected argument.
+        var pin = new Option<string>("--pin") { Hidden = true };
+        var sign = new Command("sign", "Sign a document with the card's signing key (CMS detached signature).") { label, input, output, pinFile, pin };
+        sign.Validators.Add(result =>
+        {
+            if (result.GetResult(pin) is not null)
+            {
+                result.AddError("a PIN is never given on the command line: use --pin-file or type it when asked");
+            }
+        });
+        sign.SetAction(p => WithReader(p, reader => Sign(reader, p.GetValue(label)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(pinFile))));
+        card.Subcommands.Add(sign
+            .WithExamples("./jpki card sign --card CARD-0a1b2c3d --in doc.pdf --out doc.p7s --pin-file ~/signing.pin")
+            .WithExitCodes((0, "signature written"), (Failed, "no such card, no signing certificate, wrong or locked PIN, unreadable input")));
+
+        var root = CliApp.Root("jpki", "JPKI simulated resident cards.");
+        root.Subcommands.Add(card);
+        return root;
+    }
+
+    private static int WithReader(ParseResult parse, Func<CardReader, int> verb)
+    {
         var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
         var store = CardStore.ForHome(home);
         var modulePath = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
         try
         {
             using var module = Pkcs11Module.Load(modulePath, store.EnsureSoftHsmConfiguration());
-            var reader = new CardReader(module, store, TimeProvider.System);
-            return arguments[0] switch
-            {
-                "new" => New(reader, Options(arguments[1..])),
-                "list" => List(reader),
-                "sign" => Sign(reader, Options(arguments[1..])),
-                _ => Fail($"unknown card command '{arguments[0]}'\n{Usage}", 2),
-            };
+            return verb(new CardReader(module, store, TimeProvider.System));
         }
         catch (ArgumentException e)
         {
-            return Fail(e.Message + "\n" + Usage, 2);
+            return CliApp.UsageErrorOf(parse, "card: " + e.Message);
         }
         catch (Exception e) when (e is CardException or HsmException or IOException)
         {
-            return Fail(e.Message, 1);
+            return Fail(e.Message, Failed);
         }
     }
 
-    private static int New(CardReader reader, Dictionary<string, string> options)
+    private static int New(ParseResult parse, CardReader reader, string? text)
     {
         DateOnly? expires = null;
-        if (options.Keys.FirstOrDefault(k => k != "--expires") is { } unexpected)
-        {
-            throw new ArgumentException($"unexpected argument '{unexpected}'");
-        }
-
-        if (options.TryGetValue("--expires", out var text))
+        if (text is not null)
         {
             if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
             {
-                throw new ArgumentException($"--expires must be a date YYYY-MM-DD, not '{text}'");
+                return CliApp.UsageErrorOf(parse, $"card: --expires must be a date YYYY-MM-DD, not '{text}'");
             }
 
             expires = date;
@@ -76,9 +100,9 @@ internal static class CardCommand
         {
             Console.WriteLine(reader.CreateBlank(expires));
         }
-        catch (ArgumentOutOfRangeException e)
+        catch (ArgumentOutOfRangeException)
         {
-            throw new ArgumentException($"--expires: a card's expiry must be after today (JST), not {expires:yyyy-MM-dd}", e);
+            return CliApp.UsageErrorOf(parse, $"card: --expires: a card's expiry must be after today (JST), not {expires:yyyy-MM-dd}");
         }
 
         return 0;
@@ -100,17 +124,15 @@ internal static class CardCommand
         return 0;
     }
 
-    private static int Sign(CardReader reader, Dictionary<string, string> options)
+    private static int Sign(CardReader reader, string label, string inputPath, string output, string? pinFile)
     {
-        var label = Required(options, "--card");
-        var input = new FileInfo(Required(options, "--in"));
-        var output = Required(options, "--out");
+        var input = new FileInfo(inputPath);
         if (!input.Exists)
         {
-            return Fail($"input file '{input.FullName}' does not exist", 1);
+            return Fail($"input file '{input.FullName}' does not exist", Failed);
         }
 
-        var pin = options.TryGetValue("--pin-file", out var pinFile) ? ReadPinFile(pinFile) : ReadPinFromTerminal("signing PIN: ");
+        var pin = pinFile is not null ? ReadPinFile(pinFile) : ReadPinFromTerminal("signing PIN: ");
         var signature = reader.SignDetached(label, pin, input);
         File.WriteAllBytes(output, signature);
         Console.Error.WriteLine($"wrote {output} (CMS detached signature, DER)");
@@ -162,30 +184,6 @@ internal static class CardCommand
         Console.Error.WriteLine();
         return pin.ToString();
     }
-
-    private static Dictionary<string, string> Options(string[] arguments)
-    {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < arguments.Length; i++)
-        {
-            if (arguments[i] == "--pin")
-            {
-                throw new ArgumentException("a PIN is never given on the command line: use --pin-file or type it when asked");
-            }
-
-            if (!arguments[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= arguments.Length)
-            {
-                throw new ArgumentException($"unexpected argument '{arguments[i]}'");
-            }
-
-            options[arguments[i]] = arguments[++i];
-        }
-
-        return options;
-    }
-
-    private static string Required(Dictionary<string, string> options, string name) =>
-        options.TryGetValue(name, out var value) ? value : throw new ArgumentException($"{name} is required");
 
     private static int Fail(string message, int code)
     {

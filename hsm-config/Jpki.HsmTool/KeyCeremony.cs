@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Jpki.Cli;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
@@ -17,9 +18,10 @@ namespace Jpki.HsmTool;
 /// certificate. Each step checks what exists first, so a second run changes nothing, and a run
 /// cut off halfway finishes the rest. Every step is an audit record written in the same
 /// transaction as the rows it adds; every certificate is signed only after its signature intent
-/// is committed (<see cref="CeremonyCertificates"/>).
+/// is committed (<see cref="CeremonyCertificates"/>). Each step is a line of
+/// <paramref name="progress"/> with the time elapsed (RSA key generation takes seconds each).
 /// </summary>
-public sealed class KeyCeremony(ToolContext context)
+public sealed class KeyCeremony(ToolContext context, StepProgress? progress = null)
 {
     public const string CheckpointKeyId = "audit-checkpoint-1";
     public const string HmacKeyId = "resident-hmac-v1";
@@ -33,24 +35,33 @@ public sealed class KeyCeremony(ToolContext context)
     /// <summary>Runs the ceremony; returns what it changed (empty when everything already existed).</summary>
     public IReadOnlyList<string> Run()
     {
+        var steps = progress ?? StepProgress.Silent;
+
+        // The token, the checkpoint key, the HMAC key, each issuer (key, root, responder), the close.
+        steps.Total = 4 + (Settings.Prefectures.Count * 2);
+        steps.Step($"token '{Settings.TokenLabel}'");
         EnsureToken();
         var token = context.Token;
         using var pool = token.CreatePool("ceremony", 1);
         var database = context.Database;
 
+        steps.Step($"audit-checkpoint key '{CheckpointKeyId}' and its certificate");
         using var checkpointSigner = EnsureCheckpointKey(token, pool, database);
         var audit = new AuditLog(checkpointSigner, Settings.AuditOptions());
         RecordCheckpointKey(database, audit, checkpointSigner);
+        steps.Step($"resident-code HMAC key '{HmacKeyId}'");
         EnsureHmacKey(token, database, audit);
 
         foreach (var prefecture in Settings.Prefectures)
         {
             foreach (var kind in new[] { IssuerKind.Signing, IssuerKind.Authentication })
             {
+                steps.Step($"issuer {prefecture.Slug}-{(kind == IssuerKind.Signing ? "signing" : "authentication")}: key, root certificate, OCSP responder");
                 EnsureIssuer(token, pool, database, audit, prefecture, kind);
             }
         }
 
+        steps.Step("closing checkpoint and PEM certificates");
         if (_changes.Count > 0)
         {
             // Close the ceremony with a signed checkpoint so its records are covered at once.

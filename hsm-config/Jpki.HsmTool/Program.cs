@@ -1,160 +1,238 @@
+using System.CommandLine;
+using Jpki.Cli;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
-using Jpki.Core.Issuers;
 using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.HsmTool;
 using Microsoft.Extensions.Logging;
 
-// jpki-tool: the key-ceremony and audit CLI behind `./jpki hsm ...` and `./jpki audit ...`.
-// PINs come only from files or environment variables named in $JPKI_HOME/jpki.json.
-const string Usage = """
-    usage:
-      hsm init [--production [--officers ID,ID --auditor ID]]
-                                   first-run key ceremony (idempotent); --production: no officer or auditor
-                                   credential on disk, each shown once on the terminal to its holder
-      hsm break-glass --officer ID with fewer than two enabled officers: make or restore one officer,
-                                   proven by the HSM security-officer PIN read from standard input
-      hsm status                   issuers, key generations, certificates and expiry; token keys
-      hsm backup --out FILE        back the token up (SoftHSM: its files + SHA-256 manifest)
-      hsm restore --in FILE [--replace]
-      audit verify [--witness FILE|DIR ...] [--key-sha256 HASH]
-                                   recompute the audit chain and check signed checkpoints; with --witness, that the chain
-                                   extends every witness checkpoint; with --key-sha256 (SHA-256 of the checkpoint key's
-                                   SubjectPublicKeyInfo, from the ceremony record), that every checkpoint is signed by that key
-      audit signatures [--grace-seconds N] [--witness FILE|DIR ...] [--key-sha256 HASH]
-                                   audit verify, then every 'signature.intended' record must have its certificate in the store
-                                   (same serial and TBS SHA-256) or a 'signature.discarded' record; an open intent younger
-                                   than the grace period (default 300 s) is in progress; exit 1 names each one unaccounted for
-      audit checkpoint --out FILE  sign the chain head if needed and write the newest checkpoint as a witness file
-      audit export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
-                                   records of those JST days, their checkpoints, the key certificate and verify.sh
-      audit purge --before YYYY-MM-DD [--dry-run] [--keep-retained]
-                                   blank records older than that JST day, outside retention (7 years; issuance: 10 years after expiry)
-      tls init                     first run: self-signed TLS server certificate ($JPKI_HOME/tls) and the
-                                   OCSP/CRL mutual-TLS listeners on https://127.0.0.1:8443 / :8444 (idempotent)
-    """;
-
+// jpki-tool: the key-ceremony and audit CLI behind `./jpki hsm ...`, `./jpki audit ...` and
+// `./jpki tls init`. PINs come only from files or environment variables named in
+// $JPKI_HOME/jpki.json (break-glass: the SO PIN from standard input), never from the command line.
 // Owner-only files from here on (umask 077): the store, PIN files, certificates and backups it writes.
 UnixFiles.RestrictNewFilesToOwner();
-using var loggers = LoggerFactory.Create(b => b
-    .AddSimpleConsole(o => o.SingleLine = true)
-    .SetMinimumLevel(Environment.GetEnvironmentVariable("JPKI_LOG_LEVEL") is { } level && Enum.TryParse<LogLevel>(level, out var l) ? l : LogLevel.Warning));
-if (args.Length < 2)
-{
-    Console.Error.WriteLine(Usage);
-    return 2;
-}
+return CliApp.Run(ToolCommands.Build(), args);
 
-try
+internal static class ToolCommands
 {
-    var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-    if ((args[0], args[1]) is ("tls", "init"))
+    private const int Failed = 1;
+
+    public static Command Build()
     {
-        // Files and settings only: no store, no token.
-        return ListenerTls.Init(settings, Console.Out);
+        var root = CliApp.Root("jpki", "JPKI key ceremonies, token backups, the audit trail and the listeners' TLS certificate (PINs never on the command line).");
+        root.Subcommands.Add(Hsm());
+        root.Subcommands.Add(Audit());
+        root.Subcommands.Add(Tls());
+        return root;
     }
 
-    using var context = new ToolContext(settings, loggers, Console.Out);
-    if ((args[0], args[1]) is not ("audit", "verify") and not ("audit", "signatures") and not ("hsm", "status"))
+    private static Command Hsm()
     {
-        // Verbs that write audit records first copy the checkpoints a killed process left in the
-        // store only (as the CA does at start-up). `audit verify` reads and reports; it never repairs.
-        AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
-    }
+        var hsm = new Command("hsm", "Key ceremonies and the HSM token.");
 
-    var writes = (args[0], args[1]) is not ("audit", "verify") and not ("audit", "signatures") and not ("hsm", "status");
-    var checkpointBefore = writes ? AuditTail.NewestCheckpoint(context) : 0;
-    var exit = (args[0], args[1]) switch
-    {
-        ("hsm", "init") => Init(context) is var made && made == 0 && args.Contains("--production")
-            ? new AccountCeremony(context, Console.In).InitProduction(
-                (Option(args, "--officers") ?? "officer1,officer2").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-                Option(args, "--auditor") ?? "auditor")
-            : made,
-        ("hsm", "break-glass") => new AccountCeremony(context, Console.In).BreakGlass(Option(args, "--officer") ?? throw new ArgumentException("hsm break-glass needs --officer ID")),
-        ("hsm", "status") => StatusReport.Print(context),
-        ("hsm", "backup") => Backup(context, Option(args, "--out") ?? throw new ArgumentException("hsm backup needs --out FILE")),
-        ("hsm", "restore") => Restore(context, Option(args, "--in") ?? throw new ArgumentException("hsm restore needs --in FILE"), args.Contains("--replace")),
-        ("audit", "verify") => AuditCommands.Verify(context, Options(args, "--witness"), Option(args, "--key-sha256")),
-        ("audit", "signatures") => SignatureCommands.Signatures(context, Options(args, "--witness"), Option(args, "--key-sha256"), Option(args, "--grace-seconds")),
-        ("audit", "checkpoint") => AuditCommands.Checkpoint(context, Option(args, "--out") ?? throw new ArgumentException("audit checkpoint needs --out FILE")),
-        ("audit", "export") => AuditCommands.Export(
-            context,
-            Option(args, "--from") ?? throw new ArgumentException("audit export needs --from YYYY-MM-DD"),
-            Option(args, "--to") ?? throw new ArgumentException("audit export needs --to YYYY-MM-DD"),
-            Option(args, "--out") ?? throw new ArgumentException("audit export needs --out DIR")),
-        ("audit", "purge") => AuditCommands.Purge(
-            context,
-            Option(args, "--before") ?? throw new ArgumentException("audit purge needs --before YYYY-MM-DD"),
-            args.Contains("--dry-run"),
-            args.Contains("--keep-retained")),
-        _ => throw new ArgumentException($"unknown command '{args[0]} {args[1]}'\n{Usage}"),
-    };
-    if (writes)
-    {
-        // A verb that appended leaves no record uncovered, and its checkpoints reach the witness.
-        AuditTail.Close(context, checkpointBefore);
-    }
-
-    return exit;
-}
-catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 1;
-}
-
-static int Init(ToolContext context)
-{
-    var changes = new KeyCeremony(context).Run();
-    if (changes.Count == 0)
-    {
-        context.Output.WriteLine($"nothing to do: token '{context.Settings.TokenLabel}' and every issuer of {string.Join(", ", context.Settings.Prefectures.Select(p => p.Name))} are already set up");
-    }
-    else
-    {
-        context.Output.WriteLine("key ceremony:");
-        foreach (var change in changes)
+        var production = new Option<bool>("--production") { Description = "record the install as production: the first officers and the auditor are made here, each one's credentials shown once on the terminal, none written to disk" };
+        var officers = new Option<string>("--officers") { Description = "with --production: the first officers, comma-separated (at least two)", HelpName = "ID,ID", DefaultValueFactory = _ => "officer1,officer2" };
+        var auditor = new Option<string>("--auditor") { Description = "with --production: the auditor account", HelpName = "ID", DefaultValueFactory = _ => "auditor" };
+        var init = new Command("init", "First-run key ceremony (idempotent: a second run changes nothing; a run cut off halfway finishes the rest).") { production, officers, auditor };
+        init.SetAction(p => WithContext(writes: true, context =>
         {
-            context.Output.WriteLine($"  {change}");
+            var made = Init(context);
+            return made == 0 && p.GetValue(production)
+                ? new AccountCeremony(context, Console.In).InitProduction(
+                    p.GetValue(officers)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                    p.GetValue(auditor)!)
+                : made;
+        }));
+        hsm.Subcommands.Add(init
+            .WithExamples("./jpki hsm init", "./jpki hsm init --production --officers alice,bob --auditor carol")
+            .WithExitCodes((0, "every key, certificate and record exists (made now or before)"), (Failed, "failed (the reason on standard error; a rerun finishes what is missing)")));
+
+        var officer = new Option<string>("--officer") { Description = "the officer account to make or restore", HelpName = "ID", Required = true };
+        var breakGlass = new Command("break-glass", "With fewer than two enabled officers: make or restore one officer, proven by the HSM security-officer PIN read from standard input.") { officer };
+        breakGlass.SetAction(p => WithContext(writes: true, context => new AccountCeremony(context, Console.In).BreakGlass(p.GetValue(officer)!)));
+        hsm.Subcommands.Add(breakGlass
+            .WithExamples("./jpki hsm break-glass --officer officer3   (then type the SO PIN)")
+            .WithExitCodes((0, "officer made or restored; credentials shown once"), (Failed, "refused: wrong SO PIN, two officers still enabled, or not an officer account")));
+
+        var status = new Command("status", "Issuers, key generations, certificates and expiry (JST), install keys, token keys with their protection flags.");
+        status.SetAction(_ => WithContext(writes: false, StatusReport.Print));
+        hsm.Subcommands.Add(status
+            .WithExamples("./jpki hsm status")
+            .WithExitCodes((0, "every key the store relies on is in the token"), (Failed, "a key the store relies on is missing from the token, or the token cannot be opened")));
+
+        var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
+        var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
+        backup.SetAction(p => WithContext(writes: true, context => Backup(context, p.GetValue(outFile)!)));
+        hsm.Subcommands.Add(backup
+            .WithExamples("./jpki hsm backup --out /srv/backup/jpki-token-2026-11-22.tar")
+            .WithExitCodes((0, "archive written and audited"), (Failed, "failed (the reason on standard error); no archive at FILE")));
+
+        var inFile = new Option<string>("--in") { Description = "an archive made by hsm backup", HelpName = "FILE", Required = true };
+        var replace = new Option<bool>("--replace") { Description = "overwrite a token that is present" };
+        var restore = new Command("restore", "Restore a token backup: every file checked against the manifest before anything is written. Audited.") { inFile, replace };
+        restore.SetAction(p => WithContext(writes: true, context => Restore(context, p.GetValue(inFile)!, p.GetValue(replace))));
+        hsm.Subcommands.Add(restore
+            .WithExamples("./jpki hsm restore --in /srv/backup/jpki-token-2026-11-22.tar --replace")
+            .WithExitCodes((0, "restored and audited"), (Failed, "refused (bad archive, a file not matching the manifest, a present token without --replace)")));
+        return hsm;
+    }
+
+    private static Command Audit()
+    {
+        var audit = new Command("audit", "The tamper-evident audit trail: verify, account for signatures, checkpoint, export, purge.");
+
+        var verify = new Command("verify", "Recompute the audit chain and check every signed checkpoint; with --witness, that the chain extends each witness checkpoint; with --key-sha256, that every checkpoint is signed by that key.");
+        var (witness, keySha256) = WitnessOptions(verify);
+        verify.SetAction(p => WithContext(writes: false, context => AuditCommands.Verify(context, p.GetValue(witness) ?? [], p.GetValue(keySha256))));
+        audit.Subcommands.Add(verify
+            .WithExamples("./jpki audit verify", "./jpki audit verify --witness /srv/witness/ --key-sha256 3f1c...e9")
+            .WithExitCodes((0, "the chain and every checkpoint verify"), (Failed, "tampered: the first bad record or the violated checkpoint is named"), (CliApp.UsageError, "usage error, or unusable input (a malformed witness file or key hash)")));
+
+        var signatures = new Command("signatures", "audit verify, then every 'signature.intended' record must have its certificate in the store or a 'signature.discarded' record.");
+        var (signatureWitness, signatureKey) = WitnessOptions(signatures);
+        var grace = new Option<string>("--grace-seconds") { Description = "an open intent younger than this is in progress (0-86400, default 300)", HelpName = "N" };
+        signatures.Options.Add(grace);
+        signatures.SetAction(p => WithContext(writes: false, context => SignatureCommands.Signatures(context, p.GetValue(signatureWitness) ?? [], p.GetValue(signatureKey), p.GetValue(grace))));
+        audit.Subcommands.Add(signatures
+            .WithExamples("./jpki audit signatures --grace-seconds 600")
+            .WithExitCodes((0, "every intended signature is accounted for"), (Failed, "the chain failed, or intents are unaccounted for (each named)"), (CliApp.UsageError, "usage error, or unusable input")));
+
+        var checkpointOut = new Option<string>("--out") { Description = "the witness file to write", HelpName = "FILE", Required = true };
+        var checkpoint = new Command("checkpoint", "Sign the chain head if needed and write the newest checkpoint as a witness file.") { checkpointOut };
+        checkpoint.SetAction(p => WithContext(writes: true, context => AuditCommands.Checkpoint(context, p.GetValue(checkpointOut)!)));
+        audit.Subcommands.Add(checkpoint.WithExamples("./jpki audit checkpoint --out /srv/witness/checkpoint.json"));
+
+        var from = new Option<string>("--from") { Description = "first JST day", HelpName = "YYYY-MM-DD", Required = true };
+        var to = new Option<string>("--to") { Description = "last JST day (through its end)", HelpName = "YYYY-MM-DD", Required = true };
+        var exportOut = new Option<string>("--out") { Description = "the bundle's directory", HelpName = "DIR", Required = true };
+        var export = new Command("export", "The records of those JST days, their checkpoints, the key certificate and verify.sh, for an outside auditor.") { from, to, exportOut };
+        export.SetAction(p => WithContext(writes: true, context => AuditCommands.Export(context, p.GetValue(from)!, p.GetValue(to)!, p.GetValue(exportOut)!)));
+        audit.Subcommands.Add(export.WithExamples("./jpki audit export --from 2026-11-01 --to 2026-11-30 --out /tmp/audit-2026-11"));
+
+        var before = new Option<string>("--before") { Description = "blank records older than this JST day", HelpName = "YYYY-MM-DD", Required = true };
+        var dryRun = new Option<bool>("--dry-run") { Description = "say what would be purged, change nothing" };
+        var keepRetained = new Option<bool>("--keep-retained") { Description = "purge around issuance records still inside their retention" };
+        var purge = new Command("purge", "Blank (tombstone) records older than that JST day, outside retention (7 years; issuance: 10 years after expiry).") { before, dryRun, keepRetained };
+        purge.SetAction(p => WithContext(writes: true, context => AuditCommands.Purge(context, p.GetValue(before)!, p.GetValue(dryRun), p.GetValue(keepRetained))));
+        audit.Subcommands.Add(purge
+            .WithExamples("./jpki audit purge --before 2018-04-01 --dry-run")
+            .WithExitCodes((0, "purged (or, with --dry-run, what would be)"), (Failed, "failed (the reason on standard error)"), (3, "refused by retention: nothing changed (audited as audit.purge-refused)")));
+        return audit;
+    }
+
+    private static Command Tls()
+    {
+        var tls = new Command("tls", "The TLS server certificate of the OCSP and CRL mutual-TLS listeners.");
+        var init = new Command("init", "First run: self-signed TLS server certificate ($JPKI_HOME/tls) and the OCSP/CRL mutual-TLS listeners on https://127.0.0.1:8443 / :8444 in jpki.json (idempotent).");
+        init.SetAction(_ => Guarded(() => ListenerTls.Init(JpkiSettings.Load(JpkiSettings.HomeFromEnvironment()), Console.Out)));
+        tls.Subcommands.Add(init.WithExamples("./jpki tls init"));
+        return tls;
+    }
+
+    /// <summary>--witness FILE|DIR ... (several values after one flag, or the flag repeated) and --key-sha256 HASH.</summary>
+    private static (Option<string[]> Witness, Option<string> KeySha256) WitnessOptions(Command command)
+    {
+        var witness = new Option<string[]>("--witness")
+        {
+            Description = "checkpoint documents the witness kept (a directory means its *.json); needs --key-sha256",
+            HelpName = "FILE|DIR",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var keySha256 = new Option<string>("--key-sha256") { Description = "SHA-256 of the checkpoint key's SubjectPublicKeyInfo, from the key ceremony record", HelpName = "HASH" };
+        command.Options.Add(witness);
+        command.Options.Add(keySha256);
+        return (witness, keySha256);
+    }
+
+    /// <summary>
+    /// Opens the settings and the tool context, runs <paramref name="verb"/>; a verb that writes
+    /// audit records first recovers the checkpoints a killed process left in the store only (as
+    /// the CA does at start-up) and at the end leaves no record uncovered. `audit verify` reads
+    /// and reports; it never repairs.
+    /// </summary>
+    private static int WithContext(bool writes, Func<ToolContext, int> verb) => Guarded(() =>
+    {
+        using var loggers = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .SetMinimumLevel(Environment.GetEnvironmentVariable("JPKI_LOG_LEVEL") is { } level && Enum.TryParse<LogLevel>(level, out var l) ? l : LogLevel.Warning));
+        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+        using var context = new ToolContext(settings, loggers, Console.Out);
+        if (writes)
+        {
+            AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
+        }
+
+        var checkpointBefore = writes ? AuditTail.NewestCheckpoint(context) : 0;
+        var exit = verb(context);
+        if (writes)
+        {
+            // A verb that appended leaves no record uncovered, and its checkpoints reach the witness.
+            AuditTail.Close(context, checkpointBefore);
+        }
+
+        return exit;
+    });
+
+    private static int Guarded(Func<int> verb)
+    {
+        try
+        {
+            return verb();
+        }
+        catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Failed;
         }
     }
 
-    context.Output.WriteLine($"certificates (PEM): {Path.Combine(context.Settings.Home, "certs")}");
-    return 0;
-}
+    private static int Init(ToolContext context)
+    {
+        var progress = new StepProgress();
+        var changes = new KeyCeremony(context, progress).Run();
+        progress.Done(changes.Count == 0 ? "key ceremony: nothing to do" : $"key ceremony: {changes.Count} changes");
+        if (changes.Count == 0)
+        {
+            context.Output.WriteLine($"nothing to do: token '{context.Settings.TokenLabel}' and every issuer of {string.Join(", ", context.Settings.Prefectures.Select(p => p.Name))} are already set up");
+        }
+        else
+        {
+            context.Output.WriteLine("key ceremony:");
+            foreach (var change in changes)
+            {
+                context.Output.WriteLine($"  {change}");
+            }
+        }
 
-static int Backup(ToolContext context, string archive)
-{
-    var manifest = TokenFiles().Backup(context.Settings.TokenLabel, Path.GetFullPath(archive));
-    context.Output.WriteLine($"backed up token '{manifest.Label}' ({manifest.Files.Count} files) to {Path.GetFullPath(archive)}");
-    AuditedStep.Record(context, "ceremony.token.backup", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
-    return 0;
-}
+        context.Output.WriteLine($"certificates (PEM): {Path.Combine(context.Settings.Home, "certs")}");
+        return 0;
+    }
 
-static int Restore(ToolContext context, string archive, bool replace)
-{
-    var manifest = TokenFiles().Restore(Path.GetFullPath(archive), replace);
-    context.Output.WriteLine($"restored token '{manifest.Label}' ({manifest.Files.Count} files) from {Path.GetFullPath(archive)}");
-    AuditedStep.Record(context, "ceremony.token.restore", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
-    return 0;
-}
+    private static int Backup(ToolContext context, string archive)
+    {
+        var progress = new StepProgress();
+        var manifest = TokenFiles().Backup(context.Settings.TokenLabel, Path.GetFullPath(archive), progress.Step);
+        context.Output.WriteLine($"backed up token '{manifest.Label}' ({manifest.Files.Count} files) to {Path.GetFullPath(archive)}");
+        progress.Step("audit record ceremony.token.backup");
+        AuditedStep.Record(context, "ceremony.token.backup", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
+        progress.Done($"backup of token '{manifest.Label}'");
+        return 0;
+    }
 
-static SoftHsmTokenFiles TokenFiles() =>
-    SoftHsmTokenFiles.FromConfig(Environment.GetEnvironmentVariable("SOFTHSM2_CONF") is { Length: > 0 } conf
-        ? conf
-        : throw new InvalidOperationException("SOFTHSM2_CONF is not set: backup and restore work on SoftHSM token files (./jpki sets it)"));
+    private static int Restore(ToolContext context, string archive, bool replace)
+    {
+        var progress = new StepProgress();
+        var manifest = TokenFiles().Restore(Path.GetFullPath(archive), replace, progress.Step);
+        context.Output.WriteLine($"restored token '{manifest.Label}' ({manifest.Files.Count} files) from {Path.GetFullPath(archive)}");
+        progress.Step("audit record ceremony.token.restore");
+        AuditedStep.Record(context, "ceremony.token.restore", manifest.Label, new() { ["archive"] = Path.GetFullPath(archive), ["files"] = manifest.Files.Count });
+        progress.Done($"restore of token '{manifest.Label}'");
+        return 0;
+    }
 
-// Every value after NAME up to the next option: `--witness a.json b.json dir/`.
-static List<string> Options(string[] args, string name)
-{
-    var i = Array.IndexOf(args, name);
-    return i < 0 ? [] : args.Skip(i + 1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
-}
-
-static string? Option(string[] args, string name)
-{
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    private static SoftHsmTokenFiles TokenFiles() =>
+        SoftHsmTokenFiles.FromConfig(Environment.GetEnvironmentVariable("SOFTHSM2_CONF") is { Length: > 0 } conf
+            ? conf
+            : throw new InvalidOperationException("SOFTHSM2_CONF is not set: backup and restore work on SoftHSM token files (./jpki sets it)"));
 }

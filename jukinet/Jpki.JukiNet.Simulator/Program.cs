@@ -6,6 +6,12 @@ public static class Program
     {
         // Owner-only files from here on (umask 077): its SQLite file holds the synthetic residents' facts.
         Jpki.Hosting.UnixFiles.RestrictNewFilesToOwner();
+        if (args is ["residents", ..])
+        {
+            // ./jpki residents list|show: a console verb on the registry file, no server.
+            return await ResidentsCommand.RunAsync(args);
+        }
+
         SimulatorSettings settings;
         try
         {

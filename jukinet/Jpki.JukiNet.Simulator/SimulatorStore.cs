@@ -63,14 +63,39 @@ public sealed class SimulatorStore
     private readonly string connectionString;
 
     public SimulatorStore(string databasePath)
+        : this(databasePath, SqliteOpenMode.ReadWriteCreate)
+    {
+    }
+
+    private SimulatorStore(string databasePath, SqliteOpenMode mode)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = mode,
             DefaultTimeout = 30,
         }.ToString();
+    }
+
+    /// <summary>
+    /// An existing file, opened for reading only (<c>./jpki residents</c>): it is never created or
+    /// changed, and a running simulator keeps writing to it (WAL: readers do not block it).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="databasePath"/>.</exception>
+    public static SimulatorStore OpenReadOnly(string databasePath) =>
+        File.Exists(databasePath)
+            ? new SimulatorStore(databasePath, SqliteOpenMode.ReadOnly)
+            : throw new FileNotFoundException($"no Juki-Net simulator database at {databasePath} (./jpki up makes it on its first start)", databasePath);
+
+    /// <summary>Residents in code order, of one municipality or all, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<ResidentRecord>> ListResidentsAsync(MunicipalityCode? municipality, int limit)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<ResidentRow>(
+            $"SELECT {ResidentColumns} FROM residents WHERE @municipality IS NULL OR municipality_code = @municipality ORDER BY resident_code LIMIT @limit",
+            new { municipality = municipality?.Value, limit });
+        return rows.Select(r => r.ToRecord()).ToList();
     }
 
     /// <summary>

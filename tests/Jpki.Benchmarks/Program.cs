@@ -1,58 +1,87 @@
+using System.CommandLine;
 using System.Text.Json;
 using Jpki.Benchmarks;
+using Jpki.Cli;
 
 // ./jpki bench [name] [--out DIR] [--seconds S] [--rounds N] [--entries N (crl, default 1,000,000)]
 //   [--requests N (issuance, default 800; their card keys are kept in DIR/issuance-csrs.txt)]
 // Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
 // ./jpki runs one process per benchmark.
 // Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
-var names = new List<string>();
-var outDir = Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
+var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet" };
+var outDir = "";
 var seconds = 2.0;
 var rounds = 5;
 var crlEntries = 1_000_000;
 var issuanceRequests = 800;
-for (var i = 0; i < args.Length; i++)
-{
-    switch (args[i])
-    {
-        case "--out": outDir = args[++i]; break;
-        case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--rounds": rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--requests": issuanceRequests = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--entries": crlEntries = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        default: names.Add(args[i]); break;
-    }
-}
-
-var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet" };
-if (names.Count == 0)
-{
-    names.AddRange(known);
-}
-
-Directory.CreateDirectory(outDir);
 var modulePath = Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
-foreach (var name in names)
+
+var nameArgument = new Argument<string[]>("name") { Description = "the benchmarks to run (default: all)", Arity = ArgumentArity.ZeroOrMore };
+nameArgument.AcceptOnlyFromAmong(known);
+var outOption = new Option<string>("--out") { Description = "where to write <name>.json (default: $JPKI_HOME/bench)", HelpName = "DIR" };
+var secondsOption = new Option<double>("--seconds") { Description = "measuring window per figure", HelpName = "S", DefaultValueFactory = _ => 2.0 };
+var roundsOption = new Option<int>("--rounds") { Description = "rounds of the signer benchmark", HelpName = "N", DefaultValueFactory = _ => 5 };
+var entriesOption = new Option<int>("--entries") { Description = "revoked certificates in the crl benchmark's CRL", HelpName = "N", DefaultValueFactory = _ => 1_000_000 };
+var requestsOption = new Option<int>("--requests") { Description = "issuance requests (their card keys are kept in DIR/issuance-csrs.txt)", HelpName = "N", DefaultValueFactory = _ => 800 };
+var bench = new Command("bench", "Benchmarks against their baselines; writes DIR/<name>.json (a list of figures) and prints a table. ./jpki bench runs one process per benchmark (each loads SoftHSM with a configuration of its own).")
 {
-    IReadOnlyList<Figure> figures = name switch
+    nameArgument, outOption, secondsOption, roundsOption, entriesOption, requestsOption,
+};
+foreach (var positive in new Option[] { secondsOption, roundsOption, entriesOption, requestsOption })
+{
+    positive.Validators.Add(result =>
     {
-        "signer" => RunSigner(),
-        "issuance" => await RunIssuanceAsync(),
-        "crl" => RunCrl(),
-        "ocsp" => await RunOcspAsync(),
-        "jukinet" => RunJukiNet(),
-        _ => throw new ArgumentException($"unknown benchmark '{name}'; known: {string.Join(", ", known)}"),
-    };
-    var path = Path.Combine(outDir, name + ".json");
-    File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
-    Console.WriteLine($"{"figure",-34} {"value",12} {"unit",-14} {"baseline",-40} {"baseline value",14} {"ratio",7}");
-    foreach (var f in figures)
+        if (result.Tokens.Count > 0 && double.TryParse(result.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value <= 0)
+        {
+            result.AddError($"{positive.Name} must be positive");
+        }
+    });
+}
+
+bench.SetAction(async (parse, _) =>
+{
+    outDir = parse.GetValue(outOption) ?? Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
+    seconds = parse.GetValue(secondsOption);
+    rounds = parse.GetValue(roundsOption);
+    crlEntries = parse.GetValue(entriesOption);
+    issuanceRequests = parse.GetValue(requestsOption);
+    var names = parse.GetValue(nameArgument) is { Length: > 0 } given ? given : known;
+    await RunAllAsync(names);
+    return 0;
+});
+bench.WithExamples("./jpki bench signer", "./jpki bench crl --entries 100000", "./jpki bench issuance --requests 3000")
+    .WithExitCodes((0, "every benchmark ran; figures written"), (1, "a benchmark failed (its exception on standard error)"));
+var root = CliApp.Root("jpki", "JPKI benchmarks.");
+root.Subcommands.Add(bench);
+return await CliApp.RunAsync(root, args.Length > 0 && args[0] == "bench" ? args : ["bench", .. args]);
+
+async Task RunAllAsync(IReadOnlyList<string> names)
+{
+    Directory.CreateDirectory(outDir);
+    var progress = new StepProgress(names.Count);
+    foreach (var name in names)
     {
-        Console.WriteLine($"{f.Name,-34} {f.Value,12:0.0} {f.Unit,-14} {f.Baseline,-40} {f.BaselineValue,14:0.0} {f.Ratio,7:0.000}");
+        progress.Step($"benchmark {name}");
+        IReadOnlyList<Figure> figures = name switch
+        {
+            "signer" => RunSigner(),
+            "issuance" => await RunIssuanceAsync(),
+            "crl" => RunCrl(),
+            "ocsp" => await RunOcspAsync(),
+            _ => RunJukiNet(),
+        };
+        var path = Path.Combine(outDir, name + ".json");
+        File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"{"figure",-34} {"value",12} {"unit",-14} {"baseline",-40} {"baseline value",14} {"ratio",7}");
+        foreach (var f in figures)
+        {
+            Console.WriteLine($"{f.Name,-34} {f.Value,12:0.0} {f.Unit,-14} {f.Baseline,-40} {f.BaselineValue,14:0.0} {f.Ratio,7:0.000}");
+        }
+
+        Console.WriteLine($"written to {path}");
     }
 
-    Console.WriteLine($"written to {path}");
+    progress.Done($"{names.Count} benchmarks");
 }
 
 async Task<IReadOnlyList<Figure>> RunIssuanceAsync()

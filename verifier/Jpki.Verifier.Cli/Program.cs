@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using Jpki.Cli;
 using Jpki.Verifier;
 
 // jpki verify --in FILE --sig FILE.p7s [--ocsp URL [--token-file F]] | [--crl FILE ...] [--roots DIR] [--at TIME] [--require-nonce]
@@ -10,41 +12,66 @@ return await VerifyCommand.RunAsync(args);
 
 internal static class VerifyCommand
 {
-    private const string Usage = """
-        usage: jpki verify --in FILE --sig FILE.p7s (--ocsp URL [--token-file F] | --crl FILE [--crl FILE ...])
-                           [--roots DIR] [--at TIME] [--require-nonce] [--json]
-          --in FILE        the signed document (the content of the detached signature)
-          --sig FILE       the CMS (PKCS#7) detached signature, DER
-          --ocsp URL       ask this OCSP responder (e.g. http://127.0.0.1:8082/ocsp)
-          --token-file F   the verifier's API token (default: $JPKI_HOME/secrets/verifier.token if it exists)
-          --crl FILE       a CRL (DER or PEM): the full CRL or the signer's municipality partition, and its delta; repeatable
-          --roots DIR      trusted roots, PEM files (default: $JPKI_HOME/certs; every self-signed CA there is a root)
-          --at TIME        validate the certificate at this time (ISO 8601, e.g. 2026-11-23T10:00:00+09:00) instead of now
-          --require-nonce  refuse an OCSP answer that does not echo the request's nonce
-          --json           print the result as one JSON object instead of text (same exit codes)
-        exit 0: good signature, good status. Otherwise a code per failure (see README.md).
-        """;
+    public static Task<int> RunAsync(string[] args) =>
+        // `dotnet Jpki.Verifier.Cli.dll verify ...` (as ./jpki runs it) or without the verb.
+        CliApp.RunAsync(Build(), args.Length > 0 && args[0] == "verify" ? args : ["verify", .. args]);
 
-    public static async Task<int> RunAsync(string[] args)
+    private static Command Build()
     {
-        var arguments = args.Length > 0 && args[0] == "verify" ? args[1..] : args;
-        if (arguments.Length == 0 || arguments[0] is "-h" or "--help" or "help")
+        var input = new Option<string>("--in") { Description = "the signed document (the content of the detached signature)", HelpName = "FILE", Required = true };
+        var signature = new Option<string>("--sig") { Description = "the CMS (PKCS#7) detached signature, DER", HelpName = "FILE.p7s", Required = true };
+        var ocsp = new Option<string>("--ocsp") { Description = "ask this OCSP responder (e.g. http://127.0.0.1:8082/ocsp)", HelpName = "URL" };
+        var tokenFile = new Option<string>("--token-file") { Description = "the verifier's API token (default: $JPKI_HOME/secrets/verifier.token if it exists)", HelpName = "F" };
+        var crls = new Option<string[]>("--crl") { Description = "a CRL (DER or PEM): the full CRL or the signer's municipality partition, and its delta; repeatable", HelpName = "FILE" };
+        var roots = new Option<string>("--roots") { Description = "trusted roots, PEM files (default: $JPKI_HOME/certs; every self-signed CA there is a root)", HelpName = "DIR" };
+        var at = new Option<string>("--at") { Description = "validate the certificate at this time (ISO 8601, e.g. 2026-11-23T10:00:00+09:00) instead of now", HelpName = "TIME" };
+        var requireNonce = new Option<bool>("--require-nonce") { Description = "refuse an OCSP answer that does not echo the request's nonce" };
+        var json = new Option<bool>("--json") { Description = "print the result as one JSON object instead of text (same exit codes)" };
+        var verify = new Command("verify", "Check a resident's detached signature: the signature, the chain to a trusted root, the profile, and the certificate's status (OCSP or CRLs).")
         {
-            Console.Error.WriteLine(Usage);
-            return arguments.Length == 0 ? ExitCodes.Usage : 0;
-        }
+            input, signature, ocsp, tokenFile, crls, roots, at, requireNonce, json,
+        };
+        verify.SetAction(async (parse, _) =>
+        {
+            Parsed parsed;
+            try
+            {
+                parsed = Parse(
+                    parse.GetValue(input)!,
+                    parse.GetValue(signature)!,
+                    parse.GetValue(ocsp),
+                    parse.GetValue(tokenFile),
+                    parse.GetValue(crls) ?? [],
+                    parse.GetValue(roots),
+                    parse.GetValue(at),
+                    parse.GetValue(requireNonce),
+                    parse.GetValue(json));
+            }
+            catch (ArgumentException e)
+            {
+                return CliApp.UsageErrorOf(parse, "verify: " + e.Message);
+            }
 
-        Parsed parsed;
-        try
-        {
-            parsed = Parse(arguments);
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine("verify: " + e.Message + "\n" + Usage);
-            return ExitCodes.Usage;
-        }
+            return await VerifyAsync(parsed);
+        });
+        verify
+            .WithExamples(
+                "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp",
+                "./jpki verify --in doc.pdf --sig doc.p7s --crl var/crl/<issuerKeyId>/full.crl --at 2026-11-23T10:00:00+09:00 --json")
+            .WithExitCodes(
+            [
+                (0, "good signature, good status"),
+                (1, "another failure"),
+                (ExitCodes.Input, "unreadable input (document, signature, token file, roots)"),
+                .. Enum.GetValues<FailureReason>().Where(r => r != FailureReason.None).Select(r => (ExitCodes.For(r), Describe(r))).Where(c => c.Item1 != 1),
+            ]);
+        var root = CliApp.Root("jpki", "The JPKI verifier toolkit.");
+        root.Subcommands.Add(verify);
+        return root;
+    }
 
+    private static async Task<int> VerifyAsync(Parsed parsed)
+    {
         VerifierOptions options;
         byte[] content, signature;
         try
@@ -214,58 +241,21 @@ internal static class VerifyCommand
 
     private sealed record Parsed(string Input, string Signature, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
 
-    private static Parsed Parse(string[] arguments)
+    private static Parsed Parse(string input, string signature, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json)
     {
-        string? input = null, signature = null, tokenFile = null, roots = null;
         Uri? ocsp = null;
         DateTimeOffset? at = null;
-        var requireNonce = false;
-        var json = false;
-        var crls = ImmutableList.CreateBuilder<string>();
-        for (var i = 0; i < arguments.Length; i++)
+        if (ocspText is not null)
         {
-            var name = arguments[i];
-            if (name == "--require-nonce")
-            {
-                requireNonce = true;
-                continue;
-            }
-
-            if (name == "--json")
-            {
-                json = true;
-                continue;
-            }
-
-            if (!name.StartsWith("--", StringComparison.Ordinal) || i + 1 >= arguments.Length)
-            {
-                throw new ArgumentException($"unexpected argument '{name}'");
-            }
-
-            var value = arguments[++i];
-            switch (name)
-            {
-                case "--in": input = value; break;
-                case "--sig": signature = value; break;
-                case "--token-file": tokenFile = value; break;
-                case "--roots": roots = value; break;
-                case "--crl": crls.Add(value); break;
-                case "--ocsp":
-                    ocsp = Uri.TryCreate(value, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" ? url : throw new ArgumentException($"--ocsp '{value}' is not an http(s) URL");
-                    break;
-                case "--at":
-                    at = DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time : throw new ArgumentException($"--at '{value}' is not a time (ISO 8601)");
-                    break;
-                default: throw new ArgumentException($"unknown option '{name}'");
-            }
+            ocsp = Uri.TryCreate(ocspText, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" ? url : throw new ArgumentException($"--ocsp '{ocspText}' is not an http(s) URL");
         }
 
-        if (input is null || signature is null)
+        if (atText is not null)
         {
-            throw new ArgumentException("--in and --sig are required");
+            at = DateTimeOffset.TryParse(atText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time : throw new ArgumentException($"--at '{atText}' is not a time (ISO 8601)");
         }
 
-        if (ocsp is not null && crls.Count > 0)
+        if (ocsp is not null && crls.Length > 0)
         {
             throw new ArgumentException("give --ocsp or --crl, not both");
         }
@@ -276,7 +266,7 @@ internal static class VerifyCommand
             tokenFile = Path.Combine(home, "secrets", "verifier.token");
         }
 
-        return new Parsed(input, signature, ocsp, tokenFile, crls.ToImmutable(), roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
+        return new Parsed(input, signature, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
     }
 }
 
