@@ -7,18 +7,27 @@ namespace Jpki.Testing;
 /// The audit witness of a test: tests/Jpki.WitnessReceiver run as nobody (uid/gid 65534, no
 /// supplementary groups, through setpriv) on 127.0.0.1, keeping each checkpoint it is pushed in a
 /// directory it creates and owns. The test process is root and could edit that directory; the CA
-/// under test only ever reaches it over HTTP, which never replaces a file.
+/// under test only ever reaches it over HTTP, which never replaces a file. Its build output is
+/// copied to a directory of its own under the temporary directory first: the checkout may sit
+/// below a directory that nobody cannot enter (CI's clone does), and then nobody could not load it.
 /// </summary>
 public sealed class WitnessReceiver : IDisposable
 {
     public const int Nobody = 65534;
 
+    private const UnixFileMode ReadableDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
     private readonly Process process;
+    private readonly string programDirectory;
 
     public WitnessReceiver()
     {
-        Directory = Path.Combine(Path.GetTempPath(), "jpki-witness-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
-        var start = ExternalProcess.Start("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", TestInstall.BuiltToolPath("tests", "Jpki.WitnessReceiver"), Directory]);
+        var name = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        Directory = Path.Combine(Path.GetTempPath(), "jpki-witness-" + name);
+        programDirectory = Path.Combine(Path.GetTempPath(), "jpki-witness-program-" + name);
+        var program = CopyReadableByAll(Path.GetDirectoryName(TestInstall.BuiltToolPath("tests", "Jpki.WitnessReceiver"))!, programDirectory);
+        var start = ExternalProcess.Start("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(program, "Jpki.WitnessReceiver.dll"), Directory]);
+        start.WorkingDirectory = program;
         start.Environment["HOME"] = "/tmp";
         start.Environment["DOTNET_CLI_HOME"] = "/tmp";
         process = Process.Start(start) ?? throw new InvalidOperationException("could not start the witness receiver");
@@ -62,6 +71,25 @@ public sealed class WitnessReceiver : IDisposable
         return false;
     }
 
+    /// <summary>Copies the build output (files and folders) to <paramref name="destination"/>, every directory 0755 and file 0644.</summary>
+    private static string CopyReadableByAll(string source, string destination)
+    {
+        System.IO.Directory.CreateDirectory(destination, ReadableDirectory);
+        foreach (var folder in System.IO.Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
+        {
+            System.IO.Directory.CreateDirectory(Path.Combine(destination, Path.GetRelativePath(source, folder)), ReadableDirectory);
+        }
+
+        foreach (var file in System.IO.Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(destination, Path.GetRelativePath(source, file));
+            File.Copy(file, copy);
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+
+        return destination;
+    }
+
     public void Dispose()
     {
         if (!process.HasExited)
@@ -71,12 +99,15 @@ public sealed class WitnessReceiver : IDisposable
         }
 
         process.Dispose();
-        try
+        foreach (var owned in new[] { Directory, programDirectory })
         {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                System.IO.Directory.Delete(owned, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }
