@@ -76,8 +76,11 @@ public sealed partial class DurabilityTests(CrlFixture crl)
             }
         }
 
-        Assert.True(published == renamed, $"{renamed} renames for:\n{output}");
-        Assert.True(published == archived, $"{archived} archive renames for:\n{output}");
+        // On a mismatch the message carries the trace's lines about CRL files, so a failure on another
+        // machine says which call was missed.
+        var crlCalls = string.Join('\n', File.ReadLines(trace).Where(l => l.Contains(".crl", StringComparison.Ordinal) && !l.Contains("openat(", StringComparison.Ordinal)));
+        Assert.True(published == renamed, $"{renamed} renames for:\n{output}\ntrace:\n{crlCalls}");
+        Assert.True(published == archived, $"{archived} archive renames for:\n{output}\ntrace:\n{crlCalls}");
         Assert.Empty(pending);
     }
 
