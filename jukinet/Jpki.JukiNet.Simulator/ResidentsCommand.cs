@@ -8,7 +8,7 @@ namespace Jpki.JukiNet.Simulator;
 /// <c>./jpki residents list [--municipality CODE] [--limit N]</c> and <c>./jpki residents show
 /// CODE</c>: finding a synthetic resident to enrol or test with. Reads the simulator's own SQLite
 /// file, read-only, through <see cref="SimulatorStore"/>: it works whether or not the simulator
-/// runs, and the registry has no list endpoint to call (docs/decisions.md).
+/// runs, and the registry has no list endpoint to call (docs/decisions/0038-residents-verb-reads-simulator-file.md).
 /// </summary>
 public static class ResidentsCommand
 {
