@@ -74,10 +74,12 @@ public sealed class WitnessReceiver : IDisposable
     /// <summary>Copies the build output (files and folders) to <paramref name="destination"/>, every directory 0755 and file 0644.</summary>
     private static string CopyReadableByAll(string source, string destination)
     {
-        System.IO.Directory.CreateDirectory(destination, ReadableDirectory);
-        foreach (var folder in System.IO.Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
+        // Modes set after creation: the test process runs the services' code, which sets umask 077.
+        foreach (var folder in System.IO.Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories).Prepend(source))
         {
-            System.IO.Directory.CreateDirectory(Path.Combine(destination, Path.GetRelativePath(source, folder)), ReadableDirectory);
+            var copy = Path.Combine(destination, Path.GetRelativePath(source, folder));
+            System.IO.Directory.CreateDirectory(copy);
+            File.SetUnixFileMode(copy, ReadableDirectory);
         }
 
         foreach (var file in System.IO.Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
