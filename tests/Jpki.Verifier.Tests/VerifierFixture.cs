@@ -18,6 +18,9 @@ public sealed record SignedDocument(string Serial, string IssuerKeyId, string Do
     public byte[] Signature => File.ReadAllBytes(SignaturePath);
 }
 
+/// <summary>A certificate the install's CA issued for a key in software, and that key (PKCS#8 PEM).</summary>
+public sealed record ExportedKey(string Serial, string IssuerKeyId, string CertificatePem, string PrivateKeyPem);
+
 /// <summary>
 /// A whole install on 127.0.0.1 port 0: the CA tests' fixture (ceremony child process, SoftHSM,
 /// CA API, Juki-Net simulator), an OCSP responder and a CRL publisher (no schedule: tests publish)
@@ -139,6 +142,26 @@ public sealed class VerifierFixture : IAsyncLifetime
             signing.GetProperty("certificatePem").GetString()!,
             signing.GetProperty("notBefore").GetDateTimeOffset(),
             signing.GetProperty("notAfter").GetDateTimeOffset());
+    }
+
+    /// <summary>
+    /// A certificate issued by the install's CA over its API for a key made in software and handed
+    /// out as PEM — a card key "exported for the test": the card's own keys never leave the token,
+    /// and outside signers (xmlsec1) need the key in a file. The resident is new; the CSR is signed
+    /// with the key, as a card signs its own.
+    /// </summary>
+    public async Task<ExportedKey> IssueExportedKeyAsync(string kind, string name = "山田　花子")
+    {
+        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", name: name);
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "C=JP, CN=exported-card-key", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var issued = await IssueAsync(residentCode, kind, request.CreateSigningRequestPem());
+        return new ExportedKey(
+            issued.GetProperty("serial").GetString()!,
+            issued.GetProperty("issuerKeyId").GetString()!,
+            issued.GetProperty("certificatePem").GetString()!,
+            key.ExportPkcs8PrivateKeyPem());
     }
 
     /// <summary>Revokes over the CA API as an officer (cardLost → keyCompromise).</summary>

@@ -72,6 +72,21 @@ public enum FailureReason
 
     /// <summary>The revocation source could not be used (HTTP error, OCSP error status, bad responder signature, bad CRL signature).</summary>
     RevocationUnavailable,
+
+    /// <summary>XML: not well-formed, or it declares a DTD or entities (refused before anything is resolved).</summary>
+    MalformedXml,
+
+    /// <summary>XML: the signature does not cover the element the application processes (signature wrapping, duplicate ids).</summary>
+    SignatureWrapping,
+
+    /// <summary>XML: a reference URI other than "" or a same-document #id (another file, a URL, XPointer, none).</summary>
+    ExternalReference,
+
+    /// <summary>XML: a transform or canonicalisation other than C14N, exclusive C14N and enveloped-signature (XSLT, XPath, ...).</summary>
+    ForbiddenTransform,
+
+    /// <summary>XML: the KeyInfo names a certificate or key other than the one checked (a second certificate, another key value, another issuer/serial).</summary>
+    KeyInfoMismatch,
 }
 
 /// <summary>One check's outcome with a human-readable detail.</summary>
