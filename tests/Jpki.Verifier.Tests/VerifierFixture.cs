@@ -107,13 +107,7 @@ public sealed class VerifierFixture : IAsyncLifetime
     /// </summary>
     public async Task<SignedDocument> SignAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２", bool withCardCli = false)
     {
-        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
-        var label = Cards.CreateBlank();
-        var requests = Cards.Personalise(label, SigningPin, AuthenticationPin);
-        var authentication = await IssueAsync(residentCode, "authentication", requests.AuthenticationCsrPem);
-        var signing = await IssueAsync(residentCode, "signing", requests.SigningCsrPem!);
-        Cards.WriteCertificate(label, CardApplication.Authentication, AuthenticationPin, PemToDer(authentication.GetProperty("certificatePem").GetString()!));
-        Cards.WriteCertificate(label, CardApplication.Signing, SigningPin, PemToDer(signing.GetProperty("certificatePem").GetString()!));
+        var (label, signing, _) = await EnrolCardAsync(name, municipality, address);
 
         var serial = signing.GetProperty("serial").GetString()!;
         var document = Path.Combine(Work, serial + ".pdf");
@@ -163,6 +157,27 @@ public sealed class VerifierFixture : IAsyncLifetime
             issued.GetProperty("certificatePem").GetString()!,
             key.ExportPkcs8PrivateKeyPem());
     }
+
+    /// <summary>A new resident and a card personalised for them with both certificates issued over the CA API and written on it.</summary>
+    public async Task<(string Label, JsonElement Signing, JsonElement Authentication)> EnrolCardAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２")
+    {
+        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
+        var label = Cards.CreateBlank();
+        var requests = Cards.Personalise(label, SigningPin, AuthenticationPin);
+        var authentication = await IssueAsync(residentCode, "authentication", requests.AuthenticationCsrPem);
+        var signing = await IssueAsync(residentCode, "signing", requests.SigningCsrPem!);
+        Cards.WriteCertificate(label, CardApplication.Authentication, AuthenticationPin, PemToDer(authentication.GetProperty("certificatePem").GetString()!));
+        Cards.WriteCertificate(label, CardApplication.Signing, SigningPin, PemToDer(signing.GetProperty("certificatePem").GetString()!));
+        return (label, signing, authentication);
+    }
+
+    /// <summary>Runs <c>jpki card</c> from its own build output against the fixture's cards, with <paramref name="input"/> on standard input.</summary>
+    public ProcessResult RunCard(string? input, params string[] arguments) =>
+        ExternalProcess.RunWith("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", .. arguments], new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Ca.Home,
+            ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
+        }, input);
 
     /// <summary>Revokes over the CA API as an officer (cardLost → keyCompromise).</summary>
     public async Task RevokeAsync(string serial)

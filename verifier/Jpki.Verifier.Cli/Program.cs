@@ -38,6 +38,12 @@ internal static class VerifyCommand
         };
         verify.Validators.Add(result =>
         {
+            if (result.Children.OfType<System.CommandLine.Parsing.CommandResult>().Any())
+            {
+                // `verify auth` / `verify challenge`: their own options, their own checks.
+                return;
+            }
+
             if (result.GetResult(xml) is not null)
             {
                 if (result.GetResult(input) is not null || result.GetResult(signature) is not null)
@@ -97,6 +103,8 @@ internal static class VerifyCommand
                 (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots)"),
                 .. Enum.GetValues<FailureReason>().Where(r => r != FailureReason.None).Select(r => (ExitCodes.For(r), Describe(r))).Where(c => c.Item1 != 1),
             ]);
+        verify.Subcommands.Add(LoginCommands.Challenge());
+        verify.Subcommands.Add(LoginCommands.Auth());
         var root = CliApp.Root("jpki", "The JPKI verifier toolkit.");
         root.Subcommands.Add(verify);
         return root;
@@ -182,12 +190,16 @@ internal static class VerifyCommand
     }
 
     /// <summary>What an XML verification reports about the element its signature covers (null name: none accepted).</summary>
-    private sealed record SignedElementInfo(string? Name, string? Namespace, string? Reference);
+    internal sealed record SignedElementInfo(string? Name, string? Namespace, string? Reference);
 
-    private static void Print(VerificationResult result, SignedElementInfo? signedElement)
+    internal static void Print(VerificationResult result, SignedElementInfo? signedElement, bool login = false)
     {
         var output = Console.Out;
-        if (result.Facts is { } facts)
+        if (login)
+        {
+            output.WriteLine("holder: not named (a user-authentication certificate carries no four facts)");
+        }
+        else if (result.Facts is { } facts)
         {
             output.WriteLine("signer (基本4情報):");
             output.WriteLine($"  name           {facts.Name}");
@@ -229,7 +241,9 @@ internal static class VerifyCommand
         }
 
         var verdict = result.IsValid
-            ? $"GOOD: the signature is valid and the certificate is good ({result.Revocation.Source})"
+            ? login
+                ? $"GOOD: the login is accepted: the certificate is valid and good ({result.Revocation.Source})"
+                : $"GOOD: the signature is valid and the certificate is good ({result.Revocation.Source})"
             : result.FirstFailure is { } f ? $"{Verdict(f.Reason)}: {Describe(f.Reason)}" : "BAD";
         output.WriteLine("status: " + verdict);
     }
@@ -242,7 +256,7 @@ internal static class VerifyCommand
     };
 
     /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    private static void PrintJson(VerificationResult result, SignedElementInfo? signedElement)
+    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null)
     {
         static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
         var document = new
@@ -278,18 +292,19 @@ internal static class VerifyCommand
             validationTime = result.ValidationTime,
             claimedSigningTime = result.ClaimedSigningTime,
             signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
+            login,
         };
         Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
     }
 
-    private static string Verdict(FailureReason reason) => reason switch
+    internal static string Verdict(FailureReason reason) => reason switch
     {
         FailureReason.Revoked => "REVOKED",
         FailureReason.RevocationUnknown or FailureReason.RevocationUnavailable => "UNKNOWN",
         _ => "INVALID",
     };
 
-    private static string Describe(FailureReason reason) => reason switch
+    internal static string Describe(FailureReason reason) => reason switch
     {
         FailureReason.MalformedSignature => "the signature is not usable (not a CMS detached signature, or not one XML-DSig signature of an accepted form)",
         FailureReason.SignerCertificateMissing => "the signature does not carry the signer's certificate",
@@ -311,6 +326,10 @@ internal static class VerifyCommand
         FailureReason.ExternalReference => "the signature refers to data outside the document",
         FailureReason.ForbiddenTransform => "the signature uses a transform that is not accepted (XSLT, XPath, ...)",
         FailureReason.KeyInfoMismatch => "the signature's KeyInfo names another certificate or key than the one checked",
+        FailureReason.ChallengeMacInvalid => "the login challenge was not issued by this service (MAC)",
+        FailureReason.WrongAudience => "the login challenge is for another service (relayed)",
+        FailureReason.ChallengeExpired => "the login challenge has expired",
+        FailureReason.ChallengeReplayed => "the login challenge was answered before (replay)",
         _ => reason.ToString(),
     };
 
@@ -392,6 +411,10 @@ internal static class ExitCodes
         FailureReason.ExternalReference => 24,
         FailureReason.ForbiddenTransform => 25,
         FailureReason.KeyInfoMismatch => 26,
+        FailureReason.ChallengeMacInvalid => 40,
+        FailureReason.WrongAudience => 41,
+        FailureReason.ChallengeExpired => 42,
+        FailureReason.ChallengeReplayed => 43,
         _ => 1,
     };
 }
