@@ -314,6 +314,14 @@ public sealed class XmlSignatureTests : IDisposable
         Assert.Contains("0 ds:Signature elements", none.Verification.FirstFailure.Detail, StringComparison.Ordinal);
         cli = Cli("--xml", unsigned);
         Assert.True(cli.ExitCode == 10, cli.ToString());
+
+        // Hostile structure is a typed refusal, not an exception: a second SignedInfo.
+        var document = Load(Sign("two-signed-info", XmlSigning.EnvelopedTemplate()));
+        var signedInfo = document.SelectSingleNode("//ds:SignedInfo", Names(document))!;
+        signedInfo.ParentNode!.InsertAfter(signedInfo.CloneNode(deep: true), signedInfo);
+        var twice = await VerifyAsync(Write("two-signed-info-twice", document));
+        Assert.Equal(FailureReason.MalformedSignature, twice.Verification.FirstFailure!.Reason);
+        Assert.Contains("more than one) ds:SignedInfo", twice.Verification.FirstFailure.Detail, StringComparison.Ordinal);
     }
 
     /// <summary>What .NET's SignedXml says on its own, with the signer's key: the check this verifier adds to.</summary>

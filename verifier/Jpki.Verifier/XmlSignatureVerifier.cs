@@ -201,19 +201,19 @@ public static class XmlSignatureVerifier
     {
         Shape Refuse(FailureReason reason, string detail, string? uri = null) => new(Fail(reason, detail), uri, [], "", "");
 
-        var signedInfo = Children(signature, "SignedInfo").SingleOrDefault();
+        var signedInfo = One(signature, "SignedInfo");
         if (signedInfo is null)
         {
             return Refuse(FailureReason.MalformedSignature, "the ds:Signature has no (or more than one) ds:SignedInfo");
         }
 
-        var canonicalisation = Children(signedInfo, "CanonicalizationMethod").SingleOrDefault()?.GetAttribute("Algorithm") ?? "";
+        var canonicalisation = One(signedInfo, "CanonicalizationMethod")?.GetAttribute("Algorithm") ?? "";
         if (!CanonicalisationTransforms.Contains(canonicalisation))
         {
             return Refuse(FailureReason.ForbiddenTransform, $"SignedInfo canonicalisation '{canonicalisation}' is not C14N or exclusive C14N");
         }
 
-        var signatureMethod = Children(signedInfo, "SignatureMethod").SingleOrDefault()?.GetAttribute("Algorithm") ?? "";
+        var signatureMethod = One(signedInfo, "SignatureMethod")?.GetAttribute("Algorithm") ?? "";
         if (!SignatureMethods.ContainsKey(signatureMethod))
         {
             return Refuse(FailureReason.MalformedSignature, $"signature method '{signatureMethod}' is not accepted (rsa-sha256/384/512)");
@@ -248,7 +248,7 @@ public static class XmlSignatureVerifier
             }
         }
 
-        var digestMethod = Children(reference, "DigestMethod").SingleOrDefault()?.GetAttribute("Algorithm") ?? "";
+        var digestMethod = One(reference, "DigestMethod")?.GetAttribute("Algorithm") ?? "";
         if (!DigestMethods.ContainsKey(digestMethod))
         {
             return Refuse(FailureReason.MalformedSignature, $"digest method '{digestMethod}' is not accepted (SHA-256/384/512)", uri);
@@ -340,14 +340,14 @@ public static class XmlSignatureVerifier
 
     private static string? KeyValueMismatch(XmlElement keyValue, BcCertificate signer)
     {
-        var rsa = Children(keyValue, "RSAKeyValue").SingleOrDefault();
+        var rsa = One(keyValue, "RSAKeyValue");
         if (rsa is null || signer.GetPublicKey() is not RsaKeyParameters key)
         {
             return "the KeyInfo's KeyValue is not the RSA key of the certificate";
         }
 
-        var modulus = DecodeBase64(Children(rsa, "Modulus").SingleOrDefault()?.InnerText);
-        var exponent = DecodeBase64(Children(rsa, "Exponent").SingleOrDefault()?.InnerText);
+        var modulus = DecodeBase64(One(rsa, "Modulus")?.InnerText);
+        var exponent = DecodeBase64(One(rsa, "Exponent")?.InnerText);
         return modulus is not null && exponent is not null && new BigInteger(1, modulus).Equals(key.Modulus) && new BigInteger(1, exponent).Equals(key.Exponent)
             ? null
             : $"the KeyInfo's KeyValue is another key than that of certificate {Serial(signer)}";
@@ -362,14 +362,14 @@ public static class XmlSignatureVerifier
                 case "X509Certificate" when element.NamespaceURI == Dsig:
                     break;
                 case "X509IssuerSerial" when element.NamespaceURI == Dsig:
-                    var serial = Children(element, "X509SerialNumber").SingleOrDefault()?.InnerText.Trim();
+                    var serial = One(element, "X509SerialNumber")?.InnerText.Trim();
                     if (serial is null || !System.Numerics.BigInteger.TryParse(serial, System.Globalization.CultureInfo.InvariantCulture, out var number)
                         || number != System.Numerics.BigInteger.Parse(signer.SerialNumber.ToString(), System.Globalization.CultureInfo.InvariantCulture))
                     {
                         return $"the KeyInfo's X509IssuerSerial names serial {serial}, not the certificate's {Serial(signer)}";
                     }
 
-                    if (!SameName(Children(element, "X509IssuerName").SingleOrDefault()?.InnerText, signer.IssuerDN))
+                    if (!SameName(One(element, "X509IssuerName")?.InnerText, signer.IssuerDN))
                     {
                         return "the KeyInfo's X509IssuerSerial names another issuer than the certificate's";
                     }
@@ -530,6 +530,13 @@ public static class XmlSignatureVerifier
         }
 
         return original.DigestValue is { } expected && CryptographicOperations.FixedTimeEquals(expected, reference.DigestValue);
+    }
+
+    /// <summary>The one ds: child of that name, or null when there is none or more than one (hostile input never throws).</summary>
+    private static XmlElement? One(XmlElement parent, string localName)
+    {
+        var found = Children(parent, localName).Take(2).ToList();
+        return found.Count == 1 ? found[0] : null;
     }
 
     private static IEnumerable<XmlElement> Children(XmlElement parent, string localName) =>
