@@ -227,6 +227,26 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
         }
     }
 
+    /// <summary>
+    /// A login: signs <paramref name="data"/> (what a service's challenge says to sign) with the
+    /// card's user-authentication key, sha256WithRSAEncryption, and returns the raw signature
+    /// with the authentication certificate (which a reader shows without a PIN).
+    /// </summary>
+    /// <exception cref="CardStateException">the card holds no user-authentication certificate.</exception>
+    public (byte[] Signature, byte[] CertificateDer) SignWithAuthenticationKey(string label, string pin, byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var certificate = Certificates(label).FirstOrDefault(c => c.Application == CardApplication.Authentication)
+            ?? throw new CardStateException($"card '{label}' holds no user-authentication certificate");
+        lock (CardLock(label))
+        {
+            using var token = Login(label, CardApplication.Authentication, pin);
+            using var pool = token.CreatePool("card-authentication", 1);
+            using var signer = Pkcs11Signer.Open(pool, AuthenticationKeyLabel);
+            return (signer.Sign(SignatureAlgorithm.RsaPkcs1Sha256, data), certificate.Der);
+        }
+    }
+
     private string PersonaliseApplication(string label, CardApplication application, byte[] soPin, string pin)
     {
         var tokenLabel = TokenLabel(label, application);

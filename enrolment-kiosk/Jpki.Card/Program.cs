@@ -4,8 +4,9 @@ using Jpki.Card;
 using Jpki.Cli;
 using Jpki.Hosting;
 using Jpki.Hsm;
+using Jpki.Verifier;
 
-// jpki card new [--expires YYYY-MM-DD] | list | sign --card LABEL --in FILE --out FILE [--pin-file FILE]
+// jpki card new [--expires YYYY-MM-DD] | list | sign --card LABEL --in FILE --out FILE [--pin-file FILE] | auth --card LABEL --challenge FILE --out FILE [--cert-out FILE]
 // PINs come from a file or the terminal (no echo), never from the command line.
 // Owner-only files from here on (umask 077): the cards' SoftHSM tokens and PIN counters live in var/cards.
 UnixFiles.RestrictNewFilesToOwner();
@@ -57,6 +58,27 @@ internal static class CardCommand
         card.Subcommands.Add(sign
             .WithExamples("./jpki card sign --card CARD-0a1b2c3d --in doc.pdf --out doc.p7s --pin-file ~/signing.pin")
             .WithExitCodes((0, "signature written"), (Failed, "no such card, no signing certificate, wrong or locked PIN, unreadable input")));
+
+        var authLabel = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
+        var challenge = new Option<string>("--challenge") { Description = "the login challenge the service issued (JSON)", HelpName = "FILE", Required = true };
+        var authOutput = new Option<string>("--out") { Description = "where to write the signature over the challenge (sha256WithRSAEncryption, raw bytes)", HelpName = "FILE", Required = true };
+        var certificateOutput = new Option<string>("--cert-out") { Description = "where to write the card's user-authentication certificate (PEM), sent to the service with the signature", HelpName = "FILE" };
+        var authPin = new Option<string>("--pin") { Hidden = true };
+        var auth = new Command("auth", "Answer a service's login challenge with the card's user-authentication key (the PIN is typed at the terminal, or one line of standard input).")
+        {
+            authLabel, challenge, authOutput, certificateOutput, authPin,
+        };
+        auth.Validators.Add(result =>
+        {
+            if (result.GetResult(authPin) is not null)
+            {
+                result.AddError("a PIN is never given on the command line: type it when asked, or give it on standard input");
+            }
+        });
+        auth.SetAction(p => WithReader(p, reader => Authenticate(reader, p.GetValue(authLabel)!, p.GetValue(challenge)!, p.GetValue(authOutput)!, p.GetValue(certificateOutput))));
+        card.Subcommands.Add(auth
+            .WithExamples("./jpki card auth --card CARD-0a1b2c3d --challenge challenge.json --out challenge.sig --cert-out auth.pem")
+            .WithExitCodes((0, "signature (and certificate) written"), (Failed, "no such card, no authentication certificate, wrong or locked PIN, unreadable or malformed challenge")));
 
         var root = CliApp.Root("jpki", "JPKI simulated resident cards.");
         root.Subcommands.Add(card);
@@ -136,6 +158,32 @@ internal static class CardCommand
         var signature = reader.SignDetached(label, pin, input);
         File.WriteAllBytes(output, signature);
         Console.Error.WriteLine($"wrote {output} (CMS detached signature, DER)");
+        return 0;
+    }
+
+    private static int Authenticate(CardReader reader, string label, string challengePath, string output, string? certificateOutput)
+    {
+        LoginChallenge challenge;
+        try
+        {
+            challenge = LoginChallenge.Parse(File.ReadAllText(challengePath));
+        }
+        catch (LoginChallengeFormatException e)
+        {
+            return Fail($"'{challengePath}': {e.Message}", Failed);
+        }
+
+        // Whom the resident logs in to, before the PIN is asked: a relayed challenge names another service.
+        Console.Error.WriteLine($"login to '{challenge.Audience}', challenge valid until {challenge.ExpiresAt.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} JST");
+        var pin = ReadPinFromTerminal("user-authentication PIN: ");
+        var (signature, certificate) = reader.SignWithAuthenticationKey(label, pin, challenge.ToBeSigned());
+        File.WriteAllBytes(output, signature);
+        if (certificateOutput is not null)
+        {
+            File.WriteAllText(certificateOutput, CardReader.Pem("CERTIFICATE", certificate));
+        }
+
+        Console.Error.WriteLine($"wrote {output} (signature over the challenge){(certificateOutput is null ? "" : $" and {certificateOutput} (user-authentication certificate)")}");
         return 0;
     }
 

@@ -27,7 +27,10 @@ public sealed class ProgramCliTests : IDisposable
         { "enrolment-kiosk", "Jpki.Card", ["card", "new"], "./jpki card new" },
         { "enrolment-kiosk", "Jpki.Card", ["card", "list"], "./jpki card list" },
         { "enrolment-kiosk", "Jpki.Card", ["card", "sign"], "./jpki card sign --card" },
+        { "enrolment-kiosk", "Jpki.Card", ["card", "auth"], "./jpki card auth --card" },
         { "verifier", "Jpki.Verifier.Cli", ["verify"], "./jpki verify --in" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "challenge"], "./jpki verify challenge --audience" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "auth"], "./jpki verify auth --challenge" },
         { "crl-publisher", "Jpki.CrlPublisher", ["crl", "publish"], "./jpki crl publish" },
         { "jukinet", "Jpki.JukiNet.Simulator", ["residents", "list"], "./jpki residents list" },
         { "jukinet", "Jpki.JukiNet.Simulator", ["residents", "show"], "./jpki residents show" },
@@ -47,6 +50,12 @@ public sealed class ProgramCliTests : IDisposable
         { "verifier", "Jpki.Verifier.Cli", ["verify", "--in", "doc.pdf"], "'--sig' is required" },
         { "verifier", "Jpki.Verifier.Cli", ["verify", "--in", "doc.pdf", "--sig", "doc.p7s", "--ocsp", "ftp://x"], "is not an http(s) URL" },
         { "verifier", "Jpki.Verifier.Cli", ["verify", "--in", "doc.pdf", "--sig", "doc.p7s", "--ocsp", "http://127.0.0.1:1/ocsp", "--crl", "a.crl"], "not both" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "--xml", "return.xml", "--in", "doc.pdf"], "give --xml or --in/--sig, not both" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "--in", "doc.pdf", "--sig", "doc.p7s", "--element", "Return"], "--element and --cert go with --xml" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "--xml", "return.xml", "--element", "{urn:x}1bad"], "is not NAME or {namespace}NAME" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "auth", "--challenge", "c.json", "--sig", "c.sig", "--cert", "a.pem", "--audience", "a"], "'--key-file' is required" },
+        { "verifier", "Jpki.Verifier.Cli", ["verify", "challenge", "--audience", "a", "--key-file", "k", "--out", "c.json", "--lifetime", "0"], "--lifetime must be 1-3600" },
+        { "enrolment-kiosk", "Jpki.Card", ["card", "auth", "--card", "CARD-00000000", "--challenge", "c.json"], "'--out' is required" },
         { "crl-publisher", "Jpki.CrlPublisher", ["crl", "publish", "--full"], "unexpected argument '--full'" },
         { "jukinet", "Jpki.JukiNet.Simulator", ["residents", "list", "--limit", "0"], "--limit must be 1-100000" },
         { "jukinet", "Jpki.JukiNet.Simulator", ["residents"], "Required command" },
@@ -100,6 +109,15 @@ public sealed class ProgramCliTests : IDisposable
     public void A_pin_on_the_card_command_line_is_a_usage_error_that_does_not_repeat_the_pin()
     {
         var result = Run("enrolment-kiosk", "Jpki.Card", "card", "sign", "--card", "CARD-00000000", "--in", "a", "--out", "b", "--pin", "4711-secret");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("never given on the command line", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("4711-secret", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pin_on_the_card_auth_command_line_is_a_usage_error_that_does_not_repeat_the_pin()
+    {
+        var result = Run("enrolment-kiosk", "Jpki.Card", "card", "auth", "--card", "CARD-00000000", "--challenge", "c.json", "--out", "c.sig", "--pin", "4711-secret");
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("never given on the command line", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("4711-secret", result.Stdout + result.Stderr, StringComparison.Ordinal);

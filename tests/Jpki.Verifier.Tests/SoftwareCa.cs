@@ -59,6 +59,16 @@ public sealed class SoftwareCa
     /// <summary>Issues an end-entity certificate and signs <paramref name="content"/> with its key (CMS detached, signed attributes).</summary>
     public (X509Certificate Certificate, byte[] Signature) IssueAndSign(byte[] content, LeafProfile profile)
     {
+        var (certificate, leafKey) = Issue(profile);
+        var cms = new CmsSignedDataGenerator();
+        cms.AddSignerInfoGenerator(new SignerInfoGeneratorBuilder().Build(new Asn1SignatureFactory("SHA256WITHRSA", leafKey.Private), certificate));
+        cms.AddCertificates(CollectionUtilities.CreateStore(new[] { certificate }));
+        return (certificate, cms.Generate(new CmsProcessableByteArray(content), encapsulate: false).GetEncoded("DER"));
+    }
+
+    /// <summary>Issues an end-entity certificate for a new key and hands the key out (for signing with outside tools such as xmlsec1).</summary>
+    public (X509Certificate Certificate, AsymmetricCipherKeyPair Key) Issue(LeafProfile profile)
+    {
         var leafKey = NewKey();
         var generator = new X509V3CertificateGenerator();
         generator.SetSerialNumber(new BigInteger(64, Random).Add(BigInteger.One));
@@ -89,12 +99,7 @@ public sealed class SoftwareCa
         }
 
         generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, X509ExtensionUtilities.CreateAuthorityKeyIdentifier(Root));
-        var certificate = generator.Generate(new Asn1SignatureFactory("SHA256WITHRSA", key.Private));
-
-        var cms = new CmsSignedDataGenerator();
-        cms.AddSignerInfoGenerator(new SignerInfoGeneratorBuilder().Build(new Asn1SignatureFactory("SHA256WITHRSA", leafKey.Private), certificate));
-        cms.AddCertificates(CollectionUtilities.CreateStore(new[] { certificate }));
-        return (certificate, cms.Generate(new CmsProcessableByteArray(content), encapsulate: false).GetEncoded("DER"));
+        return (generator.Generate(new Asn1SignatureFactory("SHA256WITHRSA", key.Private)), leafKey);
     }
 
     private static GeneralName Fact(int n, string value) =>

@@ -18,6 +18,9 @@ public sealed record SignedDocument(string Serial, string IssuerKeyId, string Do
     public byte[] Signature => File.ReadAllBytes(SignaturePath);
 }
 
+/// <summary>A certificate the install's CA issued for a key in software, and that key (PKCS#8 PEM).</summary>
+public sealed record ExportedKey(string Serial, string IssuerKeyId, string CertificatePem, string PrivateKeyPem);
+
 /// <summary>
 /// A whole install on 127.0.0.1 port 0: the CA tests' fixture (ceremony child process, SoftHSM,
 /// CA API, Juki-Net simulator), an OCSP responder and a CRL publisher (no schedule: tests publish)
@@ -104,13 +107,7 @@ public sealed class VerifierFixture : IAsyncLifetime
     /// </summary>
     public async Task<SignedDocument> SignAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２", bool withCardCli = false)
     {
-        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
-        var label = Cards.CreateBlank();
-        var requests = Cards.Personalise(label, SigningPin, AuthenticationPin);
-        var authentication = await IssueAsync(residentCode, "authentication", requests.AuthenticationCsrPem);
-        var signing = await IssueAsync(residentCode, "signing", requests.SigningCsrPem!);
-        Cards.WriteCertificate(label, CardApplication.Authentication, AuthenticationPin, PemToDer(authentication.GetProperty("certificatePem").GetString()!));
-        Cards.WriteCertificate(label, CardApplication.Signing, SigningPin, PemToDer(signing.GetProperty("certificatePem").GetString()!));
+        var (label, signing, _) = await EnrolCardAsync(name, municipality, address);
 
         var serial = signing.GetProperty("serial").GetString()!;
         var document = Path.Combine(Work, serial + ".pdf");
@@ -140,6 +137,47 @@ public sealed class VerifierFixture : IAsyncLifetime
             signing.GetProperty("notBefore").GetDateTimeOffset(),
             signing.GetProperty("notAfter").GetDateTimeOffset());
     }
+
+    /// <summary>
+    /// A certificate issued by the install's CA over its API for a key made in software and handed
+    /// out as PEM — a card key "exported for the test": the card's own keys never leave the token,
+    /// and outside signers (xmlsec1) need the key in a file. The resident is new; the CSR is signed
+    /// with the key, as a card signs its own.
+    /// </summary>
+    public async Task<ExportedKey> IssueExportedKeyAsync(string kind, string name = "山田　花子")
+    {
+        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", name: name);
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "C=JP, CN=exported-card-key", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var issued = await IssueAsync(residentCode, kind, request.CreateSigningRequestPem());
+        return new ExportedKey(
+            issued.GetProperty("serial").GetString()!,
+            issued.GetProperty("issuerKeyId").GetString()!,
+            issued.GetProperty("certificatePem").GetString()!,
+            key.ExportPkcs8PrivateKeyPem());
+    }
+
+    /// <summary>A new resident and a card personalised for them with both certificates issued over the CA API and written on it.</summary>
+    public async Task<(string Label, JsonElement Signing, JsonElement Authentication)> EnrolCardAsync(string name = "山田　花子", string municipality = "352012", string address = "山口県山口市亀山町１－２")
+    {
+        var residentCode = await Ca.AddResidentAsync(dateOfBirth: "1980-05-17", municipalityCode: municipality, address: address, name: name);
+        var label = Cards.CreateBlank();
+        var requests = Cards.Personalise(label, SigningPin, AuthenticationPin);
+        var authentication = await IssueAsync(residentCode, "authentication", requests.AuthenticationCsrPem);
+        var signing = await IssueAsync(residentCode, "signing", requests.SigningCsrPem!);
+        Cards.WriteCertificate(label, CardApplication.Authentication, AuthenticationPin, PemToDer(authentication.GetProperty("certificatePem").GetString()!));
+        Cards.WriteCertificate(label, CardApplication.Signing, SigningPin, PemToDer(signing.GetProperty("certificatePem").GetString()!));
+        return (label, signing, authentication);
+    }
+
+    /// <summary>Runs <c>jpki card</c> from its own build output against the fixture's cards, with <paramref name="input"/> on standard input.</summary>
+    public ProcessResult RunCard(string? input, params string[] arguments) =>
+        ExternalProcess.RunWith("dotnet", [TestInstall.BuiltToolPath("enrolment-kiosk", "Jpki.Card"), "card", .. arguments], new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Ca.Home,
+            ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
+        }, input);
 
     /// <summary>Revokes over the CA API as an officer (cardLost → keyCompromise).</summary>
     public async Task RevokeAsync(string serial)

@@ -4,10 +4,11 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using System.Xml;
 using Jpki.Cli;
 using Jpki.Verifier;
 
-// jpki verify --in FILE --sig FILE.p7s [--ocsp URL [--token-file F]] | [--crl FILE ...] [--roots DIR] [--at TIME] [--require-nonce]
+// jpki verify (--in FILE --sig FILE.p7s | --xml FILE [--element NAME] [--cert FILE]) [--ocsp URL [--token-file F]] | [--crl FILE ...] [--roots DIR] [--at TIME] [--require-nonce]
 return await VerifyCommand.RunAsync(args);
 
 internal static class VerifyCommand
@@ -18,8 +19,12 @@ internal static class VerifyCommand
 
     private static Command Build()
     {
-        var input = new Option<string>("--in") { Description = "the signed document (the content of the detached signature)", HelpName = "FILE", Required = true };
-        var signature = new Option<string>("--sig") { Description = "the CMS (PKCS#7) detached signature, DER", HelpName = "FILE.p7s", Required = true };
+        // --in/--sig or --xml: checked below, so that each form reports what it lacks.
+        var input = new Option<string>("--in") { Description = "the signed document (the content of the detached signature)", HelpName = "FILE" };
+        var signature = new Option<string>("--sig") { Description = "the CMS (PKCS#7) detached signature, DER", HelpName = "FILE.p7s" };
+        var xml = new Option<string>("--xml") { Description = "an XML document carrying one XML-DSig signature (enveloped, or detached beside the signed element), instead of --in/--sig", HelpName = "FILE" };
+        var element = new Option<string>("--element") { Description = "with --xml: the element the application processes, as NAME or {namespace}NAME; it must occur once and be what the signature covers (default: the document element)", HelpName = "NAME" };
+        var certificate = new Option<string>("--cert") { Description = "with --xml: the certificate expected to have signed (PEM or DER); the KeyInfo must not name another", HelpName = "FILE" };
         var ocsp = new Option<string>("--ocsp") { Description = "ask this OCSP responder (e.g. http://127.0.0.1:8082/ocsp)", HelpName = "URL" };
         var tokenFile = new Option<string>("--token-file") { Description = "the verifier's API token (default: $JPKI_HOME/secrets/verifier.token if it exists)", HelpName = "F" };
         var crls = new Option<string[]>("--crl") { Description = "a CRL (DER or PEM): the full CRL or the signer's municipality partition, and its delta; repeatable", HelpName = "FILE" };
@@ -29,16 +34,47 @@ internal static class VerifyCommand
         var json = new Option<bool>("--json") { Description = "print the result as one JSON object instead of text (same exit codes)" };
         var verify = new Command("verify", "Check a resident's detached signature: the signature, the chain to a trusted root, the profile, and the certificate's status (OCSP or CRLs).")
         {
-            input, signature, ocsp, tokenFile, crls, roots, at, requireNonce, json,
+            input, signature, xml, element, certificate, ocsp, tokenFile, crls, roots, at, requireNonce, json,
         };
+        verify.Validators.Add(result =>
+        {
+            if (result.Children.OfType<System.CommandLine.Parsing.CommandResult>().Any())
+            {
+                // `verify auth` / `verify challenge`: their own options, their own checks.
+                return;
+            }
+
+            if (result.GetResult(xml) is not null)
+            {
+                if (result.GetResult(input) is not null || result.GetResult(signature) is not null)
+                {
+                    result.AddError("give --xml or --in/--sig, not both");
+                }
+            }
+            else if (result.GetResult(input) is null)
+            {
+                result.AddError("Option '--in' is required (or --xml for an XML signature).");
+            }
+            else if (result.GetResult(signature) is null)
+            {
+                result.AddError("Option '--sig' is required.");
+            }
+            else if (result.GetResult(element) is not null || result.GetResult(certificate) is not null)
+            {
+                result.AddError("--element and --cert go with --xml");
+            }
+        });
         verify.SetAction(async (parse, _) =>
         {
             Parsed parsed;
             try
             {
                 parsed = Parse(
-                    parse.GetValue(input)!,
-                    parse.GetValue(signature)!,
+                    parse.GetValue(input),
+                    parse.GetValue(signature),
+                    parse.GetValue(xml),
+                    parse.GetValue(element),
+                    parse.GetValue(certificate),
                     parse.GetValue(ocsp),
                     parse.GetValue(tokenFile),
                     parse.GetValue(crls) ?? [],
@@ -57,14 +93,18 @@ internal static class VerifyCommand
         verify
             .WithExamples(
                 "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp",
-                "./jpki verify --in doc.pdf --sig doc.p7s --crl var/crl/<issuerKeyId>/full.crl --at 2026-11-23T10:00:00+09:00 --json")
+                "./jpki verify --in doc.pdf --sig doc.p7s --crl var/crl/<issuerKeyId>/full.crl --at 2026-11-23T10:00:00+09:00 --json",
+                "./jpki verify --xml return.xml --ocsp http://127.0.0.1:8082/ocsp",
+                "./jpki verify --xml filing.xml --element '{urn:example:e-filing}Return' --crl full.crl --json")
             .WithExitCodes(
             [
                 (0, "good signature, good status"),
                 (1, "another failure"),
-                (ExitCodes.Input, "unreadable input (document, signature, token file, roots)"),
+                (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots)"),
                 .. Enum.GetValues<FailureReason>().Where(r => r != FailureReason.None).Select(r => (ExitCodes.For(r), Describe(r))).Where(c => c.Item1 != 1),
             ]);
+        verify.Subcommands.Add(LoginCommands.Challenge());
+        verify.Subcommands.Add(LoginCommands.Auth());
         var root = CliApp.Root("jpki", "The JPKI verifier toolkit.");
         root.Subcommands.Add(verify);
         return root;
@@ -73,11 +113,31 @@ internal static class VerifyCommand
     private static async Task<int> VerifyAsync(Parsed parsed)
     {
         VerifierOptions options;
-        byte[] content, signature;
+        byte[] content = [], signature = [];
+        Org.BouncyCastle.X509.X509Certificate? expected = null;
         try
         {
-            content = File.ReadAllBytes(parsed.Input);
-            signature = File.ReadAllBytes(parsed.Signature);
+            if (parsed.Xml is not null)
+            {
+                signature = File.ReadAllBytes(parsed.Xml);
+                if (parsed.Certificate is not null)
+                {
+                    var certificates = TrustAnchors.ReadCertificates(File.ReadAllBytes(parsed.Certificate));
+                    if (certificates.Count != 1)
+                    {
+                        Console.Error.WriteLine($"verify: '{parsed.Certificate}' does not hold one certificate (PEM or DER)");
+                        return ExitCodes.Input;
+                    }
+
+                    expected = certificates[0];
+                }
+            }
+            else
+            {
+                content = File.ReadAllBytes(parsed.Input!);
+                signature = File.ReadAllBytes(parsed.Signature!);
+            }
+
             var roots = TrustAnchors.FromDirectory(parsed.Roots);
             if (roots.Length == 0)
             {
@@ -96,14 +156,26 @@ internal static class VerifyCommand
             return ExitCodes.Input;
         }
 
-        var result = await SignatureVerifier.VerifyAsync(content, signature, options);
-        if (parsed.Json)
+        VerificationResult result;
+        SignedElementInfo? signedElement = null;
+        if (parsed.Xml is not null)
         {
-            PrintJson(result);
+            var xmlResult = await XmlSignatureVerifier.VerifyAsync(signature, options, new XmlSignatureOptions { SignedElement = parsed.Element, ExpectedCertificate = expected });
+            result = xmlResult.Verification;
+            signedElement = new SignedElementInfo(xmlResult.SignedElement?.LocalName, xmlResult.SignedElement?.NamespaceURI, xmlResult.ReferenceUri);
         }
         else
         {
-            Print(result);
+            result = await SignatureVerifier.VerifyAsync(content, signature, options);
+        }
+
+        if (parsed.Json)
+        {
+            PrintJson(result, signedElement);
+        }
+        else
+        {
+            Print(result, signedElement);
         }
 
         var failure = result.FirstFailure;
@@ -117,10 +189,17 @@ internal static class VerifyCommand
         return ExitCodes.For(reason);
     }
 
-    private static void Print(VerificationResult result)
+    /// <summary>What an XML verification reports about the element its signature covers (null name: none accepted).</summary>
+    internal sealed record SignedElementInfo(string? Name, string? Namespace, string? Reference);
+
+    internal static void Print(VerificationResult result, SignedElementInfo? signedElement, bool login = false)
     {
         var output = Console.Out;
-        if (result.Facts is { } facts)
+        if (login)
+        {
+            output.WriteLine("holder: not named (a user-authentication certificate carries no four facts)");
+        }
+        else if (result.Facts is { } facts)
         {
             output.WriteLine("signer (基本4情報):");
             output.WriteLine($"  name           {facts.Name}");
@@ -137,6 +216,11 @@ internal static class VerifyCommand
         {
             output.WriteLine($"certificate      serial {signer.SerialHex}, issuer {signer.Issuer}");
             output.WriteLine($"                 valid {Jst(signer.NotBefore)} – {Jst(signer.NotAfter)}");
+        }
+
+        if (signedElement is { Name: { } name })
+        {
+            output.WriteLine($"signed element   <{name}>{(string.IsNullOrEmpty(signedElement.Namespace) ? "" : $" in {signedElement.Namespace}")}, reference \"{signedElement.Reference}\" (read this element, not another of the same name)");
         }
 
         if (result.ClaimedSigningTime is { } claimed)
@@ -157,7 +241,9 @@ internal static class VerifyCommand
         }
 
         var verdict = result.IsValid
-            ? $"GOOD: the signature is valid and the certificate is good ({result.Revocation.Source})"
+            ? login
+                ? $"GOOD: the login is accepted: the certificate is valid and good ({result.Revocation.Source})"
+                : $"GOOD: the signature is valid and the certificate is good ({result.Revocation.Source})"
             : result.FirstFailure is { } f ? $"{Verdict(f.Reason)}: {Describe(f.Reason)}" : "BAD";
         output.WriteLine("status: " + verdict);
     }
@@ -170,7 +256,7 @@ internal static class VerifyCommand
     };
 
     /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    private static void PrintJson(VerificationResult result)
+    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null)
     {
         static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
         var document = new
@@ -205,20 +291,22 @@ internal static class VerifyCommand
             },
             validationTime = result.ValidationTime,
             claimedSigningTime = result.ClaimedSigningTime,
+            signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
+            login,
         };
         Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
     }
 
-    private static string Verdict(FailureReason reason) => reason switch
+    internal static string Verdict(FailureReason reason) => reason switch
     {
         FailureReason.Revoked => "REVOKED",
         FailureReason.RevocationUnknown or FailureReason.RevocationUnavailable => "UNKNOWN",
         _ => "INVALID",
     };
 
-    private static string Describe(FailureReason reason) => reason switch
+    internal static string Describe(FailureReason reason) => reason switch
     {
-        FailureReason.MalformedSignature => "the signature file is not a usable CMS detached signature",
+        FailureReason.MalformedSignature => "the signature is not usable (not a CMS detached signature, or not one XML-DSig signature of an accepted form)",
         FailureReason.SignerCertificateMissing => "the signature does not carry the signer's certificate",
         FailureReason.BadSignature => "the signature does not verify (the signature was altered or made with another key)",
         FailureReason.ContentMismatch => "the document does not match the signature (the document was altered)",
@@ -233,15 +321,24 @@ internal static class VerifyCommand
         FailureReason.Revoked => "the signer certificate is revoked",
         FailureReason.RevocationUnknown => "the certificate's status is unknown",
         FailureReason.RevocationUnavailable => "the certificate's status could not be obtained",
+        FailureReason.MalformedXml => "the XML is not well-formed or declares a DTD (refused)",
+        FailureReason.SignatureWrapping => "the signature does not cover the element processed (signature wrapping)",
+        FailureReason.ExternalReference => "the signature refers to data outside the document",
+        FailureReason.ForbiddenTransform => "the signature uses a transform that is not accepted (XSLT, XPath, ...)",
+        FailureReason.KeyInfoMismatch => "the signature's KeyInfo names another certificate or key than the one checked",
+        FailureReason.ChallengeMacInvalid => "the login challenge was not issued by this service (MAC)",
+        FailureReason.WrongAudience => "the login challenge is for another service (relayed)",
+        FailureReason.ChallengeExpired => "the login challenge has expired",
+        FailureReason.ChallengeReplayed => "the login challenge was answered before (replay)",
         _ => reason.ToString(),
     };
 
     private static string Jst(DateTimeOffset time) =>
         time.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " JST";
 
-    private sealed record Parsed(string Input, string Signature, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
+    private sealed record Parsed(string? Input, string? Signature, string? Xml, XmlQualifiedName? Element, string? Certificate, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
 
-    private static Parsed Parse(string input, string signature, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json)
+    private static Parsed Parse(string? input, string? signature, string? xml, string? elementText, string? certificate, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json)
     {
         Uri? ocsp = null;
         DateTimeOffset? at = null;
@@ -266,7 +363,23 @@ internal static class VerifyCommand
             tokenFile = Path.Combine(home, "secrets", "verifier.token");
         }
 
-        return new Parsed(input, signature, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
+        XmlQualifiedName? element = null;
+        if (elementText is not null)
+        {
+            var (ns, local) = elementText.StartsWith('{') && elementText.IndexOf('}', StringComparison.Ordinal) is > 0 and var close
+                ? (elementText[1..close], elementText[(close + 1)..])
+                : ("", elementText);
+            try
+            {
+                element = new XmlQualifiedName(XmlConvert.VerifyNCName(local), ns);
+            }
+            catch (XmlException)
+            {
+                throw new ArgumentException($"--element '{elementText}' is not NAME or {{namespace}}NAME");
+            }
+        }
+
+        return new Parsed(input, signature, xml, element, certificate, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
     }
 }
 
@@ -293,6 +406,15 @@ internal static class ExitCodes
         FailureReason.Revoked => 30,
         FailureReason.RevocationUnknown => 31,
         FailureReason.RevocationUnavailable => 32,
+        FailureReason.MalformedXml => 22,
+        FailureReason.SignatureWrapping => 23,
+        FailureReason.ExternalReference => 24,
+        FailureReason.ForbiddenTransform => 25,
+        FailureReason.KeyInfoMismatch => 26,
+        FailureReason.ChallengeMacInvalid => 40,
+        FailureReason.WrongAudience => 41,
+        FailureReason.ChallengeExpired => 42,
+        FailureReason.ChallengeReplayed => 43,
         _ => 1,
     };
 }

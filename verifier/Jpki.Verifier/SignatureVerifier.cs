@@ -42,33 +42,42 @@ public static class SignatureVerifier
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(signature);
         ArgumentNullException.ThrowIfNull(options);
-        var now = options.Time.GetUtcNow();
-        var at = options.ValidationTime ?? now;
+        var at = options.ValidationTime ?? options.Time.GetUtcNow();
         var checks = ImmutableArray.CreateBuilder<CheckOutcome>();
-        var notRevoked = new RevocationInfo(RevocationState.NotChecked, "none");
-
         var (signatureOutcome, signer, claimedTime) = CheckSignature(content, signature);
         checks.Add(signatureOutcome);
         if (signer is null)
         {
-            foreach (var kind in new[] { CheckKind.Chain, CheckKind.Validity, CheckKind.KeyUsage, CheckKind.Policy, CheckKind.SignerFacts, CheckKind.Revocation })
-            {
-                checks.Add(CheckOutcome.Skip(kind, "no signer certificate"));
-            }
-
-            return new VerificationResult(checks.ToImmutable(), null, [], null, notRevoked, at, claimedTime);
+            return WithoutCertificate(checks, at, claimedTime, "no signer certificate");
         }
 
+        return await CheckCertificateAsync(checks, signer, CertificateProfile.Signing(options), options, at, claimedTime, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The checks every JPKI verification runs on the certificate once its signature is known to be
+    /// the holder's (CMS, XML-DSig, a login): chain, validity, key usage, policy, the four facts and
+    /// the status. One code path, so a signature format cannot weaken the certificate checks.
+    /// </summary>
+    internal static async Task<VerificationResult> CheckCertificateAsync(
+        ImmutableArray<CheckOutcome>.Builder checks, X509Certificate signer, CertificateProfile profile, VerifierOptions options, DateTimeOffset at, DateTimeOffset? claimedTime, CancellationToken cancellationToken)
+    {
+        var now = options.Time.GetUtcNow();
         var (chainOutcome, root) = CheckChain(signer, options.Roots);
         checks.Add(chainOutcome);
         checks.Add(CheckValidity(signer, root, at));
-        checks.Add(CheckKeyUsage(signer));
-        checks.Add(CheckPolicy(signer, options.AcceptedPolicies));
+        checks.Add(CheckKeyUsage(signer, profile));
+        checks.Add(CheckPolicy(signer, profile.AcceptedPolicies));
         var facts = ReadFacts(signer);
-        checks.Add(facts is null
-            ? CheckOutcome.Fail(CheckKind.SignerFacts, FailureReason.MissingSignerFacts, "the subjectAltName does not carry the four facts (not a JPKI signing certificate)")
-            : CheckOutcome.Pass(CheckKind.SignerFacts, "the four facts are in the subjectAltName"));
+        checks.Add((profile.FactsRequired, facts) switch
+        {
+            (true, null) => CheckOutcome.Fail(CheckKind.SignerFacts, FailureReason.MissingSignerFacts, "the subjectAltName does not carry the four facts (not a JPKI signing certificate)"),
+            (true, _) => CheckOutcome.Pass(CheckKind.SignerFacts, "the four facts are in the subjectAltName"),
+            (false, null) => CheckOutcome.Pass(CheckKind.SignerFacts, "a user-authentication certificate carries no four facts (none expected)"),
+            (false, _) => CheckOutcome.Fail(CheckKind.SignerFacts, FailureReason.WrongKeyUsage, "the certificate carries the four facts: a signing certificate, not a user-authentication one"),
+        });
 
+        var notRevoked = new RevocationInfo(RevocationState.NotChecked, "none");
         var revocation = notRevoked;
         if (root is null)
         {
@@ -87,6 +96,17 @@ public static class SignatureVerifier
 
         var chain = root is null ? ImmutableArray.Create(Info(signer)) : ImmutableArray.Create(Info(signer), Info(root));
         return new VerificationResult(checks.ToImmutable(), Info(signer), chain, facts, revocation, at, claimedTime);
+    }
+
+    /// <summary>The result of a signature that could not be tied to a certificate: every certificate check is skipped.</summary>
+    internal static VerificationResult WithoutCertificate(ImmutableArray<CheckOutcome>.Builder checks, DateTimeOffset at, DateTimeOffset? claimedTime, string why)
+    {
+        foreach (var kind in new[] { CheckKind.Chain, CheckKind.Validity, CheckKind.KeyUsage, CheckKind.Policy, CheckKind.SignerFacts, CheckKind.Revocation })
+        {
+            checks.Add(CheckOutcome.Skip(kind, why));
+        }
+
+        return new VerificationResult(checks.ToImmutable(), null, [], null, new RevocationInfo(RevocationState.NotChecked, "none"), at, claimedTime);
     }
 
     /// <summary>The certificate's fields as the result reports them.</summary>
@@ -244,7 +264,7 @@ public static class SignatureVerifier
         return CheckOutcome.Pass(CheckKind.Validity, $"valid at {Jst(at)} (until {Jst(new DateTimeOffset(signer.NotAfter, TimeSpan.Zero))})");
     }
 
-    private static CheckOutcome CheckKeyUsage(X509Certificate signer)
+    private static CheckOutcome CheckKeyUsage(X509Certificate signer, CertificateProfile profile)
     {
         var critical = signer.GetCriticalExtensionOids() ?? new HashSet<string>();
         var unknown = critical.Where(oid => !KnownCriticalExtensions.Contains(oid)).ToList();
@@ -256,14 +276,14 @@ public static class SignatureVerifier
         var usage = signer.GetKeyUsage();
         if (usage is null)
         {
-            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, "no keyUsage extension (digitalSignature + nonRepudiation expected)");
+            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, $"no keyUsage extension ({profile.KeyUsageText} expected)");
         }
 
         string[] names = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
         var present = string.Join(" + ", names.Where((_, i) => i < usage.Length && usage[i]));
-        if (!usage[0] || !usage[1] || usage.Skip(2).Any(b => b))
+        if (Enumerable.Range(0, Math.Max(usage.Length, profile.KeyUsage.Length)).Any(i => (i < usage.Length && usage[i]) != (i < profile.KeyUsage.Length && profile.KeyUsage[i])))
         {
-            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, $"keyUsage is {present} (a JPKI signing certificate has exactly digitalSignature + nonRepudiation)");
+            return CheckOutcome.Fail(CheckKind.KeyUsage, FailureReason.WrongKeyUsage, $"keyUsage is {present} (a JPKI {profile.Name} certificate has exactly {profile.KeyUsageText})");
         }
 
         return CheckOutcome.Pass(CheckKind.KeyUsage, $"keyUsage {present}{(critical.Contains(X509Extensions.KeyUsage.Id) ? " (critical)" : "")}");

@@ -25,6 +25,12 @@ public enum CheckKind
 
     /// <summary>The certificate's status from OCSP or the CRLs.</summary>
     Revocation,
+
+    /// <summary>Login: the challenge is this service's (MAC), for its audience, and not expired.</summary>
+    Challenge,
+
+    /// <summary>Login: the challenge had not been answered before (checked last, in the shared ledger).</summary>
+    SingleUse,
 }
 
 public enum CheckStatus
@@ -72,6 +78,33 @@ public enum FailureReason
 
     /// <summary>The revocation source could not be used (HTTP error, OCSP error status, bad responder signature, bad CRL signature).</summary>
     RevocationUnavailable,
+
+    /// <summary>XML: not well-formed, or it declares a DTD or entities (refused before anything is resolved).</summary>
+    MalformedXml,
+
+    /// <summary>XML: the signature does not cover the element the application processes (signature wrapping, duplicate ids).</summary>
+    SignatureWrapping,
+
+    /// <summary>XML: a reference URI other than "" or a same-document #id (another file, a URL, XPointer, none).</summary>
+    ExternalReference,
+
+    /// <summary>XML: a transform or canonicalisation other than C14N, exclusive C14N and enveloped-signature (XSLT, XPath, ...).</summary>
+    ForbiddenTransform,
+
+    /// <summary>XML: the KeyInfo names a certificate or key other than the one checked (a second certificate, another key value, another issuer/serial).</summary>
+    KeyInfoMismatch,
+
+    /// <summary>Login: the challenge's MAC is not the service's (not issued by it, or altered).</summary>
+    ChallengeMacInvalid,
+
+    /// <summary>Login: the challenge names another audience (relayed from another service).</summary>
+    WrongAudience,
+
+    /// <summary>Login: the challenge has expired (or claims to be issued in the future).</summary>
+    ChallengeExpired,
+
+    /// <summary>Login: the challenge was answered before (replay).</summary>
+    ChallengeReplayed,
 }
 
 /// <summary>One check's outcome with a human-readable detail.</summary>
