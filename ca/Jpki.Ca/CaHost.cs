@@ -64,7 +64,7 @@ public static class CaHost
         app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Operator)
             .Accepts<IssueCertificateRequest>("application/json")
-            .Produces<IssuedCertificateAnswer>(StatusCodes.Status201Created)
+            .Produces<Jpki.Core.Registration.IssuedCertificateAnswer>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
@@ -99,6 +99,13 @@ public static class CaHost
             .AddMeter(IssuanceMetrics.MeterName)
             .AddPrometheusExporter());
         services.AddSingleton<IssuanceMetrics>();
+        services.AddSingleton(provider =>
+        {
+            var ca = provider.GetRequiredService<CaServices>();
+            var residents = new Jpki.Core.Registration.ResidentSource((code, cancel) => ca.JukiNet.LookupAsync(code, cancel), ca.ResidentKey, CaServices.ResidentHmacKeyId);
+            return new Jpki.Core.Registration.IssuanceService(
+                ca.Database, ca.Audit, ca.Revoker, ca.Clock, ca.Settings, ca.IssuerKeys, residents, new IssuanceAnswerBodies(), options.Time, provider.GetRequiredService<ILogger<Jpki.Core.Registration.IssuanceService>>());
+        });
         services.AddSingleton<CertificateIssuance>();
         services.AddSingleton(provider => new LoginThrottle(options.Time));
         services.AddSingleton<Accounts.SessionLogin>();

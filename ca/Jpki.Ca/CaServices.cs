@@ -13,12 +13,6 @@ using Microsoft.Extensions.Logging;
 namespace Jpki.Ca;
 
 /// <summary>
-/// The issuer key the CA signs with for one issuer: its store row, its HSM signer and its
-/// certificate's public key imported once for the check after each signature.
-/// </summary>
-public sealed record ActiveIssuerKey(IssuerRow Issuer, IssuerKeyRow Key, Pkcs11Signer Signer, IssuerPublicKey PublicKey);
-
-/// <summary>
 /// What the CA process opens once at start-up and shares between requests: the token and its
 /// issuance session pool, one signer per active issuer key, the resident-code HMAC key, the
 /// audit log (with the checkpoint key), the migrated store and the Juki-Net client.

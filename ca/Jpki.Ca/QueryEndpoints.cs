@@ -27,7 +27,7 @@ public static class QueryEndpoints
                 id = issuer.Id,
                 kind = issuer.Kind,
                 subject = issuer.SubjectDn,
-                certificatePem = active?.CertificateDer is { } der ? CertificateIssuance.Pem(der) : null,
+                certificatePem = active?.CertificateDer is { } der ? Jpki.Core.Registration.CertificatePem.Of(der) : null,
                 ocspUrl = $"{urls.OcspBase.TrimEnd('/')}/ocsp",
                 crlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/full.crl",
                 deltaCrlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/delta.crl",
@@ -35,7 +35,7 @@ public static class QueryEndpoints
                 {
                     id = k.Id,
                     generation = k.Generation,
-                    certificatePem = k.CertificateDer is { } d ? CertificateIssuance.Pem(d) : null,
+                    certificatePem = k.CertificateDer is { } d ? Jpki.Core.Registration.CertificatePem.Of(d) : null,
                     state = k.State,
                 }),
             };

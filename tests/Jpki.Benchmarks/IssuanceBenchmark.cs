@@ -55,7 +55,14 @@ public sealed class IssuanceBenchmark(string root, TimeSpan window, int requests
         await simulator.StartAsync();
         var simulatorAddress = new Uri(simulator.Urls.Single().TrimEnd('/') + "/");
         var settings = JpkiSettings.Load(home);
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel } };
+        // The bench's one operator issues far past accounts.issuancePerOperatorPerHour (120): the
+        // warm-up alone is up to MaxWarmUpRequests. The limit is lifted here, in this CA's settings
+        // only, or the warm-up is refused with 429 issuance-rate-limited.
+        settings = settings with
+        {
+            Hsm = settings.Hsm with { TokenLabel = tokenLabel },
+            Accounts = settings.Accounts with { IssuancePerOperatorPerHour = int.MaxValue, IssuancePerOperatorPerDay = int.MaxValue },
+        };
         await using var ca = CaHost.Build(settings, module, new CaOptions
         {
             ListenUrl = "http://127.0.0.1:0",

@@ -1,33 +1,35 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Jpki.Core;
 using Jpki.Core.Accounts;
+using Jpki.Core.Audit;
 using Jpki.Core.Certificates;
 using Jpki.Core.Issuance;
+using Jpki.Core.Issuers;
 using Jpki.Core.Profiles;
 using Jpki.Core.Signatures;
 using Jpki.Core.Store;
 using Jpki.Hsm;
+using IssuedCertificate = Jpki.Core.Issuance.IssuedCertificate;
 
-namespace Jpki.Ca;
+namespace Jpki.Core.Registration;
 
 /// <summary>A resident certificate's TBS, linted, with the intent recorded before it is signed.</summary>
 public sealed record IntendedCertificate(PreparedCertificate Prepared, SignatureIntent Intent);
 
 /// <summary>
 /// The signature intents of resident certificates (issue 16, finding 5), for
-/// <see cref="CertificateIssuance"/>: the TBS is built and linted and its intent recorded (intent
+/// <see cref="IssuanceService"/>: the TBS is built and linted and its intent recorded (intent
 /// row and 'signature.intended' record) in one write transaction before the HSM is asked; for a
 /// signing certificate that is the transaction that already allocated the day's issuance number
 /// (the subject carries it), so the intent costs no extra write transaction there. After signing,
 /// the transaction that stores the certificate completes the intent, and every way out that drops
 /// the signed certificate writes a 'signature.discarded' record with its reason.
 /// </summary>
-public sealed class IntendedIssuance(CaServices services)
+public sealed class IntendedIssuance(Database database, AuditLog audit)
 {
     private const string AuthenticationIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-    private readonly SignatureLedger ledger = new(services.Audit);
+    private readonly SignatureLedger ledger = new(audit);
 
     /// <summary>
     /// Builds, lints and records the intent of the certificate <paramref name="requestFor"/> makes
@@ -49,7 +51,7 @@ public sealed class IntendedIssuance(CaServices services)
             prepared = CertificateIssuer.Prepare(request, issuerKey.Signer, issuerKey.PublicKey);
         }
 
-        using var tx = await services.Database.BeginWriteAsync(cancellationToken);
+        using var tx = await database.BeginWriteAsync(cancellationToken);
         if (prepared is null)
         {
             // A lint failure rolls the number back with the transaction; a failure after signing leaves a gap, never a reused number.
@@ -59,7 +61,7 @@ public sealed class IntendedIssuance(CaServices services)
 
         var intent = new SignatureIntent(
             serialHex,
-            CertificateIssuance.KindText(kind),
+            ProfilePolicy.KindName(kind),
             issuerKey.Key.Id,
             Convert.ToHexStringLower(prepared.TbsSha256),
             Instant.ToMicros(request!.Validity.NotAfter),
@@ -82,12 +84,12 @@ public sealed class IntendedIssuance(CaServices services)
         }
         catch (IssuanceIntegrityException e)
         {
-            await ledger.DiscardInOwnTransactionAsync(services.Database, intended.Intent, DiscardReasons.IntegrityFailed, e.Message);
+            await ledger.DiscardInOwnTransactionAsync(database, intended.Intent, DiscardReasons.IntegrityFailed, e.Message);
             throw;
         }
         catch (HsmException e)
         {
-            await ledger.DiscardInOwnTransactionAsync(services.Database, intended.Intent, DiscardReasons.HsmError, e.GetType().Name);
+            await ledger.DiscardInOwnTransactionAsync(database, intended.Intent, DiscardReasons.HsmError, e.GetType().Name);
             throw;
         }
     }
@@ -99,14 +101,14 @@ public sealed class IntendedIssuance(CaServices services)
         SignatureLedger.Certified(tx, intended.Intent);
     }
 
-    /// <summary>A re-check under the writers' lock failed: the discard is committed, and <paramref name="problem"/> is the answer.</summary>
-    public async Task<IResult> DiscardAsync(WriteTransaction tx, IntendedCertificate intended, string reason, IResult problem, string? detail = null)
+    /// <summary>A re-check under the writers' lock failed: the discard is committed, and <paramref name="answer"/> is the answer.</summary>
+    public async Task<T> DiscardAsync<T>(WriteTransaction tx, IntendedCertificate intended, string reason, T answer, string? detail = null)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(intended);
         ledger.Discard(tx, intended.Intent, reason, detail);
         await tx.CommitAsync(CancellationToken.None);
-        return problem;
+        return answer;
     }
 
     /// <summary>The transaction that was to store the signed certificate failed (or the request was aborted): recorded in one of its own.</summary>
@@ -114,7 +116,7 @@ public sealed class IntendedIssuance(CaServices services)
     {
         ArgumentNullException.ThrowIfNull(intended);
         ArgumentNullException.ThrowIfNull(failure);
-        return ledger.DiscardInOwnTransactionAsync(services.Database, intended.Intent, DiscardReasons.StoreFailed, failure.GetType().Name);
+        return ledger.DiscardInOwnTransactionAsync(database, intended.Intent, DiscardReasons.StoreFailed, failure.GetType().Name);
     }
 
     private static string IssuanceId(WriteTransaction tx, DateTimeOffset issuedAt, string windowId)

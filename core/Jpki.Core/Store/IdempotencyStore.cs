@@ -1,8 +1,7 @@
 using System.Data.Common;
 using Dapper;
-using Jpki.Core.Store;
 
-namespace Jpki.Ca;
+namespace Jpki.Core.Store;
 
 /// <summary>The first answer given to an account's Idempotency-Key.</summary>
 public sealed class StoredAnswer
@@ -35,26 +34,5 @@ public static class IdempotencyStore
             VALUES (@account, @key, @requestSha256, @status, @body, @createdUs)
             """,
             new { account, key, requestSha256, status, body, createdUs = Instant.NowMicros(tx.Time) });
-    }
-}
-
-/// <summary>
-/// The append-only log of reads about residents (not the hashed audit chain: too many): their
-/// four facts (<c>facts</c>) or the list of their certificates (<c>certificates</c>).
-/// </summary>
-public static class ResidentReadLog
-{
-    public const string Facts = "facts";
-    public const string Certificates = "certificates";
-
-    public static void Append(WriteTransaction tx, string account, string purpose, byte[] residentKey, string hmacKeyId, string disclosed = Facts)
-    {
-        ArgumentNullException.ThrowIfNull(tx);
-        tx.Execute(
-            """
-            INSERT INTO resident_reads (account, purpose, resident_key, hmac_key_id, time_us, disclosed)
-            VALUES (@account, @purpose, @residentKey, @hmacKeyId, @timeUs, @disclosed)
-            """,
-            new { account, purpose, residentKey, hmacKeyId, timeUs = Instant.NowMicros(tx.Time), disclosed });
     }
 }
