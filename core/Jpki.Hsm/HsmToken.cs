@@ -167,6 +167,9 @@ public sealed partial class HsmToken : IDisposable
         }
     }
 
+    /// <summary>Whether the latest login was refused (wrong or locked PIN).</summary>
+    internal bool HasRefusedPin => _refusedPinDigest is not null;
+
     /// <summary>Whether a login was refused and the PIN source now holds another PIN (worth one more login).</summary>
     internal bool HasUntriedPin()
     {

@@ -123,9 +123,10 @@ public sealed class ModuleRecovery
             }
 
             (HsmModuleState State, string Reason)? failure;
-            if (state is HsmModuleState.PinRefused or HsmModuleState.PinLocked)
+            var refusing = _module.AttachedTokens().Where(t => t.HasRefusedPin).ToList();
+            if (state is HsmModuleState.PinRefused or HsmModuleState.PinLocked && refusing.Count > 0)
             {
-                if (!_module.AttachedTokens().Any(t => t.HasUntriedPin()))
+                if (!refusing.Any(t => t.HasUntriedPin()))
                 {
                     return;
                 }

@@ -119,6 +119,106 @@ public sealed class RecoveryTests(SoftHsmFixture hsm)
         Assert.Equal(HsmHealthStatus.Healthy, pool.Health.Status);
     }
 
+    [Fact]
+    public void Wrong_pin_after_a_pin_change_is_a_typed_error_presented_once_and_a_new_pin_file_recovers()
+    {
+        var (label, pinFile) = hsm.NewToken("pinchange");
+        var logger = new CapturingLogger();
+        using var token = HsmToken.Open(hsm.Module, label, PinSource.FromFile(pinFile), logger);
+        token.GenerateKeyPair(KeyKind.EcP256, "k");
+        using var pool = token.CreatePool("pinchange", 2);
+        using var signer = Pkcs11Signer.Open(pool, "k");
+        Verify(signer, "before");
+
+        // Another process changes the user PIN (as an officer would with pkcs11-tool); this
+        // process still has the old one in its PIN file. Our store lock keeps this process out
+        // of the token files while pkcs11-tool rewrites them.
+        var oldPin = File.ReadAllText(pinFile).Trim();
+        var newPin = SoftHsmFixture.RandomPin();
+        using (hsm.Module.LockTokenStore())
+        {
+            var changed = ExternalPkcs11Tool("--token-label", label, "--login", "--pin", oldPin, "--change-pin", "--new-pin", newPin);
+            Assert.True(changed.ExitCode == 0, changed.Output);
+        }
+
+        // SoftHSM reads the new PIN's blob only in C_Initialize: re-initialise the module as after
+        // a loss. The next operation must log in again, with the PIN file's old PIN.
+        Assert.Null(hsm.Module.Reinitialise(TimeSpan.FromSeconds(10)));
+        var refusals = new List<Exception>();
+        for (var i = 0; i < 10; i++)
+        {
+            refusals.Add(Assert.ThrowsAny<HsmException>(() => Verify(signer, "refused")));
+            hsm.Module.Recovery.RecoverIfDue();
+        }
+
+        Assert.All(refusals, e => Assert.IsType<HsmWrongPinException>(e));
+        Assert.Equal(HsmModuleState.PinRefused, hsm.Module.Recovery.Status.State);
+        Assert.Equal(HsmHealthStatus.Unavailable, pool.Health.Status);
+        // One C_Login with the old PIN, not eleven: a real HSM would have locked the PIN by now.
+        Assert.Single(logger.Lines, l => l.Contains("refused the PIN from", StringComparison.Ordinal));
+        Assert.DoesNotContain(oldPin, logger.All, StringComparison.Ordinal);
+
+        // The operator writes the new PIN into the file: the watch loop logs in, without a restart.
+        File.WriteAllText(pinFile, newPin + "\n");
+        var clock = Stopwatch.StartNew();
+        while (hsm.Module.Recovery.RecoverIfDue().State != HsmModuleState.Ok && clock.Elapsed < Patience)
+        {
+            Thread.Sleep(50);
+        }
+
+        Assert.Equal(HsmModuleState.Ok, hsm.Module.Recovery.Status.State);
+        Assert.Equal(HsmHealthStatus.Healthy, pool.Health.Status);
+        Verify(signer, "after");
+        Assert.DoesNotContain(newPin, logger.All, StringComparison.Ordinal);
+        DrainEvents();
+    }
+
+    [Fact]
+    public void Login_refusals_map_to_typed_errors_and_a_locked_pin_is_its_own_type()
+    {
+        // SoftHSM has no retry counter, so CKR_PIN_LOCKED cannot be provoked: the mapping alone.
+        var locked = LoginRefusal.Map("JPKI", new Pkcs11Exception("C_Login", CKR.CKR_PIN_LOCKED));
+        var lockedError = Assert.IsType<HsmPinLockedException>(locked);
+        Assert.Equal("JPKI", lockedError.TokenLabel);
+        Assert.Contains("locked", lockedError.Message, StringComparison.Ordinal);
+        foreach (var wrong in new[] { CKR.CKR_PIN_INCORRECT, CKR.CKR_PIN_INVALID, CKR.CKR_PIN_LEN_RANGE })
+        {
+            Assert.IsType<HsmWrongPinException>(LoginRefusal.Map("JPKI", new Pkcs11Exception("C_Login", wrong)));
+        }
+
+        // Not a PIN problem: the caller handles these as faults of the token or the module.
+        Assert.Null(LoginRefusal.Map("JPKI", new Pkcs11Exception("C_Login", CKR.CKR_TOKEN_NOT_PRESENT)));
+        Assert.Null(LoginRefusal.Map("JPKI", new Pkcs11Exception("C_Login", CKR.CKR_USER_ALREADY_LOGGED_IN)));
+        Assert.True(ModuleRecovery.IsLoss(CKR.CKR_TOKEN_NOT_PRESENT));
+        Assert.True(ModuleRecovery.IsLoss(CKR.CKR_CRYPTOKI_NOT_INITIALIZED));
+        Assert.True(ModuleRecovery.IsLoss(new HsmTokenNotFoundException("JPKI")));
+        Assert.False(ModuleRecovery.IsLoss(CKR.CKR_PIN_LOCKED));
+        Assert.False(ModuleRecovery.IsLoss(new HsmPinLockedException("JPKI")));
+    }
+
+    private (int ExitCode, string Output) ExternalPkcs11Tool(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("pkcs11-tool") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("--module");
+        start.ArgumentList.Add(hsm.ModulePath);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["SOFTHSM2_CONF"] = Path.Combine(hsm.Root, "softhsm2.conf");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill();
+            throw new TimeoutException("pkcs11-tool did not finish in 60 s");
+        }
+
+        return (process.ExitCode, stdout.GetAwaiter().GetResult() + stderr.GetAwaiter().GetResult());
+    }
+
     private static HsmException SignUntilFailure(Pkcs11Signer signer)
     {
         for (var i = 0; i < 50; i++)
