@@ -31,7 +31,6 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private readonly string root = Directory.CreateTempSubdirectory("jpki-hsm-outage-").FullName;
     private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private ServiceProcess? caProcess;
     private ServiceProcess? ocspProcess;
 
@@ -68,7 +67,6 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        http.Dispose();
         foreach (var process in new[] { caProcess, ocspProcess })
         {
             if (process is not null)
@@ -211,7 +209,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(caProcess!.Address, "api/v1/certificates"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
         request.Content = JsonContent.Create(new { residentCode = code, kind = "authentication", csr = SoftwareCsr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
-        using var response = await http.SendAsync(request);
+        using var response = await ca.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
     }
@@ -228,7 +226,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
 
     private async Task<X509Certificate> IssuerCertificateAsync(string issuerId)
     {
-        var issuers = await http.GetFromJsonAsync<JsonElement>(new Uri(caProcess!.Address, "api/v1/issuers"));
+        var issuers = await ca.Http.GetFromJsonAsync<JsonElement>(new Uri(caProcess!.Address, "api/v1/issuers"));
         var pem = issuers.EnumerateArray().Single(i => i.GetProperty("id").GetString() == issuerId).GetProperty("certificatePem").GetString()!;
         return new X509CertificateParser().ReadCertificate(System.Text.Encoding.ASCII.GetBytes(pem));
     }
@@ -249,13 +247,13 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
 
         using var content = new ByteArrayContent(generator.Generate().GetEncoded());
         content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
-        using var response = await http.PostAsync(new Uri(ocspProcess!.Address, "ocsp"), content);
+        using var response = await ca.Http.PostAsync(new Uri(ocspProcess!.Address, "ocsp"), content);
         return new OcspResp(await response.Content.ReadAsByteArrayAsync()).Status;
     }
 
     private async Task<(int Code, JsonElement Body)> HealthAsync(Uri address)
     {
-        using var response = await http.GetAsync(new Uri(address, "healthz"));
+        using var response = await ca.Http.GetAsync(new Uri(address, "healthz"));
         return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
