@@ -133,6 +133,19 @@ public static class CaHost
         // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the CA exits for its supervisor to restart it.
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<CaServices>().HsmWatch;
+            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
+            watch.Unrecoverable += _ =>
+            {
+                Environment.ExitCode = Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode;
+                lifetime.StopApplication();
+            };
+            return new BackgroundLoop(watch.RunAsync);
+        });
         services.AddSingleton<Auditing.AuditorReports>();
         Auditing.AuditorPages.AddServices(services);
     }

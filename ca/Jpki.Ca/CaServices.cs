@@ -57,6 +57,9 @@ public sealed class CaServices : IDisposable
 
     public JukiNetFeedApplier FeedApplier { get; private set; } = null!;
 
+    /// <summary>Re-initialises the module after a token loss and audits the outage (<c>hsm.alarm</c>, <c>hsm.recovered</c>); a hosted loop.</summary>
+    public Jpki.Core.HsmFaults.HsmOutageWatch HsmWatch { get; private set; } = null!;
+
     /// <summary>For the health probe of Juki-Net (<c>GET {base}/healthz</c>), short timeout.</summary>
     public HttpClient HealthProbeHttp { get; private set; } = null!;
 
@@ -103,6 +106,8 @@ public sealed class CaServices : IDisposable
         // A previous process may have been killed between a commit and its checkpoint-file append.
         Audit.RecoverCheckpointFile(Database);
 
+        module.Recovery.Policy = Settings.Hsm.RecoveryPolicy();
+        HsmWatch = new Jpki.Core.HsmFaults.HsmOutageWatch(module, Database, Audit, "system/ca", loggers.CreateLogger<Jpki.Core.HsmFaults.HsmOutageWatch>());
         Clock = new ClockGuard(Options.ClockSource ?? new SystemClockSyncSource(Settings.Clock, Options.Time), Settings.Clock, Database, Audit, "system/ca", loggers.CreateLogger<ClockGuard>());
         Revoker = new CertificateRevoker(Audit);
         FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);

@@ -235,6 +235,7 @@ public static class QueryEndpoints
     {
         ArgumentNullException.ThrowIfNull(services);
         var hsm = services.IssuancePool.Probe();
+        var hsmModule = services.HsmWatch.Health;
         string store;
         string? installMode = null;
         try
@@ -257,7 +258,7 @@ public static class QueryEndpoints
         var witness = services.AuditRuntime.Witness?.Status;
         var clock = services.Clock.Current;
         // A clock warning (no source on a demonstration install) is degraded but still 200: the CA issues.
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
+        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && services.HsmWatch.Ok && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
         return Results.Json(
             new
             {
@@ -269,7 +270,8 @@ public static class QueryEndpoints
                     mode = installMode ?? InstallMode.Demo,
                     warning = installMode == InstallMode.Production ? null : "demonstration install: the built-in accounts' passwords and tokens are files under secrets/; set up a production install with ./jpki hsm init --production",
                 },
-                hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
+                // module: the PKCS#11 module's own state (lost, pin-refused ...) and its re-initialisations (docs/hsm-faults.md).
+                hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = hsmModule },
                 store,
                 jukiNet,
                 feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },

@@ -81,3 +81,39 @@ public sealed class HsmTokenStoreBusyException(string lockPath, TimeSpan waited)
 {
     public string LockPath { get; } = lockPath;
 }
+
+/// <summary>
+/// The module was finalised to be initialised again and C_Initialize has not succeeded since
+/// (e.g. SoftHSM's token directory is missing). <see cref="ModuleRecovery"/> keeps trying.
+/// </summary>
+public sealed class HsmModuleUnavailableException(string modulePath, string reason)
+    : HsmException($"PKCS#11 module '{modulePath}' is not initialised: {reason}")
+{
+    public string ModulePath { get; } = modulePath;
+}
+
+/// <summary>
+/// An operation stayed inside the module longer than re-initialisation may wait for it: the
+/// module cannot be finalised safely under it, so the process should exit and be restarted.
+/// </summary>
+public sealed class HsmModuleStuckException(string modulePath, TimeSpan waited)
+    : HsmException($"an operation stayed inside PKCS#11 module '{modulePath}' for more than {waited.TotalSeconds:0} s; it cannot be re-initialised in this process")
+{
+    public string ModulePath { get; } = modulePath;
+}
+
+/// <summary>What a refused C_Login means, as a typed error (null: not a refusal of the PIN).</summary>
+public static class LoginRefusal
+{
+    /// <summary>CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE → wrong PIN; CKR_PIN_LOCKED → locked; anything else → null.</summary>
+    public static HsmException? Map(string tokenLabel, Net.Pkcs11Interop.Common.Pkcs11Exception e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return e.RV switch
+        {
+            Net.Pkcs11Interop.Common.CKR.CKR_PIN_INCORRECT or Net.Pkcs11Interop.Common.CKR.CKR_PIN_INVALID or Net.Pkcs11Interop.Common.CKR.CKR_PIN_LEN_RANGE => new HsmWrongPinException(tokenLabel, e),
+            Net.Pkcs11Interop.Common.CKR.CKR_PIN_LOCKED => new HsmPinLockedException(tokenLabel, e),
+            _ => null,
+        };
+    }
+}

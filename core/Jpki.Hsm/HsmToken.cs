@@ -23,7 +23,13 @@ public sealed partial class HsmToken : IDisposable
     private readonly PinSource _pin;
     private readonly ILogger _logger;
     private readonly Lock _anchorLock = new();
+    private readonly List<SessionPool> _pools = [];
     private ISession? _anchor;
+
+    // SHA-256 of the last PIN the token refused (wrong or locked): never presented again, so a
+    // recovery loop cannot walk a real HSM's retry counter down to a locked PIN.
+    private byte[]? _refusedPinDigest;
+    private bool _refusedAsLocked;
 
     private HsmToken(Pkcs11Module module, string label, PinSource pin, ILogger logger)
     {
@@ -37,8 +43,11 @@ public sealed partial class HsmToken : IDisposable
 
     internal Pkcs11InteropFactories Factories => _module.Factories;
 
+    /// <summary>The module this token was opened on (its generation and recovery).</summary>
+    public Pkcs11Module Module => _module;
+
     /// <summary>The token store's cross-process lock, for callers that list objects themselves.</summary>
-    internal TokenStoreLock.Scope LockTokenStore() => _module.LockTokenStore();
+    internal Pkcs11Module.StoreScope LockTokenStore() => _module.LockTokenStore();
 
     /// <summary>Finds the token by label and logs in with the PIN from <paramref name="pin"/>.</summary>
     /// <exception cref="HsmTokenNotFoundException">no token has that label.</exception>
@@ -50,6 +59,7 @@ public sealed partial class HsmToken : IDisposable
         try
         {
             token.EnsureLoggedIn();
+            module.Attach(token);
         }
         catch
         {
@@ -109,8 +119,82 @@ public sealed partial class HsmToken : IDisposable
     }
 
     /// <summary>Creates a session pool for one purpose (issuance, OCSP, CRL, ...).</summary>
-    public SessionPool CreatePool(string purpose, int size, HsmRetryPolicy? retry = null, TimeProvider? time = null) =>
-        new(this, purpose, size, retry ?? HsmRetryPolicy.Default, time ?? TimeProvider.System, _logger);
+    public SessionPool CreatePool(string purpose, int size, HsmRetryPolicy? retry = null, TimeProvider? time = null)
+    {
+        var pool = new SessionPool(this, purpose, size, retry ?? HsmRetryPolicy.Default, time ?? TimeProvider.System, _logger);
+        lock (_pools)
+        {
+            _pools.Add(pool);
+        }
+
+        return pool;
+    }
+
+    internal IReadOnlyList<SessionPool> Pools()
+    {
+        lock (_pools)
+        {
+            return [.. _pools];
+        }
+    }
+
+    internal void Forget(SessionPool pool)
+    {
+        lock (_pools)
+        {
+            _pools.Remove(pool);
+        }
+    }
+
+    /// <summary>
+    /// Closes every pooled session and the anchor before the module is finalised (the caller
+    /// holds the module's gate for writing, so none is in use). The login goes with them.
+    /// </summary>
+    internal void ReleaseSessions()
+    {
+        foreach (var pool in Pools())
+        {
+            pool.DrainIdle();
+        }
+
+        lock (_anchorLock)
+        {
+            if (_anchor is not null)
+            {
+                CloseQuietly(_anchor);
+                _anchor = null;
+            }
+        }
+    }
+
+    /// <summary>Whether the latest login was refused (wrong or locked PIN).</summary>
+    internal bool HasRefusedPin => _refusedPinDigest is not null;
+
+    /// <summary>Whether a login was refused and the PIN source now holds another PIN (worth one more login).</summary>
+    internal bool HasUntriedPin()
+    {
+        if (_refusedPinDigest is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            var pin = _pin.Read();
+            try
+            {
+                return !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Security.Cryptography.SHA256.HashData(pin), _refusedPinDigest);
+            }
+            finally
+            {
+                Array.Clear(pin);
+            }
+        }
+        catch (HsmPinSourceException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Opens a new session, logging in again if the token forgot the login (after it went away
@@ -165,22 +249,30 @@ public sealed partial class HsmToken : IDisposable
             var slot = _module.FindSlot(Label) ?? throw new HsmTokenNotFoundException(Label);
             _anchor ??= slot.OpenSession(SessionType.ReadOnly);
             var pin = _pin.Read();
+            var digest = System.Security.Cryptography.SHA256.HashData(pin);
             try
             {
+                if (_refusedPinDigest is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(digest, _refusedPinDigest))
+                {
+                    // Not presented again: each wrong C_Login counts towards a real HSM's lockout.
+                    throw _refusedAsLocked ? new HsmPinLockedException(Label) : new HsmWrongPinException(Label);
+                }
+
                 _anchor.Login(CKU.CKU_USER, pin);
+                _refusedPinDigest = null;
                 _logger.LogInformation("Logged in to token {Token}", Label);
             }
             catch (Pkcs11Exception e) when (e.RV == CKR.CKR_USER_ALREADY_LOGGED_IN)
             {
                 // Login is per token: another session of this process already did it.
+                _refusedPinDigest = null;
             }
-            catch (Pkcs11Exception e) when (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE)
+            catch (Pkcs11Exception e) when (LoginRefusal.Map(Label, e) is { } refusal)
             {
-                throw new HsmWrongPinException(Label, e);
-            }
-            catch (Pkcs11Exception e) when (e.RV == CKR.CKR_PIN_LOCKED)
-            {
-                throw new HsmPinLockedException(Label, e);
+                _refusedPinDigest = digest;
+                _refusedAsLocked = refusal is HsmPinLockedException;
+                _logger.LogError("Token {Token} refused the PIN from {PinSource} ({Rv}); it is not presented again until the PIN source changes", Label, _pin, e.RV);
+                throw refusal;
             }
             finally
             {
@@ -381,14 +473,16 @@ public sealed partial class HsmToken : IDisposable
         {
             session.Dispose();
         }
-        catch (Pkcs11Exception)
+        catch (Exception e) when (e is Pkcs11Exception or ObjectDisposedException)
         {
-            // The session is already gone with the token; nothing to release.
+            // The session is already gone with the token (or its module instance); nothing to release.
         }
     }
 
     public void Dispose()
     {
+        _module.Detach(this);
+        using var use = _module.EnterUse();
         lock (_anchorLock)
         {
             if (_anchor is not null)

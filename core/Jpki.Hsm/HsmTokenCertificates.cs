@@ -66,9 +66,9 @@ public sealed partial class HsmToken
     public static IReadOnlyList<(string Label, byte[] Der)> ReadCertificates(Pkcs11Module module, string tokenLabel)
     {
         ArgumentNullException.ThrowIfNull(module);
+        using var held = module.LockTokenStore();
         var slot = module.FindSlot(tokenLabel) ?? throw new HsmTokenNotFoundException(tokenLabel);
         using var session = slot.OpenSession(SessionType.ReadOnly);
-        using var held = module.LockTokenStore();
         var f = module.Factories.ObjectAttributeFactory;
         var result = new List<(string, byte[])>();
         foreach (var handle in session.FindAllObjects([f.Create(CKA.CKA_CLASS, CKO.CKO_CERTIFICATE)]))
@@ -88,9 +88,9 @@ public sealed partial class HsmToken
     public static void SetUserPin(Pkcs11Module module, string tokenLabel, byte[] soPin, byte[] newUserPin)
     {
         ArgumentNullException.ThrowIfNull(module);
+        using var held = module.LockTokenStore();
         var slot = module.FindSlot(tokenLabel) ?? throw new HsmTokenNotFoundException(tokenLabel);
         using var session = slot.OpenSession(SessionType.ReadWrite);
-        using var held = module.LockTokenStore();
         try
         {
             session.Login(CKU.CKU_SO, soPin);

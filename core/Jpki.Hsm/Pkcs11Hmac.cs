@@ -12,9 +12,9 @@ public sealed class Pkcs11Hmac : IDisposable
 {
     private readonly SessionPool _pool;
     private readonly IMechanism _mechanism;
-    private volatile IObjectHandle? _handle;
+    private volatile KeyHandle? _handle;
 
-    private Pkcs11Hmac(SessionPool pool, string keyLabel, IObjectHandle handle)
+    private Pkcs11Hmac(SessionPool pool, string keyLabel, KeyHandle handle)
     {
         _pool = pool;
         KeyLabel = keyLabel;
@@ -27,9 +27,9 @@ public sealed class Pkcs11Hmac : IDisposable
     /// <exception cref="HsmKeyNotFoundException">the token has no secret key with that label.</exception>
     public static Pkcs11Hmac Open(SessionPool pool, string keyLabel)
     {
-        var handle = pool.Execute(session =>
-            pool.Token.FindObject(session, CKO.CKO_SECRET_KEY, keyLabel)
-            ?? throw new HsmKeyNotFoundException(pool.Token.Label, keyLabel));
+        var handle = pool.Execute(session => new KeyHandle(
+            pool.Token.FindObject(session, CKO.CKO_SECRET_KEY, keyLabel) ?? throw new HsmKeyNotFoundException(pool.Token.Label, keyLabel),
+            pool.Token.Module.Generation));
         return new Pkcs11Hmac(pool, keyLabel, handle);
     }
 
@@ -41,11 +41,18 @@ public sealed class Pkcs11Hmac : IDisposable
         {
             try
             {
-                var handle = _handle
-                    ?? _pool.Token.FindObject(session, CKO.CKO_SECRET_KEY, KeyLabel)
-                    ?? throw new TransientKeyException($"key '{KeyLabel}' is not visible in token '{_pool.Token.Label}'");
-                _handle = handle;
-                return session.Sign(_mechanism, handle, input);
+                // Handles of an older module generation name nothing, or another key (see Pkcs11Signer).
+                var generation = _pool.Token.Module.Generation;
+                if (_handle is not { } cached || cached.Generation != generation)
+                {
+                    cached = new KeyHandle(
+                        _pool.Token.FindObject(session, CKO.CKO_SECRET_KEY, KeyLabel)
+                            ?? throw new TransientKeyException($"key '{KeyLabel}' is not visible in token '{_pool.Token.Label}'"),
+                        generation);
+                    _handle = cached;
+                }
+
+                return session.Sign(_mechanism, cached.Handle, input);
             }
             catch (Pkcs11Exception e) when (SessionPool.IsTokenFault(e.RV))
             {
@@ -57,3 +64,6 @@ public sealed class Pkcs11Hmac : IDisposable
 
     public void Dispose() => _mechanism.Dispose();
 }
+
+/// <summary>An object handle and the module generation it was found in.</summary>
+internal sealed record KeyHandle(IObjectHandle Handle, long Generation);

@@ -20,7 +20,7 @@ public sealed class Pkcs11Signer : ISigner, IDisposable
     private readonly IMechanism _rsaPkcs;
     private readonly IMechanism _rsaPss;
     private readonly IMechanism _ecdsa;
-    private volatile IObjectHandle? _handle;
+    private volatile KeyHandle? _handle;
 
     private Pkcs11Signer(SessionPool pool, string keyLabel, PublicKeyDescription publicKey)
     {
@@ -51,11 +51,12 @@ public sealed class Pkcs11Signer : ISigner, IDisposable
     /// <exception cref="HsmKeyNotFoundException">the token has no such key pair.</exception>
     public static Pkcs11Signer Open(SessionPool pool, string keyLabel)
     {
-        IObjectHandle? handle = null;
+        KeyHandle? handle = null;
         var publicKey = pool.Execute(session =>
         {
-            handle = pool.Token.FindObject(session, CKO.CKO_PRIVATE_KEY, keyLabel)
-                ?? throw new HsmKeyNotFoundException(pool.Token.Label, keyLabel);
+            handle = new KeyHandle(
+                pool.Token.FindObject(session, CKO.CKO_PRIVATE_KEY, keyLabel) ?? throw new HsmKeyNotFoundException(pool.Token.Label, keyLabel),
+                pool.Token.Module.Generation);
             return pool.Token.ReadPublicKey(session, keyLabel);
         });
         return new Pkcs11Signer(pool, keyLabel, publicKey) { _handle = handle };
@@ -112,21 +113,22 @@ public sealed class Pkcs11Signer : ISigner, IDisposable
     }
 
     /// <summary>
-    /// The private key's handle, found once and reused (handles are valid in every session of
-    /// the application). A key that was there and is not now means the token's objects went away
-    /// for the moment: a transient fault for the pool to retry.
+    /// The private key's handle, found once per module generation and reused (handles are valid
+    /// in every session of the application, and mean nothing after C_Initialize: SoftHSM numbers
+    /// them again from 1, so an old handle could name another key). A key that was there and is
+    /// not now means the token's objects went away for the moment: a transient fault for the pool to retry.
     /// </summary>
     private IObjectHandle Handle(ISession session)
     {
-        var handle = _handle;
-        if (handle is not null)
+        var generation = _pool.Token.Module.Generation;
+        if (_handle is { } cached && cached.Generation == generation)
         {
-            return handle;
+            return cached.Handle;
         }
 
-        handle = _pool.Token.FindObject(session, CKO.CKO_PRIVATE_KEY, KeyLabel)
+        var handle = _pool.Token.FindObject(session, CKO.CKO_PRIVATE_KEY, KeyLabel)
             ?? throw new TransientKeyException($"key '{KeyLabel}' is not visible in token '{_pool.Token.Label}'");
-        _handle = handle;
+        _handle = new KeyHandle(handle, generation);
         return handle;
     }
 

@@ -19,7 +19,7 @@ public sealed class SessionPool : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _slots;
-    private readonly ConcurrentBag<ISession> _idle = [];
+    private readonly ConcurrentBag<PooledSession> _idle = [];
     private volatile HsmHealth _health;
     private bool _disposed;
 
@@ -47,12 +47,15 @@ public sealed class SessionPool : IDisposable
 
     /// <summary>
     /// Runs <paramref name="operation"/> on a pooled session. Token faults (session or device
-    /// gone, key handle invalid, logged out) are retried on a new session; other PKCS#11 errors
-    /// and <see cref="HsmException"/>s go straight to the caller.
+    /// gone, key handle invalid, logged out) are retried on a new session; a loss error on a
+    /// fresh session also asks <see cref="ModuleRecovery"/> to re-initialise the module before
+    /// the next attempt. Other PKCS#11 errors and <see cref="HsmException"/>s go straight to
+    /// the caller; a refused PIN marks the pool unavailable and is never retried here.
     /// </summary>
     public T Execute<T>(Func<ISession, T> operation)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var module = _token.Module;
         Exception? last = null;
         for (var attempt = 1; attempt <= _retry.MaxAttempts; attempt++)
         {
@@ -66,63 +69,103 @@ public sealed class SessionPool : IDisposable
                 throw new TimeoutException($"no '{Purpose}' HSM session free within {_retry.AcquireTimeout.TotalSeconds:0.#} s (pool size {Size})");
             }
 
-            ISession? session = null;
-            var keep = false;
+            long generation;
+            var fresh = false;
+            Exception? fault = null;
             try
             {
-                session = _idle.TryTake(out var idle) ? idle : _token.OpenSession();
-                var result = operation(session);
-                keep = true;
-                MarkHealthy();
-                return result;
-            }
-            catch (Pkcs11Exception e) when (IsTokenFault(e.RV))
-            {
-                last = e;
-                if (e.RV == CKR.CKR_USER_NOT_LOGGED_IN)
+                // The module is not re-initialised while this attempt is inside it.
+                using var use = module.EnterUse();
+                generation = module.Generation;
+                ISession? session = null;
+                var keep = false;
+                try
                 {
-                    TryRelogin();
-                }
+                    session = TakeIdle(generation);
+                    if (session is null)
+                    {
+                        fresh = true;
+                        session = _token.OpenSession();
+                    }
 
-                _logger.LogWarning("HSM '{Purpose}' pool: {Method} failed with {Rv} (attempt {Attempt}/{Max})", Purpose, e.Method, e.RV, attempt, _retry.MaxAttempts);
-            }
-            catch (TransientKeyException e)
-            {
-                last = e;
-                _logger.LogWarning("HSM '{Purpose}' pool: {Message} (attempt {Attempt}/{Max})", Purpose, e.Message, attempt, _retry.MaxAttempts);
-            }
-            catch (HsmTokenNotFoundException e)
-            {
-                // The token vanished from the slot list mid-operation: the same fault, seen earlier.
-                last = e;
-                _logger.LogWarning("HSM '{Purpose}' pool: {Message} (attempt {Attempt}/{Max})", Purpose, e.Message, attempt, _retry.MaxAttempts);
-            }
-            catch (Exception)
-            {
-                keep = session is not null;
-                throw;
+                    var result = operation(session);
+                    keep = true;
+                    MarkHealthy();
+                    return result;
+                }
+                catch (Pkcs11Exception e) when (IsTokenFault(e.RV))
+                {
+                    fault = e;
+                    if (e.RV == CKR.CKR_USER_NOT_LOGGED_IN)
+                    {
+                        TryRelogin();
+                    }
+
+                    _logger.LogWarning("HSM '{Purpose}' pool: {Method} failed with {Rv} (attempt {Attempt}/{Max})", Purpose, e.Method, e.RV, attempt, _retry.MaxAttempts);
+                }
+                catch (Exception e) when (e is TransientKeyException or HsmTokenNotFoundException or HsmModuleUnavailableException)
+                {
+                    // A key or the token vanished mid-operation, or the module is being brought back: the same fault, seen earlier.
+                    fault = e;
+                    _logger.LogWarning("HSM '{Purpose}' pool: {Message} (attempt {Attempt}/{Max})", Purpose, e.Message, attempt, _retry.MaxAttempts);
+                }
+                catch (Exception e) when (e is HsmWrongPinException or HsmPinLockedException)
+                {
+                    module.Recovery.ReportLoginRefused((HsmException)e);
+                    MarkUnavailable(e.Message);
+                    throw;
+                }
+                catch (Exception)
+                {
+                    keep = session is not null;
+                    throw;
+                }
+                finally
+                {
+                    if (session is not null)
+                    {
+                        if (keep)
+                        {
+                            _idle.Add(new PooledSession(session, generation));
+                        }
+                        else
+                        {
+                            CloseQuietly(session);
+                        }
+                    }
+                }
             }
             finally
             {
-                if (session is not null)
-                {
-                    if (keep)
-                    {
-                        _idle.Add(session);
-                    }
-                    else
-                    {
-                        CloseQuietly(session);
-                    }
-                }
-
                 _slots.Release();
+            }
+
+            last = fault;
+            if (fresh && ModuleRecovery.IsLoss(fault!))
+            {
+                // A session opened just now failed as well: the module itself lost the token.
+                // Outside the gate, so re-initialisation can wait for the other threads to leave.
+                module.Recovery.ReportLoss(generation, $"'{Purpose}' pool: {fault!.Message}");
             }
         }
 
         var error = new HsmTokenUnavailableException(_token.Label, Purpose, _retry.MaxAttempts, last);
         MarkUnavailable(error.Message);
         throw error;
+    }
+
+    /// <summary>An idle session opened in this module generation, or null; older ones are dropped unclosed (their module instance is gone).</summary>
+    private ISession? TakeIdle(long generation)
+    {
+        while (_idle.TryTake(out var pooled))
+        {
+            if (pooled.Generation == generation)
+            {
+                return pooled.Session;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -153,11 +196,12 @@ public sealed class SessionPool : IDisposable
     /// Drops every idle session (after a token fault their handles may point at nothing). Busy
     /// sessions are replaced as their operations fail.
     /// </summary>
-    private void DrainIdle()
+    internal void DrainIdle()
     {
-        while (_idle.TryTake(out var s))
+        using var use = _token.Module.EnterUse();
+        while (_idle.TryTake(out var pooled))
         {
-            CloseQuietly(s);
+            CloseQuietly(pooled.Session);
         }
     }
 
@@ -199,7 +243,7 @@ public sealed class SessionPool : IDisposable
         or CKR.CKR_TOKEN_NOT_PRESENT or CKR.CKR_TOKEN_NOT_RECOGNIZED or CKR.CKR_SLOT_ID_INVALID
         or CKR.CKR_GENERAL_ERROR or CKR.CKR_FUNCTION_FAILED
         or CKR.CKR_KEY_HANDLE_INVALID or CKR.CKR_OBJECT_HANDLE_INVALID
-        or CKR.CKR_USER_NOT_LOGGED_IN or CKR.CKR_OPERATION_ACTIVE;
+        or CKR.CKR_USER_NOT_LOGGED_IN or CKR.CKR_OPERATION_ACTIVE or CKR.CKR_CRYPTOKI_NOT_INITIALIZED;
 
     private static void CloseQuietly(ISession session)
     {
@@ -207,9 +251,9 @@ public sealed class SessionPool : IDisposable
         {
             session.Dispose();
         }
-        catch (Pkcs11Exception)
+        catch (Exception e) when (e is Pkcs11Exception or ObjectDisposedException)
         {
-            // Already gone with the token.
+            // Already gone with the token, or with the module instance it was opened in.
         }
     }
 
@@ -221,6 +265,7 @@ public sealed class SessionPool : IDisposable
         }
 
         _disposed = true;
+        _token.Forget(this);
         DrainIdle();
         _slots.Dispose();
     }
@@ -247,6 +292,9 @@ public enum HsmHealthStatus
 
 /// <summary>A pool's health: its status, since when, and the last fault if unavailable.</summary>
 public sealed record HsmHealth(HsmHealthStatus Status, DateTimeOffset Since, string? LastError);
+
+/// <summary>A session of the pool and the module generation it was opened in.</summary>
+internal sealed record PooledSession(ISession Session, long Generation);
 
 /// <summary>A key that was found before is not found now: the token's objects are gone for the moment.</summary>
 internal sealed class TransientKeyException(string message) : Exception(message);

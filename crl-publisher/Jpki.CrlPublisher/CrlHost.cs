@@ -69,6 +69,19 @@ public static partial class CrlHost
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the publisher exits for its supervisor to restart it.
+        builder.Services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<CrlPublisherServices>().HsmWatch;
+            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
+            watch.Unrecoverable += _ =>
+            {
+                Environment.ExitCode = Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode;
+                lifetime.StopApplication();
+            };
+            return new BackgroundLoop(watch.RunAsync);
+        });
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
             provider.GetRequiredService<CrlPublisherServices>().Database,
             VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
@@ -114,8 +127,9 @@ public static partial class CrlHost
         var clock = services.Clock.Current;
         return Results.Json(new
         {
-            status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
+            status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
             hsm = services.Pool.Health.Status.ToString(),
+            hsmModule = services.HsmWatch.Health,
             clock = clock.Health(),
             clockDeferred = services.Deferred.Pending,
             stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),

@@ -41,6 +41,9 @@ public sealed class CrlPublisherServices : IDisposable
     /// <summary>Whether the clock is good enough to sign CRLs (<c>clock.*</c>, docs/clock.md).</summary>
     public ClockGuard Clock { get; private set; } = null!;
 
+    /// <summary>Re-initialises the module after a token loss and audits the outage (<c>hsm.alarm</c>, <c>hsm.recovered</c>); a hosted loop.</summary>
+    public Jpki.Core.HsmFaults.HsmOutageWatch HsmWatch { get; private set; } = null!;
+
     /// <summary>Publications the clock check refused, published when it passes again.</summary>
     public DeferredCrlPublications Deferred { get; private set; } = null!;
 
@@ -102,6 +105,8 @@ public sealed class CrlPublisherServices : IDisposable
             throw new InvalidOperationException("the store lists no issuer key that signs CRLs: run ./jpki hsm init");
         }
 
+        module.Recovery.Policy = settings.Hsm.RecoveryPolicy();
+        HsmWatch = new Jpki.Core.HsmFaults.HsmOutageWatch(module, Database, Audit, SeriesPublisher.Actor, loggers.CreateLogger<Jpki.Core.HsmFaults.HsmOutageWatch>());
         Clock = new ClockGuard(clockSource ?? new SystemClockSyncSource(settings.Clock, time), settings.Clock, Database, Audit, SeriesPublisher.Actor, loggers.CreateLogger<ClockGuard>());
         Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite, Clock = Clock });
         Deferred = new DeferredCrlPublications(Publisher, Clock, time, loggers.CreateLogger<DeferredCrlPublications>());

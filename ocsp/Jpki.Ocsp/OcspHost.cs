@@ -1,6 +1,7 @@
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.HsmFaults;
 using Jpki.Core.Issuers;
 using Jpki.Core.Store;
 using Jpki.Hosting;
@@ -100,6 +101,20 @@ public static class OcspHost
             provider.GetRequiredService<ILogger<OcspEndpoint>>()));
 
         // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the responder exits for its supervisor to restart it.
+        builder.Services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<OcspServices>().HsmWatch;
+            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
+            watch.Unrecoverable += _ =>
+            {
+                Environment.ExitCode = HsmOutageWatch.RestartExitCode;
+                lifetime.StopApplication();
+            };
+            return new BackgroundLoop(watch.RunAsync);
+        });
+
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
@@ -107,12 +122,12 @@ public static class OcspHost
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
         {
             var hsm = services.Pool.Health;
-            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.Directory.Count > 0;
+            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0;
             return Results.Json(
                 new
                 {
                     status = healthy ? "ok" : "degraded",
-                    hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError },
+                    hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = services.HsmWatch.Health },
                     issuerKeys = services.Directory.Count,
                     signatures = services.Signatures.Count,
                     cachedAnswers = cache.Count,
@@ -171,6 +186,9 @@ public sealed class OcspServices : IDisposable
     /// <summary>The audit chain, for the records the responder writes (<c>ocsp.queries-archived</c>).</summary>
     public AuditLog Audit { get; private set; } = null!;
 
+    /// <summary>Re-initialises the module after a token loss and audits the outage (<c>hsm.alarm</c>, <c>hsm.recovered</c>); a hosted loop.</summary>
+    public HsmOutageWatch HsmWatch { get; private set; } = null!;
+
     /// <exception cref="InvalidOperationException">No issuer key has a responder: run <c>./jpki hsm init</c>.</exception>
     public static OcspServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers)
     {
@@ -191,6 +209,8 @@ public sealed class OcspServices : IDisposable
             }
 
             services.Audit = OpenAudit(settings, services);
+            module.Recovery.Policy = settings.Hsm.RecoveryPolicy();
+            services.HsmWatch = new HsmOutageWatch(module, services.Database, services.Audit, "system/ocsp", loggers.CreateLogger<HsmOutageWatch>());
 
             return services;
         }

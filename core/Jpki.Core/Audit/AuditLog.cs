@@ -89,7 +89,17 @@ public sealed class AuditLog
         if (seq - head.LastCheckpointSeq >= options.CheckpointEveryRecords
             || timeUs - head.LastCheckpointUs >= (long)options.CheckpointInterval.TotalMicroseconds)
         {
-            checkpoint = WriteCheckpoint(tx, seq, hash, timeUs);
+            try
+            {
+                checkpoint = WriteCheckpoint(tx, seq, hash, timeUs);
+            }
+            catch (HsmException)
+            {
+                // The HSM is down (it signs before anything is written): the record is chained
+                // without its checkpoint, and the tail checkpointer covers it once the HSM is back.
+                // Failing the append instead would lose the records an outage needs most — a
+                // signature's discard, the hsm.alarm itself (docs/hsm-faults.md).
+            }
         }
 
         return new AuditEntry(seq, Instant.FromMicros(timeUs), hash, checkpoint);

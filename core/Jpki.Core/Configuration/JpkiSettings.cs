@@ -170,6 +170,18 @@ public sealed record HsmSettings
     public int OcspPoolSize { get; init; } = 2;
 
     public int CrlPoolSize { get; init; } = 1;
+
+    /// <summary>
+    /// The longest wait between two re-initialisations of a module that lost its token (the
+    /// first comes at once, then 250 ms doubling up to this); docs/hsm-faults.md.
+    /// </summary>
+    public int RecoveryMaxDelayMs { get; init; } = 5000;
+
+    /// <summary>The recovery policy these settings make (at least 250 ms between attempts).</summary>
+    public Jpki.Hsm.HsmRecoveryPolicy RecoveryPolicy() => Jpki.Hsm.HsmRecoveryPolicy.Default with
+    {
+        MaxDelay = TimeSpan.FromMilliseconds(Math.Max(250, RecoveryMaxDelayMs)),
+    };
 }
 
 public sealed record PrefectureSettings

@@ -30,6 +30,63 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void Records_appended_while_the_hsm_cannot_sign_are_chained_and_checkpointed_once_it_is_back()
+    {
+        // A token of its own whose key files go away: a real HSM that cannot sign for a while.
+        var hsm = TestHsm.Instance;
+        var label = "outage-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        var pinFile = Path.Combine(fixture.ScratchDirectory, label + ".pin");
+        var pin = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        File.WriteAllText(pinFile, pin);
+        Jpki.Hsm.HsmToken.Initialise(hsm.Module, label, System.Security.Cryptography.RandomNumberGenerator.GetBytes(8), System.Text.Encoding.UTF8.GetBytes(pin));
+        using var token = Jpki.Hsm.HsmToken.Open(hsm.Module, label, Jpki.Hsm.PinSource.FromFile(pinFile));
+        token.GenerateKeyPair(Jpki.Hsm.KeyKind.EcP256, "checkpoint");
+        using var pool = token.CreatePool("outage", 1, Jpki.Hsm.HsmRetryPolicy.Default with { FirstDelay = TimeSpan.FromMilliseconds(5), MaxDelay = TimeSpan.FromMilliseconds(10) });
+        using var outageSigner = Jpki.Hsm.Pkcs11Signer.Open(pool, "checkpoint");
+        var name = nameof(Records_appended_while_the_hsm_cannot_sign_are_chained_and_checkpointed_once_it_is_back);
+        var clock = new ManualClock(Start);
+        var database = new Database(fixture.CreateStore(name), clock);
+        Migrator.ApplyPending(database);
+        var checkpointFile = Path.Combine(fixture.ScratchDirectory, name, "audit", "checkpoints");
+        var log = new AuditLog(outageSigner, new AuditOptions { CheckpointEveryRecords = 2, CheckpointInterval = TimeSpan.FromHours(1), CheckpointFilePath = checkpointFile });
+        using var chain = new Chain(database, log, clock, checkpointFile, outageSigner.SubjectPublicKeyInfo);
+        chain.Append(2);
+        Assert.Equal([1L], chain.DatabaseCheckpointSeqs());
+
+        var directory = new Jpki.Hsm.SoftHsmTokenFiles(Path.Combine(hsm.Root, "tokens")).DirectoryOf(label);
+        var keyFiles = Directory.GetFiles(directory, "*.object").Where(f => !f.EndsWith("token.object", StringComparison.Ordinal)).ToList();
+        foreach (var f in keyFiles)
+        {
+            File.Move(f, f + ".away");
+        }
+
+        Jpki.Hsm.SoftHsmTokenFiles.SignalChange(directory);
+        try
+        {
+            Assert.ThrowsAny<Jpki.Hsm.HsmException>(() => outageSigner.Sign(Jpki.Hsm.SignatureAlgorithm.EcdsaSha256, [1]));
+            // Checkpoints fall due at 3 and 5: the records are appended all the same, unsigned.
+            chain.Append(4);
+            Assert.Equal([1L], chain.DatabaseCheckpointSeqs());
+        }
+        finally
+        {
+            foreach (var f in keyFiles)
+            {
+                File.Move(f + ".away", f);
+            }
+
+            Jpki.Hsm.SoftHsmTokenFiles.SignalChange(directory);
+        }
+
+        // The tail checkpointer's call, once the HSM is back, covers everything appended meanwhile.
+        Assert.Equal(6, log.Checkpoint(database)!.Seq);
+        var result = chain.Verify();
+        Assert.True(result.IsValid, result.ToString());
+        Assert.Equal(6, result.RecordsChecked);
+        Assert.Equal([1L, 6], chain.DatabaseCheckpointSeqs());
+    }
+
+    [Fact]
     public void Records_hash_as_documented()
     {
         using var chain = NewChain(nameof(Records_hash_as_documented), 2);

@@ -1,0 +1,351 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Jpki.Ca.Accounts;
+using Jpki.Core.Store;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Ocsp;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Crypto.Operators;
+using Org.BouncyCastle.Math;
+using Org.BouncyCastle.Ocsp;
+using Org.BouncyCastle.Pkcs;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.X509;
+
+namespace Jpki.Ca.Tests;
+
+/// <summary>
+/// Issue 20: the SoftHSM token directory moved away for seconds and back while the CA issues and
+/// the OCSP responder answers — both real processes (dotnet Jpki.Ca.dll, dotnet Jpki.Ocsp.dll) on
+/// an install of their own, over HTTP on 127.0.0.1; the Juki-Net simulator is the collection's.
+/// Neither process is restarted: each re-initialises its own module when the token comes back.
+/// </summary>
+[Collection(CaTestGroup.Name)]
+public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly string root = Directory.CreateTempSubdirectory("jpki-hsm-outage-").FullName;
+    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private ServiceProcess? caProcess;
+    private ServiceProcess? ocspProcess;
+
+    private string Home => Path.Combine(root, "home");
+
+    private string TokenDir => Path.Combine(root, "tokens");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(TokenDir);
+        Directory.CreateDirectory(Home);
+        var conf = Path.Combine(root, "softhsm2.conf");
+        File.WriteAllText(conf, $"directories.tokendir = {TokenDir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
+        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
+
+        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
+        var json = JsonNode.Parse(File.ReadAllText(file))!;
+        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+        json["feed"]!["enabled"] = false;
+        json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
+        json["hsm"]!["recoveryMaxDelayMs"] = 500;
+        File.WriteAllText(file, json.ToJsonString());
+
+        var environment = new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Home,
+            ["SOFTHSM2_CONF"] = conf,
+            ["JPKI_HSM_TOKEN"] = tokenLabel,
+            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
+        };
+        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
+        ocspProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp"), environment, "OCSP responder listening on ");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in new[] { caProcess, ocspProcess })
+        {
+            if (process is not null)
+            {
+                await process.DisposeAsync();
+            }
+        }
+
+        if (Directory.Exists(TokenDir + ".away"))
+        {
+            Directory.Move(TokenDir + ".away", TokenDir);
+        }
+
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Token_directory_moved_away_and_back_under_load_degrades_both_services_and_both_recover_without_a_restart()
+    {
+        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
+        var caPid = caProcess!.Id;
+        var ocspPid = ocspProcess!.Id;
+
+        // Before: a certificate issued, and its OCSP answer signed and cached by the responder.
+        var cached = await IssueAsync(operatorToken);
+        Assert.Equal(201, cached.Status);
+        var cachedSerial = new BigInteger(cached.Body.GetProperty("serial").GetString()!, 16);
+        Assert.Equal(OcspRespStatus.Successful, await OcspStatusAsync(issuer, cachedSerial));
+        // The CA's status word also carries the clock (no time source on a test machine: a
+        // warning), so its HSM part and HTTP status are what this test reads.
+        Assert.True(CaHsmOk(await HealthAsync(caProcess.Address)));
+        Assert.Equal("ok", (await HealthAsync(ocspProcess.Address)).Body.GetProperty("status").GetString());
+
+        // Issuance load for the whole test: two clients issuing one after the other.
+        var answers = new System.Collections.Concurrent.ConcurrentQueue<(int Status, string? ContentType, JsonElement Body)>();
+        using var stopLoad = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 200 && !stopLoad.IsCancellationRequested; i++)
+            {
+                answers.Enqueue(await IssueAsync(operatorToken));
+            }
+        })).ToArray();
+
+        Directory.Move(TokenDir, TokenDir + ".away");
+        (int Code, JsonElement Body) caDegraded;
+        (int Code, JsonElement Body) ocspDegraded;
+        var servedFromCache = 0;
+        var tryLater = 0;
+        try
+        {
+            // During: the CA refuses with a typed 503 and says why; OCSP serves the cached
+            // answer and says tryLater for one that needs a new signature (a nonce).
+            caDegraded = await UntilAsync(() => HealthAsync(caProcess.Address), h => h.Code == 503);
+            var outage = Stopwatch.StartNew();
+            while (outage.Elapsed < TimeSpan.FromSeconds(6))
+            {
+                if (await OcspStatusAsync(issuer, cachedSerial) == OcspRespStatus.Successful)
+                {
+                    servedFromCache++;
+                }
+
+                if (await OcspStatusAsync(issuer, cachedSerial, nonce: RandomNumberGenerator.GetBytes(16)) == OcspRespStatus.TryLater)
+                {
+                    tryLater++;
+                }
+
+                await Task.Delay(200);
+            }
+
+            ocspDegraded = await UntilAsync(() => HealthAsync(ocspProcess.Address), h => h.Code == 503);
+            Assert.True(answers.Any(a => a.Status == 503), "no issuance was refused while the token was away");
+        }
+        finally
+        {
+            Directory.Move(TokenDir + ".away", TokenDir);
+        }
+
+        Assert.True(servedFromCache > 0 && tryLater > 0, $"served from cache {servedFromCache}, tryLater {tryLater}");
+        Assert.Equal("degraded", caDegraded.Body.GetProperty("status").GetString());
+        Assert.Equal("unavailable", caDegraded.Body.GetProperty("hsm").GetProperty("status").GetString());
+        Assert.Equal("lost", caDegraded.Body.GetProperty("hsm").GetProperty("module").GetProperty("state").GetString());
+        Assert.False(string.IsNullOrEmpty(caDegraded.Body.GetProperty("hsm").GetProperty("module").GetProperty("reason").GetString()));
+        Assert.Equal("degraded", ocspDegraded.Body.GetProperty("status").GetString());
+        Assert.Equal("unavailable", ocspDegraded.Body.GetProperty("hsm").GetProperty("status").GetString());
+
+        // After: both report ok again and sign again, without a restart (same processes).
+        var caOk = await UntilAsync(() => HealthAsync(caProcess.Address), CaHsmOk);
+        var ocspOk = await UntilAsync(() => HealthAsync(ocspProcess.Address), h => h.Code == 200);
+        Assert.Equal("ok", ocspOk.Body.GetProperty("status").GetString());
+        Assert.True(caOk.Body.GetProperty("hsm").GetProperty("module").GetProperty("reinitialisations").GetInt64() >= 1);
+        Assert.True(ocspOk.Body.GetProperty("hsm").GetProperty("module").GetProperty("reinitialisations").GetInt64() >= 1);
+        var after = await UntilAsync(() => IssueAsync(operatorToken), a => a.Status == 201);
+        Assert.Equal(OcspRespStatus.Successful, await OcspStatusAsync(issuer, new BigInteger(after.Body.GetProperty("serial").GetString()!, 16), nonce: RandomNumberGenerator.GetBytes(16)));
+        await stopLoad.CancelAsync();
+        await Task.WhenAll(load).WaitAsync(Patience);
+        Assert.Equal(caPid, caProcess.Id);
+        Assert.Equal(ocspPid, ocspProcess.Id);
+        Assert.False(caProcess.HasExited || ocspProcess.HasExited);
+
+        // Every refusal was the typed one; nothing else went wrong.
+        Assert.All(answers, a => Assert.True(a.Status is 201 or 503, $"{a.Status}: {a.Body}"));
+        Assert.All(answers.Where(a => a.Status == 503), a =>
+        {
+            Assert.Equal("application/problem+json", a.ContentType);
+            Assert.EndsWith("hsm-unavailable", a.Body.GetProperty("type").GetString(), StringComparison.Ordinal);
+        });
+
+        // Nothing half-written: every certificate has its record, every intent is closed, and
+        // the install's own checker accounts for every signature (grace 0: nothing in progress).
+        Assert.Equal(0, CountRows("SELECT COUNT(*) FROM certificates c WHERE c.kind IN ('signing', 'authentication') AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.action = 'certificate.issued' AND a.subject = c.serial)"));
+        Assert.Equal(0, CountRows("SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL"));
+        var accounted = ExternalProcess.RunWith(
+            "dotnet",
+            [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), "audit", "signatures", "--grace-seconds", "0"],
+            new Dictionary<string, string> { ["JPKI_HOME"] = Home, ["SOFTHSM2_CONF"] = Path.Combine(root, "softhsm2.conf"), ["JPKI_HSM_TOKEN"] = tokenLabel, ["JPKI_PKCS11_MODULE"] = ca.ModulePath, ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        Assert.True(accounted.ExitCode == 0, accounted.ToString());
+        Assert.Contains("signatures OK", accounted.Output, StringComparison.Ordinal);
+
+        // The outage and the recovery are in the audit trail, once per change and per service.
+        foreach (var actor in new[] { "system/ca", "system/ocsp" })
+        {
+            Assert.True(CountRows($"SELECT COUNT(*) FROM audit_log WHERE actor = '{actor}' AND action = 'hsm.alarm'") >= 1, actor + " recorded no hsm.alarm");
+            Assert.True(CountRows($"SELECT COUNT(*) FROM audit_log WHERE actor = '{actor}' AND action = 'hsm.recovered'") >= 1, actor + " recorded no hsm.recovered");
+            var last = CountRows($"SELECT MAX(seq) FROM audit_log WHERE actor = '{actor}' AND action LIKE 'hsm.%'");
+            Assert.Equal(last, CountRows($"SELECT MAX(seq) FROM audit_log WHERE actor = '{actor}' AND action = 'hsm.recovered'"));
+        }
+    }
+
+    private async Task<(int Status, string? ContentType, JsonElement Body)> IssueAsync(string operatorToken)
+    {
+        var code = await ca.AddResidentAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(caProcess!.Address, "api/v1/certificates"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
+        request.Content = JsonContent.Create(new { residentCode = code, kind = "authentication", csr = SoftwareCsr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
+        using var response = await ca.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
+    }
+
+    /// <summary>A PKCS#10 from a software key: the card token is not what this test is about.</summary>
+    private static string SoftwareCsr()
+    {
+        var generator = new RsaKeyPairGenerator();
+        generator.Init(new Org.BouncyCastle.Crypto.KeyGenerationParameters(new SecureRandom(), 2048));
+        var key = generator.GenerateKeyPair();
+        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHRSA", key.Private), new X509Name("C=JP, CN=card"), key.Public, null);
+        return "-----BEGIN CERTIFICATE REQUEST-----\n" + Convert.ToBase64String(csr.GetEncoded(), Base64FormattingOptions.InsertLineBreaks) + "\n-----END CERTIFICATE REQUEST-----\n";
+    }
+
+    private async Task<X509Certificate> IssuerCertificateAsync(string issuerId)
+    {
+        var issuers = await ca.Http.GetFromJsonAsync<JsonElement>(new Uri(caProcess!.Address, "api/v1/issuers"));
+        var pem = issuers.EnumerateArray().Single(i => i.GetProperty("id").GetString() == issuerId).GetProperty("certificatePem").GetString()!;
+        return new X509CertificateParser().ReadCertificate(System.Text.Encoding.ASCII.GetBytes(pem));
+    }
+
+    private async Task<int> OcspStatusAsync(X509Certificate issuer, BigInteger serial, byte[]? nonce = null)
+    {
+        var generator = new OcspReqGenerator();
+#pragma warning disable CS0618 // Its replacement is not in 2.7.0; the CertID is computed independently of the responder.
+        generator.AddRequest(new CertificateID(CertificateID.DigestSha1, issuer, serial));
+#pragma warning restore CS0618
+        if (nonce is not null)
+        {
+            generator.SetRequestExtensions(new X509Extensions(new Dictionary<DerObjectIdentifier, X509Extension>
+            {
+                [OcspObjectIdentifiers.PkixOcspNonce] = new(false, new DerOctetString(new DerOctetString(nonce))),
+            }));
+        }
+
+        using var content = new ByteArrayContent(generator.Generate().GetEncoded());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
+        using var response = await ca.Http.PostAsync(new Uri(ocspProcess!.Address, "ocsp"), content);
+        return new OcspResp(await response.Content.ReadAsByteArrayAsync()).Status;
+    }
+
+    private async Task<(int Code, JsonElement Body)> HealthAsync(Uri address)
+    {
+        using var response = await ca.Http.GetAsync(new Uri(address, "healthz"));
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private static bool CaHsmOk((int Code, JsonElement Body) health) =>
+        health.Code == 200
+        && health.Body.GetProperty("hsm").GetProperty("status").GetString() == "healthy"
+        && health.Body.GetProperty("hsm").GetProperty("module").GetProperty("state").GetString() == "ok";
+
+    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = await read();
+        while (!done(last) && clock.Elapsed < Patience)
+        {
+            await Task.Delay(200);
+            last = await read();
+        }
+
+        Assert.True(done(last), $"not reached within {Patience.TotalSeconds:0} s; last: {last}");
+        return last;
+    }
+
+    private long CountRows(string sql)
+    {
+        using var database = new Database("Data Source=" + Path.Combine(Home, "jpki.db"), TimeProvider.System);
+        using var db = database.OpenConnection();
+        using var command = db.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
+
+    /// <summary>A service of the install as a child process, from its own build output; its address read from its first line.</summary>
+    private sealed class ServiceProcess : IAsyncDisposable
+    {
+        private readonly Process process;
+        private readonly System.Text.StringBuilder output = new();
+
+        private ServiceProcess(Process process, Uri address)
+        {
+            this.process = process;
+            Address = address;
+        }
+
+        public Uri Address { get; }
+
+        public int Id => process.Id;
+
+        public bool HasExited => process.HasExited;
+
+        public static async Task<ServiceProcess> StartAsync(string dll, IReadOnlyDictionary<string, string> environment, string listeningPrefix)
+        {
+            var start = ExternalProcess.Start("dotnet", [dll, "--urls", "http://127.0.0.1:0"]);
+            foreach (var (name, value) in environment)
+            {
+                start.Environment[name] = value;
+            }
+
+            start.Environment.Remove("JPKI_HSM_PIN");
+            start.Environment.Remove("JPKI_DB");
+            var process = Process.Start(start)!;
+            _ = process.StandardError.ReadToEndAsync();
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < Patience)
+            {
+                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Patience);
+                if (line is null)
+                {
+                    break;
+                }
+
+                if (line.StartsWith(listeningPrefix, StringComparison.Ordinal))
+                {
+                    var url = line[listeningPrefix.Length..].Split(' ')[0].TrimEnd('/') + "/";
+                    // Keep draining stdout so the service never blocks on a full pipe.
+                    _ = process.StandardOutput.ReadToEndAsync();
+                    return new ServiceProcess(process, new Uri(url));
+                }
+            }
+
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{Path.GetFileName(dll)} did not say it was listening");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            process.Dispose();
+        }
+    }
+}
