@@ -206,7 +206,19 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
         }
 
         var issuerId = $"{prefecture.Slug}-{(checkedInput.Kind == IssuerKind.Signing ? "signing" : "authentication")}";
-        if (!services.IssuerKeys.TryGetValue(issuerId, out var issuerKey))
+        // The key is chosen by this request's clock: after a rollover's switch time, the new generation.
+        var now = services.Options.Time.GetUtcNow();
+        ActiveIssuerKey? issuerKey;
+        try
+        {
+            issuerKey = services.IssuerKeys.For(issuerId, now);
+        }
+        catch (HsmException)
+        {
+            return HsmUnavailable();
+        }
+
+        if (issuerKey is null)
         {
             return ProblemTypes.Problem(503, ProblemTypes.IssuerUnavailable, "no issuer key", $"issuer '{issuerId}' has no active key");
         }
@@ -234,7 +246,6 @@ public sealed partial class CertificateIssuance(CaServices services, IssuanceMet
             return HsmUnavailable();
         }
 
-        var now = services.Options.Time.GetUtcNow();
         DateTimeOffset? renewalOf = null;
         if (checkedInput.Renews is { } renews)
         {
