@@ -84,7 +84,7 @@ public static class QueryEndpoints
     /// <summary>
     /// <c>GET /api/v1/issuers/{id}/certificates/{file}</c>: the issuer's CA certificates under the
     /// names of <c>certs/</c>: a published generation's root (<c>{key}.pem</c>) or a link
-    /// certificate (<c>{certified key}-by-{signing key}.pem</c>), PEM.
+    /// certificate (<c>{certified key}-by-{signing key}.pem</c>), PEM: the same bytes as the file.
     /// </summary>
     public static IResult CaCertificate(string id, string file, CaServices services)
     {
@@ -94,7 +94,7 @@ public static class QueryEndpoints
             ?? IssuerStore.ListLinks(db, id).FirstOrDefault(l => l.FileName == file)?.CertificateDer;
         return der is null
             ? ProblemTypes.Problem(404, ProblemTypes.CertificateNotFound, "no such certificate", $"issuer '{id}' publishes no certificate '{file}'")
-            : Results.Text(CertificateIssuance.Pem(der), "application/pem-certificate-chain");
+            : Results.Text(new string(System.Security.Cryptography.PemEncoding.Write("CERTIFICATE", der)) + "\n", "application/pem-certificate-chain");
     }
 
     /// <summary><c>GET /api/v1/certificates/{serial}</c>: any authenticated account.</summary>

@@ -30,7 +30,7 @@ public sealed partial class RolloverTests(CrlFixture crl)
     /// <summary>
     /// <c>java Chain.java leaf.pem anchor1.pem[,anchor2.pem] [untrusted.pem ...]</c>: the JDK's PKIX
     /// CertPathBuilder finds the path itself (issuers by name and key identifier) from the anchors in
-    /// the order given; prints VALID and the anchor's serial, or INVALID.
+    /// the order given, at the instant of <c>-Dat=EPOCH-SECONDS</c>; prints VALID and the anchor's serial, or INVALID.
     /// </summary>
     private const string ChainSource = """
         import java.io.FileInputStream;
@@ -55,6 +55,7 @@ public sealed partial class RolloverTests(CrlFixture crl)
                 PKIXBuilderParameters parameters = new PKIXBuilderParameters(anchors, target);
                 parameters.setRevocationEnabled(false);
                 parameters.setPolicyQualifiersRejected(false);
+                parameters.setDate(new Date(Long.parseLong(System.getProperty("at")) * 1000L));
                 parameters.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(store)));
                 try {
                     PKIXCertPathBuilderResult result = (PKIXCertPathBuilderResult) CertPathBuilder.getInstance("PKIX").build(parameters);
@@ -98,7 +99,7 @@ public sealed partial class RolloverTests(CrlFixture crl)
     public async Task BothGenerationsAreTrustedRevokedAndAnsweredEachUnderItsOwnKey()
     {
         var ca = crl.Ca;
-        var dir = Directory.CreateTempSubdirectory("rollover-", ca.Root).FullName;
+        var dir = Directory.CreateDirectory(Path.Combine(ca.Root, "rollover")).FullName;
         File.WriteAllText(Path.Combine(dir, "Chain.java"), ChainSource);
 
         // Generation 1 issues before the rollover.
@@ -149,6 +150,13 @@ public sealed partial class RolloverTests(CrlFixture crl)
         // Issuance before TIME stays on N; a CA whose clock is past TIME signs with N+1 only.
         var beforeSwitch = await crl.IssueAsync("352039");
         Assert.Equal(OldKey, beforeSwitch.IssuerKeyId);
+
+        // Delivered to their cards: a CA whose clock is a month ahead would otherwise revoke them as never delivered.
+        foreach (var leaf in new[] { oldLeaf, oldRevoked, beforeSwitch })
+        {
+            await DeliverAsync(leaf.Serial, ca.CaAddress);
+        }
+
         var clock = new ManualClock(switchAt.AddSeconds(-1));
         await using var later = ca.BuildCa(clock);
         await later.StartAsync();
@@ -168,6 +176,9 @@ public sealed partial class RolloverTests(CrlFixture crl)
         Assert.Equal([OldKey, NewKey], signing.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("id").GetString()!));
         Assert.Equal(2, signing.GetProperty("links").GetArrayLength());
 
+        // openssl and the JDK judge at an instant after the switch, when both leaves are valid.
+        var at = switchAt.AddDays(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
         // openssl: both roots trusted with one DN, in either order, for certificates of both generations.
         var bothOldFirst = Concatenate(dir, "anchors-old-first.pem", oldRoot, newRoot);
         var bothNewFirst = Concatenate(dir, "anchors-new-first.pem", newRoot, oldRoot);
@@ -175,20 +186,21 @@ public sealed partial class RolloverTests(CrlFixture crl)
         {
             foreach (var leaf in new[] { oldLeaf.PemPath, newLeaf.PemPath })
             {
-                OpensslAccepts("-CAfile", anchors, leaf);
-                JdkAccepts(dir, leaf, anchors == bothOldFirst ? $"{oldRoot},{newRoot}" : $"{newRoot},{oldRoot}");
+                OpensslAccepts("-attime", at, "-CAfile", anchors, leaf);
+                JdkAccepts(at, dir, leaf, anchors == bothOldFirst ? $"{oldRoot},{newRoot}" : $"{newRoot},{oldRoot}");
             }
         }
 
         // One anchor plus the link certificate pointing the right way; without it, refused.
-        OpensslAccepts("-CAfile", newRoot, "-untrusted", oldWithNew, oldLeaf.PemPath);
-        OpensslAccepts("-CAfile", oldRoot, "-untrusted", newWithOld, newLeaf.PemPath);
-        JdkAccepts(dir, oldLeaf.PemPath, newRoot, oldWithNew);
-        JdkAccepts(dir, newLeaf.PemPath, oldRoot, newWithOld);
-        OpensslRefuses("-CAfile", newRoot, oldLeaf.PemPath);
-        OpensslRefuses("-CAfile", oldRoot, newLeaf.PemPath);
-        OpensslRefuses("-CAfile", newRoot, "-untrusted", newWithOld, oldLeaf.PemPath);
-        JdkRefuses(dir, oldLeaf.PemPath, newRoot);
+        OpensslAccepts("-attime", at, "-CAfile", newRoot, "-untrusted", oldWithNew, oldLeaf.PemPath);
+        OpensslAccepts("-attime", at, "-CAfile", oldRoot, "-untrusted", newWithOld, newLeaf.PemPath);
+        JdkAccepts(at, dir, oldLeaf.PemPath, newRoot, oldWithNew);
+        JdkAccepts(at, dir, newLeaf.PemPath, oldRoot, newWithOld);
+        OpensslRefuses("-attime", at, "-CAfile", newRoot, oldLeaf.PemPath);
+        OpensslRefuses("-attime", at, "-CAfile", oldRoot, newLeaf.PemPath);
+        OpensslRefuses("-attime", at, "-CAfile", newRoot, "-untrusted", newWithOld, oldLeaf.PemPath);
+        JdkRefuses(at, dir, oldLeaf.PemPath, newRoot);
+        JdkRefuses(at, dir, newLeaf.PemPath, oldRoot);
 
         // Revocations after the rollover: each generation's CRL lists its own and only its own.
         crl.Revoke(oldRevoked.Serial, RevocationCause.CardLost);
@@ -269,7 +281,14 @@ public sealed partial class RolloverTests(CrlFixture crl)
         var serial = body.GetProperty("serial").GetString()!;
         var pem = Path.Combine(dir, serial + ".pem");
         File.WriteAllText(pem, body.GetProperty("certificatePem").GetString());
+        await DeliverAsync(serial, address);
         return new IssuedLeaf(serial, body.GetProperty("issuerKeyId").GetString()!, "352039", pem);
+    }
+
+    private async Task DeliverAsync(string serial, Uri address)
+    {
+        var (status, body, _) = await crl.Ca.SendAsync(HttpMethod.Post, $"api/v1/certificates/{serial}/delivery", "operator", rawJson: "{}", at: address);
+        Assert.True(status == 200, body.ToString());
     }
 
     private static void OpensslAccepts(params string[] arguments)
@@ -284,15 +303,15 @@ public sealed partial class RolloverTests(CrlFixture crl)
         Assert.True(result.ExitCode != 0, $"openssl verify {string.Join(' ', arguments)} accepted:\n{result.Output}");
     }
 
-    private static void JdkAccepts(string dir, string leaf, string anchors, params string[] untrusted)
+    private static void JdkAccepts(string at, string dir, string leaf, string anchors, params string[] untrusted)
     {
-        var result = ExternalProcess.Run("java", [Path.Combine(dir, "Chain.java"), leaf, anchors, .. untrusted]);
+        var result = ExternalProcess.Run("java", ["-Dat=" + at, Path.Combine(dir, "Chain.java"), leaf, anchors, .. untrusted]);
         Assert.True(result.ExitCode == 0 && result.Output.StartsWith("VALID", StringComparison.Ordinal), $"JDK on {leaf} with {anchors} {string.Join(' ', untrusted)}:\n{result.Output}");
     }
 
-    private static void JdkRefuses(string dir, string leaf, string anchors, params string[] untrusted)
+    private static void JdkRefuses(string at, string dir, string leaf, string anchors, params string[] untrusted)
     {
-        var result = ExternalProcess.Run("java", [Path.Combine(dir, "Chain.java"), leaf, anchors, .. untrusted]);
+        var result = ExternalProcess.Run("java", ["-Dat=" + at, Path.Combine(dir, "Chain.java"), leaf, anchors, .. untrusted]);
         Assert.True(result.ExitCode == 2 && result.Output.StartsWith("INVALID", StringComparison.Ordinal), $"JDK accepted {leaf} with {anchors}:\n{result.Output}");
     }
 

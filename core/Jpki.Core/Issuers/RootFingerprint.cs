@@ -16,6 +16,6 @@ public static class RootFingerprint
         return string.Join(':', SHA256.HashData(certificateDer).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
     }
 
-    /// <summary>The line of the <c>{keyId}.sha256</c> file and of the HTTP resource: <c>SHA256 Fingerprint=AB:CD:...</c> and a newline.</summary>
-    public static string Line(byte[] certificateDer) => $"SHA256 Fingerprint={Sha256(certificateDer)}\n";
+    /// <summary>The line of the <c>{keyId}.sha256</c> file and of the HTTP resource: <c>sha256 Fingerprint=AB:CD:...</c> and a newline.</summary>
+    public static string Line(byte[] certificateDer) => $"sha256 Fingerprint={Sha256(certificateDer)}\n";
 }
