@@ -70,29 +70,62 @@ public sealed partial class RolloverTests(CrlFixture crl)
         """;
 
     [Fact]
-    public void ARolloverIsRefusedWithATypedErrorAndChangesNothing()
+    public void RefusalsChangeNothingAndAHalfDoneRolloverResumes()
     {
+        const string issuer = "yamaguchi-ken-authentication";
         var rolloversBefore = crl.Scalar("SELECT COUNT(*) FROM issuer_rollovers");
         var auditBefore = crl.Scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'rollover.%'");
 
-        var tooEarly = Tool("hsm", "rollover", "--issuer", "yamaguchi-ken-authentication", "--at", Iso(DateTimeOffset.UtcNow.AddDays(29)));
+        var tooEarly = Tool("hsm", "rollover", "--issuer", issuer, "--at", Iso(DateTimeOffset.UtcNow.AddDays(29)));
         Assert.True(tooEarly.ExitCode == 2, tooEarly.ToString());
         Assert.Contains("refused (switch-too-early)", tooEarly.Stderr, StringComparison.Ordinal);
-
-        var noOffset = Tool("hsm", "rollover", "--issuer", "yamaguchi-ken-authentication", "--at", "2040-01-01T00:00:00");
+        var noOffset = Tool("hsm", "rollover", "--issuer", issuer, "--at", "2040-01-01T00:00:00");
         Assert.True(noOffset.ExitCode == 2, noOffset.ToString());
         Assert.Contains("refused (invalid-time)", noOffset.Stderr, StringComparison.Ordinal);
-
         var unknown = Tool("hsm", "rollover", "--issuer", "nowhere-signing", "--at", Iso(DateTimeOffset.UtcNow.AddDays(60)));
         Assert.True(unknown.ExitCode == 2, unknown.ToString());
         Assert.Contains("refused (unknown-issuer)", unknown.Stderr, StringComparison.Ordinal);
-
-        var missing = Tool("hsm", "rollover", "--issuer", "yamaguchi-ken-authentication");
+        var nothing = Tool("hsm", "rollover", "--issuer", issuer, "--resume", "--at", Iso(DateTimeOffset.UtcNow.AddDays(60)));
+        Assert.True(nothing.ExitCode == 2, nothing.ToString());
+        Assert.Contains("refused (nothing-to-resume)", nothing.Stderr, StringComparison.Ordinal);
+        var missing = Tool("hsm", "rollover", "--issuer", issuer);
         Assert.True(missing.ExitCode == 2, missing.ToString());
-
         Assert.Equal(rolloversBefore, crl.Scalar("SELECT COUNT(*) FROM issuer_rollovers"));
         Assert.Equal(auditBefore, crl.Scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'rollover.%'"));
-        Assert.Equal(0, crl.Scalar("SELECT COUNT(*) FROM issuer_keys WHERE issuer_id = 'yamaguchi-ken-authentication' AND generation > 1"));
+        Assert.Equal(0, crl.Scalar("SELECT COUNT(*) FROM issuer_keys WHERE issuer_id = @issuer AND generation > 1", new { issuer }));
+
+        // A run cut off right after its first step (as a killed process leaves it).
+        var switchAt = Jpki.Core.Jst.TruncateToSeconds(DateTimeOffset.UtcNow.AddDays(45));
+        crl.Execute(
+            "INSERT INTO issuer_rollovers (to_key_id, issuer_id, from_key_id, generation, state, step, switch_at_us, actor, started_us) VALUES (@to, @issuer, @from, 2, 'in-progress', 'started', @at, 'test', @now)",
+            new { to = issuer + "-g2", issuer, from = issuer + "-g1", at = switchAt.ToUnixTimeMilliseconds() * 1000, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 });
+        var other = Tool("hsm", "rollover", "--issuer", issuer, "--at", Iso(switchAt.AddDays(1)));
+        Assert.True(other.ExitCode == 2, other.ToString());
+        Assert.Contains("refused (rollover-in-progress)", other.Stderr, StringComparison.Ordinal);
+        var resumeTooEarly = Tool("hsm", "rollover", "--issuer", issuer, "--resume", "--at", Iso(DateTimeOffset.UtcNow.AddDays(2)));
+        Assert.True(resumeTooEarly.ExitCode == 2, resumeTooEarly.ToString());
+        Assert.Contains("refused (switch-too-early)", resumeTooEarly.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, crl.Scalar("SELECT COUNT(*) FROM issuer_keys WHERE issuer_id = @issuer AND generation > 1", new { issuer }));
+
+        var resumed = Tool("hsm", "rollover", "--issuer", issuer, "--at", Iso(switchAt));
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("resuming the rollover", resumed.Stdout, StringComparison.Ordinal);
+        Assert.Equal(switchAt.ToUnixTimeMilliseconds() * 1000, crl.Scalar("SELECT issues_from_us FROM issuer_keys WHERE id = @id", new { id = issuer + "-g2" }));
+        Assert.Equal(1, crl.Scalar("SELECT COUNT(*) FROM issuer_rollovers WHERE issuer_id = @issuer AND state = 'complete' AND step = 'switch'", new { issuer }));
+        Assert.Equal(2, crl.Scalar("SELECT COUNT(*) FROM link_certificates WHERE issuer_id = @issuer", new { issuer }));
+        Assert.Equal(1, crl.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'rollover.switch-scheduled' AND subject = @issuer", new { issuer }));
+
+        // The new generation's keys carry the first ceremony's attributes: sensitive, never extractable.
+        var status = Tool("hsm", "status");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        foreach (var label in new[] { issuer + "-g2", issuer + "-g2-ocsp-1" })
+        {
+            var line = status.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith(label + " ", StringComparison.Ordinal));
+            Assert.Matches(@"True\s+/\s+False\s+/\s+True", line);
+        }
+
+        var signatures = Tool("audit", "signatures");
+        Assert.True(signatures.ExitCode == 0, signatures.ToString());
     }
 
     [Fact]
