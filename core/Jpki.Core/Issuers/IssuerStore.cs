@@ -54,13 +54,17 @@ public static class IssuerStore
     /// The key that signs new end-entity certificates of <paramref name="issuerId"/> at
     /// <paramref name="nowUs"/>: the active key with a certificate whose issues_from_us is the
     /// latest not after that instant (after a rollover's switch time, generation N+1; before, N).
+    /// A clock behind the first generation's own start still gets the first generation, so that
+    /// the pre-issuance lint refuses the certificate (validity before its issuer's); a later
+    /// generation never signs before its switch time.
     /// </summary>
     public static IssuerKeyRow? FindIssuingKey(DbConnection db, string issuerId, long nowUs, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<IssuerKeyRow>(
             $"""
             SELECT {KeyColumns} FROM issuer_keys
-            WHERE issuer_id = @issuerId AND state = 'active' AND certificate_der IS NOT NULL AND issues_from_us IS NOT NULL AND issues_from_us <= @nowUs
-            ORDER BY issues_from_us DESC, generation DESC LIMIT 1
+            WHERE issuer_id = @issuerId AND state = 'active' AND certificate_der IS NOT NULL AND issues_from_us IS NOT NULL
+              AND (issues_from_us <= @nowUs OR generation = (SELECT MIN(generation) FROM issuer_keys WHERE issuer_id = @issuerId))
+            ORDER BY CASE WHEN issues_from_us <= @nowUs THEN 0 ELSE 1 END, issues_from_us DESC, generation DESC LIMIT 1
             """,
             new { issuerId, nowUs },
             tx);
