@@ -68,7 +68,7 @@ internal static class ToolCommands
         rollover.SetAction(p => WithContext(writes: true, context => Rollover(context, p.GetValue(issuer)!, p.GetValue(at)!, p.GetValue(resume))));
         hsm.Subcommands.Add(rollover
             .WithExamples("./jpki hsm rollover --issuer yamaguchi-ken-signing --at 2027-02-01T00:00:00+09:00")
-            .WithExitCodes((0, "the rollover is done (now or before): N+1 published, linked, with its responder, issuing from TIME"), (Failed, "failed (the reason on standard error); the same command again resumes"), (CliApp.UsageError, "refused, nothing changed: unknown issuer, TIME unreadable or earlier than leadDays after publication, another rollover of the issuer half done, or the last switch still pending")));
+            .WithExitCodes((0, "the rollover is done (now or before): N+1 published, linked, with its responder, issuing from TIME"), (Failed, "failed (the reason on standard error); the same command again resumes"), (CliApp.UsageError, "usage error, or refused with nothing changed: unknown issuer, TIME unreadable or earlier than leadDays after publication, another rollover of the issuer half done, or the last switch still pending")));
 
         var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
         var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
