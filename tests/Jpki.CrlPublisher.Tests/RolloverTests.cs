@@ -7,20 +7,15 @@ using Org.BouncyCastle.X509.Extension;
 
 namespace Jpki.CrlPublisher.Tests;
 
-/// <summary>A fixture of its own for the rollover: an install whose signing issuer gets a second key generation.</summary>
-[CollectionDefinition(Name)]
-public sealed class RolloverTestGroup : ICollectionFixture<CrlFixture>
-{
-    public const string Name = "rollover";
-}
-
 /// <summary>
 /// Issue 17: `./jpki hsm rollover` on a real SoftHSM token (the tool as a child process), then
 /// independent relying parties — openssl and the JDK's PKIX builder — on certificates of both
 /// generations under one DN, the CRLs of each generation's own series and OCSP answered by each
 /// generation's own responder (openssl ocsp).
 /// </summary>
-[Collection(RolloverTestGroup.Name)]
+// The CRL tests' install (one PKCS#11 module per process): its issuers' switch times lie weeks
+// ahead, so the other tests of the collection keep issuing and publishing with generation 1.
+[Collection(CrlTestGroup.Name)]
 public sealed partial class RolloverTests(CrlFixture crl)
 {
     private const string Issuer = "yamaguchi-ken-signing";
@@ -123,9 +118,6 @@ public sealed partial class RolloverTests(CrlFixture crl)
             var line = status.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith(label + " ", StringComparison.Ordinal));
             Assert.Matches(@"True\s+/\s+False\s+/\s+True", line);
         }
-
-        var signatures = Tool("audit", "signatures");
-        Assert.True(signatures.ExitCode == 0, signatures.ToString());
     }
 
     [Fact]
