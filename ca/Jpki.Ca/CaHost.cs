@@ -58,6 +58,8 @@ public static class CaHost
         app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
+        app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous();
+        app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous();
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator);
         app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator);

@@ -14,7 +14,7 @@ namespace Jpki.Ca;
 
 /// <summary>
 /// What the CA process opens once at start-up and shares between requests: the token and its
-/// issuance session pool, one signer per active issuer key, the resident-code HMAC key, the
+/// issuance session pool, the issuer keys' signers (opened when first needed), the resident-code HMAC key, the
 /// audit log (with the checkpoint key), the migrated store and the Juki-Net client.
 /// </summary>
 public sealed class CaServices : IDisposable
@@ -63,8 +63,8 @@ public sealed class CaServices : IDisposable
     /// <summary>For the health probe of Juki-Net (<c>GET {base}/healthz</c>), short timeout.</summary>
     public HttpClient HealthProbeHttp { get; private set; } = null!;
 
-    /// <summary>By issuer id (<c>yamaguchi-ken-signing</c>).</summary>
-    public IReadOnlyDictionary<string, ActiveIssuerKey> IssuerKeys { get; private set; } = new Dictionary<string, ActiveIssuerKey>();
+    /// <summary>The issuer keys: which one signs new certificates of an issuer now, and every active one (responder renewal).</summary>
+    public IssuingKeys IssuerKeys { get; private set; } = null!;
 
     /// <exception cref="InvalidOperationException">The store lacks what the key ceremony makes: run <c>./jpki hsm init</c>.</exception>
     public static CaServices Open(JpkiSettings settings, Pkcs11Module module, CaOptions options, ILoggerFactory loggers)
@@ -112,24 +112,11 @@ public sealed class CaServices : IDisposable
         Revoker = new CertificateRevoker(Audit);
         FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);
 
-        var issuerKeys = new Dictionary<string, ActiveIssuerKey>(StringComparer.Ordinal);
-        foreach (var issuer in IssuerStore.ListIssuers(db))
-        {
-            var key = IssuerStore.ListKeys(db, issuer.Id)
-                .Where(k => k.State == "active" && k.CertificateDer is not null)
-                .MaxBy(k => k.Generation);
-            if (key is not null)
-            {
-                issuerKeys[issuer.Id] = new ActiveIssuerKey(issuer, key, Own(Pkcs11Signer.Open(IssuancePool, key.HsmKeyLabel)), Own(new IssuerPublicKey(key.CertificateDer!)));
-            }
-        }
-
-        if (issuerKeys.Count == 0)
+        IssuerKeys = Own(new IssuingKeys(Database, IssuancePool));
+        if (IssuerKeys.Active().Count == 0)
         {
             throw new InvalidOperationException("the store lists no active issuer key: run ./jpki hsm init");
         }
-
-        IssuerKeys = issuerKeys;
 
         // Our own HttpClient, not IHttpClientFactory: the factory logs request URIs, and lookup URIs carry resident codes.
         var http = Own(new HttpClient());

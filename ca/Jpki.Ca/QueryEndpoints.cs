@@ -12,35 +12,89 @@ namespace Jpki.Ca;
 /// <summary>The read side of the CA API: issuers, one certificate's status, a resident's four facts, health.</summary>
 public static class QueryEndpoints
 {
-    /// <summary><c>GET /api/v1/issuers</c> (DESIGN.md §9); public: the roots are what verifiers trust.</summary>
+    /// <summary>
+    /// <c>GET /api/v1/issuers</c> (DESIGN.md §9); public: the roots are what verifiers trust. Every
+    /// key generation with its root, published fingerprint, switch time, CRL and ARL URLs, and the
+    /// link certificates between generations; <c>certificatePem</c> and the top-level CRL URLs are
+    /// the generation that issues now.
+    /// </summary>
     public static IResult Issuers(CaServices services)
     {
         ArgumentNullException.ThrowIfNull(services);
         using var db = services.Database.OpenConnection();
         var urls = services.Settings.Urls;
+        var crlBase = urls.CrlBase.TrimEnd('/');
+        var nowUs = Instant.NowMicros(services.Options.Time);
         var answer = IssuerStore.ListIssuers(db).Select(issuer =>
         {
             var keys = IssuerStore.ListKeys(db, issuer.Id);
-            var active = keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation);
+            var active = IssuerStore.FindIssuingKey(db, issuer.Id, nowUs)
+                ?? keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation);
             return new
             {
                 id = issuer.Id,
                 kind = issuer.Kind,
                 subject = issuer.SubjectDn,
                 certificatePem = active?.CertificateDer is { } der ? Jpki.Core.Registration.CertificatePem.Of(der) : null,
+                issuingKeyId = active?.Id,
                 ocspUrl = $"{urls.OcspBase.TrimEnd('/')}/ocsp",
-                crlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/full.crl",
-                deltaCrlUrl = active is null ? null : $"{urls.CrlBase.TrimEnd('/')}/crl/{active.Id}/delta.crl",
+                crlUrl = active is null ? null : $"{crlBase}/crl/{active.Id}/full.crl",
+                deltaCrlUrl = active is null ? null : $"{crlBase}/crl/{active.Id}/delta.crl",
                 keys = keys.Select(k => new
                 {
                     id = k.Id,
                     generation = k.Generation,
                     certificatePem = k.CertificateDer is { } d ? Jpki.Core.Registration.CertificatePem.Of(d) : null,
                     state = k.State,
+                    sha256Fingerprint = k.CertificateDer is { } f && k.PublishedUs is not null ? RootFingerprint.Sha256(f) : null,
+                    publishedAt = k.PublishedUs is { } p ? Instant.FromMicros(p) : (DateTimeOffset?)null,
+                    issuesFrom = k.IssuesFromUs is { } i ? Instant.FromMicros(i) : (DateTimeOffset?)null,
+                    crlUrl = $"{crlBase}/crl/{k.Id}/full.crl",
+                    arlUrl = urls.ArlUrl(k.Id),
+                }),
+                links = IssuerStore.ListLinks(db, issuer.Id).Select(l => new
+                {
+                    serial = l.Serial,
+                    direction = l.Direction,
+                    signerKeyId = l.SignerKeyId,
+                    subjectKeyId = l.SubjectKeyId,
+                    file = l.FileName,
+                    certificatePem = Jpki.Core.Registration.CertificatePem.Of(l.CertificateDer),
                 }),
             };
         }).ToList();
         return Results.Json(answer, ApiJson.Options);
+    }
+
+    /// <summary>
+    /// <c>GET /api/v1/issuers/{id}/generations/{generation}/fingerprint</c>: a published
+    /// generation's SHA-256 fingerprint, the line of <c>certs/{key}.sha256</c> (the way J-LIS
+    /// publishes each root's); 404 until the rollover ceremony publishes it.
+    /// </summary>
+    public static IResult Fingerprint(string id, int generation, CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        using var db = services.Database.OpenConnection();
+        var key = IssuerStore.ListKeys(db, id).FirstOrDefault(k => k.Generation == generation && k.PublishedUs is not null && k.CertificateDer is not null);
+        return key is null
+            ? ProblemTypes.Problem(404, ProblemTypes.IssuerKeyNotFound, "no such generation", $"issuer '{id}' has no published generation {generation}")
+            : Results.Text(RootFingerprint.Line(key.CertificateDer!), "text/plain; charset=utf-8");
+    }
+
+    /// <summary>
+    /// <c>GET /api/v1/issuers/{id}/certificates/{file}</c>: the issuer's CA certificates under the
+    /// names of <c>certs/</c>: a published generation's root (<c>{key}.pem</c>) or a link
+    /// certificate (<c>{certified key}-by-{signing key}.pem</c>), PEM: the same bytes as the file.
+    /// </summary>
+    public static IResult CaCertificate(string id, string file, CaServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        using var db = services.Database.OpenConnection();
+        var der = IssuerStore.ListKeys(db, id).FirstOrDefault(k => $"{k.Id}.pem" == file && k.PublishedUs is not null)?.CertificateDer
+            ?? IssuerStore.ListLinks(db, id).FirstOrDefault(l => l.FileName == file)?.CertificateDer;
+        return der is null
+            ? ProblemTypes.Problem(404, ProblemTypes.CertificateNotFound, "no such certificate", $"issuer '{id}' publishes no certificate '{file}'")
+            : Results.Text(new string(System.Security.Cryptography.PemEncoding.Write("CERTIFICATE", der)) + "\n", "application/pem-certificate-chain");
     }
 
     /// <summary><c>GET /api/v1/certificates/{serial}</c>: any authenticated account.</summary>

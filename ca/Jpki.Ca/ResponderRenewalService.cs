@@ -21,8 +21,10 @@ public sealed class ResponderRenewalService(CaServices services, ILogger<Respond
             CeremonySettingsView.From(services.Settings.Ceremony));
         while (!stoppingToken.IsCancellationRequested)
         {
-            foreach (var (issuerId, key) in services.IssuerKeys)
+            // Every active generation: after a rollover the old one still answers OCSP for its certificates.
+            foreach (var key in Active(services))
             {
+                var issuerId = key.Issuer.Id;
                 try
                 {
                     // HSM key generation and signing block: off the host's start-up thread. No signature with a wrong clock.
@@ -55,6 +57,21 @@ public sealed class ResponderRenewalService(CaServices services, ILogger<Respond
             }
 
             await Task.Delay(services.Options.ResponderRenewalCheckInterval, services.Options.Time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private IReadOnlyList<ActiveIssuerKey> Active(CaServices caServices)
+    {
+        try
+        {
+            return caServices.IssuerKeys.Active();
+        }
+#pragma warning disable CA1031 // A key that cannot be opened now is retried at the next check.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            logger.LogError(e, "reading the issuer keys failed; retrying at the next check");
+            return [];
         }
     }
 }

@@ -67,8 +67,13 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
         return true;
     }
 
-    /// <summary>Signs and records the self-signed root of <paramref name="keyId"/> (and its issuer); returns the root stored, and its serial when it is this call's.</summary>
-    public (byte[] Der, string? Serial) IssueRoot(ISigner issuerSigner, PrefectureSettings prefecture, IssuerKind kind, string issuerId, string keyId)
+    /// <summary>
+    /// Signs and records the self-signed root of <paramref name="keyId"/> (and its issuer); returns
+    /// the root stored, and its serial when it is this call's. Generation 1 (the first ceremony)
+    /// is published and issues at once; a later generation (a rollover) waits for its publication
+    /// and switch, and <paramref name="alsoInTransaction"/> records the rollover's step with it.
+    /// </summary>
+    public (byte[] Der, string? Serial) IssueRoot(ISigner issuerSigner, PrefectureSettings prefecture, IssuerKind kind, string issuerId, string keyId, int generation = 1, Action<WriteTransaction>? alsoInTransaction = null)
     {
         var now = database.Time.GetUtcNow();
         var serial = SerialNumbers.New();
@@ -95,13 +100,14 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
         }
 
         SignatureLedger.Certified(tx, intent);
-        StoreRoot(tx, rootDer, serialHex, prefecture, kind, issuerId, keyId, now);
+        StoreRoot(tx, rootDer, serialHex, prefecture, kind, issuerId, keyId, generation, now);
+        alsoInTransaction?.Invoke(tx);
         tx.Commit();
         return (rootDer, serialHex);
     }
 
     /// <summary>Signs and records the first OCSP responder certificate of <paramref name="keyId"/>; the serial, or null when a concurrent run stored one first.</summary>
-    public string? IssueResponder(ISigner issuerSigner, ISigner responderSigner, byte[] rootDer, string keyId, string label)
+    public string? IssueResponder(ISigner issuerSigner, ISigner responderSigner, byte[] rootDer, string keyId, string label, Action<WriteTransaction>? alsoInTransaction = null)
     {
         var now = database.Time.GetUtcNow();
         var serial = SerialNumbers.New();
@@ -140,11 +146,63 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
             ["notAfterUs"] = notAfter,
             ["certificateSha256"] = Convert.ToHexStringLower(SHA256.HashData(der)),
         }));
+        alsoInTransaction?.Invoke(tx);
         tx.Commit();
         return serialHex;
     }
 
-    private void StoreRoot(WriteTransaction tx, byte[] rootDer, string serialHex, PrefectureSettings prefecture, IssuerKind kind, string issuerId, string keyId, DateTimeOffset now)
+    /// <summary>
+    /// Signs and records a link certificate (JPKI-PROFILE.md §10) with <paramref name="signer"/>,
+    /// the key of <paramref name="signerKey"/>, certifying <paramref name="subjectKey"/>'s public
+    /// key; returns its serial, or null when one was stored first (by a concurrent or earlier run).
+    /// </summary>
+    public string? IssueLink(ISigner signer, IssuerKeyRow signerKey, IssuerKeyRow subjectKey, LinkDirection direction, PrefectureSettings prefecture, IssuerKind kind)
+    {
+        var now = database.Time.GetUtcNow();
+        var serial = SerialNumbers.New();
+        var serialHex = SerialNumbers.ToHex(serial);
+        var directionText = direction == LinkDirection.NewWithOld ? LinkCertificateRow.NewWithOld : LinkCertificateRow.OldWithNew;
+        var (der, intent) = ledger.SignIntended(
+            database,
+            signer,
+            tbs => Intent(serialHex, "root", signerKey.Id, tbs, Instant.FromMicros(Math.Min(signerKey.NotAfterUs, subjectKey.NotAfterUs))),
+            intending => new LinkCertificateBuilder(signerKey.CertificateDer!, intending, SignatureAlgorithm.RsaPkcs1Sha256).Build(new LinkCertificateRequest
+            {
+                Direction = direction,
+                Kind = kind,
+                Prefecture = prefecture.ToPrefecture(),
+                SubjectRoot = subjectKey.CertificateDer!,
+                SerialNumber = serial,
+                ArlUrl = settings.Urls.ArlUrl(signerKey.Id),
+            }));
+        using var tx = database.BeginWrite();
+        if (IssuerStore.FindLink(tx.Connection, signerKey.Id, subjectKey.Id, tx.Transaction) is not null)
+        {
+            ledger.Discard(tx, intent, DiscardReasons.SupersededConcurrently, "another rollover run stored this link certificate first");
+            tx.Commit();
+            return null;
+        }
+
+        SignatureLedger.Certified(tx, intent);
+        var certificate = new X509Certificate(der);
+        var notBefore = Instant.ToMicros(new DateTimeOffset(certificate.NotBefore, TimeSpan.Zero));
+        var notAfter = Instant.ToMicros(new DateTimeOffset(certificate.NotAfter, TimeSpan.Zero));
+        IssuerStore.InsertLink(tx, new IssuedCertificate(serialHex, signerKey.Id, "root", notBefore, notAfter, der, Instant.ToMicros(now)), signerKey.IssuerId, directionText, subjectKey.Id);
+        audit.Append(tx, new AuditRecord(actor, "rollover.link.issued", signerKey.IssuerId, new JsonObject
+        {
+            ["direction"] = directionText,
+            ["serial"] = serialHex,
+            ["signerKeyId"] = signerKey.Id,
+            ["subjectKeyId"] = subjectKey.Id,
+            ["notBeforeUs"] = notBefore,
+            ["notAfterUs"] = notAfter,
+            ["certificateSha256"] = Convert.ToHexStringLower(SHA256.HashData(der)),
+        }));
+        tx.Commit();
+        return serialHex;
+    }
+
+    private void StoreRoot(WriteTransaction tx, byte[] rootDer, string serialHex, PrefectureSettings prefecture, IssuerKind kind, string issuerId, string keyId, int generation, DateTimeOffset now)
     {
         var certificate = new X509Certificate(rootDer);
         if (IssuerStore.FindIssuer(tx.Connection, issuerId, tx.Transaction) is null)
@@ -165,17 +223,23 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
         {
             Id = keyId,
             IssuerId = issuerId,
-            Generation = 1,
+            Generation = generation,
             HsmKeyLabel = keyId,
             CertificateDer = rootDer,
             NotBeforeUs = notBefore,
             NotAfterUs = notAfter,
             CreatedUs = Instant.ToMicros(now),
+
+            // The first generation is published by the ceremony that makes it and issues at once;
+            // a rollover's waits for its publication step and its switch time.
+            IssuesFromUs = generation == 1 ? notBefore : null,
+            PublishedUs = generation == 1 ? Instant.ToMicros(now) : null,
         });
         IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, keyId, "root", notBefore, notAfter, rootDer, Instant.ToMicros(now)));
         audit.Append(tx, new AuditRecord(actor, "ceremony.root.issued", keyId, new JsonObject
         {
             ["issuerId"] = issuerId,
+            ["generation"] = generation,
             ["serial"] = serialHex,
             ["subject"] = certificate.SubjectDN.ToString(),
             ["notAfterUs"] = notAfter,

@@ -68,7 +68,7 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
             audit.Checkpoint(database);
         }
 
-        ExportCertificates(database);
+        ExportCertificates(Settings, database);
         return _changes;
     }
 
@@ -213,10 +213,15 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
         }
     }
 
-    /// <summary>Writes every CA certificate as PEM under {home}/certs for operators and verifiers.</summary>
-    private void ExportCertificates(Database database)
+    /// <summary>
+    /// Writes every CA certificate as PEM under {home}/certs for operators and verifiers: each
+    /// generation's root (<c>{key}.pem</c>) with its published fingerprint (<c>{key}.sha256</c>),
+    /// its current responder certificate, the link certificates between generations
+    /// (<c>{certified key}-by-{signing key}.pem</c>) and the checkpoint key's certificate.
+    /// </summary>
+    internal static void ExportCertificates(JpkiSettings settings, Database database)
     {
-        var dir = Path.Combine(Settings.Home, "certs");
+        var dir = Path.Combine(settings.Home, "certs");
         Directory.CreateDirectory(dir);
         using var db = database.OpenConnection();
         foreach (var issuer in IssuerStore.ListIssuers(db))
@@ -226,6 +231,10 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
                 if (key.CertificateDer is { } root)
                 {
                     WritePem(Path.Combine(dir, $"{key.Id}.pem"), root);
+                    if (key.PublishedUs is not null)
+                    {
+                        WriteText(Path.Combine(dir, $"{key.Id}.sha256"), RootFingerprint.Line(root));
+                    }
                 }
 
                 if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
@@ -233,6 +242,11 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
                     WritePem(Path.Combine(dir, $"{key.Id}-ocsp.pem"), responder.CertificateDer);
                 }
             }
+        }
+
+        foreach (var link in IssuerStore.ListIssuers(db).SelectMany(issuer => IssuerStore.ListLinks(db, issuer.Id)))
+        {
+            WritePem(Path.Combine(dir, link.FileName), link.CertificateDer);
         }
 
         foreach (var key in IssuerStore.ListInstallKeys(db, "audit-checkpoint"))
@@ -244,12 +258,14 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
         }
     }
 
-    internal static void WritePem(string path, byte[] der)
+    internal static void WritePem(string path, byte[] der) =>
+        WriteText(path, new string(System.Security.Cryptography.PemEncoding.Write("CERTIFICATE", der)) + "\n");
+
+    private static void WriteText(string path, string text)
     {
-        var pem = new string(System.Security.Cryptography.PemEncoding.Write("CERTIFICATE", der)) + "\n";
-        if (!File.Exists(path) || File.ReadAllText(path) != pem)
+        if (!File.Exists(path) || File.ReadAllText(path) != text)
         {
-            File.WriteAllText(path, pem);
+            File.WriteAllText(path, text);
         }
     }
 }

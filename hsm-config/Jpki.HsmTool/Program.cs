@@ -61,6 +61,15 @@ internal static class ToolCommands
             .WithExamples("./jpki hsm status")
             .WithExitCodes((0, "every key the store relies on is in the token"), (Failed, "a key the store relies on is missing from the token, or the token cannot be opened")));
 
+        var issuer = new Option<string>("--issuer") { Description = "the issuer to roll over (an id of ./jpki hsm status, e.g. yamaguchi-ken-signing)", HelpName = "ID", Required = true };
+        var at = new Option<string>("--at") { Description = "when new issuance switches to the new generation: ISO 8601 with an offset, at least rollover.leadDays (default 30) after the new root's publication", HelpName = "TIME", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "finish a half-done rollover of this issuer with this --at (the same --at resumes without it)" };
+        var rollover = new Command("rollover", "Issuer key rollover: generation N+1 in the HSM, its root and published fingerprint, the NewWithOld and OldWithNew link certificates, its OCSP responder, and the switch of new issuance at TIME. Audited step by step; the same command again finishes a run cut off.") { issuer, at, resume };
+        rollover.SetAction(p => WithContext(writes: true, context => Rollover(context, p.GetValue(issuer)!, p.GetValue(at)!, p.GetValue(resume))));
+        hsm.Subcommands.Add(rollover
+            .WithExamples("./jpki hsm rollover --issuer yamaguchi-ken-signing --at 2027-02-01T00:00:00+09:00")
+            .WithExitCodes((0, "the rollover is done (now or before): N+1 published, linked, with its responder, issuing from TIME"), (Failed, "failed (the reason on standard error); the same command again resumes"), (CliApp.UsageError, "usage error, or refused with nothing changed: unknown issuer, TIME unreadable or earlier than leadDays after publication, another rollover of the issuer half done, or the last switch still pending")));
+
         var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
         var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
         backup.SetAction(p => WithContext(writes: true, context => Backup(context, p.GetValue(outFile)!)));
@@ -206,6 +215,37 @@ internal static class ToolCommands
         }
 
         context.Output.WriteLine($"certificates (PEM): {Path.Combine(context.Settings.Home, "certs")}");
+        return 0;
+    }
+
+    private static int Rollover(ToolContext context, string issuerId, string at, bool resume)
+    {
+        var progress = new StepProgress();
+        IReadOnlyList<string> changes;
+        try
+        {
+            changes = new KeyRollover(context, progress).Run(issuerId, KeyRollover.ParseTime(at), resume);
+        }
+        catch (RolloverRefusedException e)
+        {
+            Console.Error.WriteLine($"refused ({e.Code}): {e.Message}");
+            return CliApp.UsageError;
+        }
+
+        if (changes.Count == 0)
+        {
+            context.Output.WriteLine($"nothing to do: the rollover of {issuerId} switching at {KeyRollover.Show(KeyRollover.ParseTime(at))} is complete");
+        }
+        else
+        {
+            context.Output.WriteLine("key rollover:");
+            foreach (var change in changes)
+            {
+                context.Output.WriteLine($"  {change}");
+            }
+        }
+
+        context.Output.WriteLine($"certificates and fingerprints (PEM, .sha256): {Path.Combine(context.Settings.Home, "certs")}");
         return 0;
     }
 

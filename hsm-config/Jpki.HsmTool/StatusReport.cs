@@ -42,6 +42,7 @@ internal static class StatusReport
                 {
                     var cert = new X509Certificate(der);
                     output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}");
+                    output.WriteLine($"    issues    from {(key.IssuesFromUs is { } from ? InJst(Instant.FromMicros(from).UtcDateTime) : "- (not switched)")}  published {(key.PublishedUs is { } published ? InJst(Instant.FromMicros(published).UtcDateTime) : "-")}");
                 }
 
                 if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)

@@ -122,7 +122,7 @@ public sealed class SignatureIntentTests(CaFixture ca)
         };
         using var loggers = LoggerFactory.Create(_ => { });
         using var services = CaServices.Open(settings, ca.Module, new CaOptions { JukiNetBaseAddress = ca.SimulatorAddress, Feed = new FeedOptions { Enabled = false } }, loggers);
-        var key = services.IssuerKeys.Values.First();
+        var key = services.IssuerKeys.Active()[0];
         var renewal = new ResponderRenewal(services.Database, services.Token, services.IssuancePool, services.Audit, CeremonySettingsView.From(settings.Ceremony));
         var from = LastSeq();
 

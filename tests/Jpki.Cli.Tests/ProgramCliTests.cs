@@ -18,6 +18,7 @@ public sealed class ProgramCliTests : IDisposable
         { "hsm-config", "Jpki.HsmTool", ["hsm", "status"], "./jpki hsm status" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "backup"], "./jpki hsm backup --out" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "restore"], "./jpki hsm restore --in" },
+        { "hsm-config", "Jpki.HsmTool", ["hsm", "rollover"], "./jpki hsm rollover --issuer" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "verify"], "./jpki audit verify" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "signatures"], "./jpki audit signatures" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "checkpoint"], "./jpki audit checkpoint --out" },
@@ -42,6 +43,7 @@ public sealed class ProgramCliTests : IDisposable
     {
         { "hsm-config", "Jpki.HsmTool", [], "Required command" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "backup"], "'--out' is required" },
+        { "hsm-config", "Jpki.HsmTool", ["hsm", "rollover", "--issuer", "yamaguchi-ken-signing"], "'--at' is required" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "restore", "--in", "a.tar", "--bogus"], "unexpected argument '--bogus'" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "purge", "--before"], "--before" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "initialise"], "unexpected argument 'initialise'" },

@@ -12,10 +12,23 @@ public static class TestInstall
     /// <summary>Runs <c>hsm init</c> as a child process for an install of its own (home, SoftHSM configuration, token).</summary>
     public static void RunCeremony(string home, string confPath, string tokenLabel, string modulePath)
     {
+        var (exit, stdout, stderr) = RunTool(home, confPath, tokenLabel, modulePath, "hsm", "init");
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"hsm init failed ({exit}):\n{stdout}\n{stderr}");
+        }
+    }
+
+    /// <summary>Runs the key-ceremony tool (<c>./jpki hsm ...</c>) as a child process on an install; its exit code and output.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunTool(string home, string confPath, string tokenLabel, string modulePath, params string[] arguments)
+    {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };
         psi.ArgumentList.Add(BuiltToolPath("hsm-config", "Jpki.HsmTool"));
-        psi.ArgumentList.Add("hsm");
-        psi.ArgumentList.Add("init");
+        foreach (var argument in arguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
         psi.Environment["JPKI_HOME"] = home;
         psi.Environment["SOFTHSM2_CONF"] = confPath;
         psi.Environment["JPKI_HSM_TOKEN"] = tokenLabel;
@@ -28,13 +41,10 @@ public static class TestInstall
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException("hsm init did not finish in 2 minutes");
+            throw new TimeoutException($"jpki {string.Join(' ', arguments)} did not finish in 2 minutes");
         }
 
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"hsm init failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>

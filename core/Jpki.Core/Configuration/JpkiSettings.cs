@@ -37,6 +37,9 @@ public sealed record JpkiSettings
 
     public CeremonySettings Ceremony { get; init; } = new();
 
+    /// <summary>Issuer key rollover (docs/rollover.md).</summary>
+    public RolloverSettings Rollover { get; init; } = new();
+
     public AuditSettings Audit { get; init; } = new();
 
     public CrlSettings Crl { get; init; } = new();
@@ -140,6 +143,11 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000)");
         }
 
+        if (Rollover.LeadDays is < 0 or > 3650)
+        {
+            throw new InvalidDataException($"{path}: rollover.leadDays must be 0–3650");
+        }
+
         if (Ceremony.RootValidityYears is < 1 or > 20 || Ceremony.ResponderValidityDays is < 1 or > 366 || Ceremony.RsaBits is < 2048 or > 4096)
         {
             throw new InvalidDataException($"{path}: ceremony settings out of range (root 1–20 years, responder 1–366 days, RSA 2048–4096 bits)");
@@ -234,6 +242,16 @@ public sealed record CeremonySettings
 }
 
 /// <summary>The CRL publisher (port 8083): where CRLs go, how often, and who may fetch them.</summary>
+public sealed record RolloverSettings
+{
+    /// <summary>
+    /// Days between the publication of a new generation's root and fingerprint and the switch of
+    /// issuance to it: verifiers pin each generation, and a certificate under a root they have not
+    /// installed yet fails at every verifier.
+    /// </summary>
+    public int LeadDays { get; init; } = 30;
+}
+
 public sealed record CrlSettings
 {
     /// <summary>Where the publisher listens (plain HTTP: CRLs are signed objects, RFC 5019).</summary>

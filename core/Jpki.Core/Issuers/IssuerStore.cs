@@ -27,7 +27,7 @@ public static class IssuerStore
             issuer);
 
     private const string KeyColumns =
-        "id AS Id, issuer_id AS IssuerId, generation AS Generation, hsm_key_label AS HsmKeyLabel, certificate_der AS CertificateDer, not_before_us AS NotBeforeUs, not_after_us AS NotAfterUs, state AS State, created_us AS CreatedUs";
+        "id AS Id, issuer_id AS IssuerId, generation AS Generation, hsm_key_label AS HsmKeyLabel, certificate_der AS CertificateDer, not_before_us AS NotBeforeUs, not_after_us AS NotAfterUs, state AS State, created_us AS CreatedUs, issues_from_us AS IssuesFromUs, published_us AS PublishedUs";
 
     public static IssuerKeyRow? FindKey(DbConnection db, string id, DbTransaction? tx = null) =>
         db.QuerySingleOrDefault<IssuerKeyRow>($"SELECT {KeyColumns} FROM issuer_keys WHERE id = @id", new { id }, tx);
@@ -45,10 +45,70 @@ public static class IssuerStore
     public static void InsertKey(WriteTransaction tx, IssuerKeyRow key) =>
         tx.Execute(
             """
-            INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, certificate_der, not_before_us, not_after_us, state, created_us)
-            VALUES (@Id, @IssuerId, @Generation, @HsmKeyLabel, @CertificateDer, @NotBeforeUs, @NotAfterUs, @State, @CreatedUs)
+            INSERT INTO issuer_keys (id, issuer_id, generation, hsm_key_label, certificate_der, not_before_us, not_after_us, state, created_us, issues_from_us, published_us)
+            VALUES (@Id, @IssuerId, @Generation, @HsmKeyLabel, @CertificateDer, @NotBeforeUs, @NotAfterUs, @State, @CreatedUs, @IssuesFromUs, @PublishedUs)
             """,
             key);
+
+    /// <summary>
+    /// The key that signs new end-entity certificates of <paramref name="issuerId"/> at
+    /// <paramref name="nowUs"/>: the active key with a certificate whose issues_from_us is the
+    /// latest not after that instant (after a rollover's switch time, generation N+1; before, N).
+    /// A clock behind the first generation's own start still gets the first generation, so that
+    /// the pre-issuance lint refuses the certificate (validity before its issuer's); a later
+    /// generation never signs before its switch time.
+    /// </summary>
+    public static IssuerKeyRow? FindIssuingKey(DbConnection db, string issuerId, long nowUs, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<IssuerKeyRow>(
+            $"""
+            SELECT {KeyColumns} FROM issuer_keys
+            WHERE issuer_id = @issuerId AND state = 'active' AND certificate_der IS NOT NULL AND issues_from_us IS NOT NULL
+              AND (issues_from_us <= @nowUs OR generation = (SELECT MIN(generation) FROM issuer_keys WHERE issuer_id = @issuerId))
+            ORDER BY CASE WHEN issues_from_us <= @nowUs THEN 0 ELSE 1 END, issues_from_us DESC, generation DESC LIMIT 1
+            """,
+            new { issuerId, nowUs },
+            tx);
+
+    /// <summary>Records when a key's root and fingerprint were published.</summary>
+    public static void MarkPublished(WriteTransaction tx, string id, long publishedUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("UPDATE issuer_keys SET published_us = @publishedUs WHERE id = @id AND published_us IS NULL", new { id, publishedUs });
+    }
+
+    /// <summary>Sets the instant from which a key signs new end-entity certificates.</summary>
+    public static void SetIssuesFrom(WriteTransaction tx, string id, long issuesFromUs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        tx.Execute("UPDATE issuer_keys SET issues_from_us = @issuesFromUs WHERE id = @id", new { id, issuesFromUs });
+    }
+
+    private const string LinkColumns =
+        "l.serial AS Serial, l.issuer_id AS IssuerId, l.direction AS Direction, l.signer_key_id AS SignerKeyId, l.subject_key_id AS SubjectKeyId, l.created_us AS CreatedUs, c.der AS CertificateDer";
+
+    /// <summary>The link certificates of an issuer (both directions, every pair of generations), oldest first.</summary>
+    public static IReadOnlyList<LinkCertificateRow> ListLinks(DbConnection db, string issuerId, DbTransaction? tx = null) =>
+        db.Query<LinkCertificateRow>(
+            $"SELECT {LinkColumns} FROM link_certificates l JOIN certificates c ON c.serial = l.serial WHERE l.issuer_id = @issuerId ORDER BY l.created_us, l.serial",
+            new { issuerId },
+            tx).AsList();
+
+    public static LinkCertificateRow? FindLink(DbConnection db, string signerKeyId, string subjectKeyId, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<LinkCertificateRow>(
+            $"SELECT {LinkColumns} FROM link_certificates l JOIN certificates c ON c.serial = l.serial WHERE l.signer_key_id = @signerKeyId AND l.subject_key_id = @subjectKeyId",
+            new { signerKeyId, subjectKeyId },
+            tx);
+
+    /// <summary>Records a link certificate: its certificates row (kind 'root', under the signing key, with its status change) and its link row.</summary>
+    public static void InsertLink(WriteTransaction tx, IssuedCertificate certificate, string issuerId, string direction, string subjectKeyId)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(certificate);
+        InsertCertificate(tx, certificate);
+        tx.Execute(
+            "INSERT INTO link_certificates (serial, issuer_id, direction, signer_key_id, subject_key_id, created_us) VALUES (@Serial, @issuerId, @direction, @IssuerKeyId, @subjectKeyId, @CreatedUs)",
+            new { certificate.Serial, issuerId, direction, certificate.IssuerKeyId, subjectKeyId, certificate.CreatedUs });
+    }
 
     /// <summary>Records a certificate the CA issued (root, responder, ...) and its 'good' status change.</summary>
     public static void InsertCertificate(WriteTransaction tx, IssuedCertificate certificate)
@@ -127,6 +187,35 @@ public sealed class IssuerKeyRow
     public string State { get; set; } = "active";
 
     public long CreatedUs { get; set; }
+
+    /// <summary>From when the key signs new end-entity certificates; null: not yet (a rollover not switched).</summary>
+    public long? IssuesFromUs { get; set; }
+
+    /// <summary>When its root and fingerprint were published; null: not yet.</summary>
+    public long? PublishedUs { get; set; }
+}
+
+public sealed class LinkCertificateRow
+{
+    public const string NewWithOld = "new-with-old";
+    public const string OldWithNew = "old-with-new";
+
+    public string Serial { get; set; } = "";
+
+    public string IssuerId { get; set; } = "";
+
+    public string Direction { get; set; } = "";
+
+    public string SignerKeyId { get; set; } = "";
+
+    public string SubjectKeyId { get; set; } = "";
+
+    public long CreatedUs { get; set; }
+
+    public byte[] CertificateDer { get; set; } = [];
+
+    /// <summary>The file name under certs/ and over HTTP: <c>{subject key}-by-{signer key}.pem</c>.</summary>
+    public string FileName => $"{SubjectKeyId}-by-{SignerKeyId}.pem";
 }
 
 public sealed class ResponderRow

@@ -60,14 +60,30 @@ public sealed class RootCertificateBuilder
 
         var generator = _key.Generator(request.SerialNumber, JpkiNames.Issuer(request.Kind, request.Prefecture), request.IssuedAt, request.ValidityYears);
 
-        // Order is part of the profile (it mirrors the J-LIS roots); the generator keeps insertion order.
+        AddCaExtensions(generator, request.Kind, request.Prefecture, SubjectKeyIdentifier, authorityKeyIdentifier: null, arlUrl);
+        return _key.Sign(generator);
+    }
+
+    /// <summary>
+    /// The extensions of an issuer's CA certificate in the profile's order (it mirrors the J-LIS
+    /// roots; the generator keeps insertion order): keyUsage, basicConstraints, the AKI when the
+    /// certificate is not self-signed (link certificates, JPKI-PROFILE.md §10), SKI, the Japanese
+    /// directoryName, cRLDistributionPoints (the signing key's ARL).
+    /// </summary>
+    internal static void AddCaExtensions(X509V3CertificateGenerator generator, IssuerKind kind, Prefecture prefecture, byte[] subjectKeyIdentifier, byte[]? authorityKeyIdentifier, string arlUrl)
+    {
         generator.AddExtension(X509Extensions.KeyUsage, critical: true, new KeyUsage(KeyUsage.KeyCertSign | KeyUsage.CrlSign));
         generator.AddExtension(X509Extensions.BasicConstraints, critical: true, new BasicConstraints(cA: true));
-        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, new SubjectKeyIdentifier(SubjectKeyIdentifier));
+        if (authorityKeyIdentifier is not null)
+        {
+            generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, critical: false, new AuthorityKeyIdentifier(authorityKeyIdentifier));
+        }
+
+        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, new SubjectKeyIdentifier(subjectKeyIdentifier));
         generator.AddExtension(
             X509Extensions.SubjectAlternativeName,
             critical: false,
-            new GeneralNames(new GeneralName(GeneralName.DirectoryName, JpkiNames.IssuerAltName(request.Kind, request.Prefecture))));
+            new GeneralNames(new GeneralName(GeneralName.DirectoryName, JpkiNames.IssuerAltName(kind, prefecture))));
         generator.AddExtension(
             X509Extensions.CrlDistributionPoints,
             critical: false,
@@ -77,11 +93,9 @@ public sealed class RootCertificateBuilder
                     reasons: null,
                     crlIssuer: null),
             ]));
-
-        return _key.Sign(generator);
     }
 
-    private static string CheckArlUrl(string url)
+    internal static string CheckArlUrl(string url)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url, nameof(RootCertificateRequest.ArlUrl));
 

@@ -34,7 +34,7 @@ public sealed partial class IssuanceService
     private readonly AuditLog audit;
     private readonly ClockGuard clock;
     private readonly JpkiSettings settings;
-    private readonly IReadOnlyDictionary<string, ActiveIssuerKey> issuerKeys;
+    private readonly IssuingKeys issuerKeys;
     private readonly ResidentSource residents;
     private readonly IIssuanceAnswerBodies bodies;
     private readonly TimeProvider time;
@@ -49,7 +49,7 @@ public sealed partial class IssuanceService
         CertificateRevoker revoker,
         ClockGuard clock,
         JpkiSettings settings,
-        IReadOnlyDictionary<string, ActiveIssuerKey> issuerKeys,
+        IssuingKeys issuerKeys,
         ResidentSource residents,
         IIssuanceAnswerBodies bodies,
         TimeProvider time,
@@ -221,7 +221,19 @@ public sealed partial class IssuanceService
             return (null, unknownMunicipality);
         }
 
-        if (!issuerKeys.TryGetValue(profile.IssuerId, out var issuerKey))
+        // The key is chosen by this request's clock: after a rollover's switch time, the new generation.
+        var now = time.GetUtcNow();
+        ActiveIssuerKey? issuerKey;
+        try
+        {
+            issuerKey = issuerKeys.For(profile.IssuerId, now);
+        }
+        catch (HsmException)
+        {
+            return (null, HsmUnavailable());
+        }
+
+        if (issuerKey is null)
         {
             return (null, new IssuanceRefused(IssuanceRefusal.IssuerUnavailable, $"issuer '{profile.IssuerId}' has no active key"));
         }
@@ -241,7 +253,6 @@ public sealed partial class IssuanceService
             return (null, HsmUnavailable());
         }
 
-        var now = time.GetUtcNow();
         var (validity, refused) = await DecideValidityAsync(ask, profile, issuerKey, facts.DateOfBirth, residentKey, now, cancellationToken);
         return validity is null
             ? (null, refused)
