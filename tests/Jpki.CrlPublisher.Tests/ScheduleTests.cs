@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Dapper;
 using Jpki.Core.Store;
@@ -72,15 +73,17 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
         var deadline = Instant.FromMicros(thisUpdateUs + 9_000_000);
         using var http = new HttpClient { BaseAddress = node.Address };
 
+        // Other series of the install (the authentication key's, a later generation's) may have been
+        // published a second earlier and go stale first: the test follows the signing key's full CRL.
         var first = CrlFixture.Json(await http.GetStringAsync("healthz"));
         if (DateTimeOffset.UtcNow < deadline)
         {
-            Assert.Equal("ok", first.GetProperty("status").GetString());
+            Assert.False(SigningFullIsStale(first), first.ToString());
         }
 
         var health = first;
         var until = DateTime.UtcNow.AddSeconds(30);
-        while (health.GetProperty("status").GetString() != "degraded" && DateTime.UtcNow < until)
+        while (!SigningFullIsStale(health) && DateTime.UtcNow < until)
         {
             await Task.Delay(250);
             health = CrlFixture.Json(await http.GetStringAsync("healthz"));
@@ -100,6 +103,10 @@ public sealed class SqliteScheduleTests(CrlFixture crl, SqliteStoreFixture store
         await Task.Delay(TimeSpan.FromSeconds(2)); // two more watch runs: still one alarm for that CRL
         Assert.Single(await AlarmsAsync(store, complete.Number, atLeast: 1));
     }
+
+    private static bool SigningFullIsStale(JsonElement health) =>
+        health.TryGetProperty("stale", out var stale) && stale.ValueKind == JsonValueKind.Array
+        && stale.EnumerateArray().Any(s => s.GetProperty("issuerKeyId").GetString() == CrlFixture.SigningKey && s.GetProperty("scope").GetString() == "full" && s.GetProperty("kind").GetString() == "complete");
 
     [Fact]
     public async Task AnIssuerKeyAddedWhileThePublisherRunsGetsItsCrlsAndIsServedWithoutARestart()
