@@ -175,26 +175,16 @@ public static class EndEntityTbsBuilder
 
     private static IssuerFacts ParseIssuer(EndEntityRequest request)
     {
-        X509Certificate certificate;
-        try
-        {
-            certificate = new X509Certificate(request.IssuerCertificate);
-        }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or Org.BouncyCastle.Security.Certificates.CertificateException)
-        {
-            throw new ArgumentException("the issuer certificate is not DER X.509", nameof(request), e);
-        }
-
+        var certificate = CertificateProfile.ParseCertificate(request.IssuerCertificate, nameof(request));
         var expected = JpkiNames.Issuer(request.Kind, request.Prefecture).GetDerEncoded();
         if (!certificate.SubjectDN.GetDerEncoded().AsSpan().SequenceEqual(expected))
         {
             throw new ArgumentException($"the issuer certificate is not the {request.Kind} issuer of {request.Prefecture}", nameof(request));
         }
 
-        var ski = certificate.GetExtensionValue(X509Extensions.SubjectKeyIdentifier)
-            ?? throw new ArgumentException("the issuer certificate has no subjectKeyIdentifier to point the AKI at", nameof(request));
         return new IssuerFacts(
             certificate.SubjectDN,
-            SubjectKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(ski)).GetKeyIdentifier());
+            CertificateProfile.KeyIdentifierOf(certificate)
+                ?? throw new ArgumentException("the issuer certificate has no subjectKeyIdentifier to point the AKI at", nameof(request)));
     }
 }

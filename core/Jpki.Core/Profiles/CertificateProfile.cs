@@ -77,6 +77,26 @@ internal static class CertificateProfile
     public static DateTimeOffset AnniversaryEndOfDay(DateTimeOffset issuedAt, int years) =>
         Jst.EndOfDay(Jst.DateOf(issuedAt).AddYears(years));
 
+    /// <exception cref="ArgumentException">Not a DER X.509 certificate.</exception>
+    public static X509Certificate ParseCertificate(byte[] der, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(der, parameterName);
+        try
+        {
+            return new X509Certificate(der);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or Org.BouncyCastle.Security.Certificates.CertificateException)
+        {
+            throw new ArgumentException("not a DER X.509 certificate", parameterName, e);
+        }
+    }
+
+    /// <summary>The certificate's subjectKeyIdentifier, or null when it has none.</summary>
+    public static byte[]? KeyIdentifierOf(X509Certificate certificate) =>
+        certificate.GetExtensionValue(X509Extensions.SubjectKeyIdentifier) is { } ski
+            ? SubjectKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(ski)).GetKeyIdentifier()
+            : null;
+
     public static SubjectKeyIdentifier KeyIdentifier(SubjectPublicKeyInfo publicKey) =>
         X509ExtensionUtilities.CreateSubjectKeyIdentifier(publicKey);
 
@@ -134,3 +154,49 @@ internal sealed class SelfSigningKey
     public byte[] Sign(X509V3CertificateGenerator generator) => CertificateProfile.Sign(generator, Signer, Algorithm);
 }
 
+
+/// <summary>
+/// A root and its HSM key that certifies other keys (link certificates, OCSP responder
+/// certificates): the certificate parsed once, the signer checked once to be the key the root
+/// certifies (a signature by another key would make certificates no verifier accepts), and the
+/// root's subjectKeyIdentifier that the issued certificates' AKI names.
+/// </summary>
+internal sealed class IssuingRootKey
+{
+    /// <exception cref="ArgumentException">
+    /// The root is not DER X.509, the key kind does not fit the algorithm, the signer's key is not
+    /// the root's, or the root has no subjectKeyIdentifier.
+    /// </exception>
+    public IssuingRootKey(byte[] rootCertificate, ISigner signer, SignatureAlgorithm algorithm, string rootParameterName, string signerParameterName)
+    {
+        ArgumentNullException.ThrowIfNull(rootCertificate, rootParameterName);
+        ArgumentNullException.ThrowIfNull(signer, signerParameterName);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
+        Certificate = CertificateProfile.ParseCertificate(rootCertificate, rootParameterName);
+        if (!Certificate.CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded().AsSpan().SequenceEqual(signer.SubjectPublicKeyInfo))
+        {
+            throw new ArgumentException("the signer's public key is not the root certificate's public key", signerParameterName);
+        }
+
+        KeyIdentifier = CertificateProfile.KeyIdentifierOf(Certificate)
+            ?? throw new ArgumentException("the root certificate has no subjectKeyIdentifier to point the AKI at", rootParameterName);
+        Signer = signer;
+        Algorithm = algorithm;
+    }
+
+    public X509Certificate Certificate { get; }
+
+    /// <summary>The root's subjectKeyIdentifier: the AKI of every certificate this key issues.</summary>
+    public byte[] KeyIdentifier { get; }
+
+    public ISigner Signer { get; }
+
+    public SignatureAlgorithm Algorithm { get; }
+
+    public DateTimeOffset NotBefore => new(Certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+
+    public DateTimeOffset NotAfter => new(Certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+
+    public byte[] Sign(X509V3CertificateGenerator generator) => CertificateProfile.Sign(generator, Signer, Algorithm);
+}

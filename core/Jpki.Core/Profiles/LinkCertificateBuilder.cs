@@ -44,32 +44,14 @@ public sealed record LinkCertificateRequest
 /// </summary>
 public sealed class LinkCertificateBuilder
 {
-    private readonly X509Certificate _signerRoot;
-    private readonly ISigner _signer;
-    private readonly SignatureAlgorithm _algorithm;
-    private readonly byte[] _signerKeyIdentifier;
+    private readonly IssuingRootKey _root;
 
     /// <param name="signerRoot">The root of the key that signs (DER).</param>
     /// <param name="signer">That key; must be the key <paramref name="signerRoot"/> certifies.</param>
     /// <param name="algorithm">sha256WithRSAEncryption for JPKI roots.</param>
     /// <exception cref="ArgumentException">The signer's key is not the root's, or the root has no SKI.</exception>
-    public LinkCertificateBuilder(byte[] signerRoot, ISigner signer, SignatureAlgorithm algorithm)
-    {
-        ArgumentNullException.ThrowIfNull(signerRoot);
-        ArgumentNullException.ThrowIfNull(signer);
-        ArgumentNullException.ThrowIfNull(algorithm);
-        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
-        _signerRoot = new X509Certificate(signerRoot);
-        if (!_signerRoot.CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded().AsSpan().SequenceEqual(signer.SubjectPublicKeyInfo))
-        {
-            throw new ArgumentException("the signer's public key is not the signing root's public key", nameof(signer));
-        }
-
-        _signerKeyIdentifier = KeyIdentifierOf(_signerRoot)
-            ?? throw new ArgumentException("the signing root has no subjectKeyIdentifier to point the AKI at", nameof(signerRoot));
-        _signer = signer;
-        _algorithm = algorithm;
-    }
+    public LinkCertificateBuilder(byte[] signerRoot, ISigner signer, SignatureAlgorithm algorithm) =>
+        _root = new IssuingRootKey(signerRoot, signer, algorithm, nameof(signerRoot), nameof(signer));
 
     /// <summary>Returns the DER certificate.</summary>
     /// <exception cref="ArgumentException">The two roots are of different DNs, or of one key.</exception>
@@ -81,23 +63,24 @@ public sealed class LinkCertificateBuilder
         ArgumentNullException.ThrowIfNull(request.SubjectRoot);
         CertificateProfile.EnsureSerial(request.SerialNumber, nameof(request));
         var arlUrl = RootCertificateBuilder.CheckArlUrl(request.ArlUrl);
-        var subjectRoot = new X509Certificate(request.SubjectRoot);
+        var subjectRoot = CertificateProfile.ParseCertificate(request.SubjectRoot, nameof(request));
+        var signerRoot = _root.Certificate;
         var name = JpkiNames.Issuer(request.Kind, request.Prefecture);
-        if (!subjectRoot.SubjectDN.Equivalent(_signerRoot.SubjectDN, inOrder: true) || !subjectRoot.SubjectDN.Equivalent(name, inOrder: true))
+        if (!subjectRoot.SubjectDN.Equivalent(signerRoot.SubjectDN, inOrder: true) || !subjectRoot.SubjectDN.Equivalent(name, inOrder: true))
         {
-            throw new ArgumentException($"a link certificate joins two generations of one DN: '{subjectRoot.SubjectDN}' and '{_signerRoot.SubjectDN}' (expected '{name}')", nameof(request));
+            throw new ArgumentException($"a link certificate joins two generations of one DN: '{subjectRoot.SubjectDN}' and '{signerRoot.SubjectDN}' (expected '{name}')", nameof(request));
         }
 
-        var subjectKeyIdentifier = KeyIdentifierOf(subjectRoot)
+        var subjectKeyIdentifier = CertificateProfile.KeyIdentifierOf(subjectRoot)
             ?? throw new ArgumentException("the certified root has no subjectKeyIdentifier", nameof(request));
-        if (subjectKeyIdentifier.AsSpan().SequenceEqual(_signerKeyIdentifier))
+        if (subjectKeyIdentifier.AsSpan().SequenceEqual(_root.KeyIdentifier))
         {
             throw new ArgumentException("a link certificate joins two different keys; both roots have one key identifier", nameof(request));
         }
 
         var (notBefore, notAfter) = request.Direction switch
         {
-            LinkDirection.NewWithOld => (subjectRoot.NotBefore, _signerRoot.NotAfter),
+            LinkDirection.NewWithOld => (subjectRoot.NotBefore, signerRoot.NotAfter),
             LinkDirection.OldWithNew => (subjectRoot.NotBefore, subjectRoot.NotAfter),
             _ => throw new ArgumentOutOfRangeException(nameof(request), request.Direction, "unknown link direction"),
         };
@@ -109,17 +92,12 @@ public sealed class LinkCertificateBuilder
         generator.SetNotBefore(notBefore.ToUniversalTime());
         generator.SetNotAfter(notAfter.ToUniversalTime());
         generator.SetSubjectPublicKeyInfo(subjectRoot.CertificateStructure.SubjectPublicKeyInfo);
-        RootCertificateBuilder.AddCaExtensions(generator, request.Kind, request.Prefecture, subjectKeyIdentifier, _signerKeyIdentifier, arlUrl);
+        RootCertificateBuilder.AddCaExtensions(generator, request.Kind, request.Prefecture, subjectKeyIdentifier, _root.KeyIdentifier, arlUrl);
 
-        var der = CertificateProfile.Sign(generator, _signer, _algorithm);
-        LinkCertificateLint.Enforce(der, _signerRoot, subjectRoot);
+        var der = _root.Sign(generator);
+        LinkCertificateLint.Enforce(der, signerRoot, subjectRoot);
         return der;
     }
-
-    internal static byte[]? KeyIdentifierOf(X509Certificate certificate) =>
-        certificate.GetExtensionValue(X509Extensions.SubjectKeyIdentifier) is { } ski
-            ? SubjectKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(ski)).GetKeyIdentifier()
-            : null;
 }
 
 /// <summary>A link certificate that breaks JPKI-PROFILE.md §10; nothing is stored.</summary>
@@ -145,12 +123,12 @@ public static class LinkCertificateLint
         var aki = link.GetExtensionValue(X509Extensions.AuthorityKeyIdentifier) is { } akiValue
             ? AuthorityKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(akiValue)).KeyIdentifier?.GetOctets()
             : null;
-        var ski = LinkCertificateBuilder.KeyIdentifierOf(link);
+        var ski = CertificateProfile.KeyIdentifierOf(link);
         Require(aki is not null, "an AKI key identifier is present");
         Require(ski is not null, "an SKI is present");
         Require(!aki!.AsSpan().SequenceEqual(ski!), "the AKI differs from the SKI (else OpenSSL takes it for self-signed)");
-        Require(aki.AsSpan().SequenceEqual(LinkCertificateBuilder.KeyIdentifierOf(signerRoot)), "the AKI is the signing root's SKI");
-        Require(ski.AsSpan().SequenceEqual(LinkCertificateBuilder.KeyIdentifierOf(subjectRoot)), "the SKI is the certified root's SKI");
+        Require(aki.AsSpan().SequenceEqual(CertificateProfile.KeyIdentifierOf(signerRoot)), "the AKI is the signing root's SKI");
+        Require(ski.AsSpan().SequenceEqual(CertificateProfile.KeyIdentifierOf(subjectRoot)), "the SKI is the certified root's SKI");
         Require(link.CertificateStructure.SubjectPublicKeyInfo.Equals(subjectRoot.CertificateStructure.SubjectPublicKeyInfo), "the public key is the certified root's");
         Require(link.GetCriticalExtensionOids().Contains(X509Extensions.BasicConstraints.Id) && link.GetBasicConstraints() >= 0, "basicConstraints is critical with cA=TRUE");
         var usage = link.GetKeyUsage();

@@ -39,10 +39,7 @@ public sealed record ResponderCertificateRequest
 /// </summary>
 public sealed class ResponderCertificateBuilder
 {
-    private readonly X509Certificate _issuer;
-    private readonly ISigner _issuerSigner;
-    private readonly SignatureAlgorithm _algorithm;
-    private readonly byte[] _issuerKeyIdentifier;
+    private readonly IssuingRootKey _issuer;
 
     /// <param name="issuerCertificate">The issuer root, DER.</param>
     /// <param name="issuerSigner">The root's key; must be the key the root certificate certifies.</param>
@@ -50,28 +47,8 @@ public sealed class ResponderCertificateBuilder
     /// <exception cref="ArgumentException">
     /// Key kind and algorithm differ, the signer's key is not the certificate's, or the issuer has no SKI.
     /// </exception>
-    public ResponderCertificateBuilder(byte[] issuerCertificate, ISigner issuerSigner, SignatureAlgorithm algorithm)
-    {
-        ArgumentNullException.ThrowIfNull(issuerCertificate);
-        ArgumentNullException.ThrowIfNull(issuerSigner);
-        ArgumentNullException.ThrowIfNull(algorithm);
-        SignerSignatureFactory.EnsureCompatible(issuerSigner, algorithm);
-
-        _issuer = new X509Certificate(issuerCertificate);
-
-        // Signing with a key other than the one the issuer certificate certifies would make a
-        // responder certificate no verifier accepts; catch that at construction.
-        if (!_issuer.CertificateStructure.SubjectPublicKeyInfo.GetDerEncoded().AsSpan().SequenceEqual(issuerSigner.SubjectPublicKeyInfo))
-        {
-            throw new ArgumentException("the issuer signer's public key is not the issuer certificate's public key", nameof(issuerSigner));
-        }
-
-        var ski = _issuer.GetExtensionValue(X509Extensions.SubjectKeyIdentifier)
-            ?? throw new ArgumentException("the issuer certificate has no subjectKeyIdentifier to point the AKI at", nameof(issuerCertificate));
-        _issuerKeyIdentifier = SubjectKeyIdentifier.GetInstance(X509ExtensionUtilities.FromExtensionValue(ski)).GetKeyIdentifier();
-        _issuerSigner = issuerSigner;
-        _algorithm = algorithm;
-    }
+    public ResponderCertificateBuilder(byte[] issuerCertificate, ISigner issuerSigner, SignatureAlgorithm algorithm) =>
+        _issuer = new IssuingRootKey(issuerCertificate, issuerSigner, algorithm, nameof(issuerCertificate), nameof(issuerSigner));
 
     /// <summary>Returns the DER certificate.</summary>
     /// <exception cref="InvalidOperationException">The issuer certificate has expired at <see cref="ResponderCertificateRequest.IssuedAt"/>.</exception>
@@ -89,8 +66,8 @@ public sealed class ResponderCertificateBuilder
         CertificateProfile.EnsureSupportedKey(publicKey, nameof(request));
 
         var issuedAt = Jst.TruncateToSeconds(request.IssuedAt);
-        var issuerNotBefore = new DateTimeOffset(_issuer.NotBefore.ToUniversalTime(), TimeSpan.Zero);
-        var issuerNotAfter = new DateTimeOffset(_issuer.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        var issuerNotBefore = _issuer.NotBefore;
+        var issuerNotAfter = _issuer.NotAfter;
         if (issuedAt >= issuerNotAfter)
         {
             throw new InvalidOperationException($"the issuer certificate expired at {issuerNotAfter:u}; it cannot certify a responder at {issuedAt:u}");
@@ -101,11 +78,11 @@ public sealed class ResponderCertificateBuilder
         var notBefore = Max(issuedAt - request.Backdate, issuerNotBefore);
         var notAfter = Min(notBefore + request.Validity, issuerNotAfter);
 
-        var subject = JpkiNames.OcspResponder(_issuer.SubjectDN, request.Generation, Jst.DateOf(issuedAt));
+        var subject = JpkiNames.OcspResponder(_issuer.Certificate.SubjectDN, request.Generation, Jst.DateOf(issuedAt));
 
         var generator = new X509V3CertificateGenerator();
         generator.SetSerialNumber(request.SerialNumber);
-        generator.SetIssuerDN(_issuer.SubjectDN);
+        generator.SetIssuerDN(_issuer.Certificate.SubjectDN);
         generator.SetSubjectDN(subject);
         generator.SetNotBefore(notBefore.UtcDateTime);
         generator.SetNotAfter(notAfter.UtcDateTime);
@@ -117,10 +94,10 @@ public sealed class ResponderCertificateBuilder
         // RFC 6960 §4.2.2.2.1: verifiers need not check this certificate's revocation (the
         // short validity is the control instead).
         generator.AddExtension(OcspObjectIdentifiers.PkixOcspNocheck, critical: false, DerNull.Instance);
-        generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, critical: false, new AuthorityKeyIdentifier(_issuerKeyIdentifier));
+        generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, critical: false, new AuthorityKeyIdentifier(_issuer.KeyIdentifier));
         generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, CertificateProfile.KeyIdentifier(publicKey));
 
-        return CertificateProfile.Sign(generator, _issuerSigner, _algorithm);
+        return _issuer.Sign(generator);
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
