@@ -13,7 +13,7 @@ namespace Jpki.Ca;
 public static class QueryEndpoints
 {
     /// <summary>
-    /// <c>GET /api/v1/issuers</c> (DESIGN.md §9); public: the roots are what verifiers trust. Every
+    /// <c>GET /api/v1/issuers</c> (docs/design.md §9); public: the roots are what verifiers trust. Every
     /// key generation with its root, published fingerprint, switch time, CRL and ARL URLs, and the
     /// link certificates between generations; <c>certificatePem</c> and the top-level CRL URLs are
     /// the generation that issues now.

@@ -37,7 +37,7 @@ public sealed record CrlHostOptions
 }
 
 /// <summary>
-/// The CRL distribution service (port 8083): serves the published files at the DESIGN.md §9 URLs
+/// The CRL distribution service (port 8083): serves the published files at the docs/design.md §9 URLs
 /// to registered verifiers with caching headers, runs the schedule, reports health.
 /// </summary>
 public static partial class CrlHost

@@ -15,7 +15,7 @@ public enum CrlScopeKind
 
 /// <summary>
 /// A CRL series is (issuer key, scope). <see cref="StoreName"/> is how the store names the scope
-/// (<c>full</c>, <c>arl</c>, <c>m/352012</c>); the file and URL names follow DESIGN.md §9.
+/// (<c>full</c>, <c>arl</c>, <c>m/352012</c>); the file and URL names follow docs/design.md §9.
 /// </summary>
 public sealed record CrlSeries(string IssuerKeyId, CrlScopeKind Kind, string? MunicipalityCode = null)
 {

@@ -3,7 +3,7 @@ namespace Jpki.Card;
 /// <summary>
 /// When a My Number card expires: on the holder's 10th birthday after issuance when the holder is
 /// 18 or older on the day of issuance, on the 5th birthday otherwise. All dates are JST calendar
-/// dates. A 29 February birthday falls on 28 February in common years (JPKI-PROFILE.md §3, as the
+/// dates. A 29 February birthday falls on 28 February in common years (docs/jpki-profile.md §3, as the
 /// certificates count it). An unknown month or day (0) counts as January / the 1st for the
 /// birthday, as the profile does, but the age takes the latest possible birthday, so a holder who
 /// might be under 18 gets the shorter card.

@@ -20,7 +20,7 @@ public enum PinProblem
     AuthenticationNotFourDigits,
 }
 
-/// <summary>The JPKI card's PIN rules (JPKI-PROFILE.md §1): format and how many wrong tries lock it.</summary>
+/// <summary>The JPKI card's PIN rules (docs/jpki-profile.md §1): format and how many wrong tries lock it.</summary>
 public static class PinRules
 {
     public const int SigningMinLength = 6;

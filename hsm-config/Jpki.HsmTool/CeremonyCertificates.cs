@@ -152,7 +152,7 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
     }
 
     /// <summary>
-    /// Signs and records a link certificate (JPKI-PROFILE.md §10) with <paramref name="signer"/>,
+    /// Signs and records a link certificate (docs/jpki-profile.md §10) with <paramref name="signer"/>,
     /// the key of <paramref name="signerKey"/>, certifying <paramref name="subjectKey"/>'s public
     /// key; returns its serial, or null when one was stored first (by a concurrent or earlier run).
     /// </summary>

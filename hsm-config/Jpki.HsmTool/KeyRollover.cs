@@ -25,7 +25,7 @@ public sealed class RolloverRefusedException(string code, string message) : Exce
 /// Steps, each audited in the transaction of what it changes and skipped when already done (so a
 /// run cut off is resumed by running the same command again):
 /// started (the rollover row), key (N+1 in the HSM: sensitive, never extractable, sign-only, like
-/// the first ceremony's), root (self-signed per JPKI-PROFILE.md §2, by the ceremony's
+/// the first ceremony's), root (self-signed per docs/jpki-profile.md §2, by the ceremony's
 /// <see cref="CeremonyCertificates.IssueRoot"/>), published (the root and its SHA-256 fingerprint
 /// under certs/ and over the CA's HTTP; the lead time counts from here), links (NewWithOld signed
 /// by N, OldWithNew signed by N+1), responder (N+1's delegated OCSP responder), switch (issuance

@@ -26,7 +26,7 @@ public sealed class PopulationGenerator(int seed)
 
     /// <summary>
     /// Surnames registered with a character outside JIS X 0208/0212 (髙, 﨑, 𠮷). The record carries
-    /// the JIS X 0208 stand-in and flags its position with '1' (JPKI-PROFILE.md §4).
+    /// the JIS X 0208 stand-in and flags its position with '1' (docs/jpki-profile.md §4).
     /// </summary>
     private static readonly ImmutableArray<(string Surname, string Flags)> SubstitutedSurnames =
     [

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Jpki.JukiNet.Simulator;
 
 /// <summary>
-/// The simulated prefecture Juki-Net server as an ASP.NET Core minimal API (DESIGN.md §9):
+/// The simulated prefecture Juki-Net server as an ASP.NET Core minimal API (docs/design.md §9):
 /// lookup and change feed as the contract says, plus simulator-only admin endpoints — residents,
 /// changes, fault switches (<see cref="FeedFaults"/>) and the change generator
 /// (<see cref="ChangeGenerator"/>). Every error is problem+json.

@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 
 namespace Jpki.JukiNet;
 
-/// <summary>The era digit of JPKI's date of birth (JPKI-PROFILE.md §4).</summary>
+/// <summary>The era digit of JPKI's date of birth (docs/jpki-profile.md §4).</summary>
 public enum JapaneseEra
 {
     /// <summary>The era cannot be told: a boundary year with the month or day unknown.</summary>

@@ -7,7 +7,7 @@ namespace Jpki.JukiNet;
 /// subscriber quarantines them and goes on (issue 5).
 /// </summary>
 /// <remarks>
-/// Delivery is at least once and not in order (DESIGN.md §5). A batch asked for with
+/// Delivery is at least once and not in order (docs/design.md §5). A batch asked for with
 /// <c>after</c> normally holds events above <c>after</c> in sequence order, but it may also hold:
 /// late deliveries — events with a sequence ≤ <c>after</c> that were missing from earlier batches
 /// (the subscriber saw a gap) and arrive now; repeats of events already delivered, in an earlier

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Jpki.JukiNet;
 
 /// <summary>
-/// The CA's client of Juki-Net (DESIGN.md §5): resident lookup and the change feed, with a
+/// The CA's client of Juki-Net (docs/design.md §5): resident lookup and the change feed, with a
 /// timeout per attempt, bounded retries with doubling backoff on connection errors, timeouts and
 /// 5xx, and typed failures (<see cref="JukiNetUnavailableException"/>,
 /// <see cref="JukiNetProtocolException"/>).

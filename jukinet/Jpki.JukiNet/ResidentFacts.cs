@@ -3,7 +3,7 @@ using System.Text;
 namespace Jpki.JukiNet;
 
 /// <summary>
-/// The rules for the text facts (JPKI-PROFILE.md §4). Lengths count Unicode characters, not UTF-16
+/// The rules for the text facts (docs/jpki-profile.md §4). Lengths count Unicode characters, not UTF-16
 /// units, because the substitute flags have one digit per character and a name may hold a
 /// character outside the BMP.
 /// </summary>

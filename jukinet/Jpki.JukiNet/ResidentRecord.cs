@@ -1,7 +1,7 @@
 namespace Jpki.JukiNet;
 
 /// <summary>
-/// What a lookup answers (DESIGN.md §5): the four facts with their substitute-character flags,
+/// What a lookup answers (docs/design.md §5): the four facts with their substitute-character flags,
 /// the municipality, the record's status and the resident's latest change sequence (0 when the
 /// record has not changed since it was registered).
 /// </summary>

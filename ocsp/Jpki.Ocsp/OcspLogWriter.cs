@@ -7,7 +7,7 @@ namespace Jpki.Ocsp;
 
 /// <summary>
 /// Records, for the auditors' trail, the producedAt of the first 'revoked' answer installed per
-/// serial (DESIGN.md §7). The cache reports every revoked install; only the first per serial in
+/// serial (docs/design.md §7). The cache reports every revoked install; only the first per serial in
 /// this process reaches the store, and the store keeps the first of all processes.
 /// </summary>
 public sealed class FirstRevokedRecorder

@@ -36,7 +36,7 @@ public sealed record OcspArchiveOptions
 public sealed class OcspArchiveException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Moves the OCSP query log's old days out of the hot table (issue 16; JPKI-PROFILE.md §9 keeps
+/// Moves the OCSP query log's old days out of the hot table (issue 16; docs/jpki-profile.md §9 keeps
 /// access logs 7 years). For each JST day older than the hot window, oldest first: the day's rows
 /// are streamed, outside the writers' lock, into <c>ocsp-queries-YYYY-MM-DD.jsonl.gz</c> (one JSON
 /// object per line: id, time in UTC microseconds, verifier, issuerKeyId, serial, answer, nonce),

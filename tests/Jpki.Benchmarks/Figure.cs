@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Jpki.Benchmarks;
 
-/// <summary>One benchmark figure in the DESIGN.md §9 format: a value, its baseline from the same run, and their ratio.</summary>
+/// <summary>One benchmark figure in the docs/design.md §9 format: a value, its baseline from the same run, and their ratio.</summary>
 public sealed record Figure(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("value")] double Value,

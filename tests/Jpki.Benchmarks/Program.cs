@@ -7,7 +7,7 @@ using Jpki.Cli;
 //   [--requests N (issuance, default 800; their card keys are kept in DIR/issuance-csrs.txt)]
 // Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
 // ./jpki runs one process per benchmark.
-// Writes DIR/<name>.json (a list of figures, DESIGN.md §9) and prints a table.
+// Writes DIR/<name>.json (a list of figures, docs/design.md §9) and prints a table.
 var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet" };
 var outDir = "";
 var seconds = 2.0;

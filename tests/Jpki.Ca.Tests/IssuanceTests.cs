@@ -46,7 +46,7 @@ public sealed class IssuanceTests(CaFixture ca)
         var certtool = ExternalProcess.Run("certtool", "--verify", "--load-ca-certificate", ca.RootPemPath(issuerKeyId), "--infile", leaf);
         Assert.True(certtool.ExitCode == 0, certtool.Output);
 
-        // The CRL DP and AIA name the issuer key as the API and DESIGN.md §9 do.
+        // The CRL DP and AIA name the issuer key as the API and docs/design.md §9 do.
         var text = ExternalProcess.Run("openssl", "x509", "-in", leaf, "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess");
         Assert.Contains($"URI:http://127.0.0.1:8083/crl/{issuerKeyId}/m/352012.crl", text.Output, StringComparison.Ordinal);
         Assert.Contains("OCSP - URI:http://127.0.0.1:8082/ocsp", text.Output, StringComparison.Ordinal);

@@ -32,7 +32,7 @@ public sealed class RevocationTests(CaFixture ca)
         Assert.Equal("revoked", body.GetProperty("status").GetString());
     }
 
-    /// <summary>Every Juki-Net row of JPKI-PROFILE.md §6, from a simulator event through the subscriber.</summary>
+    /// <summary>Every Juki-Net row of docs/jpki-profile.md §6, from a simulator event through the subscriber.</summary>
     [Theory]
     [InlineData("addressChange", null, 3, null)]
     [InlineData("addressRenumbering", null, 3, null)]

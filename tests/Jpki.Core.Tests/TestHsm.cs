@@ -5,7 +5,7 @@ using Jpki.Hsm;
 namespace Jpki.Core.Tests;
 
 /// <summary>
-/// The one SoftHSM module of this test process (DESIGN.md §8: one C_Initialize per process,
+/// The one SoftHSM module of this test process (docs/design.md §8: one C_Initialize per process,
 /// never finalised while tests run) with one token of its own, made at first use in a temporary
 /// token store. Audit checkpoints in these tests are signed by real token keys, as in
 /// production. Child processes (Jpki.AuditAppender) open the same token through

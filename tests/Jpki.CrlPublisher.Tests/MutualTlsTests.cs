@@ -3,7 +3,7 @@ using System.Net;
 namespace Jpki.CrlPublisher.Tests;
 
 /// <summary>
-/// The publisher's mutual-TLS listener (DESIGN.md §6): an officer registers a verifier's client
+/// The publisher's mutual-TLS listener (docs/design.md §6): an officer registers a verifier's client
 /// certificate through the CA API; curl presenting it over TLS on 127.0.0.1 gets the CRL, and
 /// openssl verifies what it got. An unregistered certificate, none, a non-verifier's, or the
 /// certificate of a verifier the officer disabled, gets 401.

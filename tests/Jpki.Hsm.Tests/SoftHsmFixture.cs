@@ -49,7 +49,7 @@ public sealed class SoftHsmFixture : IDisposable
     public void Dispose()
     {
         // The module stays loaded until the process ends: finalising it while another test
-        // class's finaliser might still use a session is exactly what DESIGN.md §8 forbids.
+        // class's finaliser might still use a session is exactly what docs/design.md §8 forbids.
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -128,7 +128,7 @@ public sealed class InstallFixture : IAsyncLifetime
 
     /// <summary>
     /// A CA API process on this install's store and token, on its own port (port 0): the fixture's
-    /// own, or a second instance a test may stop (DESIGN.md §4: instances share the store).
+    /// own, or a second instance a test may stop (docs/design.md §4: instances share the store).
     /// </summary>
     public WebApplication BuildCa(string listenUrl = "http://127.0.0.1:0")
     {

@@ -3,7 +3,7 @@ using Jpki.Core.Revocation;
 namespace Jpki.Ocsp.Tests;
 
 /// <summary>
-/// The responder's mutual-TLS listener (DESIGN.md §6: client certificates of registered verifiers).
+/// The responder's mutual-TLS listener (docs/design.md §6: client certificates of registered verifiers).
 /// Requests are made by openssl (<c>ocsp -reqout</c>), sent by curl over TLS to 127.0.0.1 with or
 /// without a client certificate, and the answers read back by openssl (<c>ocsp -respin</c>, which
 /// verifies the signature against the issuer's root).

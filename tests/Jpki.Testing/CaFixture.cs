@@ -89,7 +89,7 @@ public sealed class CaFixture : IAsyncLifetime
 
     /// <summary>
     /// A CA process on this install's store and token, listening on a port of its own: the
-    /// fixture's, or a second instance with another clock (DESIGN.md §4: instances share the store).
+    /// fixture's, or a second instance with another clock (docs/design.md §4: instances share the store).
     /// Its clock-status source is <paramref name="clockSource"/>, by default one that says synchronised.
     /// </summary>
     public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null, Jpki.Core.Clock.IClockSyncSource? clockSource = null)

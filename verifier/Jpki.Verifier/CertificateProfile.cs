@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace Jpki.Verifier;
 
 /// <summary>
-/// What the certificate behind a signature must be (JPKI-PROFILE.md §3, §5): a signing certificate
+/// What the certificate behind a signature must be (docs/jpki-profile.md §3, §5): a signing certificate
 /// (digitalSignature + nonRepudiation, the signing policy, the four facts) or a user-authentication
 /// certificate (digitalSignature only, the authentication policy, no four facts). The one path of
 /// certificate checks takes it, so a login cannot be made with a signing certificate nor a

@@ -143,7 +143,7 @@ public interface IUsedChallenges
 /// <summary>What a login verification needs besides the trust settings of <see cref="VerifierOptions"/>.</summary>
 public sealed record LoginOptions
 {
-    /// <summary>The certificate policy of JPKI user-authentication certificates (JPKI-PROFILE.md §5).</summary>
+    /// <summary>The certificate policy of JPKI user-authentication certificates (docs/jpki-profile.md §5).</summary>
     public const string AuthenticationPolicy = "1.2.392.200149.8.5.1.3.30";
 
     /// <summary>This service's audience: a challenge for any other is refused.</summary>

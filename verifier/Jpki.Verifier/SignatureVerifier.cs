@@ -322,7 +322,7 @@ public static class SignatureVerifier
         return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
     }
 
-    /// <summary>The four facts from the subjectAltName otherNames (JPKI-PROFILE.md §4), or null if they are not all there.</summary>
+    /// <summary>The four facts from the subjectAltName otherNames (docs/jpki-profile.md §4), or null if they are not all there.</summary>
     public static SignerFacts? ReadFacts(X509Certificate certificate)
     {
         ArgumentNullException.ThrowIfNull(certificate);

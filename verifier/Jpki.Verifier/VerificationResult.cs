@@ -145,7 +145,7 @@ public sealed record RevocationInfo(
     DateTimeOffset? NextUpdate = null,
     bool? NonceEchoed = null);
 
-/// <summary>The signer's four facts (基本4情報) as the certificate's subjectAltName carries them (JPKI-PROFILE.md §4).</summary>
+/// <summary>The signer's four facts (基本4情報) as the certificate's subjectAltName carries them (docs/jpki-profile.md §4).</summary>
 public sealed record SignerFacts(
     string Name,
     string NameSubstitutes,

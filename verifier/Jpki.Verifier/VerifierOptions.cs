@@ -29,7 +29,7 @@ public abstract record RevocationSource
 /// <summary>What a verification trusts and asks.</summary>
 public sealed record VerifierOptions
 {
-    /// <summary>JPKI signing certificate policy (JPKI-PROFILE.md §3).</summary>
+    /// <summary>JPKI signing certificate policy (docs/jpki-profile.md §3).</summary>
     public const string SigningPolicy = "1.2.392.200149.8.5.1.1.20";
 
     /// <summary>The trust anchors: the self-signed roots of every key generation (see <see cref="TrustAnchors"/>).</summary>

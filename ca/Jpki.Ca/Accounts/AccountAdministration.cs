@@ -9,7 +9,7 @@ namespace Jpki.Ca.Accounts;
 
 /// <summary>
 /// Officers create, bind, re-role, disable and enable accounts and register verifiers' client
-/// certificates (DESIGN.md §9). What grants power goes through <see cref="DualControl"/>; what one
+/// certificates (docs/design.md §9). What grants power goes through <see cref="DualControl"/>; what one
 /// officer may do alone is applied at once. Either way <see cref="AccountChanges"/> makes the
 /// change with its audit record in the same transaction. Holders see their own account, rotate
 /// their API token and activate an account made for them.

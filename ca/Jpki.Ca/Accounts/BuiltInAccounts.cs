@@ -8,7 +8,7 @@ using Jpki.Core.Store;
 namespace Jpki.Ca.Accounts;
 
 /// <summary>
-/// The accounts the first start of a demonstration install creates (DESIGN.md §9): <c>operator</c> bound to every
+/// The accounts the first start of a demonstration install creates (docs/design.md §9): <c>operator</c> bound to every
 /// municipality of the demo prefecture, <c>officer1</c>, <c>officer2</c>, <c>auditor</c> and
 /// <c>verifier</c>. Each gets a random bearer token written to
 /// <c>$JPKI_HOME/secrets/&lt;account&gt;.token</c> and a random password written to

@@ -7,7 +7,7 @@ using Jpki.Core.Store;
 
 namespace Jpki.Core.Accounts;
 
-/// <summary>What an account may do (DESIGN.md §9).</summary>
+/// <summary>What an account may do (docs/design.md §9).</summary>
 public enum AccountRole
 {
     Operator,

@@ -21,7 +21,7 @@ public sealed record VerifierGrant(string Verifier, VerifierCredential By)
 }
 
 /// <summary>
-/// The access policy of the OCSP and CRL listeners (DESIGN.md §6), one type for both: a registered,
+/// The access policy of the OCSP and CRL listeners (docs/design.md §6), one type for both: a registered,
 /// enabled verifier's API token (<c>Authorization: Bearer</c>), or the client certificate of a TLS
 /// connection registered to such a verifier (by the SHA-256 of its DER, within its validity), or a
 /// source address inside an allowlisted network. Anything else is refused (OCSP 'unauthorized',

@@ -7,7 +7,7 @@ using Jpki.Core.Store;
 namespace Jpki.Core.Audit;
 
 /// <summary>
-/// JPKI-PROFILE.md §9: access and operation logs are kept at least 7 years; issuance records
+/// docs/jpki-profile.md §9: access and operation logs are kept at least 7 years; issuance records
 /// until 10 years after the certificate's expiry. Revocation records need no rule of their own:
 /// they must outlive the certificate's expiry, which comes at most 5 years after issuance.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Jpki.Core.Audit;
 
 /// <summary>
 /// Somewhere outside the CA's control that keeps every checkpoint it is given and gives up none:
-/// a directory (a mount of another user's or host's inbox) or an http(s) endpoint (DESIGN.md §7,
+/// a directory (a mount of another user's or host's inbox) or an http(s) endpoint (docs/design.md §7,
 /// docs/audit-witness.md). A push of a checkpoint the witness already holds is accepted when
 /// identical and refused when different: the CA cannot rewrite what the witness holds.
 /// </summary>

@@ -185,7 +185,7 @@ public sealed record DailyCauseCount(DateOnly Date, string Cause, long Count);
 public sealed record DailyFeedLag(DateOnly Date, long Events, double P50Ms, double P90Ms, double P99Ms, double MaxMs);
 
 /// <summary>
-/// The revocation trail aggregate's SQL in one place (DESIGN.md §7): a certificate's whole trail,
+/// The revocation trail aggregate's SQL in one place (docs/design.md §7): a certificate's whole trail,
 /// the revocation search (keyset pagination, unbuffered for exports) and the daily statistics.
 /// Read-only; plain SQL that SQLite and PostgreSQL both run; instants in integer microseconds and
 /// JST days computed as integer arithmetic on them.

@@ -237,7 +237,7 @@ public sealed record CeremonySettings
 
     public int ResponderValidityDays { get; init; } = 90;
 
-    /// <summary>The CA renews a responder certificate this many days after its notBefore (60 of 90, JPKI-PROFILE.md §8).</summary>
+    /// <summary>The CA renews a responder certificate this many days after its notBefore (60 of 90, docs/jpki-profile.md §8).</summary>
     public int ResponderRenewAfterDays { get; init; } = 60;
 }
 
@@ -374,7 +374,7 @@ public sealed record RevocationSettings
     public int DeliveryConfirmMinutes { get; init; } = 30;
 }
 
-/// <summary>The OCSP responder (ocsp/Jpki.Ocsp, DESIGN.md §6).</summary>
+/// <summary>The OCSP responder (ocsp/Jpki.Ocsp, docs/design.md §6).</summary>
 public sealed record OcspSettings
 {
     /// <summary>Where the responder listens (<c>--urls</c> overrides). Public URLs are <see cref="UrlSettings.OcspBase"/>.</summary>

@@ -2,7 +2,7 @@ namespace Jpki.Core.Configuration;
 
 /// <summary>
 /// The OCSP query log's archive (<c>ocsp.archive.*</c>): the verifiers' queries are access logs, kept
-/// 7 years (JPKI-PROFILE.md §9), but only the last <see cref="HotDays"/> JST days stay in the
+/// 7 years (docs/jpki-profile.md §9), but only the last <see cref="HotDays"/> JST days stay in the
 /// <c>ocsp_queries</c> table; older days are moved to one gzip file of JSON lines each, whose SHA-256
 /// goes into the audit chain.
 /// </summary>

@@ -19,7 +19,7 @@ public enum ValidityLimit
 }
 
 /// <summary>
-/// The validity of an end-entity certificate (JPKI-PROFILE.md §3, §5). All dates are JST
+/// The validity of an end-entity certificate (docs/jpki-profile.md §3, §5). All dates are JST
 /// (fixed +09:00), whatever the machine's time zone or UTC date. notAfter is always 23:59:59 JST
 /// (14:59:59Z) of some day, also when a cap decides it: a cap given as an instant moves back to
 /// the last 23:59:59 JST at or before it, so no certificate ends in the middle of a JST day.

@@ -4,7 +4,7 @@ using Org.BouncyCastle.Math;
 
 namespace Jpki.Core.Issuance;
 
-/// <summary>Everything that varies between end-entity certificates (JPKI-PROFILE.md §3, §5).</summary>
+/// <summary>Everything that varies between end-entity certificates (docs/jpki-profile.md §3, §5).</summary>
 public sealed record EndEntityRequest
 {
     public required IssuerKind Kind { get; init; }
@@ -49,7 +49,7 @@ public sealed record EndEntityRequest
 
     /// <summary>
     /// The store's id of the issuer key (e.g. <c>yamaguchi-ken-signing-g1</c>): it names the key
-    /// in every public URL (DESIGN.md §9), as GET /api/v1/issuers and the CRL publisher do.
+    /// in every public URL (docs/design.md §9), as GET /api/v1/issuers and the CRL publisher do.
     /// </summary>
     public required string IssuerKeyId { get; init; }
 
@@ -101,7 +101,7 @@ public sealed record EndEntityRequest
 
         if (Kind == IssuerKind.Authentication && Facts is not null)
         {
-            // The user-authentication certificate carries no personal data (JPKI-PROFILE.md §5).
+            // The user-authentication certificate carries no personal data (docs/jpki-profile.md §5).
             throw new ArgumentException("an authentication certificate carries no personal data", nameof(Facts));
         }
 

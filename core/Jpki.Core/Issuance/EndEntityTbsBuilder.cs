@@ -18,7 +18,7 @@ public sealed record EndEntityTbs(byte[] Der, byte[] CrlDistributionPointsDer);
 
 /// <summary>
 /// Builds the TBSCertificate of a JPKI signing or user-authentication certificate exactly per
-/// JPKI-PROFILE.md §3 and §5. It returns bytes, not a certificate: the lint must see the
+/// docs/jpki-profile.md §3 and §5. It returns bytes, not a certificate: the lint must see the
 /// exact bytes the issuer key will sign (Boulder's "sign exactly what was linted").
 /// </summary>
 public static class EndEntityTbsBuilder
@@ -39,7 +39,7 @@ public static class EndEntityTbsBuilder
 
         var extensions = new X509ExtensionsGenerator();
 
-        // Order and criticality are part of the profile (JPKI-PROFILE.md §3 table); the generator keeps insertion order.
+        // Order and criticality are part of the profile (docs/jpki-profile.md §3 table); the generator keeps insertion order.
         extensions.AddExtension(X509Extensions.KeyUsage, critical: true, KeyUsageOf(request.Kind));
         extensions.AddExtension(X509Extensions.CertificatePolicies, critical: true, Policies(request));
         if (request.Kind == IssuerKind.Signing)

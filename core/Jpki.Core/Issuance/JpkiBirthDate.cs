@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Jpki.Core.Issuance;
 
 /// <summary>
-/// A date of birth as JPKI certifies it (JPKI-PROFILE.md §4, OID 1.2.392.200149.8.5.5.4):
+/// A date of birth as JPKI certifies it (docs/jpki-profile.md §4, OID 1.2.392.200149.8.5.5.4):
 /// <c>EYYYYMMDD</c>, an era digit (0 unknown, 1 明治, 2 大正, 3 昭和, 4 平成, 5 令和) followed by the
 /// <b>Gregorian</b> date, each unknown part written as zeros.
 /// </summary>
@@ -84,7 +84,7 @@ public sealed record JpkiBirthDate
 
     /// <summary>
     /// The (month, day) the certificate's validity counts birthdays on: an unknown month counts
-    /// as January and an unknown day as the 1st (JPKI-PROFILE.md §3, our rule).
+    /// as January and an unknown day as the 1st (docs/jpki-profile.md §3, our rule).
     /// </summary>
     public (int Month, int Day) BirthdayForValidity => (Month == 0 ? 1 : Month, Day == 0 ? 1 : Day);
 

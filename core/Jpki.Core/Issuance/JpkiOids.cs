@@ -1,6 +1,6 @@
 namespace Jpki.Core.Issuance;
 
-/// <summary>Object identifiers of the JPKI end-entity profile (JPKI-PROFILE.md §3–5), as dotted text.</summary>
+/// <summary>Object identifiers of the JPKI end-entity profile (docs/jpki-profile.md §3–5), as dotted text.</summary>
 public static class JpkiOids
 {
     public const string SigningPolicy = "1.2.392.200149.8.5.1.1.20";

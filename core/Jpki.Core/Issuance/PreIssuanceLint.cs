@@ -24,7 +24,7 @@ public sealed class LintException : Exception
 }
 
 /// <summary>
-/// Checks a TBSCertificate against JPKI-PROFILE.md §3–5 before it is signed (as Boulder lints
+/// Checks a TBSCertificate against docs/jpki-profile.md §3–5 before it is signed (as Boulder lints
 /// before issuance), one named rule per profile row. It parses the DER with System.Formats.Asn1
 /// only, independent of the BouncyCastle code that built it, and takes the expected values from
 /// the request and the issuer certificate (also parsed here), not from the builder.

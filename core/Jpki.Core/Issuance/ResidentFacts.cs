@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Jpki.Core.Issuance;
 
-/// <summary>The sex code of the certificate (JPKI-PROFILE.md §4, OID …5.5.3).</summary>
+/// <summary>The sex code of the certificate (docs/jpki-profile.md §4, OID …5.5.3).</summary>
 public enum ResidentSex
 {
     Male = 1,
@@ -12,7 +12,7 @@ public enum ResidentSex
 
 /// <summary>
 /// The four facts (基本4情報) a signing certificate carries in its subjectAltName, with the
-/// substitute-character position strings (JPKI-PROFILE.md §4). Lengths are counted in Unicode
+/// substitute-character position strings (docs/jpki-profile.md §4). Lengths are counted in Unicode
 /// scalar values, not UTF-16 units: substitute characters lie outside JIS X 0208/0212 and are
 /// often outside the BMP, yet each is one character of the name with one flag digit.
 /// </summary>

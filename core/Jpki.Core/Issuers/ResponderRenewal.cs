@@ -12,7 +12,7 @@ namespace Jpki.Core.Issuers;
 
 /// <summary>
 /// Renews an issuer key's delegated OCSP responder certificate once it is <c>renewAfter</c> old
-/// (60 of its 90 days, JPKI-PROFILE.md §8), so that a fresh one is in the store a month before
+/// (60 of its 90 days, docs/jpki-profile.md §8), so that a fresh one is in the store a month before
 /// the old one expires: a new responder key in the HSM (<c>{issuerKeyId}-ocsp-{n}</c>, sign-only,
 /// never extractable, like the ceremony's) and a certificate from the issuer key, recorded with
 /// its status change and an audit record in one transaction. The issuer key signs only after the

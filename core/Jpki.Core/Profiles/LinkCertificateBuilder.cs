@@ -30,12 +30,12 @@ public sealed record LinkCertificateRequest
 
     public required BigInteger SerialNumber { get; init; }
 
-    /// <summary>The signing generation's ARL (JPKI-PROFILE.md §10: a link is revoked on the ARL of the key that signed it).</summary>
+    /// <summary>The signing generation's ARL (docs/jpki-profile.md §10: a link is revoked on the ARL of the key that signed it).</summary>
     public required string ArlUrl { get; init; }
 }
 
 /// <summary>
-/// Builds the link certificates of JPKI-PROFILE.md §10 between two generations of one issuer:
+/// Builds the link certificates of docs/jpki-profile.md §10 between two generations of one issuer:
 /// issuer = subject = the shared DN (self-issued, not self-signed), the root's extensions in the
 /// root's order (<see cref="RootCertificateBuilder"/>) plus an AKI naming the signing key, SKI =
 /// the certified root's SKI. Validity: NewWithOld from the new root's notBefore to the old root's
@@ -100,11 +100,11 @@ public sealed class LinkCertificateBuilder
     }
 }
 
-/// <summary>A link certificate that breaks JPKI-PROFILE.md §10; nothing is stored.</summary>
+/// <summary>A link certificate that breaks docs/jpki-profile.md §10; nothing is stored.</summary>
 public sealed class LinkCertificateLintException(string message) : Exception(message);
 
 /// <summary>
-/// The checks a link certificate must pass before it is stored (JPKI-PROFILE.md §10 and its
+/// The checks a link certificate must pass before it is stored (docs/jpki-profile.md §10 and its
 /// pitfalls 2 and 4): self-issued with the roots' DN, an AKI key identifier equal to the signing
 /// root's SKI and different from its own SKI, SKI = the certified root's SKI, the certified
 /// root's public key, basicConstraints critical cA, keyUsage critical keyCertSign + cRLSign,

@@ -21,7 +21,7 @@ public sealed record ResponderCertificateRequest
     /// <summary>Counts responder keys of this issuer (1, 2, …); shown in the CN.</summary>
     public required int Generation { get; init; }
 
-    /// <summary>90 days by default (renewed at 60, JPKI-PROFILE.md §8).</summary>
+    /// <summary>90 days by default (renewed at 60, docs/jpki-profile.md §8).</summary>
     public TimeSpan Validity { get; init; } = TimeSpan.FromDays(90);
 
     /// <summary>
@@ -32,7 +32,7 @@ public sealed record ResponderCertificateRequest
 }
 
 /// <summary>
-/// Builds the delegated OCSP responder certificate of JPKI-PROFILE.md §8, issued and signed by an
+/// Builds the delegated OCSP responder certificate of docs/jpki-profile.md §8, issued and signed by an
 /// issuer root: subject = the issuer DN plus a CN naming generation and date; keyUsage (critical
 /// digitalSignature), extendedKeyUsage id-kp-OCSPSigning, id-pkix-ocsp-nocheck, AKI = issuer SKI,
 /// SKI; no basicConstraints (an end-entity certificate).

@@ -20,7 +20,7 @@ public sealed record RootCertificateRequest
 
     /// <summary>
     /// Absolute URL of this issuer key's ARL, for cRLDistributionPoints:
-    /// <c>{crlBase}/crl/{issuerKeyId}/arl.crl</c> with the store's issuer key id (DESIGN.md §9).
+    /// <c>{crlBase}/crl/{issuerKeyId}/arl.crl</c> with the store's issuer key id (docs/design.md §9).
     /// </summary>
     public required string ArlUrl { get; init; }
 
@@ -28,7 +28,7 @@ public sealed record RootCertificateRequest
 }
 
 /// <summary>
-/// Builds the self-signed issuer root of JPKI-PROFILE.md §2: subject = issuer
+/// Builds the self-signed issuer root of docs/jpki-profile.md §2: subject = issuer
 /// <c>C=JP, O=JPKI, OU=&lt;kind&gt;, OU=&lt;prefecture&gt;</c>; extensions keyUsage (critical
 /// keyCertSign, cRLSign), basicConstraints (critical, cA), subjectKeyIdentifier, subjectAltName
 /// (Japanese directoryName), cRLDistributionPoints (ARL) in that order; no AKI.
@@ -67,7 +67,7 @@ public sealed class RootCertificateBuilder
     /// <summary>
     /// The extensions of an issuer's CA certificate in the profile's order (it mirrors the J-LIS
     /// roots; the generator keeps insertion order): keyUsage, basicConstraints, the AKI when the
-    /// certificate is not self-signed (link certificates, JPKI-PROFILE.md §10), SKI, the Japanese
+    /// certificate is not self-signed (link certificates, docs/jpki-profile.md §10), SKI, the Japanese
     /// directoryName, cRLDistributionPoints (the signing key's ARL).
     /// </summary>
     internal static void AddCaExtensions(X509V3CertificateGenerator generator, IssuerKind kind, Prefecture prefecture, byte[] subjectKeyIdentifier, byte[]? authorityKeyIdentifier, string arlUrl)

@@ -28,7 +28,7 @@ public sealed record EligibilityCase(
 }
 
 /// <summary>
-/// Who may get a certificate at this window (DESIGN.md §9), checked in this order: the resident is
+/// Who may get a certificate at this window (docs/design.md §9), checked in this order: the resident is
 /// registered, the operator is bound to the resident's municipality, the record is the one the
 /// window confirmed (when it gave a sequence), and a signing certificate's holder is at least
 /// <see cref="MinimumSigningAge"/> unless an officer overrides with a reason.

@@ -33,7 +33,7 @@ public sealed class IntendedIssuance(Database database, AuditLog audit)
 
     /// <summary>
     /// Builds, lints and records the intent of the certificate <paramref name="requestFor"/> makes
-    /// from a subject id (for a signing certificate the issuance number of JPKI-PROFILE.md, taken
+    /// from a subject id (for a signing certificate the issuance number of docs/jpki-profile.md, taken
     /// from the day's sequence in the same transaction; for an authentication certificate random).
     /// </summary>
     /// <exception cref="LintException">The TBS broke profile rules: nothing was recorded or signed.</exception>

@@ -44,7 +44,7 @@ public sealed class IssuanceCommit(Database database, AuditLog audit, Certificat
 
             // Still under the writers' lock: an event for this resident later than the record the
             // certificate was made from may have been applied meanwhile; it applies to this
-            // certificate too, through the same rule table (DESIGN.md §5).
+            // certificate too, through the same rule table (docs/design.md §5).
             if (ApplyLaterEvents(tx, serial, plan.ResidentKey, plan.Record.Sequence) is { } revokedBy)
             {
                 var changed = bodies.RevokedAtCommit(serial, revokedBy.Sequence, revokedBy.Cause);

@@ -20,7 +20,7 @@ using ResidentFacts = Jpki.Core.Issuance.ResidentFacts;
 namespace Jpki.Core.Registration;
 
 /// <summary>
-/// The registration authority (DESIGN.md §9), apart from HTTP: issues one end-entity certificate
+/// The registration authority (docs/design.md §9), apart from HTTP: issues one end-entity certificate
 /// for a window's request. It checks the request's key, asks Juki-Net for the resident's current
 /// record, applies the rules (<see cref="EligibilityPolicy"/>, <see cref="ProfilePolicy"/>,
 /// <see cref="RenewalPolicy"/>, <see cref="ValidityPolicy"/>, <see cref="IssuanceRateLimit"/>),

@@ -4,7 +4,7 @@ using Jpki.Core.Profiles;
 namespace Jpki.Core.Registration;
 
 /// <summary>
-/// Which certificate a new one may renew (DESIGN.md §9, issue 8): it exists, is the same
+/// Which certificate a new one may renew (docs/design.md §9, issue 8): it exists, is the same
 /// resident's (same keyed hash under the same HMAC key), of the same kind, good and not expired.
 /// Checked before signing and again under the writers' lock before the new one is stored.
 /// </summary>

@@ -3,7 +3,7 @@ using Jpki.Core.Profiles;
 
 namespace Jpki.Core.Registration;
 
-/// <summary>What decides a new certificate's notBefore and notAfter (JPKI-PROFILE.md §3, §5).</summary>
+/// <summary>What decides a new certificate's notBefore and notAfter (docs/jpki-profile.md §3, §5).</summary>
 /// <param name="Now">The issuance instant.</param>
 /// <param name="BirthDate">The holder's date of birth as Juki-Net gives it.</param>
 /// <param name="Kind">Signing or user authentication.</param>

@@ -2,7 +2,7 @@ using Jpki.JukiNet;
 
 namespace Jpki.Core.Revocation;
 
-/// <summary>Why a certificate is revoked: a Juki-Net event or a request (JPKI-PROFILE.md §6).</summary>
+/// <summary>Why a certificate is revoked: a Juki-Net event or a request (docs/jpki-profile.md §6).</summary>
 public enum RevocationCause
 {
     /// <summary>転居: new address in the same municipality.</summary>
@@ -100,7 +100,7 @@ public sealed record RevocationRule(
 }
 
 /// <summary>
-/// JPKI-PROFILE.md §6 as one table in code: every revocation in the CA — the Juki-Net feed, the
+/// docs/jpki-profile.md §6 as one table in code: every revocation in the CA — the Juki-Net feed, the
 /// window, officers, the sweeper, issuance catching up with a later event — asks this table what
 /// to do, so no other code decides which certificate a cause revokes or with which reason.
 /// </summary>

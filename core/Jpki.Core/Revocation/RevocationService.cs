@@ -41,7 +41,7 @@ public sealed record RevocationDecision(RevocationRefusal Refusal, RevocationRes
 public sealed record CompromiseDecision(RevocationRefusal Refusal, long RequestId = 0, DateTimeOffset ExpiresAt = default, int Revoked = 0, string? Detail = null);
 
 /// <summary>
-/// Revocations asked for by people (DESIGN.md §9), apart from HTTP: at the window for the resident
+/// Revocations asked for by people (docs/design.md §9), apart from HTTP: at the window for the resident
 /// in front of the operator (bound municipality, the holder's code compared as keyed hashes), by an
 /// officer, and an issuer key's compromise, which needs two different, unrelated officers. The
 /// reason always comes from <see cref="RevocationRules"/>; the request, the revocation and the audit

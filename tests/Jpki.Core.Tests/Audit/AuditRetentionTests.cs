@@ -8,7 +8,7 @@ using Jpki.Core.Tests.Store;
 namespace Jpki.Core.Tests.Audit;
 
 /// <summary>
-/// Retention (JPKI-PROFILE.md §9) on a real store: a chain written in 2010, an issuance record
+/// Retention (docs/jpki-profile.md §9) on a real store: a chain written in 2010, an issuance record
 /// among it, and records of today (2026-11-22 JST); purges are run with the clock at today.
 /// Each test checks what was blanked, what was kept, and that the verifier still passes (or names
 /// the tampering). Run once per engine.

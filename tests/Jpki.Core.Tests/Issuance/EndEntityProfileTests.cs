@@ -7,7 +7,7 @@ using Jpki.Core.Tests.Profiles;
 namespace Jpki.Core.Tests.Issuance;
 
 /// <summary>
-/// Every row of JPKI-PROFILE.md §3–5, read back from the issued DER with System.Formats.Asn1
+/// Every row of docs/jpki-profile.md §3–5, read back from the issued DER with System.Formats.Asn1
 /// (independent of the BouncyCastle code that wrote it).
 /// </summary>
 public sealed class EndEntityProfileTests

@@ -10,7 +10,7 @@ using Org.BouncyCastle.X509;
 
 namespace Jpki.Core.Tests.Profiles;
 
-/// <summary>The delegated OCSP responder certificate of JPKI-PROFILE.md §8.</summary>
+/// <summary>The delegated OCSP responder certificate of docs/jpki-profile.md §8.</summary>
 public class ResponderCertificateBuilderTests
 {
     private static readonly Asn1Tag KeyIdentifierTag = new(TagClass.ContextSpecific, 0);

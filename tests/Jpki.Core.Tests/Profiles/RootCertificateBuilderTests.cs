@@ -5,7 +5,7 @@ using Jpki.Hsm;
 
 namespace Jpki.Core.Tests.Profiles;
 
-/// <summary>Every row of JPKI-PROFILE.md §2, read back from the DER with System.Formats.Asn1.</summary>
+/// <summary>Every row of docs/jpki-profile.md §2, read back from the DER with System.Formats.Asn1.</summary>
 public class RootCertificateBuilderTests
 {
     private static readonly Asn1Tag Context0 = new(TagClass.ContextSpecific, 0, isConstructed: true);
