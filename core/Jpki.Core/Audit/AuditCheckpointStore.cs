@@ -9,10 +9,44 @@ public static class AuditCheckpointStore
 {
     private const string Columns = "seq AS Seq, hash AS Hash, time_us AS TimeUs, key_id AS KeyId, signature AS Signature";
 
-    internal static void Insert(WriteTransaction tx, AuditCheckpoint checkpoint) =>
-        tx.Execute(
+    /// <summary>Inserts <paramref name="checkpoints"/>: one statement over arrays on PostgreSQL, one prepared statement per row on SQLite.</summary>
+    internal static void InsertRange(WriteTransaction tx, IReadOnlyList<AuditCheckpoint> checkpoints)
+    {
+        if (checkpoints.Count == 0)
+        {
+            return;
+        }
+
+        if (tx.Dialect == StoreDialect.Postgres)
+        {
+            var insert = tx.Command(
+                """
+                INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature)
+                SELECT * FROM unnest(@Seq::bigint[], @Hash::text[], @TimeUs::bigint[], @KeyId::text[], @Signature::bytea[])
+                """,
+                "@Seq", "@Hash", "@TimeUs", "@KeyId", "@Signature");
+            insert.Parameters[0].Value = checkpoints.Select(c => c.Seq).ToArray();
+            insert.Parameters[1].Value = checkpoints.Select(c => c.Hash).ToArray();
+            insert.Parameters[2].Value = checkpoints.Select(c => c.TimeUs).ToArray();
+            insert.Parameters[3].Value = checkpoints.Select(c => c.KeyId).ToArray();
+            insert.Parameters[4].Value = checkpoints.Select(c => c.Signature).ToArray();
+            tx.ExecutePrepared(insert);
+            return;
+        }
+
+        var row = tx.Command(
             "INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature) VALUES (@Seq, @Hash, @TimeUs, @KeyId, @Signature)",
-            new { checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, checkpoint.KeyId, checkpoint.Signature });
+            "@Seq", "@Hash", "@TimeUs", "@KeyId", "@Signature");
+        foreach (var checkpoint in checkpoints)
+        {
+            row.Parameters[0].Value = checkpoint.Seq;
+            row.Parameters[1].Value = checkpoint.Hash;
+            row.Parameters[2].Value = checkpoint.TimeUs;
+            row.Parameters[3].Value = checkpoint.KeyId;
+            row.Parameters[4].Value = checkpoint.Signature;
+            row.ExecuteNonQuery();
+        }
+    }
 
     /// <summary>The newest checkpoint, or null when none was ever signed.</summary>
     public static AuditCheckpoint? Latest(DbConnection connection, DbTransaction? transaction = null) =>

@@ -63,6 +63,10 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         var keys = changes.Select(c => received.Contains(c.Sequence) ? null : residentKey(c.ResidentCode)).ToList();
         var reads = new PageReads(tx, keys.OfType<byte[]>(), hmacKeyId, nowUs);
         var events = new List<StoredFeedEvent>();
+        // Every write of the events goes into one batch, written with a constant number of
+        // statements after the loop (decision 0600): revocations, status changes, audit records
+        // in trail order (each revocation, then the event that caused it).
+        var batch = new RevocationBatch(nowUs);
         for (var i = 0; i < changes.Count; i++)
         {
             var change = changes[i];
@@ -72,18 +76,19 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
                 continue;
             }
 
-            revocations += ApplyEvent(tx, change, key, reads, events, nowUs);
+            revocations += ApplyEvent(change, key, reads, events, batch, nowUs);
             applied++;
             if (change.Sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, change.Sequence))
             {
                 filled++;
-                Audit(tx, "jukinet.gap-filled", change.Sequence, new JsonObject());
+                batch.AuditRecords.Add(new AuditRecord(Actor, "jukinet.gap-filled", SourceOf(change.Sequence), new JsonObject()));
             }
         }
 
-        // Event rows in one statement prepared once; nothing in this page reads them back (a
-        // sequence repeated in the page is caught by `seen`).
+        // Nothing in this page reads the event rows back (a sequence repeated in the page is
+        // caught by `seen`), nor the certificates written (PageReads keeps their new state).
         JukiNetFeedStore.InsertEvents(tx, events);
+        revoker.Write(tx, batch);
 
         foreach (var entry in page.Malformed)
         {
@@ -172,7 +177,7 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         return residentKey(ResidentCode.FromFirstTen(digits.ToString()));
     }
 
-    private int ApplyEvent(WriteTransaction tx, ChangeEvent change, byte[] key, PageReads reads, List<StoredFeedEvent> events, long nowUs)
+    private int ApplyEvent(ChangeEvent change, byte[] key, PageReads reads, List<StoredFeedEvent> events, RevocationBatch batch, long nowUs)
     {
         var cause = RevocationRules.CauseOf(change);
         var (certificates, hasAny) = reads.Take(key);
@@ -182,7 +187,7 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         var revoked = new JsonArray();
         foreach (var certificate in affected)
         {
-            var result = revoker.Revoke(tx, certificate, new RevocationOrder
+            var result = CertificateRevoker.Revoke(batch, certificate, new RevocationOrder
             {
                 Serial = certificate.Serial,
                 Cause = cause,
@@ -212,7 +217,7 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
             Outcome = outcome,
             RevokedCount = revoked.Count,
         });
-        Audit(tx, "jukinet.event-applied", change.Sequence, new JsonObject
+        batch.AuditRecords.Add(new AuditRecord(Actor, "jukinet.event-applied", SourceOf(change.Sequence), new JsonObject
         {
             ["type"] = ChangeEvent.WireName(change.Type),
             ["cause"] = RevocationRules.WireName(cause),
@@ -221,27 +226,24 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
             ["hmacKeyId"] = hmacKeyId,
             ["outcome"] = outcome,
             ["revoked"] = revoked,
-        });
+        }));
         return revoked.Count;
     }
 
     /// <summary>
     /// The certificates of the page's residents, read with one query before the page is applied.
-    /// A resident's first event in the page takes them as read; a later event of the same resident
-    /// reads them again, since the first may have revoked some in this transaction.
+    /// The revocations of the page are written only after its last event, so a later event of the
+    /// same resident is decided against these same objects, which
+    /// <see cref="CertificateRevoker.Revoke(RevocationBatch, RevocableCertificate, RevocationOrder)"/>
+    /// updates to the state each revocation leaves.
     /// </summary>
     private sealed class PageReads
     {
-        private readonly WriteTransaction tx;
-        private readonly string hmacKeyId;
         private readonly long nowUs;
         private readonly Dictionary<string, List<RevocableCertificate>> byResident;
-        private readonly HashSet<string> taken = new(StringComparer.Ordinal);
 
         public PageReads(WriteTransaction tx, IEnumerable<byte[]> residentKeys, string hmacKeyId, long nowUs)
         {
-            this.tx = tx;
-            this.hmacKeyId = hmacKeyId;
             this.nowUs = nowUs;
             byResident = CertificateRevoker.ResidentsCertificates(tx, residentKeys, hmacKeyId)
                 .GroupBy(c => Convert.ToHexString(c.ResidentKey!), StringComparer.Ordinal)
@@ -251,15 +253,7 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         /// <summary>The resident's unexpired certificates (as <see cref="CertificateRevoker.ResidentCertificates"/>), and whether it has any certificate at all.</summary>
         public (IReadOnlyList<RevocableCertificate> Unexpired, bool HasAny) Take(byte[] key)
         {
-            var hex = Convert.ToHexString(key);
-            if (!taken.Add(hex))
-            {
-                var again = CertificateRevoker.ResidentCertificates(tx, key, hmacKeyId, nowUs);
-                return (again, again.Count > 0 || tx.QuerySingle<long>(
-                    "SELECT COUNT(*) FROM certificates WHERE resident_key = @key AND hmac_key_id = @hmacKeyId", new { key, hmacKeyId }) > 0);
-            }
-
-            var all = byResident.GetValueOrDefault(hex) ?? [];
+            var all = byResident.GetValueOrDefault(Convert.ToHexString(key)) ?? [];
             return (all.Where(c => c.NotAfterUs > nowUs).OrderBy(c => c.Serial, StringComparer.Ordinal).ToList(), all.Count > 0);
         }
     }
@@ -287,9 +281,6 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
 
         return opened;
     }
-
-    private void Audit(WriteTransaction tx, string action, long sequence, JsonObject details) =>
-        audit.Append(tx, new AuditRecord(Actor, action, SourceOf(sequence), details));
 
     /// <summary>How certificates.revocation_source and the audit trail name an event.</summary>
     public static string SourceOf(long sequence) => "jukinet:" + sequence.ToString(CultureInfo.InvariantCulture);

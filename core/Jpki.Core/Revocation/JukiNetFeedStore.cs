@@ -110,6 +110,13 @@ public static class JukiNetFeedStore
         VALUES (@Sequence, @Type, @Cause, @ResidentKey, @HmacKeyId, @EffectiveDate, @ReceivedUs, @AppliedUs, @Outcome, @RevokedCount)
         """;
 
+    private const string InsertEventsArraysSql =
+        """
+        INSERT INTO jukinet_events (sequence, type, cause, resident_key, hmac_key_id, effective_date, received_us, applied_us, outcome, revoked_count)
+        SELECT * FROM unnest(@Sequence::bigint[], @Type::text[], @Cause::text[], @ResidentKey::bytea[], @HmacKeyId::text[], @EffectiveDate::text[],
+                             @ReceivedUs::bigint[], @AppliedUs::bigint[], @Outcome::text[], @RevokedCount::integer[])
+        """;
+
     private const string GapColumns =
         """
         id AS Id, first_sequence AS FirstSequence, last_sequence AS LastSequence, opened_us AS OpenedUs, alarmed_us AS AlarmedUs,
@@ -128,13 +135,13 @@ public static class JukiNetFeedStore
     public static bool EventReceived(WriteTransaction tx, long sequence) =>
         tx.QuerySingle<long>("SELECT COUNT(*) FROM jukinet_events WHERE sequence = @sequence", new { sequence }) > 0;
 
-    /// <summary>Which of <paramref name="sequences"/> are recorded already (one query per 500).</summary>
+    /// <summary>Which of <paramref name="sequences"/> are recorded already (one query; per 500 on SQLite).</summary>
     public static HashSet<long> ReceivedAmong(WriteTransaction tx, IEnumerable<long> sequences)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(sequences);
         var found = new HashSet<long>();
-        foreach (var chunk in sequences.Distinct().Chunk(500))
+        foreach (var chunk in sequences.Distinct().Chunk(ListChunk(tx)))
         {
             found.UnionWith(tx.Query<long>($"SELECT sequence FROM jukinet_events WHERE sequence {InList(tx)}", new { chunk }));
         }
@@ -148,13 +155,54 @@ public static class JukiNetFeedStore
     /// </summary>
     internal static string InList(WriteTransaction tx) => tx.Dialect == StoreDialect.Postgres ? "= ANY(@chunk)" : "IN @chunk";
 
-    /// <summary>Inserts event rows with one statement, prepared once and run per row.</summary>
-    public static void InsertEvents(WriteTransaction tx, IReadOnlyCollection<StoredFeedEvent> stored)
+    /// <summary>
+    /// How many values one <see cref="InList"/> query takes: SQLite binds one parameter per value
+    /// (and limits them), PostgreSQL one array of any length — so a page costs it one query
+    /// whatever its size (decision 0600).
+    /// </summary>
+    internal static int ListChunk(WriteTransaction tx) => tx.Dialect == StoreDialect.Postgres ? int.MaxValue : 500;
+
+    /// <summary>
+    /// Inserts event rows: on PostgreSQL one statement over arrays, prepared (decision 0600); on
+    /// SQLite one prepared statement run per row (no round trips there).
+    /// </summary>
+    public static void InsertEvents(WriteTransaction tx, IReadOnlyList<StoredFeedEvent> stored)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        if (stored is { Count: > 0 })
+        ArgumentNullException.ThrowIfNull(stored);
+        if (stored.Count == 0)
         {
-            tx.Execute(InsertEventSql, stored);
+            return;
+        }
+
+        string[] names = ["@Sequence", "@Type", "@Cause", "@ResidentKey", "@HmacKeyId", "@EffectiveDate", "@ReceivedUs", "@AppliedUs", "@Outcome", "@RevokedCount"];
+        if (tx.Dialect == StoreDialect.Postgres)
+        {
+            var insert = tx.Command(InsertEventsArraysSql, names);
+            insert.Parameters[0].Value = stored.Select(e => e.Sequence).ToArray();
+            insert.Parameters[1].Value = stored.Select(e => e.Type).ToArray();
+            insert.Parameters[2].Value = stored.Select(e => e.Cause).ToArray();
+            insert.Parameters[3].Value = stored.Select(e => e.ResidentKey).ToArray();
+            insert.Parameters[4].Value = stored.Select(e => e.HmacKeyId).ToArray();
+            insert.Parameters[5].Value = stored.Select(e => e.EffectiveDate).ToArray();
+            insert.Parameters[6].Value = stored.Select(e => e.ReceivedUs).ToArray();
+            insert.Parameters[7].Value = stored.Select(e => e.AppliedUs).ToArray();
+            insert.Parameters[8].Value = stored.Select(e => e.Outcome).ToArray();
+            insert.Parameters[9].Value = stored.Select(e => (int)e.RevokedCount).ToArray();
+            tx.ExecutePrepared(insert);
+            return;
+        }
+
+        var row = tx.Command(InsertEventSql, names);
+        foreach (var e in stored)
+        {
+            object[] values = [e.Sequence, e.Type, e.Cause, e.ResidentKey, e.HmacKeyId, e.EffectiveDate, e.ReceivedUs, e.AppliedUs, e.Outcome, e.RevokedCount];
+            for (var i = 0; i < values.Length; i++)
+            {
+                row.Parameters[i].Value = values[i];
+            }
+
+            row.ExecuteNonQuery();
         }
     }
 

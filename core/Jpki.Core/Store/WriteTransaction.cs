@@ -72,6 +72,37 @@ public sealed class WriteTransaction : IDisposable
         return command;
     }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> (one of <see cref="Command"/>), prepared on PostgreSQL first:
+    /// Npgsql keeps an explicitly prepared statement on its physical connection, so only the first
+    /// transaction on each pooled connection pays the Parse; later ones send Bind/Execute only.
+    /// The statements prepared this way take arrays, so their text is the same for every page size.
+    /// </summary>
+    internal int ExecutePrepared(DbCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ObjectDisposedException.ThrowIf(completed, this);
+        if (command is Npgsql.NpgsqlCommand { IsPrepared: false } postgres)
+        {
+            postgres.Prepare();
+        }
+
+        return command.ExecuteNonQuery();
+    }
+
+    /// <inheritdoc cref="ExecutePrepared"/>
+    internal object? ScalarPrepared(DbCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ObjectDisposedException.ThrowIf(completed, this);
+        if (command is Npgsql.NpgsqlCommand { IsPrepared: false } postgres)
+        {
+            postgres.Prepare();
+        }
+
+        return command.ExecuteScalar();
+    }
+
     private void DisposeCommands()
     {
         foreach (var command in commands?.Values ?? Enumerable.Empty<DbCommand>())
