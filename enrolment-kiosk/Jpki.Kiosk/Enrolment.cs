@@ -155,10 +155,12 @@ public sealed record Enrolment
     public IReadOnlyList<string> IssuedSerials => new[] { AuthenticationSerial, SigningSerial }.OfType<string>().ToList();
 
     /// <summary>
-    /// A resident just looked up. Under 15 in JST (counting from the latest possible birthday)
-    /// means no signing certificate unless the operator records a reason at the confirmation.
+    /// A resident just looked up, whom the CA found eligible for an authentication certificate.
+    /// <paramref name="under15"/> is the CA's answer for the signing certificate (its age rule, in
+    /// JST from the latest possible birthday): no signing certificate unless the operator records
+    /// a reason at the confirmation.
     /// </summary>
-    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, DateTimeOffset now)
+    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, bool under15)
     {
         ArgumentException.ThrowIfNullOrEmpty(residentCode);
         ArgumentNullException.ThrowIfNull(facts);
@@ -168,7 +170,7 @@ public sealed record Enrolment
             ResidentCode = residentCode,
             Facts = facts,
             Sequence = sequence,
-            Under15 = JstDates.AgeInJst(facts.DateOfBirth, now) < 15,
+            Under15 = under15,
         };
     }
 
