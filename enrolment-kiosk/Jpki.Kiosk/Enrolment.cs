@@ -61,6 +61,9 @@ public sealed class EnrolmentTransitionException(EnrolmentState from, EnrolmentS
 /// </summary>
 public sealed record CardChoice(string Label, IReadOnlyList<string> Replaced, string? RenewsAuthentication = null, string? RenewsSigning = null);
 
+/// <summary>A good certificate the resident already holds, as the CA listed it at the lookup.</summary>
+public sealed record ExistingCertificate(string Serial, string Kind, DateTimeOffset NotAfter);
+
 /// <summary>One certificate to ask the CA for, with the request and Idempotency-Key the enrolment keeps for retries.</summary>
 public sealed record PlannedIssuance(CardApplication Application, string Kind, string Csr, string IdempotencyKey, IssueOverride? Override, string? Renews);
 
@@ -102,6 +105,14 @@ public sealed record Enrolment
 
     [JsonInclude]
     public bool Under15 { get; private init; }
+
+    /// <summary>
+    /// The resident's good certificates the CA listed at the lookup (null: it could not say):
+    /// shown beside the facts, since a new card leaves them good unless the resident's own card is
+    /// chosen (renewal) or they are revoked first.
+    /// </summary>
+    [JsonInclude]
+    public IReadOnlyList<ExistingCertificate>? Existing { get; private init; }
 
     [JsonInclude]
     public bool WithSigning { get; private init; }
@@ -160,7 +171,7 @@ public sealed record Enrolment
     /// JST from the latest possible birthday): no signing certificate unless the operator records
     /// a reason at the confirmation.
     /// </summary>
-    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, bool under15)
+    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, bool under15, IReadOnlyList<ExistingCertificate>? existing = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(residentCode);
         ArgumentNullException.ThrowIfNull(facts);
@@ -171,6 +182,7 @@ public sealed record Enrolment
             Facts = facts,
             Sequence = sequence,
             Under15 = under15,
+            Existing = existing,
         };
     }
 

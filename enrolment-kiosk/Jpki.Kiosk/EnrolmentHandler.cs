@@ -62,7 +62,7 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
             return LookupForm(context, session.Account, text.Ineligible(refusal, lookup.Status), 422);
         }
 
-        var enrolment = Enrolment.LookUp(code, lookup.Facts, lookup.Sequence, lookup.Under15);
+        var enrolment = Enrolment.LookUp(code, lookup.Facts, lookup.Sequence, lookup.Under15, await ExistingAsync(session, code, context.RequestAborted));
         (session with { Enrolment = enrolment, Receipt = null }).Save(context);
         return ConfirmForm(context, session.Account, enrolment, null, note: abandoned.Length > 0 ? $"{text.AbandonedRevoked}: {abandoned}" : null);
     }
@@ -142,6 +142,26 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
         }
 
         return KioskPages.View<ReceiptView>(new { Text = KioskPages.Text(context), session.Account, Receipt = receipt });
+    }
+
+    /// <summary>
+    /// The resident's good certificates (<c>POST /api/v1/residents/certificates</c>, purpose
+    /// <c>enrolment: existing certificates</c>), or null when the CA would not say: they are shown,
+    /// not a refusal, since renewing on the resident's card or re-issuing after a revocation are
+    /// the window's ordinary work.
+    /// </summary>
+    private async Task<IReadOnlyList<ExistingCertificate>?> ExistingAsync(KioskSession session, string code, CancellationToken cancellation)
+    {
+        var listed = await ca.ListCertificatesAsync(session.Token, code, "enrolment: existing certificates", cancellation);
+        if (!listed.Ok || listed.Body.ValueKind != System.Text.Json.JsonValueKind.Object || !listed.Body.TryGetProperty("certificates", out var certificates))
+        {
+            return null;
+        }
+
+        return certificates.EnumerateArray()
+            .Where(c => c.GetProperty("status").GetString() == "good")
+            .Select(c => new ExistingCertificate(c.GetProperty("serial").GetString()!, c.GetProperty("kind").GetString()!, c.GetProperty("notAfter").GetDateTimeOffset()))
+            .ToList();
     }
 
     /// <summary>The page for how the issuance ended.</summary>

@@ -128,6 +128,8 @@ public sealed record KioskText
     public required string StepPins { get; init; }
     public required string StepReceipt { get; init; }
     public required string StepsLabel { get; init; }
+    public required string ExistingCertificates { get; init; }
+    public required string ExistingCertificatesNote { get; init; }
 
     public static KioskText Japanese { get; } = new()
     {
@@ -251,6 +253,8 @@ public sealed record KioskText
         StepPins = "暗証番号",
         StepReceipt = "発行控え",
         StepsLabel = "手続きの段階",
+        ExistingCertificates = "この住民の有効な電子証明書",
+        ExistingCertificatesNote = "新しいカードで発行しても、次の証明書は失効しません。ご本人のカードを更新する場合は下の「カード」でそのカードを選んでください（旧証明書は更新で失効します）。カードを紛失した場合は、先に失効の手続きをしてください。",
     };
 
     public static KioskText English { get; } = Japanese with
@@ -375,6 +379,8 @@ public sealed record KioskText
         StepPins = "PINs",
         StepReceipt = "Receipt",
         StepsLabel = "Steps of the enrolment",
+        ExistingCertificates = "The resident's valid certificates",
+        ExistingCertificatesNote = "Issuing on a new card leaves these certificates valid. To renew the resident's own card, choose it under Card below (the old certificates are then superseded). If the card was lost, revoke them first.",
     };
 
     /// <summary>
