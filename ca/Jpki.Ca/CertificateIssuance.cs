@@ -83,7 +83,16 @@ public sealed class CertificateIssuance(IssuanceService issuance, IssuanceMetric
     /// <summary>The problem+json answer of each refusal: status, type and title; the detail is the service's.</summary>
     private static IResult Refused(IssuanceRefused refused)
     {
-        var (status, type, title) = refused.Refusal switch
+        var (status, type, title) = ProblemOf(refused);
+        return ProblemTypes.Problem(status, type, title, refused.Detail);
+    }
+
+    /// <summary>
+    /// The status, problem type and title of a refusal: one table for the issuance's answers and
+    /// for the lookup's eligibility, so a window reads the same type in both.
+    /// </summary>
+    internal static (int Status, string Type, string Title) ProblemOf(IssuanceRefused refused) =>
+        refused.Refusal switch
         {
             IssuanceRefusal.ClockUnsynchronised => (503, ProblemTypes.ClockUnsynchronised, "clock not synchronised"),
             IssuanceRefusal.IdempotencyKeyReused => (422, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key reused"),
@@ -113,8 +122,6 @@ public sealed class CertificateIssuance(IssuanceService issuance, IssuanceMetric
             IssuanceRefusal.IssuerKeyNotActive => (503, ProblemTypes.IssuerUnavailable, "issuer key not active"),
             _ => throw new ArgumentOutOfRangeException(nameof(refused), refused.Refusal, "unknown issuance refusal"),
         };
-        return ProblemTypes.Problem(status, type, title, refused.Detail);
-    }
 }
 
 /// <summary>The API's bodies of the answers an Idempotency-Key replays, written as the service stores them.</summary>

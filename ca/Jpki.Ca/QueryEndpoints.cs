@@ -4,6 +4,7 @@ using Jpki.Core.Accounts;
 using Jpki.Core.Certificates;
 using Jpki.Core.Issuers;
 using Jpki.Core.Profiles;
+using Jpki.Core.Registration;
 using Jpki.Core.Store;
 using Jpki.JukiNet;
 
@@ -195,6 +196,8 @@ public static class QueryEndpoints
             return ProblemTypes.Problem(403, ProblemTypes.MunicipalityNotBound, "municipality not bound", $"account '{account.Id}' may not read residents of municipality {record.MunicipalityCode.Value}");
         }
 
+        // The issuance's own rules, answered now: a window refuses before anything is done on a card.
+        var eligibility = LookupEligibility.Of(account, record, Jpki.Core.Jst.DateOf(services.Options.Time.GetUtcNow()), services.Settings.Prefectures);
         var residentKey = services.ResidentHmac.Compute(Encoding.ASCII.GetBytes(code.Digits));
         using (var tx = await services.Database.BeginWriteAsync(context.RequestAborted))
         {
@@ -213,10 +216,31 @@ public static class QueryEndpoints
                 addressSubstitutes = record.AddressSubstitutes,
                 municipalityCode = record.MunicipalityCode.Value,
                 municipalityName = Municipalities.RomanisedName(record.MunicipalityCode.Value),
+                municipalityNameJa = Municipalities.JapaneseName(record.MunicipalityCode.Value),
                 status = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
                 sequence = record.Sequence,
+                eligibility = new
+                {
+                    authentication = EligibilityAnswer(eligibility.Authentication),
+                    signing = EligibilityAnswer(eligibility.Signing),
+                },
             },
             ApiJson.Options);
+    }
+
+    /// <summary>
+    /// One kind's eligibility in a lookup's answer: <c>{ eligible: true }</c>, or the problem type
+    /// and detail the issuance would refuse with (the same <c>type</c> as its problem+json).
+    /// </summary>
+    private static object EligibilityAnswer(IssuanceRefused? refused)
+    {
+        if (refused is null)
+        {
+            return new { eligible = true };
+        }
+
+        var (_, type, title) = CertificateIssuance.ProblemOf(refused);
+        return new { eligible = false, type, title, detail = refused.Detail };
     }
 
     /// <summary>

@@ -13,15 +13,18 @@ public static class CaProblems
             "unknown-resident" => text.UnknownResident,
             "resident-not-eligible" => text.NotEligible,
             "jukinet-unavailable" or "jukinet-protocol" => text.JukiNetDown,
-            "municipality-not-bound" or "forbidden" => text.NotBound,
+            "municipality-not-bound" => text.NotBound,
+            "forbidden" => text.RoleRefused,
+            "unknown-municipality" => text.UnknownMunicipality,
+            "under-15" => text.Under15,
             "not-the-holder" => text.NotTheHolder,
             "already-revoked" => text.AlreadyRevoked,
             "certificate-not-found" or "not-found" => text.CertificateNotFound,
             "resident-changed" => text.ResidentChanged,
             "renewal-revoked" or "renewal-expired" or "renewal-not-found" or "renewal-not-the-holder" or "renewal-kind-mismatch" => text.RenewalRefused,
             "account-locked" or "login-throttled" => text.LoginThrottled,
-            null => fallback + $" (HTTP {answer.Status})",
-            _ => fallback + $" ({answer.Problem})",
+            // People at the window get a sentence, never a status code or problem type; the log has those.
+            _ => fallback,
         };
     }
 

@@ -61,6 +61,9 @@ public sealed class EnrolmentTransitionException(EnrolmentState from, EnrolmentS
 /// </summary>
 public sealed record CardChoice(string Label, IReadOnlyList<string> Replaced, string? RenewsAuthentication = null, string? RenewsSigning = null);
 
+/// <summary>A good certificate the resident already holds, as the CA listed it at the lookup.</summary>
+public sealed record ExistingCertificate(string Serial, string Kind, DateTimeOffset NotAfter);
+
 /// <summary>One certificate to ask the CA for, with the request and Idempotency-Key the enrolment keeps for retries.</summary>
 public sealed record PlannedIssuance(CardApplication Application, string Kind, string Csr, string IdempotencyKey, IssueOverride? Override, string? Renews);
 
@@ -102,6 +105,14 @@ public sealed record Enrolment
 
     [JsonInclude]
     public bool Under15 { get; private init; }
+
+    /// <summary>
+    /// The resident's good certificates the CA listed at the lookup (null: it could not say):
+    /// shown beside the facts, since a new card leaves them good unless the resident's own card is
+    /// chosen (renewal) or they are revoked first.
+    /// </summary>
+    [JsonInclude]
+    public IReadOnlyList<ExistingCertificate>? Existing { get; private init; }
 
     [JsonInclude]
     public bool WithSigning { get; private init; }
@@ -155,10 +166,12 @@ public sealed record Enrolment
     public IReadOnlyList<string> IssuedSerials => new[] { AuthenticationSerial, SigningSerial }.OfType<string>().ToList();
 
     /// <summary>
-    /// A resident just looked up. Under 15 in JST (counting from the latest possible birthday)
-    /// means no signing certificate unless the operator records a reason at the confirmation.
+    /// A resident just looked up, whom the CA found eligible for an authentication certificate.
+    /// <paramref name="under15"/> is the CA's answer for the signing certificate (its age rule, in
+    /// JST from the latest possible birthday): no signing certificate unless the operator records
+    /// a reason at the confirmation.
     /// </summary>
-    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, DateTimeOffset now)
+    public static Enrolment LookUp(string residentCode, ResidentFacts facts, long sequence, bool under15, IReadOnlyList<ExistingCertificate>? existing = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(residentCode);
         ArgumentNullException.ThrowIfNull(facts);
@@ -168,7 +181,8 @@ public sealed record Enrolment
             ResidentCode = residentCode,
             Facts = facts,
             Sequence = sequence,
-            Under15 = JstDates.AgeInJst(facts.DateOfBirth, now) < 15,
+            Under15 = under15,
+            Existing = existing,
         };
     }
 

@@ -9,7 +9,7 @@ namespace Jpki.Kiosk;
 /// issuance → certificates on the card → delivery confirmed → receipt. The steps are the
 /// <see cref="Enrolment"/> flow's; the work after the PINs is <see cref="EnrolmentIssuance"/>'s.
 /// </summary>
-public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards reusedCards, EnrolmentIssuance issuance, EnrolmentCleanup cleanup, TimeProvider time)
+public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards reusedCards, EnrolmentIssuance issuance, EnrolmentCleanup cleanup)
 {
     public async Task<IResult> EnrolPage(HttpContext context)
     {
@@ -27,9 +27,9 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var code = form["residentCode"].ToString().Trim();
-        if (code.Length != 11 || !code.All(char.IsAsciiDigit))
+        if (KioskPages.ResidentCodeProblem(text, code) is { } invalid)
         {
-            return LookupForm(context, session.Account, text.ResidentCodeInvalid, 400);
+            return LookupForm(context, session.Account, invalid, 400);
         }
 
         // A new lookup gives up the enrolment in progress: what it got issued is revoked now.
@@ -51,14 +51,18 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
             return LookupForm(context, session.Account, CaProblems.Explain(text, answer, text.ResidentCodeInvalid), CaProblems.StatusOf(answer));
         }
 
-        var facts = new ResidentFacts(
-            answer.Member("name") ?? "",
-            answer.Member("dateOfBirth") ?? "",
-            answer.Body.GetProperty("sex").GetInt32(),
-            answer.Member("address") ?? "",
-            answer.Member("municipalityName") ?? answer.Member("municipalityCode") ?? "",
-            answer.Member("municipalityCode"));
-        var enrolment = Enrolment.LookUp(code, facts, answer.Body.GetProperty("sequence").GetInt64(), time.GetUtcNow());
+        if (ResidentLookup.From(answer) is not { } lookup)
+        {
+            return LookupForm(context, session.Account, text.LookupUnreadable, 502);
+        }
+
+        // What the issuance would refuse is refused here, before a PIN is typed or a key made on a card.
+        if (lookup.Refusal is { } refusal)
+        {
+            return LookupForm(context, session.Account, text.Ineligible(refusal, lookup.Status), 422);
+        }
+
+        var enrolment = Enrolment.LookUp(code, lookup.Facts, lookup.Sequence, lookup.Under15, await ExistingAsync(session, code, context.RequestAborted));
         (session with { Enrolment = enrolment, Receipt = null }).Save(context);
         return ConfirmForm(context, session.Account, enrolment, null, note: abandoned.Length > 0 ? $"{text.AbandonedRevoked}: {abandoned}" : null);
     }
@@ -138,6 +142,26 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
         }
 
         return KioskPages.View<ReceiptView>(new { Text = KioskPages.Text(context), session.Account, Receipt = receipt });
+    }
+
+    /// <summary>
+    /// The resident's good certificates (<c>POST /api/v1/residents/certificates</c>, purpose
+    /// <c>enrolment: existing certificates</c>), or null when the CA would not say: they are shown,
+    /// not a refusal, since renewing on the resident's card or re-issuing after a revocation are
+    /// the window's ordinary work.
+    /// </summary>
+    private async Task<IReadOnlyList<ExistingCertificate>?> ExistingAsync(KioskSession session, string code, CancellationToken cancellation)
+    {
+        var listed = await ca.ListCertificatesAsync(session.Token, code, "enrolment: existing certificates", cancellation);
+        if (!listed.Ok || listed.Body.ValueKind != System.Text.Json.JsonValueKind.Object || !listed.Body.TryGetProperty("certificates", out var certificates))
+        {
+            return null;
+        }
+
+        return certificates.EnumerateArray()
+            .Where(c => c.GetProperty("status").GetString() == "good")
+            .Select(c => new ExistingCertificate(c.GetProperty("serial").GetString()!, c.GetProperty("kind").GetString()!, c.GetProperty("notAfter").GetDateTimeOffset()))
+            .ToList();
     }
 
     /// <summary>The page for how the issuance ended.</summary>

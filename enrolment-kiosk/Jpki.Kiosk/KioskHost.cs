@@ -122,6 +122,8 @@ public static class KioskHost
         operators.MapGet("/enrol/receipt", (HttpContext context, EnrolmentHandler pages) => pages.ReceiptPage(context));
         operators.MapGet("/revoke", (HttpContext context, RevocationHandler pages) => pages.RevokePage(context));
         operators.MapPost("/revoke", (HttpContext context, RevocationHandler pages) => pages.Revoke(context));
+        operators.MapPost("/revoke/confirm", (HttpContext context, RevocationHandler pages) => pages.ConfirmRevocation(context));
+        operators.MapPost("/revoke/cancel", (HttpContext context, RevocationHandler pages) => pages.CancelRevocation(context));
         operators.MapGet("/card", (HttpContext context, CardCheckHandler pages) => pages.CardCheckPage(context));
         operators.MapPost("/card", (HttpContext context, CardCheckHandler pages) => pages.CardCheck(context));
     }

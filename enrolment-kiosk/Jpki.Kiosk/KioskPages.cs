@@ -39,6 +39,23 @@ public static class KioskPages
     public static IResult Message(HttpContext context, string title, string error, int status, string? account = null, string? detail = null, string? linkHref = null, string? linkText = null) =>
         View<MessageView>(new { Text = Text(context), Account = account, Title = title, Error = error, Detail = detail, LinkHref = linkHref, LinkText = linkText }, status);
 
+    /// <summary>
+    /// What is wrong with a typed 住民票コード, as a sentence saying what to do; null when it is
+    /// well formed. The check digit is Juki-Net's own rule (<see cref="Jpki.JukiNet.ResidentCode"/>),
+    /// so a typo is caught at the window instead of coming back from the CA as a bare refusal.
+    /// </summary>
+    public static string? ResidentCodeProblem(KioskText text, string code)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(code);
+        if (code.Length != Jpki.JukiNet.ResidentCode.Length || !code.All(char.IsAsciiDigit))
+        {
+            return text.ResidentCodeInvalid;
+        }
+
+        return Jpki.JukiNet.ResidentCode.TryParse(code, out _, out _) ? null : text.ResidentCodeCheckDigit;
+    }
+
     public static IResult LoginPage(HttpContext context, string? message = null, int status = StatusCodes.Status200OK) =>
         View<LoginView>(new { Text = Text(context), Message = message }, status);
 

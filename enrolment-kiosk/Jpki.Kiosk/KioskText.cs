@@ -105,6 +105,31 @@ public sealed record KioskText
     public required string FoundByResidentCode { get; init; }
     public required string RenewalRefused { get; init; }
     public required string AlreadyPersonalised { get; init; }
+    public required string ResidentCodeCheckDigit { get; init; }
+    public required string LookupUnreadable { get; init; }
+    public required string NothingDoneOnCard { get; init; }
+    public required string MovedOut { get; init; }
+    public required string Deceased { get; init; }
+    public required string Deleted { get; init; }
+    public required string UnknownMunicipality { get; init; }
+    public required string RoleRefused { get; init; }
+    public required string RevokeConfirmTitle { get; init; }
+    public required string RevokeConfirmLead { get; init; }
+    public required string RevokeConfirmButton { get; init; }
+    public required string RevokeCancelled { get; init; }
+    public required string RevokeNothingPending { get; init; }
+    public required string Validity { get; init; }
+    public required string Status { get; init; }
+    public required string StatusGood { get; init; }
+    public required string NotRevocable { get; init; }
+    public required string DateUnknown { get; init; }
+    public required string StepLookup { get; init; }
+    public required string StepConfirm { get; init; }
+    public required string StepPins { get; init; }
+    public required string StepReceipt { get; init; }
+    public required string StepsLabel { get; init; }
+    public required string ExistingCertificates { get; init; }
+    public required string ExistingCertificatesNote { get; init; }
 
     public static KioskText Japanese { get; } = new()
     {
@@ -127,7 +152,7 @@ public sealed record KioskText
         Enrol = "電子証明書の新規発行",
         Revoke = "電子証明書の失効（紛失・不要）",
         ResidentCode = "住民票コード（11桁）",
-        ResidentCodeInvalid = "住民票コードは11桁の数字で入力してください。",
+        ResidentCodeInvalid = "住民票コードは11桁の数字です。住民票コード通知票などで確認して、11桁すべてを数字で入力してください。",
         LookUp = "照会する",
         UnknownResident = "住民基本台帳に該当する住民がいません。住民票コードを確認してください。",
         NotEligible = "この住民の記録は現在有効ではありません（転出・死亡等）。発行できません。",
@@ -205,6 +230,31 @@ public sealed record KioskText
         FoundByResidentCode = "住民票コードで見つかった証明書",
         RenewalRefused = "更新する旧証明書がすでに失効しているか期限切れのため、更新できませんでした。もう一度最初から手続きしてください。",
         AlreadyPersonalised = "この手続きではすでにカードに鍵を作成しました。確認の画面には戻れません。暗証番号の入力から続けるか、照会からやり直してください。",
+        ResidentCodeCheckDigit = "住民票コードの最後の桁（検査数字）が合いません。打ち間違いがないか、住民票コード通知票などで11桁を確認して、もう一度入力してください。",
+        LookupUnreadable = "認証局の回答を読み取れませんでした。カードには何もしていません。もう一度照会し、続く場合はシステム担当者に連絡してください。",
+        NothingDoneOnCard = "カードには何もしていません（暗証番号の入力や鍵の生成の前に確認しました）。",
+        MovedOut = "この住民は転出済みのため、電子証明書は発行できません。転入先の市区町村の窓口で手続きしてください。",
+        Deceased = "この住民は死亡の届出がされているため、電子証明書は発行できません。",
+        Deleted = "この住民の住民票は消除されているため、電子証明書は発行できません。住民記録の担当課に確認してください。",
+        UnknownMunicipality = "この住民の市区町村は、この認証局の発行対象ではありません。住所地の市区町村の窓口で手続きしてください。",
+        RoleRefused = "この操作は、あなたのアカウントの役割では行えません。窓口職員（operator）のアカウントでログインしてください。",
+        RevokeConfirmTitle = "失効の確認",
+        RevokeConfirmLead = "次の電子証明書を失効させます。失効させた証明書は元に戻せません。ご本人と内容を確認してから「失効させる」を押してください。",
+        RevokeConfirmButton = "失効させる",
+        RevokeCancelled = "失効を中止しました。何も失効させていません。",
+        RevokeNothingPending = "確認待ちの失効はありません。もう一度入力してください。",
+        Validity = "有効期間",
+        Status = "状態",
+        StatusGood = "有効",
+        NotRevocable = "失効の対象外",
+        DateUnknown = "不詳",
+        StepLookup = "照会",
+        StepConfirm = "本人確認",
+        StepPins = "暗証番号",
+        StepReceipt = "発行控え",
+        StepsLabel = "手続きの段階",
+        ExistingCertificates = "この住民の有効な電子証明書",
+        ExistingCertificatesNote = "新しいカードで発行しても、次の証明書は失効しません。ご本人のカードを更新する場合は下の「カード」でそのカードを選んでください（旧証明書は更新で失効します）。カードを紛失した場合は、先に失効の手続きをしてください。",
     };
 
     public static KioskText English { get; } = Japanese with
@@ -228,7 +278,7 @@ public sealed record KioskText
         Enrol = "Issue new certificates",
         Revoke = "Revoke certificates (lost card, no longer needed)",
         ResidentCode = "Resident code (11 digits)",
-        ResidentCodeInvalid = "Enter the resident code as 11 digits.",
+        ResidentCodeInvalid = "The resident code is 11 digits. Check it against the resident's notice of the code and enter all 11 digits.",
         LookUp = "Look up",
         UnknownResident = "No such resident in the register. Check the resident code.",
         NotEligible = "This resident's record is not current (moved out, deceased ...). No certificate can be issued.",
@@ -306,7 +356,50 @@ public sealed record KioskText
         FoundByResidentCode = "Certificates found by the resident code",
         RenewalRefused = "The old certificate to renew has been revoked or has expired meanwhile, so it was not renewed. Please start again.",
         AlreadyPersonalised = "The keys for this enrolment are already on the card, so the confirmation cannot be changed. Continue with the PINs, or start again from the lookup.",
+        ResidentCodeCheckDigit = "The last digit of the resident code (its check digit) does not match. Check the 11 digits for a typo against the resident's notice of the code, and enter it again.",
+        LookupUnreadable = "The certificate authority's answer could not be read. Nothing was done on a card. Look the resident up again; if it persists, call the system administrator.",
+        NothingDoneOnCard = "Nothing was done on a card (checked before any PIN or key).",
+        MovedOut = "This resident has moved out: no certificate can be issued here. The resident applies at the window of the new municipality.",
+        Deceased = "This resident is registered as deceased: no certificate can be issued.",
+        Deleted = "This resident's record has been deleted: no certificate can be issued. Check with the resident registry section.",
+        UnknownMunicipality = "This certificate authority does not issue for the resident's municipality. The resident applies at their own municipality's window.",
+        RoleRefused = "Your account's role does not allow this. Log in with a municipal operator's account.",
+        RevokeConfirmTitle = "Confirm the revocation",
+        RevokeConfirmLead = "These certificates will be revoked. A revocation cannot be undone: check them with the resident, then press Revoke.",
+        RevokeConfirmButton = "Revoke",
+        RevokeCancelled = "Revocation cancelled. Nothing was revoked.",
+        RevokeNothingPending = "No revocation is waiting for confirmation. Enter it again.",
+        Validity = "Validity",
+        Status = "Status",
+        StatusGood = "valid",
+        NotRevocable = "not to be revoked",
+        DateUnknown = "unknown",
+        StepLookup = "Look-up",
+        StepConfirm = "Identity check",
+        StepPins = "PINs",
+        StepReceipt = "Receipt",
+        StepsLabel = "Steps of the enrolment",
+        ExistingCertificates = "The resident's valid certificates",
+        ExistingCertificatesNote = "Issuing on a new card leaves these certificates valid. To renew the resident's own card, choose it under Card below (the old certificates are then superseded). If the card was lost, revoke them first.",
     };
+
+    /// <summary>
+    /// Why nothing may be issued, from the CA's eligibility at the lookup: the problem type the
+    /// issuance would refuse with, and Juki-Net's status for a record that is not current.
+    /// </summary>
+    public string Ineligible(string problem, string status) => problem switch
+    {
+        "resident-not-eligible" => status switch
+        {
+            "movedOut" => MovedOut,
+            "deceased" => Deceased,
+            "deleted" => Deleted,
+            _ => NotEligible,
+        },
+        "municipality-not-bound" => NotBound,
+        "unknown-municipality" => UnknownMunicipality,
+        _ => NotEligible,
+    } + " " + NothingDoneOnCard;
 
     public string Describe(Jpki.Card.PinProblem problem) => problem switch
     {

@@ -21,6 +21,10 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
         return session is null ? KioskPages.ToLogin(context) : RevokeForm(context, session.Account, null);
     }
 
+    /// <summary>
+    /// The operator's request: which certificates, and why. Nothing is revoked here: the page that
+    /// answers names each certificate (serial, kind, validity, status) for the operator to confirm.
+    /// </summary>
     public async Task<IResult> Revoke(HttpContext context)
     {
         var text = KioskPages.Text(context);
@@ -32,9 +36,9 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var code = form["residentCode"].ToString().Trim();
         var cause = form["cause"] == "noLongerNeeded" ? "noLongerNeeded" : "cardLost";
-        if (code.Length != 11 || !code.All(char.IsAsciiDigit))
+        if (KioskPages.ResidentCodeProblem(text, code) is { } invalid)
         {
-            return RevokeForm(context, session.Account, text.ResidentCodeInvalid, 400);
+            return RevokeForm(context, session.Account, invalid, 400);
         }
 
         var serials = new[] { form["serial1"].ToString().Trim(), form["serial2"].ToString().Trim() }.Where(s => s.Length > 0).ToList();
@@ -43,6 +47,8 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
             serials.AddRange(cards.Certificates(label).Select(c => c.Serial));
         }
 
+        serials = serials.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        List<RevocationCandidate> candidates;
         int? foundByCode = null;
         if (serials.Count == 0)
         {
@@ -52,24 +58,68 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
                 return refusal;
             }
 
-            var good = GoodSerials(listed);
-            logger.LogInformation("Operator {Account} listed a resident's certificates to revoke ({Cause}): {Count} good", session.Account, cause, good.Count);
-            if (good.Count == 0)
+            candidates = GoodCertificates(listed);
+            logger.LogInformation("Operator {Account} listed a resident's certificates to revoke ({Cause}): {Count} good", session.Account, cause, candidates.Count);
+            if (candidates.Count == 0)
             {
                 return RevokeForm(context, session.Account, text.NoCertificatesFound, 404);
             }
 
-            serials.AddRange(good);
-            foundByCode = good.Count;
+            foundByCode = candidates.Count;
         }
-
-        serials = serials.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        if (serials.Count == 0)
+        else
         {
-            return RevokeForm(context, session.Account, text.NothingToRevoke, 400);
+            candidates = [];
+            foreach (var serial in serials)
+            {
+                var answer = await ca.CertificateStatusAsync(session.Token, serial, context.RequestAborted);
+                if (answer.Status == 401)
+                {
+                    return KioskPages.Expired(context);
+                }
+
+                candidates.Add(answer.Ok
+                    ? new RevocationCandidate(answer.Member("serial") ?? serial, answer.Member("kind"), null, Instant(answer.Member("notAfter")), answer.Member("status"))
+                    : new RevocationCandidate(serial, null, null, null, null, CaProblems.Explain(text, answer, text.Refused)));
+            }
         }
 
-        return await RevokeEachAsync(context, session, serials, cause, code, foundByCode);
+        var pending = new PendingRevocation(Guid.NewGuid().ToString("N"), code, cause, candidates, foundByCode);
+        (session with { Revocation = pending }).Save(context);
+        return ConfirmPage(context, session.Account, pending);
+    }
+
+    /// <summary>The operator confirmed the page: exactly the certificates it named as revocable are revoked, once.</summary>
+    public async Task<IResult> ConfirmRevocation(HttpContext context)
+    {
+        var text = KioskPages.Text(context);
+        if (await KioskSession.LoadAsync(context) is not { } session)
+        {
+            return KioskPages.ToLogin(context);
+        }
+
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (session.Revocation is not { } pending || form["pending"] != pending.Id)
+        {
+            return RevokeForm(context, session.Account, text.RevokeNothingPending, 409);
+        }
+
+        // Dropped before anything is sent: a second press of the button revokes nothing more.
+        (session with { Revocation = null }).Save(context);
+        return await RevokeEachAsync(context, session, pending);
+    }
+
+    /// <summary>The operator cancelled: the request is dropped and nothing is sent to the CA.</summary>
+    public async Task<IResult> CancelRevocation(HttpContext context)
+    {
+        if (await KioskSession.LoadAsync(context) is not { } session)
+        {
+            return KioskPages.ToLogin(context);
+        }
+
+        (session with { Revocation = null }).Save(context);
+        logger.LogInformation("Operator {Account} cancelled a revocation before confirming it", session.Account);
+        return RevokeForm(context, session.Account, null, note: KioskPages.Text(context).RevokeCancelled);
     }
 
     /// <summary>Neither card nor receipt: the CA's list of the resident's certificates (the code in the body, hashed there; the read logged with its purpose), or the page when it could not be had.</summary>
@@ -84,19 +134,27 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
         return listed.Ok ? null : RevokeForm(context, session.Account, CaProblems.Explain(text, listed, text.Refused), CaProblems.StatusOf(listed));
     }
 
-    private static List<string> GoodSerials(CaAnswer listed) =>
+    private static List<RevocationCandidate> GoodCertificates(CaAnswer listed) =>
         listed.Body.GetProperty("certificates").EnumerateArray()
             .Where(c => c.GetProperty("status").GetString() == "good")
-            .Select(c => c.GetProperty("serial").GetString()!)
+            .Select(c => new RevocationCandidate(
+                c.GetProperty("serial").GetString()!,
+                c.GetProperty("kind").GetString(),
+                Instant(c.GetProperty("notBefore").GetString()),
+                Instant(c.GetProperty("notAfter").GetString()),
+                "good"))
             .ToList();
 
-    private async Task<IResult> RevokeEachAsync(HttpContext context, KioskSession session, List<string> serials, string cause, string code, int? foundByCode)
+    private static DateTimeOffset? Instant(string? value) =>
+        DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var instant) ? instant : null;
+
+    private async Task<IResult> RevokeEachAsync(HttpContext context, KioskSession session, PendingRevocation pending)
     {
         var text = KioskPages.Text(context);
         var lines = new List<RevocationLine>();
-        foreach (var serial in serials)
+        foreach (var serial in pending.Revocable)
         {
-            var answer = await ca.RevokeAsync(session.Token, serial, cause, code, context.RequestAborted);
+            var answer = await ca.RevokeAsync(session.Token, serial, pending.Cause, pending.ResidentCode, context.RequestAborted);
             if (answer.Status == 401)
             {
                 return KioskPages.Expired(context);
@@ -105,13 +163,16 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
             var outcome = answer.Ok
                 ? answer.Member("outcome") == "alreadyRevoked" ? text.AlreadyRevoked : text.RevokeDone
                 : CaProblems.Explain(text, answer, text.Refused);
-            logger.LogInformation("Operator {Account} asked to revoke {Serial} ({Cause}): {Status}", session.Account, serial, cause, answer.Status);
+            logger.LogInformation("Operator {Account} asked to revoke {Serial} ({Cause}): {Status}", session.Account, serial, pending.Cause, answer.Status);
             lines.Add(new RevocationLine(serial, answer.Ok, outcome));
         }
 
-        return KioskPages.View<RevocationsView>(new { Text = text, session.Account, FoundByCode = foundByCode, Lines = lines });
+        return KioskPages.View<RevocationsView>(new { Text = text, session.Account, pending.FoundByCode, Lines = lines });
     }
 
-    private IResult RevokeForm(HttpContext context, string account, string? message, int status = 200) =>
-        KioskPages.View<RevokeView>(new { Text = KioskPages.Text(context), Account = account, Cards = cards.List(), Message = message }, status);
+    private static IResult ConfirmPage(HttpContext context, string account, PendingRevocation pending) =>
+        KioskPages.View<RevokeConfirmView>(new { Text = KioskPages.Text(context), Account = account, Pending = pending });
+
+    private IResult RevokeForm(HttpContext context, string account, string? message, int status = 200, string? note = null) =>
+        KioskPages.View<RevokeView>(new { Text = KioskPages.Text(context), Account = account, Cards = cards.List(), Message = message, Note = note }, status);
 }

@@ -47,7 +47,9 @@ public sealed class SessionHandler(CaClient ca, EnrolmentCleanup cleanup, ILogge
         {
             logger.LogWarning("Kiosk login refused for {Account}: role {Role} is not operator", account, me.Member("role") ?? "unknown");
             context.Refuse("the kiosk admits operators only");
-            return KioskPages.LoginPage(context, me.Ok ? text.OperatorsOnly : text.CaUnreachable, me.Ok ? 403 : 503);
+            // A CA that refuses the account its own record (403) refuses it for its role, as the kiosk does.
+            var refusedForRole = me.Ok || me.Status == 403;
+            return KioskPages.LoginPage(context, refusedForRole ? text.OperatorsOnly : text.CaUnreachable, refusedForRole ? 403 : 503);
         }
 
         // A fresh session for a fresh login: nothing of an earlier operator carries over.

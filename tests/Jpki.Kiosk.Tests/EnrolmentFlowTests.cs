@@ -11,7 +11,6 @@ namespace Jpki.Kiosk.Tests;
 /// </summary>
 public sealed class EnrolmentFlowTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 6, 1, 3, 0, 0, TimeSpan.Zero);
     private static readonly CardRequests BothRequests = new("SIGNING-CSR", "AUTHENTICATION-CSR", new DateOnly(2036, 5, 17));
 
     /// <summary>Enrolments in each state, reached by legal steps only.</summary>
@@ -100,15 +99,14 @@ public sealed class EnrolmentFlowTests
     }
 
     [Theory]
-    [InlineData("320160401", null, false, null)] // 10 years old: authentication only
-    [InlineData("320160401", "  officer approval 114  ", true, "officer approval 114")]
-    [InlineData("320160401", "   ", false, null)]
-    [InlineData("320110601", null, true, null)] // 15 on 1 June 2026 JST
-    [InlineData("320110602", null, false, null)] // 15 the next day
-    [InlineData("319800517", "a reason nobody needs", true, null)]
-    public void Under_15_issues_the_signing_certificate_only_with_a_recorded_reason(string dateOfBirth, string? reason, bool withSigning, string? recorded)
+    [InlineData(true, null, false, null)] // the CA says under 15: authentication only
+    [InlineData(true, "  officer approval 114  ", true, "officer approval 114")]
+    [InlineData(true, "   ", false, null)]
+    [InlineData(false, null, true, null)]
+    [InlineData(false, "a reason nobody needs", true, null)]
+    public void Under_15_issues_the_signing_certificate_only_with_a_recorded_reason(bool under15, string? reason, bool withSigning, string? recorded)
     {
-        var confirmed = Enrolment.LookUp("12345678900", Facts(dateOfBirth), 7, Now).Confirm(null, reason);
+        var confirmed = Enrolment.LookUp("12345678900", Facts("320160401"), 7, under15).Confirm(null, reason);
 
         Assert.Equal(withSigning, confirmed.WithSigning);
         Assert.Equal(recorded, confirmed.OverrideReason);
@@ -120,14 +118,14 @@ public sealed class EnrolmentFlowTests
     [Fact]
     public void Under_15_without_a_reason_is_issued_after_the_authentication_certificate_alone()
     {
-        var personalised = Enrolment.LookUp("12345678900", Facts("320160401"), 7, Now).Confirm(null, null)
+        var personalised = Enrolment.LookUp("12345678900", Facts("320160401"), 7, under15: true).Confirm(null, null)
             .AssignCard("CARD-0000000A").Personalise(BothRequests with { SigningCsrPem = null });
 
         var issued = personalised.RecordIssued(CardApplication.Authentication, "0a01");
 
         Assert.Equal(Issued, issued.State);
         Assert.Equal(RecordIssued, Assert.Throws<EnrolmentTransitionException>(() => personalised.RecordIssued(CardApplication.Signing, "0b02")).Step);
-        var withoutSigning = Enrolment.LookUp("12345678900", Facts("320160401"), 7, Now).Confirm(null, null).AssignCard("CARD-0000000A");
+        var withoutSigning = Enrolment.LookUp("12345678900", Facts("320160401"), 7, under15: true).Confirm(null, null).AssignCard("CARD-0000000A");
         Assert.Equal(Personalise, Assert.Throws<EnrolmentTransitionException>(() => withoutSigning.Personalise(BothRequests)).Step);
     }
 
@@ -204,7 +202,7 @@ public sealed class EnrolmentFlowTests
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
     };
 
-    private static Enrolment LookedUpAdult() => Enrolment.LookUp("12345678900", Facts("319800517"), 7, Now);
+    private static Enrolment LookedUpAdult() => Enrolment.LookUp("12345678900", Facts("319800517"), 7, under15: false);
 
     private static Enrolment PersonalisedAdult() => LookedUpAdult().Confirm(null, null).AssignCard("CARD-0000000A").Personalise(BothRequests);
 

@@ -195,6 +195,20 @@ public sealed class InstallFixture : IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("residentCode").GetString()!;
     }
 
+    /// <summary>A new operator account bound to <paramref name="municipality"/> only (made by the officer); its id and password.</summary>
+    public async Task<(string Id, string Password)> NewOperatorAsync(string municipality)
+    {
+        var id = "op-" + municipality + "-" + Guid.NewGuid().ToString("N")[..6];
+        using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(CaAddress, "api/v1/accounts"))
+        {
+            Content = JsonContent.Create(new { id, role = "operator", municipalityCodes = new[] { municipality } }),
+        };
+        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OfficerToken);
+        using var created = await Http.SendAsync(create);
+        Assert.True(created.StatusCode == System.Net.HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        return (id, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("password").GetString()!);
+    }
+
     /// <summary>Issues a certificate straight through the CA API with the operator's token (tests of the card alone).</summary>
     public async Task<JsonElement> IssueAsync(string residentCode, string kind, string csrPem)
     {

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Jpki.Card;
 using Jpki.Kiosk;
 using Xunit.Abstractions;
@@ -47,7 +43,7 @@ public sealed class KioskAccessTests(InstallFixture install, ITestOutputHelper o
         var (label, _) = await yamaguchi.EnrolAsync(residentCode, card: "", "PIN4SIGN", "4321");
         Assert.Equal("352012", install.Cards.Store.Load(label).MunicipalityCode);
 
-        var (ubeOperator, ubePassword) = await NewOperatorAsync("352039");
+        var (ubeOperator, ubePassword) = await install.NewOperatorAsync("352039");
         using var ube = new KioskBrowser(install.KioskAddress);
         await ube.LoginAsync(ubeOperator, ubePassword);
         await ube.GetAsync("/card");
@@ -119,18 +115,5 @@ public sealed class KioskAccessTests(InstallFixture install, ITestOutputHelper o
             Assert.True(wrong.Count == 0, string.Join("; ", wrong));
             await kiosk.StopAsync();
         }
-    }
-
-    private async Task<(string Id, string Password)> NewOperatorAsync(string municipality)
-    {
-        var id = "op-" + municipality + "-" + Guid.NewGuid().ToString("N")[..6];
-        using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(install.CaAddress, "api/v1/accounts"))
-        {
-            Content = JsonContent.Create(new { id, role = "operator", municipalityCodes = new[] { municipality } }),
-        };
-        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", install.OfficerToken);
-        using var created = await install.Http.SendAsync(create);
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        return (id, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("password").GetString()!);
     }
 }

@@ -82,6 +82,19 @@ public sealed partial class KioskBrowser : IDisposable
         ["authenticationPin2"] = authenticationAgain,
     };
 
+    /// <summary>
+    /// Confirms the revocation the page shows (POST /revoke/confirm with the page's pending id),
+    /// after checking that it names exactly <paramref name="serials"/> to be revoked.
+    /// </summary>
+    public async Task ConfirmRevocationAsync(IEnumerable<string> serials)
+    {
+        Assert.True(Status == 200, Html);
+        Assert.Equal(serials.Order(), ToRevokePattern().Matches(Html).Select(m => m.Groups[1].Value).Order());
+        var pending = PendingPattern().Match(Html);
+        Assert.True(pending.Success, "the page has no revocation to confirm: " + Html);
+        await PostAsync("/revoke/confirm", new Dictionary<string, string> { ["pending"] = pending.Groups[1].Value });
+    }
+
     /// <summary>The card label the page (receipt) names.</summary>
     public string CardOnPage() => CardPattern().Match(Html).Groups[1].Value;
 
@@ -93,6 +106,12 @@ public sealed partial class KioskBrowser : IDisposable
 
     [GeneratedRegex("<td id=\"card\">(CARD-[0-9A-F]{8})</td>")]
     private static partial Regex CardPattern();
+
+    [GeneratedRegex("<tr class=\"to-revoke\">\\s*<td class=\"serial\">([0-9a-f]+)</td>")]
+    private static partial Regex ToRevokePattern();
+
+    [GeneratedRegex("name=\"pending\" value=\"([0-9a-f]+)\"")]
+    private static partial Regex PendingPattern();
 
     [GeneratedRegex("name=\"__kiosk_csrf\" value=\"([^\"]+)\"")]
     private static partial Regex TokenPattern();

@@ -38,7 +38,7 @@ public sealed class KioskViewTests(InstallFixture install)
         // whatever the allowed ranges; a browser shows the same character.
         Assert.Contains("<td id=\"name\">山田&#x3000;花子</td>", browser.Html, StringComparison.Ordinal);
         Assert.Contains("<td>山口県山口市亀山町１－２</td>", browser.Html, StringComparison.Ordinal);
-        Assert.Contains("<td id=\"date-of-birth\">1980-05-17 (昭和)</td>", browser.Html, StringComparison.Ordinal);
+        Assert.Contains("<td id=\"date-of-birth\">昭和55年5月17日</td>", browser.Html, StringComparison.Ordinal);
         Assert.Contains("<input type=\"checkbox\" name=\"checked\" id=\"checked\" value=\"yes\">", browser.Html, StringComparison.Ordinal);
     }
 
@@ -53,7 +53,7 @@ public sealed class KioskViewTests(InstallFixture install)
         await browser.PostAsync("/revoke", new Dictionary<string, string> { ["residentCode"] = residentCode, ["cause"] = "cardLost", ["serial1"] = "\"><script>alert(1)</script>" });
 
         Assert.Equal(200, browser.Status);
-        Assert.Contains("<li class=\"refused\"><span class=\"serial\">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</span>", browser.Html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"serial\">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</td>", browser.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>", browser.Html, StringComparison.Ordinal);
     }
 
@@ -78,6 +78,6 @@ public sealed class KioskViewTests(InstallFixture install)
         var html = await englishPage.Content.ReadAsStringAsync();
         Assert.Contains("<html lang=\"en\">", html, StringComparison.Ordinal);
         Assert.Contains($"<button type=\"submit\" name=\"login\" id=\"login\">{KioskText.English.Login}</button>", html, StringComparison.Ordinal);
-        Assert.Contains("<a href=\"/lang?to=ja\" id=\"lang\">日本語</a>", html, StringComparison.Ordinal);
+        Assert.Contains("<a class=\"lang\" href=\"/lang?to=ja\" id=\"lang\" lang=\"ja\">日本語</a>", html, StringComparison.Ordinal);
     }
 }

@@ -133,6 +133,8 @@ public sealed partial class KioskWindowTests(InstallFixture install)
 
         Assert.True(browser.Status == 200, browser.Html);
         Assert.Contains("id=\"found-by-code\"", browser.Html, StringComparison.Ordinal);
+        await browser.ConfirmRevocationAsync(serials);
+        Assert.True(browser.Status == 200, browser.Html);
         Assert.Equal(2, Regex.Count(browser.Html, "class=\"revoked\""));
         foreach (var serial in serials)
         {

@@ -20,10 +20,29 @@ public static class Municipalities
         ["352152"] = "Shunan-shi",
     };
 
+    // The names as residents and the registry write them, for pages in Japanese; certificates
+    // carry the romanised ones (PrintableString).
+    private static readonly Dictionary<string, string> JapaneseNames = new(StringComparer.Ordinal)
+    {
+        ["352012"] = "山口市",
+        ["352021"] = "下関市",
+        ["352039"] = "宇部市",
+        ["352047"] = "萩市",
+        ["352063"] = "防府市",
+        ["352071"] = "下松市",
+        ["352080"] = "岩国市",
+        ["352101"] = "光市",
+        ["352152"] = "周南市",
+    };
+
     /// <summary>Every code the table knows, in code order.</summary>
     public static IReadOnlyList<string> Codes { get; } = [.. RomanisedNames.Keys.Order(StringComparer.Ordinal)];
 
     /// <summary>The romanised name, or null for a municipality the CA does not know.</summary>
     public static string? RomanisedName(string code) =>
         RomanisedNames.TryGetValue(code, out var name) ? name : null;
+
+    /// <summary>The name in kanji (山口市), or null for a municipality the CA does not know.</summary>
+    public static string? JapaneseName(string code) =>
+        JapaneseNames.TryGetValue(code, out var name) ? name : null;
 }

@@ -65,3 +65,23 @@ public static class EligibilityPolicy
         return null;
     }
 }
+
+/// <summary>
+/// What a window may issue for a resident it just looked up, one refusal (or null) per kind: the
+/// same rules the issuance applies (<see cref="EligibilityPolicy"/>, then
+/// <see cref="ProfilePolicy"/>), so a window can say no before anything is done on a card.
+/// A signing refusal <see cref="IssuanceRefusal.Under15"/> is lifted by an officer's override.
+/// </summary>
+public sealed record LookupEligibility(IssuanceRefused? Authentication, IssuanceRefused? Signing)
+{
+    /// <summary>The eligibility of <paramref name="record"/> for <paramref name="operatorAccount"/> on the JST day <paramref name="today"/>.</summary>
+    public static LookupEligibility Of(Account operatorAccount, ResidentRecord record, DateOnly today, IReadOnlyList<Configuration.PrefectureSettings> prefectures)
+    {
+        ArgumentNullException.ThrowIfNull(operatorAccount);
+        ArgumentNullException.ThrowIfNull(record);
+        IssuanceRefused? Check(IssuerKind kind) =>
+            EligibilityPolicy.Check(new EligibilityCase(operatorAccount, kind, false, null, record.Status, record.MunicipalityCode.Value, record.Sequence, record.DateOfBirth.Latest, today))
+            ?? ProfilePolicy.Choose(record.MunicipalityCode.Value, kind, prefectures).Refused;
+        return new LookupEligibility(Check(IssuerKind.Authentication), Check(IssuerKind.Signing));
+    }
+}
