@@ -124,6 +124,30 @@ public sealed class WrongStoreTests : IDisposable
         AssertOneLine(result, StoreUnusableException.NoInstallExitCode, "no store: SQLite " + Path.Combine(home.FullName, "jpki.db"), $"(from \"database\" in {settings})");
     }
 
+    /// <summary>
+    /// What no handler expected (here a service reading a jpki.json that is not valid settings)
+    /// is one line and exit 70 for the operator; the exception's details go to the crash log of the home.
+    /// </summary>
+    [Fact]
+    public void An_unexpected_failure_of_a_service_is_one_line_with_the_details_in_its_crash_log()
+    {
+        File.WriteAllText(Path.Combine(home.FullName, "jpki.json"), """{ "database": "Host=127.0.0.1;Password=pw-never-shown-4711", "prefectures": 35 }""");
+        var start = ExternalProcess.Start("dotnet", [TestInstall.BuiltToolPath("ca", "Jpki.Ca"), "--urls", "http://127.0.0.1:0"]);
+        start.Environment["JPKI_HOME"] = home.FullName;
+        start.Environment.Remove("JPKI_DB");
+
+        var result = ExternalProcess.Run(start);
+
+        Assert.True(result.ExitCode == 70, result.ToString());
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var log = Path.Combine(home.FullName, "logs", "Jpki.Ca-crash.log");
+        Assert.StartsWith("error: Jpki.Ca failed unexpectedly: InvalidDataException: " + Path.Combine(home.FullName, "jpki.json") + ": not valid settings", line, StringComparison.Ordinal);
+        Assert.EndsWith($"(details in {log})", line, StringComparison.Ordinal);
+        Assert.Contains("   at ", File.ReadAllText(log), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-never-shown-4711", result.Output + File.ReadAllText(log), StringComparison.Ordinal);
+    }
+
     public void Dispose() => home.Delete(recursive: true);
 
     /// <summary>One line on standard error naming the store, the exit code, no stack trace; nothing on stdout but a service's own lines.</summary>

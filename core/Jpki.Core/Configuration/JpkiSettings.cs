@@ -79,8 +79,16 @@ public sealed record JpkiSettings
         string? file = path;
         if (File.Exists(path))
         {
-            settings = JsonSerializer.Deserialize<JpkiSettings>(File.ReadAllText(path), Json)
-                ?? throw new InvalidDataException($"{path} is empty");
+            try
+            {
+                settings = JsonSerializer.Deserialize<JpkiSettings>(File.ReadAllText(path), Json)
+                    ?? throw new InvalidDataException($"{path} is empty");
+            }
+            catch (JsonException e)
+            {
+                // Named as a settings error (with the line), not as a crash of whatever read it.
+                throw new InvalidDataException($"{path}: not valid settings: {e.Message}", e);
+            }
         }
         else if (writeDefaults)
         {

@@ -83,6 +83,22 @@ public static class StoreCheck
         }
     }
 
+    /// <summary>
+    /// One round trip to a store that was opened: a connection and the chain head's row, which
+    /// every writer locks. Throws what the store throws; readiness probes (<c>/readyz</c>) call it.
+    /// </summary>
+    public static async Task ProbeAsync(Database database, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
+        if (await command.ExecuteScalarAsync(cancellationToken) is null)
+        {
+            throw new InvalidOperationException("the store has no chain head: no install");
+        }
+    }
+
     private static DbConnection Open(StoreLocation store)
     {
         string connectionString;
