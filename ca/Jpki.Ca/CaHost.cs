@@ -56,6 +56,7 @@ public static class CaHost
         // integrators read it; it names no secret.
         app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
         app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous();
+        app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
         app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous();

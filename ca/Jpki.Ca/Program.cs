@@ -1,5 +1,7 @@
 using Jpki.Ca;
+using Jpki.Cli;
 using Jpki.Core.Configuration;
+using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
 
@@ -7,26 +9,42 @@ using Jpki.Hsm;
 // SOFTHSM2_CONF comes from the process environment (set by ./jpki), which SoftHSM reads itself.
 // Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
 UnixFiles.RestrictNewFilesToOwner();
-var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-var listen = ServiceHost.UrlsArgument(args, settings.Urls.CaListen);
-
-using var module = Pkcs11Module.Load(settings.ModulePath);
-var app = CaHost.Build(settings, module, new CaOptions
+try
 {
-    ListenUrl = listen,
-    JukiNetBaseAddress = new Uri(settings.Urls.JukiNet.TrimEnd('/') + "/"),
-    Feed = new FeedOptions
+    // A CA pointed at a wrong home or store stops here with one line, before anything creates or
+    // migrates an empty store (docs/decisions/0500).
+    var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
+    StoreCheck.RequireInstall(settings);
+    var listen = ServiceHost.UrlsArgument(args, settings.Urls.CaListen);
+
+    using var module = Pkcs11Module.Load(settings.ModulePath);
+    var app = CaHost.Build(settings, module, new CaOptions
     {
-        Enabled = settings.Feed.Enabled,
-        PollInterval = TimeSpan.FromMilliseconds(settings.Feed.PollIntervalMs),
-        BatchSize = settings.Feed.BatchSize,
-        GapRefetchInterval = TimeSpan.FromSeconds(settings.Feed.GapRefetchSeconds),
-        GapAlarmAfter = TimeSpan.FromMinutes(settings.Feed.GapAlarmMinutes),
-        SilenceAlarmAfter = TimeSpan.FromMinutes(settings.Feed.SilenceAlarmMinutes),
-    },
-    TwoOfficerWindow = TimeSpan.FromMinutes(settings.Revocation.TwoOfficerWindowMinutes),
-    Delivery = new DeliveryOptions { ConfirmWithin = TimeSpan.FromMinutes(settings.Revocation.DeliveryConfirmMinutes) },
-});
-await app.StartAsync();
-Console.Out.WriteLine($"CA API listening on {string.Join(' ', app.Urls)}");
-await app.WaitForShutdownAsync();
+        ListenUrl = listen,
+        JukiNetBaseAddress = new Uri(settings.Urls.JukiNet.TrimEnd('/') + "/"),
+        Feed = new FeedOptions
+        {
+            Enabled = settings.Feed.Enabled,
+            PollInterval = TimeSpan.FromMilliseconds(settings.Feed.PollIntervalMs),
+            BatchSize = settings.Feed.BatchSize,
+            GapRefetchInterval = TimeSpan.FromSeconds(settings.Feed.GapRefetchSeconds),
+            GapAlarmAfter = TimeSpan.FromMinutes(settings.Feed.GapAlarmMinutes),
+            SilenceAlarmAfter = TimeSpan.FromMinutes(settings.Feed.SilenceAlarmMinutes),
+        },
+        TwoOfficerWindow = TimeSpan.FromMinutes(settings.Revocation.TwoOfficerWindowMinutes),
+        Delivery = new DeliveryOptions { ConfirmWithin = TimeSpan.FromMinutes(settings.Revocation.DeliveryConfirmMinutes) },
+    });
+    await app.StartAsync();
+    Console.Out.WriteLine($"CA API listening on {string.Join(' ', app.Urls)}");
+    await app.WaitForShutdownAsync();
+    return 0;
+}
+catch (StoreUnusableException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return e.ExitCode;
+}
+catch (Exception e)
+{
+    return CrashReport.Write(e, Console.Error);
+}

@@ -63,27 +63,44 @@ public static class CliApp
         return command.Subcommands.Where(c => !c.Hidden).SelectMany(c => ExamplesOf(c).Take(1)).ToList();
     }
 
-    /// <summary>Parses and runs <paramref name="args"/>; the exit code.</summary>
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; the exit code. An exception no action handled
+    /// becomes one line and <see cref="CrashReport.ExitCode"/>, never a stack trace (<see cref="CrashReport"/>).
+    /// </summary>
     public static int Run(Command root, IReadOnlyList<string> args)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var parse = root.Parse(args, Literal);
-        return parse.Action is ParseErrorAction
-            ? ReportUsageError(parse)
-            : parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        try
+        {
+            var parse = root.Parse(args, Literal);
+            return parse.Action is ParseErrorAction
+                ? ReportUsageError(parse)
+                : parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e)
+        {
+            return CrashReport.Write(e, Console.Error);
+        }
     }
 
     /// <summary>
     /// As <see cref="Run"/>, for actions that are asynchronous. System.CommandLine's own handling
     /// of SIGINT/SIGTERM is off: services started through here stop as their host decides.
     /// </summary>
-    public static Task<int> RunAsync(Command root, IReadOnlyList<string> args)
+    public static async Task<int> RunAsync(Command root, IReadOnlyList<string> args)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var parse = root.Parse(args, Literal);
-        return parse.Action is ParseErrorAction
-            ? Task.FromResult(ReportUsageError(parse))
-            : parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+        try
+        {
+            var parse = root.Parse(args, Literal);
+            return parse.Action is ParseErrorAction
+                ? ReportUsageError(parse)
+                : await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+        }
+        catch (Exception e)
+        {
+            return CrashReport.Write(e, Console.Error);
+        }
     }
 
     /// <summary>

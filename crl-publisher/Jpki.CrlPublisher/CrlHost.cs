@@ -107,6 +107,7 @@ public static partial class CrlHost
         });
 
         app.MapGet("/healthz", Health);
+        app.MapReadiness(CrlReadiness.CheckAsync);
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Jpki.Cli;
 using Jpki.Core.Configuration;
+using Jpki.Core.Store;
 using Jpki.CrlPublisher;
 using Jpki.Hosting;
 using Jpki.Hsm;
@@ -20,7 +21,12 @@ internal static class CrlCommands
         var crl = new Command("crl", "The CRL publisher: without a verb it serves the CRLs over HTTP and publishes them on schedule (./jpki up starts it).") { urls };
         crl.SetAction(async (parse, _) =>
         {
-            var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+            var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
+            if (StoreRefusal(settings) is { } refused)
+            {
+                return refused;
+            }
+
             using var module = Pkcs11Module.Load(settings.ModulePath);
             var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = parse.GetValue(urls) ?? settings.Crl.Listen });
             // The host stops on SIGTERM / Ctrl-C itself (System.CommandLine's handling is off).
@@ -30,23 +36,56 @@ internal static class CrlCommands
             return 0;
         });
         crl.WithExamples("./jpki crl publish", "dotnet crl-publisher/Jpki.CrlPublisher/bin/Release/net10.0/Jpki.CrlPublisher.dll --urls http://127.0.0.1:8083")
-            .WithExitCodes((0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"));
+            .WithExitCodes([(0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"), .. StoreExitCodes]);
 
         var delta = new Option<bool>("--delta") { Description = "publish delta CRLs (a series without a complete CRL gets one first)" };
         var publish = new Command("publish", "Publish a complete CRL (or a delta) of every series now, and exit.") { delta };
         publish.SetAction(parse => Publish(parse.GetValue(delta)));
         crl.Subcommands.Add(publish
             .WithExamples("./jpki crl publish", "./jpki crl publish --delta")
-            .WithExitCodes((0, "every series published (one line each on standard output)"), (1, "a series failed (each named), or the clock check refused to sign: nothing of those was published")));
+            .WithExitCodes([(0, "every series published (one line each on standard output)"), (1, "a series failed (each named), or the clock check refused to sign: nothing of those was published"), .. StoreExitCodes]));
 
         var root = CliApp.Root("jpki", "The JPKI CRL publisher.");
         root.Subcommands.Add(crl);
         return root;
     }
 
+    /// <summary>The exit codes of a store that is not this install's (docs/cli.md), and of an unexpected failure.</summary>
+    private static (int, string)[] StoreExitCodes =>
+    [
+        (StoreUnusableException.NoInstallExitCode, "no install in the store: the SQLite file or database is missing, or holds no install"),
+        (StoreUnusableException.ForeignExitCode, "another install's store, or not a JPKI store"),
+        (StoreUnusableException.UnreachableExitCode, "the store cannot be reached"),
+        (CrashReport.ExitCode, "unexpected failure (one line; details in $JPKI_HOME/logs/Jpki.CrlPublisher-crash.log)"),
+    ];
+
+    /// <summary>
+    /// Null if the store holds this install; else the one-line reason on standard error and the
+    /// exit code. Checked before anything opens the store, which would otherwise create and
+    /// migrate an empty SQLite file in a wrong home and then fail on it.
+    /// </summary>
+    private static int? StoreRefusal(JpkiSettings settings)
+    {
+        try
+        {
+            StoreCheck.RequireInstall(settings);
+            return null;
+        }
+        catch (StoreUnusableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return e.ExitCode;
+        }
+    }
+
     private static int Publish(bool delta)
     {
-        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
+        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
+        if (StoreRefusal(settings) is { } refused)
+        {
+            return refused;
+        }
+
         using var module = Pkcs11Module.Load(settings.ModulePath);
         using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole());
         using var services = CrlPublisherServices.Open(settings, module, TimeProvider.System, loggers);

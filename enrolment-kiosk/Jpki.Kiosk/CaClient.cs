@@ -29,6 +29,16 @@ public sealed class CaClient(HttpClient http)
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>Throws unless the CA's <c>GET /readyz</c> answers 2xx: the kiosk's own readiness (it enrols through the CA).</summary>
+    public async Task ReadyAsync(CancellationToken cancellation)
+    {
+        using var response = await http.GetAsync(new Uri("readyz", UriKind.Relative), cancellation);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"the CA is not ready ({(int)response.StatusCode})");
+        }
+    }
+
     public Task<CaAnswer> LoginAsync(string account, string password, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account, password }, null, cancellation);
 

@@ -109,6 +109,7 @@ public static class KioskHost
     private static void MapPages(WebApplication app)
     {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
+        app.MapReadiness(KioskReadiness.CheckAsync).AllowAnonymous();
         app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
         app.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
         app.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();

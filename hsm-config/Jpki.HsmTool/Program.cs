@@ -2,6 +2,7 @@ using System.CommandLine;
 using Jpki.Cli;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
+using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.HsmTool;
@@ -35,7 +36,7 @@ internal static class ToolCommands
         var officers = new Option<string>("--officers") { Description = "with --production: the first officers, comma-separated (at least two)", HelpName = "ID,ID", DefaultValueFactory = _ => "officer1,officer2" };
         var auditor = new Option<string>("--auditor") { Description = "with --production: the auditor account", HelpName = "ID", DefaultValueFactory = _ => "auditor" };
         var init = new Command("init", "First-run key ceremony (idempotent: a second run changes nothing; a run cut off halfway finishes the rest).") { production, officers, auditor };
-        init.SetAction(p => WithContext(writes: true, context =>
+        init.SetAction(p => WithContext(writes: true, creates: true, context =>
         {
             var made = Init(context);
             return made == 0 && p.GetValue(production)
@@ -160,13 +161,23 @@ internal static class ToolCommands
     /// the CA does at start-up) and at the end leaves no record uncovered. `audit verify` reads
     /// and reports; it never repairs.
     /// </summary>
-    private static int WithContext(bool writes, Func<ToolContext, int> verb) => Guarded(() =>
+    private static int WithContext(bool writes, Func<ToolContext, int> verb) => WithContext(writes, creates: false, verb);
+
+    /// <summary><see cref="WithContext(bool, Func{ToolContext, int})"/>; <paramref name="creates"/>: the verb may make the install (jpki.json, the store).</summary>
+    private static int WithContext(bool writes, bool creates, Func<ToolContext, int> verb) => Guarded(() =>
     {
         using var loggers = LoggerFactory.Create(b => b
             .AddSimpleConsole(o => o.SingleLine = true)
             .SetMinimumLevel(Environment.GetEnvironmentVariable("JPKI_LOG_LEVEL") is { } level && Enum.TryParse<LogLevel>(level, out var l) ? l : LogLevel.Warning));
-        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-        using var context = new ToolContext(settings, loggers, Console.Out);
+        var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: creates);
+        if (!creates)
+        {
+            // The store first: a wrong home or store is named as such, not as whatever the HSM
+            // or a verb would meet next in it.
+            StoreCheck.RequireInstall(settings);
+        }
+
+        using var context = new ToolContext(settings, loggers, Console.Out, createsStore: creates);
         if (writes)
         {
             AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
@@ -188,6 +199,12 @@ internal static class ToolCommands
         try
         {
             return verb();
+        }
+        catch (StoreUnusableException e)
+        {
+            // One line naming the store and where the setting came from; its own exit code.
+            Console.Error.WriteLine($"error: {e.Message}");
+            return e.ExitCode;
         }
         catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
         {

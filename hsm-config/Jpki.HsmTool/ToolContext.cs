@@ -17,12 +17,19 @@ public sealed class ToolContext : IDisposable
     private HsmToken? _token;
     private Database? _database;
 
-    public ToolContext(JpkiSettings settings, ILoggerFactory loggers, TextWriter output)
+    public ToolContext(JpkiSettings settings, ILoggerFactory loggers, TextWriter output, bool createsStore = false)
     {
         Settings = settings;
         Loggers = loggers;
         Output = output;
+        CreatesStore = createsStore;
     }
+
+    /// <summary>
+    /// Only the key ceremony makes a store; every other verb needs the install's and fails with
+    /// <see cref="StoreUnusableException"/> on a missing, empty, foreign or unreachable one.
+    /// </summary>
+    public bool CreatesStore { get; }
 
     public JpkiSettings Settings { get; }
 
@@ -39,7 +46,11 @@ public sealed class ToolContext : IDisposable
             if (_database is null)
             {
                 var connection = Settings.ConnectionString;
-                if (Database.IsSqlite(connection))
+                if (!CreatesStore)
+                {
+                    StoreCheck.RequireInstall(Settings);
+                }
+                else if (Database.IsSqlite(connection))
                 {
                     Directory.CreateDirectory(Settings.Home);
                 }

@@ -4,6 +4,19 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        try
+        {
+            return await RunAsync(args);
+        }
+        catch (Exception e)
+        {
+            // One line for the operator, never a stack trace; the details go to the crash log.
+            return Jpki.Cli.CrashReport.Write(e, Console.Error);
+        }
+    }
+
+    private static async Task<int> RunAsync(string[] args)
+    {
         // Owner-only files from here on (umask 077): its SQLite file holds the synthetic residents' facts.
         Jpki.Hosting.UnixFiles.RestrictNewFilesToOwner();
         if (args is ["residents", ..])

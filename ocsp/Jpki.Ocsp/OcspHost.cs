@@ -119,6 +119,7 @@ public static class OcspHost
 
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
+        app.MapReadiness(OcspReadiness.CheckAsync);
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
         {
             var hsm = services.Pool.Health;

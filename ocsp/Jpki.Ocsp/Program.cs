@@ -1,4 +1,6 @@
+using Jpki.Cli;
 using Jpki.Core.Configuration;
+using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.Ocsp;
@@ -7,11 +9,27 @@ using Jpki.Ocsp;
 // (ocsp.*); SOFTHSM2_CONF comes from the process environment (set by ./jpki).
 // Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
 UnixFiles.RestrictNewFilesToOwner();
-var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment());
-var listen = ServiceHost.UrlsArgument(args, settings.Ocsp.Listen);
+try
+{
+    // A responder pointed at a wrong home or store stops here with one line, before anything
+    // creates or migrates an empty store (docs/decisions/0500).
+    var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
+    StoreCheck.RequireInstall(settings);
+    var listen = ServiceHost.UrlsArgument(args, settings.Ocsp.Listen);
 
-using var module = Pkcs11Module.Load(settings.ModulePath);
-var app = OcspHost.Build(settings, module, new OcspOptions { ListenUrl = listen });
-await app.StartAsync();
-Console.Out.WriteLine($"OCSP responder listening on {string.Join(' ', app.Urls)}");
-await app.WaitForShutdownAsync();
+    using var module = Pkcs11Module.Load(settings.ModulePath);
+    var app = OcspHost.Build(settings, module, new OcspOptions { ListenUrl = listen });
+    await app.StartAsync();
+    Console.Out.WriteLine($"OCSP responder listening on {string.Join(' ', app.Urls)}");
+    await app.WaitForShutdownAsync();
+    return 0;
+}
+catch (StoreUnusableException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return e.ExitCode;
+}
+catch (Exception e)
+{
+    return CrashReport.Write(e, Console.Error);
+}

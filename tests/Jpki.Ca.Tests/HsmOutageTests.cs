@@ -106,6 +106,8 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         // warning), so its HSM part and HTTP status are what this test reads.
         Assert.True(CaHsmOk(await HealthAsync(caProcess.Address)));
         Assert.Equal("ok", (await HealthAsync(ocspProcess.Address)).Body.GetProperty("status").GetString());
+        Assert.Equal(200, (await ReadyAsync(caProcess.Address)).Code);
+        Assert.Equal(200, (await ReadyAsync(ocspProcess.Address)).Code);
 
         // Issuance load for the whole test: two clients issuing one after the other.
         var answers = new System.Collections.Concurrent.ConcurrentQueue<(int Status, string? ContentType, JsonElement Body)>();
@@ -121,6 +123,8 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         Directory.Move(TokenDir, TokenDir + ".away");
         (int Code, JsonElement Body) caDegraded;
         (int Code, JsonElement Body) ocspDegraded;
+        (int Code, JsonElement Body) caUnready;
+        (int Code, JsonElement Body) ocspReady;
         var servedFromCache = 0;
         var tryLater = 0;
         try
@@ -128,6 +132,10 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
             // During: the CA refuses with a typed 503 and says why; OCSP serves the cached
             // answer and says tryLater for one that needs a new signature (a nonce).
             caDegraded = await UntilAsync(() => HealthAsync(caProcess.Address), h => h.Code == 503);
+            // Readiness (what a load balancer asks): the CA cannot issue, so it is out; the
+            // responder still serves its signed answers, so it stays in (docs/decisions/0501).
+            caUnready = await UntilAsync(() => ReadyAsync(caProcess.Address), h => h.Code == 503);
+            ocspReady = await ReadyAsync(ocspProcess.Address);
             var outage = Stopwatch.StartNew();
             while (outage.Elapsed < TimeSpan.FromSeconds(6))
             {
@@ -158,11 +166,19 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         Assert.Equal("lost", caDegraded.Body.GetProperty("hsm").GetProperty("module").GetProperty("state").GetString());
         Assert.False(string.IsNullOrEmpty(caDegraded.Body.GetProperty("hsm").GetProperty("module").GetProperty("reason").GetString()));
         Assert.Equal("degraded", ocspDegraded.Body.GetProperty("status").GetString());
+        Assert.Equal("unready", caUnready.Body.GetProperty("status").GetString());
+        Assert.NotEqual("ok", caUnready.Body.GetProperty("checks").GetProperty("hsm").GetString());
+        Assert.Equal("ok", caUnready.Body.GetProperty("checks").GetProperty("store").GetString());
+        Assert.True(ocspReady.Code == 200, ocspReady.Body.ToString());
+        Assert.Equal("ready", ocspReady.Body.GetProperty("status").GetString());
+        Assert.StartsWith("cached answers only", ocspReady.Body.GetProperty("checks").GetProperty("answers").GetString(), StringComparison.Ordinal);
         Assert.Equal("unavailable", ocspDegraded.Body.GetProperty("hsm").GetProperty("status").GetString());
 
         // After: both report ok again and sign again, without a restart (same processes).
         var caOk = await UntilAsync(() => HealthAsync(caProcess.Address), CaHsmOk);
         var ocspOk = await UntilAsync(() => HealthAsync(ocspProcess.Address), h => h.Code == 200);
+        Assert.Equal("ready", (await UntilAsync(() => ReadyAsync(caProcess.Address), h => h.Code == 200)).Body.GetProperty("status").GetString());
+        await UntilAsync(() => ReadyAsync(ocspProcess.Address), h => h.Code == 200 && h.Body.GetProperty("checks").GetProperty("answers").GetString() == "ok");
         Assert.Equal("ok", ocspOk.Body.GetProperty("status").GetString());
         Assert.True(caOk.Body.GetProperty("hsm").GetProperty("module").GetProperty("reinitialisations").GetInt64() >= 1);
         Assert.True(ocspOk.Body.GetProperty("hsm").GetProperty("module").GetProperty("reinitialisations").GetInt64() >= 1);
@@ -254,6 +270,12 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
     private async Task<(int Code, JsonElement Body)> HealthAsync(Uri address)
     {
         using var response = await ca.Http.GetAsync(new Uri(address, "healthz"));
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private async Task<(int Code, JsonElement Body)> ReadyAsync(Uri address)
+    {
+        using var response = await ca.Http.GetAsync(new Uri(address, "readyz"));
         return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 

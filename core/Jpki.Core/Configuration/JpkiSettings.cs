@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Jpki.Core.Audit;
 using Jpki.Core.Profiles;
+using Jpki.Core.Store;
 
 namespace Jpki.Core.Configuration;
 
@@ -57,28 +58,51 @@ public sealed record JpkiSettings
     [JsonIgnore]
     public string Home { get; init; } = "";
 
+    /// <summary>The jpki.json these settings were read from; null when the home has none (defaults, not written).</summary>
+    [JsonIgnore]
+    public string? SettingsFile { get; init; }
+
     /// <summary>JPKI_HOME, or <c>var</c> under the working directory.</summary>
     public static string HomeFromEnvironment() =>
         Path.GetFullPath(Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } home ? home : "var");
 
-    /// <summary>Loads <c>{home}/jpki.json</c>, writing the defaults there first if it does not exist.</summary>
-    public static JpkiSettings Load(string home)
+    /// <summary>
+    /// Loads <c>{home}/jpki.json</c>. If it does not exist, the defaults are written there first
+    /// when <paramref name="writeDefaults"/> (the install's first run); otherwise they are used
+    /// without touching the home, so a verb pointed at the wrong home creates nothing there and
+    /// reports the missing store instead (docs/decisions/0500).
+    /// </summary>
+    public static JpkiSettings Load(string home, bool writeDefaults = true)
     {
-        Directory.CreateDirectory(home);
         var path = Path.Combine(home, FileName);
         JpkiSettings settings;
+        string? file = path;
         if (File.Exists(path))
         {
-            settings = JsonSerializer.Deserialize<JpkiSettings>(File.ReadAllText(path), Json)
-                ?? throw new InvalidDataException($"{path} is empty");
+            try
+            {
+                settings = JsonSerializer.Deserialize<JpkiSettings>(File.ReadAllText(path), Json)
+                    ?? throw new InvalidDataException($"{path} is empty");
+            }
+            catch (JsonException e)
+            {
+                // Named as a settings error (with the line), not as a crash of whatever read it.
+                throw new InvalidDataException($"{path}: not valid settings: {e.Message}", e);
+            }
+        }
+        else if (writeDefaults)
+        {
+            Directory.CreateDirectory(home);
+            settings = new JpkiSettings();
+            File.WriteAllText(path, JsonSerializer.Serialize(settings, Json));
         }
         else
         {
             settings = new JpkiSettings();
-            File.WriteAllText(path, JsonSerializer.Serialize(settings, Json));
+            file = null;
         }
 
-        settings = settings with { Home = home };
+        settings = settings with { Home = home, SettingsFile = file };
         settings.Validate(path);
         return settings;
     }
@@ -86,8 +110,16 @@ public sealed record JpkiSettings
     /// <summary>A path setting with {home} resolved.</summary>
     public string Resolve(string value) => value.Replace("{home}", Home, StringComparison.Ordinal);
 
-    public string ConnectionString =>
-        Resolve(Environment.GetEnvironmentVariable("JPKI_DB") is { Length: > 0 } db ? db : Database);
+    public string ConnectionString => Store.ConnectionString;
+
+    /// <summary>
+    /// The store these settings open and where that choice came from (JPKI_DB, the
+    /// <c>database</c> key of jpki.json, or the default of a home without jpki.json), so that an
+    /// error about the store can say which one was opened and why.
+    /// </summary>
+    public StoreLocation Store => Environment.GetEnvironmentVariable("JPKI_DB") is { Length: > 0 } db
+        ? new StoreLocation(Resolve(db), "JPKI_DB")
+        : new StoreLocation(Resolve(Database), SettingsFile is null ? $"the default: no {FileName} in {Home}" : $"\"database\" in {SettingsFile}");
 
     public string ModulePath =>
         Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : Hsm.Module;
