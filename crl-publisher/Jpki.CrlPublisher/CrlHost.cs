@@ -64,7 +64,13 @@ public static partial class CrlHost
             },
         });
         builder.Services.AddProblemDetails();
-        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource));
+        builder.Services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
+        builder.Services.AddSingleton<CrlMetrics>();
+        builder.Services.AddSingleton(provider =>
+        {
+            var metrics = provider.GetRequiredService<CrlMetrics>();
+            return CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource, metrics.Record);
+        });
         // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
@@ -107,6 +113,7 @@ public static partial class CrlHost
         });
 
         app.MapGet("/healthz", Health);
+        app.MapServiceMetrics();
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>

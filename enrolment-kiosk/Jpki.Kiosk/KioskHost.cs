@@ -39,6 +39,7 @@ public static class KioskHost
     {
         services.AddSingleton(options);
         services.AddSingleton(cards);
+        services.AddServiceMetrics("jpki-kiosk");
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
         AddPages(services);
@@ -109,6 +110,7 @@ public static class KioskHost
     private static void MapPages(WebApplication app)
     {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
+        app.MapServiceMetrics();
         app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
         app.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
         app.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();

@@ -79,7 +79,13 @@ public static class OcspHost
             provider.GetRequiredService<FirstRevokedRecorder>(),
             time,
             timings.ServeMargin,
-            ocsp.MaxCachedAnswers));
+            ocsp.MaxCachedAnswers,
+            hit => provider.GetRequiredService<OcspMetrics>().CacheLookup(hit)));
+        builder.Services.AddServiceMetrics("jpki-ocsp", OcspMetrics.MeterName);
+        builder.Services.AddSingleton(provider => new OcspMetrics(
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            provider.GetRequiredService<SignatureCounter>(),
+            () => provider.GetRequiredService<CachingSource>().Count));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
         builder.Services.AddSingleton<OcspRefusals>();
@@ -95,6 +101,7 @@ public static class OcspHost
             new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
             provider.GetRequiredService<OcspLogWriter>(),
             provider.GetRequiredService<OcspRefusals>(),
+            provider.GetRequiredService<OcspMetrics>(),
             timings,
             ocsp.MaxRequestBytes,
             time,
@@ -117,6 +124,7 @@ public static class OcspHost
 
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
 
+        app.MapServiceMetrics();
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
