@@ -47,6 +47,8 @@ public static partial class CrlHost
     /// <summary>The Quartz scheduler every publisher of one store belongs to (the cluster's name in <c>qrtz_*</c>).</summary>
     public const string SchedulerName = "jpki-crl-publisher";
 
+    private const string ServerErrorDetail = "an unexpected error occurred; nothing was published";
+
     public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, CrlHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -63,7 +65,7 @@ public static partial class CrlHost
                 options.ConfigureLogging?.Invoke(logging);
             },
         });
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemAnswers(ServerErrorDetail);
         builder.Services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
         builder.Services.AddSingleton<CrlMetrics>();
         builder.Services.AddSingleton(provider =>
@@ -112,6 +114,7 @@ public static partial class CrlHost
             }
         });
 
+        app.UseProblemAnswers(ServerErrorDetail);
         app.MapGet("/healthz", Health);
         app.MapServiceMetrics();
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>

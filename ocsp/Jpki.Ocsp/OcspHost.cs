@@ -35,6 +35,8 @@ public sealed record OcspOptions
 /// </summary>
 public static class OcspHost
 {
+    private const string ServerErrorDetail = "an unexpected error occurred; no OCSP answer was made";
+
     public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, OcspOptions options)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -122,7 +124,11 @@ public static class OcspHost
             return new BackgroundLoop(watch.RunAsync);
         });
 
+        builder.Services.AddProblemAnswers(ServerErrorDetail);
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
+        // Plain HTTP errors (an unknown path, a wrong method, a body over the limit) as problem+json;
+        // OCSP answers, refusals included, stay application/ocsp-response with HTTP 200 (RFC 6960).
+        app.UseProblemAnswers(ServerErrorDetail);
 
         app.MapServiceMetrics();
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));

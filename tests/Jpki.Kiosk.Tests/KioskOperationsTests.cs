@@ -1,6 +1,6 @@
 namespace Jpki.Kiosk.Tests;
 
-/// <summary>What operators get from the kiosk: metrics at /metrics.</summary>
+/// <summary>What operators get from the kiosk: metrics at /metrics, problem+json for plain HTTP errors.</summary>
 [Collection(InstallGroup.Name)]
 public sealed class KioskOperationsTests(InstallFixture install)
 {
@@ -19,5 +19,19 @@ public sealed class KioskOperationsTests(InstallFixture install)
         Assert.True(scrape.Sum("http_server_request_duration_seconds_count", "http_route=/login", "http_request_method=POST") >= 1, scrape.Text);
         Assert.Contains(scrape.Samples, s => s.Name.StartsWith("dotnet_", StringComparison.Ordinal) && s.Value > 0);
         Assert.DoesNotContain(install.OperatorPassword, scrape.Text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET", "no/such/page", 404, "urn:jpki:problem:not-found")]
+    [InlineData("PUT", "login", 405, "urn:jpki:problem:method-not-allowed")]
+    public async Task Plain_http_errors_are_problem_json(string method, string path, int status, string type)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(install.KioskAddress, path));
+        using var response = await install.Http.SendAsync(request);
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(type, body.RootElement.GetProperty("type").GetString());
+        Assert.Equal(status, body.RootElement.GetProperty("status").GetInt32());
     }
 }
