@@ -3,7 +3,6 @@ using Jpki.Core.Configuration;
 using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace Jpki.Ca;
 
@@ -57,7 +56,7 @@ public static class CaHost
         app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
         app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous();
         app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        app.MapServiceMetrics();
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
         app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous();
         app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous();
@@ -95,12 +94,9 @@ public static class CaHost
             AccessDeniedAudit.AppenderFor(provider.GetRequiredService<CaServices>(), provider.GetRequiredService<ILogger<AccessDeniedAudit>>())));
         services.AddHostedService(provider => provider.GetRequiredService<AccessDeniedAudit>());
         services.AddOpenApi();
-        services.AddMetrics();
-        // OpenTelemetry over the same meters; Prometheus text at /metrics (no personal data:
-        // outcomes are problem types, never residents or accounts).
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(IssuanceMetrics.MeterName)
-            .AddPrometheusExporter());
+        // OpenTelemetry over the issuance and feed meters; Prometheus text at /metrics (no personal
+        // data: outcomes are problem types, never residents or accounts).
+        services.AddServiceMetrics("jpki-ca", IssuanceMetrics.MeterName);
         services.AddSingleton<IssuanceMetrics>();
         services.AddSingleton(provider =>
         {

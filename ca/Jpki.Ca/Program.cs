@@ -35,7 +35,7 @@ try
         Delivery = new DeliveryOptions { ConfirmWithin = TimeSpan.FromMinutes(settings.Revocation.DeliveryConfirmMinutes) },
     });
     await app.StartAsync();
-    Console.Out.WriteLine($"CA API listening on {string.Join(' ', app.Urls)}");
+    app.Logger.LogInformation("CA API listening on {Urls}", string.Join(' ', app.Urls));
     await app.WaitForShutdownAsync();
     return 0;
 }

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Jpki.Hosting;
 
@@ -27,8 +29,9 @@ public sealed record ListenOptions
 }
 
 /// <summary>
-/// The start every JPKI web service shares: the slim builder, the listen addresses, and logs as
-/// JSON lines with UTC timestamps on standard output. Hosting's own request log is kept at
+/// The start every JPKI web service shares: the slim builder, the listen addresses, logs as JSON
+/// lines with UTC timestamps and trace ids on standard output (<see cref="JsonLineFormatter"/>), and
+/// one line per request outcome (<see cref="RequestLog"/>). Hosting's own request log is kept at
 /// warnings: it carries paths and headers, none needed, and a client may put personal data in a URL.
 /// </summary>
 public static class ServiceHost
@@ -52,13 +55,10 @@ public static class ServiceHost
         }
 
         builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(json =>
-        {
-            json.IncludeScopes = false;
-            json.UseUtcTimestamp = true;
-            json.TimestampFormat = TimestampFormat;
-        });
+        builder.Logging.AddConsole(console => console.FormatterName = JsonLineFormatter.FormatterName)
+            .AddConsoleFormatter<JsonLineFormatter, ConsoleFormatterOptions>();
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddSingleton<IStartupFilter>(new RequestLog(listen.Service));
         listen.ConfigureLogging?.Invoke(builder.Logging);
         return builder;
     }

@@ -47,6 +47,8 @@ public static partial class CrlHost
     /// <summary>The Quartz scheduler every publisher of one store belongs to (the cluster's name in <c>qrtz_*</c>).</summary>
     public const string SchedulerName = "jpki-crl-publisher";
 
+    private const string ServerErrorDetail = "an unexpected error occurred; nothing was published";
+
     public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, CrlHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -63,8 +65,14 @@ public static partial class CrlHost
                 options.ConfigureLogging?.Invoke(logging);
             },
         });
-        builder.Services.AddProblemDetails();
-        builder.Services.AddSingleton(provider => CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource));
+        builder.Services.AddProblemAnswers(ServerErrorDetail);
+        builder.Services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
+        builder.Services.AddSingleton<CrlMetrics>();
+        builder.Services.AddSingleton(provider =>
+        {
+            var metrics = provider.GetRequiredService<CrlMetrics>();
+            return CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource, metrics.Record);
+        });
         // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
@@ -106,8 +114,10 @@ public static partial class CrlHost
             }
         });
 
+        app.UseProblemAnswers(ServerErrorDetail);
         app.MapGet("/healthz", Health);
         app.MapReadiness(CrlReadiness.CheckAsync);
+        app.MapServiceMetrics();
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>

@@ -22,6 +22,9 @@ public sealed record CrlPublisherOptions
     /// <summary>Called with the written temporary file before the check (tests use it to damage one).</summary>
     public Action<string>? AfterWrite { get; init; }
 
+    /// <summary>Told of every publication attempt, published, skipped or failed (the service's metrics).</summary>
+    public Action<CrlBuildOutcome>? Built { get; init; }
+
     /// <summary>The clock check every publication passes before a number is taken (null: none, e.g. tools that only read).</summary>
     public ClockGuard? Clock { get; init; }
 }

@@ -48,7 +48,7 @@ public sealed class CrlPublisherServices : IDisposable
     public DeferredCrlPublications Deferred { get; private set; } = null!;
 
     /// <param name="clockSource">Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd. Tests pass a fake.</param>
-    public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null, IClockSyncSource? clockSource = null)
+    public static CrlPublisherServices Open(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite = null, IClockSyncSource? clockSource = null, Action<CrlBuildOutcome>? built = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(module);
@@ -57,7 +57,7 @@ public sealed class CrlPublisherServices : IDisposable
         var services = new CrlPublisherServices();
         try
         {
-            services.OpenAll(settings, module, time, loggers, afterWrite, clockSource);
+            services.OpenAll(settings, module, time, loggers, afterWrite, clockSource, built);
             return services;
         }
         catch
@@ -81,7 +81,7 @@ public sealed class CrlPublisherServices : IDisposable
         };
     }
 
-    private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite, IClockSyncSource? clockSource)
+    private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite, IClockSyncSource? clockSource, Action<CrlBuildOutcome>? built)
     {
         Database = Own(new Database(settings.ConnectionString, time));
         Migrator.ApplyPending(Database);
@@ -108,7 +108,7 @@ public sealed class CrlPublisherServices : IDisposable
         module.Recovery.Policy = settings.Hsm.RecoveryPolicy();
         HsmWatch = new Jpki.Core.HsmFaults.HsmOutageWatch(module, Database, Audit, SeriesPublisher.Actor, loggers.CreateLogger<Jpki.Core.HsmFaults.HsmOutageWatch>());
         Clock = new ClockGuard(clockSource ?? new SystemClockSyncSource(settings.Clock, time), settings.Clock, Database, Audit, SeriesPublisher.Actor, loggers.CreateLogger<ClockGuard>());
-        Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite, Clock = Clock });
+        Publisher = new SeriesPublisher(Database, Audit, () => SigningKeys.Current, OptionsFrom(settings) with { AfterWrite = afterWrite, Clock = Clock, Built = built });
         Deferred = new DeferredCrlPublications(Publisher, Clock, time, loggers.CreateLogger<DeferredCrlPublications>());
     }
 

@@ -31,7 +31,7 @@ internal static class CrlCommands
             var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = parse.GetValue(urls) ?? settings.Crl.Listen });
             // The host stops on SIGTERM / Ctrl-C itself (System.CommandLine's handling is off).
             await app.StartAsync(CancellationToken.None);
-            Console.Out.WriteLine($"CRL publisher listening on {string.Join(' ', app.Urls)}");
+            app.Logger.LogInformation("CRL publisher listening on {Urls}", string.Join(' ', app.Urls));
             await app.WaitForShutdownAsync(CancellationToken.None);
             return 0;
         });

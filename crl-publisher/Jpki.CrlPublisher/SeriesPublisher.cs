@@ -119,7 +119,24 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     {
         // No signature with a wrong clock: refused before a number is taken.
         options.Clock?.EnsureMaySign();
-        return PublishChecked(series, delta, scheduled, run);
+        if (options.Built is not { } built)
+        {
+            return PublishChecked(series, delta, scheduled, run);
+        }
+
+        PublishedCrl? crl;
+        try
+        {
+            crl = PublishChecked(series, delta, scheduled, run);
+        }
+        catch
+        {
+            built(new CrlBuildOutcome(series, delta, "failed", null));
+            throw;
+        }
+
+        built(new CrlBuildOutcome(series, delta, crl is null ? "skipped" : "published", crl));
+        return crl;
     }
 
     private PublishedCrl? PublishChecked(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run)

@@ -16,6 +16,8 @@ namespace Jpki.Kiosk;
 /// </summary>
 public static class KioskHost
 {
+    private const string ServerErrorDetail = "an unexpected error occurred at the kiosk";
+
     public static WebApplication Build(KioskOptions options, CardReader cards, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -39,6 +41,8 @@ public static class KioskHost
     {
         services.AddSingleton(options);
         services.AddSingleton(cards);
+        services.AddProblemAnswers(ServerErrorDetail);
+        services.AddServiceMetrics("jpki-kiosk");
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new CaClient(new HttpClient { BaseAddress = options.CaBaseAddress, Timeout = options.CaTimeout }));
         AddPages(services);
@@ -80,7 +84,9 @@ public static class KioskHost
             await next(context);
         });
         app.UseSession();
-        app.UseRouting();
+        // An unknown path, a wrong method or an unexpected error: problem+json rather than an empty
+        // body (the pages' own errors are pages). It also puts routing here, after the session.
+        app.UseProblemAnswers(ServerErrorDetail);
         app.UseRefusalLog("kiosk");
         app.UseAuthentication();
         app.UseAuthorization();
@@ -110,6 +116,7 @@ public static class KioskHost
     {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
         app.MapReadiness(KioskReadiness.CheckAsync).AllowAnonymous();
+        app.MapServiceMetrics();
         app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
         app.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
         app.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();

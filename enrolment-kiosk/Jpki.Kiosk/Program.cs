@@ -40,7 +40,7 @@ try
     }
 
     await app.StartAsync();
-    Console.WriteLine($"Kiosk listening on {string.Join(", ", app.Urls)}");
+    app.Logger.LogInformation("Kiosk listening on {Urls}", string.Join(", ", app.Urls));
     await app.WaitForShutdownAsync();
     return 0;
 }

@@ -44,8 +44,9 @@ public static class Program
         await app.StartAsync();
         foreach (var url in app.Urls)
         {
-            // Scripts and tests read the bound address (port 0 included) from this line.
-            await Console.Out.WriteLineAsync($"Juki-Net simulator listening on {url}");
+            // Scripts and tests read the bound address (port 0 included) from this line's Message;
+            // a JSON line like every other, so that the output parses line by line.
+            app.Logger.LogInformation("Juki-Net simulator listening on {Url}", url);
         }
 
         await app.WaitForShutdownAsync();

@@ -81,7 +81,7 @@ public sealed class SigningSource(Database database, OcspResponseWriter writer, 
 /// Memory is bounded: past <c>maxEntries</c> answers the least recently queried ones are evicted
 /// (see <see cref="EvictLeastRecentlyQueried"/>); a hit only stamps its answer's last-query time.
 /// </summary>
-public sealed class CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin, int maxEntries) : IAnswerSource
+public sealed class CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin, int maxEntries, Action<bool>? lookedUp = null) : IAnswerSource
 {
     private readonly ConcurrentDictionary<string, SignedAnswer> answers = new(StringComparer.Ordinal);
     private readonly Lock evicting = new();
@@ -105,9 +105,11 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
         if (answers.TryGetValue(query.CacheKey, out var cached) && now < cached.NextUpdate - serveMargin)
         {
             cached.LastQueriedTicks = now.UtcTicks;
+            lookedUp?.Invoke(true);
             return cached;
         }
 
+        lookedUp?.Invoke(false);
         var answer = await SignOnceAsync(query, now.UtcTicks);
         answer.LastQueriedTicks = now.UtcTicks;
         return answer;

@@ -24,6 +24,7 @@ public sealed class OcspEndpoint(
     RateBudget nonceBudget,
     OcspLogWriter log,
     OcspRefusals refusals,
+    OcspMetrics metrics,
     OcspTimings timings,
     int maxRequestBytes,
     TimeProvider time,
@@ -116,6 +117,7 @@ public sealed class OcspEndpoint(
                 ? "no credential"
                 : "credential not accepted (unknown, not a verifier's, disabled or outside its validity)";
             refusals.Refused(route, reason, context.Connection.RemoteIpAddress);
+            metrics.Answered("unauthorized");
             await WriteErrorAsync(context, OcspResponseStatus.Unauthorized);
         }
 
@@ -239,8 +241,12 @@ public sealed class OcspEndpoint(
         await response.Body.WriteAsync(body, context.RequestAborted);
     }
 
-    private ValueTask LogAsync(HttpContext context, string? verifier, string? issuerKeyId, string? serial, string answer, bool nonce, long timeUs) =>
-        log.LogAsync(new OcspQueryRecord(verifier, issuerKeyId, serial, answer, nonce, timeUs), context.RequestAborted);
+    /// <summary>Every answer to a verifier passes here once (a refusal passes <see cref="OcspRefusals"/> instead).</summary>
+    private ValueTask LogAsync(HttpContext context, string? verifier, string? issuerKeyId, string? serial, string answer, bool nonce, long timeUs)
+    {
+        metrics.Answered(answer);
+        return log.LogAsync(new OcspQueryRecord(verifier, issuerKeyId, serial, answer, nonce, timeUs), context.RequestAborted);
+    }
 
     private static string StateText(CertificateState state) => state switch
     {

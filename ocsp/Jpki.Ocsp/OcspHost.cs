@@ -35,6 +35,8 @@ public sealed record OcspOptions
 /// </summary>
 public static class OcspHost
 {
+    private const string ServerErrorDetail = "an unexpected error occurred; no OCSP answer was made";
+
     public static WebApplication Build(JpkiSettings settings, Pkcs11Module module, OcspOptions options)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -79,7 +81,13 @@ public static class OcspHost
             provider.GetRequiredService<FirstRevokedRecorder>(),
             time,
             timings.ServeMargin,
-            ocsp.MaxCachedAnswers));
+            ocsp.MaxCachedAnswers,
+            hit => provider.GetRequiredService<OcspMetrics>().CacheLookup(hit)));
+        builder.Services.AddServiceMetrics("jpki-ocsp", OcspMetrics.MeterName);
+        builder.Services.AddSingleton(provider => new OcspMetrics(
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            provider.GetRequiredService<SignatureCounter>(),
+            () => provider.GetRequiredService<CachingSource>().Count));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
         builder.Services.AddSingleton<OcspRefusals>();
@@ -95,6 +103,7 @@ public static class OcspHost
             new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
             provider.GetRequiredService<OcspLogWriter>(),
             provider.GetRequiredService<OcspRefusals>(),
+            provider.GetRequiredService<OcspMetrics>(),
             timings,
             ocsp.MaxRequestBytes,
             time,
@@ -115,8 +124,13 @@ public static class OcspHost
             return new BackgroundLoop(watch.RunAsync);
         });
 
+        builder.Services.AddProblemAnswers(ServerErrorDetail);
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
+        // Plain HTTP errors (an unknown path, a wrong method, a body over the limit) as problem+json;
+        // OCSP answers, refusals included, stay application/ocsp-response with HTTP 200 (RFC 6960).
+        app.UseProblemAnswers(ServerErrorDetail);
 
+        app.MapServiceMetrics();
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
         app.MapReadiness(OcspReadiness.CheckAsync);

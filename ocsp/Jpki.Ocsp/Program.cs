@@ -20,7 +20,7 @@ try
     using var module = Pkcs11Module.Load(settings.ModulePath);
     var app = OcspHost.Build(settings, module, new OcspOptions { ListenUrl = listen });
     await app.StartAsync();
-    Console.Out.WriteLine($"OCSP responder listening on {string.Join(' ', app.Urls)}");
+    app.Logger.LogInformation("OCSP responder listening on {Urls}", string.Join(' ', app.Urls));
     await app.WaitForShutdownAsync();
     return 0;
 }

@@ -293,7 +293,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
                 var line = await process.StandardOutput.ReadLineAsync();
                 Assert.True(line is not null, "the CA process ended before it listened");
                 const string prefix = "CA API listening on ";
-                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                if (ListeningLine.Urls(line, prefix) is { } urls)
                 {
                     _ = Task.Run(async () =>
                     {
@@ -305,7 +305,7 @@ public sealed class FeedCrashTests : IAsyncLifetime
                             }
                         }
                     });
-                    return new ChildCa(process, new Uri(line[prefix.Length..].Trim().TrimEnd('/') + "/"), test, log);
+                    return new ChildCa(process, new Uri(urls.TrimEnd('/') + "/"), test, log);
                 }
             }
 

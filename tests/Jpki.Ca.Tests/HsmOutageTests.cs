@@ -346,9 +346,9 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
                     break;
                 }
 
-                if (line.StartsWith(listeningPrefix, StringComparison.Ordinal))
+                if (ListeningLine.Urls(line, listeningPrefix) is { } urls)
                 {
-                    var url = line[listeningPrefix.Length..].Split(' ')[0].TrimEnd('/') + "/";
+                    var url = urls.Split(' ')[0].TrimEnd('/') + "/";
                     // Keep draining stdout so the service never blocks on a full pipe.
                     _ = process.StandardOutput.ReadToEndAsync();
                     return new ServiceProcess(process, new Uri(url));

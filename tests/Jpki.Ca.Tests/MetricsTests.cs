@@ -35,6 +35,19 @@ public sealed partial class MetricsTests(CaFixture ca)
         Assert.DoesNotContain(code, text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_scrape_names_the_service_and_carries_http_server_and_runtime_metrics()
+    {
+        var (status, _, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/issuers", null);
+        Assert.Equal(200, status);
+        var scrape = await PrometheusText.ScrapeAsync(ca.Http, ca.CaAddress, s => s.Sum("http_server_request_duration_seconds_count", "http_route=/api/v1/issuers") > 0);
+
+        Assert.Equal("jpki-ca", scrape.ServiceName);
+        Assert.True(scrape.Sum("http_server_request_duration_seconds_count", "http_route=/api/v1/issuers", "http_response_status_code=200", "service_name=jpki-ca") > 0, scrape.Text);
+        Assert.Contains(scrape.Samples, s => s.Name.StartsWith("dotnet_", StringComparison.Ordinal) && s.Value > 0);
+        Assert.All(scrape.Samples.Where(s => s.Name != "target_info" && !s.Name.StartsWith("otel_", StringComparison.Ordinal)), s => Assert.Equal("jpki-ca", s.Labels.GetValueOrDefault("service_name")));
+    }
+
     private async Task<string> ScrapeAsync()
     {
         using var response = await ca.Http.GetAsync(new Uri(ca.CaAddress, "metrics"));

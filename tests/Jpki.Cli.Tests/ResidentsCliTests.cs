@@ -30,9 +30,9 @@ public sealed class ResidentsCliTests : IAsyncLifetime, IDisposable
         while (await simulator.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
         {
             const string Listening = "Juki-Net simulator listening on ";
-            if (line.StartsWith(Listening, StringComparison.Ordinal))
+            if (ListeningLine.Urls(line, Listening) is { } url)
             {
-                address = new Uri(line[Listening.Length..].TrimEnd('/') + "/");
+                address = new Uri(url.TrimEnd('/') + "/");
                 break;
             }
         }

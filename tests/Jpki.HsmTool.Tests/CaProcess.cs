@@ -46,9 +46,9 @@ internal sealed class CaProcess : IDisposable
             if (e.Data is { } line)
             {
                 output.Enqueue(line);
-                if (line.StartsWith("CA API listening on ", StringComparison.Ordinal))
+                if (ListeningLine.Urls(line, "CA API listening on ") is { } urls)
                 {
-                    listening.TrySetResult(new Uri(line["CA API listening on ".Length..].Trim().TrimEnd('/') + "/"));
+                    listening.TrySetResult(new Uri(urls.TrimEnd('/') + "/"));
                 }
             }
         };

@@ -98,6 +98,49 @@ public sealed partial class SimulatorProcessTests : IDisposable
         Assert.Contains("--residents N", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Every_line_on_standard_output_is_json_with_a_timestamp_and_each_request_has_one_outcome_line_with_its_trace_id()
+    {
+        using var simulator = await StartAsync("--db", Path.Combine(directory.FullName, "logs.db"), "--urls", "http://127.0.0.1:0", "--residents", "10", "--seed", "1");
+        var first = new PopulationGenerator(1).Generate(10)[0];
+        Assert.IsType<ResidentFound>(await Client(simulator.BaseAddress).LookupAsync(first.ResidentCode));
+        using (var missing = await http.GetAsync(new Uri(simulator.BaseAddress, "no/such/page")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        await ResidentCountAsync(simulator.BaseAddress);
+        var until = DateTime.UtcNow + Deadline;
+        while (simulator.Output.Count(l => l.Contains("\"Jpki.Requests\"", StringComparison.Ordinal)) < 3 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(100);
+        }
+
+        var lines = simulator.Output.ToList();
+        Assert.NotEmpty(lines);
+        var requests = new List<JsonElement>();
+        foreach (var line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            var timestamp = json.RootElement.GetProperty("Timestamp").GetString();
+            Assert.True(DateTimeOffset.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out _), line);
+            Assert.Matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", timestamp);
+            if (json.RootElement.GetProperty("Category").GetString() == "Jpki.Requests")
+            {
+                requests.Add(json.RootElement.Clone());
+            }
+        }
+
+        Assert.Contains(lines, l => Jpki.Testing.ListeningLine.Urls(l, "Juki-Net simulator listening on ") is not null);
+        Assert.True(requests.Count >= 3, string.Join('\n', lines));
+        Assert.All(requests, r => Assert.Matches("^[0-9a-f]{32}$", r.GetProperty("TraceId").GetString()));
+        Assert.Equal(requests.Count, requests.Select(r => r.GetProperty("TraceId").GetString()).Distinct().Count());
+        Assert.Contains(requests, r => r.GetProperty("State").GetProperty("Status").GetString() == "404" && r.GetProperty("State").GetProperty("Route").GetString() == "(no route)");
+        Assert.Contains(requests, r => r.GetProperty("State").GetProperty("Status").GetString() == "200" && r.GetProperty("State").GetProperty("Route").GetString() == "/healthz");
+        // The route pattern, never the path: the resident code a lookup carries is not in any line.
+        Assert.DoesNotContain(lines, l => l.Contains(first.ResidentCode.Digits, StringComparison.Ordinal));
+    }
+
     private JukiNetClient Client(Uri baseAddress) => new(http, new JukiNetClientOptions { BaseAddress = baseAddress });
 
     private async Task<long> ResidentCountAsync(Uri baseAddress)
@@ -114,8 +157,14 @@ public sealed partial class SimulatorProcessTests : IDisposable
             RedirectStandardError = true,
         })!;
         var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.OutputDataReceived += (_, line) =>
         {
+            if (line.Data is { } data)
+            {
+                output.Enqueue(data);
+            }
+
             if (line.Data is { } text && ListeningLine().Match(text) is { Success: true } match)
             {
                 address.TrySetResult(new Uri(match.Groups[1].Value + "/"));
@@ -128,7 +177,7 @@ public sealed partial class SimulatorProcessTests : IDisposable
         process.BeginErrorReadLine();
         try
         {
-            return new RunningSimulator(process, await address.Task.WaitAsync(Deadline));
+            return new RunningSimulator(process, await address.Task.WaitAsync(Deadline), output);
         }
         catch
         {
@@ -141,9 +190,12 @@ public sealed partial class SimulatorProcessTests : IDisposable
     [GeneratedRegex(@"Juki-Net simulator listening on (http://127\.0\.0\.1:[1-9][0-9]*)")]
     private static partial Regex ListeningLine();
 
-    private sealed class RunningSimulator(Process process, Uri baseAddress) : IDisposable
+    private sealed class RunningSimulator(Process process, Uri baseAddress, System.Collections.Concurrent.ConcurrentQueue<string> output) : IDisposable
     {
         public Uri BaseAddress { get; } = baseAddress;
+
+        /// <summary>Every line the process wrote on standard output so far.</summary>
+        public IReadOnlyCollection<string> Output => output;
 
         public void Dispose()
         {
