@@ -192,7 +192,7 @@ public class ResponderCertificateBuilderTests
     {
         var error = Assert.Throws<ArgumentException>(() => new ResponderCertificateBuilder(_rootDer, SoftwareKeys.Rsa, SignatureAlgorithm.RsaPkcs1Sha256));
 
-        Assert.Contains("issuer certificate's public key", error.Message, StringComparison.Ordinal);
+        Assert.Contains("is not the root certificate's public key", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
