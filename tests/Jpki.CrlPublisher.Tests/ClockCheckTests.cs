@@ -42,6 +42,9 @@ public sealed class ClockCheckTests(CrlFixture crl)
 
         Assert.Equal(crls, Crls());
         Assert.Equal(numbers, crl.Ca.CountRows("SELECT COALESCE(SUM(last_number), 0) FROM crl_series"));
+        // The guard takes the new verdict first (so nothing signs from that instant) and then writes
+        // the alarm's audit record; the test saw the verdict and may get here before that commit.
+        await WaitUntilAsync(() => Audited(ClockGuard.AlarmAction) > alarms, "the clock alarm's audit record");
         Assert.Equal(alarms + 1, Audited(ClockGuard.AlarmAction));
         var health = JsonDocument.Parse(await http.GetStringAsync("healthz")).RootElement;
         Assert.Equal("degraded", health.GetProperty("status").GetString());
