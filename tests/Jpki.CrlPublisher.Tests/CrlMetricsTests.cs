@@ -53,14 +53,6 @@ public sealed class CrlMetricsTests(CrlFixture crl)
     [Theory]
     [InlineData("GET", "no/such/path", 404, "urn:jpki:problem:not-found")]
     [InlineData("POST", "healthz", 405, "urn:jpki:problem:method-not-allowed")]
-    public async Task Plain_http_errors_are_problem_json(string method, string path, int status, string type)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(crl.Address, path));
-        using var response = await crl.Http.SendAsync(request);
-        Assert.Equal(status, (int)response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var body = CrlFixture.Json(await response.Content.ReadAsStringAsync());
-        Assert.Equal(type, body.GetProperty("type").GetString());
-        Assert.Equal(status, body.GetProperty("status").GetInt32());
-    }
+    public Task Plain_http_errors_are_problem_json(string method, string path, int status, string type) =>
+        ProblemAnswerCheck.AssertProblemAsync(crl.Http, crl.Address, method, path, status, type);
 }

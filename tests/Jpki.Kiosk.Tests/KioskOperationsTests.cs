@@ -24,14 +24,6 @@ public sealed class KioskOperationsTests(InstallFixture install)
     [Theory]
     [InlineData("GET", "no/such/page", 404, "urn:jpki:problem:not-found")]
     [InlineData("PUT", "login", 405, "urn:jpki:problem:method-not-allowed")]
-    public async Task Plain_http_errors_are_problem_json(string method, string path, int status, string type)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(install.KioskAddress, path));
-        using var response = await install.Http.SendAsync(request);
-        Assert.Equal(status, (int)response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.Equal(type, body.RootElement.GetProperty("type").GetString());
-        Assert.Equal(status, body.RootElement.GetProperty("status").GetInt32());
-    }
+    public Task Plain_http_errors_are_problem_json(string method, string path, int status, string type) =>
+        ProblemAnswerCheck.AssertProblemAsync(install.Http, install.KioskAddress, method, path, status, type);
 }
