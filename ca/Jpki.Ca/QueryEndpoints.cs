@@ -5,6 +5,7 @@ using Jpki.Core.Certificates;
 using Jpki.Core.Issuers;
 using Jpki.Core.Profiles;
 using Jpki.Core.Registration;
+using Jpki.Core.Revocation;
 using Jpki.Core.Store;
 using Jpki.JukiNet;
 
@@ -123,7 +124,7 @@ public static class QueryEndpoints
                 status = row.Status,
                 notAfter = Instant.FromMicros(row.NotAfterUs),
                 revokedAt = row.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
-                reason = row.Reason,
+                reason = RevocationReasons.WireNameOfStored(row.Reason),
             },
             ApiJson.Options);
     }
@@ -302,7 +303,7 @@ public static class QueryEndpoints
                     notBefore = Instant.FromMicros(c.NotBeforeUs),
                     notAfter = Instant.FromMicros(c.NotAfterUs),
                     revokedAt = c.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
-                    reason = c.Reason,
+                    reason = RevocationReasons.WireNameOfStored(c.Reason),
                 }),
             },
             ApiJson.Options);

@@ -86,7 +86,7 @@ public sealed class RenewalTests(CaFixture ca)
         var (status, got, _) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/{oldSerial}", "verifier");
         Assert.Equal(200, status);
         Assert.Equal("revoked", got.GetProperty("status").GetString());
-        Assert.Equal(4, got.GetProperty("reason").GetInt32()); // superseded
+        Assert.Equal("superseded", got.GetProperty("reason").GetString());
 
         // One transaction: the new certificate's 'good' and the old one's 'revoked' status changes
         // are consecutive, and so are the issuance, revocation and request audit records.
@@ -127,7 +127,7 @@ public sealed class RenewalTests(CaFixture ca)
         foreach (var old in new[] { oldAuth, oldSigning })
         {
             var (_, got, _) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/{old.GetProperty("serial").GetString()}", "verifier");
-            Assert.Equal(("revoked", 4), (got.GetProperty("status").GetString(), got.GetProperty("reason").GetInt32()));
+            Assert.Equal(("revoked", "superseded"), (got.GetProperty("status").GetString(), got.GetProperty("reason").GetString()));
         }
     }
 
@@ -141,7 +141,7 @@ public sealed class RenewalTests(CaFixture ca)
 
         Assert.Equal(OpensslDate(NthBirthdayEnd(5)), OpensslNotAfter(renewed));
         var (_, got, _) = await ca.SendAsync(HttpMethod.Get, $"{Certificates}/{old.GetProperty("serial").GetString()}", "verifier");
-        Assert.Equal(("revoked", 4), (got.GetProperty("status").GetString(), got.GetProperty("reason").GetInt32()));
+        Assert.Equal(("revoked", "superseded"), (got.GetProperty("status").GetString(), got.GetProperty("reason").GetString()));
         Assert.Equal(1, Scalar($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = '{renewed.GetProperty("serial").GetString()}' AND json_extract(details, '$.birthdaysCounted') = 5"));
     }
 

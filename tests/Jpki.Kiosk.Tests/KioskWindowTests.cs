@@ -114,8 +114,8 @@ public sealed partial class KioskWindowTests(InstallFixture install)
         Assert.Equal(new[] { newSigning, newAuthentication }.Order(), newSerials.Order());
         Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newAuthentication AND json_extract(details, '$.renews') = @oldAuthentication", new { newAuthentication, oldAuthentication }));
         Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.issued' AND subject = @newSigning AND json_extract(details, '$.renews') IS NULL", new { newSigning }));
-        Assert.Equal(4, (await install.CertificateAsync(oldAuthentication)).GetProperty("reason").GetInt32()); // superseded
-        Assert.Equal(3, (await install.CertificateAsync(oldSigning)).GetProperty("reason").GetInt32()); // still affiliationChanged
+        Assert.Equal("superseded", (await install.CertificateAsync(oldAuthentication)).GetProperty("reason").GetString());
+        Assert.Equal("affiliationChanged", (await install.CertificateAsync(oldSigning)).GetProperty("reason").GetString());
         Assert.Equal("good", (await install.CertificateAsync(newSigning)).GetProperty("status").GetString());
     }
 
@@ -141,7 +141,7 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             Assert.Contains(serial, browser.Html, StringComparison.Ordinal);
             var status = await install.CertificateAsync(serial);
             Assert.Equal("revoked", status.GetProperty("status").GetString());
-            Assert.Equal(1, status.GetProperty("reason").GetInt32()); // keyCompromise
+            Assert.Equal("keyCompromise", status.GetProperty("reason").GetString());
         }
 
         Assert.Equal(reads + 1, install.Scalar("SELECT COUNT(*) FROM resident_reads WHERE disclosed = 'certificates' AND purpose = 'revocation: card lost'"));

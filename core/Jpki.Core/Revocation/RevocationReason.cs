@@ -45,4 +45,10 @@ public static class RevocationReasons
         value is null ? null
         : Enum.IsDefined((RevocationReason)value.Value) ? (RevocationReason)value.Value
         : throw new FormatException($"stored revocation reason {value} is not a CRLReason this CA uses");
+
+    /// <summary>
+    /// The wire name of a stored reason (null stays null): every API names reasons as RFC 5280
+    /// does, never by their number.
+    /// </summary>
+    public static string? WireNameOfStored(long? value) => FromStored(value) is { } reason ? WireName(reason) : null;
 }
