@@ -127,6 +127,8 @@ public static class CaHost
         services.AddSingleton<JukiNetSubscriber>();
         services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
         services.AddHostedService<ResponderRenewalService>();
+        services.AddSingleton<ExpiryAlarmService>();
+        services.AddHostedService(provider => provider.GetRequiredService<ExpiryAlarmService>());
         // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
         services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
         // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.

@@ -36,6 +36,9 @@ public sealed record CaOptions
     /// <summary>How often the CA checks whether a delegated OCSP responder certificate is due for renewal.</summary>
     public TimeSpan ResponderRenewalCheckInterval { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>How often the CA looks for roots, responder and checkpoint certificates near their end (<see cref="ExpiryAlarmService"/>).</summary>
+    public TimeSpan ExpiryCheckInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Where the clock's synchronisation status comes from; null: chrony or systemd-timesyncd (<see cref="SystemClockSyncSource"/>). Tests pass a fake.</summary>
     public IClockSyncSource? ClockSource { get; init; }
 

@@ -310,9 +310,10 @@ public static class QueryEndpoints
     }
 
     /// <summary><c>GET /healthz</c>: the issuance HSM pool, the store and Juki-Net; 200 only when all answer.</summary>
-    public static async Task<IResult> Health(CaServices services, FeedHealth feed, CancellationToken cancellationToken)
+    public static async Task<IResult> Health(CaServices services, FeedHealth feed, ExpiryAlarmService expiry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(expiry);
         var hsm = services.IssuancePool.Probe();
         var hsmModule = services.HsmWatch.Health;
         string store;
@@ -341,8 +342,10 @@ public static class QueryEndpoints
         return Results.Json(
             new
             {
-                status = healthy && !clock.Warning ? "ok" : "degraded",
+                // An expiry alarm is degraded but 200, as a clock warning: the CA works until the certificate ends.
+                status = healthy && !clock.Warning && expiry.Current.Count == 0 ? "ok" : "degraded",
                 clock = clock.Health(),
+                expiry = expiry.Health(),
                 // A demo keeps the built-in accounts' credentials in files: say so where operators look.
                 install = new
                 {

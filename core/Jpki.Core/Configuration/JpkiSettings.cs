@@ -41,6 +41,9 @@ public sealed record JpkiSettings
     /// <summary>Issuer key rollover (docs/rollover.md).</summary>
     public RolloverSettings Rollover { get; init; } = new();
 
+    /// <summary>When a CA certificate near its notAfter without a successor raises an alarm (docs/rollover.md).</summary>
+    public ExpiryAlarmSettings ExpiryAlarms { get; init; } = new();
+
     public AuditSettings Audit { get; init; } = new();
 
     public CrlSettings Crl { get; init; } = new();
@@ -175,6 +178,11 @@ public sealed record JpkiSettings
             throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000)");
         }
 
+        if (ExpiryAlarms.RootDays is < 1 or > 7300 || ExpiryAlarms.ResponderDays is < 1 or > 3650 || ExpiryAlarms.CheckpointDays is < 1 or > 7300)
+        {
+            throw new InvalidDataException($"{path}: expiryAlarms out of range (rootDays 1–7300, responderDays 1–3650, checkpointDays 1–7300)");
+        }
+
         if (Rollover.LeadDays is < 0 or > 3650)
         {
             throw new InvalidDataException($"{path}: rollover.leadDays must be 0–3650");
@@ -282,6 +290,30 @@ public sealed record RolloverSettings
     /// installed yet fails at every verifier.
     /// </summary>
     public int LeadDays { get; init; } = 30;
+}
+
+/// <summary>
+/// How long before its notAfter a certificate the CA depends on, still without a successor, turns
+/// the CA's <c>/healthz</c> degraded and writes a <c>certificate.expiry-alarm</c> audit record.
+/// </summary>
+public sealed record ExpiryAlarmSettings
+{
+    /// <summary>
+    /// An issuer generation's root with no newer generation: 1,900 days (5.2 years) by default,
+    /// because a resident certificate is valid up to 5 years and never outlives its root, so a root
+    /// closer to its end than that already shortens what it issues; a new generation (rollover,
+    /// with its lead time) is due.
+    /// </summary>
+    public int RootDays { get; init; } = 1900;
+
+    /// <summary>
+    /// The newest delegated OCSP responder certificate of an active key: the CA renews it a month
+    /// before its end (ceremony.responderRenewAfterDays), so two weeks left means renewal failed.
+    /// </summary>
+    public int ResponderDays { get; init; } = 14;
+
+    /// <summary>The audit-checkpoint key's certificate with no newer checkpoint key: auditors must re-pin in time.</summary>
+    public int CheckpointDays { get; init; } = 365;
 }
 
 public sealed record CrlSettings

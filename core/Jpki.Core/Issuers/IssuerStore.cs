@@ -138,6 +138,37 @@ public static class IssuerStore
             "INSERT INTO ocsp_responders (serial, issuer_key_id, hsm_key_label, not_after_us, created_us) VALUES (@serial, @issuerKeyId, @hsmKeyLabel, @notAfterUs, @createdUs)",
             new { serial, issuerKeyId, hsmKeyLabel, notAfterUs, createdUs });
 
+    /// <summary>
+    /// Active generations whose root ends in (<paramref name="nowUs"/>, <paramref name="limitUs"/>]
+    /// with no newer active generation of the same issuer: the roots that need a rollover.
+    /// </summary>
+    public static IReadOnlyList<ExpiringKeyRow> RootsEndingWithoutSuccessor(DbConnection db, long nowUs, long limitUs) =>
+        db.Query<ExpiringKeyRow>(
+            """
+            SELECT k.id AS Id, k.not_after_us AS NotAfterUs FROM issuer_keys k
+            WHERE k.state = 'active' AND k.certificate_der IS NOT NULL AND k.not_after_us > @nowUs AND k.not_after_us <= @limitUs
+              AND NOT EXISTS (SELECT 1 FROM issuer_keys n
+                              WHERE n.issuer_id = k.issuer_id AND n.generation > k.generation AND n.state = 'active' AND n.certificate_der IS NOT NULL)
+            ORDER BY k.id
+            """,
+            new { nowUs, limitUs }).AsList();
+
+    /// <summary>
+    /// Active, unexpired issuer keys whose newest good responder certificate ends by
+    /// <paramref name="limitUs"/> (or has ended) before the key itself does: renewal has not happened.
+    /// </summary>
+    public static IReadOnlyList<ExpiringKeyRow> RespondersEndingWithoutSuccessor(DbConnection db, long nowUs, long limitUs) =>
+        db.Query<ExpiringKeyRow>(
+            """
+            SELECT k.id AS Id, MAX(r.not_after_us) AS NotAfterUs
+            FROM issuer_keys k JOIN ocsp_responders r ON r.issuer_key_id = k.id JOIN certificates c ON c.serial = r.serial
+            WHERE k.state = 'active' AND k.not_after_us > @nowUs AND c.status = 'good'
+            GROUP BY k.id, k.not_after_us
+            HAVING MAX(r.not_after_us) <= @limitUs AND MAX(r.not_after_us) < k.not_after_us
+            ORDER BY k.id
+            """,
+            new { nowUs, limitUs }).AsList();
+
     private const string InstallKeyColumns =
         "id AS Id, purpose AS Purpose, hsm_key_label AS HsmKeyLabel, certificate_der AS CertificateDer, state AS State, created_us AS CreatedUs";
 
@@ -229,6 +260,14 @@ public sealed class ResponderRow
     public long NotAfterUs { get; set; }
 
     public byte[] CertificateDer { get; set; } = [];
+}
+
+/// <summary>A key whose certificate ends soon: the issuer key's id and that certificate's notAfter.</summary>
+public sealed class ExpiringKeyRow
+{
+    public string Id { get; set; } = "";
+
+    public long NotAfterUs { get; set; }
 }
 
 public sealed class InstallKeyRow
