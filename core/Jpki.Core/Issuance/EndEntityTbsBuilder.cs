@@ -131,15 +131,7 @@ public static class EndEntityTbsBuilder
     /// <summary>The six otherNames in the order of the real certificates: .1 .4 .3 .5 .2 .6.</summary>
     private static GeneralNames FourFacts(ResidentFacts facts)
     {
-        var values = new Dictionary<string, string>
-        {
-            [JpkiOids.Name] = facts.Name,
-            [JpkiOids.NameSubstitutes] = facts.NameSubstitutes,
-            [JpkiOids.Sex] = facts.SexCode,
-            [JpkiOids.DateOfBirth] = facts.DateOfBirth.ToString(),
-            [JpkiOids.Address] = facts.Address,
-            [JpkiOids.AddressSubstitutes] = facts.AddressSubstitutes,
-        };
+        var values = facts.OtherNameValues();
         var names = JpkiOids.SubjectAltNameOrder
             .Select(oid => new GeneralName(GeneralName.OtherName, new OtherName(new DerObjectIdentifier(oid), new DerUtf8String(values[oid]))))
             .ToArray();

@@ -547,15 +547,7 @@ public static class PreIssuanceLint
             return null;
         }
 
-        var expected = new Dictionary<string, string>
-        {
-            [JpkiOids.Name] = facts.Name,
-            [JpkiOids.NameSubstitutes] = facts.NameSubstitutes,
-            [JpkiOids.Sex] = facts.SexCode,
-            [JpkiOids.DateOfBirth] = facts.DateOfBirth.ToString(),
-            [JpkiOids.Address] = facts.Address,
-            [JpkiOids.AddressSubstitutes] = facts.AddressSubstitutes,
-        };
+        var expected = facts.OtherNameValues();
         foreach (var (oid, value) in names)
         {
             if (!expected.TryGetValue(oid, out var want) || want != value)

@@ -72,6 +72,20 @@ public sealed record ResidentFacts
     /// <summary>The certificate's sex value: the ASCII digit 1, 2 or 3.</summary>
     public string SexCode => ((int)Sex).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The six subjectAltName otherName values by OID (docs/jpki-profile.md §4): what the builder
+    /// writes and what the pre-issuance lint expects to read back, from one place.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> OtherNameValues() => new Dictionary<string, string>
+    {
+        [JpkiOids.Name] = Name,
+        [JpkiOids.NameSubstitutes] = NameSubstitutes,
+        [JpkiOids.Sex] = SexCode,
+        [JpkiOids.DateOfBirth] = DateOfBirth.ToString(),
+        [JpkiOids.Address] = Address,
+        [JpkiOids.AddressSubstitutes] = AddressSubstitutes,
+    };
+
     /// <summary>Characters as JPKI counts them: Unicode scalar values.</summary>
     public static int CharacterCount(string text)
     {
