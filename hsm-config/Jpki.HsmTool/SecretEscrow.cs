@@ -71,15 +71,18 @@ internal static class SecretEscrow
                     continue;
                 }
 
-                var name = line[..line.LastIndexOf('-', line.LastIndexOf('-') - 1)];
+                // "<name>-<index>-<hex>": ssss-combine is given "<index>-<hex>" (it reads a name
+                // with a dash in it as a malformed share).
+                var cut = line.LastIndexOf('-', line.LastIndexOf('-') - 1);
+                var name = line[..cut];
                 if (!byName.TryGetValue(name, out var list))
                 {
                     byName[name] = list = [];
                 }
 
-                if (!list.Contains(line))
+                if (!list.Contains(line[(cut + 1)..]))
                 {
-                    list.Add(line);
+                    list.Add(line[(cut + 1)..]);
                 }
             }
         }

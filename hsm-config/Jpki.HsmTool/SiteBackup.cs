@@ -42,7 +42,7 @@ internal sealed class SiteBackup(ToolContext context, StepProgress progress)
     /// <summary>Files of the home that go into the archive (relative to JPKI_HOME); directories are taken whole.</summary>
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    private static readonly string[] HomeEntries = ["jpki.json", "certs", "crl", "tls", "audit/checkpoints", "backup/recipients.txt"];
+    private static readonly string[] HomeEntries = ["jpki.json", "certs", "crl", "crl-archive", "tls", "audit/checkpoints", "backup/recipients.txt"];
 
     public static string RecipientsFile(string home) => Path.Combine(home, "backup", "recipients.txt");
 

@@ -66,7 +66,16 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
                 return 0;
             }
 
-            var officers = ReadOfficerTokens();
+            var tokens = ReadOfficerTokens();
+            List<string>? approvers = null;
+            if (manifest.Store == "sqlite")
+            {
+                // Before anything is placed: a refusal leaves the home as empty as it was.
+                using var staged = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(staging, "store", "jpki.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+                staged.Open();
+                approvers = Authenticate(staged, tokens);
+            }
+
             progress.Step($"placing the store, configuration and published files in {home}");
             Place(staging, home, manifest);
             WriteSecret(Path.Combine(home, "secrets", "hsm-so.pin"), secrets[SecretEscrow.SoPin]);
@@ -85,7 +94,13 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
             using var context = new ToolContext(settings, loggers, output);
             AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
             var checkpointBefore = AuditTail.NewestCheckpoint(context);
-            var approvers = Authenticate(context, officers);
+            if (approvers is null)
+            {
+                using var db = context.Database.OpenConnection();
+                approvers = Authenticate(db, tokens);
+            }
+
+            var officers = approvers;
 
             progress.Step($"audit.restored at record {resumeAt}; CRL numbers above {Math.Max(highestCrl, 0)} + {CrlNumberMargin}");
             long moved = 0;
@@ -93,11 +108,11 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
             {
                 var highest = Math.Max(highestCrl, RestoredStoreCounters.HighestCrlNumber(tx));
                 moved = RestoredStoreCounters.JumpCrlNumbers(tx, highest, CrlNumberMargin);
-                audit.AppendRestored(tx, new AuditRecord($"restore:{approvers[0]}+{approvers[1]}", AuditLog.RestoredAction, Path.GetFileName(inputs.Archive), new JsonObject
+                audit.AppendRestored(tx, new AuditRecord($"restore:{officers[0]}+{officers[1]}", AuditLog.RestoredAction, Path.GetFileName(inputs.Archive), new JsonObject
                 {
                     ["lostFrom"] = manifest.AuditHeadSeq + 1,
                     ["lostTo"] = resumeAt - 1,
-                    ["officers"] = new JsonArray(approvers[0], approvers[1]),
+                    ["officers"] = new JsonArray(officers[0], officers[1]),
                     ["archiveSha256"] = SiteBackup.Sha256(inputs.Archive),
                     ["backupTimeUs"] = manifest.CreatedUs,
                     ["backupAuditSeq"] = manifest.AuditHeadSeq,
@@ -211,14 +226,13 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
     }
 
     /// <summary>Each token must be an enabled officer's of the restored store, and the two officers different.</summary>
-    private static List<string> Authenticate(ToolContext context, List<string> tokens)
+    private static List<string> Authenticate(System.Data.Common.DbConnection db, List<string> tokens)
     {
-        using var db = context.Database.OpenConnection();
         var now = Instant.NowMicros(TimeProvider.System);
         var officers = tokens.Select(t => AccountStore.FindByToken(db, t, now)).ToList();
         if (officers.Any(o => o is not { Role: AccountRole.Officer, Disabled: false }))
         {
-            throw new InvalidOperationException("restore refused: a token given is not an enabled officer's of the restored store (the store is in place; restore again into an empty home with two officers' tokens)");
+            throw new InvalidOperationException("restore refused: a token given is not an enabled officer's of the restored store ; nothing was restored");
         }
 
         return officers[0]!.Id != officers[1]!.Id
@@ -289,7 +303,7 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
         output.WriteLine(witnessed is null
             ? "  witness: none given; the chain resumes right after the backup's last record"
             : $"  witness: its newest checkpoint is record {witnessed.Seq} ({Jst.ToJst(Instant.FromMicros(witnessed.TimeUs)):yyyy-MM-dd HH:mm:ss} JST, {witnessed.Origin}): "
-              + (witnessed.Seq > manifest.AuditHeadSeq ? $"records {manifest.AuditHeadSeq + 1}..{witnessed.Seq} were written after the backup and are lost (a checkpoint proves they existed, not what they said)" : "no record after the backup was witnessed"));
+              + (witnessed.Seq > manifest.AuditHeadSeq ? $"records {manifest.AuditHeadSeq + 1}..{witnessed.Seq} (at least) were written after the backup and are lost (a checkpoint proves they existed, not what they said)" : "no record after the backup was witnessed"));
         output.WriteLine($"  the audit chain resumes at record {resumeAt}");
         foreach (var crl in surviving.OrderBy(c => c.Number))
         {
