@@ -70,6 +70,7 @@ public sealed partial class DisasterRecoveryTests : IAsyncLifetime
     {
         var lost = new Site(Path.Combine(root, "a"), tokenLabel);
         lost.Create();
+        Directory.CreateDirectory(lost.Home);
         TestInstall.RunCeremony(lost.Home, lost.Conf, tokenLabel, ModulePath);
         var settingsPath = Path.Combine(lost.Home, "jpki.json");
         var settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject();
