@@ -73,7 +73,7 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
                 // Before anything is placed: a refusal leaves the home as empty as it was.
                 using var staged = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(staging, "store", "jpki.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
                 staged.Open();
-                approvers = Authenticate(staged, tokens);
+                approvers = Authenticate(staged, tokens, "nothing was restored");
             }
 
             progress.Step($"placing the store, configuration and published files in {home}");
@@ -97,7 +97,7 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
             if (approvers is null)
             {
                 using var db = context.Database.OpenConnection();
-                approvers = Authenticate(db, tokens);
+                approvers = Authenticate(db, tokens, "the PostgreSQL store, the files and the token are in place but no audit.restored was written: empty the home, the token store and the database, then restore again");
             }
 
             var officers = approvers;
@@ -226,18 +226,18 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
     }
 
     /// <summary>Each token must be an enabled officer's of the restored store, and the two officers different.</summary>
-    private static List<string> Authenticate(System.Data.Common.DbConnection db, List<string> tokens)
+    private static List<string> Authenticate(System.Data.Common.DbConnection db, List<string> tokens, string consequence)
     {
         var now = Instant.NowMicros(TimeProvider.System);
         var officers = tokens.Select(t => AccountStore.FindByToken(db, t, now)).ToList();
         if (officers.Any(o => o is not { Role: AccountRole.Officer, Disabled: false }))
         {
-            throw new InvalidOperationException("restore refused: a token given is not an enabled officer's of the restored store ; nothing was restored");
+            throw new InvalidOperationException($"restore refused: a token given is not an enabled officer's of the restored store; {consequence}");
         }
 
         return officers[0]!.Id != officers[1]!.Id
             ? [officers[0]!.Id, officers[1]!.Id]
-            : throw new InvalidOperationException("restore refused: the same officer twice; audit.restored needs two different officers");
+            : throw new InvalidOperationException($"restore refused: the same officer twice; audit.restored needs two different officers; {consequence}");
     }
 
     private static void PgRestore(string connection, string dump)
