@@ -91,7 +91,7 @@ internal static class AuditCommands
         return 0;
     }
 
-    private static List<AuditCheckpointDocument> LoadWitness(IReadOnlyList<string> paths) =>
+    internal static List<AuditCheckpointDocument> LoadWitness(IReadOnlyList<string> paths) =>
         paths.SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p, "*.json").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p])
             .Select(AuditCheckpointDocument.Load)
             .ToList();

@@ -25,6 +25,8 @@ internal static class ToolCommands
         root.Subcommands.Add(Hsm());
         root.Subcommands.Add(Audit());
         root.Subcommands.Add(Tls());
+        root.Subcommands.Add(SiteBackupCommand());
+        root.Subcommands.Add(SiteRestoreCommand());
         return root;
     }
 
@@ -129,6 +131,58 @@ internal static class ToolCommands
             .WithExamples("./jpki audit purge --before 2018-04-01 --dry-run")
             .WithExitCodes((0, "purged (or, with --dry-run, what would be)"), (Failed, "failed (the reason on standard error)"), (3, "refused by retention: nothing changed (audited as audit.purge-refused)")));
         return audit;
+    }
+
+    private static Command SiteBackupCommand()
+    {
+        var outFile = new Option<string>("--out") { Description = "the encrypted archive to write (age, mode 0600)", HelpName = "FILE" };
+        var backup = new Command("backup", "Back the whole install up while the services run: store snapshot, token files, configuration, certificates, CRLs, audit checkpoints; encrypted with age to backup/recipients.txt; never a PIN. Audited.") { outFile };
+        backup.SetAction(p => p.GetValue(outFile) is { } file
+            ? WithContext(writes: true, context => new SiteBackup(context, new StepProgress()).Run(Path.GetFullPath(file)))
+            : Usage("backup needs --out FILE (or the escrow subcommand)"));
+        backup.WithExamples("./jpki backup --out /srv/backup/jpki-2026-12-07.age")
+            .WithExitCodes((0, "archive written and audited"), (Failed, "failed (the reason on standard error; no archive at FILE), e.g. no recipient yet: run backup escrow first"));
+
+        var shares = new Option<int>("--shares") { Description = "how many officers get a share", HelpName = "N", DefaultValueFactory = _ => 3 };
+        var threshold = new Option<int>("--threshold") { Description = "how many shares restore", HelpName = "K", DefaultValueFactory = _ => 2 };
+        var escrowOut = new Option<string>("--out") { Description = "the directory for the share files (one per officer)", HelpName = "DIR", Required = true };
+        var escrow = new Command("escrow", "Split knowledge: a new age identity for the backups, and the identity, the SO PIN and the user PIN split into Shamir shares (ssss), one file per officer. Audited.") { shares, threshold, escrowOut };
+        escrow.SetAction(p => WithContext(writes: true, context => new SiteBackup(context, new StepProgress()).Escrow(p.GetValue(shares), p.GetValue(threshold), Path.GetFullPath(p.GetValue(escrowOut)!))));
+        backup.Subcommands.Add(escrow
+            .WithExamples("./jpki backup escrow --shares 3 --threshold 2 --out /media/escrow")
+            .WithExitCodes((0, "share files written, recipient set, audited"), (Failed, "failed (ssss or age missing, PIN files unreadable)")));
+        return backup;
+    }
+
+    private static Command SiteRestoreCommand()
+    {
+        var from = new Option<string>("--from") { Description = "an archive made by ./jpki backup", HelpName = "FILE", Required = true };
+        var share = new Option<string[]>("--share") { Description = "an officer's escrow share file (as many as the threshold)", HelpName = "FILE", Required = true, AllowMultipleArgumentsPerToken = true };
+        var witness = new Option<string[]>("--witness") { Description = "checkpoints the witness kept (files or directories of *.json): the chain resumes above the newest", HelpName = "FILE|DIR", AllowMultipleArgumentsPerToken = true };
+        var noWitness = new Option<bool>("--no-witness") { Description = "the install had no witness: resume right after the backup's last record" };
+        var crls = new Option<string[]>("--crl") { Description = "CRLs published by the lost machine that survived (files or directories of *.crl)", HelpName = "FILE|DIR", AllowMultipleArgumentsPerToken = true };
+        var report = new Option<bool>("--report") { Description = "only say what the archive and the survivors tell and what cannot be known; change nothing" };
+        var restore = new Command("restore", "Restore a site backup into an empty JPKI_HOME: escrow shares combined, archive decrypted, store, token and files in place; the audit chain resumes above the witness with a two-officer audit.restored record; CRL numbers jump. Two officers' API tokens on standard input.") { from, share, witness, noWitness, crls, report };
+        restore.SetAction(p => Guarded(() =>
+        {
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+            var inputs = new RestoreInputs(Path.GetFullPath(p.GetValue(from)!), p.GetValue(share) ?? [], p.GetValue(witness) ?? [], p.GetValue(noWitness), p.GetValue(crls) ?? [], p.GetValue(report));
+            var progress = new StepProgress();
+            var exit = new SiteRestore(inputs, progress, Console.Out, Console.In).Run(loggers);
+            progress.Done(inputs.ReportOnly ? "restore report" : "restore");
+            return exit;
+        }));
+        return restore
+            .WithExamples(
+                "./jpki restore --report --from /srv/backup/jpki-2026-12-07.age --share /media/a/escrow-share-1-of-3.txt --share /media/b/escrow-share-3-of-3.txt --witness /srv/witness/ --crl /srv/mirror/crl/",
+                "./jpki restore --from /srv/backup/jpki-2026-12-07.age --share A --share B --witness /srv/witness/ --crl /srv/mirror/crl/   (then two officers type their API tokens)")
+            .WithExitCodes((0, "restored (or reported) and audited"), (Failed, "refused or failed: a home that is not empty, no --witness without --no-witness, too few shares, a bad archive, tokens that are not two different officers'"), (CliApp.UsageError, "usage error"));
+    }
+
+    private static int Usage(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        return CliApp.UsageError;
     }
 
     private static Command Tls()

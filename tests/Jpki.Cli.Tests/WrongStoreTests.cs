@@ -25,6 +25,7 @@ public sealed class WrongStoreTests : IDisposable
         { "hsm-config", "Jpki.HsmTool", ["audit", "verify"] },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "status"] },
         { "hsm-config", "Jpki.HsmTool", ["audit", "checkpoint", "--out", "checkpoint.json"] },
+        { "hsm-config", "Jpki.HsmTool", ["backup", "--out", "site.age"] },
         { "ca", "Jpki.Ca", ["--urls", "http://127.0.0.1:0"] },
         { "ocsp", "Jpki.Ocsp", ["--urls", "http://127.0.0.1:0"] },
         { "crl-publisher", "Jpki.CrlPublisher", ["--urls", "http://127.0.0.1:0"] },

@@ -136,6 +136,50 @@ public sealed class AuditLog
         return entries;
     }
 
+    /// <summary>The action of the record a disaster-recovery restore writes after the records it lost.</summary>
+    public const string RestoredAction = "audit.restored";
+
+    /// <summary>
+    /// Appends the <see cref="RestoredAction"/> record of a restore at <paramref name="seq"/>, above
+    /// the restored head: the records between (written after the backup, lost with the machine)
+    /// are gone, and a witness holds checkpoints up to <c>seq - 1</c>, so the chain must not reuse
+    /// those numbers. The record links to the restored head's hash; its details name the lost
+    /// range (<c>lostFrom</c>, <c>lostTo</c>), which is the only gap <see cref="AuditVerifier"/>
+    /// accepts. Checkpointed at once: the witness learns where the chain resumed.
+    /// </summary>
+    public AuditEntry AppendRestored(WriteTransaction tx, AuditRecord record, long seq)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(record);
+        var head = Head(tx);
+        if (seq <= head.Seq)
+        {
+            throw new InvalidOperationException($"the restored chain resumes at record {seq}, not above its head {head.Seq}");
+        }
+
+        if (record.Action != RestoredAction
+            || record.Details["lostFrom"]?.GetValue<long>() != head.Seq + 1
+            || record.Details["lostTo"]?.GetValue<long>() != seq - 1)
+        {
+            throw new ArgumentException($"an {RestoredAction} record at {seq} names the lost records {head.Seq + 1}..{seq - 1} (lostFrom, lostTo)", nameof(record));
+        }
+
+        var timeUs = Instant.NowMicros(tx.Time);
+        var details = CanonicalJson.Serialize(record.Details);
+        var hash = CanonicalRecordHash(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash);
+        var rows = new AuditRows(1);
+        rows.Add(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash, hash);
+        rows.Insert(tx);
+        var checkpoint = SignCheckpoint(seq, hash, timeUs);
+        AuditCheckpointStore.InsertRange(tx, [checkpoint]);
+        tx.Execute(
+            "UPDATE chain_head SET seq = @seq, hash = @hash, last_checkpoint_seq = @seq, last_checkpoint_us = @timeUs WHERE id = 1",
+            new { seq, hash, timeUs });
+        tx.AuditHead = new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = seq, LastCheckpointUs = timeUs };
+        CopyToFileAfterCommit(tx, checkpoint);
+        return new AuditEntry(seq, Instant.FromMicros(timeUs), hash, checkpoint);
+    }
+
     /// <summary>The audit_log rows of one <see cref="AppendRange"/>, column by column (PostgreSQL takes them as arrays).</summary>
     private sealed class AuditRows(int capacity)
     {

@@ -69,7 +69,8 @@ public static class AuditVerifier
 
         var head = AuditLog.ReadHead(connection, snapshot);
         var purges = new AuditPurgeLedger();
-        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, sources.Vouches, purges);
+        var lost = new List<(long From, long To)>();
+        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, sources.Vouches, purges, lost);
         var copies = chainProblem is null ? CheckCopies(lastSeq, sources.File, sources.Database, inputs.CheckpointFiles) : null;
         var count = sources.Vouches.Count;
         var result = chainProblem
@@ -82,7 +83,7 @@ public static class AuditVerifier
                 Message = purges.Tombstones > 0
                     ? $"{lastSeq} records ({purges.Tombstones} purged under retention) and {count} checkpoints verified"
                     : $"{lastSeq} records and {count} checkpoints verified",
-                Note = copies?.Note,
+                Note = string.Join("; ", new[] { copies?.Note, LostNote(lost) }.Where(n => n is not null)) is { Length: > 0 } note ? note : null,
             };
         return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = count, Purged = purges.Tombstones };
     }
@@ -118,7 +119,8 @@ public static class AuditVerifier
         DbConnection connection,
         DbTransaction snapshot,
         SortedDictionary<long, CheckpointVouch> vouches,
-        AuditPurgeLedger purges)
+        AuditPurgeLedger purges,
+        List<(long From, long To)> lost)
     {
         var lastSeq = 0L;
         var prevHash = new string('0', 64);
@@ -132,11 +134,16 @@ public static class AuditVerifier
         {
             var seq = reader.GetInt64(0);
             var expected = lastSeq + 1;
-            if (seq != expected)
+            if (seq != expected && !(seq > expected && IsRestoredGap(reader.GetString(3), reader.GetString(5), expected, seq)))
             {
                 return (lastSeq, prevHash, seq > expected
                     ? Problem(AuditProblem.SequenceGap, expected, $"record {expected} is missing (next present is {seq})", checkedCount: lastSeq)
                     : Problem(AuditProblem.SequenceGap, seq, $"record {seq} is out of sequence", checkedCount: lastSeq));
+            }
+
+            if (seq != expected)
+            {
+                lost.Add((expected, seq - 1));
             }
 
             var storedPrev = reader.GetString(6);
@@ -199,6 +206,29 @@ public static class AuditVerifier
 
         return (lastSeq, prevHash, null);
     }
+
+    /// <summary>
+    /// The one gap a chain may have: records lost with a machine, named by the
+    /// <see cref="AuditLog.RestoredAction"/> record the restore wrote right after them (its
+    /// <c>lostFrom</c>/<c>lostTo</c> exactly the missing seqs, two different officers named). Its
+    /// link to the last record before the gap is checked as any other record's. Checkpoints that
+    /// vouch for a lost seq cannot be checked against anything and are passed over; the note says so.
+    /// </summary>
+    private static bool IsRestoredGap(string action, string details, long expected, long seq)
+    {
+        if (!string.Equals(action, AuditLog.RestoredAction, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var parsed = System.Text.Json.Nodes.JsonNode.Parse(details)!.AsObject();
+        var officers = parsed["officers"]?.AsArray().Select(o => o?.GetValue<string>()).Distinct(StringComparer.Ordinal).Count() ?? 0;
+        return parsed["lostFrom"]?.GetValue<long>() == expected && parsed["lostTo"]?.GetValue<long>() == seq - 1 && officers >= 2;
+    }
+
+    private static string? LostNote(List<(long From, long To)> lost) => lost.Count == 0
+        ? null
+        : "records " + string.Join(", ", lost.Select(l => $"{l.From}..{l.To}")) + $" were lost in a disaster and are named by the {AuditLog.RestoredAction} record after them (checkpoints of lost records cannot be checked)";
 
     /// <summary>The chain must reach every checkpoint and chain_head, and stop at chain_head.</summary>
     private static AuditVerification? CheckEnd(long lastSeq, string lastHash, AuditLog.ChainHead head, SortedDictionary<long, CheckpointVouch> vouches)

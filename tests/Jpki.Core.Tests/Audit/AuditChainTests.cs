@@ -317,6 +317,56 @@ public abstract class AuditChainTests(IStoreFixture fixture)
     }
 
     [Fact]
+    public void A_restored_chain_resumes_above_the_gap_its_audit_restored_record_names()
+    {
+        using var chain = NewChain(nameof(A_restored_chain_resumes_above_the_gap_its_audit_restored_record_names), 20);
+
+        // The lost machine went on to record 30 (a witness saw it); the restore resumes at 31.
+        using (var tx = chain.Database.BeginWrite())
+        {
+            var entry = chain.Log.AppendRestored(tx, Restored(21, 30, "officer1", "officer2"), 31);
+            Assert.NotNull(entry.Checkpoint);
+            tx.Commit();
+        }
+
+        chain.Append(3);
+        var result = chain.Verify();
+        Assert.True(result.IsValid, result.ToString());
+        Assert.Equal(34, result.RecordsChecked);
+        Assert.Contains("records 21..30 were lost in a disaster", result.Note, StringComparison.Ordinal);
+        Assert.Contains(31L, chain.DatabaseCheckpointSeqs());
+
+        // The log writes no other gap: the range must be exactly the records skipped.
+        using var refused = chain.Database.BeginWrite();
+        Assert.Throws<ArgumentException>(() => chain.Log.AppendRestored(refused, Restored(36, 39, "officer1", "officer2"), 40));
+        Assert.Throws<InvalidOperationException>(() => chain.Log.AppendRestored(refused, Restored(35, 33, "officer1", "officer2"), 34));
+    }
+
+    [Theory]
+    [InlineData(11, 14, "officer1", "officer1")]
+    [InlineData(12, 14, "officer1", "officer2")]
+    [InlineData(11, 13, "officer1", "officer2")]
+    public void A_gap_is_named_unless_an_audit_restored_record_of_two_officers_names_exactly_it(long lostFrom, long lostTo, string first, string second)
+    {
+        // Short: a PostgreSQL schema name (63 characters) per case.
+        var name = $"restored_gap_{lostFrom}_{lostTo}_{first}_{second}";
+        using var chain = NewChain(name, 10);
+
+        // An insider with the database writes the record a restore would, at 15, linked to 10.
+        var prev = chain.HashAt(10);
+        var details = CanonicalJson.Serialize(Restored(lostFrom, lostTo, first, second).Details);
+        var hash = AuditLog.RecordHash(15, 1, "restore", AuditLog.RestoredAction, "site.age", details, prev);
+        chain.Sql(
+            "INSERT INTO audit_log (seq, time_us, actor, action, subject, details, prev_hash, hash) VALUES (15, 1, 'restore', @Action, 'site.age', @Details, @Prev, @Hash)",
+            new { Action = AuditLog.RestoredAction, Details = details, Prev = prev, Hash = hash });
+        chain.Sql("UPDATE chain_head SET seq = 15, hash = @Hash WHERE id = 1", new { Hash = hash });
+        AssertProblem(chain.Verify(), AuditProblem.SequenceGap, 11);
+    }
+
+    private static AuditRecord Restored(long lostFrom, long lostTo, string first, string second) =>
+        new("restore", AuditLog.RestoredAction, "site.age", new JsonObject { ["lostFrom"] = lostFrom, ["lostTo"] = lostTo, ["officers"] = new JsonArray(first, second) });
+
+    [Fact]
     public void Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted()
     {
         using var chain = NewChain(nameof(Checkpoints_signed_by_a_retired_key_verify_when_that_key_is_trusted), 60);
