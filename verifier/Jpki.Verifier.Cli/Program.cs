@@ -32,9 +32,13 @@ internal static class VerifyCommand
         var at = new Option<string>("--at") { Description = "validate the certificate at this time (ISO 8601, e.g. 2026-11-23T10:00:00+09:00) instead of now", HelpName = "TIME" };
         var requireNonce = new Option<bool>("--require-nonce") { Description = "refuse an OCSP answer that does not echo the request's nonce" };
         var json = new Option<bool>("--json") { Description = "print the result as one JSON object instead of text (same exit codes)" };
+        var evidence = new Option<string>("--evidence") { Description = "also write the evidence (document, signature, chain, the OCSP answer or CRLs used) sealed with an RFC 3161 time-stamp to this file", HelpName = "OUT" };
+        var tsa = new Option<string>("--tsa") { Description = "with --evidence: the time-stamping service (default http://127.0.0.1:8085/tsa, ./jpki tsa)", HelpName = "URL" };
+        var withEvidence = new Option<string>("--with-evidence") { Description = "check an evidence file again, from it alone, at the time its time-stamp proves (instead of --in/--sig or --xml)", HelpName = "FILE" };
+        var tsaCert = new Option<string>("--tsa-cert") { Description = "with --with-evidence: the trusted TSA certificate (default: $JPKI_HOME/tsa/tsa.pem)", HelpName = "FILE" };
         var verify = new Command("verify", "Check a resident's detached signature: the signature, the chain to a trusted root, the profile, and the certificate's status (OCSP or CRLs).")
         {
-            input, signature, xml, element, certificate, ocsp, tokenFile, crls, roots, at, requireNonce, json,
+            input, signature, xml, element, certificate, ocsp, tokenFile, crls, roots, at, requireNonce, json, evidence, tsa, withEvidence, tsaCert,
         };
         verify.Validators.Add(result =>
         {
@@ -44,7 +48,26 @@ internal static class VerifyCommand
                 return;
             }
 
-            if (result.GetResult(xml) is not null)
+            if (result.GetResult(withEvidence) is not null)
+            {
+                if (new Option[] { input, signature, xml, element, certificate, ocsp, crls, at, evidence, tsa }.Any(o => result.GetResult(o) is not null))
+                {
+                    result.AddError("--with-evidence takes the document, signature, status and time from the evidence: give only --tsa-cert, --roots, --json");
+                }
+            }
+            else if (result.GetResult(tsaCert) is not null)
+            {
+                result.AddError("--tsa-cert goes with --with-evidence");
+            }
+            else if (result.GetResult(tsa) is not null && result.GetResult(evidence) is null)
+            {
+                result.AddError("--tsa goes with --evidence");
+            }
+            else if (result.GetResult(evidence) is not null && result.GetResult(at) is not null)
+            {
+                result.AddError("--evidence records a verification made now; --at would date it otherwise");
+            }
+            else if (result.GetResult(xml) is not null)
             {
                 if (result.GetResult(input) is not null || result.GetResult(signature) is not null)
                 {
@@ -66,6 +89,11 @@ internal static class VerifyCommand
         });
         verify.SetAction(async (parse, _) =>
         {
+            if (parse.GetValue(withEvidence) is { } evidenceFile)
+            {
+                return await EvidenceCommand.RecheckAsync(evidenceFile, parse.GetValue(tsaCert), parse.GetValue(roots), parse.GetValue(json));
+            }
+
             Parsed parsed;
             try
             {
@@ -81,7 +109,9 @@ internal static class VerifyCommand
                     parse.GetValue(roots),
                     parse.GetValue(at),
                     parse.GetValue(requireNonce),
-                    parse.GetValue(json));
+                    parse.GetValue(json),
+                    parse.GetValue(evidence),
+                    parse.GetValue(tsa));
             }
             catch (ArgumentException e)
             {
@@ -95,12 +125,15 @@ internal static class VerifyCommand
                 "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp",
                 "./jpki verify --in doc.pdf --sig doc.p7s --crl var/crl/<issuerKeyId>/full.crl --at 2026-11-23T10:00:00+09:00 --json",
                 "./jpki verify --xml return.xml --ocsp http://127.0.0.1:8082/ocsp",
-                "./jpki verify --xml filing.xml --element '{urn:example:e-filing}Return' --crl full.crl --json")
+                "./jpki verify --xml filing.xml --element '{urn:example:e-filing}Return' --crl full.crl --json",
+                "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp --evidence doc.evidence.json",
+                "./jpki verify --with-evidence doc.evidence.json")
             .WithExitCodes(
             [
                 (0, "good signature, good status"),
                 (1, "another failure"),
-                (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots)"),
+                (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots, evidence, TSA certificate)"),
+                (ExitCodes.EvidenceNotSealed, "--evidence: the verification ran but no time-stamp could be had (TSA unreachable or refusing); nothing written"),
                 .. Enum.GetValues<FailureReason>().Where(r => r != FailureReason.None).Select(r => (ExitCodes.For(r), Describe(r))).Where(c => c.Item1 != 1),
             ]);
         verify.Subcommands.Add(LoginCommands.Challenge());
@@ -167,6 +200,27 @@ internal static class VerifyCommand
         else
         {
             result = await SignatureVerifier.VerifyAsync(content, signature, options);
+        }
+
+        if (parsed.Evidence is not null)
+        {
+            var record = parsed.Xml is not null
+                ? LongTermEvidence.Capture("xml", signature, null, parsed.Element, result, options)
+                : LongTermEvidence.Capture("cms", content, signature, null, result, options);
+            try
+            {
+                await File.WriteAllBytesAsync(parsed.Evidence, await LongTermEvidence.SealAsync(record, parsed.Tsa));
+            }
+            catch (TimeStampException e)
+            {
+                Console.Error.WriteLine("verify: no evidence written: " + e.Message);
+                return ExitCodes.EvidenceNotSealed;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("verify: no evidence written: " + e.Message);
+                return ExitCodes.Input;
+            }
         }
 
         if (parsed.Json)
@@ -256,7 +310,7 @@ internal static class VerifyCommand
     };
 
     /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null)
+    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null, object? evidence = null)
     {
         static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
         var document = new
@@ -293,6 +347,7 @@ internal static class VerifyCommand
             claimedSigningTime = result.ClaimedSigningTime,
             signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
             login,
+            evidence,
         };
         Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
     }
@@ -330,16 +385,21 @@ internal static class VerifyCommand
         FailureReason.WrongAudience => "the login challenge is for another service (relayed)",
         FailureReason.ChallengeExpired => "the login challenge has expired",
         FailureReason.ChallengeReplayed => "the login challenge was answered before (replay)",
+        FailureReason.EvidenceMalformed => "the evidence file is not one of this format",
+        FailureReason.TimeStampInvalid => "the evidence's time-stamp is not a trusted TSA's or does not cover the evidence (altered)",
         _ => reason.ToString(),
     };
 
     private static string Jst(DateTimeOffset time) =>
         time.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " JST";
 
-    private sealed record Parsed(string? Input, string? Signature, string? Xml, XmlQualifiedName? Element, string? Certificate, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
+    private sealed record Parsed(string? Input, string? Signature, string? Xml, XmlQualifiedName? Element, string? Certificate, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json, string? Evidence, Uri Tsa);
 
-    private static Parsed Parse(string? input, string? signature, string? xml, string? elementText, string? certificate, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json)
+    private static Parsed Parse(string? input, string? signature, string? xml, string? elementText, string? certificate, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json, string? evidence, string? tsaText)
     {
+        var tsa = tsaText is null
+            ? new Uri("http://127.0.0.1:8085/tsa")
+            : Uri.TryCreate(tsaText, UriKind.Absolute, out var tsaUrl) && tsaUrl.Scheme is "http" or "https" ? tsaUrl : throw new ArgumentException($"--tsa '{tsaText}' is not an http(s) URL");
         Uri? ocsp = null;
         DateTimeOffset? at = null;
         if (ocspText is not null)
@@ -379,7 +439,7 @@ internal static class VerifyCommand
             }
         }
 
-        return new Parsed(input, signature, xml, element, certificate, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
+        return new Parsed(input, signature, xml, element, certificate, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json, evidence, tsa);
     }
 }
 
@@ -388,6 +448,7 @@ internal static class ExitCodes
 {
     public const int Usage = 2;
     public const int Input = 3;
+    public const int EvidenceNotSealed = 52;
 
     public static int For(FailureReason reason) => reason switch
     {
@@ -415,6 +476,8 @@ internal static class ExitCodes
         FailureReason.WrongAudience => 41,
         FailureReason.ChallengeExpired => 42,
         FailureReason.ChallengeReplayed => 43,
+        FailureReason.EvidenceMalformed => 50,
+        FailureReason.TimeStampInvalid => 51,
         _ => 1,
     };
 }

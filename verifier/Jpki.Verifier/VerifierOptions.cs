@@ -19,6 +19,12 @@ public abstract record RevocationSource
     /// </summary>
     public sealed record Ocsp(Uri Url, string? Token) : RevocationSource;
 
+    /// <summary>
+    /// An OCSP answer kept from an earlier check (evidence, docs/decisions/0350): checked as a fresh
+    /// one would be (signer, CertID, thisUpdate/nextUpdate at the validation clock), without a nonce.
+    /// </summary>
+    public sealed record OcspAnswer(ImmutableArray<byte> Der) : RevocationSource;
+
     /// <summary>CRL files (DER or PEM): complete CRLs (full or the municipality partition) and optionally their deltas.</summary>
     public sealed record Crls(ImmutableArray<byte[]> Encoded) : RevocationSource
     {
