@@ -1,9 +1,6 @@
 using System.Collections.Immutable;
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Unicode;
 using System.Xml;
 using Jpki.Cli;
 using Jpki.Verifier;
@@ -243,9 +240,6 @@ internal static class VerifyCommand
         return ExitCodes.For(reason);
     }
 
-    /// <summary>What an XML verification reports about the element its signature covers (null name: none accepted).</summary>
-    internal sealed record SignedElementInfo(string? Name, string? Namespace, string? Reference);
-
     internal static void Print(VerificationResult result, SignedElementInfo? signedElement, bool login = false)
     {
         var output = Console.Out;
@@ -302,62 +296,11 @@ internal static class VerifyCommand
         output.WriteLine("status: " + verdict);
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
+    /// <summary>The result as JSON for machines (<see cref="VerificationReport"/>, the same document the HTTP service answers).</summary>
+    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null, object? evidence = null) =>
+        Console.Out.WriteLine(VerificationReport.ToJson(result, signedElement, login, evidence));
 
-    /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null, object? evidence = null)
-    {
-        static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
-        var document = new
-        {
-            valid = result.IsValid,
-            signatureValid = result.SignatureValid,
-            status = result.IsValid ? "good" : result.FirstFailure is { } f ? Verdict(f.Reason).ToLowerInvariant() : "invalid",
-            failure = result.FirstFailure?.Reason.ToString(),
-            exitCode = result.IsValid ? 0 : ExitCodes.For(result.FirstFailure?.Reason ?? FailureReason.MalformedSignature),
-            facts = result.Facts is { } facts ? new
-            {
-                name = facts.Name,
-                nameSubstitutes = facts.NameSubstitutes,
-                dateOfBirth = facts.DateOfBirth,
-                dateOfBirthText = facts.DateOfBirthText,
-                sex = facts.Sex,
-                address = facts.Address,
-                addressSubstitutes = facts.AddressSubstitutes,
-            } : null,
-            signer = Certificate(result.Signer),
-            chain = result.Chain.Select(Certificate).ToList(),
-            checks = result.Checks.Select(c => new { check = c.Check.ToString(), status = c.Status.ToString(), reason = c.Reason == FailureReason.None ? null : c.Reason.ToString(), detail = c.Detail }).ToList(),
-            revocation = new
-            {
-                state = result.Revocation.State.ToString(),
-                source = result.Revocation.Source,
-                revokedAt = result.Revocation.RevokedAt,
-                reason = result.Revocation.Reason,
-                thisUpdate = result.Revocation.ThisUpdate,
-                nextUpdate = result.Revocation.NextUpdate,
-                nonceEchoed = result.Revocation.NonceEchoed,
-            },
-            validationTime = result.ValidationTime,
-            claimedSigningTime = result.ClaimedSigningTime,
-            signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
-            login,
-            evidence,
-        };
-        Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
-    }
-
-    internal static string Verdict(FailureReason reason) => reason switch
-    {
-        FailureReason.Revoked => "REVOKED",
-        FailureReason.RevocationUnknown or FailureReason.RevocationUnavailable => "UNKNOWN",
-        _ => "INVALID",
-    };
+    internal static string Verdict(FailureReason reason) => VerificationReport.Verdict(reason);
 
     internal static string Describe(FailureReason reason) => reason switch
     {
@@ -450,34 +393,5 @@ internal static class ExitCodes
     public const int Input = 3;
     public const int EvidenceNotSealed = 52;
 
-    public static int For(FailureReason reason) => reason switch
-    {
-        FailureReason.MalformedSignature => 10,
-        FailureReason.SignerCertificateMissing => 11,
-        FailureReason.BadSignature => 12,
-        FailureReason.ContentMismatch => 13,
-        FailureReason.UntrustedChain => 14,
-        FailureReason.WrongIssuer => 15,
-        FailureReason.Expired => 16,
-        FailureReason.NotYetValid => 17,
-        FailureReason.WrongKeyUsage => 18,
-        FailureReason.UnrecognizedCriticalExtension => 19,
-        FailureReason.PolicyNotAccepted => 20,
-        FailureReason.MissingSignerFacts => 21,
-        FailureReason.Revoked => 30,
-        FailureReason.RevocationUnknown => 31,
-        FailureReason.RevocationUnavailable => 32,
-        FailureReason.MalformedXml => 22,
-        FailureReason.SignatureWrapping => 23,
-        FailureReason.ExternalReference => 24,
-        FailureReason.ForbiddenTransform => 25,
-        FailureReason.KeyInfoMismatch => 26,
-        FailureReason.ChallengeMacInvalid => 40,
-        FailureReason.WrongAudience => 41,
-        FailureReason.ChallengeExpired => 42,
-        FailureReason.ChallengeReplayed => 43,
-        FailureReason.EvidenceMalformed => 50,
-        FailureReason.TimeStampInvalid => 51,
-        _ => 1,
-    };
+    public static int For(FailureReason reason) => VerificationReport.ExitCode(reason);
 }

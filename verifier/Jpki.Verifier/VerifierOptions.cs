@@ -58,6 +58,9 @@ public sealed record VerifierOptions
     /// <summary>Require the OCSP responder to echo the request's nonce (the JPKI responder omits it once a verifier's nonce budget is spent).</summary>
     public bool RequireOcspNonce { get; init; }
 
+    /// <summary>Keeps OCSP answers until their nextUpdate across verifications (null: every verification asks).</summary>
+    public OcspAnswerCache? OcspCache { get; init; }
+
     /// <summary>The HTTP client for OCSP (null: one made per verification, 15 s timeout).</summary>
     public HttpClient? Http { get; init; }
 }
