@@ -8,7 +8,7 @@ using Jpki.Cli;
 // Each benchmark needs its own SoftHSM configuration, and a process loads the module once:
 // ./jpki runs one process per benchmark.
 // Writes DIR/<name>.json (a list of figures, docs/design.md §9) and prints a table.
-var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet" };
+var known = new[] { "signer", "issuance", "crl", "ocsp", "jukinet", "verify" };
 var outDir = "";
 var seconds = 2.0;
 var rounds = 5;
@@ -68,6 +68,8 @@ async Task RunAllAsync(IReadOnlyList<string> names)
             "issuance" => await RunIssuanceAsync(),
             "crl" => RunCrl(),
             "ocsp" => await RunOcspAsync(),
+            // The verification service against openssl cms -verify: 2 clients (the machine's cores), 50 filings.
+            "verify" => await new VerifyBenchmark(TimeSpan.FromSeconds(Math.Max(seconds, 5)), 50, 2).RunAsync(),
             _ => RunJukiNet(),
         };
         var path = Path.Combine(outDir, name + ".json");

@@ -4,6 +4,7 @@ using Jpki.Card;
 using Jpki.Core.Configuration;
 using Jpki.CrlPublisher;
 using Jpki.Ocsp;
+using Jpki.Tsa;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -34,6 +35,7 @@ public sealed class VerifierFixture : IAsyncLifetime
 
     private WebApplication? ocsp;
     private WebApplication? crl;
+    private WebApplication? tsa;
 
     public CaFixture Ca { get; } = new();
 
@@ -44,6 +46,14 @@ public sealed class VerifierFixture : IAsyncLifetime
     public Uri CrlAddress { get; private set; } = null!;
 
     public CrlPublisherServices CrlServices { get; private set; } = null!;
+
+    /// <summary>The install's time-stamping service (POST), its key made by <c>jpki tsa init</c>.</summary>
+    public Uri TsaUrl { get; private set; } = null!;
+
+    public string TsaCertificatePath => Path.Combine(Ca.Home, "tsa", "tsa.pem");
+
+    /// <summary>What <c>jpki tsa init</c> printed (the verb run as a child process, as ./jpki runs it).</summary>
+    public ProcessResult TsaInit { get; private set; } = null!;
 
     public string Work => Path.Combine(Ca.Root, "work");
 
@@ -79,6 +89,12 @@ public sealed class VerifierFixture : IAsyncLifetime
         CrlAddress = new Uri(crl.Urls.Single().TrimEnd('/') + "/");
         CrlServices = crl.Services.GetRequiredService<CrlPublisherServices>();
 
+        TsaInit = RunTsa("init");
+        Assert.True(TsaInit.ExitCode == 0, TsaInit.ToString());
+        tsa = TsaHost.Build(settings, Ca.Module, new TsaOptions { ListenUrl = "http://127.0.0.1:0", ConfigureLogging = logging => logging.ClearProviders() });
+        await tsa.StartAsync();
+        TsaUrl = new Uri(tsa.Urls.Single().TrimEnd('/') + "/tsa");
+
         var cards = CardStore.ForHome(Ca.Home);
         cards.EnsureDirectory();
         // `jpki card sign` (a child process) finds the same SoftHSM store through {home}/cards/softhsm2.conf.
@@ -88,7 +104,7 @@ public sealed class VerifierFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var app in new[] { ocsp, crl })
+        foreach (var app in new[] { ocsp, crl, tsa })
         {
             if (app is not null)
             {
@@ -207,6 +223,18 @@ public sealed class VerifierFixture : IAsyncLifetime
     };
 
     public RevocationSource.Ocsp Ocsp => new(OcspUrl, VerifierToken);
+
+    /// <summary>Runs <c>jpki tsa ...</c> from its own build output on this install's token.</summary>
+    public ProcessResult RunTsa(params string[] arguments) =>
+        ExternalProcess.RunWith("dotnet", [TestInstall.BuiltToolPath("tsa", "Jpki.Tsa"), "tsa", .. arguments], new Dictionary<string, string>
+        {
+            ["JPKI_HOME"] = Ca.Home,
+            ["SOFTHSM2_CONF"] = Ca.ConfPath,
+            ["JPKI_HSM_TOKEN"] = Ca.TokenLabel,
+            ["JPKI_PKCS11_MODULE"] = Ca.ModulePath,
+            ["JPKI_HSM_PIN"] = "",
+            ["JPKI_DB"] = "",
+        });
 
     /// <summary>Runs <c>jpki verify</c> from its own build output; returns (exit code, stdout, stderr).</summary>
     public ProcessResult RunVerify(params string[] arguments) =>

@@ -1,9 +1,6 @@
 using System.Collections.Immutable;
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Unicode;
 using System.Xml;
 using Jpki.Cli;
 using Jpki.Verifier;
@@ -32,9 +29,13 @@ internal static class VerifyCommand
         var at = new Option<string>("--at") { Description = "validate the certificate at this time (ISO 8601, e.g. 2026-11-23T10:00:00+09:00) instead of now", HelpName = "TIME" };
         var requireNonce = new Option<bool>("--require-nonce") { Description = "refuse an OCSP answer that does not echo the request's nonce" };
         var json = new Option<bool>("--json") { Description = "print the result as one JSON object instead of text (same exit codes)" };
+        var evidence = new Option<string>("--evidence") { Description = "also write the evidence (document, signature, chain, the OCSP answer or CRLs used) sealed with an RFC 3161 time-stamp to this file", HelpName = "OUT" };
+        var tsa = new Option<string>("--tsa") { Description = "with --evidence: the time-stamping service (default http://127.0.0.1:8085/tsa, ./jpki tsa)", HelpName = "URL" };
+        var withEvidence = new Option<string>("--with-evidence") { Description = "check an evidence file again, from it alone, at the time its time-stamp proves (instead of --in/--sig or --xml)", HelpName = "FILE" };
+        var tsaCert = new Option<string>("--tsa-cert") { Description = "with --with-evidence: the trusted TSA certificate (default: $JPKI_HOME/tsa/tsa.pem)", HelpName = "FILE" };
         var verify = new Command("verify", "Check a resident's detached signature: the signature, the chain to a trusted root, the profile, and the certificate's status (OCSP or CRLs).")
         {
-            input, signature, xml, element, certificate, ocsp, tokenFile, crls, roots, at, requireNonce, json,
+            input, signature, xml, element, certificate, ocsp, tokenFile, crls, roots, at, requireNonce, json, evidence, tsa, withEvidence, tsaCert,
         };
         verify.Validators.Add(result =>
         {
@@ -44,7 +45,26 @@ internal static class VerifyCommand
                 return;
             }
 
-            if (result.GetResult(xml) is not null)
+            if (result.GetResult(withEvidence) is not null)
+            {
+                if (new Option[] { input, signature, xml, element, certificate, ocsp, crls, at, evidence, tsa }.Any(o => result.GetResult(o) is not null))
+                {
+                    result.AddError("--with-evidence takes the document, signature, status and time from the evidence: give only --tsa-cert, --roots, --json");
+                }
+            }
+            else if (result.GetResult(tsaCert) is not null)
+            {
+                result.AddError("--tsa-cert goes with --with-evidence");
+            }
+            else if (result.GetResult(tsa) is not null && result.GetResult(evidence) is null)
+            {
+                result.AddError("--tsa goes with --evidence");
+            }
+            else if (result.GetResult(evidence) is not null && result.GetResult(at) is not null)
+            {
+                result.AddError("--evidence records a verification made now; --at would date it otherwise");
+            }
+            else if (result.GetResult(xml) is not null)
             {
                 if (result.GetResult(input) is not null || result.GetResult(signature) is not null)
                 {
@@ -66,6 +86,11 @@ internal static class VerifyCommand
         });
         verify.SetAction(async (parse, _) =>
         {
+            if (parse.GetValue(withEvidence) is { } evidenceFile)
+            {
+                return await EvidenceCommand.RecheckAsync(evidenceFile, parse.GetValue(tsaCert), parse.GetValue(roots), parse.GetValue(json));
+            }
+
             Parsed parsed;
             try
             {
@@ -81,7 +106,9 @@ internal static class VerifyCommand
                     parse.GetValue(roots),
                     parse.GetValue(at),
                     parse.GetValue(requireNonce),
-                    parse.GetValue(json));
+                    parse.GetValue(json),
+                    parse.GetValue(evidence),
+                    parse.GetValue(tsa));
             }
             catch (ArgumentException e)
             {
@@ -95,12 +122,15 @@ internal static class VerifyCommand
                 "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp",
                 "./jpki verify --in doc.pdf --sig doc.p7s --crl var/crl/<issuerKeyId>/full.crl --at 2026-11-23T10:00:00+09:00 --json",
                 "./jpki verify --xml return.xml --ocsp http://127.0.0.1:8082/ocsp",
-                "./jpki verify --xml filing.xml --element '{urn:example:e-filing}Return' --crl full.crl --json")
+                "./jpki verify --xml filing.xml --element '{urn:example:e-filing}Return' --crl full.crl --json",
+                "./jpki verify --in doc.pdf --sig doc.p7s --ocsp http://127.0.0.1:8082/ocsp --evidence doc.evidence.json",
+                "./jpki verify --with-evidence doc.evidence.json")
             .WithExitCodes(
             [
                 (0, "good signature, good status"),
                 (1, "another failure"),
-                (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots)"),
+                (ExitCodes.Input, "unreadable input (document, signature, XML, certificate, token file, roots, evidence, TSA certificate)"),
+                (ExitCodes.EvidenceNotSealed, "--evidence: the verification ran but no time-stamp could be had (TSA unreachable or refusing); nothing written"),
                 .. Enum.GetValues<FailureReason>().Where(r => r != FailureReason.None).Select(r => (ExitCodes.For(r), Describe(r))).Where(c => c.Item1 != 1),
             ]);
         verify.Subcommands.Add(LoginCommands.Challenge());
@@ -169,6 +199,27 @@ internal static class VerifyCommand
             result = await SignatureVerifier.VerifyAsync(content, signature, options);
         }
 
+        if (parsed.Evidence is not null)
+        {
+            var record = parsed.Xml is not null
+                ? LongTermEvidence.Capture("xml", signature, null, parsed.Element, result, options)
+                : LongTermEvidence.Capture("cms", content, signature, null, result, options);
+            try
+            {
+                await File.WriteAllBytesAsync(parsed.Evidence, await LongTermEvidence.SealAsync(record, parsed.Tsa));
+            }
+            catch (TimeStampException e)
+            {
+                Console.Error.WriteLine("verify: no evidence written: " + e.Message);
+                return ExitCodes.EvidenceNotSealed;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("verify: no evidence written: " + e.Message);
+                return ExitCodes.Input;
+            }
+        }
+
         if (parsed.Json)
         {
             PrintJson(result, signedElement);
@@ -188,9 +239,6 @@ internal static class VerifyCommand
         Console.Error.WriteLine($"verify: {Describe(reason)}: {failure?.Detail}");
         return ExitCodes.For(reason);
     }
-
-    /// <summary>What an XML verification reports about the element its signature covers (null name: none accepted).</summary>
-    internal sealed record SignedElementInfo(string? Name, string? Namespace, string? Reference);
 
     internal static void Print(VerificationResult result, SignedElementInfo? signedElement, bool login = false)
     {
@@ -248,61 +296,11 @@ internal static class VerifyCommand
         output.WriteLine("status: " + verdict);
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
+    /// <summary>The result as JSON for machines (<see cref="VerificationReport"/>, the same document the HTTP service answers).</summary>
+    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null, object? evidence = null) =>
+        Console.Out.WriteLine(VerificationReport.ToJson(result, signedElement, login, evidence));
 
-    /// <summary>The result as JSON for machines: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    internal static void PrintJson(VerificationResult result, SignedElementInfo? signedElement, object? login = null)
-    {
-        static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
-        var document = new
-        {
-            valid = result.IsValid,
-            signatureValid = result.SignatureValid,
-            status = result.IsValid ? "good" : result.FirstFailure is { } f ? Verdict(f.Reason).ToLowerInvariant() : "invalid",
-            failure = result.FirstFailure?.Reason.ToString(),
-            exitCode = result.IsValid ? 0 : ExitCodes.For(result.FirstFailure?.Reason ?? FailureReason.MalformedSignature),
-            facts = result.Facts is { } facts ? new
-            {
-                name = facts.Name,
-                nameSubstitutes = facts.NameSubstitutes,
-                dateOfBirth = facts.DateOfBirth,
-                dateOfBirthText = facts.DateOfBirthText,
-                sex = facts.Sex,
-                address = facts.Address,
-                addressSubstitutes = facts.AddressSubstitutes,
-            } : null,
-            signer = Certificate(result.Signer),
-            chain = result.Chain.Select(Certificate).ToList(),
-            checks = result.Checks.Select(c => new { check = c.Check.ToString(), status = c.Status.ToString(), reason = c.Reason == FailureReason.None ? null : c.Reason.ToString(), detail = c.Detail }).ToList(),
-            revocation = new
-            {
-                state = result.Revocation.State.ToString(),
-                source = result.Revocation.Source,
-                revokedAt = result.Revocation.RevokedAt,
-                reason = result.Revocation.Reason,
-                thisUpdate = result.Revocation.ThisUpdate,
-                nextUpdate = result.Revocation.NextUpdate,
-                nonceEchoed = result.Revocation.NonceEchoed,
-            },
-            validationTime = result.ValidationTime,
-            claimedSigningTime = result.ClaimedSigningTime,
-            signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
-            login,
-        };
-        Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
-    }
-
-    internal static string Verdict(FailureReason reason) => reason switch
-    {
-        FailureReason.Revoked => "REVOKED",
-        FailureReason.RevocationUnknown or FailureReason.RevocationUnavailable => "UNKNOWN",
-        _ => "INVALID",
-    };
+    internal static string Verdict(FailureReason reason) => VerificationReport.Verdict(reason);
 
     internal static string Describe(FailureReason reason) => reason switch
     {
@@ -330,16 +328,21 @@ internal static class VerifyCommand
         FailureReason.WrongAudience => "the login challenge is for another service (relayed)",
         FailureReason.ChallengeExpired => "the login challenge has expired",
         FailureReason.ChallengeReplayed => "the login challenge was answered before (replay)",
+        FailureReason.EvidenceMalformed => "the evidence file is not one of this format",
+        FailureReason.TimeStampInvalid => "the evidence's time-stamp is not a trusted TSA's or does not cover the evidence (altered)",
         _ => reason.ToString(),
     };
 
     private static string Jst(DateTimeOffset time) =>
         time.ToOffset(TimeSpan.FromHours(9)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " JST";
 
-    private sealed record Parsed(string? Input, string? Signature, string? Xml, XmlQualifiedName? Element, string? Certificate, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json);
+    private sealed record Parsed(string? Input, string? Signature, string? Xml, XmlQualifiedName? Element, string? Certificate, Uri? Ocsp, string? TokenFile, ImmutableList<string> Crls, string Roots, DateTimeOffset? At, bool RequireNonce, bool Json, string? Evidence, Uri Tsa);
 
-    private static Parsed Parse(string? input, string? signature, string? xml, string? elementText, string? certificate, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json)
+    private static Parsed Parse(string? input, string? signature, string? xml, string? elementText, string? certificate, string? ocspText, string? tokenFile, string[] crls, string? roots, string? atText, bool requireNonce, bool json, string? evidence, string? tsaText)
     {
+        var tsa = tsaText is null
+            ? new Uri("http://127.0.0.1:8085/tsa")
+            : Uri.TryCreate(tsaText, UriKind.Absolute, out var tsaUrl) && tsaUrl.Scheme is "http" or "https" ? tsaUrl : throw new ArgumentException($"--tsa '{tsaText}' is not an http(s) URL");
         Uri? ocsp = null;
         DateTimeOffset? at = null;
         if (ocspText is not null)
@@ -379,7 +382,7 @@ internal static class VerifyCommand
             }
         }
 
-        return new Parsed(input, signature, xml, element, certificate, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json);
+        return new Parsed(input, signature, xml, element, certificate, ocsp, tokenFile, [.. crls], roots ?? Path.Combine(home, "certs"), at, requireNonce, json, evidence, tsa);
     }
 }
 
@@ -388,33 +391,7 @@ internal static class ExitCodes
 {
     public const int Usage = 2;
     public const int Input = 3;
+    public const int EvidenceNotSealed = 52;
 
-    public static int For(FailureReason reason) => reason switch
-    {
-        FailureReason.MalformedSignature => 10,
-        FailureReason.SignerCertificateMissing => 11,
-        FailureReason.BadSignature => 12,
-        FailureReason.ContentMismatch => 13,
-        FailureReason.UntrustedChain => 14,
-        FailureReason.WrongIssuer => 15,
-        FailureReason.Expired => 16,
-        FailureReason.NotYetValid => 17,
-        FailureReason.WrongKeyUsage => 18,
-        FailureReason.UnrecognizedCriticalExtension => 19,
-        FailureReason.PolicyNotAccepted => 20,
-        FailureReason.MissingSignerFacts => 21,
-        FailureReason.Revoked => 30,
-        FailureReason.RevocationUnknown => 31,
-        FailureReason.RevocationUnavailable => 32,
-        FailureReason.MalformedXml => 22,
-        FailureReason.SignatureWrapping => 23,
-        FailureReason.ExternalReference => 24,
-        FailureReason.ForbiddenTransform => 25,
-        FailureReason.KeyInfoMismatch => 26,
-        FailureReason.ChallengeMacInvalid => 40,
-        FailureReason.WrongAudience => 41,
-        FailureReason.ChallengeExpired => 42,
-        FailureReason.ChallengeReplayed => 43,
-        _ => 1,
-    };
+    public static int For(FailureReason reason) => VerificationReport.ExitCode(reason);
 }

@@ -62,11 +62,21 @@ internal static class OcspClient
             }
         }
 
-        return Evaluate(body, certificate, issuer, certId, nonce, options, now);
+        var (outcome, info) = Evaluate(body, certificate, issuer, certId, nonce, options, now);
+        return (outcome, info with { OcspResponse = body });
+    }
+
+    /// <summary>A kept answer (evidence): the same checks at <paramref name="now"/> (the time-stamp's time), no nonce to compare.</summary>
+    public static (CheckOutcome, RevocationInfo) CheckKept(X509Certificate certificate, X509Certificate issuer, RevocationSource.OcspAnswer kept, VerifierOptions options, DateTimeOffset now)
+    {
+        var certId = new CertificateID(CertificateID.DigestSha1, issuer, certificate.SerialNumber);
+        var body = kept.Der.ToArray();
+        var (outcome, info) = Evaluate(body, certificate, issuer, certId, null, options with { RequireOcspNonce = false }, now);
+        return (outcome, info with { OcspResponse = body });
     }
 
     private static (CheckOutcome, RevocationInfo) Evaluate(
-        byte[] body, X509Certificate certificate, X509Certificate issuer, CertificateID certId, byte[] nonce, VerifierOptions options, DateTimeOffset now)
+        byte[] body, X509Certificate certificate, X509Certificate issuer, CertificateID certId, byte[]? nonce, VerifierOptions options, DateTimeOffset now)
     {
         BasicOcspResp basic;
         try
@@ -124,7 +134,12 @@ internal static class OcspClient
 
         var nonceValue = basic.GetExtensionValue(OcspObjectIdentifiers.PkixOcspNonce);
         bool echoed = false;
-        if (nonceValue is not null)
+        if (nonceValue is not null && nonce is null)
+        {
+            // A kept answer: its nonce was the original request's, compared when it was received.
+            echoed = true;
+        }
+        else if (nonceValue is not null && nonce is not null)
         {
             if (!nonceValue.GetOctets().AsSpan().SequenceEqual(new DerOctetString(nonce).GetEncoded()))
             {

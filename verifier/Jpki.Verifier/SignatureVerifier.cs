@@ -87,7 +87,10 @@ public static class SignatureVerifier
         {
             (var revocationOutcome, revocation) = options.Revocation switch
             {
+                RevocationSource.Ocsp ocsp when options.OcspCache is { } cache && !options.RequireOcspNonce =>
+                    await cache.GetOrQueryAsync(ocsp, signer, root, now, () => OcspClient.CheckAsync(signer, root, ocsp, options, now, CancellationToken.None)).ConfigureAwait(false),
                 RevocationSource.Ocsp ocsp => await OcspClient.CheckAsync(signer, root, ocsp, options, now, cancellationToken).ConfigureAwait(false),
+                RevocationSource.OcspAnswer kept => OcspClient.CheckKept(signer, root, kept, options, now),
                 RevocationSource.Crls crls => CrlCheck.Check(signer, root, crls, options, now),
                 _ => (CheckOutcome.Fail(CheckKind.Revocation, FailureReason.RevocationUnknown, "no revocation source configured (OCSP or CRL)"), notRevoked),
             };

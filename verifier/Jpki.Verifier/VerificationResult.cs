@@ -31,6 +31,9 @@ public enum CheckKind
 
     /// <summary>Login: the challenge had not been answered before (checked last, in the shared ledger).</summary>
     SingleUse,
+
+    /// <summary>Evidence: the RFC 3161 token is a trusted TSA's and covers the evidence; its genTime is the validation time.</summary>
+    TimeStamp,
 }
 
 public enum CheckStatus
@@ -105,6 +108,12 @@ public enum FailureReason
 
     /// <summary>Login: the challenge was answered before (replay).</summary>
     ChallengeReplayed,
+
+    /// <summary>Evidence: not an evidence file of this format (unreadable JSON, fields missing, unknown kind).</summary>
+    EvidenceMalformed,
+
+    /// <summary>Evidence: the time-stamp token is not a trusted TSA's, does not verify, or does not cover the evidence.</summary>
+    TimeStampInvalid,
 }
 
 /// <summary>One check's outcome with a human-readable detail.</summary>
@@ -143,7 +152,11 @@ public sealed record RevocationInfo(
     string? Reason = null,
     DateTimeOffset? ThisUpdate = null,
     DateTimeOffset? NextUpdate = null,
-    bool? NonceEchoed = null);
+    bool? NonceEchoed = null)
+{
+    /// <summary>The DER OCSP answer the status came from (kept as evidence); null for CRLs or no answer.</summary>
+    public ReadOnlyMemory<byte>? OcspResponse { get; init; }
+}
 
 /// <summary>The signer's four facts (基本4情報) as the certificate's subjectAltName carries them (docs/jpki-profile.md §4).</summary>
 public sealed record SignerFacts(

@@ -19,6 +19,12 @@ public abstract record RevocationSource
     /// </summary>
     public sealed record Ocsp(Uri Url, string? Token) : RevocationSource;
 
+    /// <summary>
+    /// An OCSP answer kept from an earlier check (evidence, docs/decisions/0350): checked as a fresh
+    /// one would be (signer, CertID, thisUpdate/nextUpdate at the validation clock), without a nonce.
+    /// </summary>
+    public sealed record OcspAnswer(ImmutableArray<byte> Der) : RevocationSource;
+
     /// <summary>CRL files (DER or PEM): complete CRLs (full or the municipality partition) and optionally their deltas.</summary>
     public sealed record Crls(ImmutableArray<byte[]> Encoded) : RevocationSource
     {
@@ -51,6 +57,9 @@ public sealed record VerifierOptions
 
     /// <summary>Require the OCSP responder to echo the request's nonce (the JPKI responder omits it once a verifier's nonce budget is spent).</summary>
     public bool RequireOcspNonce { get; init; }
+
+    /// <summary>Keeps OCSP answers until their nextUpdate across verifications (null: every verification asks).</summary>
+    public OcspAnswerCache? OcspCache { get; init; }
 
     /// <summary>The HTTP client for OCSP (null: one made per verification, 15 s timeout).</summary>
     public HttpClient? Http { get; init; }

@@ -1,0 +1,167 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Jpki.Verifier.Tests;
+
+/// <summary>
+/// The time-stamping service (checked by <c>openssl ts -verify</c>) and long-term evidence: written
+/// at verification time, checked again later from the file alone at the time its token proves.
+/// </summary>
+[Collection(VerifierGroup.Name)]
+public sealed class EvidenceTests(VerifierFixture install)
+{
+    [Fact]
+    public async Task The_TSA_answers_openssl_queries_with_tokens_openssl_verifies_and_its_certificate_is_a_critical_timeStamping_one()
+    {
+        Assert.Contains("tsa: key tsa-1 made", install.TsaInit.Stdout, StringComparison.Ordinal);
+        var again = install.RunTsa("init");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("nothing to do", again.Stdout, StringComparison.Ordinal);
+
+        var certificate = ExternalProcess.RunWith("openssl", ["x509", "-in", install.TsaCertificatePath, "-noout", "-text"]);
+        Assert.Matches(@"X509v3 Extended Key Usage: critical\s+Time Stamping\s", certificate.Stdout);
+        Assert.Contains("CA:FALSE", certificate.Stdout, StringComparison.Ordinal);
+
+        var work = Directory.CreateDirectory(Path.Combine(install.Work, "tsa-openssl")).FullName;
+        var data = Path.Combine(work, "filing.xml");
+        await File.WriteAllTextAsync(data, "<Return>確定申告</Return>");
+        var query = ExternalProcess.RunWith("openssl", ["ts", "-query", "-data", data, "-sha256", "-cert", "-out", Path.Combine(work, "q.tsq")]);
+        Assert.True(query.ExitCode == 0, query.ToString());
+        var reply = await PostAsync(await File.ReadAllBytesAsync(Path.Combine(work, "q.tsq")), "application/timestamp-query");
+        Assert.Equal("application/timestamp-reply", reply.ContentType);
+        await File.WriteAllBytesAsync(Path.Combine(work, "r.tsr"), reply.Body);
+
+        var verified = ExternalProcess.RunWith("openssl", ["ts", "-verify", "-data", data, "-in", Path.Combine(work, "r.tsr"), "-CAfile", install.TsaCertificatePath]);
+        Assert.True(verified.ExitCode == 0, verified.ToString());
+        Assert.Contains("Verification: OK", verified.Stdout, StringComparison.Ordinal);
+
+        // Another document: openssl refuses the same token (the imprint covers the data).
+        await File.WriteAllTextAsync(data, "<Return>改ざん</Return>");
+        var refused = ExternalProcess.RunWith("openssl", ["ts", "-verify", "-data", data, "-in", Path.Combine(work, "r.tsr"), "-CAfile", install.TsaCertificatePath]);
+        Assert.NotEqual(0, refused.ExitCode);
+
+        // Not a query: a rejection (RFC 3161 status), and a wrong media type: problem+json.
+        var garbage = await PostAsync("not a request"u8.ToArray(), "application/timestamp-query");
+        await File.WriteAllBytesAsync(Path.Combine(work, "bad.tsr"), garbage.Body);
+        var text = ExternalProcess.RunWith("openssl", ["ts", "-reply", "-in", Path.Combine(work, "bad.tsr"), "-text"]);
+        Assert.Contains("Status: Rejected", text.Stdout, StringComparison.Ordinal);
+        var wrongType = await PostAsync(await File.ReadAllBytesAsync(Path.Combine(work, "q.tsq")), "application/octet-stream");
+        Assert.Equal(415, wrongType.Status);
+        Assert.Equal("application/problem+json", wrongType.ContentType);
+    }
+
+    [Fact]
+    public async Task Evidence_written_at_verification_time_checks_good_later_from_the_file_alone_after_the_certificate_is_revoked()
+    {
+        var signed = await install.SignAsync(name: "証拠　保全");
+        var evidencePath = Path.Combine(install.Work, signed.Serial + ".evidence.json");
+        var written = install.RunVerify("--in", signed.DocumentPath, "--sig", signed.SignaturePath, "--ocsp", install.OcspUrl.ToString(), "--evidence", evidencePath, "--tsa", install.TsaUrl.ToString());
+        Assert.True(written.ExitCode == 0, written.ToString());
+
+        // The file holds the document, the signature, the chain and the OCSP answer, stamped.
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(evidencePath))!;
+        var evidence = Convert.FromBase64String(file["evidence"]!.GetValue<string>());
+        var record = JsonNode.Parse(evidence)!;
+        Assert.Equal("cms", record["kind"]!.GetValue<string>());
+        Assert.Equal("ocsp", record["revocationSource"]!.GetValue<string>());
+        Assert.Equal(2, record["chain"]!.AsArray().Count);
+        Assert.Equal(signed.Content, Convert.FromBase64String(record["document"]!.GetValue<string>()));
+        Assert.True(record["ocspResponse"]!.GetValue<string>().Length > 100);
+
+        // openssl agrees the token covers those exact bytes.
+        var evidenceBin = Path.Combine(install.Work, signed.Serial + ".evidence.bin");
+        var tokenDer = Path.Combine(install.Work, signed.Serial + ".token.der");
+        await File.WriteAllBytesAsync(evidenceBin, evidence);
+        await File.WriteAllBytesAsync(tokenDer, Convert.FromBase64String(file["timeStampToken"]!.GetValue<string>()));
+        var openssl = ExternalProcess.RunWith("openssl", ["ts", "-verify", "-data", evidenceBin, "-in", tokenDer, "-token_in", "-CAfile", install.TsaCertificatePath]);
+        Assert.True(openssl.ExitCode == 0, openssl.ToString());
+        Assert.Contains("Verification: OK", openssl.Stdout, StringComparison.Ordinal);
+
+        // Later: the certificate is revoked. A check now fails; the evidence still proves it was good when stamped.
+        await install.RevokeAsync(signed.Serial);
+        await WaitRevokedAsync(signed);
+        var now = install.RunVerify("--in", signed.DocumentPath, "--sig", signed.SignaturePath, "--ocsp", install.OcspUrl.ToString());
+        Assert.Equal(30, now.ExitCode);
+
+        var later = install.RunVerify("--with-evidence", evidencePath, "--tsa-cert", install.TsaCertificatePath, "--json");
+        Assert.True(later.ExitCode == 0, later.ToString());
+        using var json = JsonDocument.Parse(later.Stdout);
+        Assert.True(json.RootElement.GetProperty("valid").GetBoolean());
+        var stampedAt = json.RootElement.GetProperty("evidence").GetProperty("timeStamp").GetDateTimeOffset();
+        Assert.Equal(stampedAt, json.RootElement.GetProperty("validationTime").GetDateTimeOffset());
+        Assert.Equal("TimeStamp", json.RootElement.GetProperty("checks")[0].GetProperty("check").GetString());
+        Assert.Equal("証拠　保全", json.RootElement.GetProperty("facts").GetProperty("name").GetString());
+        Assert.Equal("Good", json.RootElement.GetProperty("revocation").GetProperty("state").GetString());
+
+        // The library says the same, at the token's time.
+        var result = await LongTermEvidence.VerifyAsync(await File.ReadAllBytesAsync(evidencePath), new EvidenceOptions
+        {
+            Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
+            TimeStampAuthorities = [.. TrustAnchors.ReadCertificates(await File.ReadAllBytesAsync(install.TsaCertificatePath))],
+        });
+        Assert.True(result.IsValid, string.Join("\n", result.Verification.Checks));
+        Assert.Equal(stampedAt, result.TimeStampTime);
+    }
+
+    [Fact]
+    public async Task Altered_evidence_or_an_untrusted_TSA_fails_with_TimeStampInvalid()
+    {
+        var signed = await install.SignAsync(name: "改竄　検知");
+        var evidencePath = Path.Combine(install.Work, signed.Serial + ".evidence.json");
+        var written = install.RunVerify("--in", signed.DocumentPath, "--sig", signed.SignaturePath, "--ocsp", install.OcspUrl.ToString(), "--evidence", evidencePath, "--tsa", install.TsaUrl.ToString());
+        Assert.True(written.ExitCode == 0, written.ToString());
+
+        // One field of the record changed (the recorded verdict): the token no longer covers it.
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(evidencePath))!;
+        var record = JsonNode.Parse(Convert.FromBase64String(file["evidence"]!.GetValue<string>()))!;
+        record["verifiedAt"] = "2030-01-01T00:00:00+00:00";
+        file["evidence"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(record.ToJsonString()));
+        var altered = Path.Combine(install.Work, signed.Serial + ".altered.json");
+        await File.WriteAllTextAsync(altered, file.ToJsonString());
+        var alteredCheck = install.RunVerify("--with-evidence", altered, "--tsa-cert", install.TsaCertificatePath);
+        Assert.True(alteredCheck.ExitCode == 51, alteredCheck.ToString());
+        Assert.Contains("imprint differs", alteredCheck.Stdout, StringComparison.Ordinal);
+
+        // The good file against a TSA certificate that is not the signer's: refused too.
+        var otherTsa = Path.Combine(install.Work, "other-tsa.pem");
+        var made = ExternalProcess.RunWith("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", Path.Combine(install.Work, "other-tsa.key"), "-out", otherTsa, "-days", "30", "-subj", "/CN=JPKI Time-Stamping Authority 1", "-addext", "extendedKeyUsage=critical,timeStamping"]);
+        Assert.True(made.ExitCode == 0, made.ToString());
+        var untrusted = install.RunVerify("--with-evidence", evidencePath, "--tsa-cert", otherTsa);
+        Assert.True(untrusted.ExitCode == 51, untrusted.ToString());
+
+        // Not evidence at all.
+        var notEvidence = install.RunVerify("--with-evidence", signed.DocumentPath, "--tsa-cert", install.TsaCertificatePath);
+        Assert.True(notEvidence.ExitCode == 50, notEvidence.ToString());
+
+        // --with-evidence takes no caller time.
+        var withTime = install.RunVerify("--with-evidence", evidencePath, "--at", "2026-01-01T00:00:00Z");
+        Assert.Equal(2, withTime.ExitCode);
+    }
+
+    private async Task<(int Status, string? ContentType, byte[] Body)> PostAsync(byte[] body, string contentType)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        using var response = await install.Ca.Http.PostAsync(install.TsaUrl, content);
+        return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsByteArrayAsync());
+    }
+
+    private async Task WaitRevokedAsync(SignedDocument signed)
+    {
+        // The responder learns of the revocation through its status watch (100 ms poll in the fixture).
+        for (var i = 0; i < 100; i++)
+        {
+            var result = await SignatureVerifier.VerifyAsync(signed.Content, signed.Signature, install.Options(install.Ocsp));
+            if (result.Revocation.State == RevocationState.Revoked)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("the responder did not report the revocation within 10 s");
+    }
+}
