@@ -104,9 +104,27 @@ public sealed class JukiNetClient
             string.Create(CultureInfo.InvariantCulture, $"api/v1/changes?after={after}&limit={limit}"),
             cancellationToken);
         ExpectOk(operation, answer);
+        var page = ReadChangePage(answer.Body, operation);
+        if (page.Malformed.Count > 0)
+        {
+            logger.LogWarning("Juki-Net {Operation}: {Count} malformed event(s) in the batch", operation, page.Malformed.Count);
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// Reads a change-feed answer body (<c>{ changes: [...], last: n }</c>): the events that are
+    /// valid, and the entries that are not in <see cref="ChangePage.Malformed"/>. Apart from the
+    /// HTTP call so that the fuzz harness (tests/Jpki.Fuzz) drives the same code the client runs.
+    /// </summary>
+    /// <exception cref="JukiNetProtocolException">The envelope is broken (not JSON, not that object).</exception>
+    public static ChangePage ReadChangePage(byte[] body, string operation)
+    {
+        ArgumentNullException.ThrowIfNull(body);
         try
         {
-            using var document = JsonDocument.Parse(answer.Body);
+            using var document = JsonDocument.Parse(body);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("changes", out var changes) || changes.ValueKind != JsonValueKind.Array
@@ -129,11 +147,6 @@ public sealed class JukiNetClient
                 {
                     malformed.Add(new MalformedChange(SequenceOf(entry), entry.GetRawText(), reason!));
                 }
-            }
-
-            if (malformed.Count > 0)
-            {
-                logger.LogWarning("Juki-Net {Operation}: {Count} malformed event(s) in the batch", operation, malformed.Count);
             }
 
             return new ChangePage(events, malformed, last);
