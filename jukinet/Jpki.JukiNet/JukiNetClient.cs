@@ -57,6 +57,7 @@ public sealed class JukiNetClient
         }
 
         ExpectOk(operation, answer);
+        RequireUtf8(operation, answer.Body);
         ResidentRecord? record;
         try
         {
@@ -122,6 +123,7 @@ public sealed class JukiNetClient
     public static ChangePage ReadChangePage(byte[] body, string operation)
     {
         ArgumentNullException.ThrowIfNull(body);
+        RequireUtf8(operation, body);
         try
         {
             using var document = JsonDocument.Parse(body);
@@ -154,6 +156,20 @@ public sealed class JukiNetClient
         catch (JsonException e)
         {
             throw new JukiNetProtocolException($"Juki-Net {operation}: the answer is not JSON ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// JSON is UTF-8 (RFC 8259 §8.1). JsonDocument checks string contents only when they are read,
+    /// and then throws InvalidOperationException, not JsonException (found by ./jpki fuzz
+    /// jukinet-changes: a feed entry with an invalid byte in a string escaped the client as an
+    /// untyped error); the whole answer is checked first instead, a broken envelope.
+    /// </summary>
+    private static void RequireUtf8(string operation, byte[] body)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            throw new JukiNetProtocolException($"Juki-Net {operation}: the answer is not UTF-8");
         }
     }
 

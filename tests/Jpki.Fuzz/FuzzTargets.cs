@@ -71,18 +71,21 @@ public static class FuzzTargets
         }
     }
 
+    /// <summary>
+    /// Everything but the signature is fixed, so that one input always gives one outcome: the
+    /// root and the CRL the seeds were made with, the signed content, the clock.
+    /// </summary>
+    public static VerifierOptions VerifierOptions() => new()
+    {
+        Roots = [Fixtures.VerifierRoot],
+        Revocation = new RevocationSource.Crls([Fixtures.VerifierCrl]),
+        ValidationTime = Fixtures.Now,
+        Time = new FixedTime(Fixtures.Now),
+    };
+
     private static void VerifierCms(byte[] input)
     {
-        // Everything but the signature is fixed, so that one input always gives one outcome: the
-        // root and the CRL the seeds were made with, the signed content, the clock.
-        var options = new VerifierOptions
-        {
-            Roots = [Fixtures.VerifierRoot],
-            Revocation = new RevocationSource.Crls([Fixtures.VerifierCrl]),
-            ValidationTime = Fixtures.Now,
-            Time = new FixedTime(Fixtures.Now),
-        };
-        var result = SignatureVerifier.VerifyAsync(Fixtures.SignedContent, input, options).GetAwaiter().GetResult();
+        var result = SignatureVerifier.VerifyAsync(Fixtures.SignedContent, input, VerifierOptions()).GetAwaiter().GetResult();
         _ = result.ToString();
     }
 
