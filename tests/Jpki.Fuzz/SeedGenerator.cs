@@ -311,9 +311,11 @@ public static class SeedGenerator
                 Type = type,
                 EffectiveDate = date,
                 Name = required.HasFlag(ChangeValues.Name) ? "鈴木　花子" : null,
+                NameSubstitutes = required.HasFlag(ChangeValues.Name) ? "00000" : null,
                 Sex = required.HasFlag(ChangeValues.Sex) ? Sex.Female : null,
                 DateOfBirth = required.HasFlag(ChangeValues.DateOfBirth) ? BirthDate.ParseJpki("319650401") : null,
                 Address = required.HasFlag(ChangeValues.Address) ? "山口県山口市亀山町１－２" : null,
+                AddressSubstitutes = required.HasFlag(ChangeValues.Address) ? "000000000000" : null,
                 MunicipalityCode = required.HasFlag(ChangeValues.MunicipalityCode) ? municipality : null,
                 ContinuedUse = required.HasFlag(ChangeValues.ContinuedUse) ? true : null,
             });

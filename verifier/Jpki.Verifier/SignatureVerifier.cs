@@ -122,7 +122,31 @@ public static class SignatureVerifier
             [.. certificate.GetEncoded()]);
     }
 
+    /// <summary>
+    /// BouncyCastle parses a SignedData's certificates, attributes and digests lazily, when they are
+    /// first asked for: a malformation deep inside surfaces there, as any of its parse exceptions,
+    /// not in the constructor (found by ./jpki fuzz verifier-cms: 16 kinds escaped VerifyAsync).
+    /// Each is a malformed signature, reported as such, never thrown.
+    /// </summary>
     private static (CheckOutcome Outcome, X509Certificate? Signer, DateTimeOffset? ClaimedTime) CheckSignature(byte[] content, byte[] signature)
+    {
+        try
+        {
+            return CheckSignatureCore(content, signature);
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "not a well-formed CMS SignedData: " + e.Message), null, null);
+        }
+    }
+
+    /// <summary>What BouncyCastle throws on a malformed encoding (Asn1Exception is an IOException; DecoderFallbackException an ArgumentException).</summary>
+    private static bool IsParseFailure(Exception e) =>
+        e is CmsException or IOException or ArgumentException or InvalidCastException or InvalidOperationException or FormatException
+            or Org.BouncyCastle.Security.Certificates.CertificateException or Org.BouncyCastle.Security.Certificates.CrlException
+            or SecurityUtilityException or InvalidKeyException or OverflowException;
+
+    private static (CheckOutcome Outcome, X509Certificate? Signer, DateTimeOffset? ClaimedTime) CheckSignatureCore(byte[] content, byte[] signature)
     {
         CmsSignedData cms;
         SignerInformation signerInfo;
@@ -229,7 +253,7 @@ public static class SignatureVerifier
                 continue;
             }
 
-            if (signer.IsSignatureValid(root.GetPublicKey()))
+            if (SignedBy(signer, root))
             {
                 return (CheckOutcome.Pass(CheckKind.Chain, $"issued by the configured root '{root.SubjectDN}' (key id {(subjectKeyId is null ? "-" : Convert.ToHexString(subjectKeyId))})"), root);
             }
@@ -237,6 +261,19 @@ public static class SignatureVerifier
 
         var detail = authorityKeyId is null ? "" : $" (authority key id {Convert.ToHexString(authorityKeyId)})";
         return (CheckOutcome.Fail(CheckKind.Chain, FailureReason.WrongIssuer, $"a configured root is named '{signer.IssuerDN}' but none of its keys signed this certificate{detail}"), null);
+    }
+
+    /// <summary>Whether <paramref name="root"/>'s key signed <paramref name="signer"/>; a certificate BouncyCastle cannot check (its two signature algorithms differ, a malformed key) is not signed by it.</summary>
+    private static bool SignedBy(X509Certificate signer, X509Certificate root)
+    {
+        try
+        {
+            return signer.IsSignatureValid(root.GetPublicKey());
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return false;
+        }
     }
 
     private static CheckOutcome CheckValidity(X509Certificate signer, X509Certificate? root, DateTimeOffset at)
