@@ -345,18 +345,27 @@ public static class SignatureVerifier
             return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
         }
 
-        foreach (var policy in policies.GetPolicyInformation())
+        // The sequence's elements are parsed lazily, as they are enumerated (found by ./jpki fuzz
+        // verifier-cms: a malformed policy qualifier escaped as ArgumentException).
+        try
         {
-            if (accepted.Contains(policy.PolicyIdentifier.Id))
+            foreach (var policy in policies.GetPolicyInformation())
             {
-                var cps = policy.PolicyQualifiers?.OfType<Asn1Encodable>().Select(PolicyQualifierInfo.GetInstance)
-                    .FirstOrDefault(q => q.PolicyQualifierId.Equals(PolicyQualifierID.IdQtCps))?.Qualifier.ToString();
-                return CheckOutcome.Pass(CheckKind.Policy, $"policy {policy.PolicyIdentifier.Id}{(critical ? " (critical)" : "")}{(cps is null ? "" : ", CPS " + cps)}");
+                if (accepted.Contains(policy.PolicyIdentifier.Id))
+                {
+                    var cps = policy.PolicyQualifiers?.OfType<Asn1Encodable>().Select(PolicyQualifierInfo.GetInstance)
+                        .FirstOrDefault(q => q.PolicyQualifierId.Equals(PolicyQualifierID.IdQtCps))?.Qualifier.ToString();
+                    return CheckOutcome.Pass(CheckKind.Policy, $"policy {policy.PolicyIdentifier.Id}{(critical ? " (critical)" : "")}{(cps is null ? "" : ", CPS " + cps)}");
+                }
             }
-        }
 
-        var found = string.Join(", ", policies.GetPolicyInformation().Select(p => p.PolicyIdentifier.Id));
-        return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
+            var found = string.Join(", ", policies.GetPolicyInformation().Select(p => p.PolicyIdentifier.Id));
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
+        }
     }
 
     /// <summary>The four facts from the subjectAltName otherNames (docs/jpki-profile.md §4), or null if they are not all there.</summary>
