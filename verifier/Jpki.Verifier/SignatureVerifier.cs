@@ -340,7 +340,7 @@ public static class SignatureVerifier
         {
             policies = CertificatePolicies.GetInstance(Asn1Object.FromByteArray(value.GetOctets()));
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        catch (Exception e) when (IsParseFailure(e))
         {
             return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
         }
@@ -394,7 +394,8 @@ public static class SignatureVerifier
                 found[oid] = DerUtf8String.GetInstance(tagged.GetExplicitBaseObject()).GetString();
             }
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException)
+        // IndexOutOfRangeException: an otherName of fewer than two elements (found by ./jpki fuzz verifier-cms).
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException or IndexOutOfRangeException)
         {
             return null;
         }
