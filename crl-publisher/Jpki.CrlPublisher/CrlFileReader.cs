@@ -73,7 +73,8 @@ public sealed class CrlFileReader(Stream input) : IDisposable
 
                 ReadExactly(entry.AsSpan(0, (int)length));
                 listRemaining -= Der.TotalLength(length);
-                if (entry[0] != Der.IntegerTag || entry[1] >= 0x80 || entry[1] == 0)
+                // The serial must lie inside this entry: a short entry would otherwise name bytes left over from the one before.
+                if (length < 2 || entry[0] != Der.IntegerTag || entry[1] >= 0x80 || entry[1] == 0 || 2 + entry[1] > length)
                 {
                     throw new FormatException("a CRL entry without a serial INTEGER");
                 }
@@ -108,33 +109,47 @@ public sealed class CrlFileReader(Stream input) : IDisposable
                 throw new FormatException("unexpected element after the entries");
             }
 
-            var extensions = new AsnReader(wrapper, AsnEncodingRules.DER).ReadSequence();
-            while (extensions.HasData)
+            // The extensions are read with AsnReader: its errors, and a CRL number past 64 bits,
+            // are this reader's FormatException like every other malformation (found by
+            // ./jpki fuzz crl: AsnContentException and OverflowException escaped the reader).
+            try
             {
-                var extension = extensions.ReadSequence();
-                var oid = extension.ReadObjectIdentifier();
-                var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
-                var value = extension.ReadOctetString();
-                switch (oid)
+                var extensions = new AsnReader(wrapper, AsnEncodingRules.DER).ReadSequence();
+                while (extensions.HasData)
                 {
-                    case CrlExtensions.CrlNumber:
-                        number = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
-                        break;
-                    case CrlExtensions.DeltaCrlIndicator:
-                        deltaBase = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
-                        break;
-                    case CrlExtensions.IssuingDistributionPoint:
-                        idp = value;
-                        idpCritical = critical;
-                        break;
-                    case CrlExtensions.FreshestCrl:
-                        var dp = new AsnReader(value, AsnEncodingRules.DER).ReadSequence().ReadSequence()
-                            .ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0));
-                        freshest = dp.ReadCharacterString(UniversalTagNumber.IA5String, new Asn1Tag(TagClass.ContextSpecific, 6));
-                        break;
-                    default:
-                        break;
+                    var extension = extensions.ReadSequence();
+                    var oid = extension.ReadObjectIdentifier();
+                    var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
+                    var value = extension.ReadOctetString();
+                    switch (oid)
+                    {
+                        case CrlExtensions.CrlNumber:
+                            number = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
+                            break;
+                        case CrlExtensions.DeltaCrlIndicator:
+                            deltaBase = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
+                            break;
+                        case CrlExtensions.IssuingDistributionPoint:
+                            idp = value;
+                            idpCritical = critical;
+                            break;
+                        case CrlExtensions.FreshestCrl:
+                            var dp = new AsnReader(value, AsnEncodingRules.DER).ReadSequence().ReadSequence()
+                                .ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0));
+                            freshest = dp.ReadCharacterString(UniversalTagNumber.IA5String, new Asn1Tag(TagClass.ContextSpecific, 6));
+                            break;
+                        default:
+                            break;
+                    }
                 }
+            }
+            catch (AsnContentException e)
+            {
+                throw new FormatException("malformed CRL extensions: " + e.Message, e);
+            }
+            catch (OverflowException e)
+            {
+                throw new FormatException("a CRL number or delta base past 64 bits", e);
             }
         }
 

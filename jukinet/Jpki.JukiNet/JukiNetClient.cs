@@ -57,6 +57,7 @@ public sealed class JukiNetClient
         }
 
         ExpectOk(operation, answer);
+        RequireUtf8(operation, answer.Body);
         ResidentRecord? record;
         try
         {
@@ -104,9 +105,28 @@ public sealed class JukiNetClient
             string.Create(CultureInfo.InvariantCulture, $"api/v1/changes?after={after}&limit={limit}"),
             cancellationToken);
         ExpectOk(operation, answer);
+        var page = ReadChangePage(answer.Body, operation);
+        if (page.Malformed.Count > 0)
+        {
+            logger.LogWarning("Juki-Net {Operation}: {Count} malformed event(s) in the batch", operation, page.Malformed.Count);
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// Reads a change-feed answer body (<c>{ changes: [...], last: n }</c>): the events that are
+    /// valid, and the entries that are not in <see cref="ChangePage.Malformed"/>. Apart from the
+    /// HTTP call so that the fuzz harness (tests/Jpki.Fuzz) drives the same code the client runs.
+    /// </summary>
+    /// <exception cref="JukiNetProtocolException">The envelope is broken (not JSON, not that object).</exception>
+    public static ChangePage ReadChangePage(byte[] body, string operation)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        RequireUtf8(operation, body);
         try
         {
-            using var document = JsonDocument.Parse(answer.Body);
+            using var document = JsonDocument.Parse(body);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("changes", out var changes) || changes.ValueKind != JsonValueKind.Array
@@ -131,16 +151,25 @@ public sealed class JukiNetClient
                 }
             }
 
-            if (malformed.Count > 0)
-            {
-                logger.LogWarning("Juki-Net {Operation}: {Count} malformed event(s) in the batch", operation, malformed.Count);
-            }
-
             return new ChangePage(events, malformed, last);
         }
         catch (JsonException e)
         {
             throw new JukiNetProtocolException($"Juki-Net {operation}: the answer is not JSON ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// JSON is UTF-8 (RFC 8259 §8.1). JsonDocument checks string contents only when they are read,
+    /// and then throws InvalidOperationException, not JsonException (found by ./jpki fuzz
+    /// jukinet-changes: a feed entry with an invalid byte in a string escaped the client as an
+    /// untyped error); the whole answer is checked first instead, a broken envelope.
+    /// </summary>
+    private static void RequireUtf8(string operation, byte[] body)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            throw new JukiNetProtocolException($"Juki-Net {operation}: the answer is not UTF-8");
         }
     }
 

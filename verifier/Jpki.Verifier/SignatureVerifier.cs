@@ -125,7 +125,31 @@ public static class SignatureVerifier
             [.. certificate.GetEncoded()]);
     }
 
+    /// <summary>
+    /// BouncyCastle parses a SignedData's certificates, attributes and digests lazily, when they are
+    /// first asked for: a malformation deep inside surfaces there, as any of its parse exceptions,
+    /// not in the constructor (found by ./jpki fuzz verifier-cms: 16 kinds escaped VerifyAsync).
+    /// Each is a malformed signature, reported as such, never thrown.
+    /// </summary>
     private static (CheckOutcome Outcome, X509Certificate? Signer, DateTimeOffset? ClaimedTime) CheckSignature(byte[] content, byte[] signature)
+    {
+        try
+        {
+            return CheckSignatureCore(content, signature);
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "not a well-formed CMS SignedData: " + e.Message), null, null);
+        }
+    }
+
+    /// <summary>What BouncyCastle throws on a malformed encoding (Asn1Exception is an IOException; DecoderFallbackException an ArgumentException).</summary>
+    private static bool IsParseFailure(Exception e) =>
+        e is CmsException or IOException or ArgumentException or InvalidCastException or InvalidOperationException or FormatException
+            or Org.BouncyCastle.Security.Certificates.CertificateException or Org.BouncyCastle.Security.Certificates.CrlException
+            or SecurityUtilityException or InvalidKeyException or OverflowException;
+
+    private static (CheckOutcome Outcome, X509Certificate? Signer, DateTimeOffset? ClaimedTime) CheckSignatureCore(byte[] content, byte[] signature)
     {
         CmsSignedData cms;
         SignerInformation signerInfo;
@@ -232,7 +256,7 @@ public static class SignatureVerifier
                 continue;
             }
 
-            if (signer.IsSignatureValid(root.GetPublicKey()))
+            if (SignedBy(signer, root))
             {
                 return (CheckOutcome.Pass(CheckKind.Chain, $"issued by the configured root '{root.SubjectDN}' (key id {(subjectKeyId is null ? "-" : Convert.ToHexString(subjectKeyId))})"), root);
             }
@@ -240,6 +264,19 @@ public static class SignatureVerifier
 
         var detail = authorityKeyId is null ? "" : $" (authority key id {Convert.ToHexString(authorityKeyId)})";
         return (CheckOutcome.Fail(CheckKind.Chain, FailureReason.WrongIssuer, $"a configured root is named '{signer.IssuerDN}' but none of its keys signed this certificate{detail}"), null);
+    }
+
+    /// <summary>Whether <paramref name="root"/>'s key signed <paramref name="signer"/>; a certificate BouncyCastle cannot check (its two signature algorithms differ, a malformed key) is not signed by it.</summary>
+    private static bool SignedBy(X509Certificate signer, X509Certificate root)
+    {
+        try
+        {
+            return signer.IsSignatureValid(root.GetPublicKey());
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return false;
+        }
     }
 
     private static CheckOutcome CheckValidity(X509Certificate signer, X509Certificate? root, DateTimeOffset at)
@@ -306,23 +343,32 @@ public static class SignatureVerifier
         {
             policies = CertificatePolicies.GetInstance(Asn1Object.FromByteArray(value.GetOctets()));
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        catch (Exception e) when (IsParseFailure(e))
         {
             return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
         }
 
-        foreach (var policy in policies.GetPolicyInformation())
+        // The sequence's elements are parsed lazily, as they are enumerated (found by ./jpki fuzz
+        // verifier-cms: a malformed policy qualifier escaped as ArgumentException).
+        try
         {
-            if (accepted.Contains(policy.PolicyIdentifier.Id))
+            foreach (var policy in policies.GetPolicyInformation())
             {
-                var cps = policy.PolicyQualifiers?.OfType<Asn1Encodable>().Select(PolicyQualifierInfo.GetInstance)
-                    .FirstOrDefault(q => q.PolicyQualifierId.Equals(PolicyQualifierID.IdQtCps))?.Qualifier.ToString();
-                return CheckOutcome.Pass(CheckKind.Policy, $"policy {policy.PolicyIdentifier.Id}{(critical ? " (critical)" : "")}{(cps is null ? "" : ", CPS " + cps)}");
+                if (accepted.Contains(policy.PolicyIdentifier.Id))
+                {
+                    var cps = policy.PolicyQualifiers?.OfType<Asn1Encodable>().Select(PolicyQualifierInfo.GetInstance)
+                        .FirstOrDefault(q => q.PolicyQualifierId.Equals(PolicyQualifierID.IdQtCps))?.Qualifier.ToString();
+                    return CheckOutcome.Pass(CheckKind.Policy, $"policy {policy.PolicyIdentifier.Id}{(critical ? " (critical)" : "")}{(cps is null ? "" : ", CPS " + cps)}");
+                }
             }
-        }
 
-        var found = string.Join(", ", policies.GetPolicyInformation().Select(p => p.PolicyIdentifier.Id));
-        return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
+            var found = string.Join(", ", policies.GetPolicyInformation().Select(p => p.PolicyIdentifier.Id));
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, $"policies {found} — none accepted ({string.Join(", ", accepted)})");
+        }
+        catch (Exception e) when (IsParseFailure(e))
+        {
+            return CheckOutcome.Fail(CheckKind.Policy, FailureReason.PolicyNotAccepted, "certificatePolicies cannot be read: " + e.Message);
+        }
     }
 
     /// <summary>The four facts from the subjectAltName otherNames (docs/jpki-profile.md §4), or null if they are not all there.</summary>
@@ -351,7 +397,8 @@ public static class SignatureVerifier
                 found[oid] = DerUtf8String.GetInstance(tagged.GetExplicitBaseObject()).GetString();
             }
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException)
+        // IndexOutOfRangeException: an otherName of fewer than two elements (found by ./jpki fuzz verifier-cms).
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException or InvalidOperationException or IndexOutOfRangeException)
         {
             return null;
         }

@@ -25,14 +25,23 @@ public static class ClientCertificateStore
             throw new ClientCertificateException("certificatePem must be one X.509 certificate (PEM or base64 DER), at most 64 KiB");
         }
 
+        X509Certificate2? certificate = null;
         try
         {
-            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+            certificate = text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
                 ? X509Certificate2.CreateFromPem(text)
                 : X509CertificateLoader.LoadCertificate(Convert.FromBase64String(text.Trim()));
+            // OpenSSL decodes some fields only when asked: read what Register stores now, so that
+            // a certificate with an unreadable validity is refused here and not a 500 later
+            // (found by ./jpki fuzz client-certificate: NotAfter threw CryptographicException).
+            _ = certificate.Subject;
+            _ = certificate.NotBefore;
+            _ = certificate.NotAfter;
+            return certificate;
         }
         catch (Exception e) when (e is CryptographicException or FormatException or ArgumentException)
         {
+            certificate?.Dispose();
             throw new ClientCertificateException("certificatePem is not an X.509 certificate: " + e.Message);
         }
     }

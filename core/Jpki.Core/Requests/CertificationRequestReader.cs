@@ -92,7 +92,17 @@ public static class CertificationRequestReader
         }
 
         var info = request.GetCertificationRequestInfo().GetDerEncoded();
-        var signature = request.GetSignatureOctets();
+        byte[] signature;
+        try
+        {
+            signature = request.GetSignatureOctets();
+        }
+        catch (IOException e)
+        {
+            // Found by ./jpki fuzz pkcs10: a signature BIT STRING with unused bits escaped as IOException.
+            throw new CsrRejectedException(CsrProblem.Malformed, $"the signature is not a whole number of octets: {e.Message}");
+        }
+
         RSA rsa;
         try
         {
