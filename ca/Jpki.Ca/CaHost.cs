@@ -132,6 +132,8 @@ public static class CaHost
         // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        // Signature intents a killed CA left open are closed as abandoned once audit.abandonedIntentSeconds old.
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AbandonedIntents.RunAsync));
         // The HSM watch re-initialises a module that lost its token and audits the outage; when the
         // module cannot be re-initialised in process, the CA exits for its supervisor to restart it.
         services.AddSingleton<IHostedService>(provider =>
