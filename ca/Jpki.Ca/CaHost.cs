@@ -46,7 +46,7 @@ public static class CaHost
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
         });
-        app.UseProblemAnswers(ServerErrorDetail);
+        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace);
         app.UseRefusalLog("ca");
         app.UseAccessDeniedAudit();
         app.UseAuthentication();
@@ -103,7 +103,10 @@ public static class CaHost
             var ca = provider.GetRequiredService<CaServices>();
             var residents = new Jpki.Core.Registration.ResidentSource((code, cancel) => ca.JukiNet.LookupAsync(code, cancel), ca.ResidentKey, CaServices.ResidentHmacKeyId);
             return new Jpki.Core.Registration.IssuanceService(
-                ca.Database, ca.Audit, ca.Revoker, ca.Clock, ca.Settings, ca.IssuerKeys, residents, new IssuanceAnswerBodies(), options.Time, provider.GetRequiredService<ILogger<Jpki.Core.Registration.IssuanceService>>());
+                ca.Database, ca.Audit, ca.Revoker, ca.Clock, ca.Settings, ca.IssuerKeys, residents, new IssuanceAnswerBodies(),
+                // A clock stepped back must not issue a notBefore before one already issued (decision 0253).
+                Jpki.Core.Clock.ForwardOnlyTime.FromStore(options.Time, ca.Database),
+                provider.GetRequiredService<ILogger<Jpki.Core.Registration.IssuanceService>>());
         });
         services.AddSingleton<CertificateIssuance>();
         services.AddSingleton(provider => new LoginThrottle(options.Time));

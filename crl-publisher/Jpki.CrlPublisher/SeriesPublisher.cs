@@ -173,6 +173,14 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             thisUpdate = Der.TruncateToSeconds(key.NotBefore <= now ? key.NotBefore : now);
         }
 
+        // A clock stepped back (an NTP step after it ran fast) must not make a CRL look older than
+        // the one it replaces: thisUpdate never goes back within a series. The backdate (300 s by
+        // default) keeps the clamped value in the past for any step shorter than it.
+        if (previous is not null && thisUpdate < Instant.FromMicros(previous.ThisUpdateUs))
+        {
+            thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
+        }
+
         var nextUpdate = thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())

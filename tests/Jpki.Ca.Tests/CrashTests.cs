@@ -44,6 +44,10 @@ public sealed class CrashTests : IAsyncLifetime
     {
         Directory.CreateDirectory(Path.Combine(root, "tokens"));
         Directory.CreateDirectory(Home);
+        // The home (store, audit files) on a file system of its own, small enough for the disk-full
+        // test to fill; the token stays outside it: the HSM is not what these tests are about.
+        var mount = ExternalProcess.Run("mount", "-t", "tmpfs", "-o", "size=192m,mode=0700", "tmpfs", Home);
+        Assert.True(mount.ExitCode == 0, "mount tmpfs (the tests run as root): " + mount.Output);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
         simulator = SimulatorApp.Build(new SimulatorSettings { DatabasePath = Path.Combine(root, "sim.db"), Urls = "http://127.0.0.1:0", Residents = 1200, Seed = 1 });
@@ -72,6 +76,7 @@ public sealed class CrashTests : IAsyncLifetime
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        ExternalProcess.Run("umount", Home);
         Directory.Delete(root, recursive: true);
     }
 
@@ -295,6 +300,108 @@ public sealed class CrashTests : IAsyncLifetime
             $"{plan.Points} kills under 8 concurrent clients: {answers201} certificates answered 201, all stored as answered, no serial twice; "
             + $"{broken} requests cut by the kill, other answers {(refused.Count == 0 ? "none" : string.Join(", ", refused.Select(r => $"{r.Key}×{r.Value}")))}; "
             + $"{openAfterKills} intents left open by the kills, {abandoned} closed as abandoned; audit signatures OK, chain verified");
+    }
+
+    /// <summary>
+    /// The store's disk fills up (the home's file system, a tmpfs) while the CA issues and applies
+    /// Juki-Net events: issuance answers a typed 503 <c>storage-full</c> (never a 500), the store
+    /// stays intact (integrity_check), and once space is freed — without a restart — the events
+    /// posted meanwhile are applied once each, issuance answers 201 again, and every signature
+    /// intended while the disk was full is accounted for.
+    /// </summary>
+    [Fact]
+    public async Task Disk_full_under_issuance_and_feed_apply_answers_storage_full_keeps_the_store_intact_and_recovers_once_space_is_freed()
+    {
+        await using var ca = await ChildCa.StartAsync(this);
+        var residents = new List<(string Code, string Serial)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var code = await AddResidentAsync(i);
+            residents.Add((code, (await ca.IssueAsync(code, "signing")).Serial));
+        }
+
+        var eventsBefore = CountRows("SELECT COUNT(*) FROM jukinet_events");
+        var filler = Path.Combine(Home, "filler");
+        var filled = Fill(filler);
+        var answers = new List<(int Status, string Body)>();
+        try
+        {
+            // Juki-Net reports three deaths while the disk is full: the feed cannot record them yet.
+            foreach (var (code, _) in residents)
+            {
+                await SimulatorAsync(HttpMethod.Post, "api/v1/changes", new { residentCode = code, type = "death", effectiveDate = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) });
+            }
+
+            for (var i = 0; i < 6; i++)
+            {
+                answers.Add(await ca.TryIssueAsync(await AddResidentAsync(10 + i), "authentication"));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.True(IntegrityCheck() == "ok", "integrity_check on the full disk: " + IntegrityCheck());
+        }
+        finally
+        {
+            File.Delete(filler);
+        }
+
+        Assert.All(answers, a => Assert.True(a.Status is 201 or 503, $"{a.Status}: {a.Body}"));
+        var refusals = answers.Where(a => a.Status == 503).ToList();
+        Assert.True(refusals.Count > 0, $"the disk was full ({filled / 1024} KiB filler) and every issuance succeeded: the test proves nothing");
+        Assert.All(refusals, a => Assert.EndsWith("storage-full", JsonDocument.Parse(a.Body).RootElement.GetProperty("type").GetString(), StringComparison.Ordinal));
+
+        // Space is back: the same process applies the events and issues again.
+        await WaitForAsync(
+            () => Task.FromResult(residents.All(r => CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{r.Serial}' AND status = 'revoked'") == 1)),
+            () => $"the deaths were not applied after space came back; CA log:\n{string.Join('\n', ca.Log.TakeLast(20))}");
+        var after = await ca.TryIssueAsync(await AddResidentAsync(20), "authentication");
+        Assert.True(after.Status == 201, after.Body);
+        await WaitForAsync(() => Task.FromResult(CountRows("SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL") == 0), () => "intents still open");
+        await ca.KillAsync();
+
+        Assert.Equal("ok", IntegrityCheck());
+        Assert.Equal(CountRows("SELECT COUNT(*) FROM jukinet_events"), CountRows("SELECT COUNT(DISTINCT sequence) FROM jukinet_events"));
+        Assert.True(CountRows("SELECT COUNT(*) FROM jukinet_events") >= eventsBefore + 3);
+        Assert.Equal(3, CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoked' AND subject IN ({string.Join(", ", residents.Select(r => $"'{r.Serial}'"))})"));
+        var signatures = RunTool("audit", "signatures", "--grace-seconds", "0");
+        Assert.True(signatures.ExitCode == 0, signatures.Output);
+        var verify = RunTool("audit", "verify");
+        Assert.True(verify.ExitCode == 0, verify.Output);
+        AccessMatrix.Report($"fault disk-full: {refusals.Count} of {answers.Count} issuances refused with 503 storage-full on a full store disk, 3 Juki-Net deaths applied once after space came back, integrity_check ok, audit signatures OK");
+    }
+
+    /// <summary>Writes <paramref name="path"/> until the file system refuses (ENOSPC); the bytes written.</summary>
+    private static long Fill(string path)
+    {
+        var chunk = new byte[1024 * 1024];
+        long written = 0;
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+        try
+        {
+            for (var i = 0; i < 1024; i++)
+            {
+                file.Write(chunk);
+                written += chunk.Length;
+            }
+        }
+        catch (IOException)
+        {
+            // Full to the last megabyte; the last few kilobytes too, so nothing is left for the store.
+            var small = new byte[4096];
+            try
+            {
+                for (var i = 0; i < 256; i++)
+                {
+                    file.Write(small);
+                    written += small.Length;
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return written;
     }
 
     private static byte[] PemDer(string pem) =>
