@@ -313,6 +313,12 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 }
             }
         }
+        catch (FileNotFoundException) when (!File.Exists(temporary))
+        {
+            // A publication of a higher number removed this build's file (RemoveLeftovers): this
+            // number can no longer be published, exactly as if the commit had found it superseded.
+            throw new CrlSupersededException($"{series}: a newer publication removed the file of number {number} while it was checked");
+        }
         finally
         {
             File.Delete(temporary);
