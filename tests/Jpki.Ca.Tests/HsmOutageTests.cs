@@ -260,8 +260,11 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         Assert.True(change.ExitCode == 0, change.ToString());
 
         // Lost and back: each service re-initialises its module and logs in again, with the old PIN.
+        // The responder notices only when it must sign: a nonce request while the token is away.
         Directory.Move(TokenDir, TokenDir + ".away");
         await UntilAsync(() => HealthAsync(caProcess!.Address), h => h.Code == 503);
+        await UntilAsync(() => OcspStatusAsync(issuer, cachedSerial, nonce: RandomNumberGenerator.GetBytes(16)), s => s == OcspRespStatus.TryLater);
+        await UntilAsync(() => HealthAsync(ocspProcess!.Address), h => h.Code == 503);
         Directory.Move(TokenDir + ".away", TokenDir);
         var caRefused = await UntilAsync(() => HealthAsync(caProcess!.Address), h => ModuleState(h) == "pin-refused");
         var ocspRefused = await UntilAsync(() => HealthAsync(ocspProcess!.Address), h => ModuleState(h) == "pin-refused");
