@@ -46,7 +46,7 @@ public static class CaHost
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
         });
-        app.UseProblemAnswers(ServerErrorDetail);
+        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace);
         app.UseRefusalLog("ca");
         app.UseAccessDeniedAudit();
         app.UseAuthentication();
@@ -103,7 +103,10 @@ public static class CaHost
             var ca = provider.GetRequiredService<CaServices>();
             var residents = new Jpki.Core.Registration.ResidentSource((code, cancel) => ca.JukiNet.LookupAsync(code, cancel), ca.ResidentKey, CaServices.ResidentHmacKeyId);
             return new Jpki.Core.Registration.IssuanceService(
-                ca.Database, ca.Audit, ca.Revoker, ca.Clock, ca.Settings, ca.IssuerKeys, residents, new IssuanceAnswerBodies(), options.Time, provider.GetRequiredService<ILogger<Jpki.Core.Registration.IssuanceService>>());
+                ca.Database, ca.Audit, ca.Revoker, ca.Clock, ca.Settings, ca.IssuerKeys, residents, new IssuanceAnswerBodies(),
+                // A clock stepped back must not issue a notBefore before one already issued (decision 0253).
+                Jpki.Core.Clock.ForwardOnlyTime.FromStore(options.Time, ca.Database),
+                provider.GetRequiredService<ILogger<Jpki.Core.Registration.IssuanceService>>());
         });
         services.AddSingleton<CertificateIssuance>();
         services.AddSingleton(provider => new LoginThrottle(options.Time));
@@ -134,6 +137,8 @@ public static class CaHost
         // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        // Signature intents a killed CA left open are closed as abandoned once audit.abandonedIntentSeconds old.
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AbandonedIntents.RunAsync));
         // The HSM watch re-initialises a module that lost its token and audits the outage; when the
         // module cannot be re-initialised in process, the CA exits for its supervisor to restart it.
         services.AddSingleton<IHostedService>(provider =>

@@ -4,6 +4,7 @@ using Jpki.Core.Configuration;
 using Jpki.Core.Issuance;
 using Jpki.Core.Issuers;
 using Jpki.Core.Revocation;
+using Jpki.Core.Signatures;
 using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
@@ -54,6 +55,9 @@ public sealed class CaServices : IDisposable
 
     /// <summary>Every revocation of the CA goes through this one (rule table, status change, audit).</summary>
     public CertificateRevoker Revoker { get; private set; } = null!;
+
+    /// <summary>Closes signature intents a killed process left open (docs/decisions/0250).</summary>
+    public AbandonedIntents AbandonedIntents { get; private set; } = null!;
 
     public JukiNetFeedApplier FeedApplier { get; private set; } = null!;
 
@@ -110,6 +114,7 @@ public sealed class CaServices : IDisposable
         HsmWatch = new Jpki.Core.HsmFaults.HsmOutageWatch(module, Database, Audit, "system/ca", loggers.CreateLogger<Jpki.Core.HsmFaults.HsmOutageWatch>());
         Clock = new ClockGuard(Options.ClockSource ?? new SystemClockSyncSource(Settings.Clock, Options.Time), Settings.Clock, Database, Audit, "system/ca", loggers.CreateLogger<ClockGuard>());
         Revoker = new CertificateRevoker(Audit);
+        AbandonedIntents = new AbandonedIntents(Database, Audit, TimeSpan.FromSeconds(Settings.Audit.AbandonedIntentSeconds), "system/ca", loggers.CreateLogger<AbandonedIntents>());
         FeedApplier = new JukiNetFeedApplier(Revoker, Audit, ResidentKey, ResidentHmacKeyId);
 
         IssuerKeys = Own(new IssuingKeys(Database, IssuancePool));

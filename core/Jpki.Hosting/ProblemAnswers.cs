@@ -55,18 +55,43 @@ public static class ProblemAnswers
     /// would otherwise put routing first, outside them). The handler writes the problem itself rather
     /// than re-executing the pipeline: an error in routing would otherwise fail again and leave an empty 500.
     /// </summary>
-    public static WebApplication UseProblemAnswers(this WebApplication app, string serverErrorDetail)
+    /// <param name="outOfSpace">
+    /// Recognises a failure for lack of disk space (the service's store or files): answered 503
+    /// <c>storage-full</c> with Retry-After, not 500, since it goes away once space is freed.
+    /// </param>
+    public static WebApplication UseProblemAnswers(this WebApplication app, string serverErrorDetail, Func<Exception, bool>? outOfSpace = null)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => WriteUnhandledAsync(context, serverErrorDetail) });
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => WriteUnhandledAsync(context, serverErrorDetail, outOfSpace) });
         app.UseStatusCodePages();
         app.UseRouting();
         return app;
     }
 
-    private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail)
+    /// <summary>The type of the 503 answered when a write failed for lack of disk space.</summary>
+    public const string StorageFullType = TypePrefix + "storage-full";
+
+    private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail, Func<Exception, bool>? outOfSpace)
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is not null && outOfSpace?.Invoke(error) == true)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "30";
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status503ServiceUnavailable,
+                    Type = StorageFullType,
+                    Title = "storage full",
+                    Detail = "the disk of the store is full: what this request was writing was rolled back; retry once space is freed",
+                },
+            });
+            return;
+        }
+
         var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
         context.Response.StatusCode = status;
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext

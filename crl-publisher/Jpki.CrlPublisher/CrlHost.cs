@@ -114,7 +114,7 @@ public static partial class CrlHost
             }
         });
 
-        app.UseProblemAnswers(ServerErrorDetail);
+        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace);
         app.MapGet("/healthz", Health);
         app.MapReadiness(CrlReadiness.CheckAsync);
         app.MapServiceMetrics();

@@ -200,6 +200,12 @@ public static class CrlStore
             new { series.IssuerKeyId, Scope = series.StoreName, Kind = kind, ScheduledOnly = scheduledOnly ? 1 : 0 },
             tx);
 
+    /// <summary>The archived numbers of the series strictly between <paramref name="after"/> and <paramref name="before"/>.</summary>
+    public static IReadOnlyList<long> NumbersBetween(DbConnection db, CrlSeries series, long after, long before) =>
+        db.Query<long>(
+            "SELECT number FROM crls WHERE issuer_key_id = @IssuerKeyId AND scope = @Scope AND number > @after AND number < @before",
+            new { series.IssuerKeyId, Scope = series.StoreName, after, before }).AsList();
+
     /// <summary>The newest archived CRL of each (series, kind).</summary>
     public static IReadOnlyList<CrlArchiveRow> LatestOfEverySeries(DbConnection db) =>
         db.Query<CrlArchiveRow>(

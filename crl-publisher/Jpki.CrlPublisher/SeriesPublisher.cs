@@ -29,6 +29,9 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
 {
     public const string Actor = "system/crl-publisher";
 
+    private static readonly bool[] CompleteAndDelta = [false, true];
+    private static readonly bool[] CompleteOnly = [false];
+
     /// <summary>A publisher for a fixed set of issuer keys.</summary>
     public SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
         : this(database, audit, () => issuerKeys, options)
@@ -170,6 +173,14 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             thisUpdate = Der.TruncateToSeconds(key.NotBefore <= now ? key.NotBefore : now);
         }
 
+        // A clock stepped back (an NTP step after it ran fast) must not make a CRL look older than
+        // the one it replaces: thisUpdate never goes back within a series. The backdate (300 s by
+        // default) keeps the clamped value in the past for any step shorter than it.
+        if (previous is not null && thisUpdate < Instant.FromMicros(previous.ThisUpdateUs))
+        {
+            thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
+        }
+
         var nextUpdate = thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())
@@ -290,6 +301,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
                 committing = true;
                 tx.Commit();
+                RemoveLeftovers(series, number, previous?.Number ?? 0);
                 return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
             }
             finally
@@ -300,6 +312,12 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                     File.Delete(archivePath);
                 }
             }
+        }
+        catch (FileNotFoundException) when (!File.Exists(temporary))
+        {
+            // A publication of a higher number removed this build's file (RemoveLeftovers): this
+            // number can no longer be published, exactly as if the commit had found it superseded.
+            throw new CrlSupersededException($"{series}: a newer publication removed the file of number {number} while it was checked");
         }
         finally
         {
@@ -329,6 +347,66 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         tx.Commit();
         return true;
     }
+
+    /// <summary>
+    /// Removes what builds of <paramref name="series"/> that can no longer publish left behind: a
+    /// process killed while it built (SIGKILL, a power cut) runs no finally block. Temporary files
+    /// numbered below <paramref name="published"/> (their commit would be refused as superseded), and
+    /// archive copies numbered between the previous publication and this one without an archive row
+    /// (killed between the archive copy and the commit). Best effort: a file already gone, or an I/O
+    /// error, leaves the rest for the next publication (docs/decisions/0251-crl-leftovers-of-killed-builds.md).
+    /// </summary>
+    private void RemoveLeftovers(CrlSeries series, long published, long previous)
+    {
+        try
+        {
+            var directory = Path.GetDirectoryName(PathOf(series, delta: false))!;
+            foreach (var name in (series.HasDeltas ? CompleteAndDelta : CompleteOnly).Select(d => Path.GetFileName(series.FileName(d))))
+            {
+                DeleteNumberedBelow(directory, $".{name}.", ".tmp", published);
+            }
+
+            var archive = Path.GetDirectoryName(ArchivePathOf(series, published))!;
+            DeleteNumberedBelow(archive, ".", ".crl.tmp", published);
+            IReadOnlyList<long> recorded;
+            using (var db = database.OpenConnection())
+            {
+                recorded = CrlStore.NumbersBetween(db, series, previous, published);
+            }
+
+            foreach (var file in System.IO.Directory.EnumerateFiles(archive, "*.crl"))
+            {
+                if (NumberOf(Path.GetFileName(file), "", ".crl") is { } number && number > previous && number < published && !recorded.Contains(number))
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static void DeleteNumberedBelow(string directory, string prefix, string suffix, long published)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(directory, prefix + "*" + suffix))
+        {
+            if (NumberOf(Path.GetFileName(file), prefix, suffix) is { } number && number < published)
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    /// <summary>The number in <c>{prefix}{number}{suffix}</c>; null for any other name.</summary>
+    private static long? NumberOf(string name, string prefix, string suffix) =>
+        name.Length > prefix.Length + suffix.Length && name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
+        && long.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            ? number
+            : null;
 
     /// <summary>
     /// Copies the checked temporary file to the archive with the published file's discipline:

@@ -136,14 +136,26 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
             // responder still serves its signed answers, so it stays in (docs/decisions/0501).
             caUnready = await UntilAsync(() => ReadyAsync(caProcess.Address), h => h.Code == 503);
             ocspReady = await ReadyAsync(ocspProcess.Address);
+            // OCSP at full speed for 6 s: four loopback clients asking for the cached answer back to
+            // back (every one must be served), and one asking with a nonce (needs a new signature).
             var outage = Stopwatch.StartNew();
+            var notServed = 0;
+            var cachedLoad = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                while (outage.Elapsed < TimeSpan.FromSeconds(6))
+                {
+                    if (await OcspStatusAsync(issuer, cachedSerial) == OcspRespStatus.Successful)
+                    {
+                        Interlocked.Increment(ref servedFromCache);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref notServed);
+                    }
+                }
+            })).ToArray();
             while (outage.Elapsed < TimeSpan.FromSeconds(6))
             {
-                if (await OcspStatusAsync(issuer, cachedSerial) == OcspRespStatus.Successful)
-                {
-                    servedFromCache++;
-                }
-
                 if (await OcspStatusAsync(issuer, cachedSerial, nonce: RandomNumberGenerator.GetBytes(16)) == OcspRespStatus.TryLater)
                 {
                     tryLater++;
@@ -152,6 +164,9 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
                 await Task.Delay(200);
             }
 
+            await Task.WhenAll(cachedLoad);
+            Assert.True(notServed == 0, $"{notServed} of {servedFromCache + notServed} requests for the cached answer were not served while the token was away");
+            AccessMatrix.Report($"fault hsm token-away: OCSP served {servedFromCache} cached answers in {outage.Elapsed.TotalSeconds:0.0} s ({servedFromCache / outage.Elapsed.TotalSeconds:0} answers/s, 4 loopback clients), 0 failures, {tryLater} tryLater for nonce requests");
             ocspDegraded = await UntilAsync(() => HealthAsync(ocspProcess.Address), h => h.Code == 503);
             Assert.True(answers.Any(a => a.Status == 503), "no issuance was refused while the token was away");
         }
@@ -218,6 +233,67 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
             Assert.Equal(last, CountRows($"SELECT MAX(seq) FROM audit_log WHERE actor = '{actor}' AND action = 'hsm.recovered'"));
         }
     }
+
+    /// <summary>
+    /// The token's user PIN is changed (pkcs11-tool, as an officer would) while both services run
+    /// under load, and the token is then lost and back, so each must log in again: the old PIN is
+    /// refused. Both report <c>pin-refused</c>; the CA answers the typed 503, OCSP serves its
+    /// cached answers; once the new PIN is written into the PIN file both recover without a restart.
+    /// </summary>
+    [Fact]
+    public async Task Wrong_pin_after_a_pin_change_degrades_both_services_until_the_pin_file_is_fixed_without_a_restart()
+    {
+        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
+        var cached = await IssueAsync(operatorToken);
+        Assert.Equal(201, cached.Status);
+        var cachedSerial = new BigInteger(cached.Body.GetProperty("serial").GetString()!, 16);
+        Assert.Equal(OcspRespStatus.Successful, await OcspStatusAsync(issuer, cachedSerial));
+
+        var pinFile = Path.Combine(Home, "secrets", "hsm-user.pin");
+        var oldPin = File.ReadAllText(pinFile).Trim();
+        var newPin = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var change = ExternalProcess.RunWith(
+            "pkcs11-tool",
+            ["--module", ca.ModulePath, "--token-label", tokenLabel, "--login", "--pin", oldPin, "--change-pin", "--new-pin", newPin],
+            new Dictionary<string, string> { ["SOFTHSM2_CONF"] = Path.Combine(root, "softhsm2.conf") });
+        Assert.True(change.ExitCode == 0, change.ToString());
+
+        // Lost and back: each service re-initialises its module and logs in again, with the old PIN.
+        // The responder notices only when it must sign: a nonce request while the token is away.
+        Directory.Move(TokenDir, TokenDir + ".away");
+        await UntilAsync(() => HealthAsync(caProcess!.Address), h => h.Code == 503);
+        await UntilAsync(() => OcspStatusAsync(issuer, cachedSerial, nonce: RandomNumberGenerator.GetBytes(16)), s => s == OcspRespStatus.TryLater);
+        await UntilAsync(() => HealthAsync(ocspProcess!.Address), h => h.Code == 503);
+        Directory.Move(TokenDir + ".away", TokenDir);
+        var caRefused = await UntilAsync(() => HealthAsync(caProcess!.Address), h => ModuleState(h) == "pin-refused");
+        var ocspRefused = await UntilAsync(() => HealthAsync(ocspProcess!.Address), h => ModuleState(h) == "pin-refused");
+        Assert.Equal(503, caRefused.Code);
+        var refused = await IssueAsync(operatorToken);
+        Assert.Equal(503, refused.Status);
+        Assert.EndsWith("hsm-unavailable", refused.Body.GetProperty("type").GetString(), StringComparison.Ordinal);
+        var served = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            served += await OcspStatusAsync(issuer, cachedSerial) == OcspRespStatus.Successful ? 1 : 0;
+        }
+
+        Assert.Equal(20, served);
+        Assert.Equal(OcspRespStatus.TryLater, await OcspStatusAsync(issuer, cachedSerial, nonce: RandomNumberGenerator.GetBytes(16)));
+
+        // The operator writes the new PIN: both come back by themselves.
+        File.WriteAllText(pinFile, newPin + "\n");
+        await UntilAsync(() => HealthAsync(caProcess!.Address), CaHsmOk);
+        await UntilAsync(() => HealthAsync(ocspProcess!.Address), h => h.Code == 200);
+        var after = await UntilAsync(() => IssueAsync(operatorToken), a => a.Status == 201);
+        Assert.Equal(OcspRespStatus.Successful, await OcspStatusAsync(issuer, new BigInteger(after.Body.GetProperty("serial").GetString()!, 16), nonce: RandomNumberGenerator.GetBytes(16)));
+        Assert.False(caProcess!.HasExited || ocspProcess!.HasExited);
+        Assert.Equal(0, CountRows("SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL"));
+        Assert.Equal("pin-refused", ocspRefused.Body.GetProperty("hsm").GetProperty("module").GetProperty("state").GetString());
+    }
+
+    private static string? ModuleState((int Code, JsonElement Body) health) =>
+        health.Body.TryGetProperty("hsm", out var hsm) && hsm.TryGetProperty("module", out var module) ? module.GetProperty("state").GetString() : null;
 
     private async Task<(int Status, string? ContentType, JsonElement Body)> IssueAsync(string operatorToken)
     {

@@ -28,11 +28,18 @@ public sealed record AuditSettings
     /// </summary>
     public string? Witness { get; init; }
 
+    /// <summary>
+    /// A signature intent still open this many seconds after it was written belongs to a process
+    /// that ended between the signature and the commit (a crash, a kill -9): the CA closes it as
+    /// discarded, reason 'abandoned'. 1–86400; far above a signature plus the writers' lock wait.
+    /// </summary>
+    public int AbandonedIntentSeconds { get; init; } = 120;
+
     internal void Validate(string path, Func<string, string> resolve)
     {
-        if (CheckpointEveryRecords < 1 || CheckpointIntervalSeconds < 1 || TailCheckpointSeconds is < 1 or > 3600 || CheckpointFile.Length == 0)
+        if (CheckpointEveryRecords < 1 || CheckpointIntervalSeconds < 1 || TailCheckpointSeconds is < 1 or > 3600 || AbandonedIntentSeconds is < 1 or > 86400 || CheckpointFile.Length == 0)
         {
-            throw new InvalidDataException($"{path}: audit settings out of range (checkpointEveryRecords ≥ 1, checkpointIntervalSeconds ≥ 1, tailCheckpointSeconds 1–3600, checkpointFile set)");
+            throw new InvalidDataException($"{path}: audit settings out of range (checkpointEveryRecords ≥ 1, checkpointIntervalSeconds ≥ 1, tailCheckpointSeconds 1–3600, abandonedIntentSeconds 1–86400, checkpointFile set)");
         }
 
         if (Witness is { Length: > 0 } witness && !IsWitnessTarget(resolve(witness)))

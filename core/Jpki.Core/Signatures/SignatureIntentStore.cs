@@ -60,6 +60,15 @@ public static class SignatureIntentStore
             new { serial, outcome, reason, completedUs }) == 1;
     }
 
+    /// <summary>Open intents written before <paramref name="beforeUs"/>, oldest first (at most <paramref name="limit"/>).</summary>
+    public static IReadOnlyList<SignatureIntent> OpenBefore(DbConnection db, long beforeUs, int limit) =>
+        db.Query<SignatureIntent>(
+            """
+            SELECT serial AS Serial, purpose AS Purpose, issuer_key_id AS IssuerKeyId, tbs_sha256 AS TbsSha256, not_after_us AS NotAfterUs, actor AS Actor
+            FROM signature_intents WHERE outcome IS NULL AND intended_us < @beforeUs ORDER BY intended_us LIMIT @limit
+            """,
+            new { beforeUs, limit }).AsList();
+
     public static SignatureIntentRow? Find(DbConnection db, string serial) =>
         db.QuerySingleOrDefault<SignatureIntentRow>($"SELECT {Columns} FROM signature_intents WHERE serial = @serial", new { serial });
 

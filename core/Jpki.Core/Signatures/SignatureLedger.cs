@@ -197,4 +197,10 @@ public static class DiscardReasons
 
     /// <summary>Another process made the certificate this one was signed for (a concurrent renewal, a second ceremony run).</summary>
     public const string SupersededConcurrently = "superseded-concurrently";
+
+    /// <summary>
+    /// Still open long after it was written: the process that signed ended (crash, kill -9, power
+    /// cut) before the certificate was stored, so it never answered with it (closed by <see cref="AbandonedIntents"/>).
+    /// </summary>
+    public const string Abandoned = "abandoned";
 }
