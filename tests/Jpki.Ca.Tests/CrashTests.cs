@@ -9,13 +9,6 @@ using Jpki.Core.Store;
 using Jpki.JukiNet;
 using Jpki.JukiNet.Simulator;
 using Microsoft.AspNetCore.Builder;
-using Org.BouncyCastle.Asn1.X509;
-using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Generators;
-using Org.BouncyCastle.Crypto.Operators;
-using Org.BouncyCastle.Math;
-using Org.BouncyCastle.Pkcs;
-using Org.BouncyCastle.Security;
 
 namespace Jpki.Ca.Tests;
 
@@ -38,8 +31,6 @@ public sealed class CrashTests : IAsyncLifetime
 
     private string TokenLabel { get; } = "CRASH-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
-    private static string ModulePath => Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
-
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Path.Combine(root, "tokens"));
@@ -49,7 +40,7 @@ public sealed class CrashTests : IAsyncLifetime
         var mount = ExternalProcess.Run("mount", "-t", "tmpfs", "-o", "size=192m,mode=0700", "tmpfs", Home);
         Assert.True(mount.ExitCode == 0, "mount tmpfs (the tests run as root): " + mount.Output);
         File.WriteAllText(ConfPath, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        TestInstall.RunCeremony(Home, ConfPath, TokenLabel, ModulePath);
+        TestInstall.RunCeremony(Home, ConfPath, TokenLabel, SoftwareCards.ModulePath);
         simulator = SimulatorApp.Build(new SimulatorSettings { DatabasePath = Path.Combine(root, "sim.db"), Urls = "http://127.0.0.1:0", Residents = 1200, Seed = 1 });
         await simulator.StartAsync();
         simulatorAddress = new Uri(simulator.Urls.Single().TrimEnd('/') + "/");
@@ -462,7 +453,6 @@ public sealed class CrashTests : IAsyncLifetime
         return Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
     }
 
-
     internal long CountRows(string sql)
     {
         using var database = new Database("Data Source=" + Path.Combine(Home, "jpki.db"), TimeProvider.System);
@@ -480,7 +470,6 @@ public sealed class CrashTests : IAsyncLifetime
         Assert.Equal(201, (int)response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("residentCode").GetString()!;
     }
-
 
     private (int ExitCode, string Output) RunTool(params string[] args)
     {
@@ -504,7 +493,7 @@ public sealed class CrashTests : IAsyncLifetime
         psi.Environment["JPKI_HOME"] = Home;
         psi.Environment["SOFTHSM2_CONF"] = ConfPath;
         psi.Environment["JPKI_HSM_TOKEN"] = TokenLabel;
-        psi.Environment["JPKI_PKCS11_MODULE"] = ModulePath;
+        psi.Environment["JPKI_PKCS11_MODULE"] = SoftwareCards.ModulePath;
         psi.Environment.Remove("JPKI_HSM_PIN");
         psi.Environment.Remove("JPKI_DB");
     }
@@ -578,7 +567,7 @@ public sealed class CrashTests : IAsyncLifetime
         /// <summary>Issues; returns the serial and the Juki-Net sequence the certificate was made from.</summary>
         public async Task<(string Serial, long BasedOn)> IssueAsync(string residentCode, string kind)
         {
-            var (status, body) = await SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = SoftwareCsr(), windowId = "WIN00001A" });
+            var (status, body) = await SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = SoftwareCards.Csr(), windowId = "WIN00001A" });
             Assert.True(status == 201, body);
             var serial = JsonDocument.Parse(body).RootElement.GetProperty("serial").GetString()!;
             return (serial, test.CountRows($"SELECT juki_sequence FROM certificates WHERE serial = '{serial}'"));
@@ -586,7 +575,7 @@ public sealed class CrashTests : IAsyncLifetime
 
         /// <summary>One issuance of a fresh software key; the status and body, whatever they are.</summary>
         public Task<(int Status, string Body)> TryIssueAsync(string residentCode, string kind) =>
-            SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = FastCsr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
+            SendAsync(HttpMethod.Post, "api/v1/certificates", "operator", new { residentCode, kind, csr = SoftwareCards.Csr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
 
         public async Task<int> PutAsync(string path, string account, object body) => (await SendAsync(HttpMethod.Put, path, account, body)).Status;
 
@@ -621,23 +610,6 @@ public sealed class CrashTests : IAsyncLifetime
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(Path.Combine(test.Home, "secrets", account + ".token")).Trim());
             using var response = await test.Http.SendAsync(request);
             return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
-        }
-
-        /// <summary>A PKCS#10 request from an OpenSSL-made key: key generation in BouncyCastle would be the load's bottleneck.</summary>
-        private static string FastCsr()
-        {
-            using var rsa = RSA.Create(2048);
-            return new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=card", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequestPem();
-        }
-
-        /// <summary>A PKCS#10 request from a software key: this test is about the feed, not the card.</summary>
-        private static string SoftwareCsr()
-        {
-            var generator = new RsaKeyPairGenerator();
-            generator.Init(new Org.BouncyCastle.Crypto.Parameters.RsaKeyGenerationParameters(BigInteger.ValueOf(65537), new SecureRandom(), 2048, 80));
-            AsymmetricCipherKeyPair pair = generator.GenerateKeyPair();
-            var request = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHRSA", pair.Private), new X509Name("CN=card"), pair.Public, null);
-            return "-----BEGIN CERTIFICATE REQUEST-----\n" + Convert.ToBase64String(request.GetEncoded()) + "\n-----END CERTIFICATE REQUEST-----\n";
         }
     }
 }

@@ -11,13 +11,6 @@ using System.Text.RegularExpressions;
 using Jpki.Core.Store;
 using Jpki.JukiNet.Simulator;
 using Microsoft.AspNetCore.Builder;
-using Org.BouncyCastle.Asn1.X509;
-using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Generators;
-using Org.BouncyCastle.Crypto.Operators;
-using Org.BouncyCastle.Math;
-using Org.BouncyCastle.Pkcs;
-using Org.BouncyCastle.Security;
 
 namespace Jpki.Ca.Tests;
 
@@ -39,8 +32,6 @@ public sealed partial class DisasterRecoveryTests : IAsyncLifetime
     private HttpClient Http { get; } = new();
     private WebApplication? simulator;
     private Uri simulatorAddress = null!;
-
-    private static string ModulePath => Environment.GetEnvironmentVariable("JPKI_PKCS11_MODULE") is { Length: > 0 } m ? m : "/usr/lib/softhsm/libsofthsm2.so";
 
     private string Witness => Path.Combine(root, "witness");
 
@@ -71,7 +62,7 @@ public sealed partial class DisasterRecoveryTests : IAsyncLifetime
         var lost = new Site(Path.Combine(root, "a"), tokenLabel);
         lost.Create();
         Directory.CreateDirectory(lost.Home);
-        TestInstall.RunCeremony(lost.Home, lost.Conf, tokenLabel, ModulePath);
+        TestInstall.RunCeremony(lost.Home, lost.Conf, tokenLabel, SoftwareCards.ModulePath);
         var settingsPath = Path.Combine(lost.Home, "jpki.json");
         var settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject();
         settings["urls"]!["jukiNet"] = simulatorAddress.ToString().TrimEnd('/');
@@ -312,22 +303,13 @@ public sealed partial class DisasterRecoveryTests : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(ca.Address, "api/v1/certificates"))
         {
-            Content = JsonContent.Create(new { residentCode, kind = "signing", csr = SoftwareCsr(), windowId = "WIN00001A" }),
+            Content = JsonContent.Create(new { residentCode, kind = "signing", csr = SoftwareCards.Csr(), windowId = "WIN00001A" }),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
         using var response = await Http.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True((int)response.StatusCode == 201, body);
         return JsonDocument.Parse(body).RootElement.GetProperty("serial").GetString()!;
-    }
-
-    private static string SoftwareCsr()
-    {
-        var generator = new RsaKeyPairGenerator();
-        generator.Init(new Org.BouncyCastle.Crypto.Parameters.RsaKeyGenerationParameters(BigInteger.ValueOf(65537), new SecureRandom(), 2048, 80));
-        AsymmetricCipherKeyPair pair = generator.GenerateKeyPair();
-        var request = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHRSA", pair.Private), new X509Name("CN=card"), pair.Public, null);
-        return "-----BEGIN CERTIFICATE REQUEST-----\n" + Convert.ToBase64String(request.GetEncoded()) + "\n-----END CERTIFICATE REQUEST-----\n";
     }
 
     private static async Task WaitForAsync(Func<bool> condition, string what)
@@ -370,7 +352,7 @@ public sealed partial class DisasterRecoveryTests : IAsyncLifetime
             ["JPKI_HOME"] = Home,
             ["SOFTHSM2_CONF"] = Conf,
             ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ModulePath,
+            ["JPKI_PKCS11_MODULE"] = SoftwareCards.ModulePath,
             ["JPKI_HSM_PIN"] = "",
             ["JPKI_DB"] = "",
         };

@@ -9,12 +9,8 @@ using Jpki.Core.Store;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Ocsp;
 using Org.BouncyCastle.Asn1.X509;
-using Org.BouncyCastle.Crypto.Generators;
-using Org.BouncyCastle.Crypto.Operators;
 using Org.BouncyCastle.Math;
 using Org.BouncyCastle.Ocsp;
-using Org.BouncyCastle.Pkcs;
-using Org.BouncyCastle.Security;
 using Org.BouncyCastle.X509;
 
 namespace Jpki.Ca.Tests;
@@ -300,20 +296,10 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         var code = await ca.AddResidentAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(caProcess!.Address, "api/v1/certificates"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
-        request.Content = JsonContent.Create(new { residentCode = code, kind = "authentication", csr = SoftwareCsr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
+        request.Content = JsonContent.Create(new { residentCode = code, kind = "authentication", csr = SoftwareCards.Csr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
         using var response = await ca.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
-    }
-
-    /// <summary>A PKCS#10 from a software key: the card token is not what this test is about.</summary>
-    private static string SoftwareCsr()
-    {
-        var generator = new RsaKeyPairGenerator();
-        generator.Init(new Org.BouncyCastle.Crypto.KeyGenerationParameters(new SecureRandom(), 2048));
-        var key = generator.GenerateKeyPair();
-        var csr = new Pkcs10CertificationRequest(new Asn1SignatureFactory("SHA256WITHRSA", key.Private), new X509Name("C=JP, CN=card"), key.Public, null);
-        return "-----BEGIN CERTIFICATE REQUEST-----\n" + Convert.ToBase64String(csr.GetEncoded(), Base64FormattingOptions.InsertLineBreaks) + "\n-----END CERTIFICATE REQUEST-----\n";
     }
 
     private async Task<X509Certificate> IssuerCertificateAsync(string issuerId)
