@@ -21,7 +21,11 @@ public sealed record CrlExpectations
 
     public required long EntryCount { get; init; }
 
-    public required DateTimeOffset Now { get; init; }
+    /// <summary>
+    /// The latest thisUpdate allowed: the clock's now, or the series' previous thisUpdate when the
+    /// clock has stepped back behind it (the publisher then holds thisUpdate where it was).
+    /// </summary>
+    public required DateTimeOffset LatestThisUpdate { get; init; }
 
     /// <summary>The series' published complete CRL: a new complete CRL may drop only what RFC 5280 §3.3 lets go.</summary>
     public string? PreviousCompletePath { get; init; }
@@ -76,7 +80,7 @@ public static class CrlChecker
             problems.Add("issuer name differs from the issuer certificate's subject");
         }
 
-        if (preamble.ThisUpdate > expected.Now)
+        if (preamble.ThisUpdate > expected.LatestThisUpdate)
         {
             problems.Add($"thisUpdate {preamble.ThisUpdate:O} is in the future");
         }

@@ -233,7 +233,9 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 IssuingDistributionPoint = idp,
                 DeltaBaseNumber = baseCrl?.Number,
                 EntryCount = written.EntryCount,
-                Now = database.Time.GetUtcNow(),
+                LatestThisUpdate = previous is not null && Instant.FromMicros(previous.ThisUpdateUs) > database.Time.GetUtcNow()
+                    ? Instant.FromMicros(previous.ThisUpdateUs)
+                    : database.Time.GetUtcNow(),
                 PreviousCompletePath = delta ? null : PathOf(series, delta: false),
                 PreviousPath = PathOf(series, delta: false),
                 DropCutoffUs = dropCutoffUs,
