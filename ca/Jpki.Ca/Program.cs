@@ -14,7 +14,11 @@ try
     // A CA pointed at a wrong home or store stops here with one line, before anything creates or
     // migrates an empty store (docs/decisions/0500).
     var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
-    StoreCheck.RequireInstall(settings);
+    if (StoreCheck.Refusal(settings, Console.Error) is { } refused)
+    {
+        return refused;
+    }
+
     var listen = ServiceHost.UrlsArgument(args, settings.Urls.CaListen);
 
     using var module = Pkcs11Module.Load(settings.ModulePath);
@@ -38,11 +42,6 @@ try
     app.Logger.LogInformation("CA API listening on {Urls}", string.Join(' ', app.Urls));
     await app.WaitForShutdownAsync();
     return 0;
-}
-catch (StoreUnusableException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return e.ExitCode;
 }
 catch (Exception e)
 {

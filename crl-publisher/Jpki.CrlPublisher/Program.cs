@@ -22,7 +22,7 @@ internal static class CrlCommands
         crl.SetAction(async (parse, _) =>
         {
             var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
-            if (StoreRefusal(settings) is { } refused)
+            if (StoreCheck.Refusal(settings, Console.Error) is { } refused)
             {
                 return refused;
             }
@@ -59,29 +59,10 @@ internal static class CrlCommands
         (CrashReport.ExitCode, "unexpected failure (one line; details in $JPKI_HOME/logs/Jpki.CrlPublisher-crash.log)"),
     ];
 
-    /// <summary>
-    /// Null if the store holds this install; else the one-line reason on standard error and the
-    /// exit code. Checked before anything opens the store, which would otherwise create and
-    /// migrate an empty SQLite file in a wrong home and then fail on it.
-    /// </summary>
-    private static int? StoreRefusal(JpkiSettings settings)
-    {
-        try
-        {
-            StoreCheck.RequireInstall(settings);
-            return null;
-        }
-        catch (StoreUnusableException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return e.ExitCode;
-        }
-    }
-
     private static int Publish(bool delta)
     {
         var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
-        if (StoreRefusal(settings) is { } refused)
+        if (StoreCheck.Refusal(settings, Console.Error) is { } refused)
         {
             return refused;
         }

@@ -276,7 +276,7 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         var cert = Path.Combine(root, "openssl-responder.pem");
         ExternalProcess.RunOrThrow("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=openssl baseline responder", "-days", "1");
 
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var psi = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "ocsp", "-index", indexPath, "-port", port.ToString(CultureInfo.InvariantCulture), "-rsigner", cert, "-rkey", key, "-CA", rootPem, "-nmin", "15", "-multi", "2" })
         {
@@ -367,13 +367,6 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         }
 
         return latencies;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static bool Listening(int port)

@@ -21,7 +21,7 @@ public sealed class AuditTrailTests(CaFixture ca)
         var code = await ca.AddResidentAsync();
         var signing = await IssueAsync(code, "signing");
         var sequence = await ca.ChangeResidentAsync(code, "death");
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{signing}' AND status = 'revoked'") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{signing}' AND status = 'revoked'") == 1, Deadline);
 
         var trail = await TrailAsync(signing);
         Assert.Equal("revoked", trail.GetProperty("status").GetString());
@@ -177,7 +177,7 @@ public sealed class AuditTrailTests(CaFixture ca)
         var code = await ca.AddResidentAsync();
         await IssueAsync(code, "signing");
         var sequence = await ca.ChangeResidentAsync(code, "addressChange", new { address = "山口県山口市亀山町9－9" });
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1, Deadline);
         var today = Jpki.Core.Jst.DateOf(DateTimeOffset.UtcNow).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         var (status, body, _) = await ca.SendAsync(HttpMethod.Get, $"api/v1/audit/stats/feed-lag?from={today}&to={today}", "auditor");
         Assert.True(status == 200, body.ToString());
@@ -435,15 +435,5 @@ public sealed class AuditTrailTests(CaFixture ca)
         var (status, body, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/certificates", account, new { residentCode, kind, csr = ca.NewCardCsr(), windowId = "WIN00001A" });
         Assert.True(status == 201, body.ToString());
         return body.GetProperty("serial").GetString()!;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "condition not met within 60 s");
-            await Task.Delay(100);
-        }
     }
 }

@@ -498,15 +498,9 @@ public sealed class CrashTests : IAsyncLifetime
         psi.Environment.Remove("JPKI_DB");
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, Func<string>? explain = null)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(180);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "condition not met within 180 s: " + explain?.Invoke());
-            await Task.Delay(20);
-        }
-    }
+    /// <summary>A kill point is a cursor position: polled often so that the kill lands near it.</summary>
+    private static Task WaitForAsync(Func<Task<bool>> condition, Func<string> explain) =>
+        Eventually.HoldsAsync(condition, explain, TimeSpan.FromSeconds(180), TimeSpan.FromMilliseconds(20));
 
     /// <summary>The CA API as a child process of this test, on a free loopback port.</summary>
     private sealed class ChildCa : IAsyncDisposable

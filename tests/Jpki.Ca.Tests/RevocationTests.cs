@@ -20,7 +20,7 @@ public sealed class RevocationTests(CaFixture ca)
         var authentication = await IssueAsync(code, "authentication");
         var sequence = await ca.ChangeResidentAsync(code, "moveOut");
 
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1, Deadline);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{signing}' AND status = 'revoked' AND reason = 3 AND invalidity_date = '2026-01-05' AND revocation_source = 'jukinet:{sequence}' AND revocation_cause = 'moveOut'"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{authentication}' AND status = 'good'"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence} AND outcome = 'revoked' AND revoked_count = 1 AND type = 'moveOut'"));
@@ -78,7 +78,7 @@ public sealed class RevocationTests(CaFixture ca)
             sequence = await ca.ChangeResidentAsync(code, type, values);
         }
 
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1, Deadline);
         AssertStatus(signing, signingReason);
         AssertStatus(authentication, authenticationReason);
         Assert.Equal(
@@ -93,7 +93,7 @@ public sealed class RevocationTests(CaFixture ca)
         var signing = await IssueAsync(code, "signing");
         var authentication = await IssueAsync(code, "authentication");
         var sequence = await ca.ChangeResidentAsync(code, "death");
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1, Deadline);
         Assert.Equal(2, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial IN ('{signing}', '{authentication}') AND status = 'revoked' AND reason = 5"));
     }
 
@@ -188,7 +188,7 @@ public sealed class RevocationTests(CaFixture ca)
         try
         {
             sequence = await ca.ChangeResidentAsync(code, "nameChange", new { name = "山田　次郎" });
-            await WaitForAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped");
+            await Eventually.HoldsAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped", Deadline);
             // Stopped: several poll intervals pass and the event is not taken.
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}"));
@@ -200,7 +200,7 @@ public sealed class RevocationTests(CaFixture ca)
         }
 
         // Restarted: it catches up from its cursor.
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {sequence}") == 1, Deadline);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND revocation_cause = 'nameChange'"));
         Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.stopped' AND subject = 'feed' AND actor = 'officer2'") >= 1);
         Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.started' AND subject = 'issuance' AND actor = 'officer2' AND details LIKE '%\"requestedBy\":\"officer1\"%'") >= 1);
@@ -320,8 +320,10 @@ public sealed class RevocationTests(CaFixture ca)
             }
 
             var list = string.Join(", ", sequences);
-            await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence IN ({list})") == sequences.Count
-                && ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE closed_us IS NULL AND last_sequence >= {sequences.Min()}") == 0);
+            await Eventually.HoldsAsync(
+                () => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence IN ({list})") == sequences.Count
+                    && ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE closed_us IS NULL AND last_sequence >= {sequences.Min()}") == 0,
+                Deadline);
             Assert.True(ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.gap-filled'") > 0, "no late event was seen: the faults did not bite");
             Assert.Equal(sequences.Count, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.event-applied' AND subject IN ({string.Join(", ", sequences.Select(q => $"'jukinet:{q}'"))})"));
             foreach (var (_, serial) in residents)
@@ -350,7 +352,7 @@ public sealed class RevocationTests(CaFixture ca)
         try
         {
             broken = await ca.ChangeResidentAsync(code, "death");
-            await WaitForAsync(() => ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine") > quarantined);
+            await Eventually.HoldsAsync(() => ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine") > quarantined, Deadline);
         }
         finally
         {
@@ -359,7 +361,7 @@ public sealed class RevocationTests(CaFixture ca)
 
         // A clean event after it moves the cursor past the broken one, whatever the corruption.
         var clean = await ca.ChangeResidentAsync(other, "correction");
-        await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {clean}") == 1);
+        await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {clean}") == 1, Deadline);
         Assert.Equal(quarantined + 1, ca.CountRows("SELECT COUNT(*) FROM jukinet_quarantine"));
         Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM jukinet_quarantine WHERE redacted_json LIKE '%{code}%'"));
         Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE details LIKE '%{code}%' OR subject LIKE '%{code}%'"));
@@ -377,7 +379,7 @@ public sealed class RevocationTests(CaFixture ca)
         {
             // It lost its sequence: a gap opened there, and asking for the gap again (faults off
             // now) brings the real event, which applies.
-            await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {broken}") == 1);
+            await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {broken}") == 1, Deadline);
             Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM certificates WHERE serial = '{serial}' AND status = 'revoked' AND reason = 5"));
         }
 
@@ -386,7 +388,7 @@ public sealed class RevocationTests(CaFixture ca)
         try
         {
             unknown = await ca.ChangeResidentAsync(other, "nameChange", new { name = "田中　二郎" });
-            await WaitForAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {unknown}") == 1);
+            await Eventually.HoldsAsync(() => ca.CountRows($"SELECT COUNT(*) FROM jukinet_events WHERE sequence = {unknown}") == 1, Deadline);
         }
         finally
         {
@@ -425,7 +427,7 @@ public sealed class RevocationTests(CaFixture ca)
         Assert.Equal(200, (await ca.SendAsync(HttpMethod.Put, "api/v1/switches/feed", "officer1", new { stopped = true, reason = "test set-up" })).Status);
         try
         {
-            await WaitForAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped");
+            await Eventually.HoldsAsync(async () => (await ca.SendAsync(HttpMethod.Get, "api/v1/feed", "auditor")).Body.GetProperty("state").GetString() == "stopped", Deadline);
             return await action();
         }
         finally
@@ -447,17 +449,5 @@ public sealed class RevocationTests(CaFixture ca)
         Assert.True(got == status, $"expected {status}, got {got}: {problem}");
         Assert.Equal("application/problem+json", contentType);
         Assert.Equal(type, problem.GetProperty("type").GetString());
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition) => await WaitForAsync(() => Task.FromResult(condition()));
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "condition not met within 60 s");
-            await Task.Delay(100);
-        }
     }
 }

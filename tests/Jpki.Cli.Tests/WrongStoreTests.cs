@@ -99,7 +99,7 @@ public sealed class WrongStoreTests : IDisposable
     [MemberData(nameof(StoreUsers))]
     public void An_unreachable_postgresql_is_named_from_JPKI_DB_without_its_password(string folder, string project, string[] arguments)
     {
-        var port = ClosedLoopbackPort();
+        var port = LoopbackPorts.Free();
 
         var result = RunUnchanged(folder, project, arguments, new Dictionary<string, string>
         {
@@ -163,16 +163,6 @@ public sealed class WrongStoreTests : IDisposable
         Assert.DoesNotContain(" at ", result.Output.Replace(" at the ", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled", result.Output, StringComparison.Ordinal);
-    }
-
-    /// <summary>A port on 127.0.0.1 that was free a moment ago: nothing listens there.</summary>
-    private static int ClosedLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private string WriteSettings(string database)

@@ -23,7 +23,7 @@ public sealed partial class KioskCaOutageTests(InstallFixture install)
     {
         var residentCode = await install.AddResidentAsync();
         // A second CA instance on a port of its own, so it can come back on the same address.
-        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var caAddress = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}/");
         var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
         await ca.StartAsync();
         var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = caAddress, WindowId = "DOWNKIOSK", CaTimeout = TimeSpan.FromSeconds(10) });
@@ -192,7 +192,7 @@ public sealed partial class KioskCaOutageTests(InstallFixture install)
     /// </summary>
     private async Task<HalfWayWindow> AtThePinsBehindACaThatStopsAfterItsFirstIssuanceAsync(string residentCode, string windowId)
     {
-        var caAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var caAddress = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}/");
         var ca = install.BuildCa(caAddress.ToString().TrimEnd('/'));
         await ca.StartAsync();
         var proxy = await CaProxy.StartAsync(caAddress);
@@ -251,13 +251,6 @@ public sealed partial class KioskCaOutageTests(InstallFixture install)
         {
             install.ExecuteSql("UPDATE certificates SET created_us = @twoHoursAgo WHERE serial = @serial", new { twoHoursAgo, serial });
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex("（引渡し前廃棄）: ([0-9a-f]+)</p>")]

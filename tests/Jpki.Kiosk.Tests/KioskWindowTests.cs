@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Jpki.Ca;
+using Jpki.Ca.Access;
 using Jpki.Card;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -206,6 +207,12 @@ public sealed partial class KioskWindowTests(InstallFixture install)
             Assert.Equal(401, browser.Status);
             Assert.Contains(KioskText.Japanese.LoginFailed, browser.Html, StringComparison.Ordinal);
         }
+
+        // A fourth wrong password after the first delay (1 s) has passed doubles it: the right password
+        // below then has 2 s to arrive inside the delay, not 1 s (it missed that on a loaded CI run).
+        await Task.Delay(LoginThrottle.AccountDelay(3) + TimeSpan.FromMilliseconds(200));
+        await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = "wrong-3" });
+        Assert.Equal(401, browser.Status);
 
         // Now even the right password must wait (the CA throttles, it never locks), and the page says so plainly.
         await browser.PostAsync("/login", new Dictionary<string, string> { ["account"] = id, ["password"] = password });

@@ -30,14 +30,9 @@ internal static class ServiceCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
-            try
+            if (StoreCheck.Refusal(settings, Console.Error) is { } refused)
             {
-                StoreCheck.RequireInstall(settings);
-            }
-            catch (StoreUnusableException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return e.ExitCode;
+                return refused;
             }
 
             var token = parse.GetValue(tokenFile) ?? Path.Combine(settings.Home, "secrets", "verifier.token");

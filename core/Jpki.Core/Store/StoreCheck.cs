@@ -66,6 +66,27 @@ public sealed class StoreUnusableException : Exception
 /// </summary>
 public static class StoreCheck
 {
+    /// <summary>
+    /// What a program's entry point does with <see cref="RequireInstall"/>: null if the store holds
+    /// this install; else the one-line reason on <paramref name="error"/> and the exit code to end
+    /// with. Checked before anything opens the store, which would otherwise create and migrate an
+    /// empty SQLite file in a wrong home and then fail on it.
+    /// </summary>
+    public static int? Refusal(JpkiSettings settings, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        try
+        {
+            RequireInstall(settings);
+            return null;
+        }
+        catch (StoreUnusableException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return e.ExitCode;
+        }
+    }
+
     /// <summary>Throws <see cref="StoreUnusableException"/> unless <paramref name="settings"/>' store holds an install of its prefectures.</summary>
     public static void RequireInstall(JpkiSettings settings)
     {

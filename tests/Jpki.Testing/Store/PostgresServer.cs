@@ -57,7 +57,7 @@ public sealed class PostgresServer
 
         var dataRoot = Directory.CreateTempSubdirectory("jpki-pg-server-").FullName;
         var dataDirectory = Path.Combine(dataRoot, "data");
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var asRoot = Environment.UserName == "root";
         if (asRoot)
         {
@@ -93,13 +93,6 @@ public sealed class PostgresServer
         }
 
         using var watchdog = Process.Start(start) ?? throw new InvalidOperationException("could not start the PostgreSQL watchdog");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static void RunPostgres(bool asRoot, string command)
