@@ -1,11 +1,9 @@
 using System.Globalization;
 using Jpki.Ca;
-using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Issuers;
 using Jpki.Core.Revocation;
 using Jpki.Core.Store;
-using Jpki.Hsm;
 using Jpki.Ocsp;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,8 +54,8 @@ public sealed class GenerationEndTests(CrlFixture crl)
             Assert.False(IssuerStore.IsPastLastCertificate(db, oldKey, Instant.ToMicros(DateTimeOffset.UtcNow)), "today N still has unexpired certificates");
         }
 
-        using var checkpointSigner = Pkcs11Signer.Open(crl.Services.Pool, CheckpointLabel());
-        var audit = new AuditLog(checkpointSigner, (crl.Settings with { Audit = crl.Settings.Audit with { CheckpointFile = Path.Combine(dir, "checkpoints") } }).AuditOptions());
+        var (audit, checkpointSigner) = crl.AuditOfAnotherStore(Path.Combine(dir, "checkpoints"));
+        using var signer = checkpointSigner;
         var options = CrlPublisherServices.OptionsFrom(crl.Settings) with { Directory = Path.Combine(dir, "crl"), ArchiveDirectory = Path.Combine(dir, "crl-archive") };
         var keys = new Dictionary<string, CrlIssuerKey> { [oldKey] = key };
         var publisher = new SeriesPublisher(later, audit, keys, options);
@@ -119,7 +117,7 @@ public sealed class GenerationEndTests(CrlFixture crl)
         var settings = crl.Settings with
         {
             Database = "Data Source=" + storePath,
-            Audit = crl.Settings.Audit with { CheckpointFile = Path.Combine(dir, "ocsp-checkpoints") },
+            Audit = crl.Settings.Audit with { CheckpointFile = Path.Combine(dir, "ocsp-checkpoints"), Witness = null },
         };
         Assert.Contains(": good", await AskOcspAsync(settings, TimeProvider.System, leaf), StringComparison.Ordinal);
         var unanswered = await AskOcspAsync(settings, new ShiftedTime(offset), leaf);
@@ -150,12 +148,6 @@ public sealed class GenerationEndTests(CrlFixture crl)
     {
         using var db = database.OpenConnection();
         return Dapper.SqlMapper.ExecuteScalar<long>(db, "SELECT COUNT(*) FROM crls WHERE issuer_key_id = @keyId AND scope = 'full'", new { keyId });
-    }
-
-    private string CheckpointLabel()
-    {
-        using var db = crl.Services.Database.OpenConnection();
-        return IssuerStore.FindInstallKey(db, CrlPublisherServices.CheckpointKeyId)!.HsmKeyLabel;
     }
 
     private string CopyStore(string path)
