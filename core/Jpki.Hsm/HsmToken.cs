@@ -382,6 +382,28 @@ public sealed partial class HsmToken : IDisposable
             || FindObject(session, CKO.CKO_SECRET_KEY, label) is not null;
     }
 
+    /// <summary>
+    /// Destroys every private-key object labelled <paramref name="label"/> (C_DestroyObject) and
+    /// returns how many there were; the public-key object stays (nothing secret, and it keeps
+    /// the key's public half readable). Used only when a key generation is retired after its
+    /// root expired (<c>./jpki hsm retire</c>); none left is not an error (a retirement resumed).
+    /// </summary>
+    public int DestroyPrivateKeys(string label)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        using var held = _module.LockTokenStore();
+        using var session = OpenSession(readWrite: true);
+        var f = Factories.ObjectAttributeFactory;
+        var found = session.FindAllObjects([f.Create(CKA.CKA_CLASS, CKO.CKO_PRIVATE_KEY), f.Create(CKA.CKA_LABEL, label)]);
+        foreach (var handle in found)
+        {
+            session.DestroyObject(handle);
+        }
+
+        _logger.LogWarning("Destroyed {Count} private key object(s) {Key} in token {Token}", found.Count, label, Label);
+        return found.Count;
+    }
+
     /// <summary>The protection attributes of a private or secret key, read back from the token.</summary>
     public KeyProtection DescribeKey(string label)
     {

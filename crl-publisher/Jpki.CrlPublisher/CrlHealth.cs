@@ -17,7 +17,7 @@ public static class CrlHealth
         var nowUs = Instant.NowMicros(database.Time);
         using var db = database.OpenConnection();
         var stale = new List<StaleCrl>();
-        foreach (var crl in CrlStore.LatestOfEverySeries(db))
+        foreach (var crl in CrlStore.LatestOfEverySeries(db, nowUs))
         {
             var deadlineUs = crl.ThisUpdateUs + ((crl.NextUpdateUs - crl.ThisUpdateUs) * 3 / 4);
             if (nowUs >= deadlineUs)

@@ -20,6 +20,7 @@ public sealed class CrlIssuerKey
         Signer = signer;
         IssuerNameDer = certificate.SubjectName.RawData;
         NotBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+        NotAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
         SubjectPublicKeyInfo = certificate.PublicKey.ExportSubjectPublicKeyInfo();
         if (!SubjectPublicKeyInfo.AsSpan().SequenceEqual(signer.SubjectPublicKeyInfo))
         {
@@ -39,6 +40,9 @@ public sealed class CrlIssuerKey
 
     /// <summary>The issuer certificate's notBefore: no CRL of this key is dated earlier.</summary>
     public DateTimeOffset NotBefore { get; }
+
+    /// <summary>The root's notAfter: the nextUpdate of the final CRL of each end-entity series.</summary>
+    public DateTimeOffset NotAfter { get; }
 
     public byte[] SubjectPublicKeyInfo { get; }
 

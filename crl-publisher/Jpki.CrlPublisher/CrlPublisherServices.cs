@@ -12,7 +12,7 @@ namespace Jpki.CrlPublisher;
 /// <summary>
 /// What the publisher process opens once: the migrated store, the token with its own CRL
 /// session pool (so CRL signing never starves issuance or OCSP), the audit log and one signer
-/// per issuer key that still signs CRLs (active or retired, not compromised, not expired).
+/// per issuer key that still signs CRLs (active: not compromised, not retired, root not expired).
 /// </summary>
 public sealed class CrlPublisherServices : IDisposable
 {

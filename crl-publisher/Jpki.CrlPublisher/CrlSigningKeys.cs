@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace Jpki.CrlPublisher;
 
 /// <summary>
-/// The issuer keys this publisher signs CRLs with, as the store lists them (active or retired,
-/// with a certificate, not compromised, not expired), each with its signer on the publisher's
+/// The issuer keys this publisher signs CRLs with, as the store lists them (active,
+/// with a certificate, not compromised or retired, not expired), each with its signer on the publisher's
 /// HSM session pool. <see cref="Refresh"/> reads the list again: a key generation added by a
 /// ceremony while the publisher runs is picked up without a restart, and a key that stopped
 /// signing CRLs (compromised, expired) leaves <see cref="Current"/>. Signers are kept open until

@@ -102,10 +102,13 @@ public static class CrlStore
     public static long Mark(DbConnection db, DbTransaction? tx) =>
         db.QuerySingle<long>("SELECT COALESCE(MAX(change_seq), 0) FROM status_changes", transaction: tx);
 
-    /// <summary>Issuer keys that still sign CRLs: active or retired (a compromised key is frozen), with a certificate.</summary>
+    /// <summary>
+    /// Issuer keys that still sign CRLs: active (a compromised key is frozen; a retired one has no
+    /// private key left), with a certificate, before their root's notAfter.
+    /// </summary>
     public static IReadOnlyList<string> SigningIssuerKeys(DbConnection db, long nowUs) =>
         db.Query<string>(
-            "SELECT id FROM issuer_keys WHERE state IN ('active', 'retired') AND certificate_der IS NOT NULL AND not_after_us > @nowUs ORDER BY id",
+            "SELECT id FROM issuer_keys WHERE state = 'active' AND certificate_der IS NOT NULL AND not_after_us > @nowUs ORDER BY id",
             new { nowUs }).AsList();
 
     /// <summary>The municipalities with end-entity certificates of the key, each with its newest certificate's CRL DP.</summary>
@@ -206,14 +209,24 @@ public static class CrlStore
             "SELECT number FROM crls WHERE issuer_key_id = @IssuerKeyId AND scope = @Scope AND number > @after AND number < @before",
             new { series.IssuerKeyId, Scope = series.StoreName, after, before }).AsList();
 
-    /// <summary>The newest archived CRL of each (series, kind).</summary>
-    public static IReadOnlyList<CrlArchiveRow> LatestOfEverySeries(DbConnection db) =>
+    /// <summary>
+    /// The newest archived CRL of each (series, kind) that a newer one must replace before its
+    /// nextUpdate: not of a key whose root has expired at <paramref name="nowUs"/>, and not of a
+    /// series that ended with its final CRL (a complete CRL valid until the root's notAfter; the
+    /// deltas before it have no successor either).
+    /// </summary>
+    public static IReadOnlyList<CrlArchiveRow> LatestOfEverySeries(DbConnection db, long nowUs) =>
         db.Query<CrlArchiveRow>(
             $"""
             SELECT {ArchiveColumns} FROM crls r
             WHERE number = (SELECT MAX(number) FROM crls x WHERE x.issuer_key_id = r.issuer_key_id AND x.scope = r.scope AND x.kind = r.kind)
+              AND (SELECT k.not_after_us FROM issuer_keys k WHERE k.id = r.issuer_key_id) > @nowUs
+              AND NOT EXISTS (SELECT 1 FROM crls f
+                              WHERE f.issuer_key_id = r.issuer_key_id AND f.scope = r.scope AND f.kind = 'complete'
+                                AND f.next_update_us >= (SELECT k.not_after_us FROM issuer_keys k WHERE k.id = r.issuer_key_id))
             ORDER BY issuer_key_id, scope, kind
-            """).AsList();
+            """,
+            new { nowUs }).AsList();
 
     public static IReadOnlyList<CrlArchiveRow> Archive(DbConnection db, string issuerKeyId) =>
         db.Query<CrlArchiveRow>($"SELECT {ArchiveColumns} FROM crls WHERE issuer_key_id = @issuerKeyId ORDER BY number", new { issuerKeyId }).AsList();

@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using System.Text.Json.Nodes;
 using Jpki.Core.Audit;
+using Jpki.Core.Issuers;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Microsoft.Data.Sqlite;
@@ -161,10 +162,21 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             return null;
         }
 
+        var now = database.Time.GetUtcNow();
+
+        // The end of a generation (docs/crl-publisher.md, final CRLs): once a newer generation
+        // issues and every end-entity certificate of this key has expired, each end-entity series
+        // gets one last complete CRL valid until the root expires, and nothing after it. The ARL
+        // goes on: it covers the link and CA certificates, which live as long as the root.
+        var final = series.Kind != CrlScopeKind.Arl && IssuerStore.IsPastLastCertificate(db, series.IssuerKeyId, Instant.ToMicros(now), snapshot);
+        if (final && (delta || IsFinal(CrlStore.Latest(db, snapshot, series, "complete"), key)))
+        {
+            return null;
+        }
+
         var lastScheduled = CrlStore.Latest(db, snapshot, series, "complete", scheduledOnly: true);
         var idp = IdpOf(db, snapshot, series, key);
 
-        var now = database.Time.GetUtcNow();
         // Backdated for slow verifier clocks, but never before the issuer certificate's notBefore
         // (a new key's first CRLs), and never in the future.
         var thisUpdate = Der.TruncateToSeconds(now - options.Backdate);
@@ -181,7 +193,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
         }
 
-        var nextUpdate = thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
+        var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())
         {
@@ -198,7 +210,8 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             Number = number,
             IssuingDistributionPoint = idp,
             DeltaBaseNumber = baseCrl?.Number,
-            FreshestCrlUrl = !delta && series.HasDeltas ? series.Url(options.CrlBase, delta: true) : null,
+            // A final CRL names no delta: none will follow it.
+            FreshestCrlUrl = !delta && series.HasDeltas && !final ? series.Url(options.CrlBase, delta: true) : null,
         };
         var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
         var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
@@ -262,6 +275,12 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                     throw new CrlSupersededException($"{series}: number {latest.Number} was published while {number} was built");
                 }
 
+                // One final CRL per series, even when two publishers built one at once.
+                if (final && IsFinal(CrlStore.Latest(tx.Connection, tx.Transaction, series, "complete"), key))
+                {
+                    throw new CrlSupersededException($"{series}: its final CRL was published while {number} was built");
+                }
+
                 var publishedUs = Instant.NowMicros(database.Time);
                 CrlStore.Insert(tx, new CrlArchiveRow
                 {
@@ -280,7 +299,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                     PublishedUs = publishedUs,
                 });
                 var firstListed = CrlStore.RecordFirstListings(tx, series, number, Instant.ToMicros(thisUpdate), previous?.MaxChangeSeq ?? 0, mark);
-                audit.Append(tx, new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+                var record = new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
                 {
                     ["issuerKeyId"] = series.IssuerKeyId,
                     ["scope"] = series.StoreName,
@@ -297,7 +316,14 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                     ["size"] = written.SizeBytes,
                     ["firedAt"] = run is null ? null : Instant.ToMicros(run.FireTime),
                     ["node"] = run?.Node,
-                }));
+                });
+                if (final)
+                {
+                    // The series ends here: nextUpdate is the root's notAfter, and no CRL of it follows.
+                    record.Details["final"] = true;
+                }
+
+                audit.Append(tx, record);
                 // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
                 File.Move(temporary, finalPath, overwrite: true);
                 DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
@@ -325,6 +351,17 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         {
             File.Delete(temporary);
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="complete"/> is its series' final CRL: valid until the issuer's root
+    /// expires. Only the final-CRL rule dates a nextUpdate that far (a regular complete CRL is valid
+    /// for <c>crl.completeValidityHours</c>), so the store needs no marker of its own.
+    /// </summary>
+    public static bool IsFinal(CrlArchiveRow? complete, CrlIssuerKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return complete is { Kind: "complete" } && complete.NextUpdateUs >= Instant.ToMicros(Der.TruncateToSeconds(key.NotAfter));
     }
 
     /// <summary>Audits a staleness alarm for an archived CRL once (across instances); true when this call raised it.</summary>

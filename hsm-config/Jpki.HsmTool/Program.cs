@@ -19,6 +19,9 @@ internal static class ToolCommands
 {
     private const int Failed = 1;
 
+    /// <summary><c>hsm retire</c>: one officer's request is recorded, a second officer's approval is awaited.</summary>
+    private const int AwaitingApproval = 3;
+
     public static Command Build()
     {
         var root = CliApp.Root("jpki", "JPKI key ceremonies, token backups, the audit trail and the listeners' TLS certificate (PINs never on the command line).");
@@ -72,6 +75,19 @@ internal static class ToolCommands
         hsm.Subcommands.Add(rollover
             .WithExamples("./jpki hsm rollover --issuer yamaguchi-ken-signing --at 2027-02-01T00:00:00+09:00")
             .WithExitCodes((0, "the rollover is done (now or before): N+1 published, linked, with its responder, issuing from TIME"), (Failed, "failed (the reason on standard error); the same command again resumes"), (CliApp.UsageError, "usage error, or refused with nothing changed: unknown issuer, TIME unreadable or earlier than leadDays after publication, another rollover of the issuer half done, or the last switch still pending")));
+
+        var retireKey = new Option<string>("--key") { Description = "the issuer key generation to retire (an id of ./jpki hsm status, e.g. yamaguchi-ken-signing-g1)", HelpName = "ID", Required = true };
+        var retire = new Command("retire", "End of a key generation: after its root has expired, destroy its private keys (issuer key and OCSP responder keys) in the HSM on one officer's request and a second officer's approval (API tokens on standard input). Certificates, CRLs and the audit trail stay. Audited.") { retireKey };
+        retire.SetAction(p => WithContext(writes: true, context => Retire(context, p.GetValue(retireKey)!)));
+        hsm.Subcommands.Add(retire
+            .WithExamples(
+                "./jpki hsm retire --key yamaguchi-ken-signing-g1   (the requesting officer types their API token)",
+                "./jpki hsm retire --key yamaguchi-ken-signing-g1   (then a second officer types theirs: the keys are destroyed)")
+            .WithExitCodes(
+                (0, "retired: the private keys are destroyed and the key marked retired (now or before)"),
+                (Failed, "failed midway (the reason on standard error); an approved retirement finishes when the command runs again"),
+                (CliApp.UsageError, "usage error, or refused with nothing changed: unknown key, root not yet expired, not an officer's token, the same officer approving their own request"),
+                (AwaitingApproval, "requested: waiting for a second officer to run the same command")));
 
         var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
         var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
@@ -318,6 +334,19 @@ internal static class ToolCommands
 
         context.Output.WriteLine($"certificates and fingerprints (PEM, .sha256): {Path.Combine(context.Settings.Home, "certs")}");
         return 0;
+    }
+
+    private static int Retire(ToolContext context, string keyId)
+    {
+        try
+        {
+            return new KeyRetirement(context, Console.In).Run(keyId) == RetirementOutcome.Retired ? 0 : AwaitingApproval;
+        }
+        catch (RetirementRefusedException e)
+        {
+            Console.Error.WriteLine($"refused ({e.Code}): {e.Message}");
+            return CliApp.UsageError;
+        }
     }
 
     private static int Backup(ToolContext context, string archive)

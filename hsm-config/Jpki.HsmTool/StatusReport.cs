@@ -37,7 +37,9 @@ internal static class StatusReport
             output.WriteLine($"issuer {issuer.Id}  [{issuer.Kind}, {issuer.Prefecture}]  {issuer.SubjectDn}");
             foreach (var key in IssuerStore.ListKeys(db, issuer.Id))
             {
-                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'{Present(key.HsmKeyLabel)}");
+                // A retired generation's private keys were destroyed on purpose (./jpki hsm retire): not missing.
+                var retired = key.State == "retired";
+                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : Present(key.HsmKeyLabel))}");
                 if (key.CertificateDer is { } der)
                 {
                     var cert = new X509Certificate(der);
@@ -48,7 +50,7 @@ internal static class StatusReport
                 if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
                 {
                     var cert = new X509Certificate(responder.CertificateDer);
-                    output.WriteLine($"    responder serial {responder.Serial}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{Present(responder.HsmKeyLabel)}");
+                    output.WriteLine($"    responder serial {responder.Serial}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : Present(responder.HsmKeyLabel))}");
                 }
             }
         }

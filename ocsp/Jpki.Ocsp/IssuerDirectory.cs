@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Jpki.Core.Issuers;
 using Jpki.Core.Store;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
@@ -30,9 +31,10 @@ public sealed class ServedIssuer
 /// Finds the issuer key a CertID names, by issuerNameHash and issuerKeyHash in the CertID's own
 /// hash algorithm (SHA-1, SHA-256, SHA-384, SHA-512), the key hash taken over the subjectPublicKey
 /// BIT STRING contents, not the whole SPKI (RFC 6960 §4.1.1). One directory serves every issuer
-/// key of the install; keys marked compromised, and keys without a good responder certificate,
-/// are not served (their CertIDs get 'unauthorized'). <see cref="Reload"/> picks up renewed
-/// responder certificates without a restart.
+/// key of the install; keys marked compromised or retired, generations past their last end-entity
+/// certificate (docs/rollover.md, end of a generation), and keys without a good responder
+/// certificate are not served (their CertIDs get 'unauthorized'). <see cref="Reload"/> picks up
+/// renewed responder certificates and ended generations without a restart.
 /// </summary>
 public sealed class IssuerDirectory : IDisposable
 {
@@ -78,9 +80,12 @@ public sealed class IssuerDirectory : IDisposable
         {
             using var db = database.OpenConnection();
             var map = new Dictionary<string, ServedIssuer>(StringComparer.Ordinal);
+            var finished = IssuerStore.KeysPastLastCertificate(db, Instant.NowMicros(database.Time)).ToHashSet(StringComparer.Ordinal);
             foreach (var key in OcspStore.ListIssuerKeys(db))
             {
-                if (key.State == "compromised" || key.ResponderKeyLabel is null || key.ResponderCertificateDer is null)
+                // A generation past its last end-entity certificate is answered like an issuer the
+                // responder does not serve ('unauthorized'); a retired one has no keys left.
+                if (key.State is "compromised" or "retired" || finished.Contains(key.Id) || key.ResponderKeyLabel is null || key.ResponderCertificateDer is null)
                 {
                     continue;
                 }

@@ -168,6 +168,29 @@ public sealed class DualControlTests(CaFixture ca)
         return asked.GetProperty("approval").GetProperty("id").GetInt64();
     }
 
+    /// <summary>
+    /// A key generation's retirement (<c>./jpki hsm retire</c>) is requested and approved at the HSM
+    /// console only: the API lists it and may reject it, but an approval over HTTP is refused and
+    /// leaves the request pending.
+    /// </summary>
+    [Fact]
+    public async Task A_retirement_request_is_not_approved_over_the_api()
+    {
+        var nowUs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        ca.ExecuteSql(
+            "INSERT INTO approval_requests (action, subject, payload, requested_by, requested_us, expires_us, state) VALUES ('issuer-key.retire', 'yamaguchi-ken-signing-g1', '{}', 'officer1', @nowUs, @expiresUs, 'pending')",
+            new { nowUs, expiresUs = nowUs + 3_600_000_000L });
+        var id = ca.CountRows("SELECT MAX(id) FROM approval_requests WHERE action = 'issuer-key.retire'");
+        var (listed, list, _) = await ca.SendAsync(HttpMethod.Get, $"api/v1/approvals/{id}", "officer2");
+        Assert.True(listed == 200 && list.GetProperty("action").GetString() == "issuer-key.retire", list.ToString());
+
+        await ExpectAsync(HttpMethod.Post, $"api/v1/approvals/{id}/approve", "officer2", 409, "approval-pending");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM approval_requests WHERE id = {id} AND state = 'pending'"));
+        Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM issuer_keys WHERE id = 'yamaguchi-ken-signing-g1' AND state = 'active'"));
+        var (rejected, body, _) = await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{id}/reject", "officer1", rawJson: "{}");
+        Assert.True(rejected == 200, body.ToString());
+    }
+
     private async Task ExpectAsync(HttpMethod method, string path, string? account, int status, string type, object? body = null)
     {
         var (got, problem, _) = await ca.SendAsync(method, path, account, body, rawJson: body is null ? "{}" : null);

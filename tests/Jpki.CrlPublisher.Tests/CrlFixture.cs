@@ -139,6 +139,25 @@ public sealed class CrlFixture : IAsyncLifetime
 
     public string PathOf(CrlSeries series, bool delta = false) => Services.Publisher.PathOf(series, delta);
 
+    /// <summary>
+    /// An audit log for a store that is not the fixture's (a copy, an engine's own store): the
+    /// checkpoint key from the token, checkpoints to <paramref name="checkpointFile"/>, no witness.
+    /// Never the fixture's log: its checkpoints of another chain would land in the fixture's
+    /// checkpoint file, and `./jpki audit verify` of the fixture would then fail. Dispose the signer after.
+    /// </summary>
+    public (Jpki.Core.Audit.AuditLog Log, IDisposable Signer) AuditOfAnotherStore(string checkpointFile)
+    {
+        string label;
+        using (var db = Services.Database.OpenConnection())
+        {
+            label = Jpki.Core.Issuers.IssuerStore.FindInstallKey(db, CrlPublisherServices.CheckpointKeyId)!.HsmKeyLabel;
+        }
+
+        var signer = Pkcs11Signer.Open(Services.Pool, label);
+        var settings = Settings with { Audit = Settings.Audit with { CheckpointFile = checkpointFile, Witness = null } };
+        return (new Jpki.Core.Audit.AuditLog(signer, settings.AuditOptions()), signer);
+    }
+
     /// <summary>A DER CRL converted to PEM next to it (openssl verify -CRLfile reads PEM).</summary>
     public string ToPem(string derPath, string name)
     {

@@ -24,24 +24,27 @@ public abstract class StoreEngineTests(CrlFixture crl, IStoreFixture stores)
         var directory = Path.Combine(stores.ScratchDirectory, Guid.NewGuid().ToString("N"));
         var options = CrlPublisherServices.OptionsFrom(crl.Settings) with { Directory = directory, ArchiveDirectory = Path.Combine(directory, "archive") };
         var keys = new Dictionary<string, CrlIssuerKey> { [key.IssuerKeyId] = key };
-        var first = new SeriesPublisher(database, crl.Services.Audit, keys, options);
-        var second = new SeriesPublisher(database, crl.Services.Audit, keys, options);
+        // The engine's store is a chain of its own: its checkpoints go to a file of its own.
+        var (audit, checkpointSigner) = crl.AuditOfAnotherStore(Path.Combine(directory, "checkpoints"));
+        using var signer = checkpointSigner;
+        var first = new SeriesPublisher(database, audit, keys, options);
+        var second = new SeriesPublisher(database, audit, keys, options);
         var full = new CrlSeries(key.IssuerKeyId, CrlScopeKind.Full);
         var partition = new CrlSeries(key.IssuerKeyId, CrlScopeKind.Municipality, Code);
         var serials = Serials(database);
 
-        Revoke(database, serials.Take(10));
+        Revoke(database, audit, serials.Take(10));
         var complete = first.Publish(full, delta: false, scheduled: true)!;
         var completePartition = second.Publish(partition, delta: false, scheduled: true)!;
         Assert.Equal(10, complete.EntryCount);
         Assert.Equal(10, completePartition.EntryCount);
 
-        Revoke(database, serials.Skip(10).Take(5));
+        Revoke(database, audit, serials.Skip(10).Take(5));
         var delta = second.Publish(full, delta: true, scheduled: true)!;
         Assert.Equal(5, delta.EntryCount);
         Assert.Equal(serials.Skip(10).Take(5).Order(StringComparer.Ordinal), EntrySerials(delta.Path));
 
-        Revoke(database, serials.Skip(15).Take(3));
+        Revoke(database, audit, serials.Skip(15).Take(3));
         var numbers = new List<long> { complete.Number, delta.Number };
         for (var i = 0; i < 3; i++)
         {
@@ -88,10 +91,10 @@ public abstract class StoreEngineTests(CrlFixture crl, IStoreFixture stores)
         tx.Commit();
     }
 
-    private void Revoke(Database database, IEnumerable<string> serials)
+    private static void Revoke(Database database, Jpki.Core.Audit.AuditLog audit, IEnumerable<string> serials)
     {
         using var tx = database.BeginWrite();
-        var revoker = new CertificateRevoker(crl.Services.Audit);
+        var revoker = new CertificateRevoker(audit);
         foreach (var serial in serials)
         {
             Assert.True(revoker.Revoke(tx, new RevocationOrder { Serial = serial, Cause = RevocationCause.MoveOut, Source = "test", Actor = "officer1" }).Changed);

@@ -37,6 +37,8 @@ public sealed class AccountChanges(CaServices services)
             ApprovalAction.AccountMunicipalities => Bind(tx, subject, payload, requestedBy, by),
             ApprovalAction.VerifierClientCertificate => RegisterClientCertificate(tx, subject, payload, requestedBy, by),
             ApprovalAction.SwitchRelease => ReleaseSwitch(tx, subject, payload, requestedBy, by),
+            // Destroying HSM keys is a console ceremony: the approving officer runs ./jpki hsm retire.
+            ApprovalAction.IssuerKeyRetire => ChangeOutcome.Refused(ProblemTypes.Problem(409, ProblemTypes.ApprovalPending, "approved at the HSM console", $"the retirement of issuer key {subject} is approved by a second officer running ./jpki hsm retire --key {subject}, not over the API")),
             _ => throw new ArgumentOutOfRangeException(nameof(action)),
         };
     }

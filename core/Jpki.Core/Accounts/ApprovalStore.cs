@@ -28,6 +28,9 @@ public enum ApprovalAction
 
     /// <summary>Release a kill switch (issuance or feed) that an officer pulled.</summary>
     SwitchRelease,
+
+    /// <summary>Destroy an issuer key generation's private keys after its root expired (<c>./jpki hsm retire</c>, approved at the HSM console only).</summary>
+    IssuerKeyRetire,
 }
 
 public enum ApprovalState
@@ -65,6 +68,7 @@ public static class ApprovalStore
         ApprovalAction.AccountMunicipalities => "account.municipalities",
         ApprovalAction.VerifierClientCertificate => "verifier.client-certificate",
         ApprovalAction.SwitchRelease => "switch.release",
+        ApprovalAction.IssuerKeyRetire => "issuer-key.retire",
         _ => throw new ArgumentOutOfRangeException(nameof(action)),
     };
 
@@ -118,6 +122,13 @@ public static class ApprovalStore
             "SELECT id FROM approval_requests WHERE action = @action AND subject = @subject AND state = 'pending' AND expires_us > @nowUs",
             new { action = WireName(action), subject, nowUs });
     }
+
+    /// <summary>The newest approved request of this action for this subject (a retirement approved but cut off before it finished).</summary>
+    public static ApprovalRequest? LatestApproved(DbConnection db, ApprovalAction action, string subject, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<Row>(
+            $"SELECT {Columns} FROM approval_requests WHERE action = @action AND subject = @subject AND state = 'approved' ORDER BY id DESC LIMIT 1",
+            new { action = WireName(action), subject },
+            tx)?.ToRequest();
 
     private sealed class Row
     {

@@ -69,6 +69,46 @@ public static class IssuerStore
             new { issuerId, nowUs },
             tx);
 
+    /// <summary>
+    /// The end of a generation (issue 17, docs/rollover.md): a key is past its last end-entity
+    /// certificate at <c>@nowUs</c> when a newer active generation of its issuer issues by then (so
+    /// no new certificate can come under it) and none of its own signing or authentication
+    /// certificates is unexpired. A generation waiting for its switch has no certificate yet but
+    /// is not finished: the newer-generation condition keeps it out.
+    /// </summary>
+    private const string PastLastCertificateCondition =
+        """
+        EXISTS (SELECT 1 FROM issuer_keys n
+                WHERE n.issuer_id = k.issuer_id AND n.generation > k.generation AND n.state = 'active'
+                  AND n.certificate_der IS NOT NULL AND n.issues_from_us IS NOT NULL AND n.issues_from_us <= @nowUs)
+        AND NOT EXISTS (SELECT 1 FROM certificates c
+                        WHERE c.issuer_key_id = k.id AND c.kind IN ('signing', 'authentication') AND c.not_after_us > @nowUs)
+        """;
+
+    /// <summary>Whether key <paramref name="id"/> is past its last end-entity certificate at <paramref name="nowUs"/> (see <see cref="KeysPastLastCertificate"/>).</summary>
+    public static bool IsPastLastCertificate(DbConnection db, string id, long nowUs, DbTransaction? tx = null) =>
+        db.ExecuteScalar<long>($"SELECT COUNT(*) FROM issuer_keys k WHERE k.id = @id AND {PastLastCertificateCondition}", new { id, nowUs }, tx) > 0;
+
+    /// <summary>
+    /// The keys past their last end-entity certificate at <paramref name="nowUs"/>: a newer
+    /// generation issues and every certificate they signed for residents has expired. Their CRL
+    /// series get one final CRL, their OCSP responder stops, their responder certificate is not
+    /// renewed; only their ARL goes on until the root expires.
+    /// </summary>
+    public static IReadOnlyList<string> KeysPastLastCertificate(DbConnection db, long nowUs, DbTransaction? tx = null) =>
+        db.Query<string>($"SELECT k.id FROM issuer_keys k WHERE {PastLastCertificateCondition} ORDER BY k.id", new { nowUs }, tx).AsList();
+
+    /// <summary>Marks an issuer key retired: its root has expired and its private keys are destroyed (<c>./jpki hsm retire</c>).</summary>
+    public static bool MarkRetired(WriteTransaction tx, string id)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        return tx.Execute("UPDATE issuer_keys SET state = 'retired' WHERE id = @id AND state = 'active'", new { id }) == 1;
+    }
+
+    /// <summary>The HSM labels of a key's delegated OCSP responders, every one it ever had.</summary>
+    public static IReadOnlyList<string> ResponderKeyLabels(DbConnection db, string issuerKeyId, DbTransaction? tx = null) =>
+        db.Query<string>("SELECT DISTINCT hsm_key_label FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId ORDER BY hsm_key_label", new { issuerKeyId }, tx).AsList();
+
     /// <summary>Records when a key's root and fingerprint were published.</summary>
     public static void MarkPublished(WriteTransaction tx, string id, long publishedUs)
     {
@@ -156,13 +196,15 @@ public static class IssuerStore
     /// <summary>
     /// Active, unexpired issuer keys whose newest good responder certificate ends by
     /// <paramref name="limitUs"/> (or has ended) before the key itself does: renewal has not happened.
+    /// A generation past its last end-entity certificate is left out: its responder stops and is not renewed.
     /// </summary>
     public static IReadOnlyList<ExpiringKeyRow> RespondersEndingWithoutSuccessor(DbConnection db, long nowUs, long limitUs) =>
         db.Query<ExpiringKeyRow>(
-            """
+            $"""
             SELECT k.id AS Id, MAX(r.not_after_us) AS NotAfterUs
             FROM issuer_keys k JOIN ocsp_responders r ON r.issuer_key_id = k.id JOIN certificates c ON c.serial = r.serial
             WHERE k.state = 'active' AND k.not_after_us > @nowUs AND c.status = 'good'
+              AND NOT ({PastLastCertificateCondition})
             GROUP BY k.id, k.not_after_us
             HAVING MAX(r.not_after_us) <= @limitUs AND MAX(r.not_after_us) < k.not_after_us
             ORDER BY k.id

@@ -19,6 +19,7 @@ namespace Jpki.Core.Issuers;
 /// signature intent is committed; a certificate a concurrent renewal made unnecessary is discarded
 /// with a 'signature.discarded' record. The old certificate stays valid
 /// until its notAfter; OCSP responders take the newest good one when they next re-read the store.
+/// A generation past its last end-entity certificate is not renewed (its responder stops).
 /// </summary>
 public sealed class ResponderRenewal(Database database, HsmToken token, SessionPool pool, AuditLog audit, CeremonySettingsView settings)
 {
@@ -105,6 +106,13 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         using var db = database.OpenConnection();
         current = IssuerStore.FindCurrentResponder(db, issuerKeyId);
         generation = db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
+        // A generation past its last end-entity certificate answers no OCSP request any more
+        // (docs/rollover.md, end of a generation): its responder certificate is left to expire.
+        if (IssuerStore.IsPastLastCertificate(db, issuerKeyId, Instant.ToMicros(now)))
+        {
+            return false;
+        }
+
         return current is null || IsDue(NotBefore(current.CertificateDer), now);
     }
 
