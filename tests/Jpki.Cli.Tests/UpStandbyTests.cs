@@ -17,6 +17,7 @@ namespace Jpki.Cli.Tests;
 /// nothing acknowledged before the promote missing. The script runs as an operator runs it, on the
 /// tests' own build (JPKI_UP_NO_BUILD), on the usual service ports.
 /// </summary>
+[Collection(UpPostgresTests.UsualPorts)]
 public sealed class UpStandbyTests : IDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromMinutes(4);
@@ -32,7 +33,7 @@ public sealed class UpStandbyTests : IDisposable
 
     private readonly int port = FreePortTriple();
 
-    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(90) };
 
     [Fact]
     public async Task Promote_fences_the_primary_and_the_running_ca_follows_the_new_one_losing_nothing()
@@ -79,6 +80,23 @@ public sealed class UpStandbyTests : IDisposable
             var before = Counts(port);
             Assert.True(before.Certificates >= 2, $"{before.Certificates} resident certificates stored");
 
+            // In flight at the promote: an issuance whose COMMIT waits for a standby that never
+            // confirms (the primary is told to wait for one named 'nobody'). The fence cuts it: the CA
+            // answers 503 store-unavailable, not 500, and the same request again issues once.
+            Psql(port, "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (nobody)'");
+            Psql(port, "SELECT pg_reload_conf()");
+            await Task.Delay(1000);
+            var inFlightCsr = SoftwareCards.Csr();
+            var inFlightResident = await AddResidentAsync();
+            var inFlight = SendIssuanceAsync(inFlightResident, inFlightCsr, "in-flight");
+            await WaitForAsync(() => Psql(port, "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != "0" || inFlight.IsCompleted, TimeSpan.FromSeconds(30));
+            var openIntents = ScalarOn(port, "SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL");
+            if (inFlight.IsCompleted)
+            {
+                var early = await inFlight;
+                Assert.Fail($"the in-flight issuance did not wait for a standby: {early.Status} {early.Body}");
+            }
+
             var promote = ExternalProcess.Run(Script(["db", "promote"]));
             Assert.True(promote.ExitCode == 0, promote.Stdout + promote.Stderr);
             Assert.Contains("fenced p0: stopped (pg_ctl stop -m immediate)", promote.Stdout, StringComparison.Ordinal);
@@ -91,6 +109,23 @@ public sealed class UpStandbyTests : IDisposable
 
             // The CA process that ran all along (up stops everything when a service exits by itself)
             // serves a read, an issuance and a revocation on the new primary within the bound.
+            // Either the CA settled it itself (its open or lock retried on the new primary, or the cut
+            // COMMIT read back from the intent as certified: 201), or it said 503 store-unavailable
+            // and the same request again issues. Never a 500, and stored once either way (below).
+            var cut = await inFlight.WaitAsync(FollowLimit);
+            string inFlightSerial;
+            if (cut.Status == HttpStatusCode.Created)
+            {
+                inFlightSerial = JsonDocument.Parse(cut.Body).RootElement.GetProperty("serial").GetString()!;
+            }
+            else
+            {
+                Assert.True(cut.Status == HttpStatusCode.ServiceUnavailable && cut.Body.Contains("urn:jpki:problem:store-unavailable", StringComparison.Ordinal) && cut.RetryAfter is not null, $"{cut.Status}: {cut.Body}");
+                inFlightSerial = await IssueAsync(inFlightResident, "in-flight", inFlightCsr);
+            }
+
+            Report($"standby failover: the issuance in flight at the promote (its transaction waiting for a standby, {openIntents} open signature intents visible then) was answered {(int)cut.Status}{(cut.Status == HttpStatusCode.Created ? " by the CA itself" : ", then 201 to the same request")}");
+
             var followed = Stopwatch.StartNew();
             var status = await UntilAsync(async () =>
             {
@@ -107,7 +142,8 @@ public sealed class UpStandbyTests : IDisposable
 
             // Everything acknowledged before the promote is on the new primary, and the new writes too.
             var now = Counts(newPort);
-            Assert.Equal(before.Certificates + 1, now.Certificates);
+            Assert.Equal(before.Certificates + 2, now.Certificates);
+            Assert.Equal(1L, ScalarOn(newPort, $"SELECT COUNT(*) FROM certificates WHERE serial = '{inFlightSerial}'"));
             Assert.True(now.AuditRecords > before.AuditRecords, $"audit records: {before.AuditRecords} before, {now.AuditRecords} after");
             Assert.Equal(1L, ScalarOn(newPort, $"SELECT COUNT(*) FROM certificates WHERE serial = '{first}' AND status = 'revoked'"));
             Assert.Equal(1L, ScalarOn(newPort, $"SELECT COUNT(*) FROM certificates WHERE serial = '{after}'"));
@@ -178,27 +214,32 @@ public sealed class UpStandbyTests : IDisposable
     /// Issues an authentication certificate to the resident (a fresh key), retrying with the same
     /// Idempotency-Key while the CA answers 503 (the store's primary is being replaced); its serial.
     /// </summary>
-    private async Task<string> IssueAsync(string residentCode, string idempotencyKey)
+    private async Task<string> IssueAsync(string residentCode, string idempotencyKey, string? csr = null)
     {
-        var csr = SoftwareCards.Csr();
-        var body = JsonSerializer.Serialize(new { residentCode, kind = "authentication", csr, windowId = "STANDBY01" });
+        csr ??= SoftwareCards.Csr();
         var answer = await UntilAsync(async () =>
         {
-            using var request = Request(HttpMethod.Post, "api/v1/certificates", "operator");
-            request.Headers.Add("Idempotency-Key", idempotencyKey + "-" + home.Name);
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-            using var response = await http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            var (status, text, _) = await SendIssuanceAsync(residentCode, csr, idempotencyKey);
+            if (status == HttpStatusCode.ServiceUnavailable)
             {
                 Assert.Contains("store-unavailable", text, StringComparison.Ordinal);
                 return null;
             }
 
-            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {text}");
+            Assert.True(status == HttpStatusCode.Created, $"{(int)status}: {text}");
             return text;
         });
         return JsonDocument.Parse(answer).RootElement.GetProperty("serial").GetString()!;
+    }
+
+    /// <summary>One issuance request (authentication certificate, the window STANDBY01); its status, body and Retry-After.</summary>
+    private async Task<(HttpStatusCode Status, string Body, string? RetryAfter)> SendIssuanceAsync(string residentCode, string csr, string idempotencyKey)
+    {
+        using var request = Request(HttpMethod.Post, "api/v1/certificates", "operator");
+        request.Headers.Add("Idempotency-Key", idempotencyKey + "-" + home.Name);
+        request.Content = new StringContent(JsonSerializer.Serialize(new { residentCode, kind = "authentication", csr, windowId = "STANDBY01" }), Encoding.UTF8, "application/json");
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.ToString());
     }
 
     /// <summary>An officer's revocation (record error), sent again while the CA answers 503.</summary>
