@@ -46,7 +46,8 @@ public static class CaHost
                 app.Logger.LogInformation("created {Count} built-in accounts; their tokens are in {SecretsDirectory}", created, Path.Combine(settings.Home, "secrets"));
             }
         });
-        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace);
+        // A lost connection to the store's primary (a failover) is a 503 store-unavailable, and clears the pools.
+        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CaServices>().Database.ConnectionLost(error));
         app.UseRefusalLog("ca");
         app.UseAccessDeniedAudit();
         app.UseAuthentication();

@@ -59,10 +59,14 @@ public static class ProblemAnswers
     /// Recognises a failure for lack of disk space (the service's store or files): answered 503
     /// <c>storage-full</c> with Retry-After, not 500, since it goes away once space is freed.
     /// </param>
-    public static WebApplication UseProblemAnswers(this WebApplication app, string serverErrorDetail, Func<Exception, bool>? outOfSpace = null)
+    /// <param name="storeUnavailable">
+    /// Recognises a lost connection to the store's primary (a restart, a failover; it also clears
+    /// the pools): answered 503 <c>store-unavailable</c> with Retry-After, not 500 (decision 0510).
+    /// </param>
+    public static WebApplication UseProblemAnswers(this WebApplication app, string serverErrorDetail, Func<Exception, bool>? outOfSpace = null, Func<Exception, bool>? storeUnavailable = null)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => WriteUnhandledAsync(context, serverErrorDetail, outOfSpace) });
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => WriteUnhandledAsync(context, serverErrorDetail, outOfSpace, storeUnavailable) });
         app.UseStatusCodePages();
         app.UseRouting();
         return app;
@@ -71,9 +75,30 @@ public static class ProblemAnswers
     /// <summary>The type of the 503 answered when a write failed for lack of disk space.</summary>
     public const string StorageFullType = TypePrefix + "storage-full";
 
-    private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail, Func<Exception, bool>? outOfSpace)
+    /// <summary>The type of the 503 answered when the connection to the store's primary was lost.</summary>
+    public const string StoreUnavailableType = TypePrefix + "store-unavailable";
+
+    private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail, Func<Exception, bool>? outOfSpace, Func<Exception, bool>? storeUnavailable)
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is not null && storeUnavailable?.Invoke(error) == true)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "5";
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status503ServiceUnavailable,
+                    Type = StoreUnavailableType,
+                    Title = "store unavailable",
+                    Detail = "the connection to the store's primary was lost (a restart or a failover); retry: a write retried with the same Idempotency-Key, or a revocation sent again, finds what was stored",
+                },
+            });
+            return;
+        }
+
         if (error is not null && outOfSpace?.Invoke(error) == true)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;

@@ -114,7 +114,7 @@ public static partial class CrlHost
             }
         });
 
-        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace);
+        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CrlPublisherServices>().Database.ConnectionLost(error));
         app.MapGet("/healthz", Health);
         app.MapReadiness(CrlReadiness.CheckAsync);
         app.MapServiceMetrics();

@@ -14,8 +14,12 @@ namespace Jpki.Cli.Tests;
 /// store through jpki.json, and stopping <c>up</c> stops the server too. The script runs as an
 /// operator runs it, on the tests' own build (JPKI_UP_NO_BUILD), on the usual service ports.
 /// </summary>
+[Collection(UpPostgresTests.UsualPorts)]
 public sealed class UpPostgresTests : IDisposable
 {
+    /// <summary>The collection of the tests that run <c>./jpki up</c> on the usual service ports: one at a time.</summary>
+    public const string UsualPorts = "./jpki up on the usual service ports";
+
     private static readonly TimeSpan StartLimit = TimeSpan.FromMinutes(4);
 
     private readonly DirectoryInfo home = Directory.CreateTempSubdirectory("jpki-up-pg-home-");

@@ -25,49 +25,122 @@ public sealed class IssuanceCommit(Database database, AuditLog audit, Certificat
     private const int CreatedStatus = 201;
     private const int ConflictStatus = 409;
 
+    /// <summary>
+    /// Stores the signed certificate, or says why not. When the connection to the primary is lost
+    /// (a failover, a restart: <see cref="Database.ConnectionLost"/>), the transaction's outcome is
+    /// read back from the certificate's signature intent on whichever node is primary now, under the
+    /// writers' lock (so after any transaction of the old session that is still finishing): certified
+    /// means the COMMIT took effect and its answer is given; still open means nothing was stored, and
+    /// the store is tried again (at most <see cref="MaxStoreAttempts"/> times in all). Anything else
+    /// (the store stays unreachable) closes the intent if it can and rethrows: the caller answers
+    /// 503 store-unavailable, and a retry with the same Idempotency-Key finds what was stored.
+    /// </summary>
     public async Task<IssuanceResult> StoreAsync(IssuanceAsk ask, IssuancePlan plan, SignedCertificate certificate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ask);
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(certificate);
+        for (var attempt = 1; ; attempt++)
+        {
+            IssuanceResult? committing = null;
+            try
+            {
+                using var tx = await database.BeginWriteAsync(cancellationToken);
+                var (answer, discardReason) = Write(tx, ask, plan, certificate);
+                if (discardReason is not null)
+                {
+                    return await intents.DiscardAsync(tx, certificate.Intended, discardReason, answer);
+                }
+
+                committing = answer;
+                await tx.CommitAsync(cancellationToken);
+                return answer;
+            }
+            catch (Exception e) when (attempt < MaxStoreAttempts && database.ConnectionLost(e))
+            {
+                var outcome = await IntentOutcomeAsync(certificate.Intended, cancellationToken);
+                if (outcome == CertifiedOutcome && committing is not null)
+                {
+                    // The COMMIT was cut after it took effect (and reached a standby that is primary now).
+                    return committing;
+                }
+
+                if (outcome != OpenOutcome)
+                {
+                    await intents.StoreFailedAsync(certificate.Intended, e);
+                    throw;
+                }
+
+                // Still open: that transaction rolled back (or died with a fenced primary); store again.
+            }
+            catch (Exception e)
+            {
+                // The store did not take the signed certificate (a store error, or the request was aborted).
+                await intents.StoreFailedAsync(certificate.Intended, e);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Tries of <see cref="StoreAsync"/> when the connection to the primary is lost in between.</summary>
+    public const int MaxStoreAttempts = 3;
+
+    private const string CertifiedOutcome = "certified";
+
+    private const string OpenOutcome = "open";
+
+    /// <summary>
+    /// The intent's outcome as the current primary has it: "certified", "discarded", "open", or
+    /// null when it cannot be read (the store is still unreachable) or the row is missing.
+    /// </summary>
+    private async Task<string?> IntentOutcomeAsync(IntendedCertificate intended, CancellationToken cancellationToken)
+    {
         try
         {
             using var tx = await database.BeginWriteAsync(cancellationToken);
-            if (Recheck(tx, ask, plan, certificate.SpkiSha256) is { } failed)
-            {
-                return await intents.DiscardAsync(tx, certificate.Intended, failed.DiscardReason, failed.Answer);
-            }
-
-            IntendedIssuance.Certified(tx, certificate.Intended);
-            Insert(tx, ask, plan, certificate);
-            var serial = certificate.Answer.Serial;
-
-            // Still under the writers' lock: an event for this resident later than the record the
-            // certificate was made from may have been applied meanwhile; it applies to this
-            // certificate too, through the same rule table (docs/design.md §5).
-            if (ApplyLaterEvents(tx, serial, plan.ResidentKey, plan.Record.Sequence) is { } revokedBy)
-            {
-                var changed = bodies.RevokedAtCommit(serial, revokedBy.Sequence, revokedBy.Cause);
-                RememberAnswer(tx, ask, ConflictStatus, changed);
-                await tx.CommitAsync(cancellationToken);
-                return new IssuanceRevokedAtCommit(serial, revokedBy.Sequence, revokedBy.Cause, changed);
-            }
-
-            if (ask.Renews is { } superseded)
-            {
-                SupersedeRenewed(tx, ask.Operator, superseded, serial, plan.Now);
-            }
-
-            RememberAnswer(tx, ask, CreatedStatus, certificate.AnswerBody);
-            await tx.CommitAsync(cancellationToken);
-            return new IssuanceIssued(certificate.Answer, certificate.AnswerBody);
+            var outcome = tx.QuerySingleOrDefault<string?>(
+                "SELECT COALESCE(outcome, 'open') FROM signature_intents WHERE serial = @serial",
+                new { serial = intended.Intent.Serial });
+            return outcome;
         }
-        catch (Exception e)
+        catch (Exception e) when (database.ConnectionLost(e))
         {
-            // The store did not take the signed certificate (a store error, or the request was aborted).
-            await intents.StoreFailedAsync(certificate.Intended, e);
-            throw;
+            return null;
         }
+    }
+
+    /// <summary>
+    /// Everything the transaction writes: the re-checks (a refusal and the discard reason), or the
+    /// certificate, its intent's completion, the later feed events, the renewal and the remembered answer.
+    /// </summary>
+    private (IssuanceResult Answer, string? DiscardReason) Write(WriteTransaction tx, IssuanceAsk ask, IssuancePlan plan, SignedCertificate certificate)
+    {
+        if (Recheck(tx, ask, plan, certificate.SpkiSha256) is { } failed)
+        {
+            return (failed.Answer, failed.DiscardReason);
+        }
+
+        IntendedIssuance.Certified(tx, certificate.Intended);
+        Insert(tx, ask, plan, certificate);
+        var serial = certificate.Answer.Serial;
+
+        // Still under the writers' lock: an event for this resident later than the record the
+        // certificate was made from may have been applied meanwhile; it applies to this
+        // certificate too, through the same rule table (docs/design.md §5).
+        if (ApplyLaterEvents(tx, serial, plan.ResidentKey, plan.Record.Sequence) is { } revokedBy)
+        {
+            var changed = bodies.RevokedAtCommit(serial, revokedBy.Sequence, revokedBy.Cause);
+            RememberAnswer(tx, ask, ConflictStatus, changed);
+            return (new IssuanceRevokedAtCommit(serial, revokedBy.Sequence, revokedBy.Cause, changed), null);
+        }
+
+        if (ask.Renews is { } superseded)
+        {
+            SupersedeRenewed(tx, ask.Operator, superseded, serial, plan.Now);
+        }
+
+        RememberAnswer(tx, ask, CreatedStatus, certificate.AnswerBody);
+        return (new IssuanceIssued(certificate.Answer, certificate.AnswerBody), null);
     }
 
     /// <summary>

@@ -61,12 +61,90 @@ public sealed class Database : IDisposable
         connectionString.TrimStart().StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase)
         || connectionString.TrimStart().StartsWith("Filename=", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// How long opening a PostgreSQL connection or beginning a write transaction keeps retrying
+    /// while the primary cannot be reached (a restart, or a failover while <c>./jpki db promote</c>
+    /// runs): about 10 s in growing steps, then the failure is thrown (decision 0510).
+    /// </summary>
+    private static int ReconnectDelayMs(int attempt) => attempt switch
+    {
+        0 => 100,
+        1 => 250,
+        2 => 500,
+        3 => 1000,
+        < 8 => 2000,
+        _ => -1,
+    };
+
+    /// <summary>
+    /// Says whether <paramref name="error"/> means the connection to the primary was lost
+    /// (<see cref="StoreFaults.IsConnectionLost"/>), and if so clears this store's pools: Npgsql picks
+    /// a host of a multi-host connection string only when it opens a physical connection, so the
+    /// idle ones to the old primary must go, and its cached host states (primary, standby) with them.
+    /// Callers that see a store failure call this before they retry or answer.
+    /// </summary>
+    public bool ConnectionLost(Exception error)
+    {
+        if (postgres is null || !StoreFaults.IsConnectionLost(error))
+        {
+            return false;
+        }
+
+        ClearPools();
+        return true;
+    }
+
+    private void ClearPools()
+    {
+        postgres!.Clear();
+        if (postgres is NpgsqlMultiHostDataSource hosts)
+        {
+            hosts.ClearDatabaseStates();
+        }
+    }
+
+    /// <summary>
+    /// Opening (and a first statement that only takes a lock) is always safe to repeat: nothing was
+    /// written. Retried on a lost connection and on Npgsql's own failures to open (every host down,
+    /// or none of them primary yet while a standby is promoted).
+    /// </summary>
+    private bool RetryOpen(Exception error, int attempt)
+    {
+        if (postgres is null || ReconnectDelayMs(attempt) < 0)
+        {
+            return false;
+        }
+
+        if (ConnectionLost(error))
+        {
+            return true;
+        }
+
+        if (error is NpgsqlException and not PostgresException)
+        {
+            ClearPools();
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>An open connection for reads. Readers never block the writer (WAL / MVCC).</summary>
     public DbConnection OpenConnection()
     {
         if (postgres is not null)
         {
-            return postgres.OpenConnection();
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return postgres.OpenConnection();
+                }
+                catch (Exception e) when (RetryOpen(e, attempt))
+                {
+                    Thread.Sleep(ReconnectDelayMs(attempt));
+                }
+            }
         }
 
         var connection = new SqliteConnection(connectionString);
@@ -93,7 +171,17 @@ public sealed class Database : IDisposable
     {
         if (postgres is not null)
         {
-            return await postgres.OpenConnectionAsync(cancellationToken);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return await postgres.OpenConnectionAsync(cancellationToken);
+                }
+                catch (Exception e) when (RetryOpen(e, attempt))
+                {
+                    await Task.Delay(ReconnectDelayMs(attempt), cancellationToken);
+                }
+            }
         }
 
         // Microsoft.Data.Sqlite has no asynchronous I/O: its async methods complete synchronously.
@@ -149,7 +237,23 @@ public sealed class Database : IDisposable
             }
         }
 
-        var connection = await postgres.OpenConnectionAsync(cancellationToken);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await BeginPostgresWriteAsync(cancellationToken);
+            }
+            catch (Exception e) when (RetryOpen(e, attempt))
+            {
+                await Task.Delay(ReconnectDelayMs(attempt), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>One attempt: a pooled connection (perhaps one the primary closed), BEGIN, the row lock.</summary>
+    private async Task<WriteTransaction> BeginPostgresWriteAsync(CancellationToken cancellationToken)
+    {
+        var connection = await postgres!.OpenConnectionAsync(cancellationToken);
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -181,7 +285,17 @@ public sealed class Database : IDisposable
     {
         if (postgres is not null)
         {
-            return BeginWriteHoldingGate(writeLock);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return BeginWriteHoldingGate(writeLock);
+                }
+                catch (Exception e) when (RetryOpen(e, attempt))
+                {
+                    Thread.Sleep(ReconnectDelayMs(attempt));
+                }
+            }
         }
 
         if (!sqliteWriters.Wait(SqliteBusyTimeoutMs))
@@ -206,7 +320,8 @@ public sealed class Database : IDisposable
     /// <summary>Opens the write transaction; on SQLite the caller holds <see cref="sqliteWriters"/>, released with the transaction.</summary>
     private WriteTransaction BeginWriteHoldingGate(WriteLock writeLock)
     {
-        var connection = OpenConnection();
+        // PostgreSQL: one attempt here; BeginWrite retries the whole (open, BEGIN, lock).
+        var connection = postgres is not null ? postgres.OpenConnection() : OpenConnection();
         try
         {
             DbTransaction transaction;

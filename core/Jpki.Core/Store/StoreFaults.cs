@@ -30,4 +30,31 @@ public static class StoreFaults
 
         return false;
     }
+
+    /// <summary>
+    /// Which failures mean "the connection to the primary is gone" (a restart, a failover): the
+    /// server closed or refused the session (admin_shutdown 57P01, crash_shutdown 57P02,
+    /// cannot_connect_now 57P03, class 08), the session landed on a standby that a failover turned
+    /// read-only (read_only_sql_transaction 25006), or Npgsql lost the socket (a transient
+    /// <see cref="NpgsqlException"/>). Whatever the failed statement did was rolled back unless it
+    /// was a COMMIT, whose outcome is then unknown (decision 0510); the pools must be cleared,
+    /// since every idle connection to the old primary is dead too.
+    /// </summary>
+    public static bool IsConnectionLost(Exception? error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException postgres:
+                    return postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+                        or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.ReadOnlySqlTransaction
+                        || postgres.SqlState.StartsWith("08", StringComparison.Ordinal);
+                case NpgsqlException npgsql when npgsql.IsTransient:
+                    return true;
+            }
+        }
+
+        return false;
+    }
 }

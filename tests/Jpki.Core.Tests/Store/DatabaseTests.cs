@@ -243,4 +243,58 @@ public abstract class DatabaseTests(IStoreFixture fixture)
 
 public sealed class SqliteDatabaseTests(SqliteStoreFixture fixture) : DatabaseTests(fixture), IClassFixture<SqliteStoreFixture>;
 
-public sealed class PostgresDatabaseTests(PostgresStoreFixture fixture) : DatabaseTests(fixture), IClassFixture<PostgresStoreFixture>;
+public sealed class PostgresDatabaseTests(PostgresStoreFixture fixture) : DatabaseTests(fixture), IClassFixture<PostgresStoreFixture>
+{
+    /// <summary>
+    /// Decision 0510: the server closes every connection of the store (as a shutdown or a fenced
+    /// primary does) while they sit idle in the pool. A write still begins (open, BEGIN and the lock
+    /// are retried on a new connection) and commits; a read that meets a closed connection fails as
+    /// a lost connection, <see cref="Database.ConnectionLost"/> says so and clears the pool, and the
+    /// next read works.
+    /// </summary>
+    [Fact]
+    public async Task Connections_the_server_closed_are_dropped_and_the_store_works_on_new_ones()
+    {
+        var applicationName = "jpki-reconnect-" + Guid.NewGuid().ToString("N")[..8];
+        using var database = new Database(
+            new Npgsql.NpgsqlConnectionStringBuilder(fixture.CreateStore("reconnect")) { ApplicationName = applicationName }.ToString(),
+            TimeProvider.System);
+        Migrator.ApplyPending(database);
+        var idle = Enumerable.Range(0, 3).Select(_ => database.OpenConnection()).ToList();
+        idle.ForEach(c => c.Dispose());
+        TerminateBackends(applicationName);
+
+        using (var tx = await database.BeginWriteAsync())
+        {
+            tx.Execute("UPDATE chain_head SET seq = seq WHERE id = 1");
+            await tx.CommitAsync();
+        }
+
+        TerminateBackends(applicationName);
+        Exception? lost = null;
+        using (var closed = database.OpenConnection())
+        {
+            lost = Record.Exception(() => closed.ExecuteScalar<long>("SELECT 1"));
+        }
+
+        Assert.NotNull(lost);
+        Assert.True(StoreFaults.IsConnectionLost(lost), lost.ToString());
+        Assert.True(database.ConnectionLost(lost));
+        using var fresh = database.OpenConnection();
+        Assert.Equal(1L, fresh.ExecuteScalar<long>("SELECT 1"));
+    }
+
+    [Fact]
+    public void Only_connection_failures_count_as_a_lost_primary()
+    {
+        Assert.True(StoreFaults.IsConnectionLost(new Npgsql.PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", "57P01")));
+        Assert.True(StoreFaults.IsConnectionLost(new Npgsql.PostgresException("cannot execute UPDATE in a read-only transaction", "ERROR", "ERROR", "25006")));
+        Assert.True(StoreFaults.IsConnectionLost(new Npgsql.NpgsqlException("Exception while reading from stream", new IOException("reset"))));
+        Assert.False(StoreFaults.IsConnectionLost(new Npgsql.PostgresException("duplicate key", "ERROR", "ERROR", "23505")));
+        Assert.False(StoreFaults.IsConnectionLost(new Npgsql.PostgresException("could not extend file", "ERROR", "ERROR", "53100")));
+        Assert.False(StoreFaults.IsConnectionLost(new InvalidOperationException("not a store failure")));
+    }
+
+    private static void TerminateBackends(string applicationName) =>
+        PostgresServer.Shared.Execute($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{applicationName}'");
+}
