@@ -23,8 +23,11 @@ public static class ConsoleForms
     {
         ArgumentNullException.ThrowIfNull(context);
         var session = context.Request.Cookies[ConsoleSessionCookieHandler.Cookie];
-        return string.IsNullOrEmpty(session) ? "" : Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(session), Label));
+        return string.IsNullOrEmpty(session) ? "" : TokenFor(session);
     }
+
+    /// <summary>The form token of a console session token.</summary>
+    public static string TokenFor(string session) => Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(session), Label));
 
     /// <summary>A foreign, non-form or token-less post's refusal page (nothing read, nothing changed); null when the post may go on.</summary>
     public static async Task<IResult?> RefuseAsync(HttpContext context, bool requireToken)
