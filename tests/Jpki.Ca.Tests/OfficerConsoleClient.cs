@@ -59,7 +59,7 @@ public sealed partial class OfficerConsoleClient : IDisposable
         var (status, html, _) = await GetAsync(path);
         Assert.Equal(HttpStatusCode.OK, status);
         var match = CsrfField().Match(html);
-        Assert.True(match.Success, "no form token on " + path);
+        Assert.True(match.Success, "no form token on " + path + ": " + html);
         return match.Groups[1].Value;
     }
 
@@ -69,6 +69,6 @@ public sealed partial class OfficerConsoleClient : IDisposable
 
     public void Dispose() => http.Dispose();
 
-    [GeneratedRegex("<input type=\"hidden\" name=\"csrf\" value=\"([0-9a-f]{64})\">")]
+    [GeneratedRegex("<input type=\"hidden\" name=\"csrf\" value=\"([0-9a-f]{64})\"")]
     private static partial Regex CsrfField();
 }

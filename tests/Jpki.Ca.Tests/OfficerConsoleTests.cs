@@ -48,7 +48,7 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         Assert.Contains($"<tr class=\"key\" id=\"key-{key}\"><td>{key}</td>", issuers, StringComparison.Ordinal);
         Assert.Contains(" 日 days</td>", issuers, StringComparison.Ordinal);
         var verifiers = await PageAsync(console, "console/verifiers");
-        Assert.Contains($"<td><code>{certificate.Sha256}</code></td><td>CN=console &lt;verifier&gt;</td>", verifiers, StringComparison.Ordinal);
+        Assert.True(verifiers.Contains($"<td><code>{certificate.Sha256}</code></td><td>CN=&quot;console &lt;verifier&gt;&quot;</td>", StringComparison.Ordinal), verifiers);
 
         Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{request}/reject", "officer2")).Status);
     }
@@ -204,7 +204,7 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         try
         {
             var page = await PageAsync(console, "console/switches");
-            Assert.Contains("<td class=\"alarm\">停止中 stopped</td><td>officer1</td><td>console &lt;drill&gt;</td>", page, StringComparison.Ordinal);
+            Assert.True(page.Contains("<td class=\"alarm\">停止中 stopped</td><td>officer1</td><td>console &lt;drill&gt;</td>", StringComparison.Ordinal), page);
             Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'switch.stopped' AND actor = 'officer1' AND details LIKE '%console <drill>%'"));
 
             var (released, _, releaseLocation) = await console.PostAsync("console/switches/issuance", token, new() { ["stopped"] = "false", ["reason"] = "drill over" });
