@@ -62,6 +62,7 @@ public sealed class OfficerConsoleBrowserTests(CaFixture ca)
             ("#feed-link", "feed", "カーソル Cursor"),
             ("#issuers-link", "issuers", "世代 Generation"),
             ("#verifiers-link", "verifiers", "クライアント証明書 Client certificate"),
+            ("#crls-link", "crls", "次の差分CRL Next delta CRL"),
         })
         {
             await page.ClickAsync(link);

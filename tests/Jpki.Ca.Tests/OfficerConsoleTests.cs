@@ -13,7 +13,7 @@ namespace Jpki.Ca.Tests;
 [Collection(CaTestGroup.Name)]
 public sealed class OfficerConsoleTests(CaFixture ca)
 {
-    public static readonly string[] Pages = ["console/accounts", "console/approvals", "console/switches", "console/feed", "console/issuers", "console/verifiers"];
+    public static readonly string[] Pages = ["console/accounts", "console/approvals", "console/switches", "console/feed", "console/issuers", "console/verifiers", "console/crls"];
 
     [Fact]
     public async Task Every_page_shows_an_officer_what_the_store_holds()
@@ -51,6 +51,19 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         Assert.True(verifiers.Contains($"<td><code>{certificate.Sha256}</code></td><td>CN=&quot;console &lt;verifier&gt;&quot;</td>", StringComparison.Ordinal), verifiers);
 
         Assert.Equal(200, (await ca.SendAsync(HttpMethod.Post, $"api/v1/approvals/{request}/reject", "officer2")).Status);
+
+        // A series the publisher would have made (the CA tests run no publisher).
+        ca.ExecuteSql("INSERT INTO crl_series (issuer_key_id, scope, last_number, last_mark) VALUES (@key, 'm/352047', 4242, 0)", new { key });
+        try
+        {
+            var crls = await PageAsync(console, "console/crls");
+            Assert.True(crls.Contains($"<tr class=\"series\"><td>{key}</td><td>市区町村 352047 萩市</td><td>4242</td><td>—</td>", StringComparison.Ordinal), crls);
+            Assert.Contains("<th>次の定期完全CRL Next scheduled complete CRL (JST)</th><td>", crls, StringComparison.Ordinal);
+        }
+        finally
+        {
+            ca.ExecuteSql("DELETE FROM crl_series WHERE issuer_key_id = @key AND scope = 'm/352047' AND last_number = 4242", new { key });
+        }
     }
 
     [Fact]

@@ -39,6 +39,7 @@ public static class ConsolePages
         pages.MapGet("/feed", (HttpContext context, ConsoleReadHandler read) => read.FeedAsync(context));
         pages.MapGet("/issuers", (HttpContext context, ConsoleReadHandler read) => read.IssuersAsync(context));
         pages.MapGet("/verifiers", (HttpContext context, ConsoleReadHandler read) => read.VerifiersAsync(context));
+        pages.MapGet("/crls", (HttpContext context, ConsoleReadHandler read) => read.CrlsAsync(context));
         pages.MapPost("/approvals/{id:long}/approve", (long id, HttpContext context, ConsoleActionsHandler act) => act.ApproveAsync(id, context));
         pages.MapPost("/approvals/{id:long}/reject", (long id, HttpContext context, ConsoleActionsHandler act) => act.RejectAsync(id, context));
         pages.MapPost("/switches/{name}", (string name, HttpContext context, ConsoleActionsHandler act) => act.SetSwitchAsync(name, context));

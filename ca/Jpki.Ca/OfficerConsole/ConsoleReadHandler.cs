@@ -69,6 +69,26 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
         NowUs = Instant.NowMicros(services.Options.Time),
     })));
 
+    /// <summary>Every CRL series with its last number, and when the publisher's schedules fire next (they fire on boundaries of their interval from the Unix epoch, whichever instance runs them).</summary>
+    public Task<IResult> CrlsAsync(HttpContext context) => PageAsync(context, db =>
+    {
+        var crl = services.Settings.Crl;
+        var nowUs = Instant.NowMicros(services.Options.Time);
+        return ConsolePages.View<CrlsView>(Frame(context, new
+        {
+            Series = CrlSeriesStore.List(db),
+            NowUs = nowUs,
+            NextCompleteUs = NextBoundary(nowUs, TimeSpan.FromHours(crl.CompleteEveryHours)),
+            NextDeltaUs = NextBoundary(nowUs, TimeSpan.FromMinutes(crl.DeltaEveryMinutes)),
+        }));
+    });
+
+    private static long NextBoundary(long nowUs, TimeSpan interval)
+    {
+        var step = Math.Max(1, (long)interval.TotalMicroseconds);
+        return ((nowUs / step) + 1) * step;
+    }
+
     /// <summary>The parameters every page's frame needs (the officer, the form token) with the page's own.</summary>
     private static Dictionary<string, object?> Frame(HttpContext context, object page)
     {
