@@ -211,6 +211,10 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         using var console = new OfficerConsoleClient(ca.CaAddress);
         await console.LoginAsync(ca.Tokens["officer1"]);
         var token = await console.CsrfOfAsync("console/switches");
+        var (invalid, invalidPage, _) = await console.PostAsync("console/switches/issuance", token, new() { ["stopped"] = "true", ["reason"] = "x" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, invalid);
+        Assert.Contains("<a href=\"/console/switches\" id=\"back\">", invalidPage, StringComparison.Ordinal);
+        Assert.Equal(0, ca.CountRows("SELECT COUNT(*) FROM kill_switches WHERE name = 'issuance' AND stopped = 1"));
         var (stopped, _, location) = await console.PostAsync("console/switches/issuance", token, new() { ["stopped"] = "true", ["reason"] = "console <drill>" });
         Assert.Equal(HttpStatusCode.SeeOther, stopped);
         Assert.Equal("/console/switches?stopped=issuance", location);

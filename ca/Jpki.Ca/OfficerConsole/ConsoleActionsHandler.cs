@@ -23,7 +23,7 @@ public sealed class ConsoleActionsHandler(DualControl dual, FeedAdministration f
         }
 
         var answer = await dual.ApproveAsync(id, context);
-        return ConsolePages.ErrorOf(answer, context) ?? SeeOther($"/console/approvals?approved={id}");
+        return ConsolePages.ErrorOf(answer, context, "/console/approvals") ?? SeeOther($"/console/approvals?approved={id}");
     }
 
     /// <summary><c>POST /console/approvals/{id}/reject</c>: <see cref="DualControl.RejectAsync"/> (the requester withdraws this way too).</summary>
@@ -36,7 +36,7 @@ public sealed class ConsoleActionsHandler(DualControl dual, FeedAdministration f
         }
 
         var answer = await dual.RejectAsync(id, context);
-        return ConsolePages.ErrorOf(answer, context) ?? SeeOther($"/console/approvals?rejected={id}");
+        return ConsolePages.ErrorOf(answer, context, "/console/approvals") ?? SeeOther($"/console/approvals?rejected={id}");
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public sealed class ConsoleActionsHandler(DualControl dual, FeedAdministration f
             _ => null,
         };
         var answer = await feed.SetSwitchAsync(name, stopped, form["reason"].ToString(), context.Caller(), context.RequestAborted);
-        if (ConsolePages.ErrorOf(answer, context) is { } error)
+        if (ConsolePages.ErrorOf(answer, context, "/console/switches") is { } error)
         {
             return error;
         }

@@ -60,7 +60,7 @@ public static class ConsolePages
     /// What an action's API answer becomes on a page: a problem is an error page with its status,
     /// title and detail (nothing changed); anything else is null and the caller redirects.
     /// </summary>
-    public static IResult? ErrorOf(IResult answer, HttpContext context)
+    public static IResult? ErrorOf(IResult answer, HttpContext context, string back)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (answer is not ProblemHttpResult problem)
@@ -70,7 +70,7 @@ public static class ConsolePages
 
         var text = $"{problem.ProblemDetails.Title}: {problem.ProblemDetails.Detail} ({problem.ProblemDetails.Type})";
         return View<ConsoleMessageView>(
-            new { Officer = context.Caller().Id, Csrf = ConsoleForms.TokenOf(context), Title = "エラー Error", Error = text, Id = "error", Back = true },
+            new { Officer = context.Caller().Id, Csrf = ConsoleForms.TokenOf(context), Title = "エラー Error", Error = text, Id = "error", Back = true, BackTo = back },
             problem.StatusCode);
     }
 }
