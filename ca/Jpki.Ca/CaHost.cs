@@ -78,6 +78,7 @@ public static class CaHost
         MapRevocationEndpoints(app);
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);
+        OfficerConsole.ConsolePages.Map(app);
         return app;
     }
 
@@ -155,6 +156,7 @@ public static class CaHost
         });
         services.AddSingleton<Auditing.AuditorReports>();
         Auditing.AuditorPages.AddServices(services);
+        OfficerConsole.ConsolePages.AddServices(services);
     }
 
     private static void MapRevocationEndpoints(WebApplication app)

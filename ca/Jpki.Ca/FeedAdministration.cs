@@ -109,36 +109,47 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
     public async Task<IResult> SetSwitchAsync(string name, HttpContext context, Account officer)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(officer);
-        if (name is not (JukiNetFeedStore.FeedSwitch or JukiNetFeedStore.IssuanceSwitch))
+        if (UnknownSwitch(name) is { } unknown)
         {
-            return ProblemTypes.Problem(404, ProblemTypes.UnknownSwitch, "no such switch", "the switches are 'feed' and 'issuance'");
+            return unknown;
         }
 
         var (body, _, problem) = await ApiJson.ReadAsync<SwitchRequest>(context.Request);
-        if (body is null)
+        return body is null ? problem! : await SetSwitchAsync(name, body.Stopped, body.Reason, officer, context.RequestAborted);
+    }
+
+    /// <summary>The decision itself, whoever asks for it (the API above, the officer console's form): the same checks, the same audit record.</summary>
+    public async Task<IResult> SetSwitchAsync(string name, bool? stopped, string? reason, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(officer);
+        if (UnknownSwitch(name) is { } unknown)
         {
-            return problem!;
+            return unknown;
         }
 
-        if (body.Stopped is not { } stopped || body.Reason?.Trim() is not { Length: >= 3 and <= 1000 } reason)
+        if (stopped is not { } stop || reason?.Trim() is not { Length: >= 3 and <= 1000 } because)
         {
             return ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid request", "give stopped (true|false) and a reason (3-1000 characters)");
         }
 
-        if (!stopped)
+        if (!stop)
         {
             // Pulling a switch is an emergency brake any officer may pull; releasing it is dual control.
-            return await dual.RequestAsync(Jpki.Core.Accounts.ApprovalAction.SwitchRelease, name, new JsonObject { ["reason"] = reason }, officer, context.RequestAborted);
+            return await dual.RequestAsync(Jpki.Core.Accounts.ApprovalAction.SwitchRelease, name, new JsonObject { ["reason"] = because }, officer, cancellationToken);
         }
 
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        JukiNetFeedStore.SetSwitch(tx, name, stopped, officer.Id, reason, Instant.NowMicros(services.Options.Time));
-        services.Audit.Append(tx, new AuditRecord(officer.Id, stopped ? "switch.stopped" : "switch.started", name, new JsonObject { ["reason"] = reason }));
-        await tx.CommitAsync(context.RequestAborted);
+        using var tx = await services.Database.BeginWriteAsync(cancellationToken);
+        JukiNetFeedStore.SetSwitch(tx, name, stop, officer.Id, because, Instant.NowMicros(services.Options.Time));
+        services.Audit.Append(tx, new AuditRecord(officer.Id, "switch.stopped", name, new JsonObject { ["reason"] = because }));
+        await tx.CommitAsync(cancellationToken);
         using var db = services.Database.OpenConnection();
         return Results.Json(SwitchJson(name, JukiNetFeedStore.FindSwitch(db, name)), ApiJson.Options);
     }
+
+    private static IResult? UnknownSwitch(string name) =>
+        name is JukiNetFeedStore.FeedSwitch or JukiNetFeedStore.IssuanceSwitch
+            ? null
+            : ProblemTypes.Problem(404, ProblemTypes.UnknownSwitch, "no such switch", "the switches are 'feed' and 'issuance'");
 
     private static object GapJson(FeedGap gap) => new
     {

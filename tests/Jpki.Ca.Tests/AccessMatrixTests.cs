@@ -70,7 +70,7 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
             all[name] = Credential.Bearer(token);
         }
 
-        var refused = status is 401 or 403 || (status == 302 && response.Headers.Location?.OriginalString == "/audit");
+        var refused = status is 401 or 403 || (status == 302 && response.Headers.Location?.OriginalString is "/audit" or "/console");
         return (!refused, status);
     }
 
@@ -91,6 +91,9 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
         credentials["auditor-session"] = Credential.Cookie(await PageSessionAsync(tokens["auditor"]));
         // Another role's bearer token in the page cookie: a session of the wrong role.
         credentials["officer-session"] = Credential.Cookie(await SessionTokenAsync(tokens["officer"]));
+        credentials["officer-console"] = Credential.Console(await ConsoleSessionAsync(tokens["officer"]));
+        // An auditor's live session in the console's cookie: a session of the wrong role there.
+        credentials["auditor-console"] = Credential.Console(await SessionTokenAsync(tokens["auditor"]));
         return credentials;
     }
 
@@ -104,7 +107,17 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
         return cookie["jpki-audit=".Length..cookie.IndexOf(';', StringComparison.Ordinal)];
     }
 
-    /// <summary>A live session of a non-auditor: what a password login of that account gives, made here in the store.</summary>
+    /// <summary>Logs in to the officer console with the officer's API token; the console cookie's value.</summary>
+    private async Task<string> ConsoleSessionAsync(string officerToken)
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = ca.CaAddress };
+        using var response = await http.PostAsync("console/login", new FormUrlEncodedContent([new("token", officerToken)]));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("jpki-console=", StringComparison.Ordinal));
+        return cookie["jpki-console=".Length..cookie.IndexOf(';', StringComparison.Ordinal)];
+    }
+
+    /// <summary>A live session of another role: what a password login of that account gives, made here in the store.</summary>
     private Task<string> SessionTokenAsync(string bearerToken)
     {
         var session = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
@@ -114,13 +127,15 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
         return Task.FromResult(session);
     }
 
-    private sealed record Credential(string? BearerToken, string? SessionCookie)
+    private sealed record Credential(string? BearerToken, string? SessionCookie, string CookieName = "jpki-audit")
     {
         public static Credential None { get; } = new(null, null);
 
         public static Credential Bearer(string token) => new(token, null);
 
         public static Credential Cookie(string session) => new(null, session);
+
+        public static Credential Console(string session) => new(null, session, "jpki-console");
 
         public void Apply(HttpRequestMessage request)
         {
@@ -131,7 +146,7 @@ public sealed class AccessMatrixTests(CaFixture ca, ITestOutputHelper output)
 
             if (SessionCookie is not null)
             {
-                request.Headers.Add("Cookie", "jpki-audit=" + SessionCookie);
+                request.Headers.Add("Cookie", CookieName + "=" + SessionCookie);
             }
         }
     }

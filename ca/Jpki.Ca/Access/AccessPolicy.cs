@@ -25,11 +25,15 @@ public static class AccessPolicy
     /// <summary>The auditor pages: an auditor with a page session cookie.</summary>
     public const string AuditPages = "audit-pages";
 
+    /// <summary>The officer console: an officer with a console session cookie.</summary>
+    public const string ConsolePages = "console-pages";
+
     public static IServiceCollection AddCaAccess(this IServiceCollection services)
     {
         services.AddAuthentication(BearerTokenHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AuditSessionCookieHandler>(AuditSessionCookieHandler.SchemeName, null);
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AuditSessionCookieHandler>(AuditSessionCookieHandler.SchemeName, null)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ConsoleSessionCookieHandler>(ConsoleSessionCookieHandler.SchemeName, null);
         services.AddAuthorization(authorization =>
         {
             authorization.AddPolicy(Operator, Roles(AccountRole.Operator));
@@ -41,6 +45,9 @@ public static class AccessPolicy
             authorization.AddPolicy(AnyAccount, Roles());
             authorization.AddPolicy(AuditPages, new AuthorizationPolicyBuilder(AuditSessionCookieHandler.SchemeName)
                 .RequireRole(AccountStore.RoleText(AccountRole.Auditor))
+                .Build());
+            authorization.AddPolicy(ConsolePages, new AuthorizationPolicyBuilder(ConsoleSessionCookieHandler.SchemeName)
+                .RequireRole(AccountStore.RoleText(AccountRole.Officer))
                 .Build());
             // Closed unless opened: an endpoint with no policy and no AllowAnonymous refuses everyone.
             authorization.FallbackPolicy = new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName)

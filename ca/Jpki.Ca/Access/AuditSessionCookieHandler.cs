@@ -1,7 +1,4 @@
 using System.Text.Encodings.Web;
-using Jpki.Core.Accounts;
-using Jpki.Core.Store;
-using Jpki.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -13,40 +10,16 @@ namespace Jpki.Ca.Access;
 /// asked without a live session redirects to the login page; another role gets a 403 page.
 /// </summary>
 public sealed class AuditSessionCookieHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, CaServices services)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    : PageSessionCookieHandler(options, logger, encoder, services)
 {
     public const string SchemeName = "AuditSession";
     public const string Cookie = "jpki-audit";
 
-    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
-    {
-        var token = Request.Cookies[Cookie];
-        if (string.IsNullOrEmpty(token))
-        {
-            return AuthenticateResult.NoResult();
-        }
+    protected override string CookieName => Cookie;
 
-        if (token.Length > 128)
-        {
-            return AuthenticateResult.Fail("the session cookie is not valid");
-        }
+    protected override string LoginPath => "/audit";
 
-        await using var db = await services.Database.OpenConnectionAsync(Context.RequestAborted);
-        var account = AccountStore.FindBySession(db, token, Instant.NowMicros(services.Options.Time));
-        return account is null || account.Disabled
-            ? AuthenticateResult.Fail("the session has ended or is not valid")
-            : AuthenticateResult.Success(new AuthenticationTicket(AccountPrincipal.Of(account, SchemeName), SchemeName));
-    }
+    protected override string ForbiddenReason => "the audit pages are for auditors";
 
-    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
-    {
-        Context.Refuse((await HandleAuthenticateOnceSafeAsync()).Failure?.Message ?? "no session");
-        Response.Redirect("/audit");
-    }
-
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
-    {
-        Context.Refuse("the audit pages are for auditors");
-        await Auditing.AuditorPages.Forbidden().ExecuteAsync(Context);
-    }
+    protected override IResult ForbiddenPage() => Auditing.AuditorPages.Forbidden();
 }

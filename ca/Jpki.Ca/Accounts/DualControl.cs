@@ -177,7 +177,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     };
 
     /// <summary>The payload as officers may see it: never the activation part's hash.</summary>
-    private static JsonObject Redacted(JsonObject payload)
+    public static JsonObject Redacted(JsonObject payload)
     {
         var copy = payload.DeepClone().AsObject();
         copy.Remove("part1Sha256");

@@ -24,6 +24,7 @@ public static class AuditorPages
     public static void AddServices(IServiceCollection services)
     {
         services.AddJapanesePages();
+        services.AddSingleton<PageLogin>();
         services.AddSingleton<AuditSessionHandler>();
         services.AddSingleton<AuditRevocationsHandler>();
         services.AddSingleton<AuditReportsHandler>();
