@@ -78,7 +78,8 @@ public static class AuditorApi
 
             var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
             return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
-        });
+        })
+            .AcceptsJson<DisclosureRequest>();
         group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();
