@@ -94,6 +94,12 @@ public static class ApiDocuments
             options.AddDocumentTransformer((openApi, _, _) =>
             {
                 openApi.Info = new OpenApiInfo { Title = document.Title, Version = document.Version, Description = document.Description };
+                foreach (var server in openApi.Servers ?? [])
+                {
+                    server.Url = server.Url?.TrimEnd('/');
+                }
+
+                TagByResource(openApi);
                 var schemes = SecuritySchemes(document.Credentials);
                 if (schemes.Count > 0)
                 {
@@ -113,6 +119,8 @@ public static class ApiDocuments
                 AddProblem(operation, problem, StatusCodes.Status500InternalServerError, "an unexpected error (details in the service's log)");
                 if (!IsProtected(metadata) || document.Credentials == ApiCredentials.None)
                 {
+                    // Said, not left out: an empty requirement is "no credential needed" (OpenAPI 3.1 §4.8.30).
+                    operation.Security = [new OpenApiSecurityRequirement()];
                     return;
                 }
 
@@ -148,7 +156,8 @@ public static class ApiDocuments
                 .DisableDefaultFonts()
                 .DisableTelemetry()
                 .DisableAgent()
-                .DisableMcp())
+                .DisableMcp()
+                .HideDeveloperTools())
             .AllowAnonymous()
             .ExcludeFromDescription()
             .Add(endpoint =>
@@ -243,6 +252,27 @@ public static class ApiDocuments
 
     /// <summary>Octets, as OpenAPI 3.1 says a non-JSON body (<c>contentMediaType</c> is the media type's key itself).</summary>
     private static OpenApiSchema BinarySchema() => new() { Type = JsonSchemaType.String, Format = "binary" };
+
+    /// <summary>
+    /// One tag per resource, from the path (<c>/api/v1/feed/gaps</c>: feed; <c>/ocsp/...</c>: ocsp),
+    /// with health and readiness under "health", rather than the generator's assembly and class names.
+    /// </summary>
+    private static void TagByResource(OpenApiDocument openApi)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (path, item) in openApi.Paths)
+        {
+            var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries).SkipWhile(s => s is "api" or "v1").ToList();
+            var name = segments.Count == 0 ? "service" : segments[0] is "healthz" or "readyz" ? "health" : segments[0];
+            names.Add(name);
+            foreach (var operation in item.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+            {
+                operation.Tags = new HashSet<OpenApiTagReference> { new(name, openApi) };
+            }
+        }
+
+        openApi.Tags = new HashSet<OpenApiTag>(names.Select(n => new OpenApiTag { Name = n }));
+    }
 
     private static bool IsProtected(IList<object> metadata) =>
         metadata.OfType<CredentialRequiredMetadata>().Any()

@@ -1,5 +1,6 @@
 using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
+using Jpki.Hosting;
 
 namespace Jpki.Ca.Accounts;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
+using Jpki.Hosting;
 
 namespace Jpki.Ca.Auditing;
 
