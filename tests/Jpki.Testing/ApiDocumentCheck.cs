@@ -115,7 +115,8 @@ public sealed partial class ApiDocumentCheck
     {
         var responses = Operation(method, path).GetProperty("responses");
         Assert.True(responses.TryGetProperty(status.ToString(System.Globalization.CultureInfo.InvariantCulture), out var response), $"{method} {path}: no {status} response");
-        Assert.True(response.TryGetProperty("content", out var content) && content.TryGetProperty(mediaType, out var media), $"{method} {path} {status}: no {mediaType} content");
+        Assert.True(response.TryGetProperty("content", out var content), $"{method} {path} {status}: no content");
+        Assert.True(content.TryGetProperty(mediaType, out var media), $"{method} {path} {status}: no {mediaType} content");
         Assert.True(media.TryGetProperty("schema", out var schema), $"{method} {path} {status} {mediaType}: no schema");
         return schema;
     }
