@@ -237,6 +237,26 @@ public static class ApiDocuments
         });
     }
 
+    /// <summary>Declares a route parameter the handler reads itself (from the request, not as a bound argument).</summary>
+    public static TBuilder WithPathParameter<TBuilder>(this TBuilder builder, string name, string description)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = name,
+                In = ParameterLocation.Path,
+                Required = true,
+                Description = description,
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+            });
+            return Task.CompletedTask;
+        });
+    }
+
     /// <summary>Says in the document that the endpoint answers <paramref name="status"/> with no body.</summary>
     public static TBuilder ProducesNoBody<TBuilder>(this TBuilder builder, int status, string description)
         where TBuilder : IEndpointConventionBuilder

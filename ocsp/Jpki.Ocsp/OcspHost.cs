@@ -155,6 +155,7 @@ public static class OcspHost
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context))
             .WithSummary("An OCSP request in the URL, base64 then URL-encoded (RFC 5019 §5)")
+            .WithPathParameter("encoded", "the DER OCSPRequest, base64 then URL-encoded")
             .RequiresCredential()
             .ProducesBinary(StatusCodes.Status200OK, OcspMediaTypes.Response, "a DER OCSPResponse, cacheable until its nextUpdate");
         app.MapReadiness(OcspReadiness.CheckAsync);
