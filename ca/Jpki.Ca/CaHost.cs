@@ -65,7 +65,8 @@ public static class CaHost
         app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous().WithSummary("Detailed status for people: HSM pool, store, Juki-Net, clock, feed, expiry alarms");
         app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
-        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
+        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous()
+            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates");
         app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous()
             .Produces<string>(contentType: "text/plain")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -73,14 +74,18 @@ public static class CaHost
             .Produces<string>(contentType: "application/pem-certificate-chain")
             .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount)
+            .WithSummary("A certificate's status (good, revoked with its RFC 5280 reason, expired)")
             .Produces<QueryEndpoints.CertificateStatusAnswer>()
             .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's four facts and eligibility from Juki-Net (the read is logged with its purpose)")
             .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
         app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's unexpired certificates in the operator's municipalities")
             .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
         app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("Issue a signing or user-authentication certificate for a card's key")
             .AcceptsJson<IssueCertificateRequest>()
             .Produces<Jpki.Core.Registration.IssuedCertificateAnswer>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -175,6 +180,7 @@ public static class CaHost
     {
         app.MapPost("/api/v1/certificates/{serial}/revocations", (string serial, HttpContext context, RevocationRequests revocations) => revocations.RevokeAsync(serial, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.OperatorOrOfficer)
+            .WithSummary("Revoke a certificate (at the window, or by an officer)")
             .AcceptsJson<RevocationRequests.RevokeRequest>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);

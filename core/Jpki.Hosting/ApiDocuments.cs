@@ -115,6 +115,19 @@ public static class ApiDocuments
                 var problem = await ProblemSchemaAsync(context, cancellationToken);
                 operation.Responses ??= [];
 
+                // Every operation has a summary (what a reader's sidebar shows); the route where none was written.
+                if (string.IsNullOrWhiteSpace(operation.Summary))
+                {
+                    operation.Summary = $"{context.Description.HttpMethod} /{context.Description.RelativePath}";
+                }
+
+                var policies = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList();
+                if (policies.Count > 0 && !metadata.OfType<IAllowAnonymous>().Any())
+                {
+                    operation.Description = (operation.Description is { Length: > 0 } text ? text + "\n\n" : "")
+                        + $"Authorization policy: {string.Join(", ", policies)} (docs/access-control.md).";
+                }
+
                 // Every service answers an unexpected failure as a 500 problem (ProblemAnswers).
                 AddProblem(operation, problem, StatusCodes.Status500InternalServerError, "an unexpected error (details in the service's log)");
                 if (!IsProtected(metadata) || document.Credentials == ApiCredentials.None)

@@ -11,6 +11,7 @@ public static class AccountEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context)).AllowAnonymous()
+            .WithSummary("Log in with an account and password: a session token")
             .AcceptsJson<SessionLogin.LoginRequest>();
         app.MapPost("/api/v1/accounts/{id}/activation", (string id, HttpContext context, AccountAdministration accounts) => accounts.ActivateAsync(id, context)).AllowAnonymous()
             .AcceptsJson<AccountAdministration.ActivationRequest>();
