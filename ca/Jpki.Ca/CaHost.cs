@@ -15,6 +15,14 @@ public static class CaHost
 {
     private const string ServerErrorDetail = "an unexpected error occurred; nothing was issued";
 
+    /// <summary>Every operation but the public ones takes an account's bearer token (API or session); the CA has no mutual-TLS listener.</summary>
+    private static readonly ApiDocument ApiDocument = new()
+    {
+        Title = "JPKI CA API",
+        Description = "Issuance, accounts and dual control, revocation, the Juki-Net feed's administration and the auditor API of the prefecture CA (docs/ca.md, docs/access-control.md). Errors are application/problem+json.",
+        Credentials = ApiCredentials.Bearer,
+    };
+
     /// <summary>
     /// Opens the token, keys, store and Juki-Net client, creates the built-in accounts on first
     /// start, and builds the app; the caller starts it. With port 0, <c>app.Urls</c> holds the
@@ -52,23 +60,35 @@ public static class CaHost
         app.UseAccessDeniedAudit();
         app.UseAuthentication();
         app.UseAuthorization();
-        // The OpenAPI document of this API, public like /api/v1/issuers: operators and
-        // integrators read it; it names no secret.
-        app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
-        app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous();
+        // The OpenAPI document and its reference page, public like /api/v1/issuers: operators and
+        // integrators read them; they name no secret (decision 0710).
+        app.MapApiDocument(ApiDocument);
+        app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous().WithSummary("Detailed status for people: HSM pool, store, Juki-Net, clock, feed, expiry alarms");
         app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
-        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous();
-        app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous();
-        app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous();
-        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount);
-        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator);
-        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator);
+        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous()
+            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates");
+        app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous()
+            .Produces<string>(contentType: "text/plain")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous()
+            .Produces<string>(contentType: "application/pem-certificate-chain")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount)
+            .WithSummary("A certificate's status (good, revoked with its RFC 5280 reason, expired)")
+            .Produces<QueryEndpoints.CertificateStatusAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's four facts and eligibility from Juki-Net (the read is logged with its purpose)")
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
+        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's unexpired certificates in the operator's municipalities")
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
         app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Operator)
-            .Accepts<IssueCertificateRequest>("application/json")
+            .WithSummary("Issue a signing or user-authentication certificate for a card's key")
+            .AcceptsJson<IssueCertificateRequest>()
             .Produces<Jpki.Core.Registration.IssuedCertificateAnswer>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -95,7 +115,7 @@ public static class CaHost
             options.Time,
             AccessDeniedAudit.AppenderFor(provider.GetRequiredService<CaServices>(), provider.GetRequiredService<ILogger<AccessDeniedAudit>>())));
         services.AddHostedService(provider => provider.GetRequiredService<AccessDeniedAudit>());
-        services.AddOpenApi();
+        services.AddApiDocument(ApiDocument);
         // OpenTelemetry over the issuance and feed meters; Prometheus text at /metrics (no personal
         // data: outcomes are problem types, never residents or accounts).
         services.AddServiceMetrics("jpki-ca", IssuanceMetrics.MeterName);
@@ -162,11 +182,16 @@ public static class CaHost
     private static void MapRevocationEndpoints(WebApplication app)
     {
         app.MapPost("/api/v1/certificates/{serial}/revocations", (string serial, HttpContext context, RevocationRequests revocations) => revocations.RevokeAsync(serial, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.OperatorOrOfficer);
+            .RequireAuthorization(AccessPolicy.OperatorOrOfficer)
+            .WithSummary("Revoke a certificate (at the window, or by an officer)")
+            .AcceptsJson<RevocationRequests.RevokeRequest>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         app.MapPost("/api/v1/certificates/{serial}/delivery", (string serial, HttpContext context, CertificateDelivery delivery) => delivery.ConfirmAsync(serial, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Operator);
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", (string keyId, HttpContext context, RevocationRequests revocations) => revocations.RequestCompromiseAsync(keyId, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Officer);
+            .RequireAuthorization(AccessPolicy.Officer)
+            .AcceptsJson<RevocationRequests.CompromiseRequest>();
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", (string keyId, long requestId, HttpContext context, RevocationRequests revocations) => revocations.ApproveCompromiseAsync(keyId, requestId, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Officer);
         app.MapGet("/api/v1/feed", (FeedAdministration feed) => feed.Status())
@@ -174,13 +199,15 @@ public static class CaHost
         app.MapGet("/api/v1/feed/gaps", (FeedAdministration feed) => feed.Gaps())
             .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapPost("/api/v1/feed/gaps/{id:long}/close", (long id, HttpContext context, FeedAdministration feed) => feed.CloseGapAsync(id, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Officer);
+            .RequireAuthorization(AccessPolicy.Officer)
+            .AcceptsJson<FeedAdministration.CloseGapRequest>();
         app.MapGet("/api/v1/feed/quarantine", (FeedAdministration feed) => feed.Quarantine())
             .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapGet("/api/v1/switches", (FeedAdministration feed) => feed.Switches())
             .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
         app.MapPut("/api/v1/switches/{name}", (string name, HttpContext context, FeedAdministration feed) => feed.SetSwitchAsync(name, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Officer);
+            .RequireAuthorization(AccessPolicy.Officer)
+            .AcceptsJson<FeedAdministration.SwitchRequest>();
         app.MapGet("/api/v1/audit/export", (HttpContext context, AuditExportEndpoint export) => export.Export(context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Auditor);
     }

@@ -116,18 +116,19 @@ public static class QueryEndpoints
         }
 
         return Results.Json(
-            new
-            {
-                serial = row.Serial,
-                issuerId = row.IssuerId,
-                kind = row.Kind,
-                status = row.Status,
-                notAfter = Instant.FromMicros(row.NotAfterUs),
-                revokedAt = row.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
-                reason = RevocationReasons.WireNameOfStored(row.Reason),
-            },
+            new CertificateStatusAnswer(
+                row.Serial,
+                row.IssuerId,
+                row.Kind,
+                row.Status,
+                Instant.FromMicros(row.NotAfterUs),
+                row.RevokedAtUs is { } r ? Instant.FromMicros(r) : null,
+                RevocationReasons.WireNameOfStored(row.Reason)),
             ApiJson.Options);
     }
+
+    /// <summary>The answer of <c>GET /api/v1/certificates/{serial}</c>; <c>reason</c> is the RFC 5280 name.</summary>
+    public sealed record CertificateStatusAnswer(string Serial, string IssuerId, string Kind, string Status, DateTimeOffset NotAfter, DateTimeOffset? RevokedAt, string? Reason);
 
     /// <summary>The body of <c>POST /api/v1/residents/lookup</c>.</summary>
     public sealed record ResidentLookupRequest(string? ResidentCode, string? Purpose);

@@ -94,6 +94,9 @@ public static class Readiness
             return Results.Json(
                 new ReadinessAnswer(ready ? "ready" : "unready", results.ToDictionary(c => c.Name, c => c.Detail ?? (c.Ready ? "ok" : "unavailable"), StringComparer.Ordinal)),
                 statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        })
+            .WithSummary("Whether this instance can do its main job now (for load balancers)")
+            .Produces<ReadinessAnswer>(StatusCodes.Status200OK)
+            .Produces<ReadinessAnswer>(StatusCodes.Status503ServiceUnavailable);
     }
 }

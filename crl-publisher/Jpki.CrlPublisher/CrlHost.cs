@@ -66,6 +66,13 @@ public static partial class CrlHost
             },
         });
         builder.Services.AddProblemAnswers(ServerErrorDetail);
+        var document = new ApiDocument
+        {
+            Title = "JPKI CRL publisher",
+            Description = "The published CRLs (complete, delta, ARL, per municipality) at the URLs of docs/design.md §9 (docs/crl-publisher.md), with ETag, Last-Modified and Cache-Control up to the CRL's nextUpdate. For registered verifiers only; a configured allowed network needs no credential.",
+            Credentials = ApiCredentials.Bearer | (settings.Crl.MutualTls is null ? ApiCredentials.None : ApiCredentials.ClientCertificate),
+        };
+        builder.Services.AddApiDocument(document);
         builder.Services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
         builder.Services.AddSingleton<CrlMetrics>();
         builder.Services.AddSingleton(provider =>
@@ -115,13 +122,18 @@ public static partial class CrlHost
         });
 
         app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CrlPublisherServices>().Database.ConnectionLost(error));
-        app.MapGet("/healthz", Health);
+        app.MapGet("/healthz", Health).WithSummary("Detailed status for people: stale CRLs, HSM, clock, audit witness");
         app.MapReadiness(CrlReadiness.CheckAsync);
         app.MapServiceMetrics();
+        app.MapApiDocument(document);
         app.MapGet("/crl/{issuerKeyId}/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
-            ServeAsync(context, services, policy, issuerKeyId, file, municipality: false));
+            ServeAsync(context, services, policy, issuerKeyId, file, municipality: false))
+            .WithSummary("The newest complete CRL (full.crl), delta CRL (delta.crl) or ARL (arl.crl) of an issuer key")
+            .DescribeCrl();
         app.MapGet("/crl/{issuerKeyId}/m/{file}", (string issuerKeyId, string file, HttpContext context, CrlPublisherServices services, VerifierAccessPolicy policy) =>
-            ServeAsync(context, services, policy, issuerKeyId, file, municipality: true));
+            ServeAsync(context, services, policy, issuerKeyId, file, municipality: true))
+            .WithSummary("The newest CRL of one municipality's certificates: {code}.crl or {code}-delta.crl")
+            .DescribeCrl();
         return app;
     }
 
@@ -277,6 +289,14 @@ public static partial class CrlHost
             throw;
         }
     }
+
+    /// <summary>What both CRL routes answer, in the OpenAPI document.</summary>
+    private static RouteHandlerBuilder DescribeCrl(this RouteHandlerBuilder builder) => builder
+        .RequiresCredential()
+        .ProducesBinary(StatusCodes.Status200OK, ContentType, "the DER CRL, as published")
+        .ProducesNoBody(StatusCodes.Status304NotModified, "If-None-Match named the current ETag")
+        .ProducesProblem(StatusCodes.Status401Unauthorized)
+        .ProducesProblem(StatusCodes.Status404NotFound);
 
     private static IResult NotFound() =>
         Results.Problem(statusCode: StatusCodes.Status404NotFound, type: "urn:jpki:problem:not-found", title: "no such CRL");

@@ -37,8 +37,19 @@ public static class KioskHost
         return app;
     }
 
+    /// <summary>
+    /// The kiosk is pages for people (left out of the document); what a machine may call is its
+    /// health and readiness, which need no credential.
+    /// </summary>
+    private static readonly ApiDocument ApiDocument = new()
+    {
+        Title = "JPKI enrolment kiosk",
+        Description = "The municipal window's pages are for people and are not listed here (docs/enrolment-kiosk.md); these are the kiosk's machine-readable endpoints.",
+    };
+
     private static void AddServices(IServiceCollection services, KioskOptions options, CardReader cards)
     {
+        services.AddApiDocument(ApiDocument);
         services.AddSingleton(options);
         services.AddSingleton(cards);
         services.AddProblemAnswers(ServerErrorDetail);
@@ -114,14 +125,16 @@ public static class KioskHost
 
     private static void MapPages(WebApplication app)
     {
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous().WithSummary("Status");
         app.MapReadiness(KioskReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
-        app.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
-        app.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
-        app.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();
-        app.MapPost("/logout", (HttpContext context, SessionHandler pages) => pages.LogoutAsync(context)).AllowAnonymous();
-        var operators = app.MapGroup("").RequireAuthorization(KioskSessionHandler.OperatorPolicy);
+        app.MapApiDocument(ApiDocument);
+        var pages = app.MapGroup("").ExcludeFromDescription();
+        pages.MapGet("/lang", (HttpContext context, string? to) => KioskPages.SwitchLanguage(context, to)).AllowAnonymous();
+        pages.MapGet("/login", (HttpContext context, SessionHandler pages) => pages.LoginPage(context)).AllowAnonymous();
+        pages.MapPost("/login", (HttpContext context, SessionHandler pages) => pages.Login(context)).AllowAnonymous();
+        pages.MapPost("/logout", (HttpContext context, SessionHandler pages) => pages.LogoutAsync(context)).AllowAnonymous();
+        var operators = pages.MapGroup("").RequireAuthorization(KioskSessionHandler.OperatorPolicy);
         operators.MapGet("/", (HttpContext context, SessionHandler pages) => pages.Home(context));
         operators.MapGet("/enrol", (HttpContext context, EnrolmentHandler pages) => pages.EnrolPage(context));
         operators.MapPost("/enrol/lookup", (HttpContext context, EnrolmentHandler pages) => pages.Lookup(context));

@@ -15,6 +15,13 @@ public static class SimulatorApp
 {
     public const int DefaultChangesLimit = 100;
 
+    /// <summary>No credential anywhere: the simulator stands in for the registry on a test machine and listens on loopback.</summary>
+    private static readonly ApiDocument ApiDocument = new()
+    {
+        Title = "Juki-Net simulator",
+        Description = "The simulated prefecture Juki-Net server (docs/jukinet.md): the lookup and change feed of the contract, and simulator-only administration (residents, changes, fault switches, change generator). No credential.",
+    };
+
     /// <summary>
     /// Opens (and on first use populates) the database and builds the app; the caller starts it.
     /// With port 0 in <see cref="SimulatorSettings.Urls"/>, <c>app.Urls</c> holds the bound
@@ -35,6 +42,7 @@ public static class SimulatorApp
             MaxRequestBodyBytes = SimulatorSettings.MaxRequestBodyBytes,
         });
         builder.Services.AddProblemDetails();
+        builder.Services.AddApiDocument(ApiDocument);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time ?? TimeProvider.System);
         builder.Services.AddSingleton(services => new FeedFaults(
@@ -51,18 +59,43 @@ public static class SimulatorApp
             app.Logger.LogInformation("generated {Residents} synthetic residents (seed {Seed}) in {Database}", settings.Residents, settings.Seed, settings.DatabasePath);
         }
 
+        app.MapApiDocument(ApiDocument);
         app.MapGet("/healthz", async (SimulatorStore db) =>
-            Results.Json(new { status = "ok", residents = await db.CountResidentsAsync() }, JukiNetJson.Options));
-        app.MapGet("/api/v1/residents/{code}", LookupAsync).AddEndpointFilter(ApplyRequestFaultsAsync);
-        app.MapGet("/api/v1/changes", ChangesAsync).AddEndpointFilter(ApplyRequestFaultsAsync);
-        app.MapPost("/api/v1/residents", CreateResidentAsync);
-        app.MapPost("/api/v1/changes", CreateChangeAsync);
-        app.MapGet("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.StateAsync(), JukiNetJson.Options));
-        app.MapPut("/api/v1/faults", SetFaultsAsync);
-        app.MapDelete("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.SetAsync(FaultSettings.Off), JukiNetJson.Options));
-        app.MapGet("/api/v1/generator", (ChangeGenerator generator) => Results.Json(generator.Status, JukiNetJson.Options));
-        app.MapPost("/api/v1/generator", StartGeneratorAsync);
-        app.MapDelete("/api/v1/generator", async (ChangeGenerator generator) => Results.Json(await generator.StopRunAsync(), JukiNetJson.Options));
+            Results.Json(new { status = "ok", residents = await db.CountResidentsAsync() }, JukiNetJson.Options))
+            .WithSummary("Status and the number of residents");
+        app.MapGet("/api/v1/residents/{code}", LookupAsync).AddEndpointFilter(ApplyRequestFaultsAsync)
+            .WithSummary("One resident's record (the Juki-Net lookup of docs/decisions/0004)")
+            .Produces<ResidentRecord>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/api/v1/changes", ChangesAsync).AddEndpointFilter(ApplyRequestFaultsAsync)
+            .WithSummary("The change feed: events after `after`, at most `limit`")
+            .Produces<ChangeFeedAnswer>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapPost("/api/v1/residents", CreateResidentAsync)
+            .WithSummary("Simulator only: add a resident")
+            .AcceptsJson<CreateResidentRequest>()
+            .Produces<CreatedResident>(StatusCodes.Status201Created);
+        app.MapPost("/api/v1/changes", CreateChangeAsync)
+            .WithSummary("Simulator only: record a change (move, name change, death...)")
+            .AcceptsJson<CreateChangeRequest>()
+            .Produces<CreatedChange>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        app.MapGet("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.StateAsync(), JukiNetJson.Options))
+            .WithSummary("Simulator only: the fault switches").Produces<FaultState>();
+        app.MapPut("/api/v1/faults", SetFaultsAsync)
+            .WithSummary("Simulator only: set the fault switches").AcceptsJson<FaultSettings>().Produces<FaultState>();
+        app.MapDelete("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.SetAsync(FaultSettings.Off), JukiNetJson.Options))
+            .WithSummary("Simulator only: every fault switch off").Produces<FaultState>();
+        app.MapGet("/api/v1/generator", (ChangeGenerator generator) => Results.Json(generator.Status, JukiNetJson.Options))
+            .WithSummary("Simulator only: the change generator's run").Produces<GeneratorStatus>();
+        app.MapPost("/api/v1/generator", StartGeneratorAsync)
+            .WithSummary("Simulator only: start a generator run").AcceptsJson<GeneratorSettings>().Produces<GeneratorStatus>(StatusCodes.Status202Accepted);
+        app.MapDelete("/api/v1/generator", async (ChangeGenerator generator) => Results.Json(await generator.StopRunAsync(), JukiNetJson.Options))
+            .WithSummary("Simulator only: stop the generator run").Produces<GeneratorStatus>();
         return app;
     }
 
@@ -181,7 +214,7 @@ public static class SimulatorApp
         }
 
         var code = await store.AddResidentAsync(assigned => template with { ResidentCode = assigned });
-        return Results.Json(new { residentCode = code.Digits }, JukiNetJson.Options, statusCode: StatusCodes.Status201Created);
+        return Results.Json(new CreatedResident(code.Digits), JukiNetJson.Options, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> CreateChangeAsync(HttpRequest request, SimulatorStore store)
@@ -202,7 +235,7 @@ public static class SimulatorApp
         return outcome switch
         {
             ChangeOutcome.Applied applied =>
-                Results.Json(new { sequence = applied.Sequence }, JukiNetJson.Options, statusCode: StatusCodes.Status201Created),
+                Results.Json(new CreatedChange(applied.Sequence), JukiNetJson.Options, statusCode: StatusCodes.Status201Created),
             ChangeOutcome.Refused { Conflict: true } refused =>
                 Problem(StatusCodes.Status409Conflict, "change refused", refused.Reason),
             ChangeOutcome.Refused refused =>
@@ -251,6 +284,12 @@ public static class SimulatorApp
     private static ProblemHttpResult Problem(int status, string title, string? detail, string? type = null) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type);
 }
+
+/// <summary>The answer of <c>POST /api/v1/residents</c>: the code the simulator assigned.</summary>
+public sealed record CreatedResident(string ResidentCode);
+
+/// <summary>The answer of <c>POST /api/v1/changes</c>: the change's place in the feed.</summary>
+public sealed record CreatedChange(long Sequence);
 
 /// <summary>The feed's answer: <c>{ changes: [...], last: n }</c>.</summary>
 public sealed record ChangeFeedAnswer(IReadOnlyList<ChangeEvent> Changes, long Last);

@@ -15,6 +15,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Jpki.Ocsp;
 
+/// <summary>The media types of RFC 6960 appendix A.</summary>
+public static class OcspMediaTypes
+{
+    public const string Request = "application/ocsp-request";
+
+    public const string Response = "application/ocsp-response";
+}
+
 /// <summary>How one responder process runs; the rest comes from <c>jpki.json</c> (<c>ocsp.*</c>).</summary>
 public sealed record OcspOptions
 {
@@ -125,14 +133,31 @@ public static class OcspHost
         });
 
         builder.Services.AddProblemAnswers(ServerErrorDetail);
+        var document = new ApiDocument
+        {
+            Title = "JPKI OCSP responder",
+            Description = "RFC 6960 / RFC 5019 OCSP for every issuer key of the install (docs/ocsp.md). For registered verifiers only: a refused query is the OCSP answer unauthorized (HTTP 200), not a 401; a configured allowed network needs no credential.",
+            Credentials = ApiCredentials.Bearer | (ocsp.MutualTls is null ? ApiCredentials.None : ApiCredentials.ClientCertificate),
+        };
+        builder.Services.AddApiDocument(document);
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<OcspServices>());
         // Plain HTTP errors (an unknown path, a wrong method, a body over the limit) as problem+json;
         // OCSP answers, refusals included, stay application/ocsp-response with HTTP 200 (RFC 6960).
         app.UseProblemAnswers(ServerErrorDetail);
 
         app.MapServiceMetrics();
-        app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context));
-        app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context));
+        app.MapApiDocument(document);
+        app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context))
+            .WithSummary("An OCSP request in the body (RFC 6960 appendix A.1)")
+            .RequiresCredential()
+            .AcceptsBinary(OcspMediaTypes.Request, "a DER OCSPRequest for one certificate")
+            .ProducesBinary(StatusCodes.Status200OK, OcspMediaTypes.Response, "a DER OCSPResponse: successful (signed by the issuer key's delegated responder), or malformedRequest, unauthorized, tryLater")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        app.MapGet("/ocsp/{**encoded}", (HttpContext context, OcspEndpoint endpoint) => endpoint.GetAsync(context))
+            .WithSummary("An OCSP request in the URL, base64 then URL-encoded (RFC 5019 §5)")
+            .WithPathParameter("encoded", "the DER OCSPRequest, base64 then URL-encoded")
+            .RequiresCredential()
+            .ProducesBinary(StatusCodes.Status200OK, OcspMediaTypes.Response, "a DER OCSPResponse, cacheable until its nextUpdate");
         app.MapReadiness(OcspReadiness.CheckAsync);
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
         {
@@ -156,7 +181,7 @@ public static class OcspHost
                         ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null),
                 },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log, archive");
         return app;
     }
 

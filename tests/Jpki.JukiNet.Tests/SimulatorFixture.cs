@@ -26,6 +26,9 @@ public sealed class SimulatorFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new();
 
+    /// <summary>The running simulator's services (its mapped endpoints).</summary>
+    public IServiceProvider Services => app!.Services;
+
     public ManualClock Clock { get; } = new(DateTimeOffset.UtcNow);
 
     /// <summary>The population the simulator generated (the generator is deterministic).</summary>

@@ -160,6 +160,30 @@ public sealed class VerificationServiceTests(VerifierFixture install)
         return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, text, JsonDocument.Parse(text.Length == 0 ? "null" : text));
     }
 
+    /// <summary>The service's OpenAPI document: the verify operation needs a verifier's bearer token (no mutual-TLS listener here), health does not; the reference page; Redocly's lint.</summary>
+    [Fact]
+    public async Task The_document_lists_verify_with_its_schemas_and_the_bearer_scheme()
+    {
+        const string title = "JPKI verification service";
+        await using var service = await StartAsync(install.OcspUrl, maxRequestBytes: 64 * 1024);
+        var address = new Uri(service.Url, "/");
+        var document = await ApiDocumentCheck.FetchAsync(install.Ca.Http, address, title);
+        document.AssertListsEveryEndpoint(AccessMatrix.Mapped(service.App.Services), _ => false);
+        document.AssertSchemes(("bearer", "http"));
+        document.AssertSecurity("POST", "/api/v1/verify", "bearer");
+        document.AssertSecurity("GET", "/healthz");
+        Assert.Equal("VerifyRequest", document.AssertRequest("POST", "/api/v1/verify", "application/json").GetProperty("$ref").GetString()!.Split('/')[^1]);
+        document.AssertResponse("POST", "/api/v1/verify", 200, "application/json");
+        foreach (var status in new[] { 400, 401, 413, 415 })
+        {
+            document.AssertResponse("POST", "/api/v1/verify", status, "application/problem+json");
+        }
+
+        document.AssertErrorsAreProblems();
+        document.Lint("verification-service");
+        await ApiDocumentCheck.AssertReferencePageAsync(install.Ca.Http, address, title);
+    }
+
     private async Task<RunningService> StartAsync(Uri ocsp, long maxRequestBytes)
     {
         var app = VerifyServiceHost.Build(new VerifyServiceOptions

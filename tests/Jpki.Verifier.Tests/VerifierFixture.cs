@@ -50,6 +50,9 @@ public sealed class VerifierFixture : IAsyncLifetime
     /// <summary>The install's time-stamping service (POST), its key made by <c>jpki tsa init</c>.</summary>
     public Uri TsaUrl { get; private set; } = null!;
 
+    /// <summary>The running time-stamping service's services (its mapped endpoints).</summary>
+    public IServiceProvider TsaServices => tsa!.Services;
+
     public string TsaCertificatePath => Path.Combine(Ca.Home, "tsa", "tsa.pem");
 
     /// <summary>What <c>jpki tsa init</c> printed (the verb run as a child process, as ./jpki runs it).</summary>

@@ -53,8 +53,15 @@ public static class TsaHost
         });
         builder.Services.AddSingleton(provider => TsaServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddProblemAnswers(ServerErrorDetail);
+        var document = new ApiDocument
+        {
+            Title = "JPKI time-stamping service",
+            Description = "RFC 3161 time-stamps on an HSM key, sealing verification evidence (docs/verifier.md). A time-stamp token is a public statement about a digest: no credential.",
+        };
+        builder.Services.AddApiDocument(document);
         var app = builder.BuildAndOpen(app => app.Services.GetRequiredService<TsaServices>());
         app.UseProblemAnswers(ServerErrorDetail);
+        app.MapApiDocument(document);
         app.MapPost("/tsa", async (HttpContext context, TsaServices services) =>
         {
             if (context.Request.ContentType?.Split(';')[0].Trim() is not "application/timestamp-query")
@@ -65,13 +72,20 @@ public static class TsaHost
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body, context.RequestAborted);
             return Results.Bytes(services.Authority.Answer(body.ToArray()), "application/timestamp-reply");
-        });
-        app.MapGet("/tsa/certificate", (TsaServices services) => Results.Text(TsaCertificate.Pem(services.Authority.Certificate), "application/x-pem-file"));
+        })
+            .WithSummary("A time-stamp request (RFC 3161 §3.4)")
+            .AcceptsBinary("application/timestamp-query", "a DER TimeStampReq")
+            .ProducesBinary(StatusCodes.Status200OK, "application/timestamp-reply", "a DER TimeStampResp: granted with the token, or rejection with its failure info")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        app.MapGet("/tsa/certificate", (TsaServices services) => Results.Text(TsaCertificate.Pem(services.Authority.Certificate), "application/x-pem-file"))
+            .WithSummary("The TSA's certificate, PEM")
+            .ProducesBinary(StatusCodes.Status200OK, "application/x-pem-file", "the certificate the tokens are signed under");
         app.MapGet("/healthz", (TsaServices services) =>
         {
             var health = services.Pool.Health;
             return Results.Json(new { status = health.Status == HsmHealthStatus.Healthy ? "ok" : "degraded", hsm = health.Status.ToString(), certificate = services.Authority.Certificate.SubjectDN.ToString(), notAfter = services.Authority.Certificate.NotAfter }, statusCode: health.Status == HsmHealthStatus.Healthy ? 200 : 503);
-        });
+        }).WithSummary("Status: the HSM pool and the TSA certificate");
         return app;
     }
 }

@@ -72,8 +72,17 @@ public static class VerifyServiceHost
         builder.Services.AddSingleton(new OcspAnswerCache());
         builder.Services.AddSingleton(_ => new HttpClient { Timeout = TimeSpan.FromSeconds(15) });
         builder.Services.AddProblemAnswers(ServerErrorDetail);
+        // No mutual-TLS listener here: a verifier's bearer token is the one credential that reaches it.
+        var document = new ApiDocument
+        {
+            Title = "JPKI verification service",
+            Description = "Checks a CMS signature, an XML-DSig document or a login with a resident's certificate (docs/verifier.md): the JSON of `jpki verify --json`, HTTP 200 whatever the verdict.",
+            Credentials = ApiCredentials.Bearer,
+        };
+        builder.Services.AddApiDocument(document);
         var app = builder.Build();
         app.UseProblemAnswers(ServerErrorDetail);
+        app.MapApiDocument(document);
         app.MapPost("/api/v1/verify", async (HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http) =>
         {
             var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
@@ -113,8 +122,14 @@ public static class VerifyServiceHost
             {
                 return Problem(400, "not a verification request", e.Message);
             }
-        });
-        app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new { status = "ok", roots = options.Roots.Length, ocspCache = new { entries = cache.Count, queries = cache.Queries, hits = cache.Hits } }));
+        })
+            .WithSummary("Verify a signature (type cms or xml) or a login (type auth)")
+            .RequiresCredential()
+            .AcceptsJson<VerifyRequest>()
+            .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new { status = "ok", roots = options.Roots.Length, ocspCache = new { entries = cache.Count, queries = cache.Queries, hits = cache.Hits } }))
+            .WithSummary("Status: trust anchors and the OCSP answer cache");
         return app;
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
+using Jpki.Hosting;
 
 namespace Jpki.Ca.Auditing;
 
@@ -78,7 +79,8 @@ public static class AuditorApi
 
             var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
             return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
-        });
+        })
+            .AcceptsJson<DisclosureRequest>();
         group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();

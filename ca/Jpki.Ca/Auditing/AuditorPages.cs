@@ -33,17 +33,17 @@ public static class AuditorPages
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/audit", (HttpContext context, AuditSessionHandler pages) => pages.HomeAsync(context)).AllowAnonymous();
-        app.MapPost("/audit/login", (HttpContext context, AuditSessionHandler pages) => pages.LoginAsync(context)).AllowAnonymous();
-        app.MapPost("/audit/logout", (HttpContext context) => AuditSessionHandler.Logout(context)).AllowAnonymous();
-        app.MapGet("/audit/revocations", (HttpContext context, AuditRevocationsHandler pages) => pages.RevocationsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/revocations.csv", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "csv")).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/revocations.json", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "json")).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/certificates/{serial}", (string serial, HttpContext context, AuditRevocationsHandler pages) => pages.TrailAsync(serial, context)).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/charts", (HttpContext context, AuditReportsHandler pages) => pages.ChartsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/disclosure", (HttpContext context) => AuditReportsHandler.DisclosurePage(context)).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapPost("/audit/disclosure", (HttpContext context, AuditReportsHandler pages) => pages.DisclosureAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
-        app.MapGet("/audit/operators", (HttpContext context, AuditReportsHandler pages) => pages.ActivityAsync(context)).RequireAuthorization(AccessPolicy.AuditPages);
+        app.MapGet("/audit", (HttpContext context, AuditSessionHandler pages) => pages.HomeAsync(context)).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost("/audit/login", (HttpContext context, AuditSessionHandler pages) => pages.LoginAsync(context)).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost("/audit/logout", (HttpContext context) => AuditSessionHandler.Logout(context)).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/audit/revocations", (HttpContext context, AuditRevocationsHandler pages) => pages.RevocationsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/revocations.csv", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "csv")).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/revocations.json", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "json")).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/certificates/{serial}", (string serial, HttpContext context, AuditRevocationsHandler pages) => pages.TrailAsync(serial, context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/charts", (HttpContext context, AuditReportsHandler pages) => pages.ChartsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/disclosure", (HttpContext context) => AuditReportsHandler.DisclosurePage(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapPost("/audit/disclosure", (HttpContext context, AuditReportsHandler pages) => pages.DisclosureAsync(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
+        app.MapGet("/audit/operators", (HttpContext context, AuditReportsHandler pages) => pages.ActivityAsync(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
     }
 
     /// <summary>A page: the Razor component <typeparamref name="TView"/> rendered on the server with these parameters, with the pages' headers.</summary>

@@ -1,0 +1,33 @@
+namespace Jpki.Verifier.Tests;
+
+/// <summary>
+/// The time-stamping service's OpenAPI document: <c>POST /tsa</c> as RFC 3161 media types, the
+/// certificate as PEM, no credential anywhere; the reference page; Redocly's lint.
+/// </summary>
+[Collection(VerifierGroup.Name)]
+public sealed class TsaApiDocumentTests(VerifierFixture install)
+{
+    private const string Title = "JPKI time-stamping service";
+
+    [Fact]
+    public async Task The_document_lists_the_tsa_with_its_media_types_and_no_credential()
+    {
+        var address = new Uri(install.TsaUrl, "/");
+        var document = await ApiDocumentCheck.FetchAsync(install.Ca.Http, address, Title);
+        document.AssertListsEveryEndpoint(AccessMatrix.Mapped(install.TsaServices), _ => false);
+        document.AssertSchemes();
+        foreach (var (method, path) in document.Operations)
+        {
+            document.AssertSecurity(method, path);
+        }
+
+        Assert.Equal("binary", document.AssertRequest("POST", "/tsa", "application/timestamp-query").GetProperty("format").GetString());
+        document.AssertResponse("POST", "/tsa", 200, "application/timestamp-reply");
+        document.AssertResponse("POST", "/tsa", 415, "application/problem+json");
+        document.AssertResponse("GET", "/tsa/certificate", 200, "application/x-pem-file");
+        document.AssertErrorsAreProblems();
+        document.Lint("tsa");
+
+        await ApiDocumentCheck.AssertReferencePageAsync(install.Ca.Http, address, Title);
+    }
+}
