@@ -14,7 +14,7 @@ public sealed class ApiDocumentTests(CaFixture ca)
     public async Task The_document_lists_every_api_endpoint_with_its_credential_and_schemas()
     {
         var document = await ApiDocumentCheck.FetchAsync(ca.Http, ca.CaAddress, Title);
-        document.AssertListsEveryEndpoint(AccessMatrix.Mapped(ca.CaServices), route => route == "/audit" || route.StartsWith("/audit/", StringComparison.Ordinal));
+        document.AssertListsEveryEndpoint(AccessMatrix.Mapped(ca.CaServices), route => route is "/audit" or "/console" || route.StartsWith("/audit/", StringComparison.Ordinal) || route.StartsWith("/console/", StringComparison.Ordinal));
         document.AssertSchemes(("bearer", "http"));
         Assert.True(document.AssertSecurityMatchesAccessMatrix("ca", "bearer") > 40);
         document.AssertSecurity("GET", "/api/v1/issuers");
