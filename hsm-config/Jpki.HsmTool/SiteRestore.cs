@@ -274,7 +274,9 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
         var number = crl.GetExtensionValue(Org.BouncyCastle.Asn1.X509.X509Extensions.CrlNumber) is { } octets
             ? Org.BouncyCastle.Asn1.DerInteger.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(octets.GetOctets())).Value.LongValue
             : 0;
-        var serials = crl.GetRevokedCertificates()?.Select(e => e.SerialNumber.ToString(16).ToLowerInvariant()).ToList() ?? [];
+        // The store's spelling (DER content octets in hex): BigInteger.ToString(16) drops the leading
+        // zero of a first octet below 0x10 and then misses the certificate in the backup.
+        var serials = crl.GetRevokedCertificates()?.Select(e => Jpki.Core.Profiles.SerialNumbers.ToHex(e.SerialNumber)).ToList() ?? [];
         return new SurvivingCrl(path, crl.IssuerDN.ToString(), number, new DateTimeOffset(crl.ThisUpdate, TimeSpan.Zero), serials);
     }
 

@@ -41,7 +41,15 @@ public static class SimulatorApp
             Service = "the Juki-Net simulator",
             MaxRequestBodyBytes = SimulatorSettings.MaxRequestBodyBytes,
         });
-        builder.Services.AddProblemDetails();
+        // A body of another type is refused by routing (the endpoints declare their JSON bodies for the
+        // OpenAPI document), before any handler: the problem still says what to send.
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
+            {
+                context.ProblemDetails.Detail ??= "the body must be application/json";
+            }
+        });
         builder.Services.AddApiDocument(ApiDocument);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time ?? TimeProvider.System);
