@@ -300,7 +300,7 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         try
         {
             var until = DateTime.UtcNow.AddSeconds(30);
-            while (!Listening(port))
+            while (!LoopbackPorts.Listens(port))
             {
                 if (DateTime.UtcNow > until || server.HasExited)
                 {
@@ -367,20 +367,6 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
         }
 
         return latencies;
-    }
-
-    private static bool Listening(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]

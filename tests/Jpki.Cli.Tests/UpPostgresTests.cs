@@ -105,7 +105,7 @@ public sealed class UpPostgresTests : IDisposable
         up.WaitForExit();
         Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{Text(output)}");
         Assert.Contains("PostgreSQL stopped", Text(output), StringComparison.Ordinal);
-        Assert.False(Listens(port), $"PostgreSQL still listens on 127.0.0.1:{port} after up stopped");
+        Assert.False(LoopbackPorts.Listens(port), $"PostgreSQL still listens on 127.0.0.1:{port} after up stopped");
 
         // With the server stopped, a verb says so in one line (exit 6), no stack trace.
         var stopped = ExternalProcess.Run(Script(["audit", "verify"]));
@@ -214,20 +214,6 @@ public sealed class UpPostgresTests : IDisposable
         while (!done() && DateTime.UtcNow < deadline)
         {
             await Task.Delay(500);
-        }
-    }
-
-    private static bool Listens(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
         }
     }
 

@@ -153,7 +153,7 @@ public sealed class UpStandbyTests : IDisposable
 
             // The remaining standby streams from the new primary; the old primary is down and fenced.
             Assert.Equal($"{other}|streaming", Psql(newPort, "SELECT application_name, state FROM pg_stat_replication"));
-            Assert.False(Listens(port), $"the old primary still listens on {port}");
+            Assert.False(LoopbackPorts.Listens(port), $"the old primary still listens on {port}");
             Assert.True(File.Exists(Path.Combine(pgData, "data", "FENCED")));
             Assert.True(File.Exists(Path.Combine(pgData, "data", "standby.signal")));
         }
@@ -171,7 +171,7 @@ public sealed class UpStandbyTests : IDisposable
 
         up.WaitForExit();
         Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{Text(output)}");
-        Assert.False(Listens(port + 1) || Listens(port + 2), "a PostgreSQL node still listens after up stopped");
+        Assert.False(LoopbackPorts.Listens(port + 1) || LoopbackPorts.Listens(port + 2), "a PostgreSQL node still listens after up stopped");
 
         // Started by hand, the fenced old primary comes up in recovery, read-only: never a primary.
         var start = PgCtl($"-D '{pgData}/data' -l '{pgData}/fenced-start.log' -w -t 30 -o \"-c listen_addresses=127.0.0.1 -p {port} -k '{pgData}'\" start");
@@ -369,20 +369,6 @@ public sealed class UpStandbyTests : IDisposable
         }
     }
 
-    private static bool Listens(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>A free loopback port P whose P+1 and P+2 are free too (the standbys' ports).</summary>
     private static int FreePortTriple()
     {
@@ -391,7 +377,7 @@ public sealed class UpStandbyTests : IDisposable
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            if (port < 65533 && !Listens(port + 1) && !Listens(port + 2))
+            if (port < 65533 && !LoopbackPorts.Listens(port + 1) && !LoopbackPorts.Listens(port + 2))
             {
                 return port;
             }
