@@ -246,6 +246,57 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         }
     }
 
+    /// <summary>
+    /// An insider who copied a session cookie (a shared terminal, a proxy log) keeps nothing once its
+    /// owner logs out: the logout ends the session in the store, for the console and the auditor
+    /// pages alike, and audits it.
+    /// </summary>
+    [Theory]
+    [InlineData("console", "jpki-console", "officer1")]
+    [InlineData("audit", "jpki-audit", "auditor")]
+    public async Task A_cookie_copied_before_the_logout_no_longer_opens_the_pages(string area, string cookie, string account)
+    {
+        var jar = new System.Net.CookieContainer();
+        using var owner = new HttpClient(new HttpClientHandler { CookieContainer = jar, AllowAutoRedirect = false }) { BaseAddress = ca.CaAddress };
+        using (var login = await owner.PostAsync(new Uri($"{area}/login", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = ca.Tokens[account] })))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        }
+
+        var copied = jar.GetCookies(new Uri(ca.CaAddress, area + "/")).Single(c => c.Name == cookie).Value;
+        var endedBefore = ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND actor = '{account}'");
+        using var insider = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = ca.CaAddress };
+        async Task<HttpResponseMessage> WithCopyAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(area, UriKind.Relative));
+            request.Headers.Add("Cookie", $"{cookie}={copied}");
+            return await insider.SendAsync(request);
+        }
+
+        using (var before = await WithCopyAsync())
+        {
+            var html = await before.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+            Assert.Contains("id=\"logout\"", html, StringComparison.Ordinal);
+        }
+
+        using (var logout = await owner.PostAsync(new Uri($"{area}/logout", UriKind.Relative), new FormUrlEncodedContent([])))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        }
+
+        using (var after = await WithCopyAsync())
+        {
+            var html = await after.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+            Assert.Contains("id=\"login\"", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("id=\"logout\"", html, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM sessions WHERE token_sha256 = '{AccountStore.TokenHash(copied)}'"));
+        Assert.Equal(endedBefore + 1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND actor = '{account}' AND subject = '{account}'"));
+    }
+
     private static async Task<string> PageAsync(OfficerConsoleClient console, string path)
     {
         var (status, html, location) = await console.GetAsync(path);

@@ -44,6 +44,28 @@ public sealed class PageLogin(CaServices services, SessionLogin logins)
         });
     }
 
+    /// <summary>
+    /// The logout: the session of the pages' cookie is ended in the store (audited <c>session.ended</c>
+    /// in the same transaction), so a copy of the cookie taken before the logout no longer works,
+    /// and the cookie is removed from the browser.
+    /// </summary>
+    public async Task EndAsync(HttpContext context, string name, string path, string via)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var session = context.Request.Cookies[name];
+        if (!string.IsNullOrEmpty(session) && session.Length <= 128)
+        {
+            using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+            if (AccountStore.EndSession(tx, session) is { } account)
+            {
+                services.Audit.Append(tx, new AuditRecord(account, "session.ended", account, new JsonObject { ["via"] = via }));
+                await tx.CommitAsync(context.RequestAborted);
+            }
+        }
+
+        context.Response.Cookies.Delete(name, new CookieOptions { Path = path });
+    }
+
     private async Task<(string? Token, DateTimeOffset ExpiresAt, string? Failure)> FromTokenAsync(string token, AccountRole role, string via, CancellationToken cancellationToken)
     {
         using var tx = await services.Database.BeginWriteAsync(cancellationToken);

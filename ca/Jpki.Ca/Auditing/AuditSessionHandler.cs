@@ -54,7 +54,7 @@ public sealed class AuditSessionHandler(PageLogin logins)
         return Results.Redirect("/audit");
     }
 
-    public static IResult Logout(HttpContext context)
+    public async Task<IResult> LogoutAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (AuditorPages.RefuseForeignPost(context) is { } refused)
@@ -62,7 +62,7 @@ public sealed class AuditSessionHandler(PageLogin logins)
             return refused;
         }
 
-        context.Response.Cookies.Delete(AuditorPages.Cookie, new CookieOptions { Path = "/audit" });
+        await logins.EndAsync(context, AuditorPages.Cookie, "/audit", "audit-pages");
         return Results.Redirect("/audit");
     }
 

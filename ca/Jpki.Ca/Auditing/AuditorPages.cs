@@ -35,7 +35,7 @@ public static class AuditorPages
         ArgumentNullException.ThrowIfNull(app);
         app.MapGet("/audit", (HttpContext context, AuditSessionHandler pages) => pages.HomeAsync(context)).AllowAnonymous().ExcludeFromDescription();
         app.MapPost("/audit/login", (HttpContext context, AuditSessionHandler pages) => pages.LoginAsync(context)).AllowAnonymous().ExcludeFromDescription();
-        app.MapPost("/audit/logout", (HttpContext context) => AuditSessionHandler.Logout(context)).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost("/audit/logout", (HttpContext context, AuditSessionHandler pages) => pages.LogoutAsync(context)).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/audit/revocations", (HttpContext context, AuditRevocationsHandler pages) => pages.RevocationsAsync(context)).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
         app.MapGet("/audit/revocations.csv", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "csv")).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();
         app.MapGet("/audit/revocations.json", (HttpContext context, AuditRevocationsHandler pages) => pages.ExportAsync(context, "json")).RequireAuthorization(AccessPolicy.AuditPages).ExcludeFromDescription();

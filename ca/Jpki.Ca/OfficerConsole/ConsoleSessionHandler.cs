@@ -73,7 +73,7 @@ public sealed class ConsoleSessionHandler(PageLogin logins, CaServices services)
             return refused;
         }
 
-        context.Response.Cookies.Delete(ConsolePages.Cookie, new CookieOptions { Path = "/console" });
+        await logins.EndAsync(context, ConsolePages.Cookie, "/console", "officer-console");
         return Results.Redirect("/console");
     }
 

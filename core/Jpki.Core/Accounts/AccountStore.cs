@@ -225,6 +225,23 @@ public static class AccountStore
             new { tokenSha256, id, expiresUs, createdUs = Instant.NowMicros(tx.Time) });
     }
 
+    /// <summary>
+    /// Ends a session so that its token no longer authenticates on any instance (a logout, not just
+    /// a cookie the browser forgets); the account it belonged to, or null when it was not a session.
+    /// </summary>
+    public static string? EndSession(WriteTransaction tx, string token)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var hash = TokenHash(token);
+        var account = tx.QuerySingleOrDefault<string>("SELECT account FROM sessions WHERE token_sha256 = @hash", new { hash });
+        if (account is not null)
+        {
+            tx.Execute("DELETE FROM sessions WHERE token_sha256 = @hash", new { hash });
+        }
+
+        return account;
+    }
+
     /// <summary>Replaces an account's municipality bindings; false if there is no such account.</summary>
     public static bool Bind(WriteTransaction tx, string id, IReadOnlyList<string> municipalityCodes)
     {
