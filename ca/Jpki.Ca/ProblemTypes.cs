@@ -38,6 +38,7 @@ public static class ProblemTypes
     public const string ClientCertificateExists = Prefix + "client-certificate-exists";
     public const string ClientCertificateNotFound = Prefix + "client-certificate-not-found";
     public const string LoginThrottled = Prefix + "login-throttled";
+    public const string NotASession = Prefix + "not-a-session";
     public const string AccountNotActive = Prefix + "account-not-active";
     public const string ActivationFailed = Prefix + "activation-failed";
     public const string ApprovalNotFound = Prefix + "approval-not-found";

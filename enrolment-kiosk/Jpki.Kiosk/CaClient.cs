@@ -42,6 +42,10 @@ public sealed class CaClient(HttpClient http)
     public Task<CaAnswer> LoginAsync(string account, string password, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account, password }, null, cancellation);
 
+    /// <summary>Ends the operator's CA session (<c>DELETE /api/v1/sessions/current</c>), so its token works nowhere after the logout.</summary>
+    public Task<CaAnswer> EndSessionAsync(string token, CancellationToken cancellation) =>
+        SendAsync(HttpMethod.Delete, "api/v1/sessions/current", token, null, null, cancellation);
+
     /// <summary>Who a session token belongs to (<c>GET /api/v1/accounts/me</c>): id, role, municipalities.</summary>
     public Task<CaAnswer> MeAsync(string token, CancellationToken cancellation) =>
         SendAsync(HttpMethod.Get, "api/v1/accounts/me", token, null, null, cancellation);

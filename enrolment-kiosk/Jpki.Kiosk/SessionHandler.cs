@@ -47,6 +47,7 @@ public sealed class SessionHandler(CaClient ca, EnrolmentCleanup cleanup, ILogge
         {
             logger.LogWarning("Kiosk login refused for {Account}: role {Role} is not operator", account, me.Member("role") ?? "unknown");
             context.Refuse("the kiosk admits operators only");
+            await EndCaSessionAsync(account, token, context.RequestAborted);
             // A CA that refuses the account its own record (403) refuses it for its role, as the kiosk does.
             var refusedForRole = me.Ok || me.Status == 403;
             return KioskPages.LoginPage(context, refusedForRole ? text.OperatorsOnly : text.CaUnreachable, refusedForRole ? 403 : 503);
@@ -66,10 +67,24 @@ public sealed class SessionHandler(CaClient ca, EnrolmentCleanup cleanup, ILogge
         if (await KioskSession.LoadAsync(context) is { } session)
         {
             await cleanup.AbandonAsync(session, context.RequestAborted);
+            await EndCaSessionAsync(session.Account, session.Token, context.RequestAborted);
         }
 
         KioskSession.Clear(context);
         context.Response.Cookies.Delete(KioskPages.SessionCookie);
         return Results.Redirect("/login");
+    }
+
+    /// <summary>
+    /// Ends the session at the CA too: a token copied from the kiosk's session before the logout then
+    /// works nowhere. Best effort: an unreachable CA lets the logout go on (the token still expires).
+    /// </summary>
+    private async Task EndCaSessionAsync(string account, string token, CancellationToken cancellation)
+    {
+        var ended = await ca.EndSessionAsync(token, cancellation);
+        if (!ended.Ok)
+        {
+            logger.LogWarning("The CA did not end the session of {Account} at logout ({Status} {Problem}); it ends when it expires", account, ended.Status, ended.Problem);
+        }
     }
 }

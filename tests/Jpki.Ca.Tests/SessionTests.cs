@@ -21,6 +21,37 @@ public sealed class SessionTests(CaFixture ca)
         Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM sessions WHERE token_sha256 = '{token}'"));
     }
 
+    /// <summary>
+    /// A logout ends the session in the store: the token a script or the kiosk held, or a copy of it,
+    /// authenticates nowhere afterwards. An account's API token is not a session: it is refused
+    /// (409) and keeps working, since it is rotated, not ended.
+    /// </summary>
+    [Fact]
+    public async Task ALogoutEndsTheSessionInTheStoreAndAnApiTokenIsNotASession()
+    {
+        var password = File.ReadAllText(BuiltInAccounts.PasswordPath(ca.Home, "officer2")).Trim();
+        var (status, session, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = "officer2", password });
+        Assert.True(status == 201, session.ToString());
+        var token = session.GetProperty("token").GetString()!;
+        var endedBefore = ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND subject = 'officer2'");
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", token)).Status);
+
+        var (ended, _, _) = await ca.SendAsync(HttpMethod.Delete, "api/v1/sessions/current", token);
+        Assert.Equal(204, ended);
+        var (after, problem, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", token);
+        Assert.Equal(401, after);
+        Assert.Equal("urn:jpki:problem:unauthenticated", problem.GetProperty("type").GetString());
+        Assert.Equal(401, (await ca.SendAsync(HttpMethod.Delete, "api/v1/sessions/current", token)).Status);
+        Assert.Equal(0, ca.CountRows($"SELECT COUNT(*) FROM sessions WHERE token_sha256 = '{Jpki.Core.Accounts.AccountStore.TokenHash(token)}'"));
+        Assert.Equal(endedBefore + 1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND subject = 'officer2' AND details LIKE '%\"via\":\"api\"%'"));
+
+        var (apiToken, refusal, _) = await ca.SendAsync(HttpMethod.Delete, "api/v1/sessions/current", "officer2");
+        Assert.Equal(409, apiToken);
+        Assert.Equal("urn:jpki:problem:not-a-session", refusal.GetProperty("type").GetString());
+        Assert.Equal(200, (await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", "officer2")).Status);
+        Assert.Equal(endedBefore + 1, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND subject = 'officer2'"));
+    }
+
     [Fact]
     public async Task WrongPasswordsSlowTheNextAttemptDownButNeverLockTheAccount()
     {

@@ -237,6 +237,27 @@ public sealed partial class KioskTests(InstallFixture install)
         Assert.Equal(CardApplication.Authentication, Assert.Single(install.Cards.Certificates(label)).Application);
     }
 
+    /// <summary>
+    /// The kiosk's logout ends the operator's session at the CA too: the CA token the kiosk held
+    /// (which a copy of the kiosk's session would carry) no longer authenticates.
+    /// </summary>
+    [Fact]
+    public async Task A_logout_ends_the_operators_session_at_the_ca_too()
+    {
+        long Live() => install.Scalar("SELECT COUNT(*) FROM sessions WHERE account = 'operator' AND expires_us > @now", new { now = Jpki.Core.Store.Instant.NowMicros(TimeProvider.System) });
+        long Ended() => install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'session.ended' AND actor = 'operator'");
+        var (live, ended) = (Live(), Ended());
+        using var browser = new KioskBrowser(install.KioskAddress);
+        await browser.LoginAsync("operator", install.OperatorPassword);
+        Assert.Equal(live + 1, Live());
+
+        await browser.PostAsync("/logout", new Dictionary<string, string>());
+        Assert.Equal(live, Live());
+        Assert.Equal(ended + 1, Ended());
+        await browser.GetAsync("/enrol");
+        Assert.Contains("name=\"password\"", browser.Html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_wrong_password_shows_an_error_and_no_session()
     {

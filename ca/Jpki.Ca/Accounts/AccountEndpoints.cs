@@ -13,6 +13,8 @@ public static class AccountEndpoints
         app.MapPost("/api/v1/sessions", (HttpContext context, SessionLogin login) => login.LoginAsync(context)).AllowAnonymous()
             .WithSummary("Log in with an account and password: a session token")
             .AcceptsJson<SessionLogin.LoginRequest>();
+        app.MapDelete("/api/v1/sessions/current", (HttpContext context, SessionLogin login) => login.EndAsync(context)).RequireAuthorization(AccessPolicy.AnyAccount)
+            .WithSummary("Log out: end the bearer session");
         app.MapPost("/api/v1/accounts/{id}/activation", (string id, HttpContext context, AccountAdministration accounts) => accounts.ActivateAsync(id, context)).AllowAnonymous()
             .AcceptsJson<AccountAdministration.ActivationRequest>();
         app.MapGet("/api/v1/accounts/me", (HttpContext context, AccountAdministration accounts) => accounts.MeAsync(context)).RequireAuthorization(AccessPolicy.AnyAccount);

@@ -95,5 +95,26 @@ public sealed class SessionLogin(CaServices services, LoginThrottle throttle)
         return (token, expiresAt, null);
     }
 
+    /// <summary>
+    /// <c>DELETE /api/v1/sessions/current</c>: the logout of a password session (the kiosk's, a
+    /// script's). The bearer session is ended in the store, audited <c>session.ended</c> in the same
+    /// transaction; an API token is not a session and is refused (409): it is rotated, not ended.
+    /// </summary>
+    public async Task<IResult> EndAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var header = context.Request.Headers.Authorization.ToString();
+        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
+        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
+        if (AccountStore.EndSession(tx, token) is not { } account)
+        {
+            return ProblemTypes.Problem(409, ProblemTypes.NotASession, "not a session", "the bearer token is an account's API token, not a session: rotate it with POST /api/v1/accounts/me/token");
+        }
+
+        services.Audit.Append(tx, new AuditRecord(account, "session.ended", account, new JsonObject { ["via"] = "api" }));
+        await tx.CommitAsync(context.RequestAborted);
+        return Results.NoContent();
+    }
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
