@@ -27,21 +27,17 @@ public sealed class UpPostgresTests : IDisposable
     // Outside JPKI_HOME and owned by postgres, as the default under /var/lib/postgresql is.
     private readonly string pgData = Path.Combine(Path.GetTempPath(), $"jpki-up-pg-data-{Guid.NewGuid():N}");
 
-    private readonly int port = FreeLoopbackPort();
+    private readonly int port = LoopbackPorts.Free();
 
     [Fact]
     public async Task Up_postgres_runs_every_service_on_its_own_server_and_stops_it_on_exit()
     {
-        var output = new StringBuilder();
         using var up = Process.Start(Script(["up", "--postgres"])) ?? throw new InvalidOperationException("bash did not start");
-        up.OutputDataReceived += (_, e) => Append(output, e.Data);
-        up.ErrorDataReceived += (_, e) => Append(output, e.Data);
-        up.BeginOutputReadLine();
-        up.BeginErrorReadLine();
+        var output = ProcessOutput.Of(up);
         try
         {
-            await WaitForAsync(() => Text(output).Contains("running in the foreground", StringComparison.Ordinal) || up.HasExited, StartLimit);
-            Assert.False(up.HasExited, $"./jpki up --postgres stopped during start-up:\n{Text(output)}");
+            await Eventually.HoldsAsync(() => Task.FromResult(output.Contains("running in the foreground") || up.HasExited), () => $"./jpki up --postgres did not start:\n{output}", StartLimit);
+            Assert.False(up.HasExited, $"./jpki up --postgres stopped during start-up:\n{output.Text}");
 
             // The store is PostgreSQL, named in jpki.json without a password.
             var settings = File.ReadAllText(Path.Combine(home.FullName, "jpki.json"));
@@ -53,7 +49,7 @@ public sealed class UpPostgresTests : IDisposable
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(passfile));
             var password = File.ReadAllText(passfile).Trim().Split(':')[4];
             Assert.True(password.Length >= 24, "a short PostgreSQL password");
-            Assert.DoesNotContain(password, Text(output), StringComparison.Ordinal);
+            Assert.DoesNotContain(password, output.Text, StringComparison.Ordinal);
             Assert.Empty(CommandLinesContaining(password));
 
             // The data directory is the server's, outside the home, and it listens on loopback only.
@@ -103,8 +99,8 @@ public sealed class UpPostgresTests : IDisposable
         }
 
         up.WaitForExit();
-        Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{Text(output)}");
-        Assert.Contains("PostgreSQL stopped", Text(output), StringComparison.Ordinal);
+        Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{output.Text}");
+        Assert.Contains("PostgreSQL stopped", output.Text, StringComparison.Ordinal);
         Assert.False(LoopbackPorts.Listens(port), $"PostgreSQL still listens on 127.0.0.1:{port} after up stopped");
 
         // With the server stopped, a verb says so in one line (exit 6), no stack trace.
@@ -187,40 +183,4 @@ public sealed class UpPostgresTests : IDisposable
         return found;
     }
 
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (output)
-        {
-            output.AppendLine(line);
-        }
-    }
-
-    private static string Text(StringBuilder output)
-    {
-        lock (output)
-        {
-            return output.ToString();
-        }
-    }
-
-    private static async Task WaitForAsync(Func<bool> done, TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!done() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(500);
-        }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

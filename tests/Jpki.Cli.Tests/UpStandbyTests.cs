@@ -38,16 +38,12 @@ public sealed class UpStandbyTests : IDisposable
     [Fact]
     public async Task Promote_fences_the_primary_and_the_running_ca_follows_the_new_one_losing_nothing()
     {
-        var output = new StringBuilder();
         using var up = Process.Start(Script(["up", "--postgres", "--standby"])) ?? throw new InvalidOperationException("bash did not start");
-        up.OutputDataReceived += (_, e) => Append(output, e.Data);
-        up.ErrorDataReceived += (_, e) => Append(output, e.Data);
-        up.BeginOutputReadLine();
-        up.BeginErrorReadLine();
+        var output = ProcessOutput.Of(up);
         try
         {
-            await WaitForAsync(() => Text(output).Contains("running in the foreground", StringComparison.Ordinal) || up.HasExited, StartLimit);
-            Assert.False(up.HasExited, $"./jpki up --postgres --standby stopped during start-up:\n{Text(output)}");
+            await Eventually.HoldsAsync(() => Task.FromResult(output.Contains("running in the foreground") || up.HasExited), () => $"./jpki up --postgres --standby did not start:\n{output}", StartLimit);
+            Assert.False(up.HasExited, $"./jpki up --postgres --standby stopped during start-up:\n{output.Text}");
 
             // Every node in jpki.json; Npgsql opens on the primary.
             var settings = File.ReadAllText(Path.Combine(home.FullName, "jpki.json"));
@@ -58,7 +54,7 @@ public sealed class UpStandbyTests : IDisposable
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(replication));
             var replicationPassword = File.ReadAllText(replication).Trim().Split(':')[4];
             Assert.True(replicationPassword.Length >= 24, "a short replication password");
-            Assert.DoesNotContain(replicationPassword, Text(output), StringComparison.Ordinal);
+            Assert.DoesNotContain(replicationPassword, output.Text, StringComparison.Ordinal);
             foreach (var standby in new[] { "s1", "s2" })
             {
                 var auto = File.ReadAllText(Path.Combine(pgData, standby, "postgresql.auto.conf"));
@@ -89,7 +85,7 @@ public sealed class UpStandbyTests : IDisposable
             var inFlightCsr = SoftwareCards.Csr();
             var inFlightResident = await AddResidentAsync();
             var inFlight = SendIssuanceAsync(inFlightResident, inFlightCsr, "in-flight");
-            await WaitForAsync(() => Psql(port, "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != "0" || inFlight.IsCompleted, TimeSpan.FromSeconds(30));
+            await Eventually.HoldsAsync(() => Psql(port, "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != "0" || inFlight.IsCompleted);
             var openIntents = ScalarOn(port, "SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL");
             if (inFlight.IsCompleted)
             {
@@ -124,7 +120,7 @@ public sealed class UpStandbyTests : IDisposable
                 inFlightSerial = await IssueAsync(inFlightResident, "in-flight", inFlightCsr);
             }
 
-            Report($"standby failover: the issuance in flight at the promote (its transaction waiting for a standby, {openIntents} open signature intents visible then) was answered {(int)cut.Status}{(cut.Status == HttpStatusCode.Created ? " by the CA itself" : ", then 201 to the same request")}");
+            AccessMatrix.Report($"standby failover: the issuance in flight at the promote (its transaction waiting for a standby, {openIntents} open signature intents visible then) was answered {(int)cut.Status}{(cut.Status == HttpStatusCode.Created ? " by the CA itself" : ", then 201 to the same request")}");
 
             var followed = Stopwatch.StartNew();
             var status = await UntilAsync(async () =>
@@ -137,8 +133,8 @@ public sealed class UpStandbyTests : IDisposable
             var after = await IssueAsync(await AddResidentAsync(), "after-1");
             Assert.Equal(HttpStatusCode.Created, await RevokeAsync(second));
             followed.Stop();
-            Assert.False(up.HasExited, $"up stopped (a service exited):\n{Text(output)}");
-            Report($"standby failover: the running CA served a read, an issuance and a revocation on {newPrimary} {followed.Elapsed.TotalSeconds:F1} s after db promote");
+            Assert.False(up.HasExited, $"up stopped (a service exited):\n{output.Text}");
+            AccessMatrix.Report($"standby failover: the running CA served a read, an issuance and a revocation on {newPrimary} {followed.Elapsed.TotalSeconds:F1} s after db promote");
 
             // Everything acknowledged before the promote is on the new primary, and the new writes too.
             var now = Counts(newPort);
@@ -170,7 +166,7 @@ public sealed class UpStandbyTests : IDisposable
         }
 
         up.WaitForExit();
-        Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{Text(output)}");
+        Assert.True(up.ExitCode == 0, $"exit {up.ExitCode}:\n{output.Text}");
         Assert.False(LoopbackPorts.Listens(port + 1) || LoopbackPorts.Listens(port + 2), "a PostgreSQL node still listens after up stopped");
 
         // Started by hand, the fenced old primary comes up in recovery, read-only: never a primary.
@@ -327,46 +323,6 @@ public sealed class UpStandbyTests : IDisposable
         start.Environment["JPKI_PG_DATA"] = pgData;
         start.Environment.Remove("JPKI_DB");
         return start;
-    }
-
-    private static void Report(string line)
-    {
-        if (Environment.GetEnvironmentVariable("JPKI_TEST_REPORT") is { Length: > 0 } report)
-        {
-            File.AppendAllText(report, line + "\n");
-        }
-
-        Console.WriteLine(line);
-    }
-
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (output)
-        {
-            output.AppendLine(line);
-        }
-    }
-
-    private static string Text(StringBuilder output)
-    {
-        lock (output)
-        {
-            return output.ToString();
-        }
-    }
-
-    private static async Task WaitForAsync(Func<bool> done, TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!done() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(500);
-        }
     }
 
     /// <summary>A free loopback port P whose P+1 and P+2 are free too (the standbys' ports).</summary>
