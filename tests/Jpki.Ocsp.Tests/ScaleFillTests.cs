@@ -64,32 +64,7 @@ public sealed class ScaleFillTests : IDisposable
                 db.Query<string>("SELECT id FROM issuers ORDER BY id"));
         }
 
-        var fill = new SyntheticFill(database, settings);
-        Assert.Equal(6_000, fill.Run(6_000, 2_000).Added);
-
-        // A killed fill leaves its open batch uncommitted: the store rolls it back.
-        using (var tx = database.BeginWrite())
-        {
-            fill.InsertBatch(tx, 6_000, 2_000);
-        }
-
-        Assert.Equal(6_000, fill.Committed());
-        var progress = new List<long>();
-        Assert.Equal(Rows - 6_000, fill.Run(Rows, 3_000, (held, _, _) => progress.Add(held)).Added);
-        Assert.Equal([9_000, 12_000, 15_000, 18_000, 20_000], progress);
-        Assert.Equal(0, fill.Run(Rows, 3_000).Added);
-
-        using (var db = database.OpenConnection())
-        {
-            var stored = db.Query<(string Serial, string IssuerKeyId, string Status)>(
-                "SELECT serial AS Serial, issuer_key_id AS IssuerKeyId, status AS Status FROM certificates WHERE kind IN ('signing', 'authentication')").ToList();
-            Assert.Equal(Rows, stored.Count);
-            Assert.Equal(Rows, stored.Select(s => s.Serial).Distinct().Count());
-            Assert.True(stored.Select(s => s.Serial).ToHashSet().SetEquals(Enumerable.Range(0, Rows).Select(i => SyntheticFill.Serial(i))));
-            Assert.Equal(Rows / 10, stored.Count(s => s.Status == "revoked"));
-            Assert.All(stored.GroupBy(s => s.IssuerKeyId), g => Assert.InRange(g.Count(), (Rows / 6) - 1, (Rows / 6) + 1));
-            Assert.All(stored.Select(s => s.Serial), s => Assert.Equal(32, s.Length));
-        }
+        var fill = FillsWithAnInterruption(database, settings, Rows, 3_000, [9_000, 12_000, 15_000, 18_000, 20_000]);
 
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         using (var tx = database.BeginWrite())
@@ -120,6 +95,70 @@ public sealed class ScaleFillTests : IDisposable
         var drive = await ZipfOcspQueries.DriveAsync(responder.Address, secret, mix, loops: 4, window: TimeSpan.FromMinutes(2), repeat: false, check: true);
         Assert.Equal(mix.Count, drive.Answers);
         Assert.Equal(0, drive.Wrong);
+    }
+
+    [Fact]
+    public void On_postgresql_the_fill_copies_batches_and_resumes_after_an_interrupted_one()
+    {
+        Directory.CreateDirectory(Path.Combine(root, "tokens"));
+        File.WriteAllText(Conf, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
+        var name = "jpki_scale_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var server = PostgresServer.Shared;
+        server.Execute($"CREATE DATABASE {name}");
+        try
+        {
+            var home = Path.Combine(root, "home-pg");
+            JpkiSettings.Load(home); // writes the defaults: one prefecture, Yamaguchi-ken
+            var file = Path.Combine(home, JpkiSettings.FileName);
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
+            json["database"] = new Npgsql.NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = name }.ToString();
+            File.WriteAllText(file, json.ToJsonString());
+            TestInstall.RunCeremony(home, Conf, tokenLabel + "P", modulePath);
+            var settings = JpkiSettings.Load(home, writeDefaults: false);
+            using var database = new Database(settings.ConnectionString, TimeProvider.System);
+            Assert.Equal(StoreDialect.Postgres, database.Dialect);
+            FillsWithAnInterruption(database, settings, 10_000, 2_000, [8_000, 10_000]);
+        }
+        finally
+        {
+            server.Execute($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        }
+    }
+
+    /// <summary>
+    /// Fills 6,000 rows, rolls back a batch as a killed fill leaves it, resumes to
+    /// <paramref name="rows"/> (progress after each batch as expected), and checks the store holds
+    /// exactly rows 0..rows-1: each serial once, one in ten revoked, spread evenly over the issuers.
+    /// </summary>
+    private static SyntheticFill FillsWithAnInterruption(Database database, JpkiSettings settings, int rows, int batch, long[] progressExpected)
+    {
+        var fill = new SyntheticFill(database, settings);
+        Assert.Equal(6_000, fill.Run(6_000, 2_000).Added);
+
+        // A killed fill leaves its open batch uncommitted: the store rolls it back.
+        using (var tx = database.BeginWrite())
+        {
+            fill.InsertBatch(tx, 6_000, 2_000);
+        }
+
+        Assert.Equal(6_000, fill.Committed());
+        var progress = new List<long>();
+        Assert.Equal(rows - 6_000, fill.Run(rows, batch, (held, _, _) => progress.Add(held)).Added);
+        Assert.Equal(progressExpected, progress);
+        Assert.Equal(0, fill.Run(rows, batch).Added);
+
+        var issuers = settings.Prefectures.Count * 2;
+        using var db = database.OpenConnection();
+        var stored = db.Query<(string Serial, string IssuerKeyId, string Status)>(
+            "SELECT serial AS Serial, issuer_key_id AS IssuerKeyId, status AS Status FROM certificates WHERE kind IN ('signing', 'authentication')").ToList();
+        Assert.Equal(rows, stored.Count);
+        Assert.Equal(rows, stored.Select(s => s.Serial).Distinct().Count());
+        Assert.True(stored.Select(s => s.Serial).ToHashSet().SetEquals(Enumerable.Range(0, rows).Select(i => SyntheticFill.Serial(i))));
+        Assert.Equal(rows / 10, stored.Count(s => s.Status == "revoked"));
+        Assert.Equal(issuers, stored.Select(s => s.IssuerKeyId).Distinct().Count());
+        Assert.All(stored.GroupBy(s => s.IssuerKeyId), g => Assert.InRange(g.Count(), (rows / issuers) - 1, (rows / issuers) + 1));
+        Assert.All(stored.Select(s => s.Serial), s => Assert.Equal(32, s.Length));
+        return fill;
     }
 
     public void Dispose()
