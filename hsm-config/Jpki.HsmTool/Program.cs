@@ -40,8 +40,25 @@ internal static class ToolCommands
         var production = new Option<bool>("--production") { Description = "record the install as production: the first officers and the auditor are made here, each one's credentials shown once on the terminal, none written to disk" };
         var officers = new Option<string>("--officers") { Description = "with --production: the first officers, comma-separated (at least two)", HelpName = "ID,ID", DefaultValueFactory = _ => "officer1,officer2" };
         var auditor = new Option<string>("--auditor") { Description = "with --production: the auditor account", HelpName = "ID", DefaultValueFactory = _ => "auditor" };
-        var init = new Command("init", "First-run key ceremony (idempotent: a second run changes nothing; a run cut off halfway finishes the rest).") { production, officers, auditor };
-        init.SetAction(p => WithContext(writes: true, creates: true, context =>
+        var prefectures = new Option<string>("--prefectures") { Description = "configure these prefectures in jpki.json first (kept: those it lists already), then set up their issuers: all (47, 94 issuers) or JIS codes", HelpName = "all|CODE,CODE" };
+        var init = new Command("init", "First-run key ceremony (idempotent: a second run changes nothing; a run cut off halfway finishes the rest).") { production, officers, auditor, prefectures };
+        init.SetAction(p =>
+        {
+            // The list first, in jpki.json: the ceremony below then makes their issuers as it
+            // makes any configured prefecture's, and a rerun without the option finishes them.
+            if (p.GetValue(prefectures) is { } selection && Guarded(() =>
+                {
+                    var added = CeremonyPrefectures.Configure(JpkiSettings.HomeFromEnvironment(), selection);
+                    Console.Out.WriteLine(added.Count == 0 ? "prefectures: every one chosen is configured already" : $"prefectures added to jpki.json: {added.Count} ({string.Join(", ", added.Select(a => a.Code))})");
+                    return 0;
+                }) != 0)
+            {
+                return Failed;
+            }
+
+            return InitCeremony(p);
+        });
+        int InitCeremony(ParseResult p) => WithContext(writes: true, creates: true, context =>
         {
             var made = Init(context);
             return made == 0 && p.GetValue(production)
@@ -49,9 +66,9 @@ internal static class ToolCommands
                     p.GetValue(officers)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
                     p.GetValue(auditor)!)
                 : made;
-        }));
+        });
         hsm.Subcommands.Add(init
-            .WithExamples("./jpki hsm init", "./jpki hsm init --production --officers alice,bob --auditor carol")
+            .WithExamples("./jpki hsm init", "./jpki hsm init --prefectures all", "./jpki hsm init --production --officers alice,bob --auditor carol")
             .WithExitCodes((0, "every key, certificate and record exists (made now or before)"), (Failed, "failed (the reason on standard error; a rerun finishes what is missing)")));
 
         var officer = new Option<string>("--officer") { Description = "the officer account to make or restore", HelpName = "ID", Required = true };

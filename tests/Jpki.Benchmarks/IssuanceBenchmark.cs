@@ -281,11 +281,11 @@ public sealed class IssuanceBenchmark(string root, TimeSpan window, int requests
         return sample;
     }
 
-    internal static void RunCeremony(string home, string conf, string tokenLabel, string modulePath)
+    internal static void RunCeremony(string home, string conf, string tokenLabel, string modulePath, params string[] options)
     {
         var tool = Path.Combine(RepositoryRoot(), "hsm-config", "Jpki.HsmTool", "bin", "Release", "net10.0", "Jpki.HsmTool.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home };
-        foreach (var a in new[] { tool, "hsm", "init" })
+        foreach (var a in new[] { tool, "hsm", "init" }.Concat(options))
         {
             psi.ArgumentList.Add(a);
         }

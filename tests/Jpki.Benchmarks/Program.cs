@@ -51,9 +51,67 @@ bench.SetAction(async (parse, _) =>
 });
 bench.WithExamples("./jpki bench signer", "./jpki bench crl --entries 100000", "./jpki bench issuance --requests 3000")
     .WithExitCodes((0, "every benchmark ran; figures written"), (1, "a benchmark failed (its exception on standard error)"));
+// ./jpki bench scale [fill --rows N] [--postgres]: national scale (issue 19) on installs kept under
+// DIR/scale*, so that a fill of millions of rows is made once (resumable) and measured many times.
+var scaleOut = new Option<string>("--out") { Description = "where the scale installs live (DIR/scale, DIR/scale-pg, DIR/scale-100k) and scale.json is written (default: $JPKI_HOME/bench)", HelpName = "DIR" };
+var scalePostgres = new Option<bool>("--postgres") { Description = "the store of DIR/scale-pg, on the PostgreSQL server ./jpki bench scale --postgres starts for it (its jpki.json names it)" };
+var scaleSeconds = new Option<double>("--seconds") { Description = "measuring window per OCSP figure", HelpName = "S", DefaultValueFactory = _ => 10.0 };
+var scale = new Command("scale", "National scale: OCSP with a Zipf (s = 1.0) query mix over every row of the filled 47-prefecture store, its hit ratio, and the hit and miss paths against a 100,000-row store in the same run.") { scaleOut, scalePostgres, scaleSeconds };
+var rowsOption = new Option<long>("--rows") { Description = "rows the store is to hold (10% revoked)", HelpName = "N", DefaultValueFactory = _ => 10_000_000 };
+var batchOption = new Option<int>("--batch") { Description = "rows per transaction", HelpName = "N", DefaultValueFactory = _ => 20_000 };
+var fill = new Command("fill", "Makes the 47-prefecture install (94 issuers; the ceremony's time is a figure) and fills its store with synthetic certificate rows up to --rows, resuming where a killed fill stopped; prints progress and rows/s.") { rowsOption, batchOption, scaleOut, scalePostgres };
+foreach (var positive in new Option[] { rowsOption, batchOption, scaleSeconds })
+{
+    positive.Validators.Add(result =>
+    {
+        if (result.Tokens.Count > 0 && double.TryParse(result.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value <= 0)
+        {
+            result.AddError($"{positive.Name} must be positive");
+        }
+    });
+}
+
+string ScaleDir(ParseResult parse) => parse.GetValue(scaleOut) ?? Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
+fill.SetAction(parse =>
+{
+    var dir = ScaleDir(parse);
+    Write(dir, "scale-fill", new ScaleBenchmark(dir, modulePath, parse.GetValue(scalePostgres), TimeSpan.Zero).Fill(parse.GetValue(rowsOption), parse.GetValue(batchOption)));
+    return 0;
+});
+scale.SetAction(async (parse, _) =>
+{
+    var dir = ScaleDir(parse);
+    Write(dir, "scale", await new ScaleBenchmark(dir, modulePath, parse.GetValue(scalePostgres), TimeSpan.FromSeconds(parse.GetValue(scaleSeconds))).RunAsync());
+    return 0;
+});
+scale.Subcommands.Add(fill
+    .WithExamples("./jpki bench scale fill --rows 1000000", "./jpki bench scale fill --rows 10000000 --postgres")
+    .WithExitCodes((0, "the store holds --rows rows"), (1, "failed (kill it any time: the next run resumes)")));
+scale.WithExamples("./jpki bench scale", "./jpki bench scale --postgres --seconds 20")
+    .WithExitCodes((0, "figures written to DIR/scale.json"), (1, "failed, or the store is not filled (bench scale fill first)"));
+
 var root = CliApp.Root("jpki", "JPKI benchmarks.");
 root.Subcommands.Add(bench);
-return await CliApp.RunAsync(root, args.Length > 0 && args[0] == "bench" ? args : ["bench", .. args]);
+root.Subcommands.Add(scale);
+return await CliApp.RunAsync(root, args.Length > 0 && args[0] is "bench" or "scale" ? args : ["bench", .. args]);
+
+void Write(string dir, string name, IReadOnlyList<Figure> figures)
+{
+    Directory.CreateDirectory(dir);
+    var path = Path.Combine(dir, name + ".json");
+    File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+    PrintTable(figures);
+    Console.WriteLine($"written to {path}");
+}
+
+void PrintTable(IReadOnlyList<Figure> figures)
+{
+    Console.WriteLine($"{"figure",-34} {"value",12} {"unit",-14} {"baseline",-40} {"baseline value",14} {"ratio",7}");
+    foreach (var f in figures)
+    {
+        Console.WriteLine($"{f.Name,-34} {f.Value,12:0.0} {f.Unit,-14} {f.Baseline,-40} {f.BaselineValue,14:0.0} {f.Ratio,7:0.000}");
+    }
+}
 
 async Task RunAllAsync(IReadOnlyList<string> names)
 {
@@ -74,11 +132,7 @@ async Task RunAllAsync(IReadOnlyList<string> names)
         };
         var path = Path.Combine(outDir, name + ".json");
         File.WriteAllText(path, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
-        Console.WriteLine($"{"figure",-34} {"value",12} {"unit",-14} {"baseline",-40} {"baseline value",14} {"ratio",7}");
-        foreach (var f in figures)
-        {
-            Console.WriteLine($"{f.Name,-34} {f.Value,12:0.0} {f.Unit,-14} {f.Baseline,-40} {f.BaselineValue,14:0.0} {f.Ratio,7:0.000}");
-        }
+        PrintTable(figures);
 
         Console.WriteLine($"written to {path}");
     }
