@@ -54,9 +54,9 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
 
         using var module = Pkcs11Module.Load(modulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = conf });
         var settings = JpkiSettings.Load(home);
-        // The cache must hold the whole working set (the default cap, 50,000, is sized for a
-        // prefecture's hot set; here every certificate of the store is asked about).
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel }, Ocsp = settings.Ocsp with { MaxCachedAnswers = Math.Max(settings.Ocsp.MaxCachedAnswers, workingSet * 3 / 2) } };
+        // The cache must hold the whole working set (here every certificate of the store is asked
+        // about): at about 2.4 KB an answer, 4 KB each leaves room.
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel }, Ocsp = settings.Ocsp with { CacheMegabytes = Math.Max(settings.Ocsp.CacheMegabytes, workingSet * 4096.0 / AnswerCacheBudget.BytesPerMegabyte), MaxCachedAnswers = null } };
         using var database = new Database(settings.ConnectionString, TimeProvider.System);
         Migrator.ApplyPending(database);
         var rootPem = Path.Combine(home, "certs", IssuerKey + ".pem");
