@@ -26,8 +26,8 @@ public sealed class OcspMetrics
         // Read from the counter every signer already increments, so nothing can sign uncounted.
         meter.CreateObservableCounter("jpki.ocsp.signatures", () => signatures.Count, description: "Signatures made by the responder keys (answers, cache refreshes, nonce answers)");
         meter.CreateObservableGauge("jpki.ocsp.cache.entries", () => cache().Count, description: "Signed answers held in the cache");
-        meter.CreateObservableGauge("jpki.ocsp.cache.bytes", () => cache().Bytes, unit: "By", description: "Bytes of cached answers and their keys, counted against ocsp.cacheMegabytes");
-        meter.CreateObservableGauge("jpki.ocsp.cache.budget", () => cache().BudgetBytes, unit: "By", description: "The answer cache's memory budget (ocsp.cacheMegabytes)");
+        meter.CreateObservableGauge("jpki.ocsp.cache.bytes", () => cache().Bytes, description: "Bytes of cached answers and their keys, counted against ocsp.cacheMegabytes");
+        meter.CreateObservableGauge("jpki.ocsp.cache.budget", () => cache().BudgetBytes, description: "The answer cache's memory budget (ocsp.cacheMegabytes)");
         meter.CreateObservableCounter("jpki.ocsp.cache.evictions", () => cache().Evictions, description: "Cached answers evicted for room (least recently queried first)");
     }
 

@@ -91,6 +91,8 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
             answerSize = body.Length;
         });
         var warmRate = workingSet / warm.Elapsed.TotalSeconds;
+        var cache = responder.Services.GetRequiredService<CachingSource>();
+        var bytesPerAnswer = cache.Bytes / (double)Math.Max(1, cache.Count);
 
         var pathsFile = Path.Combine(root, "paths.txt");
         File.WriteAllLines(pathsFile, paths);
@@ -120,6 +122,7 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
             Figure.Against("ocsp cached answers (GET)", ours, "answers/s", "bare Kestrel, fixed body of the same size", bare),
             Figure.Against("ocsp cached answers (GET, wrk)", ours, "answers/s", "openssl ocsp -index -multi 2 (signs every answer; 2 HttpClient loops)", openssl),
             Figure.Against("ocsp signatures during timed run", signaturesDuring, "signatures", "none expected", 0),
+            Figure.Against("ocsp cache bytes per answer (ocsp.cacheMegabytes counts these)", bytesPerAnswer, "B", "the answer's DER", answerSize),
             Figure.Against("ocsp warm-up signing (HSM)", warmRate, "answers/s", "cached answers (GET)", ours),
             Figure.Against("ocsp event → revoked p50", latencies[latencies.Count / 2], "ms", "goal 2 s", 2000),
             Figure.Against("ocsp event → revoked p99", latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(latencies.Count * 0.99) - 1)], "ms", "goal 2 s", 2000),
