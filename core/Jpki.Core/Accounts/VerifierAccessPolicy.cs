@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using Jpki.Core.Store;
 
 namespace Jpki.Core.Accounts;
