@@ -33,13 +33,17 @@ public sealed class RequestLog(string service) : IStartupFilter
                 }
                 finally
                 {
-                    logger.LogInformation(
+                    // Checked first: a service logging at Warning (a busy OCSP responder) boxes nothing per request.
+                    if (logger.IsEnabled(LogLevel.Information))
+                    {
+                        logger.LogInformation(
                         "{Service} {Method} {Route} answered {Status} in {ElapsedMs} ms",
                         service,
                         context.Request.Method,
                         RefusalLog.RouteOf(context),
                         context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode,
                         Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1));
+                    }
                 }
             });
             next(app);

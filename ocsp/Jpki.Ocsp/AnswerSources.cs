@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Jpki.Core.Store;
 
 namespace Jpki.Ocsp;
@@ -6,8 +7,48 @@ namespace Jpki.Ocsp;
 /// <summary>One query the responder answers: whose CertID, for which served issuer key, asked by whom.</summary>
 public sealed record OcspQuery(ServedIssuer Issuer, CertId CertId, string Verifier)
 {
-    /// <summary>The CertID's DER names exactly one answer (hash algorithm, issuer hashes and serial are all echoed).</summary>
-    public string CacheKey { get; } = Issuer.IssuerKeyId + "|" + Convert.ToBase64String(CertId.Der);
+    /// <summary>
+    /// The CertID's DER names exactly one answer (hash algorithm, issuer hashes and serial are all
+    /// echoed), and its issuer hashes name one issuer key, so the bytes alone are the key.
+    /// </summary>
+    public byte[] CacheKey => CertId.Der;
+}
+
+/// <summary>
+/// Compares cache keys (DER bytes) by content, and lets a lookup use a span of the request being
+/// read (no array, no string made per query). The hash is <see cref="HashCode"/>'s, seeded per
+/// process, so CertIDs chosen by a client cannot be made to collide.
+/// </summary>
+public sealed class DerKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly DerKeyComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(byte[] obj) => GetHashCode((ReadOnlySpan<byte>)obj);
+
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => other is not null && alternate.SequenceEqual(other);
+
+    public int GetHashCode(ReadOnlySpan<byte> alternate)
+    {
+        var hash = default(HashCode);
+        hash.AddBytes(alternate);
+        return hash.ToHashCode();
+    }
+
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+}
+
+/// <summary>
+/// What the answer cache may hold: <see cref="MaxBytes"/> of answers and keys as
+/// <see cref="SignedAnswer.CachedBytes"/> counts them (<c>ocsp.cacheMegabytes</c>), and, when set,
+/// at most <see cref="MaxEntries"/> answers (<c>ocsp.maxCachedAnswers</c>, the older setting).
+/// </summary>
+public sealed record AnswerCacheBudget(long MaxBytes, int? MaxEntries = null)
+{
+    public const long BytesPerMegabyte = 1024 * 1024;
+
+    public static AnswerCacheBudget From(double megabytes, int? maxEntries) => new((long)(megabytes * BytesPerMegabyte), maxEntries);
 }
 
 /// <summary>
@@ -78,25 +119,77 @@ public sealed class SigningSource(Database database, OcspResponseWriter writer, 
 /// replaces the cached 'good' at once, and <see cref="RefreshAheadAsync"/> re-signs recently
 /// queried answers before they expire. An answer read before a change the watcher has already
 /// reported is signed again rather than installed (see <see cref="StoredStatus.SnapshotChangeSeq"/>).
-/// Memory is bounded: past <c>maxEntries</c> answers the least recently queried ones are evicted
-/// (see <see cref="EvictLeastRecentlyQueried"/>); a hit only stamps its answer's last-query time.
+/// Memory is bounded by a budget of bytes (and optionally a count): past it the least recently
+/// queried answers are evicted (see <see cref="EvictLeastRecentlyQueried"/>); a hit only stamps its
+/// answer's last-query time. Keys are the CertID's DER, looked up from a span of the request
+/// (<see cref="TryAnswerFromMemory"/>), so a hit allocates nothing.
 /// </summary>
-public sealed class CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin, int maxEntries, Action<bool>? lookedUp = null) : IAnswerSource
+public sealed class CachingSource : IAnswerSource
 {
-    private readonly ConcurrentDictionary<string, SignedAnswer> answers = new(StringComparer.Ordinal);
+    private readonly SigningSource inner;
+    private readonly IssuerDirectory directory;
+    private readonly FirstRevokedRecorder firstRevoked;
+    private readonly TimeProvider time;
+    private readonly TimeSpan serveMargin;
+    private readonly AnswerCacheBudget budget;
+    private readonly Action<bool>? lookedUp;
+
+    private readonly ConcurrentDictionary<byte[], SignedAnswer> answers = new(DerKeyComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], SignedAnswer>.AlternateLookup<ReadOnlySpan<byte>> bySpan;
     private readonly Lock evicting = new();
     private long evictions;
-    private readonly ConcurrentDictionary<string, Lazy<Task<SignedAnswer>>> inFlight = new(StringComparer.Ordinal);
+    private long bytes;
+    private readonly ConcurrentDictionary<byte[], Lazy<Task<SignedAnswer>>> inFlight = new(DerKeyComparer.Instance);
 
     // serial → (change_seq, when reported): consulted when an answer is installed.
     private readonly ConcurrentDictionary<string, (long ChangeSeq, long ReportedTicks)> latestChange = new(StringComparer.Ordinal);
 
+    public CachingSource(SigningSource inner, IssuerDirectory directory, FirstRevokedRecorder firstRevoked, TimeProvider time, TimeSpan serveMargin, AnswerCacheBudget budget, Action<bool>? lookedUp = null)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        this.inner = inner;
+        this.directory = directory;
+        this.firstRevoked = firstRevoked;
+        this.time = time;
+        this.serveMargin = serveMargin;
+        this.budget = budget;
+        this.lookedUp = lookedUp;
+        bySpan = answers.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
     public int Count => answers.Count;
 
-    public int Capacity => maxEntries;
+    /// <summary>The entry cap (<c>ocsp.maxCachedAnswers</c>), if one is set.</summary>
+    public int? Capacity => budget.MaxEntries;
+
+    /// <summary>The memory budget in bytes (<c>ocsp.cacheMegabytes</c>).</summary>
+    public long BudgetBytes => budget.MaxBytes;
+
+    /// <summary>Bytes of the cached answers and their keys, as <see cref="SignedAnswer.CachedBytes"/> counts them.</summary>
+    public long Bytes => Interlocked.Read(ref bytes);
 
     /// <summary>Answers evicted for room since start.</summary>
     public long Evictions => Interlocked.Read(ref evictions);
+
+    /// <summary>
+    /// The hot path: a fresh cached answer for this CertID (its DER, a span of the request) whose
+    /// issuer key is still served, stamped as queried and counted as a hit. False means "ask the
+    /// full path", which counts its own hit or miss; nothing is allocated either way.
+    /// </summary>
+    public bool TryAnswerFromMemory(ReadOnlySpan<byte> certIdDer, [NotNullWhen(true)] out SignedAnswer? answer)
+    {
+        var now = time.GetUtcNow();
+        if (bySpan.TryGetValue(certIdDer, out var cached) && now < cached.NextUpdate - serveMargin && directory.Serves(cached.IssuerKeyId))
+        {
+            cached.LastQueriedTicks = now.UtcTicks;
+            lookedUp?.Invoke(true);
+            answer = cached;
+            return true;
+        }
+
+        answer = null;
+        return false;
+    }
 
     public async Task<SignedAnswer> AnswerAsync(OcspQuery query, CancellationToken cancellationToken)
     {
@@ -170,19 +263,19 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
             }
             else if (answer.NextUpdate <= now)
             {
-                answers.TryRemove(new KeyValuePair<string, SignedAnswer>(key, answer));
+                Remove(key, answer);
             }
         }
 
         return refreshed;
     }
 
-    private async Task ResignAsync(string key, SignedAnswer answer)
+    private async Task ResignAsync(byte[] key, SignedAnswer answer)
     {
         // The responder may have been renewed since: sign with the current one.
         if (directory.Find(answer.CertId) is not { } issuer)
         {
-            answers.TryRemove(new KeyValuePair<string, SignedAnswer>(key, answer));
+            Remove(key, answer);
             return;
         }
 
@@ -199,7 +292,7 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
         }
         finally
         {
-            inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<SignedAnswer>>>(query.CacheKey, lazy));
+            inFlight.TryRemove(new KeyValuePair<byte[], Lazy<Task<SignedAnswer>>>(query.CacheKey, lazy));
         }
     }
 
@@ -219,11 +312,8 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
 
         // Stamped before it is visible, so an eviction running now does not take it for the oldest.
         answer.LastQueriedTicks = lastQueriedTicks;
-        answers.AddOrUpdate(
-            query.CacheKey,
-            answer,
-            (_, old) => old.Status.SnapshotChangeSeq > answer.Status.SnapshotChangeSeq ? old : answer);
-        if (answers.Count > maxEntries)
+        Install(query.CacheKey, answer);
+        if (OverBudget(0))
         {
             EvictLeastRecentlyQueried();
         }
@@ -236,11 +326,53 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
         return answer;
     }
 
+    /// <summary>Adds or replaces the answer (an answer read before the one cached is not installed), keeping <see cref="Bytes"/> exact.</summary>
+    private void Install(byte[] key, SignedAnswer answer)
+    {
+        while (true)
+        {
+            if (answers.TryGetValue(key, out var old))
+            {
+                if (old.Status.SnapshotChangeSeq > answer.Status.SnapshotChangeSeq)
+                {
+                    return;
+                }
+
+                if (answers.TryUpdate(key, answer, old))
+                {
+                    Interlocked.Add(ref bytes, answer.CachedBytes - old.CachedBytes);
+                    return;
+                }
+            }
+            else if (answers.TryAdd(key, answer))
+            {
+                Interlocked.Add(ref bytes, answer.CachedBytes);
+                return;
+            }
+        }
+    }
+
+    private bool Remove(byte[] key, SignedAnswer answer)
+    {
+        if (!answers.TryRemove(new KeyValuePair<byte[], SignedAnswer>(key, answer)))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref bytes, -answer.CachedBytes);
+        return true;
+    }
+
+    /// <summary>Over the budget, or (with <paramref name="slack"/> sixteenths of it taken off) over the level an eviction pass brings it down to.</summary>
+    private bool OverBudget(int slack) =>
+        Bytes > budget.MaxBytes - (budget.MaxBytes * slack / 16)
+        || (budget.MaxEntries is { } max && answers.Count > max - (max * slack / 16));
+
     /// <summary>
-    /// Brings the cache back under its cap by dropping the answers queried longest ago. One pass at
-    /// a time; it removes down to <c>maxEntries − maxEntries/16</c>, so a full cache pays one sort of
-    /// its entries per maxEntries/16 new answers (amortised O(log n) per miss) while hits stay
-    /// lock-free. An evicted answer is simply signed again when next asked.
+    /// Brings the cache back under its budget by dropping the answers queried longest ago. One pass
+    /// at a time; it removes down to 15/16 of the budget (bytes, and entries when a count is set), so
+    /// a full cache pays one sort of its entries per 1/16 of the budget of new answers (amortised
+    /// O(log n) per miss) while hits stay lock-free. An evicted answer is simply signed again when next asked.
     /// </summary>
     private void EvictLeastRecentlyQueried()
     {
@@ -251,17 +383,16 @@ public sealed class CachingSource(SigningSource inner, IssuerDirectory directory
 
         try
         {
-            var excess = answers.Count - (maxEntries - (maxEntries / 16));
-            if (excess <= 0)
+            if (!OverBudget(1))
             {
                 return;
             }
 
             var oldest = answers.ToArray();
             Array.Sort(oldest, (a, b) => a.Value.LastQueriedTicks.CompareTo(b.Value.LastQueriedTicks));
-            for (var i = 0; i < excess && i < oldest.Length; i++)
+            for (var i = 0; i < oldest.Length && OverBudget(1); i++)
             {
-                if (answers.TryRemove(oldest[i]))
+                if (Remove(oldest[i].Key, oldest[i].Value))
                 {
                     Interlocked.Increment(ref evictions);
                 }

@@ -54,6 +54,7 @@ public sealed class IssuerDirectory : IDisposable
     private readonly List<Pkcs11Signer> signers = [];
     private readonly Dictionary<string, Pkcs11Signer> signersByLabel = new(StringComparer.Ordinal);
     private volatile Dictionary<string, ServedIssuer> byCertIdHashes = new(StringComparer.Ordinal);
+    private volatile HashSet<string> servedKeyIds = new(StringComparer.Ordinal);
 
     public IssuerDirectory(Database database, SessionPool pool, SignatureCounter counter, ILogger logger)
     {
@@ -72,6 +73,12 @@ public sealed class IssuerDirectory : IDisposable
         ArgumentNullException.ThrowIfNull(certId);
         return byCertIdHashes.GetValueOrDefault(Key(certId.HashAlgorithmOid, certId.IssuerNameHash, certId.IssuerKeyHash));
     }
+
+    /// <summary>
+    /// Whether the issuer key is served now: the cache's hot path asks this instead of <see cref="Find"/>
+    /// (a CertID's issuer hashes name one key, so a cached answer's key stands for its CertID).
+    /// </summary>
+    public bool Serves(string issuerKeyId) => servedKeyIds.Contains(issuerKeyId);
 
     /// <summary>Re-reads issuer keys and responder certificates; a renewed responder replaces the old one at once.</summary>
     public void Reload()
@@ -106,6 +113,7 @@ public sealed class IssuerDirectory : IDisposable
             }
 
             byCertIdHashes = map;
+            servedKeyIds = map.Values.Select(i => i.IssuerKeyId).ToHashSet(StringComparer.Ordinal);
         }
     }
 

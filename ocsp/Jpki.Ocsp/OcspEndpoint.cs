@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Jpki.Core.Accounts;
 using Jpki.Core.Store;
@@ -15,6 +16,9 @@ namespace Jpki.Ocsp;
 /// with <c>Cache-Control: no-cache</c>. Order: access policy, then the request, then the issuer.
 /// The access check comes before the body is read, and a refused request costs no store write
 /// (<see cref="OcspRefusals"/> counts and logs it): only a recognised verifier's queries are logged.
+/// The hot path (a plain request whose answer is cached, docs/decisions/0920) reads the request in a
+/// pooled buffer, finds the answer by a span of its CertID and writes the cached DER with header
+/// strings made once per answer: it allocates nothing of its own.
 /// </summary>
 public sealed class OcspEndpoint(
     VerifierAccessPolicy access,
@@ -45,6 +49,12 @@ public sealed class OcspEndpoint(
         }
 
         var body = await RequestBodyReader.ReadAsync(context, maxRequestBytes);
+        if (body.Bytes is { } bytes && FromMemory(bytes) is { } cached)
+        {
+            await AnswerFromMemoryAsync(context, grant, cached);
+            return;
+        }
+
         if (body.Outcome != BodyOutcome.Read)
         {
             // Once per request, and a verifier's request: refused ones never get this far.
@@ -72,14 +82,55 @@ public sealed class OcspEndpoint(
             return;
         }
 
-        await AnswerAsync(context, grant, DecodeGetPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? ""), logMalformed: true);
+        var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
+        var buffer = ArrayPool<byte>.Shared.Rent(DecodedLengthBound(rawTarget));
+        byte[]? der;
+        try
+        {
+            if (!TryDecodeGetPath(rawTarget, buffer, out var written))
+            {
+                der = null;
+            }
+            else if (FromMemory(buffer.AsSpan(0, written)) is { } cached)
+            {
+                // Nothing read from the buffer after this: the answer and its strings are the cache's own.
+                await AnswerFromMemoryAsync(context, grant, cached);
+                return;
+            }
+            else
+            {
+                der = buffer[..written];
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        await AnswerAsync(context, grant, der, logMalformed: true);
     }
 
     public static byte[]? DecodeGetPath(string rawTarget)
     {
         ArgumentNullException.ThrowIfNull(rawTarget);
+        var buffer = new byte[DecodedLengthBound(rawTarget)];
+        return TryDecodeGetPath(rawTarget, buffer, out var written) ? buffer[..written] : null;
+    }
+
+    /// <summary>Room enough for what <see cref="TryDecodeGetPath"/> writes for this target.</summary>
+    public static int DecodedLengthBound(string rawTarget) => ((rawTarget?.Length ?? 0) * 3 / 4) + 3;
+
+    /// <summary>
+    /// Decodes the path as <see cref="GetAsync"/> describes into <paramref name="destination"/>
+    /// (<see cref="DecodedLengthBound"/> bytes), without strings: percent-escapes are decoded in a
+    /// char buffer on the stack. An escape of a byte over 0x7F or a broken escape cannot be base64
+    /// (Uri.UnescapeDataString, used before, left a broken one as '%…', which base64 refuses too).
+    /// </summary>
+    public static bool TryDecodeGetPath(ReadOnlySpan<char> rawTarget, Span<byte> destination, out int written)
+    {
+        written = 0;
         var path = rawTarget;
-        var query = path.IndexOf('?', StringComparison.Ordinal);
+        var query = path.IndexOf('?');
         if (query >= 0)
         {
             path = path[..query];
@@ -88,25 +139,65 @@ public sealed class OcspEndpoint(
         const string prefix = "/ocsp/";
         if (!path.StartsWith(prefix, StringComparison.Ordinal))
         {
-            return null;
+            return false;
         }
 
-        string text;
+        path = path[prefix.Length..];
+        char[]? rented = null;
+        Span<char> chars = path.Length <= 1024 ? stackalloc char[1024] : (rented = ArrayPool<char>.Shared.Rent(path.Length));
         try
         {
-            text = Uri.UnescapeDataString(path[prefix.Length..].TrimStart('/')).Replace(' ', '+');
-        }
-        catch (UriFormatException)
-        {
-            return null;
-        }
+            var n = 0;
+            for (var i = 0; i < path.Length; i++)
+            {
+                var c = path[i];
+                if (c == '%')
+                {
+                    if (i + 2 >= path.Length || !char.IsAsciiHexDigit(path[i + 1]) || !char.IsAsciiHexDigit(path[i + 2]))
+                    {
+                        return false;
+                    }
 
-        var buffer = new byte[(text.Length * 3 / 4) + 3];
-        return Convert.TryFromBase64String(text, buffer, out var written) ? buffer[..written] : null;
+                    c = (char)((HexValue(path[i + 1]) << 4) | HexValue(path[i + 2]));
+                    if (c > 0x7F)
+                    {
+                        return false;
+                    }
+
+                    i += 2;
+                }
+
+                // Some clients form-encode '+' as a space (decoded or sent raw).
+                chars[n++] = c == ' ' ? '+' : c;
+            }
+
+            // Decoded leading slashes too, as before ('%2F' first is no base64 of a DER request either).
+            var text = chars[..n].TrimStart('/');
+            return Convert.TryFromBase64Chars(text, destination, out written);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    /// <summary>The cached answer for a plain request, or null: then the full path reads and answers it.</summary>
+    private SignedAnswer? FromMemory(ReadOnlySpan<byte> request) =>
+        OcspRequestReader.TryFindPlainCertId(request, out var certId) && cache.TryAnswerFromMemory(request[certId], out var answer) ? answer : null;
+
+    private async Task AnswerFromMemoryAsync(HttpContext context, VerifierGrant grant, SignedAnswer answer)
+    {
+        await LogAsync(context, grant.Verifier, answer.IssuerKeyId, answer.CertId.SerialHex, StateText(answer.Status.State), nonce: false, Instant.NowMicros(time));
+        await WriteAnswerAsync(context, answer, grant.ByNetwork);
     }
 
     /// <summary>The verifier the request comes from; null when refused, after answering 'unauthorized' (nothing read, nothing stored).</summary>
-    private async Task<VerifierGrant?> AuthorizeAsync(HttpContext context, string route)
+    private async ValueTask<VerifierGrant?> AuthorizeAsync(HttpContext context, string route)
     {
         var authorization = context.Request.Headers.Authorization.ToString();
         var certificate = context.Connection.ClientCertificate;
@@ -213,11 +304,12 @@ public sealed class OcspEndpoint(
             // RFC 5019 §6.2. Token-authenticated answers are private: a shared cache must not hand
             // them to clients the access policy would refuse; allowlisted networks may share them.
             var maxAge = Math.Max(0, (long)(answer.NextUpdate - timings.ServeMargin - time.GetUtcNow()).TotalSeconds);
-            response.Headers.CacheControl = string.Create(CultureInfo.InvariantCulture, $"max-age={maxAge}, {(sharedCacheable ? "public" : "private")}, no-transform, must-revalidate");
+            response.Headers.CacheControl = CacheControl.For(maxAge, sharedCacheable);
             response.Headers.ETag = answer.ETag;
-            response.Headers.LastModified = answer.ThisUpdate.ToString("R", CultureInfo.InvariantCulture);
-            response.Headers.Expires = answer.NextUpdate.ToString("R", CultureInfo.InvariantCulture);
-            if (context.Request.Headers.IfNoneMatch.Contains(answer.ETag))
+            response.Headers.LastModified = answer.LastModifiedHeader;
+            response.Headers.Expires = answer.ExpiresHeader;
+            var ifNoneMatch = context.Request.Headers.IfNoneMatch;
+            if (ifNoneMatch.Count > 0 && ifNoneMatch.Contains(answer.ETag))
             {
                 response.StatusCode = StatusCodes.Status304NotModified;
                 return;
@@ -227,6 +319,10 @@ public sealed class OcspEndpoint(
         response.ContentLength = answer.Der.Length;
         await response.Body.WriteAsync(answer.Der, context.RequestAborted);
     }
+
+    private CacheControlTexts? cacheControlTexts;
+
+    private CacheControlTexts CacheControl => cacheControlTexts ??= new CacheControlTexts(timings.Validity);
 
     private static readonly byte[][] ErrorBodies =
         Enumerable.Range(0, 7).Select(status => OcspResponseWriter.Error((OcspResponseStatus)status)).ToArray();
@@ -254,4 +350,31 @@ public sealed class OcspEndpoint(
         CertificateState.Revoked => "revoked",
         _ => "unknown",
     };
+}
+
+/// <summary>
+/// The Cache-Control values of cached answers, made once per (max-age, public or private) rather than
+/// per request: max-age counts down in whole seconds from the validity, so there are at most two per second
+/// of it. Longer validities (over a day) format the value each time.
+/// </summary>
+internal sealed class CacheControlTexts(TimeSpan validity)
+{
+    private const int MaxSlots = 86_401;
+
+    private readonly string?[] shared = new string?[Math.Min(MaxSlots, (int)Math.Max(1, validity.TotalSeconds + 1))];
+    private readonly string?[] privateOnly = new string?[Math.Min(MaxSlots, (int)Math.Max(1, validity.TotalSeconds + 1))];
+
+    public string For(long maxAge, bool sharedCacheable)
+    {
+        var slots = sharedCacheable ? shared : privateOnly;
+        if (maxAge < 0 || maxAge >= slots.Length)
+        {
+            return Format(maxAge, sharedCacheable);
+        }
+
+        return slots[maxAge] ??= Format(maxAge, sharedCacheable);
+    }
+
+    private static string Format(long maxAge, bool sharedCacheable) =>
+        string.Create(CultureInfo.InvariantCulture, $"max-age={maxAge}, {(sharedCacheable ? "public" : "private")}, no-transform, must-revalidate");
 }

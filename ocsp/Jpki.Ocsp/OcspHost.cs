@@ -89,13 +89,13 @@ public static class OcspHost
             provider.GetRequiredService<FirstRevokedRecorder>(),
             time,
             timings.ServeMargin,
-            ocsp.MaxCachedAnswers,
+            AnswerCacheBudget.From(ocsp.CacheMegabytes, ocsp.MaxCachedAnswers),
             hit => provider.GetRequiredService<OcspMetrics>().CacheLookup(hit)));
         builder.Services.AddServiceMetrics("jpki-ocsp", OcspMetrics.MeterName);
         builder.Services.AddSingleton(provider => new OcspMetrics(
             provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             provider.GetRequiredService<SignatureCounter>(),
-            () => provider.GetRequiredService<CachingSource>().Count));
+            provider.GetRequiredService<CachingSource>));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
         builder.Services.AddSingleton<OcspLogWriter>();
         builder.Services.AddSingleton<OcspRefusals>();
@@ -172,6 +172,8 @@ public static class OcspHost
                     signatures = services.Signatures.Count,
                     cachedAnswers = cache.Count,
                     cacheCapacity = cache.Capacity,
+                    cacheBytes = cache.Bytes,
+                    cacheBudgetBytes = cache.BudgetBytes,
                     cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
                     statusNotify = watcher.Notify,

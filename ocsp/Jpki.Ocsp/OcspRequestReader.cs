@@ -41,6 +41,42 @@ public static class OcspRequestReader
         }
     }
 
+    /// <summary>
+    /// The hot path's reader: where the CertID lies in a request of the plainest shape (one Request,
+    /// no version, requestor name, extensions or signature — what verifiers and the cache-friendly
+    /// RFC 5019 profile send), found with span reads of the DER framing only, nothing allocated.
+    /// False for any other shape; then <see cref="Read"/> decides. A CertID found here is not yet
+    /// checked: the caller uses it only to find a cached answer, whose key is a CertID that
+    /// <see cref="Read"/> accepted byte for byte.
+    /// </summary>
+    public static bool TryFindPlainCertId(ReadOnlySpan<byte> der, out Range certId)
+    {
+        // OCSPRequest → TBSRequest → requestList → Request → CertID, each the only element of its parent.
+        certId = default;
+        var start = 0;
+        var level = der;
+        for (var depth = 0; depth < 5; depth++)
+        {
+            if (!AsnDecoder.TryReadEncodedValue(level, AsnEncodingRules.DER, out var tag, out var offset, out var length, out var consumed)
+                || tag != Asn1Tag.Sequence
+                || consumed != level.Length)
+            {
+                return false;
+            }
+
+            if (depth == 4)
+            {
+                certId = new Range(start, start + consumed);
+                return true;
+            }
+
+            start += offset;
+            level = level.Slice(offset, length);
+        }
+
+        return false;
+    }
+
     private static OcspRequest ReadCore(ReadOnlyMemory<byte> der)
     {
         var outer = new AsnReader(der, AsnEncodingRules.DER);

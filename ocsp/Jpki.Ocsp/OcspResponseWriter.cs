@@ -24,6 +24,37 @@ public sealed class SignedAnswer
     /// <summary>A strong validator for RFC 5019 §6.2: the SHA-256 of the DER, quoted.</summary>
     public required string ETag { get; init; }
 
+    /// <summary>The issuer key whose responder signed it (the cache checks it is still served before a hit).</summary>
+    public string IssuerKeyId { get; init; } = "";
+
+    /// <summary>
+    /// What the answer costs the cache, counted against <c>ocsp.cacheMegabytes</c>: the DER, the key
+    /// (the CertID's DER) and the CertID's parts, the strings the answer carries (UTF-16), plus
+    /// <see cref="EntryOverheadBytes"/> for the objects and the dictionary node.
+    /// </summary>
+    public long CachedBytes =>
+        Der.Length + CertId.Der.Length + CertId.HashAlgorithmDer.Length + CertId.IssuerNameHash.Length + CertId.IssuerKeyHash.Length
+        + (2L * (ETag.Length + IssuerKeyId.Length + CertId.HashAlgorithmOid.Length + (CertId.SerialHex?.Length ?? 0) + (2 * HttpDateLength)))
+        + EntryOverheadBytes;
+
+    /// <summary>
+    /// Object headers and fields of the answer, its CertID and status records, the arrays' headers, the
+    /// two header strings' headers and the dictionary node: measured with GC.GetAllocatedBytesForCurrentThread
+    /// for one answer, rounded up.
+    /// </summary>
+    public const int EntryOverheadBytes = 480;
+
+    private const int HttpDateLength = 29; // "Mon, 07 Dec 2026 14:00:00 GMT"
+
+    private string? lastModified;
+    private string? expires;
+
+    /// <summary>Last-Modified (thisUpdate), formatted once per answer rather than per request.</summary>
+    public string LastModifiedHeader => lastModified ??= ThisUpdate.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Expires (nextUpdate), formatted once per answer.</summary>
+    public string ExpiresHeader => expires ??= NextUpdate.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
     private long lastQueriedTicks;
 
     /// <summary>UTC ticks of the last query this answer served (refresh-ahead picks recently queried answers).</summary>
@@ -126,6 +157,7 @@ public sealed class OcspResponseWriter(TimeSpan validity)
             NextUpdate = nextUpdate,
             ProducedAt = thisUpdate,
             HasNonce = nonce is not null,
+            IssuerKeyId = issuer.IssuerKeyId,
             ETag = "\"" + Convert.ToHexStringLower(SHA256.HashData(der).AsSpan(0, 16)) + "\"",
         };
     }

@@ -54,9 +54,9 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
 
         using var module = Pkcs11Module.Load(modulePath, new Dictionary<string, string> { ["SOFTHSM2_CONF"] = conf });
         var settings = JpkiSettings.Load(home);
-        // The cache must hold the whole working set (the default cap, 50,000, is sized for a
-        // prefecture's hot set; here every certificate of the store is asked about).
-        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel }, Ocsp = settings.Ocsp with { MaxCachedAnswers = Math.Max(settings.Ocsp.MaxCachedAnswers, workingSet * 3 / 2) } };
+        // The cache must hold the whole working set (here every certificate of the store is asked
+        // about): at about 2.4 KB an answer, 4 KB each leaves room.
+        settings = settings with { Hsm = settings.Hsm with { TokenLabel = tokenLabel }, Ocsp = settings.Ocsp with { CacheMegabytes = Math.Max(settings.Ocsp.CacheMegabytes, workingSet * 4096.0 / AnswerCacheBudget.BytesPerMegabyte), MaxCachedAnswers = null } };
         using var database = new Database(settings.ConnectionString, TimeProvider.System);
         Migrator.ApplyPending(database);
         var rootPem = Path.Combine(home, "certs", IssuerKey + ".pem");
@@ -91,6 +91,8 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
             answerSize = body.Length;
         });
         var warmRate = workingSet / warm.Elapsed.TotalSeconds;
+        var cache = responder.Services.GetRequiredService<CachingSource>();
+        var bytesPerAnswer = cache.Bytes / (double)Math.Max(1, cache.Count);
 
         var pathsFile = Path.Combine(root, "paths.txt");
         File.WriteAllLines(pathsFile, paths);
@@ -120,6 +122,7 @@ public sealed partial class OcspBenchmark(string root, int certificates, int wor
             Figure.Against("ocsp cached answers (GET)", ours, "answers/s", "bare Kestrel, fixed body of the same size", bare),
             Figure.Against("ocsp cached answers (GET, wrk)", ours, "answers/s", "openssl ocsp -index -multi 2 (signs every answer; 2 HttpClient loops)", openssl),
             Figure.Against("ocsp signatures during timed run", signaturesDuring, "signatures", "none expected", 0),
+            Figure.Against("ocsp cache bytes per answer (ocsp.cacheMegabytes counts these)", bytesPerAnswer, "B", "the answer's DER", answerSize),
             Figure.Against("ocsp warm-up signing (HSM)", warmRate, "answers/s", "cached answers (GET)", ours),
             Figure.Against("ocsp event → revoked p50", latencies[latencies.Count / 2], "ms", "goal 2 s", 2000),
             Figure.Against("ocsp event → revoked p99", latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(latencies.Count * 0.99) - 1)], "ms", "goal 2 s", 2000),

@@ -35,6 +35,9 @@ public sealed class OcspMetricsTests(OcspFixture fixture)
         Assert.True(scrape.Sum("jpki_ocsp_cache_lookups_total", "result=hit") >= 1, scrape.Text);
         Assert.True(scrape.Sum("jpki_ocsp_signatures_total") > 0, scrape.Text);
         Assert.True(scrape.Sum("jpki_ocsp_cache_entries") > 0, scrape.Text);
+        Assert.True(scrape.Sum("jpki_ocsp_cache_bytes") > 1000 * scrape.Sum("jpki_ocsp_cache_entries"), scrape.Text);
+        Assert.True(scrape.Sum("jpki_ocsp_cache_budget") >= scrape.Sum("jpki_ocsp_cache_bytes"), scrape.Text);
+        Assert.Contains(scrape.Samples, s => s.Name == "jpki_ocsp_cache_evictions_total");
         Assert.True(scrape.Sum("jpki_ocsp_refused_queries_total") >= 1, scrape.Text);
         Assert.True(scrape.Sum("http_server_request_duration_seconds_count", "http_route=/ocsp", "http_request_method=POST") >= 3, scrape.Text);
         Assert.Contains(scrape.Samples, s => s.Name.StartsWith("dotnet_", StringComparison.Ordinal) && s.Value > 0);

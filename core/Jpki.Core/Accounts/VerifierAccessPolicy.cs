@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using Jpki.Core.Store;
 
 namespace Jpki.Core.Accounts;
@@ -26,12 +30,16 @@ public sealed record VerifierGrant(string Verifier, VerifierCredential By)
 /// connection registered to such a verifier (by the SHA-256 of its DER, within its validity), or a
 /// source address inside an allowlisted network. Anything else is refused (OCSP 'unauthorized',
 /// CRL 401). Lookups are remembered for <c>rememberFor</c> (zero: never), so a hit costs no store
-/// read; disabling a verifier takes effect within that time.
+/// read; disabling a verifier takes effect within that time. A remembered token costs one SHA-256
+/// over a stack buffer and a lookup by the 32-byte digest: no string and no grant made per request
+/// (docs/decisions/0920).
 /// </summary>
 public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetwork> allowedNetworks, TimeProvider time, TimeSpan rememberFor)
 {
     private const int RememberedLimit = 10_000;
     private readonly ConcurrentDictionary<string, (string? Verifier, long ExpiresTicks)> remembered = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<TokenDigest, (VerifierGrant? Grant, long ExpiresTicks)> rememberedTokens = new();
+    private readonly VerifierGrant[] networkGrants = [.. allowedNetworks.Select(n => new VerifierGrant("network:" + n, VerifierCredential.Network))];
 
     /// <summary>Parses <c>allowedNetworks</c> settings (CIDR); a malformed entry is a <see cref="FormatException"/> naming it.</summary>
     public static IReadOnlyList<IPNetwork> ParseNetworks(IEnumerable<string> cidrs) =>
@@ -45,10 +53,35 @@ public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetw
         const string scheme = "Bearer ";
         if (authorization is { } header && header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && header.Length > scheme.Length)
         {
-            var hash = AccountStore.TokenHash(header[scheme.Length..].Trim());
-            if (await LookUpAsync("t:" + hash, db => AccountStore.FindByTokenHash(db, hash, Instant.NowMicros(time)) is { Role: AccountRole.Verifier, Disabled: false } a ? a.Id : null, cancellationToken) is { } verifier)
+            var digest = TokenDigest.Of(header.AsSpan(scheme.Length).Trim());
+            var now = time.GetUtcNow().UtcTicks;
+            if (rememberFor > TimeSpan.Zero && rememberedTokens.TryGetValue(digest, out var known) && known.ExpiresTicks > now)
             {
-                return new VerifierGrant(verifier, VerifierCredential.Token);
+                if (known.Grant is { } rememberedGrant)
+                {
+                    return rememberedGrant;
+                }
+            }
+            else
+            {
+                var hash = digest.ToHex();
+                var verifier = await FindAsync(db => AccountStore.FindByTokenHash(db, hash, Instant.NowMicros(time)) is { Role: AccountRole.Verifier, Disabled: false } a ? a.Id : null, cancellationToken);
+                var grant = verifier is null ? null : new VerifierGrant(verifier, VerifierCredential.Token);
+                if (rememberFor > TimeSpan.Zero)
+                {
+                    // Bounded as the other lookups are: refusals remembered too, the map cleared rather than grown.
+                    if (rememberedTokens.Count > RememberedLimit)
+                    {
+                        rememberedTokens.Clear();
+                    }
+
+                    rememberedTokens[digest] = (grant, now + rememberFor.Ticks);
+                }
+
+                if (grant is not null)
+                {
+                    return grant;
+                }
             }
         }
 
@@ -64,11 +97,11 @@ public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetw
         if (remote is not null)
         {
             var address = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
-            foreach (var network in allowedNetworks)
+            for (var i = 0; i < allowedNetworks.Count; i++)
             {
-                if (network.Contains(address))
+                if (allowedNetworks[i].Contains(address))
                 {
-                    return new VerifierGrant("network:" + network, VerifierCredential.Network);
+                    return networkGrants[i];
                 }
             }
         }
@@ -84,8 +117,7 @@ public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetw
             return known.Verifier;
         }
 
-        await using var db = await database.OpenConnectionAsync(cancellationToken);
-        var verifier = find(db);
+        var verifier = await FindAsync(find, cancellationToken);
         if (rememberFor > TimeSpan.Zero)
         {
             // Bounded: refusals are remembered too (so guessing costs no store reads), but the map
@@ -99,5 +131,43 @@ public sealed class VerifierAccessPolicy(Database database, IReadOnlyList<IPNetw
         }
 
         return verifier;
+    }
+
+    private async ValueTask<string?> FindAsync(Func<System.Data.Common.DbConnection, string?> find, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenConnectionAsync(cancellationToken);
+        return find(db);
+    }
+
+    /// <summary>The SHA-256 of a token's UTF-8 (what the store keeps as token_sha256), as a key that is no string.</summary>
+    private readonly record struct TokenDigest(ulong A, ulong B, ulong C, ulong D)
+    {
+        public static TokenDigest Of(ReadOnlySpan<char> token)
+        {
+            var most = Encoding.UTF8.GetMaxByteCount(token.Length);
+            byte[]? rented = null;
+            Span<byte> utf8 = most <= 512 ? stackalloc byte[512] : (rented = ArrayPool<byte>.Shared.Rent(most));
+            try
+            {
+                Span<byte> hash = stackalloc byte[32];
+                SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(token, utf8)], hash);
+                var words = MemoryMarshal.Cast<byte, ulong>(hash);
+                return new TokenDigest(words[0], words[1], words[2], words[3]);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        }
+
+        /// <summary>Lowercase hex of the digest, as <see cref="AccountStore.TokenHash"/> writes it.</summary>
+        public string ToHex()
+        {
+            Span<ulong> words = [A, B, C, D];
+            return Convert.ToHexStringLower(MemoryMarshal.AsBytes(words));
+        }
     }
 }

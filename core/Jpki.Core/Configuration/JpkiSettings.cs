@@ -173,9 +173,9 @@ public sealed record JpkiSettings
         Clock.Validate(path);
         Ocsp.Archive.Validate(path);
 
-        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000)
+        if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000 || !(Ocsp.CacheMegabytes is >= 0.01 and <= 1_048_576))
         {
-            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000)");
+            throw new InvalidDataException($"{path}: ocsp settings out of range (validity 1 minute–7 days, poll 10 ms–60 s, request 256 B–64 KiB, cached answers 1–10,000,000, cacheMegabytes 0.01–1,048,576)");
         }
 
         if (ExpiryAlarms.RootDays is < 1 or > 7300 || ExpiryAlarms.ResponderDays is < 1 or > 3650 || ExpiryAlarms.CheckpointDays is < 1 or > 7300)
@@ -474,8 +474,17 @@ public sealed record OcspSettings
     /// <summary>Largest POST body read; a larger one is a malformedRequest.</summary>
     public int MaxRequestBytes { get; init; } = 8192;
 
-    /// <summary>At most this many signed answers are cached (about 2 KB each); past it the least recently queried are evicted.</summary>
-    public int MaxCachedAnswers { get; init; } = 50_000;
+    /// <summary>
+    /// The answer cache's memory budget: bytes of cached answers and their keys (about 2.4 KB an answer
+    /// with an RSA-2048 responder); past it the least recently queried are evicted. Sizing: docs/ocsp.md.
+    /// </summary>
+    public double CacheMegabytes { get; init; } = 256;
+
+    /// <summary>
+    /// The older bound, a count of cached answers; null (the default) leaves only <see cref="CacheMegabytes"/>.
+    /// Kept so existing jpki.json files still load; when set, both bounds apply.
+    /// </summary>
+    public int? MaxCachedAnswers { get; init; }
 
     /// <summary>An optional HTTPS listener where verifiers present registered client certificates (off when null).</summary>
     public MutualTlsSettings? MutualTls { get; init; }
