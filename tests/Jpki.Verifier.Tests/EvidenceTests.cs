@@ -12,6 +12,8 @@ namespace Jpki.Verifier.Tests;
 [Collection(VerifierGroup.Name)]
 public sealed class EvidenceTests(VerifierFixture install)
 {
+    private static readonly JsonSerializerOptions RecordJson = new(JsonSerializerDefaults.Web);
+
     [Fact]
     public async Task The_TSA_answers_openssl_queries_with_tokens_openssl_verifies_and_its_certificate_is_a_critical_timeStamping_one()
     {
@@ -181,7 +183,7 @@ public sealed class EvidenceTests(VerifierFixture install)
             Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
             TimeStampAuthorities = [.. TrustAnchors.ReadCertificates(await File.ReadAllBytesAsync(install.TsaCertificatePath))],
         };
-        var kept = JsonSerializer.Deserialize<EvidenceRecord>(Convert.FromBase64String(JsonNode.Parse(file)!["evidence"]!.GetValue<string>()), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var kept = JsonSerializer.Deserialize<EvidenceRecord>(Convert.FromBase64String(JsonNode.Parse(file)!["evidence"]!.GetValue<string>()), RecordJson)!;
         var forgedDocument = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(kept.Document).Replace("120000", "1", StringComparison.Ordinal));
         Assert.NotEqual(kept.Document, forgedDocument);
         var forged = await LongTermEvidence.SealAsync(kept with { Document = forgedDocument }, install.TsaUrl);

@@ -127,7 +127,14 @@ public sealed class VerificationServiceTests(VerifierFixture install)
         var unregistered = tls.NewClient("stranger");
         var operatorCertificate = tls.NewClient("operator-backend");
         await install.Ca.RequestAndApproveAsync(HttpMethod.Post, "api/v1/accounts/verifier/client-certificates", new { certificatePem = await File.ReadAllTextAsync(registered.Certificate) });
-        await install.Ca.RequestAndApproveAsync(HttpMethod.Post, "api/v1/accounts/operator/client-certificates", new { certificatePem = await File.ReadAllTextAsync(operatorCertificate.Certificate) });
+        // The CA API registers certificates to verifiers only; an operator's is written to the store directly, as an insider could.
+        using var database = new Jpki.Core.Store.Database(Jpki.Core.Configuration.JpkiSettings.Load(install.Ca.Home).ConnectionString, TimeProvider.System);
+        using (var certificate = Jpki.Core.Accounts.ClientCertificateStore.Parse(await File.ReadAllTextAsync(operatorCertificate.Certificate)))
+        using (var tx = database.BeginWrite())
+        {
+            Jpki.Core.Accounts.ClientCertificateStore.Register(tx, "operator", certificate);
+            tx.Commit();
+        }
 
         await using var service = await StartAsync(install.OcspUrl, maxRequestBytes: 64 * 1024, new MutualTlsListener("https://127.0.0.1:0", System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ServerCertificate, tls.ServerKey)));
         var https = new Uri(service.App.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/') + "/api/v1/verify");
