@@ -255,12 +255,13 @@ public sealed class VerificationServiceTests(VerifierFixture install)
 
     /// <summary>Without a usable store nobody can be authenticated: <c>/readyz</c> says unready (503), the store named.</summary>
     [Fact]
-    public async Task Readyz_is_503_when_the_store_cannot_be_read()
+    public async Task Readyz_is_503_when_the_store_holds_no_install()
     {
         var app = VerifyServiceHost.Build(new VerifyServiceOptions
         {
             ListenUrl = "http://127.0.0.1:0",
-            StoreConnectionString = $"Data Source={Path.Combine(install.Work, "no-such-dir", "gone.db")};Mode=ReadOnly",
+            // A store file that opens but holds no install (no chain head, no accounts): nobody can be authenticated.
+            StoreConnectionString = $"Data Source={Path.Combine(install.Work, "not-an-install.db")}",
             Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
             Revocation = new RevocationSource.Ocsp(install.OcspUrl, install.VerifierToken),
             ConfigureLogging = logging => logging.ClearProviders(),
