@@ -12,6 +12,8 @@ namespace Jpki.Verifier.Tests;
 [Collection(VerifierGroup.Name)]
 public sealed class EvidenceTests(VerifierFixture install)
 {
+    private static readonly JsonSerializerOptions RecordJson = new(JsonSerializerDefaults.Web);
+
     [Fact]
     public async Task The_TSA_answers_openssl_queries_with_tokens_openssl_verifies_and_its_certificate_is_a_critical_timeStamping_one()
     {
@@ -36,6 +38,10 @@ public sealed class EvidenceTests(VerifierFixture install)
         var verified = ExternalProcess.RunWith("openssl", ["ts", "-verify", "-data", data, "-in", Path.Combine(work, "r.tsr"), "-CAfile", install.TsaCertificatePath]);
         Assert.True(verified.ExitCode == 0, verified.ToString());
         Assert.Contains("Verification: OK", verified.Stdout, StringComparison.Ordinal);
+
+        // The policy is jpki.json's tsa.policyOid (the fixture sets one), not a built-in value.
+        var token = ExternalProcess.RunWith("openssl", ["ts", "-reply", "-in", Path.Combine(work, "r.tsr"), "-text"]);
+        Assert.Contains("Policy OID: " + VerifierFixture.TsaPolicy, token.Stdout, StringComparison.Ordinal);
 
         // Another document: openssl refuses the same token (the imprint covers the data).
         await File.WriteAllTextAsync(data, "<Return>改ざん</Return>");
@@ -138,6 +144,100 @@ public sealed class EvidenceTests(VerifierFixture install)
         // --with-evidence takes no caller time.
         var withTime = install.RunVerify("--with-evidence", evidencePath, "--at", "2026-01-01T00:00:00Z");
         Assert.Equal(2, withTime.ExitCode);
+    }
+
+    /// <summary>
+    /// Evidence of an XML-DSig filing signed by xmlsec1: <c>verify --xml --evidence</c> keeps the
+    /// document (the signature is inside it) and the element processed, and <c>--with-evidence</c>
+    /// re-checks the XML signature from the file alone. A forged record (the amount changed in the
+    /// kept document) sealed by the same, genuine TSA still fails: the seal dates the record, the
+    /// XML signature is checked again and no longer covers the document.
+    /// </summary>
+    [Fact]
+    public async Task XML_evidence_is_checked_again_from_the_file_and_a_resealed_altered_document_fails_its_signature()
+    {
+        var key = await install.IssueExportedKeyAsync("signing", name: "電子　証跡");
+        var signed = new XmlSigning(install.Work).Sign(key.Serial + "-evidence", XmlSigning.EnvelopedTemplate(), key.PrivateKeyPem, key.CertificatePem);
+        var evidencePath = Path.Combine(install.Work, key.Serial + ".xml-evidence.json");
+        var element = $"{{{XmlSigning.Namespace}}}Return";
+        var written = install.RunVerify("--xml", signed, "--element", element, "--ocsp", install.OcspUrl.ToString(), "--evidence", evidencePath, "--tsa", install.TsaUrl.ToString());
+        Assert.True(written.ExitCode == 0, written.ToString());
+
+        var file = await File.ReadAllBytesAsync(evidencePath);
+        var record = JsonNode.Parse(Convert.FromBase64String(JsonNode.Parse(file)!["evidence"]!.GetValue<string>()))!;
+        Assert.Equal("xml", record["kind"]!.GetValue<string>());
+        Assert.Equal(element, record["element"]!.GetValue<string>());
+        Assert.Equal(await File.ReadAllBytesAsync(signed), Convert.FromBase64String(record["document"]!.GetValue<string>()));
+
+        var later = install.RunVerify("--with-evidence", evidencePath, "--tsa-cert", install.TsaCertificatePath, "--json");
+        Assert.True(later.ExitCode == 0, later.ToString());
+        using (var json = JsonDocument.Parse(later.Stdout))
+        {
+            Assert.True(json.RootElement.GetProperty("valid").GetBoolean());
+            Assert.Equal("xml", json.RootElement.GetProperty("evidence").GetProperty("kind").GetString());
+            Assert.Equal("電子　証跡", json.RootElement.GetProperty("facts").GetProperty("name").GetString());
+        }
+
+        var options = new EvidenceOptions
+        {
+            Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
+            TimeStampAuthorities = [.. TrustAnchors.ReadCertificates(await File.ReadAllBytesAsync(install.TsaCertificatePath))],
+        };
+        var kept = JsonSerializer.Deserialize<EvidenceRecord>(Convert.FromBase64String(JsonNode.Parse(file)!["evidence"]!.GetValue<string>()), RecordJson)!;
+        var forgedDocument = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(kept.Document).Replace("120000", "1", StringComparison.Ordinal));
+        Assert.NotEqual(kept.Document, forgedDocument);
+        var forged = await LongTermEvidence.SealAsync(kept with { Document = forgedDocument }, install.TsaUrl);
+        var result = await LongTermEvidence.VerifyAsync(forged, options);
+        Assert.Equal(CheckStatus.Passed, result.Verification[CheckKind.TimeStamp].Status);
+        Assert.False(result.IsValid);
+        Assert.Equal(FailureReason.ContentMismatch, result.Verification.FirstFailure!.Reason);
+    }
+
+    /// <summary>
+    /// Evidence with CRLs instead of OCSP: the municipality partition CRL used is kept and the
+    /// re-check judges it at the token's time. Once the certificate is revoked, a new verification
+    /// with the next CRL records Revoked and its evidence re-checks as Revoked, while the evidence
+    /// written before still proves the signature was good then.
+    /// </summary>
+    [Fact]
+    public async Task CRL_evidence_keeps_the_CRL_used_and_a_verification_after_the_revocation_rechecks_as_revoked()
+    {
+        var signed = await install.SignAsync(name: "失効　記録");
+        install.CrlServices.Publisher.PublishAll(delta: false, scheduled: false);
+        var partition = await install.DownloadCrlAsync(signed.IssuerKeyId, "m/352012.crl", signed.Serial + "-evidence-352012.crl");
+        var options = new EvidenceOptions
+        {
+            Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
+            TimeStampAuthorities = [.. TrustAnchors.ReadCertificates(await File.ReadAllBytesAsync(install.TsaCertificatePath))],
+        };
+
+        async Task<byte[]> SealedAsync(string crl)
+        {
+            var verifier = install.Options(RevocationSource.Crls.FromFiles([crl]));
+            var result = await SignatureVerifier.VerifyAsync(signed.Content, signed.Signature, verifier);
+            return await LongTermEvidence.SealAsync(LongTermEvidence.Capture("cms", signed.Content, signed.Signature, null, result, verifier), install.TsaUrl);
+        }
+
+        var before = await SealedAsync(partition);
+        var record = JsonNode.Parse(Convert.FromBase64String(JsonNode.Parse(before)!["evidence"]!.GetValue<string>()))!;
+        Assert.Equal("crl", record["revocationSource"]!.GetValue<string>());
+        Assert.Equal(await File.ReadAllBytesAsync(partition), Convert.FromBase64String(record["crls"]!.AsArray().Single()!.GetValue<string>()));
+        Assert.Null(record["ocspResponse"]);
+        var good = await LongTermEvidence.VerifyAsync(before, options);
+        Assert.True(good.IsValid, string.Join("\n", good.Verification.Checks));
+        Assert.Equal(RevocationState.Good, good.Verification.Revocation.State);
+        Assert.Equal("crl", good.Verification.Revocation.Source);
+
+        await install.RevokeAsync(signed.Serial);
+        install.CrlServices.Publisher.PublishAll(delta: false, scheduled: false);
+        var next = await install.DownloadCrlAsync(signed.IssuerKeyId, "m/352012.crl", signed.Serial + "-evidence-352012-next.crl");
+        var after = await LongTermEvidence.VerifyAsync(await SealedAsync(next), options);
+        Assert.False(after.IsValid);
+        Assert.Equal(FailureReason.Revoked, after.Verification.FirstFailure!.Reason);
+        Assert.Equal(RevocationState.Revoked, after.Verification.Revocation.State);
+
+        // The evidence written before the revocation is unchanged by it.
+        Assert.True((await LongTermEvidence.VerifyAsync(before, options)).IsValid);
     }
 
     private async Task<(int Status, string? ContentType, byte[] Body)> PostAsync(byte[] body, string contentType)

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Jpki.Hosting;
 using Jpki.Verifier.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
@@ -112,6 +113,176 @@ public sealed class VerificationServiceTests(VerifierFixture install)
         Assert.Equal(13, refused.Json.RootElement.GetProperty("exitCode").GetInt32());
     }
 
+    /// <summary>
+    /// The service's mutual-TLS listener (jpki.json verifier.mutualTls): a client certificate the
+    /// officers registered to the enabled verifier account gets in without a token; an unregistered
+    /// one, one registered to an operator, or none without a token gets 401 problem+json; a token
+    /// still works on the TLS listener. Requests sent by curl, which presents the certificate.
+    /// </summary>
+    [Fact]
+    public async Task Over_mutual_TLS_a_registered_client_certificate_needs_no_token_and_an_unregistered_one_or_none_gets_401()
+    {
+        var tls = MutualTlsFiles.Create(Path.Combine(install.Work, "service-tls"));
+        var registered = tls.NewClient("verifier-backend");
+        var unregistered = tls.NewClient("stranger");
+        var operatorCertificate = tls.NewClient("operator-backend");
+        await install.Ca.RequestAndApproveAsync(HttpMethod.Post, "api/v1/accounts/verifier/client-certificates", new { certificatePem = await File.ReadAllTextAsync(registered.Certificate) });
+        // The CA API registers certificates to verifiers only; an operator's is written to the store directly, as an insider could.
+        using var database = new Jpki.Core.Store.Database(Jpki.Core.Configuration.JpkiSettings.Load(install.Ca.Home).ConnectionString, TimeProvider.System);
+        using (var certificate = Jpki.Core.Accounts.ClientCertificateStore.Parse(await File.ReadAllTextAsync(operatorCertificate.Certificate)))
+        using (var tx = database.BeginWrite())
+        {
+            Jpki.Core.Accounts.ClientCertificateStore.Register(tx, "operator", certificate);
+            tx.Commit();
+        }
+
+        await using var service = await StartAsync(install.OcspUrl, maxRequestBytes: 64 * 1024, new MutualTlsListener("https://127.0.0.1:0", System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ServerCertificate, tls.ServerKey)));
+        var https = new Uri(service.App.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/') + "/api/v1/verify");
+        var key = await install.IssueExportedKeyAsync("signing", name: "証明　書子");
+        var body = Path.Combine(install.Work, "service-tls", "filing.json");
+        await File.WriteAllTextAsync(body, JsonSerializer.Serialize(Cms(SignWithOpenssl(key, "<Return>over mutual TLS</Return>", "tls-" + key.Serial))));
+
+        async Task<(string Status, JsonDocument Json)> CurlAsync((string Certificate, string Key)? client, string? token = null)
+        {
+            List<string> arguments = ["-H", "Content-Type: application/json", "--data-binary", "@" + body, "-w", "\n%{http_code} %{content_type}"];
+            if (client is { } c)
+            {
+                arguments.AddRange(["--cert", c.Certificate, "--key", c.Key]);
+            }
+
+            if (token is not null)
+            {
+                arguments.AddRange(["-H", "Authorization: Bearer " + token]);
+            }
+
+            arguments.Add(https.ToString());
+            var (exitCode, output) = await tls.CurlAsync([.. arguments]);
+            Assert.True(exitCode == 0, output);
+            var lines = output.TrimEnd().Split('\n');
+            return (lines[^1], JsonDocument.Parse(string.Join('\n', lines[..^1])));
+        }
+
+        var admitted = await CurlAsync(registered);
+        Assert.Equal("200 application/json; charset=utf-8", admitted.Status);
+        Assert.True(admitted.Json.RootElement.GetProperty("valid").GetBoolean(), admitted.Json.RootElement.ToString());
+        Assert.Equal("証明　書子", admitted.Json.RootElement.GetProperty("facts").GetProperty("name").GetString());
+
+        foreach (var refused in new[] { await CurlAsync(unregistered), await CurlAsync(operatorCertificate), await CurlAsync(null) })
+        {
+            Assert.Equal("401 application/problem+json", refused.Status);
+            Assert.Equal("urn:jpki:problem:unauthenticated", refused.Json.RootElement.GetProperty("type").GetString());
+            Assert.Contains("client certificate registered to an enabled verifier", refused.Json.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        var withToken = await CurlAsync(unregistered, install.VerifierToken);
+        Assert.Equal("200 application/json; charset=utf-8", withToken.Status);
+        Assert.True(withToken.Json.RootElement.GetProperty("valid").GetBoolean());
+    }
+
+    /// <summary>
+    /// <c>type: auth</c> over HTTP: a challenge the service's audience and key issued, answered by the
+    /// card's user-authentication key, is accepted once; the same answer again (a replay), a challenge
+    /// of another audience (relayed), and a signing certificate in place of the authentication one are
+    /// refused with their reasons. Then <c>/readyz</c> (the login store among its checks) and
+    /// <c>/metrics</c> (the verifications by type and verdict).
+    /// </summary>
+    [Fact]
+    public async Task A_login_over_http_is_accepted_once_and_a_replay_a_relayed_challenge_or_a_signing_certificate_is_refused()
+    {
+        const string audience = "https://e-filing.example/login";
+        var macKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var store = $"Data Source={Path.Combine(install.Work, "service-logins.db")}";
+        await using var service = await StartAsync(install.OcspUrl, maxRequestBytes: 64 * 1024, login: new LoginSettings(audience, macKey, store));
+        var (label, signing, authentication) = await install.EnrolCardAsync(name: "利用　者子");
+
+        object Login(LoginChallenge challenge, LoginChallenge? sent = null, string? certificatePem = null)
+        {
+            var (signature, certificate) = install.Cards.SignWithAuthenticationKey(label, VerifierFixture.AuthenticationPin, challenge.ToBeSigned());
+            return new { type = "auth", challenge = (sent ?? challenge).ToJson(), signature = Convert.ToBase64String(signature), certificate = certificatePem ?? Convert.ToBase64String(certificate) };
+        }
+
+        var challenge = new LoginChallengeIssuer(macKey, audience).Issue();
+        var body = Login(challenge);
+        var accepted = await PostAsync(service.Url, install.VerifierToken, body);
+        Assert.Equal(HttpStatusCode.OK, accepted.Status);
+        var answer = accepted.Json.RootElement;
+        Assert.True(answer.GetProperty("valid").GetBoolean(), accepted.Body);
+        Assert.Equal("good", answer.GetProperty("status").GetString());
+        Assert.False(answer.TryGetProperty("facts", out _));
+        Assert.Equal(audience, answer.GetProperty("login").GetProperty("audience").GetString());
+        Assert.Equal(challenge.Nonce, answer.GetProperty("login").GetProperty("nonce").GetString());
+        Assert.Equal(authentication.GetProperty("serial").GetString()!.TrimStart('0'), answer.GetProperty("signer").GetProperty("serial").GetString()!.TrimStart('0'), ignoreCase: true);
+
+        var replay = await PostAsync(service.Url, install.VerifierToken, body);
+        Assert.Equal(HttpStatusCode.OK, replay.Status);
+        Assert.Equal("ChallengeReplayed", replay.Json.RootElement.GetProperty("failure").GetString());
+        Assert.Equal(43, replay.Json.RootElement.GetProperty("exitCode").GetInt32());
+
+        var relayed = await PostAsync(service.Url, install.VerifierToken, Login(new LoginChallengeIssuer(macKey, "https://phishing.example/login").Issue()));
+        Assert.Equal("WrongAudience", relayed.Json.RootElement.GetProperty("failure").GetString());
+        Assert.False(relayed.Json.RootElement.GetProperty("valid").GetBoolean());
+
+        // The card's answer to one challenge sent with another (both this service's): the signature is not over it.
+        var issuer = new LoginChallengeIssuer(macKey, audience);
+        var swapped = await PostAsync(service.Url, install.VerifierToken, Login(issuer.Issue(), sent: issuer.Issue()));
+        Assert.Equal("BadSignature", swapped.Json.RootElement.GetProperty("failure").GetString());
+
+        // The resident's signing certificate (PEM) named instead of the authentication one: the key does not match it either way.
+        var signingCertificate = await PostAsync(service.Url, install.VerifierToken, Login(issuer.Issue(), certificatePem: signing.GetProperty("certificatePem").GetString()));
+        Assert.False(signingCertificate.Json.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Equal("BadSignature", signingCertificate.Json.RootElement.GetProperty("failure").GetString());
+
+        var badChallenge = await PostAsync(service.Url, install.VerifierToken, new { type = "auth", challenge = "{\"v\":1}", signature = "AA==", certificate = "AA==" });
+        AssertProblem(badChallenge, HttpStatusCode.BadRequest, "urn:jpki:problem:invalid-request");
+
+        var root = new Uri(service.Url, "/");
+        using (var ready = await install.Ca.Http.GetAsync(new Uri(root, "readyz")))
+        {
+            var text = await ready.Content.ReadAsStringAsync();
+            Assert.True(ready.StatusCode == HttpStatusCode.OK, text);
+            var checks = JsonDocument.Parse(text).RootElement.GetProperty("checks");
+            Assert.Equal("ok", checks.GetProperty("store").GetString());
+            Assert.Equal("ok", checks.GetProperty("logins").GetString());
+            Assert.EndsWith("trusted", checks.GetProperty("roots").GetString(), StringComparison.Ordinal);
+        }
+
+        var metrics = await install.Ca.Http.GetStringAsync(new Uri(root, "metrics"));
+        Assert.Matches(@"jpki_verifier_verifications_total\{[^}]*type=""auth""[^}]*verdict=""valid""[^}]*\} 1\b", metrics);
+        Assert.Matches(@"jpki_verifier_verifications_total\{[^}]*type=""auth""[^}]*verdict=""ChallengeReplayed""[^}]*\} 1\b", metrics);
+        Assert.Matches(@"jpki_verifier_refused_total\{[^}]*reason=""invalid-request""[^}]*\} 1\b", metrics);
+        Assert.Contains("service_name=\"jpki-verifier\"", metrics, StringComparison.Ordinal);
+    }
+
+    /// <summary>Without a usable store nobody can be authenticated: <c>/readyz</c> says unready (503), the store named.</summary>
+    [Fact]
+    public async Task Readyz_is_503_when_the_store_holds_no_install()
+    {
+        var app = VerifyServiceHost.Build(new VerifyServiceOptions
+        {
+            ListenUrl = "http://127.0.0.1:0",
+            // A store file that opens but holds no install (no chain head, no accounts): nobody can be authenticated.
+            StoreConnectionString = $"Data Source={Path.Combine(install.Work, "not-an-install.db")}",
+            Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
+            Revocation = new RevocationSource.Ocsp(install.OcspUrl, install.VerifierToken),
+            ConfigureLogging = logging => logging.ClearProviders(),
+        });
+        await app.StartAsync();
+        try
+        {
+            using var ready = await install.Ca.Http.GetAsync(new Uri(app.Urls.Single().TrimEnd('/') + "/readyz"));
+            var text = await ready.Content.ReadAsStringAsync();
+            Assert.True(ready.StatusCode == HttpStatusCode.ServiceUnavailable, text);
+            var answer = JsonDocument.Parse(text).RootElement;
+            Assert.Equal("unready", answer.GetProperty("status").GetString());
+            Assert.NotEqual("ok", answer.GetProperty("checks").GetProperty("store").GetString());
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
     private static void AssertProblem((HttpStatusCode Status, string? ContentType, string Body, JsonDocument Json) answer, HttpStatusCode status, string type)
     {
         Assert.True(answer.Status == status, $"{answer.Status}: {answer.Body}");
@@ -169,6 +340,12 @@ public sealed class VerificationServiceTests(VerifierFixture install)
         var address = new Uri(service.Url, "/");
         var document = await ApiDocumentCheck.FetchAsync(install.Ca.Http, address, title);
         document.AssertListsEveryEndpoint(AccessMatrix.Mapped(service.App.Services), _ => false);
+        // docs/access-control.md has a row for every route the service maps, and no other.
+        var documented = AccessMatrix.Documented("verify");
+        var mapped = AccessMatrix.Mapped(service.App.Services);
+        Assert.DoesNotContain(mapped, m => !documented.Any(d => d.Method == m.Method && d.Route == m.Route));
+        Assert.DoesNotContain(documented, d => !mapped.Contains((d.Method, d.Route)));
+        document.AssertSecurity("GET", "/readyz");
         document.AssertSchemes(("bearer", "http"));
         document.AssertSecurity("POST", "/api/v1/verify", "bearer");
         document.AssertSecurity("GET", "/healthz");
@@ -184,7 +361,7 @@ public sealed class VerificationServiceTests(VerifierFixture install)
         await ApiDocumentCheck.AssertReferencePageAsync(install.Ca.Http, address, title);
     }
 
-    private async Task<RunningService> StartAsync(Uri ocsp, long maxRequestBytes)
+    private async Task<RunningService> StartAsync(Uri ocsp, long maxRequestBytes, MutualTlsListener? mutualTls = null, LoginSettings? login = null)
     {
         var app = VerifyServiceHost.Build(new VerifyServiceOptions
         {
@@ -193,10 +370,12 @@ public sealed class VerificationServiceTests(VerifierFixture install)
             Roots = TrustAnchors.FromDirectory(install.RootsDirectory),
             Revocation = new RevocationSource.Ocsp(ocsp, install.VerifierToken),
             MaxRequestBytes = maxRequestBytes,
+            MutualTls = mutualTls,
+            Login = login,
             ConfigureLogging = logging => logging.ClearProviders(),
         });
         await app.StartAsync();
-        return new RunningService(app, new Uri(app.Urls.Single().TrimEnd('/') + "/api/v1/verify"));
+        return new RunningService(app, new Uri(app.Urls.First(u => u.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/') + "/api/v1/verify"));
     }
 
     private sealed record RunningService(WebApplication App, Uri Url) : IAsyncDisposable

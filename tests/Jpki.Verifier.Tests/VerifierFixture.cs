@@ -33,6 +33,9 @@ public sealed class VerifierFixture : IAsyncLifetime
     public const string SigningPin = "ABC123";
     public const string AuthenticationPin = "1234";
 
+    /// <summary>The TSA policy the fixture's jpki.json names (tsa.policyOid), under the example arc.</summary>
+    public const string TsaPolicy = "2.999.35.7";
+
     private WebApplication? ocsp;
     private WebApplication? crl;
     private WebApplication? tsa;
@@ -94,7 +97,7 @@ public sealed class VerifierFixture : IAsyncLifetime
 
         TsaInit = RunTsa("init");
         Assert.True(TsaInit.ExitCode == 0, TsaInit.ToString());
-        tsa = TsaHost.Build(settings, Ca.Module, new TsaOptions { ListenUrl = "http://127.0.0.1:0", ConfigureLogging = logging => logging.ClearProviders() });
+        tsa = TsaHost.Build(settings with { Tsa = settings.Tsa with { PolicyOid = TsaPolicy } }, Ca.Module, new TsaOptions { ListenUrl = "http://127.0.0.1:0", ConfigureLogging = logging => logging.ClearProviders() });
         await tsa.StartAsync();
         TsaUrl = new Uri(tsa.Urls.Single().TrimEnd('/') + "/tsa");
 

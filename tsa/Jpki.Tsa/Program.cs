@@ -15,13 +15,13 @@ internal static class TsaCommands
 {
     public static Command Build()
     {
-        var urls = new Option<string>("--urls") { Description = $"where to listen (default {TsaOptions.DefaultListen})", HelpName = "URL" };
+        var urls = new Option<string>("--urls") { Description = $"where to listen (default: tsa.listen in jpki.json, {TsaOptions.DefaultListen})", HelpName = "URL" };
         var tsa = new Command("tsa", "The RFC 3161 time-stamping service on the install's HSM key: without a verb it serves POST /tsa.") { urls };
         tsa.SetAction(async (parse, _) =>
         {
             var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
             using var module = Pkcs11Module.Load(settings.ModulePath);
-            var app = TsaHost.Build(settings, module, new TsaOptions { ListenUrl = parse.GetValue(urls) ?? TsaOptions.DefaultListen });
+            var app = TsaHost.Build(settings, module, new TsaOptions { ListenUrl = parse.GetValue(urls) ?? settings.Tsa.Listen });
             await app.StartAsync(CancellationToken.None);
             app.Logger.LogInformation("time-stamping service listening on {Urls}", string.Join(' ', app.Urls));
             await app.WaitForShutdownAsync(CancellationToken.None);

@@ -21,8 +21,11 @@ namespace Jpki.Tsa;
 /// </summary>
 public sealed class TimeStampAuthority
 {
-    /// <summary>The policy under which this TSA stamps (docs/decisions/0350).</summary>
-    public const string DefaultPolicy = "1.2.392.200149.8.5.9.1";
+    /// <summary>
+    /// The policy a TSA stamps under when none is configured: under the example arc 2.999, naming
+    /// no real policy (jpki.json <c>tsa.policyOid</c> sets the prefecture's own; docs/decisions/0360).
+    /// </summary>
+    public const string DefaultPolicy = Jpki.Core.Configuration.TsaSettings.ExamplePolicy;
 
     private static readonly List<string> AcceptedDigests =
     [
@@ -46,6 +49,7 @@ public sealed class TimeStampAuthority
         }
 
         Certificate = certificate;
+        Policy = policy;
         _time = time;
         var signerInfo = new SignerInfoGeneratorBuilder()
             .Build(new SignerSignatureFactory(signer, SignatureAlgorithm.DefaultFor(signer.KeyKind)), certificate);
@@ -60,6 +64,9 @@ public sealed class TimeStampAuthority
     }
 
     public X509Certificate Certificate { get; }
+
+    /// <summary>The TSA policy OID every token carries.</summary>
+    public string Policy { get; }
 
     /// <summary>
     /// The DER TimeStampResp for <paramref name="request"/>: granted, or rejected with the RFC 3161

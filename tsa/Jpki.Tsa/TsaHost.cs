@@ -124,7 +124,7 @@ public sealed class TsaServices : IDisposable
         {
             pool = token.CreatePool("tsa", 2, time: time);
             var signer = Pkcs11Signer.Open(pool, TsaCertificate.KeyLabel);
-            return new TsaServices(token, pool, new TimeStampAuthority(signer, certificate, time));
+            return new TsaServices(token, pool, new TimeStampAuthority(signer, certificate, time, settings.Tsa.PolicyOid));
         }
         catch
         {

@@ -16,14 +16,14 @@ internal static class ServiceCommand
 {
     public static Command Build()
     {
-        var urls = new Option<string>("--urls") { Description = $"where to listen (default {VerifyServiceOptions.DefaultListen})", HelpName = "URL" };
-        var ocsp = new Option<string>("--ocsp") { Description = "the OCSP responder asked (default http://127.0.0.1:8082/ocsp)", HelpName = "URL" };
-        var tokenFile = new Option<string>("--token-file") { Description = "the service's own verifier token towards the responder (default $JPKI_HOME/secrets/verifier.token)", HelpName = "F" };
-        var roots = new Option<string>("--roots") { Description = "trusted roots (default $JPKI_HOME/certs)", HelpName = "DIR" };
-        var audience = new Option<string>("--login-audience") { Description = "check logins (type auth) for this audience; needs --login-key-file", HelpName = "A" };
+        var urls = new Option<string>("--urls") { Description = "where to listen (default: verifier.listen in jpki.json, http://127.0.0.1:8086)", HelpName = "URL" };
+        var ocsp = new Option<string>("--ocsp") { Description = "the OCSP responder asked (default: verifier.ocspUrl, http://127.0.0.1:8082/ocsp)", HelpName = "URL" };
+        var tokenFile = new Option<string>("--token-file") { Description = "the service's own verifier token towards the responder (default: verifier.tokenFile, $JPKI_HOME/secrets/verifier.token)", HelpName = "F" };
+        var roots = new Option<string>("--roots") { Description = "trusted roots (default: verifier.rootsDirectory, $JPKI_HOME/certs)", HelpName = "DIR" };
+        var audience = new Option<string>("--login-audience") { Description = "check logins (type auth) for this audience; needs --login-key-file (default: verifier.login)", HelpName = "A" };
         var keyFile = new Option<string>("--login-key-file") { Description = "the login challenges' MAC key (≥ 32 bytes)", HelpName = "K" };
         var store = new Option<string>("--login-store") { Description = "the used-challenge store every instance shares (default: SQLite $JPKI_HOME/verifier-logins.db)", HelpName = "CONNECTION" };
-        var command = new Command("verify-service", "The HTTP verification service: POST /api/v1/verify (CMS, XML or a login) answers the JSON of jpki verify --json.")
+        var command = new Command("verify-service", "The HTTP verification service: POST /api/v1/verify (CMS, XML or a login) answers the JSON of jpki verify --json. Settings: the verifier section of jpki.json; options override it.")
         {
             urls, ocsp, tokenFile, roots, audience, keyFile, store,
         };
@@ -35,21 +35,28 @@ internal static class ServiceCommand
                 return refused;
             }
 
-            var token = parse.GetValue(tokenFile) ?? Path.Combine(settings.Home, "secrets", "verifier.token");
+            var section = settings.Verifier;
+            var token = parse.GetValue(tokenFile) ?? settings.Resolve(section.TokenFile);
             LoginSettings? login = null;
             if (parse.GetValue(audience) is { } a)
             {
                 var key = await File.ReadAllBytesAsync(parse.GetValue(keyFile) ?? throw new ArgumentException("--login-audience needs --login-key-file"), cancellationToken);
-                login = new LoginSettings(a, key, parse.GetValue(store) ?? $"Data Source={Path.Combine(settings.Home, "verifier-logins.db")}");
+                login = new LoginSettings(a, key, parse.GetValue(store) ?? settings.Resolve(section.Login?.Store ?? new VerifierLoginSettings().Store));
+            }
+            else if (section.Login is { } configured)
+            {
+                login = new LoginSettings(configured.Audience, await File.ReadAllBytesAsync(settings.Resolve(configured.KeyFile), cancellationToken), parse.GetValue(store) ?? settings.Resolve(configured.Store));
             }
 
             var app = VerifyServiceHost.Build(new VerifyServiceOptions
             {
-                ListenUrl = parse.GetValue(urls) ?? VerifyServiceOptions.DefaultListen,
+                ListenUrl = parse.GetValue(urls) ?? section.Listen,
                 StoreConnectionString = settings.ConnectionString,
-                Roots = TrustAnchors.FromDirectory(parse.GetValue(roots) ?? Path.Combine(settings.Home, "certs")),
-                Revocation = new RevocationSource.Ocsp(new Uri(parse.GetValue(ocsp) ?? "http://127.0.0.1:8082/ocsp"), File.Exists(token) ? (await File.ReadAllTextAsync(token, cancellationToken)).Trim() : null),
+                Roots = TrustAnchors.FromDirectory(parse.GetValue(roots) ?? settings.Resolve(section.RootsDirectory)),
+                Revocation = new RevocationSource.Ocsp(new Uri(parse.GetValue(ocsp) ?? section.OcspUrl), File.Exists(token) ? (await File.ReadAllTextAsync(token, cancellationToken)).Trim() : null),
                 Login = login,
+                MaxRequestBytes = section.MaxRequestBytes,
+                MutualTls = section.MutualTls is { } tls ? new MutualTlsListener(tls.Listen, tls.LoadServerCertificate(settings.Resolve)) : null,
             });
             await app.StartAsync(CancellationToken.None);
             app.Logger.LogInformation("verification service listening on {Urls}", string.Join(' ', app.Urls));

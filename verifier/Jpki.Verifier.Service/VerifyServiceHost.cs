@@ -41,6 +41,12 @@ public sealed record VerifyServiceOptions
     /// <summary>How long a caller's token lookup is remembered (as the OCSP responder: 5 s).</summary>
     public TimeSpan RememberTokensFor { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// An HTTPS listener beside the plain one where a caller may present a client certificate
+    /// registered to an enabled verifier account instead of a token (null: none).
+    /// </summary>
+    public MutualTlsListener? MutualTls { get; init; }
+
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 }
 
@@ -64,6 +70,7 @@ public static class VerifyServiceHost
             Urls = options.ListenUrl,
             Service = "the verification service",
             MaxRequestBodyBytes = options.MaxRequestBytes,
+            MutualTls = options.MutualTls,
             ConfigureLogging = options.ConfigureLogging,
         });
         var database = new Database(options.StoreConnectionString, options.Time);
@@ -71,25 +78,36 @@ public static class VerifyServiceHost
         builder.Services.AddSingleton(new VerifierAccessPolicy(database, [], options.Time, options.RememberTokensFor));
         builder.Services.AddSingleton(new OcspAnswerCache());
         builder.Services.AddSingleton(_ => new HttpClient { Timeout = TimeSpan.FromSeconds(15) });
+        if (options.Login is { } login)
+        {
+            // One ledger for the service's life: the table is created once, PostgreSQL connections pooled.
+            builder.Services.AddSingleton(_ => new SqlUsedChallenges(login.StoreConnectionString, options.Time));
+        }
+
         builder.Services.AddProblemAnswers(ServerErrorDetail);
-        // No mutual-TLS listener here: a verifier's bearer token is the one credential that reaches it.
+        builder.Services.AddServiceMetrics("jpki-verifier", VerifyServiceMetrics.MeterName);
+        builder.Services.AddSingleton(provider => new VerifyServiceMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), provider.GetRequiredService<OcspAnswerCache>()));
         var document = new ApiDocument
         {
             Title = "JPKI verification service",
             Description = "Checks a CMS signature, an XML-DSig document or a login with a resident's certificate (docs/verifier.md): the JSON of `jpki verify --json`, HTTP 200 whatever the verdict.",
-            Credentials = ApiCredentials.Bearer,
+            Credentials = ApiCredentials.Bearer | (options.MutualTls is null ? ApiCredentials.None : ApiCredentials.ClientCertificate),
         };
         builder.Services.AddApiDocument(document);
         var app = builder.Build();
         app.UseProblemAnswers(ServerErrorDetail);
+        app.MapServiceMetrics();
         app.MapApiDocument(document);
-        app.MapPost("/api/v1/verify", async (HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http) =>
+        app.MapPost("/api/v1/verify", async (HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http, VerifyServiceMetrics metrics) =>
         {
             var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
             if (grant is null)
             {
+                metrics.Refused();
                 context.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(401, "not a registered verifier", "send Authorization: Bearer <verifier token> (an enabled verifier account's API token)");
+                return Problem(401, "not a registered verifier", options.MutualTls is null || context.Request.IsHttps is false
+                    ? "send Authorization: Bearer <verifier token> (an enabled verifier account's API token)"
+                    : "send Authorization: Bearer <verifier token>, or present a client certificate registered to an enabled verifier account");
             }
 
             if (!context.Request.HasJsonContentType())
@@ -113,13 +131,16 @@ public static class VerifyServiceHost
             }
 
             var verifier = new VerifierOptions { Roots = options.Roots, Revocation = options.Revocation, OcspCache = cache, Http = http, Time = options.Time };
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
-                var json = await VerifyAsync(request, verifier, options.Login, context.RequestAborted);
+                var (json, failure) = await VerifyAsync(request, verifier, options.Login, context.RequestServices, context.RequestAborted);
+                metrics.Verified(request.Type!, failure, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 return Results.Text(json, "application/json; charset=utf-8");
             }
             catch (VerifyRequestException e)
             {
+                metrics.Invalid();
                 return Problem(400, "not a verification request", e.Message);
             }
         })
@@ -128,12 +149,14 @@ public static class VerifyServiceHost
             .AcceptsJson<VerifyRequest>()
             .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status401Unauthorized);
+        app.MapReadiness((provider, cancellationToken) => VerifyServiceReadiness.CheckAsync(provider, options, cancellationToken));
         app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new { status = "ok", roots = options.Roots.Length, ocspCache = new { entries = cache.Count, queries = cache.Queries, hits = cache.Hits } }))
             .WithSummary("Status: trust anchors and the OCSP answer cache");
         return app;
     }
 
-    private static async Task<string> VerifyAsync(VerifyRequest request, VerifierOptions verifier, LoginSettings? login, CancellationToken cancellationToken)
+    /// <summary>The JSON answer and the failure it reports (null: valid), for the metrics.</summary>
+    private static async Task<(string Json, string? Failure)> VerifyAsync(VerifyRequest request, VerifierOptions verifier, LoginSettings? login, IServiceProvider services, CancellationToken cancellationToken)
     {
         switch (request.Type)
         {
@@ -142,7 +165,7 @@ public static class VerifyServiceHost
                     var document = RequestFields.Base64(request.Document, "document");
                     var signature = RequestFields.Base64(request.Signature, "signature");
                     var result = await SignatureVerifier.VerifyAsync(document, signature, verifier, cancellationToken);
-                    return VerificationReport.ToJson(result);
+                    return (VerificationReport.ToJson(result), result.FirstFailure?.Reason.ToString());
                 }
 
             case "xml":
@@ -153,7 +176,7 @@ public static class VerifyServiceHost
                         SignedElement = RequestFields.Element(request.Element),
                         ExpectedCertificate = RequestFields.OptionalCertificate(request.Certificate, "certificate"),
                     }, cancellationToken);
-                    return VerificationReport.ToJson(xml.Verification, new SignedElementInfo(xml.SignedElement?.LocalName, xml.SignedElement?.NamespaceURI, xml.ReferenceUri));
+                    return (VerificationReport.ToJson(xml.Verification, new SignedElementInfo(xml.SignedElement?.LocalName, xml.SignedElement?.NamespaceURI, xml.ReferenceUri)), xml.Verification.FirstFailure?.Reason.ToString());
                 }
 
             case "auth":
@@ -175,14 +198,14 @@ public static class VerifyServiceHost
 
                     var signature = RequestFields.Base64(request.Signature, "signature");
                     var certificate = RequestFields.OptionalCertificate(request.Certificate, "certificate") ?? throw new VerifyRequestException("'certificate' is required for a login");
-                    using var ledger = new SqlUsedChallenges(login.StoreConnectionString);
+                    var ledger = services.GetRequiredService<SqlUsedChallenges>();
                     var result = await LoginVerifier.VerifyAsync(challenge, signature, certificate.GetEncoded(), verifier, new LoginOptions
                     {
                         Audience = login.Audience,
                         MacKey = login.MacKey,
                         UsedChallenges = ledger,
                     }, cancellationToken);
-                    return VerificationReport.ToJson(result, login: new { audience = challenge.Audience, nonce = challenge.Nonce, issuedAt = challenge.IssuedAt, expiresAt = challenge.ExpiresAt });
+                    return (VerificationReport.ToJson(result, login: new { audience = challenge.Audience, nonce = challenge.Nonce, issuedAt = challenge.IssuedAt, expiresAt = challenge.ExpiresAt }), result.FirstFailure?.Reason.ToString());
                 }
 
             default:

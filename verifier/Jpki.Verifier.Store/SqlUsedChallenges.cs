@@ -73,6 +73,13 @@ public sealed class SqlUsedChallenges : IUsedChallenges, IDisposable
         return inserted == 1;
     }
 
+    /// <summary>One round trip to the table (readiness); throws what the store throws.</summary>
+    public async Task ProbeAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = Open();
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM login_challenges_used WHERE 1 = 0", cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
     public void Dispose() => postgres?.Dispose();
 
     private DbConnection Open()

@@ -256,7 +256,7 @@ public static class LoginVerifier
         try
         {
             var verifier = Org.BouncyCastle.Security.SignerUtilities.GetSigner("SHA256WITHRSA");
-            verifier.Init(false, signer.GetPublicKey());
+            verifier.Init(false, CertificateKeys.Of(signer));
             var data = challenge.ToBeSigned();
             verifier.BlockUpdate(data, 0, data.Length);
             return verifier.VerifySignature(signature)

@@ -114,7 +114,7 @@ internal static class OcspClient
         bool signatureValid;
         try
         {
-            signatureValid = basic.Verify(signer.GetPublicKey());
+            signatureValid = basic.Verify(CertificateKeys.Of(signer));
         }
         catch (OcspException e)
         {
@@ -188,7 +188,7 @@ internal static class OcspClient
         var candidates = basic.GetCerts().Append(issuer);
         foreach (var candidate in candidates)
         {
-            if (!new RespID(candidate.GetPublicKey()).Equals(basic.ResponderId) && !new RespID(candidate.SubjectDN).Equals(basic.ResponderId))
+            if (!new RespID(CertificateKeys.Of(candidate)).Equals(basic.ResponderId) && !new RespID(candidate.SubjectDN).Equals(basic.ResponderId))
             {
                 continue;
             }

@@ -202,7 +202,7 @@ public static class SignatureVerifier
         bool verified;
         try
         {
-            verified = signerInfo.Verify(certificate.GetPublicKey());
+            verified = signerInfo.Verify(CertificateKeys.Of(certificate));
         }
         catch (Exception e) when (e is CmsException or SecurityUtilityException or InvalidKeyException or ArgumentException or InvalidCastException)
         {

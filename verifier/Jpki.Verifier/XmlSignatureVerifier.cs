@@ -341,7 +341,7 @@ public static class XmlSignatureVerifier
     private static string? KeyValueMismatch(XmlElement keyValue, BcCertificate signer)
     {
         var rsa = One(keyValue, "RSAKeyValue");
-        if (rsa is null || signer.GetPublicKey() is not RsaKeyParameters key)
+        if (rsa is null || CertificateKeys.Of(signer) is not RsaKeyParameters key)
         {
             return "the KeyInfo's KeyValue is not the RSA key of the certificate";
         }

@@ -58,6 +58,12 @@ public sealed record JpkiSettings
 
     public ClockSettings Clock { get; init; } = new();
 
+    /// <summary>The HTTP verification service (port 8086).</summary>
+    public VerifierServiceSettings Verifier { get; init; } = new();
+
+    /// <summary>The install's RFC 3161 time-stamping service (port 8085).</summary>
+    public TsaSettings Tsa { get; init; } = new();
+
     [JsonIgnore]
     public string Home { get; init; } = "";
 
@@ -172,6 +178,8 @@ public sealed record JpkiSettings
         Accounts.Validate(path);
         Clock.Validate(path);
         Ocsp.Archive.Validate(path);
+        Verifier.Validate(path);
+        Tsa.Validate(path);
 
         if (Ocsp.ValidityMinutes is < 1 or > 7 * 24 * 60 || Ocsp.StatusPollMilliseconds is < 10 or > 60_000 || Ocsp.MaxRequestBytes is < 256 or > 65_536 || Ocsp.MaxCachedAnswers is < 1 or > 10_000_000 || !(Ocsp.CacheMegabytes is >= 0.01 and <= 1_048_576))
         {
