@@ -46,6 +46,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         var archive = crl.Settings.Resolve(crl.Settings.Crl.ArchiveDirectory) + "/";
         var renamed = 0;
         var archived = 0;
+        var archiveCopies = new List<string>();
         var pending = new Dictionary<string, (string Directory, string? Fd)>(StringComparer.Ordinal);
         foreach (var line in Reassembled(File.ReadAllLines(trace)))
         {
@@ -60,6 +61,7 @@ public sealed partial class DurabilityTests(CrlFixture crl)
                     // new issuer key's first CRLs by itself) archives, finds itself superseded and
                     // deletes its archive copy; it published nothing, so only kept copies count.
                     archived += File.Exists(rename.Groups["to"].Value) ? 1 : 0;
+                    archiveCopies.Add(rename.Groups["to"].Value);
                 }
                 else
                 {
@@ -83,7 +85,8 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         // machine says which call was missed.
         var crlCalls = string.Join('\n', File.ReadLines(trace).Where(l => l.Contains(".crl", StringComparison.Ordinal) && !l.Contains("openat(", StringComparison.Ordinal)));
         Assert.True(published == renamed, $"{renamed} renames for:\n{output}\ntrace:\n{crlCalls}");
-        Assert.True(published == archived, $"{archived} archive renames for:\n{output}\ntrace:\n{crlCalls}");
+        // The facts first: the CI summary keeps only the start of a message.
+        Assert.True(published == archived, $"{archived} archive copies kept of {published} published; renamed into the archive and gone now: [{string.Join(", ", archiveCopies.Where(c => !File.Exists(c)).Select(c => c[archive.Length..]))}]; published: [{string.Join(", ", output.Split('\n').Where(l => l.Contains(".crl number ", StringComparison.Ordinal)).Select(l => l.Trim()))}]\ntrace:\n{crlCalls}\noutput:\n{output}");
         Assert.Empty(pending);
     }
 
