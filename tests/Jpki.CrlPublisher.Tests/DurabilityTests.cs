@@ -88,6 +88,45 @@ public sealed partial class DurabilityTests(CrlFixture crl)
         // The facts first: the CI summary keeps only the start of a message.
         Assert.True(published == archived, $"{archived} archive copies kept of {published} published; renamed into the archive and gone now: [{string.Join(", ", archiveCopies.Where(c => !File.Exists(c)).Select(c => c[archive.Length..]))}]; published: [{string.Join(", ", output.Split('\n').Where(l => l.Contains(".crl number ", StringComparison.Ordinal)).Select(l => l.Trim()))}]\ntrace:\n{crlCalls}\noutput:\n{output}");
         Assert.Empty(pending);
+
+        // And on disk: every published CRL has its archive copy, holding exactly what was published.
+        foreach (var line in output.Split('\n').Where(l => l.Contains(".crl number ", StringComparison.Ordinal)))
+        {
+            var fields = line.Trim().Split(' ');
+            var (issuer, file) = (fields[0][..fields[0].IndexOf('/', StringComparison.Ordinal)], fields[0][(fields[0].IndexOf('/', StringComparison.Ordinal) + 1)..]);
+            var store = file switch
+            {
+                "full.crl" or "delta.crl" => "full",
+                "arl.crl" => "arl",
+                _ => file[..^(file.EndsWith("-delta.crl", StringComparison.Ordinal) ? "-delta.crl".Length : ".crl".Length)],
+            };
+            var copy = Path.Combine(archive, issuer, store, fields[2] + ".crl");
+            Assert.True(File.Exists(copy), $"no archive copy {copy} of {line}");
+            Assert.Equal(fields[Array.IndexOf(fields, "sha256") + 1], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(copy))));
+        }
+    }
+
+    [Fact]
+    public void A_call_split_by_another_thread_is_matched_like_a_whole_one()
+    {
+        // strace pads the return value of a resumed call to its column: ")             = 0".
+        string[] trace =
+        [
+            "100 rename(\"/a/.x.crl.tmp\", \"/a/x.crl\" <unfinished ...>",
+            "101 close(7 <unfinished ...>",
+            "100 <... rename resumed>)             = 0",
+            "101 <... close resumed>)              = 0",
+            "100 openat(AT_FDCWD, \"/a\", O_RDONLY|O_CLOEXEC|O_DIRECTORY <unfinished ...>",
+            "100 <... openat resumed>)             = 12",
+            "100 fsync(12 <unfinished ...>",
+            "100 <... fsync resumed>)              = 0",
+        ];
+        var calls = Reassembled(trace).ToList();
+        Assert.Equal(4, calls.Count);
+        Assert.Equal("/a/x.crl", RenamePattern().Match(calls[0]).Groups["to"].Value);
+        Assert.Equal("12", OpenDirectoryPattern().Match(calls[2]).Groups["fd"].Value);
+        Assert.Equal("12", FsyncPattern().Match(calls[3]).Groups["fd"].Value);
+        Assert.DoesNotMatch(RenamePattern(), "100 rename(\"/a/.x.crl.tmp\", \"/a/x.crl\") = -1 EEXIST (File exists)");
     }
 
     /// <summary>
@@ -121,12 +160,12 @@ public sealed partial class DurabilityTests(CrlFixture crl)
     [GeneratedRegex("^\\S+\\s+<\\.\\.\\. [a-z0-9_]+ resumed>(?<rest>.*)$")]
     private static partial Regex ResumedPattern();
 
-    [GeneratedRegex("(?:rename(?:at2?)?|link(?:at)?)\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\) = 0")]
+    [GeneratedRegex("(?:rename(?:at2?)?|link(?:at)?)\\((?:AT_FDCWD, )?\"[^\"]+\", (?:AT_FDCWD, )?\"(?<to>[^\"]+)\".*\\)\\s+= 0")]
     private static partial Regex RenamePattern();
 
     [GeneratedRegex("fsync\\((?<fd>[0-9]+)\\)\\s+= 0")]
     private static partial Regex FsyncPattern();
 
-    [GeneratedRegex("openat\\(AT_FDCWD, \"(?<path>[^\"]+)\", [^)]*O_DIRECTORY[^)]*\\) = (?<fd>[0-9]+)")]
+    [GeneratedRegex("openat\\(AT_FDCWD, \"(?<path>[^\"]+)\", [^)]*O_DIRECTORY[^)]*\\)\\s+= (?<fd>[0-9]+)")]
     private static partial Regex OpenDirectoryPattern();
 }
