@@ -64,89 +64,8 @@ internal static class LoginCommands
         {
             challengeFile, signatureFile, certificateFile, audience, keyFile, store, ocsp, tokenFile, crls, roots, json,
         };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
-            var ocspText = parse.GetValue(ocsp);
-            Uri? ocspUrl = null;
-            if (ocspText is not null && !(Uri.TryCreate(ocspText, UriKind.Absolute, out ocspUrl) && ocspUrl.Scheme is "http" or "https"))
-            {
-                return CliApp.UsageErrorOf(parse, $"verify auth: --ocsp '{ocspText}' is not an http(s) URL");
-            }
-
-            var crlFiles = parse.GetValue(crls) ?? [];
-            if (ocspUrl is not null && crlFiles.Length > 0)
-            {
-                return CliApp.UsageErrorOf(parse, "verify auth: give --ocsp or --crl, not both");
-            }
-
-            var storeText = parse.GetValue(store) ?? Path.Combine(home, "verifier-logins.db");
-            var connectionString = storeText.Contains('=', StringComparison.Ordinal) ? storeText : "Data Source=" + storeText;
-            LoginChallenge challenge;
-            byte[] signature, certificate, macKey;
-            VerifierOptions options;
-            try
-            {
-                challenge = LoginChallenge.Parse(await File.ReadAllTextAsync(parse.GetValue(challengeFile)!, cancellationToken));
-                signature = await File.ReadAllBytesAsync(parse.GetValue(signatureFile)!, cancellationToken);
-                certificate = await File.ReadAllBytesAsync(parse.GetValue(certificateFile)!, cancellationToken);
-                macKey = await File.ReadAllBytesAsync(parse.GetValue(keyFile)!, cancellationToken);
-                var rootsDirectory = parse.GetValue(roots) ?? Path.Combine(home, "certs");
-                var anchors = TrustAnchors.FromDirectory(rootsDirectory);
-                if (anchors.Length == 0)
-                {
-                    Console.Error.WriteLine($"verify auth: no self-signed CA certificate in '{rootsDirectory}'");
-                    return ExitCodes.Input;
-                }
-
-                var token = parse.GetValue(tokenFile) ?? (File.Exists(Path.Combine(home, "secrets", "verifier.token")) ? Path.Combine(home, "secrets", "verifier.token") : null);
-                RevocationSource revocation = ocspUrl is not null
-                    ? new RevocationSource.Ocsp(ocspUrl, token is null ? null : (await File.ReadAllTextAsync(token, cancellationToken)).Trim())
-                    : crlFiles.Length > 0 ? RevocationSource.Crls.FromFiles(crlFiles) : new RevocationSource.None();
-                options = new VerifierOptions { Roots = anchors, Revocation = revocation };
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or LoginChallengeFormatException)
-            {
-                Console.Error.WriteLine("verify auth: " + e.Message);
-                return ExitCodes.Input;
-            }
-
-            VerificationResult result;
-            try
-            {
-                using var ledger = new SqlUsedChallenges(connectionString);
-                result = await LoginVerifier.VerifyAsync(challenge, signature, certificate, options, new LoginOptions
-                {
-                    Audience = parse.GetValue(audience)!,
-                    MacKey = macKey,
-                    UsedChallenges = ledger,
-                }, cancellationToken);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or ArgumentException)
-            {
-                Console.Error.WriteLine("verify auth: the used-challenge store cannot be used: " + e.Message);
-                return ExitCodes.Input;
-            }
-
-            var login = new { audience = challenge.Audience, nonce = challenge.Nonce, issuedAt = challenge.IssuedAt, expiresAt = challenge.ExpiresAt };
-            if (parse.GetValue(json))
-            {
-                VerifyCommand.PrintJson(result, null, login);
-            }
-            else
-            {
-                VerifyCommand.Print(result, null, login: true);
-            }
-
-            if (result.IsValid)
-            {
-                return 0;
-            }
-
-            var reason = result.FirstFailure?.Reason ?? FailureReason.BadSignature;
-            Console.Error.WriteLine($"verify auth: {VerifyCommand.Describe(reason)}: {result.FirstFailure?.Detail}");
-            return ExitCodes.For(reason);
-        });
+        var arguments = new AuthArguments(challengeFile, signatureFile, certificateFile, audience, keyFile, store, ocsp, tokenFile, crls, roots, json);
+        command.SetAction((parse, cancellationToken) => AuthAsync(parse, arguments, cancellationToken));
         FailureReason[] reasons =
         [
             FailureReason.BadSignature, FailureReason.UntrustedChain, FailureReason.WrongIssuer, FailureReason.Expired, FailureReason.NotYetValid,
@@ -165,5 +84,114 @@ internal static class LoginCommands
                 (ExitCodes.Input, "unreadable input (challenge, signature, certificate, key, roots) or an unusable store"),
                 .. reasons.Select(r => (ExitCodes.For(r), VerifyCommand.Describe(r))),
             ]);
+    }
+
+    /// <summary>The options of <c>verify auth</c>, for its action.</summary>
+    private sealed record AuthArguments(
+        Option<string> ChallengeFile,
+        Option<string> SignatureFile,
+        Option<string> CertificateFile,
+        Option<string> Audience,
+        Option<string> KeyFile,
+        Option<string> Store,
+        Option<string> Ocsp,
+        Option<string> TokenFile,
+        Option<string[]> Crls,
+        Option<string> Roots,
+        Option<bool> Json);
+
+    /// <summary>What <c>verify auth</c> reads from files.</summary>
+    private sealed record AuthInputs(LoginChallenge Challenge, byte[] Signature, byte[] Certificate, byte[] MacKey, VerifierOptions Options);
+
+    private static async Task<int> AuthAsync(ParseResult parse, AuthArguments arguments, CancellationToken cancellationToken)
+    {
+        var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
+        var ocspText = parse.GetValue(arguments.Ocsp);
+        Uri? ocspUrl = null;
+        if (ocspText is not null && !(Uri.TryCreate(ocspText, UriKind.Absolute, out ocspUrl) && ocspUrl.Scheme is "http" or "https"))
+        {
+            return CliApp.UsageErrorOf(parse, $"verify auth: --ocsp '{ocspText}' is not an http(s) URL");
+        }
+
+        var crlFiles = parse.GetValue(arguments.Crls) ?? [];
+        if (ocspUrl is not null && crlFiles.Length > 0)
+        {
+            return CliApp.UsageErrorOf(parse, "verify auth: give --ocsp or --crl, not both");
+        }
+
+        var storeText = parse.GetValue(arguments.Store) ?? Path.Combine(home, "verifier-logins.db");
+        var connectionString = storeText.Contains('=', StringComparison.Ordinal) ? storeText : "Data Source=" + storeText;
+        var inputs = await ReadAuthInputsAsync(parse, arguments, home, ocspUrl, crlFiles, cancellationToken);
+        if (inputs is null)
+        {
+            return ExitCodes.Input;
+        }
+
+        VerificationResult result;
+        try
+        {
+            using var ledger = new SqlUsedChallenges(connectionString);
+            result = await LoginVerifier.VerifyAsync(inputs.Challenge, inputs.Signature, inputs.Certificate, inputs.Options, new LoginOptions
+            {
+                Audience = parse.GetValue(arguments.Audience)!,
+                MacKey = inputs.MacKey,
+                UsedChallenges = ledger,
+            }, cancellationToken);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or ArgumentException)
+        {
+            Console.Error.WriteLine("verify auth: the used-challenge store cannot be used: " + e.Message);
+            return ExitCodes.Input;
+        }
+
+        var challenge = inputs.Challenge;
+        var login = new { audience = challenge.Audience, nonce = challenge.Nonce, issuedAt = challenge.IssuedAt, expiresAt = challenge.ExpiresAt };
+        if (parse.GetValue(arguments.Json))
+        {
+            VerifyCommand.PrintJson(result, null, login);
+        }
+        else
+        {
+            VerifyCommand.Print(result, null, login: true);
+        }
+
+        if (result.IsValid)
+        {
+            return 0;
+        }
+
+        var reason = result.FirstFailure?.Reason ?? FailureReason.BadSignature;
+        Console.Error.WriteLine($"verify auth: {VerifyCommand.Describe(reason)}: {result.FirstFailure?.Detail}");
+        return ExitCodes.For(reason);
+    }
+
+    /// <summary>The login's inputs, or null after saying on standard error what could not be read.</summary>
+    private static async Task<AuthInputs?> ReadAuthInputsAsync(ParseResult parse, AuthArguments arguments, string home, Uri? ocspUrl, string[] crlFiles, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var challenge = LoginChallenge.Parse(await File.ReadAllTextAsync(parse.GetValue(arguments.ChallengeFile)!, cancellationToken));
+            var signature = await File.ReadAllBytesAsync(parse.GetValue(arguments.SignatureFile)!, cancellationToken);
+            var certificate = await File.ReadAllBytesAsync(parse.GetValue(arguments.CertificateFile)!, cancellationToken);
+            var macKey = await File.ReadAllBytesAsync(parse.GetValue(arguments.KeyFile)!, cancellationToken);
+            var rootsDirectory = parse.GetValue(arguments.Roots) ?? Path.Combine(home, "certs");
+            var anchors = TrustAnchors.FromDirectory(rootsDirectory);
+            if (anchors.Length == 0)
+            {
+                Console.Error.WriteLine($"verify auth: no self-signed CA certificate in '{rootsDirectory}'");
+                return null;
+            }
+
+            var token = parse.GetValue(arguments.TokenFile) ?? (File.Exists(Path.Combine(home, "secrets", "verifier.token")) ? Path.Combine(home, "secrets", "verifier.token") : null);
+            RevocationSource revocation = ocspUrl is not null
+                ? new RevocationSource.Ocsp(ocspUrl, token is null ? null : (await File.ReadAllTextAsync(token, cancellationToken)).Trim())
+                : crlFiles.Length > 0 ? RevocationSource.Crls.FromFiles(crlFiles) : new RevocationSource.None();
+            return new AuthInputs(challenge, signature, certificate, macKey, new VerifierOptions { Roots = anchors, Revocation = revocation });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LoginChallengeFormatException)
+        {
+            Console.Error.WriteLine("verify auth: " + e.Message);
+            return null;
+        }
     }
 }
