@@ -19,6 +19,50 @@ internal static class CrlCheck
     public static (CheckOutcome, RevocationInfo) Check(X509Certificate certificate, X509Certificate issuer, RevocationSource.Crls source, VerifierOptions options, DateTimeOffset now)
     {
         var problems = new List<string>();
+        var usable = Usable(source, issuer, problems);
+        var certificateDps = CertificateDistributionPoints(certificate);
+        var complete = usable.Where(c => c.BaseNumber is null && Covers(c, certificateDps)).MaxBy(c => c.Number);
+        if (complete is null)
+        {
+            return usable.Count == 0 && problems.Count > 0
+                ? Fail(FailureReason.RevocationUnavailable, RevocationState.Unavailable, "no usable CRL: " + string.Join("; ", problems))
+                : Fail(FailureReason.RevocationUnknown, RevocationState.Unknown, "no complete CRL given covers this certificate (the full CRL or its municipality partition is needed)" + (problems.Count > 0 ? ": " + string.Join("; ", problems) : ""));
+        }
+
+        var thisUpdate = new DateTimeOffset(complete.Value.ThisUpdate, TimeSpan.Zero);
+        DateTimeOffset? nextUpdate = complete.Value.NextUpdate is { } n ? new DateTimeOffset(n, TimeSpan.Zero) : null;
+        if (thisUpdate > now + options.ClockSkew)
+        {
+            return Fail(FailureReason.RevocationUnavailable, RevocationState.Unavailable, $"the CRL's thisUpdate {SignatureVerifier.Jst(thisUpdate)} is in the future");
+        }
+
+        if (nextUpdate is null || nextUpdate < now - options.ClockSkew)
+        {
+            return Fail(FailureReason.RevocationUnknown, RevocationState.Unknown, $"the CRL number {complete.Number} is stale (nextUpdate {(nextUpdate is { } x ? SignatureVerifier.Jst(x) : "absent")})");
+        }
+
+        var delta = usable
+            .Where(d => d.BaseNumber is { } b && b.CompareTo(complete.Number) <= 0 && d.Number.CompareTo(complete.Number) > 0 && SameScope(d, complete))
+            .Where(d => d.Value.NextUpdate is { } dn && new DateTimeOffset(dn, TimeSpan.Zero) >= now - options.ClockSkew)
+            .MaxBy(d => d.Number);
+        var used = $"CRL number {complete.Number}{(complete.Idp is null ? " (full)" : " (partition)")}, thisUpdate {SignatureVerifier.Jst(thisUpdate)}, nextUpdate {SignatureVerifier.Jst(nextUpdate.Value)}{(delta is null ? "" : $", delta number {delta.Number}")}";
+        var entry = delta?.Value.GetRevokedCertificate(certificate.SerialNumber) ?? complete.Value.GetRevokedCertificate(certificate.SerialNumber);
+        var info = new RevocationInfo(RevocationState.Good, "crl", ThisUpdate: thisUpdate, NextUpdate: nextUpdate);
+        if (entry is null)
+        {
+            return (CheckOutcome.Pass(CheckKind.Revocation, "CRL: not listed (" + used + ")"), info);
+        }
+
+        var at = new DateTimeOffset(entry.RevocationDate, TimeSpan.Zero);
+        var reasonValue = entry.GetExtensionValue(X509Extensions.ReasonCode);
+        var reason = reasonValue is null ? "unspecified" : ReasonNames.Name(DerEnumerated.GetInstance(Asn1Object.FromByteArray(reasonValue.GetOctets())).IntValueExact);
+        return (CheckOutcome.Fail(CheckKind.Revocation, FailureReason.Revoked, $"CRL: revoked at {SignatureVerifier.Jst(at)}, reason {reason} ({used})"),
+            info with { State = RevocationState.Revoked, RevokedAt = at, Reason = reason });
+    }
+
+    /// <summary>The CRLs of <paramref name="source"/> that this issuer key signed, read; what was set aside goes to <paramref name="problems"/>.</summary>
+    private static List<Crl> Usable(RevocationSource.Crls source, X509Certificate issuer, List<string> problems)
+    {
         var usable = new List<Crl>();
         var issuerKeyId = TrustAnchors.SubjectKeyIdentifier(issuer);
         foreach (var encoded in source.Encoded)
@@ -66,44 +110,7 @@ internal static class CrlCheck
             }
         }
 
-        var certificateDps = CertificateDistributionPoints(certificate);
-        var complete = usable.Where(c => c.BaseNumber is null && Covers(c, certificateDps)).MaxBy(c => c.Number);
-        if (complete is null)
-        {
-            return usable.Count == 0 && problems.Count > 0
-                ? Fail(FailureReason.RevocationUnavailable, RevocationState.Unavailable, "no usable CRL: " + string.Join("; ", problems))
-                : Fail(FailureReason.RevocationUnknown, RevocationState.Unknown, "no complete CRL given covers this certificate (the full CRL or its municipality partition is needed)" + (problems.Count > 0 ? ": " + string.Join("; ", problems) : ""));
-        }
-
-        var thisUpdate = new DateTimeOffset(complete.Value.ThisUpdate, TimeSpan.Zero);
-        DateTimeOffset? nextUpdate = complete.Value.NextUpdate is { } n ? new DateTimeOffset(n, TimeSpan.Zero) : null;
-        if (thisUpdate > now + options.ClockSkew)
-        {
-            return Fail(FailureReason.RevocationUnavailable, RevocationState.Unavailable, $"the CRL's thisUpdate {SignatureVerifier.Jst(thisUpdate)} is in the future");
-        }
-
-        if (nextUpdate is null || nextUpdate < now - options.ClockSkew)
-        {
-            return Fail(FailureReason.RevocationUnknown, RevocationState.Unknown, $"the CRL number {complete.Number} is stale (nextUpdate {(nextUpdate is { } x ? SignatureVerifier.Jst(x) : "absent")})");
-        }
-
-        var delta = usable
-            .Where(d => d.BaseNumber is { } b && b.CompareTo(complete.Number) <= 0 && d.Number.CompareTo(complete.Number) > 0 && SameScope(d, complete))
-            .Where(d => d.Value.NextUpdate is { } dn && new DateTimeOffset(dn, TimeSpan.Zero) >= now - options.ClockSkew)
-            .MaxBy(d => d.Number);
-        var used = $"CRL number {complete.Number}{(complete.Idp is null ? " (full)" : " (partition)")}, thisUpdate {SignatureVerifier.Jst(thisUpdate)}, nextUpdate {SignatureVerifier.Jst(nextUpdate.Value)}{(delta is null ? "" : $", delta number {delta.Number}")}";
-        var entry = delta?.Value.GetRevokedCertificate(certificate.SerialNumber) ?? complete.Value.GetRevokedCertificate(certificate.SerialNumber);
-        var info = new RevocationInfo(RevocationState.Good, "crl", ThisUpdate: thisUpdate, NextUpdate: nextUpdate);
-        if (entry is null)
-        {
-            return (CheckOutcome.Pass(CheckKind.Revocation, "CRL: not listed (" + used + ")"), info);
-        }
-
-        var at = new DateTimeOffset(entry.RevocationDate, TimeSpan.Zero);
-        var reasonValue = entry.GetExtensionValue(X509Extensions.ReasonCode);
-        var reason = reasonValue is null ? "unspecified" : ReasonNames.Name(DerEnumerated.GetInstance(Asn1Object.FromByteArray(reasonValue.GetOctets())).IntValueExact);
-        return (CheckOutcome.Fail(CheckKind.Revocation, FailureReason.Revoked, $"CRL: revoked at {SignatureVerifier.Jst(at)}, reason {reason} ({used})"),
-            info with { State = RevocationState.Revoked, RevokedAt = at, Reason = reason });
+        return usable;
     }
 
     private static bool IsSignatureValid(X509Crl crl, X509Certificate issuer)

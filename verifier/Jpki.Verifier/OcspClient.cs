@@ -78,52 +78,10 @@ internal static class OcspClient
     private static (CheckOutcome, RevocationInfo) Evaluate(
         byte[] body, X509Certificate certificate, X509Certificate issuer, CertificateID certId, byte[]? nonce, VerifierOptions options, DateTimeOffset now)
     {
-        BasicOcspResp basic;
-        try
+        var (basic, signer, problem) = ReadSigned(body, issuer, now);
+        if (basic is null || signer is null)
         {
-            var response = new OcspResp(body);
-            if (response.Status != OcspRespStatus.Successful)
-            {
-                return Unavailable($"the OCSP responder answered status {StatusName(response.Status)} ({response.Status})");
-            }
-
-            basic = response.GetResponseObject() as BasicOcspResp
-                ?? throw new OcspException("not a basic OCSP response");
-        }
-        catch (Exception e) when (e is OcspException or IOException or ArgumentException or InvalidCastException)
-        {
-            return Unavailable("the OCSP answer cannot be read: " + e.Message);
-        }
-
-        X509Certificate? signer;
-        string signerProblem;
-        try
-        {
-            signer = FindSigner(basic, issuer, now, out signerProblem);
-        }
-        catch (Exception e) when (e is OcspException or ArgumentException or InvalidCastException or IOException)
-        {
-            return Unavailable("the OCSP answer's certificates cannot be read: " + e.Message);
-        }
-
-        if (signer is null)
-        {
-            return Unavailable("the OCSP answer's signer is not trusted: " + signerProblem);
-        }
-
-        bool signatureValid;
-        try
-        {
-            signatureValid = basic.Verify(CertificateKeys.Of(signer));
-        }
-        catch (OcspException e)
-        {
-            return Unavailable("the OCSP answer's signature cannot be checked: " + e.Message);
-        }
-
-        if (!signatureValid)
-        {
-            return Unavailable("the OCSP answer's signature does not verify with the responder certificate");
+            return Unavailable(problem!);
         }
 
         var single = basic.Responses.FirstOrDefault(r => SameCertId(r.GetCertID(), certId));
@@ -132,25 +90,10 @@ internal static class OcspClient
             return Unavailable("the OCSP answer does not name the CertID asked for");
         }
 
-        var nonceValue = basic.GetExtensionValue(OcspObjectIdentifiers.PkixOcspNonce);
-        bool echoed = false;
-        if (nonceValue is not null && nonce is null)
+        var (nonceFailure, echoed) = CheckNonce(basic, nonce, options);
+        if (nonceFailure is { } failed)
         {
-            // A kept answer: its nonce was the original request's, compared when it was received.
-            echoed = true;
-        }
-        else if (nonceValue is not null && nonce is not null)
-        {
-            if (!nonceValue.GetOctets().AsSpan().SequenceEqual(new DerOctetString(nonce).GetEncoded()))
-            {
-                return Unavailable("the OCSP answer carries another nonce than the request's (a replayed answer)");
-            }
-
-            echoed = true;
-        }
-        else if (options.RequireOcspNonce)
-        {
-            return Unknown("the OCSP answer does not echo the request's nonce", null);
+            return failed;
         }
 
         var thisUpdate = new DateTimeOffset(single.ThisUpdate, TimeSpan.Zero);
@@ -179,6 +122,90 @@ internal static class OcspClient
             default:
                 return Unknown("OCSP: unknown — the responder does not know this certificate (" + freshness + ")", info with { State = RevocationState.Unknown });
         }
+    }
+
+    /// <summary>The basic response and its trusted signer, or nulls and why the answer cannot be used.</summary>
+    private static (BasicOcspResp? Basic, X509Certificate? Signer, string? Problem) ReadSigned(byte[] body, X509Certificate issuer, DateTimeOffset now)
+    {
+        static (BasicOcspResp?, X509Certificate?, string?) Untrusted(string problem) => (null, null, problem);
+
+        BasicOcspResp basic;
+        try
+        {
+            var response = new OcspResp(body);
+            if (response.Status != OcspRespStatus.Successful)
+            {
+                return Untrusted($"the OCSP responder answered status {StatusName(response.Status)} ({response.Status})");
+            }
+
+            basic = response.GetResponseObject() as BasicOcspResp
+                ?? throw new OcspException("not a basic OCSP response");
+        }
+        catch (Exception e) when (e is OcspException or IOException or ArgumentException or InvalidCastException)
+        {
+            return Untrusted("the OCSP answer cannot be read: " + e.Message);
+        }
+
+        X509Certificate? signer;
+        string signerProblem;
+        try
+        {
+            signer = FindSigner(basic, issuer, now, out signerProblem);
+        }
+        catch (Exception e) when (e is OcspException or ArgumentException or InvalidCastException or IOException)
+        {
+            return Untrusted("the OCSP answer's certificates cannot be read: " + e.Message);
+        }
+
+        if (signer is null)
+        {
+            return Untrusted("the OCSP answer's signer is not trusted: " + signerProblem);
+        }
+
+        bool signatureValid;
+        try
+        {
+            signatureValid = basic.Verify(CertificateKeys.Of(signer));
+        }
+        catch (OcspException e)
+        {
+            return Untrusted("the OCSP answer's signature cannot be checked: " + e.Message);
+        }
+
+        if (!signatureValid)
+        {
+            return Untrusted("the OCSP answer's signature does not verify with the responder certificate");
+        }
+
+        return (basic, signer, null);
+    }
+
+    /// <summary>Whether the nonce was echoed, or the failure when it was not as the request needs.</summary>
+    private static ((CheckOutcome, RevocationInfo)? Failure, bool Echoed) CheckNonce(BasicOcspResp basic, byte[]? nonce, VerifierOptions options)
+    {
+        var nonceValue = basic.GetExtensionValue(OcspObjectIdentifiers.PkixOcspNonce);
+        if (nonceValue is not null && nonce is null)
+        {
+            // A kept answer: its nonce was the original request's, compared when it was received.
+            return (null, true);
+        }
+
+        if (nonceValue is not null && nonce is not null)
+        {
+            if (!nonceValue.GetOctets().AsSpan().SequenceEqual(new DerOctetString(nonce).GetEncoded()))
+            {
+                return (Unavailable("the OCSP answer carries another nonce than the request's (a replayed answer)"), false);
+            }
+
+            return (null, true);
+        }
+
+        if (options.RequireOcspNonce)
+        {
+            return (Unknown("the OCSP answer does not echo the request's nonce", null), false);
+        }
+
+        return (null, false);
     }
 
     /// <summary>The issuer itself, or an included delegated responder certificate the issuer key signed for id-kp-OCSPSigning, valid now, matching the responderID.</summary>
