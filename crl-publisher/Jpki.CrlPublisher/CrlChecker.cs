@@ -43,7 +43,7 @@ public sealed record CrlExpectations
 /// Checks a written CRL before it is published, as Boulder's crl-storer does, reading the file
 /// again from disk, streaming: the signature verifies with the issuer's public key (from its
 /// certificate, not the signer), the number is above the last, the IDP is the series' one, the
-/// entries are in order and as many as built, and no entry of the published complete CRL went
+/// entries are in order, as many as built and none revoked after thisUpdate, and no entry of the published complete CRL went
 /// missing unless RFC 5280 §3.3 lets it go. Returns what is wrong; empty means publishable.
 /// </summary>
 public static class CrlChecker
@@ -122,6 +122,12 @@ public static class CrlChecker
         {
             CheckDrop(db, previousSerials!.Current, expected, problems);
             previousHas = previousSerials.MoveNext();
+        }
+
+        // RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue date; no entry can be revoked after it.
+        if (reader.LatestRevocationDate is { } revoked && revoked > preamble.ThisUpdate)
+        {
+            problems.Add($"an entry's revocationDate {revoked:O} is after thisUpdate {preamble.ThisUpdate:O}");
         }
 
         if (reader.EntryCount != expected.EntryCount)

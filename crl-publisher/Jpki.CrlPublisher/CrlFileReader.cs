@@ -28,6 +28,9 @@ public sealed class CrlFileReader(Stream input) : IDisposable
 
     public long EntryCount { get; private set; }
 
+    /// <summary>The latest revocationDate among the entries read so far; null before any.</summary>
+    public DateTimeOffset? LatestRevocationDate { get; private set; }
+
     public CrlPreamble ReadPreamble()
     {
         Expect(state == 0);
@@ -77,6 +80,19 @@ public sealed class CrlFileReader(Stream input) : IDisposable
                 if (length < 2 || entry[0] != Der.IntegerTag || entry[1] >= 0x80 || entry[1] == 0 || 2 + entry[1] > length)
                 {
                     throw new FormatException("a CRL entry without a serial INTEGER");
+                }
+
+                // revocationDate follows the serial: UTCTime or GeneralizedTime, short form.
+                var time = 2 + entry[1];
+                if (time + 2 > length || entry[time + 1] >= 0x80 || time + 2 + entry[time + 1] > length)
+                {
+                    throw new FormatException("a CRL entry without a revocationDate");
+                }
+
+                var revoked = ParseTime(entry.AsSpan(time + 2, entry[time + 1]).ToArray(), entry[time]);
+                if (LatestRevocationDate is not { } latest || revoked > latest)
+                {
+                    LatestRevocationDate = revoked;
                 }
 
                 EntryCount++;

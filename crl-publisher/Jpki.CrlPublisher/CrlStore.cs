@@ -162,6 +162,32 @@ public static class CrlStore
             new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, Mark = mark },
             tx);
 
+    /// <summary>
+    /// The latest revocationDate (<c>revoked_at_us</c>, the column the entries carry) among the
+    /// entries <see cref="CompleteEntries"/> lists that were revoked in (<paramref name="sinceMark"/>,
+    /// <paramref name="mark"/>]: the series' thisUpdate never goes back, so entries revoked up to the
+    /// previous CRL's mark are already at or before its thisUpdate. Null when there is none.
+    /// </summary>
+    public static long? LatestCompleteRevocationUs(DbConnection db, DbTransaction? tx, CrlSeries series, long dropCutoffUs, long dropMark, long sinceMark, long mark) =>
+        db.QuerySingle<long?>(
+            $"SELECT MAX(c.revoked_at_us) FROM certificates c WHERE {CompleteFilter(series)} AND {RevokedSinceFilter}",
+            new { series.IssuerKeyId, Code = series.MunicipalityCode, DropCutoffUs = dropCutoffUs, DropMark = dropMark, SinceMark = sinceMark, Mark = mark },
+            tx);
+
+    /// <summary>The same as <see cref="LatestCompleteRevocationUs"/> among the entries <see cref="DeltaEntries"/> lists.</summary>
+    public static long? LatestDeltaRevocationUs(DbConnection db, DbTransaction? tx, CrlSeries series, long afterMark, long sinceMark, long mark) =>
+        db.QuerySingle<long?>(
+            $"SELECT MAX(c.revoked_at_us) FROM certificates c WHERE {DeltaFilter(series)} AND {RevokedSinceFilter}",
+            new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, SinceMark = sinceMark, Mark = mark },
+            tx);
+
+    /// <summary>A revocation change (first revocation or reason change) of the issuer key in (@SinceMark, @Mark].</summary>
+    private const string RevokedSinceFilter =
+        """
+        c.serial IN (SELECT s.serial FROM status_changes s
+                     WHERE s.issuer_key_id = @IssuerKeyId AND s.status = 'revoked' AND s.change_seq > @SinceMark AND s.change_seq <= @Mark)
+        """;
+
     private static string CompleteFilter(CrlSeries series) =>
         $"""
         c.issuer_key_id = @IssuerKeyId AND c.status = 'revoked' {ScopeFilter(series)}

@@ -15,6 +15,13 @@ public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, Dat
 /// <summary>The pre-publication check refused a CRL: nothing was published.</summary>
 public sealed class CrlCheckFailedException(string message) : Exception(message);
 
+/// <summary>
+/// A revocation the CRL would list is dated further ahead of this publisher's clock than
+/// <see cref="SeriesPublisher.MaxRevocationLead"/>: the clocks disagree. Nothing was numbered or
+/// signed; the next run publishes it (the revocation is never left out to publish sooner).
+/// </summary>
+public sealed class CrlRevocationAheadException(string message) : Exception(message);
+
 /// <summary>The archive copy of a CRL could not be made (or did not hash to what was built): nothing was published.</summary>
 public sealed class CrlArchiveException(string message) : IOException(message);
 
@@ -29,6 +36,13 @@ public sealed class CrlArchiveException(string message) : IOException(message);
 public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IReadOnlyDictionary<string, CrlIssuerKey>> issuerKeys, CrlPublisherOptions options)
 {
     public const string Actor = "system/crl-publisher";
+
+    /// <summary>
+    /// How far ahead of this clock a listed revocation's date, rounded up to a second, may be for the
+    /// build to wait for it: the rounding (under 1 s) plus the disagreement of two clocks that each
+    /// pass the clock check (<c>clock.maxOffsetMilliseconds</c>, 1 s by default: 2 s apart at most).
+    /// </summary>
+    public static readonly TimeSpan MaxRevocationLead = TimeSpan.FromSeconds(3);
 
     private static readonly bool[] CompleteAndDelta = [false, true];
     private static readonly bool[] CompleteOnly = [false];
@@ -193,6 +207,15 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
         }
 
+        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
+        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
+
+        // Never before a revocation it lists (RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue
+        // date; an entry revoked after it would be inconsistent, and the auditor trail's
+        // revocation → thisUpdate latency negative). Listed, never withheld: hiding a revocation
+        // for the backdate would be fail-open (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
+        thisUpdate = AfterListedRevocations(db, snapshot, series, delta, baseCrl, previous, mark, dropCutoffUs, dropMark, thisUpdate, now);
+
         var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())
@@ -213,8 +236,6 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             // A final CRL names no delta: none will follow it.
             FreshestCrlUrl = !delta && series.HasDeltas && !final ? series.Url(options.CrlBase, delta: true) : null,
         };
-        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
-        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
         Func<IEnumerable<CrlEntryRow>> entries = delta
             ? () => CrlStore.DeltaEntries(db, snapshot, database.Dialect, series, baseCrl!.MaxChangeSeq, mark)
             : () => CrlStore.CompleteEntries(db, snapshot, database.Dialect, series, dropCutoffUs, dropMark);
@@ -351,6 +372,59 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         {
             File.Delete(temporary);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="thisUpdate"/> (backdated, clamped, held), or later: the latest revocationDate
+    /// among the entries this CRL lists, rounded up to a whole second (DER times have none), when
+    /// that is later. Only revocations since the previous CRL's mark can be: thisUpdate never goes
+    /// back within a series, so every earlier one is at or before the previous thisUpdate. When the
+    /// rounding (or the other machine's clock) puts thisUpdate ahead of the clock, this waits on the
+    /// store's clock until it is reached, so a CRL is never signed with a thisUpdate in the future.
+    /// </summary>
+    /// <exception cref="CrlRevocationAheadException">A listed revocation is dated further ahead of this clock than the wait allows.</exception>
+    private DateTimeOffset AfterListedRevocations(
+        DbConnection db,
+        DbTransaction snapshot,
+        CrlSeries series,
+        bool delta,
+        CrlArchiveRow? baseCrl,
+        CrlArchiveRow? previous,
+        long mark,
+        long dropCutoffUs,
+        long dropMark,
+        DateTimeOffset thisUpdate,
+        DateTimeOffset now)
+    {
+        var sinceMark = previous?.MaxChangeSeq ?? 0;
+        var latestUs = delta
+            ? CrlStore.LatestDeltaRevocationUs(db, snapshot, series, baseCrl!.MaxChangeSeq, sinceMark, mark)
+            : CrlStore.LatestCompleteRevocationUs(db, snapshot, series, dropCutoffUs, dropMark, sinceMark, mark);
+        if (latestUs is not { } us)
+        {
+            return thisUpdate;
+        }
+
+        var latest = Der.RoundUpToSeconds(Instant.FromMicros(us));
+        if (latest <= thisUpdate)
+        {
+            return thisUpdate;
+        }
+
+        var ahead = latest - now;
+        if (ahead > MaxRevocationLead)
+        {
+            throw new CrlRevocationAheadException(
+                $"{series}: a revocation it lists is dated {Instant.FromMicros(us):O}, {ahead.TotalMilliseconds:F0} ms ahead of this clock ({now:O}); published once this clock reaches it");
+        }
+
+        // Bounded: at most MaxRevocationLead. The delay runs on the store's clock, as every instant here does.
+        while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero)
+        {
+            Task.Delay(ahead, database.Time).GetAwaiter().GetResult();
+        }
+
+        return latest;
     }
 
     /// <summary>
