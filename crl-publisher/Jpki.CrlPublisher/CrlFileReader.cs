@@ -8,6 +8,9 @@ namespace Jpki.CrlPublisher;
 public sealed record CrlPreamble(byte[] IssuerNameDer, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate);
 
 /// <summary>The fields after the entries: extensions, algorithm, signature, and whether the signature verified.</summary>
+/// <summary>One entry of a CRL file: its serial (lower-case hex) and revocationDate.</summary>
+public readonly record struct CrlFileEntry(string Serial, DateTimeOffset RevocationDate);
+
 public sealed record CrlTrailer(long? Number, long? DeltaBaseNumber, byte[]? IssuingDistributionPoint, bool IdpCritical, string? FreshestCrlUrl, bool SignatureValid);
 
 /// <summary>
@@ -27,9 +30,6 @@ public sealed class CrlFileReader(Stream input) : IDisposable
     private int state;
 
     public long EntryCount { get; private set; }
-
-    /// <summary>The latest revocationDate among the entries read so far; null before any.</summary>
-    public DateTimeOffset? LatestRevocationDate { get; private set; }
 
     public CrlPreamble ReadPreamble()
     {
@@ -58,7 +58,10 @@ public sealed class CrlFileReader(Stream input) : IDisposable
     }
 
     /// <summary>The serials of the entries, in file order; consumes them.</summary>
-    public IEnumerable<string> ReadEntrySerials()
+    public IEnumerable<string> ReadEntrySerials() => ReadEntries().Select(e => e.Serial);
+
+    /// <summary>The entries' serials and revocationDates, in file order; consumes them.</summary>
+    public IEnumerable<CrlFileEntry> ReadEntries()
     {
         Expect(state == 1);
         state = 2;
@@ -90,13 +93,8 @@ public sealed class CrlFileReader(Stream input) : IDisposable
                 }
 
                 var revoked = ParseTime(entry.AsSpan(time + 2, entry[time + 1]).ToArray(), entry[time]);
-                if (LatestRevocationDate is not { } latest || revoked > latest)
-                {
-                    LatestRevocationDate = revoked;
-                }
-
                 EntryCount++;
-                yield return Convert.ToHexStringLower(entry, 2, entry[1]);
+                yield return new CrlFileEntry(Convert.ToHexStringLower(entry, 2, entry[1]), revoked);
             }
         }
     }
@@ -105,7 +103,7 @@ public sealed class CrlFileReader(Stream input) : IDisposable
     {
         if (state == 1)
         {
-            foreach (var unused in ReadEntrySerials())
+            foreach (var unused in ReadEntries())
             {
             }
         }

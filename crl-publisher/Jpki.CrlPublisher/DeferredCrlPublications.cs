@@ -4,8 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Jpki.CrlPublisher;
 
 /// <summary>
-/// CRL publications that the clock check refused (DESIGN: no signature with a wrong clock), or
-/// that would list a revocation dated ahead of this clock (<see cref="CrlRevocationAheadException"/>): a
+/// CRL publications that the clock check refused (DESIGN: no signature with a wrong clock): a
 /// scheduled run or the start-up publication that met a refusing <see cref="ClockGuard"/> is
 /// remembered, and published by <see cref="RunAsync"/> once the clock is back in bounds, checked
 /// every <c>clock.checkEverySeconds</c>: a refused complete CRL does not wait for the next day's
@@ -124,10 +123,8 @@ public sealed partial class DeferredCrlPublications(SeriesPublisher publisher, C
         }
     }
 
-    /// <summary>The clock check refused, or a revocation to list is dated ahead of this clock (the clocks disagree): both wait for the clock.</summary>
     private static bool IsClockRefusal(Exception e) =>
-        e is ClockUnsynchronisedException or CrlRevocationAheadException
-        || (e is AggregateException aggregate && aggregate.InnerExceptions.Any(i => i is ClockUnsynchronisedException or CrlRevocationAheadException));
+        e is ClockUnsynchronisedException || (e is AggregateException aggregate && aggregate.InnerExceptions.Any(i => i is ClockUnsynchronisedException));
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{What} not published: the clock check refuses ({Reason}); published once the clock is back in bounds")]
     private static partial void LogDeferred(ILogger logger, string what, string reason);

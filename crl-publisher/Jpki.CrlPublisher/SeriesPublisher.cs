@@ -15,13 +15,6 @@ public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, Dat
 /// <summary>The pre-publication check refused a CRL: nothing was published.</summary>
 public sealed class CrlCheckFailedException(string message) : Exception(message);
 
-/// <summary>
-/// A revocation the CRL would list is dated further ahead of this publisher's clock than
-/// <see cref="SeriesPublisher.MaxRevocationLead"/>: the clocks disagree. Nothing was numbered or
-/// signed; the next run publishes it (the revocation is never left out to publish sooner).
-/// </summary>
-public sealed class CrlRevocationAheadException(string message) : Exception(message);
-
 /// <summary>The archive copy of a CRL could not be made (or did not hash to what was built): nothing was published.</summary>
 public sealed class CrlArchiveException(string message) : IOException(message);
 
@@ -38,9 +31,10 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     public const string Actor = "system/crl-publisher";
 
     /// <summary>
-    /// How far ahead of this clock a listed revocation's date, rounded up to a second, may be for the
-    /// build to wait for it: the rounding (under 1 s) plus the disagreement of two clocks that each
-    /// pass the clock check (<c>clock.maxOffsetMilliseconds</c>, 1 s by default: 2 s apart at most).
+    /// How far ahead of this clock a listed revocation's date may be for thisUpdate to follow it (the
+    /// build then waits for it): the disagreement of two clocks (the CA's, which dates revocations,
+    /// and this one) that each pass the clock check (<c>clock.maxOffsetMilliseconds</c>, 1 s by
+    /// default: 2 s apart at most), and a second more.
     /// </summary>
     public static readonly TimeSpan MaxRevocationLead = TimeSpan.FromSeconds(3);
 
@@ -270,6 +264,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 LatestThisUpdate = previous is not null && Instant.FromMicros(previous.ThisUpdateUs) > database.Time.GetUtcNow()
                     ? Instant.FromMicros(previous.ThisUpdateUs)
                     : database.Time.GetUtcNow(),
+                RevocationsAheadAfter = RevocationHorizon(now),
                 PreviousCompletePath = delta ? null : PathOf(series, delta: false),
                 PreviousPath = PathOf(series, delta: false),
                 DropCutoffUs = dropCutoffUs,
@@ -379,10 +374,11 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     /// among the entries this CRL lists, rounded up to a whole second (DER times have none), when
     /// that is later. Only revocations since the previous CRL's mark can be: thisUpdate never goes
     /// back within a series, so every earlier one is at or before the previous thisUpdate. When the
-    /// rounding (or the other machine's clock) puts thisUpdate ahead of the clock, this waits on the
-    /// store's clock until it is reached, so a CRL is never signed with a thisUpdate in the future.
+    /// rounding (or the revoking machine's clock, within its allowance) puts thisUpdate ahead of the
+    /// clock, this waits on the store's clock until it is reached, so a CRL is never signed with a
+    /// thisUpdate in the future. A revocation dated further ahead than <see cref="MaxRevocationLead"/>
+    /// is a clock error where it was revoked: it is listed as stored, never hidden, and alarmed.
     /// </summary>
-    /// <exception cref="CrlRevocationAheadException">A listed revocation is dated further ahead of this clock than the wait allows.</exception>
     private DateTimeOffset AfterListedRevocations(
         DbConnection db,
         DbTransaction snapshot,
@@ -397,10 +393,16 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         DateTimeOffset now)
     {
         var sinceMark = previous?.MaxChangeSeq ?? 0;
-        var latestUs = delta
-            ? CrlStore.LatestDeltaRevocationUs(db, snapshot, series, baseCrl!.MaxChangeSeq, sinceMark, mark)
-            : CrlStore.LatestCompleteRevocationUs(db, snapshot, series, dropCutoffUs, dropMark, sinceMark, mark);
-        if (latestUs is not { } us)
+        var horizonUs = Instant.ToMicros(RevocationHorizon(now));
+        var listed = delta
+            ? CrlStore.LatestDeltaRevocations(db, snapshot, series, baseCrl!.MaxChangeSeq, sinceMark, mark, horizonUs)
+            : CrlStore.LatestCompleteRevocations(db, snapshot, series, dropCutoffUs, dropMark, sinceMark, mark, horizonUs);
+        if (listed.BeyondUs is { } beyond)
+        {
+            RaiseRevocationAheadAlarm(series, delta, beyond, listed.BeyondCount, now);
+        }
+
+        if (listed.LatestUs is not { } us)
         {
             return thisUpdate;
         }
@@ -411,20 +413,32 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             return thisUpdate;
         }
 
-        var ahead = latest - now;
-        if (ahead > MaxRevocationLead)
-        {
-            throw new CrlRevocationAheadException(
-                $"{series}: a revocation it lists is dated {Instant.FromMicros(us):O}, {ahead.TotalMilliseconds:F0} ms ahead of this clock ({now:O}); published once this clock reaches it");
-        }
-
-        // Bounded: at most MaxRevocationLead. The delay runs on the store's clock, as every instant here does.
+        // Bounded: latest is at most MaxRevocationLead + 1 s ahead. On the store's clock, as every instant here.
+        TimeSpan ahead;
         while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero)
         {
             Task.Delay(ahead, database.Time).GetAwaiter().GetResult();
         }
 
         return latest;
+    }
+
+    /// <summary>The latest revocationDate a CRL built at <paramref name="now"/> moves its thisUpdate to; later ones are clock errors.</summary>
+    public static DateTimeOffset RevocationHorizon(DateTimeOffset now) => now + MaxRevocationLead;
+
+    private void RaiseRevocationAheadAlarm(CrlSeries series, bool delta, long latestUs, long count, DateTimeOffset now)
+    {
+        using var tx = database.BeginWrite();
+        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.revocation-ahead", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+        {
+            ["issuerKeyId"] = series.IssuerKeyId,
+            ["scope"] = series.StoreName,
+            ["kind"] = delta ? "delta" : "complete",
+            ["revokedAt"] = latestUs,
+            ["entries"] = count,
+            ["now"] = Instant.ToMicros(now),
+        }));
+        tx.Commit();
     }
 
     /// <summary>

@@ -111,42 +111,49 @@ public sealed partial class ThisUpdateTests(CrlFixture crl)
     }
 
     /// <summary>
-    /// A revocation dated further ahead of the publisher's clock than a rounding (another machine's
-    /// clock ahead): the build neither leaves it out nor signs a future thisUpdate; it refuses
-    /// before taking a number, and publishes once its clock has reached the revocation.
+    /// Revocations dated ahead of the publisher's clock: 2 s ahead (another machine's clock, within
+    /// what two checked clocks may disagree by) — the build waits, thisUpdate is the revocation
+    /// rounded up and not in the future; a minute ahead (a clock error where it was revoked) — listed
+    /// as stored, never hidden, thisUpdate not in the future, and alarmed.
     /// </summary>
     [Fact]
-    public async Task A_revocation_dated_ahead_of_the_publishers_clock_is_neither_hidden_nor_given_a_future_this_update()
+    public async Task A_revocation_dated_ahead_of_the_publishers_clock_is_never_hidden_nor_given_a_future_this_update()
     {
-        var leaf = await crl.IssueAsync("352012");
+        var nearly = await crl.IssueAsync("352012");
+        var far = await crl.IssueAsync("352012");
         var dir = Directory.CreateDirectory(Path.Combine(crl.Ca.Root, "this-update-ahead-" + Guid.NewGuid().ToString("N")[..8])).FullName;
         var storePath = CopyStore(Path.Combine(dir, "jpki.db"));
         var key = crl.Services.Publisher.IssuerKeys[CrlFixture.SigningKey];
         var (audit, checkpointSigner) = crl.AuditOfAnotherStore(Path.Combine(dir, "checkpoints"));
         using var signer = checkpointSigner;
         var options = CrlPublisherServices.OptionsFrom(crl.Settings) with { Directory = Path.Combine(dir, "crl"), ArchiveDirectory = Path.Combine(dir, "crl-archive") };
-        using (var ahead = new Database("Data Source=" + storePath + ";Pooling=False", new ShiftedTime(TimeSpan.FromSeconds(20))))
-        {
-            Revoke(ahead, audit, leaf.Serial);
-        }
-
         using var store = new Database("Data Source=" + storePath + ";Pooling=False", TimeProvider.System);
         var publisher = new SeriesPublisher(store, audit, new Dictionary<string, CrlIssuerKey> { [key.IssuerKeyId] = key }, options);
-        long LastNumber()
+        publisher.Publish(Full, delta: false, scheduled: false);
+
+        using (var ahead = new Database("Data Source=" + storePath + ";Pooling=False", new ShiftedTime(TimeSpan.FromSeconds(2))))
         {
-            using var db = store.OpenConnection();
-            return Dapper.SqlMapper.ExecuteScalar<long>(db, "SELECT COALESCE(MAX(last_number), 0) FROM crl_series WHERE issuer_key_id = @k AND scope = 'full'", new { k = key.IssuerKeyId });
+            Revoke(ahead, audit, nearly.Serial);
         }
 
-        var numberBefore = LastNumber();
-        var refused = Assert.Throws<CrlRevocationAheadException>(() => publisher.Publish(Full, delta: false, scheduled: false));
-        Assert.Contains("ahead of this clock", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(numberBefore, LastNumber());
+        var started = DateTimeOffset.UtcNow;
+        var waited = publisher.Publish(Full, delta: true, scheduled: false)!;
+        var revokedAt = Instant.FromMicros(ScalarIn(store, "SELECT revoked_at_us FROM certificates WHERE serial = @serial", new { serial = nearly.Serial }));
+        Assert.Equal(Der.RoundUpToSeconds(revokedAt), waited.ThisUpdate);
+        Assert.True(revokedAt > started, "revoked ahead of the publisher's clock");
+        AssertListedNoLaterThanThisUpdate(waited, nearly.Serial, store, "2 s ahead");
 
-        using var caughtUp = new Database("Data Source=" + storePath + ";Pooling=False", new ShiftedTime(TimeSpan.FromSeconds(21)));
-        var later = new SeriesPublisher(caughtUp, audit, new Dictionary<string, CrlIssuerKey> { [key.IssuerKeyId] = key }, options);
-        var published = later.Publish(Full, delta: false, scheduled: false)!;
-        AssertListedNoLaterThanThisUpdate(published, leaf.Serial, caughtUp, "caught up");
+        var alarms = ScalarIn(store, "SELECT COUNT(*) FROM audit_log WHERE action = 'crl.alarm.revocation-ahead'");
+        using (var wrong = new Database("Data Source=" + storePath + ";Pooling=False", new ShiftedTime(TimeSpan.FromMinutes(1))))
+        {
+            Revoke(wrong, audit, far.Serial);
+        }
+
+        var listed = publisher.Publish(Full, delta: true, scheduled: false)!;
+        Assert.True(listed.ThisUpdate <= DateTimeOffset.UtcNow, $"thisUpdate {listed.ThisUpdate:O} in the future");
+        var text = ExternalProcess.RunOrThrow("openssl", "crl", "-inform", "DER", "-in", crl.Snapshot(listed.Path, $"this-update-far-{listed.Number}.crl"), "-noout", "-text");
+        Assert.Contains(far.Serial.ToUpperInvariant(), text.ToUpperInvariant(), StringComparison.Ordinal);
+        Assert.Equal(alarms + 1, ScalarIn(store, "SELECT COUNT(*) FROM audit_log WHERE action = 'crl.alarm.revocation-ahead'"));
     }
 
     /// <summary>
@@ -183,6 +190,12 @@ public sealed partial class ThisUpdateTests(CrlFixture crl)
         var result = new CertificateRevoker(audit).Revoke(tx, new RevocationOrder { Serial = serial, Cause = RevocationCause.CardLost, Source = "test", Actor = "officer1" });
         tx.Commit();
         Assert.True(result.Changed, result.Outcome.ToString());
+    }
+
+    private static long ScalarIn(Database store, string sql, object? parameters = null)
+    {
+        using var db = store.OpenConnection();
+        return Dapper.SqlMapper.ExecuteScalar<long>(db, sql, parameters);
     }
 
     private string CopyStore(string path)
