@@ -413,11 +413,15 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             return thisUpdate;
         }
 
-        // Bounded: latest is at most MaxRevocationLead + 1 s ahead. On the store's clock, as every instant here.
+        // On the store's clock, as every instant here. Bounded: latest is at most MaxRevocationLead
+        // + 1 s ahead; a clock that does not move in that time leaves thisUpdate ahead, and the
+        // check refuses it as in the future rather than the build waiting forever.
         TimeSpan ahead;
-        while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero)
+        var waited = TimeSpan.Zero;
+        while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero && waited <= MaxRevocationLead + TimeSpan.FromSeconds(1))
         {
             Task.Delay(ahead, database.Time).GetAwaiter().GetResult();
+            waited += ahead;
         }
 
         return latest;
