@@ -27,6 +27,12 @@ public sealed record CrlExpectations
     /// </summary>
     public required DateTimeOffset LatestThisUpdate { get; init; }
 
+    /// <summary>
+    /// Entries revoked after this instant are clock errors of the revoking machine, listed as stored
+    /// after thisUpdate (<see cref="SeriesPublisher.RevocationHorizon"/>); null: none may be after thisUpdate.
+    /// </summary>
+    public DateTimeOffset? RevocationsAheadAfter { get; init; }
+
     /// <summary>The series' published complete CRL: a new complete CRL may drop only what RFC 5280 §3.3 lets go.</summary>
     public string? PreviousCompletePath { get; init; }
 
@@ -43,7 +49,7 @@ public sealed record CrlExpectations
 /// Checks a written CRL before it is published, as Boulder's crl-storer does, reading the file
 /// again from disk, streaming: the signature verifies with the issuer's public key (from its
 /// certificate, not the signer), the number is above the last, the IDP is the series' one, the
-/// entries are in order and as many as built, and no entry of the published complete CRL went
+/// entries are in order, as many as built and none revoked after thisUpdate, and no entry of the published complete CRL went
 /// missing unless RFC 5280 §3.3 lets it go. Returns what is wrong; empty means publishable.
 /// </summary>
 public static class CrlChecker
@@ -96,8 +102,17 @@ public static class CrlChecker
         var previousHas = previousSerials?.MoveNext() ?? false;
         string? last = null;
         using var db = database.OpenConnection();
-        foreach (var serial in reader.ReadEntrySerials())
+        // RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue date; no entry may be revoked after it —
+        // except one dated beyond any clock allowance (a clock error where it was revoked), which the
+        // publisher lists as stored rather than hide it (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
+        var afterThisUpdate = 0;
+        foreach (var (serial, revoked) in reader.ReadEntries())
         {
+            if (revoked > preamble.ThisUpdate && (expected.RevocationsAheadAfter is not { } horizon || revoked <= horizon) && afterThisUpdate++ < 20)
+            {
+                problems.Add($"entry {serial} is revoked at {revoked:O}, after thisUpdate {preamble.ThisUpdate:O}");
+            }
+
             if (last is not null && string.CompareOrdinal(last, serial) >= 0)
             {
                 problems.Add($"entries out of order or repeated at {serial}");

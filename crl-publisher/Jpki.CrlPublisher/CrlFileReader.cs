@@ -8,6 +8,9 @@ namespace Jpki.CrlPublisher;
 public sealed record CrlPreamble(byte[] IssuerNameDer, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate);
 
 /// <summary>The fields after the entries: extensions, algorithm, signature, and whether the signature verified.</summary>
+/// <summary>One entry of a CRL file: its serial (lower-case hex) and revocationDate.</summary>
+public readonly record struct CrlFileEntry(string Serial, DateTimeOffset RevocationDate);
+
 public sealed record CrlTrailer(long? Number, long? DeltaBaseNumber, byte[]? IssuingDistributionPoint, bool IdpCritical, string? FreshestCrlUrl, bool SignatureValid);
 
 /// <summary>
@@ -55,7 +58,10 @@ public sealed class CrlFileReader(Stream input) : IDisposable
     }
 
     /// <summary>The serials of the entries, in file order; consumes them.</summary>
-    public IEnumerable<string> ReadEntrySerials()
+    public IEnumerable<string> ReadEntrySerials() => ReadEntries().Select(e => e.Serial);
+
+    /// <summary>The entries' serials and revocationDates, in file order; consumes them.</summary>
+    public IEnumerable<CrlFileEntry> ReadEntries()
     {
         Expect(state == 1);
         state = 2;
@@ -79,8 +85,16 @@ public sealed class CrlFileReader(Stream input) : IDisposable
                     throw new FormatException("a CRL entry without a serial INTEGER");
                 }
 
+                // revocationDate follows the serial: UTCTime or GeneralizedTime, short form.
+                var time = 2 + entry[1];
+                if (time + 2 > length || entry[time + 1] >= 0x80 || time + 2 + entry[time + 1] > length)
+                {
+                    throw new FormatException("a CRL entry without a revocationDate");
+                }
+
+                var revoked = ParseTime(entry.AsSpan(time + 2, entry[time + 1]).ToArray(), entry[time]);
                 EntryCount++;
-                yield return Convert.ToHexStringLower(entry, 2, entry[1]);
+                yield return new CrlFileEntry(Convert.ToHexStringLower(entry, 2, entry[1]), revoked);
             }
         }
     }
@@ -89,7 +103,7 @@ public sealed class CrlFileReader(Stream input) : IDisposable
     {
         if (state == 1)
         {
-            foreach (var unused in ReadEntrySerials())
+            foreach (var unused in ReadEntries())
             {
             }
         }

@@ -59,6 +59,20 @@ public sealed class CrlArchiveRow
     public long? StaleAlarmUs { get; set; }
 }
 
+/// <summary>
+/// The newest revocationDates among the entries a CRL adds since its series' previous one: the
+/// latest at or before a horizon (the clock plus what clocks may disagree by), and the latest and
+/// count of those after it (dated ahead by a clock error where they were revoked).
+/// </summary>
+public sealed class ListedRevocations
+{
+    public long? LatestUs { get; set; }
+
+    public long? BeyondUs { get; set; }
+
+    public long BeyondCount { get; set; }
+}
+
 /// <summary>A municipality that has certificates of an issuer key, and the CRL DP its newest one carries.</summary>
 public sealed record MunicipalityPartition(string Code, byte[] CrlDpDer);
 
@@ -161,6 +175,40 @@ public static class CrlStore
             $"SELECT {SizeColumns} FROM certificates c WHERE {DeltaFilter(series)}",
             new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, Mark = mark },
             tx);
+
+    /// <summary>
+    /// The latest revocationDates (<c>revoked_at_us</c>, the column the entries carry) among the
+    /// entries <see cref="CompleteEntries"/> lists that were revoked in (<paramref name="sinceMark"/>,
+    /// <paramref name="mark"/>], at or before <paramref name="horizonUs"/> and after it. The series'
+    /// thisUpdate never goes back, so entries revoked up to the previous CRL's mark are already at or
+    /// before its thisUpdate.
+    /// </summary>
+    public static ListedRevocations LatestCompleteRevocations(DbConnection db, DbTransaction? tx, CrlSeries series, long dropCutoffUs, long dropMark, long sinceMark, long mark, long horizonUs) =>
+        db.QuerySingle<ListedRevocations>(
+            $"SELECT {LatestColumns} FROM certificates c WHERE {CompleteFilter(series)} AND {RevokedSinceFilter}",
+            new { series.IssuerKeyId, Code = series.MunicipalityCode, DropCutoffUs = dropCutoffUs, DropMark = dropMark, SinceMark = sinceMark, Mark = mark, HorizonUs = horizonUs },
+            tx);
+
+    /// <summary>The same as <see cref="LatestCompleteRevocations"/> among the entries <see cref="DeltaEntries"/> lists.</summary>
+    public static ListedRevocations LatestDeltaRevocations(DbConnection db, DbTransaction? tx, CrlSeries series, long afterMark, long sinceMark, long mark, long horizonUs) =>
+        db.QuerySingle<ListedRevocations>(
+            $"SELECT {LatestColumns} FROM certificates c WHERE {DeltaFilter(series)} AND {RevokedSinceFilter}",
+            new { series.IssuerKeyId, Code = series.MunicipalityCode, AfterMark = afterMark, SinceMark = sinceMark, Mark = mark, HorizonUs = horizonUs },
+            tx);
+
+    private const string LatestColumns =
+        """
+        MAX(CASE WHEN c.revoked_at_us <= @HorizonUs THEN c.revoked_at_us END) AS LatestUs,
+        MAX(CASE WHEN c.revoked_at_us > @HorizonUs THEN c.revoked_at_us END) AS BeyondUs,
+        COUNT(CASE WHEN c.revoked_at_us > @HorizonUs THEN 1 END) AS BeyondCount
+        """;
+
+    /// <summary>A revocation change (first revocation or reason change) of the issuer key in (@SinceMark, @Mark].</summary>
+    private const string RevokedSinceFilter =
+        """
+        c.serial IN (SELECT s.serial FROM status_changes s
+                     WHERE s.issuer_key_id = @IssuerKeyId AND s.status = 'revoked' AND s.change_seq > @SinceMark AND s.change_seq <= @Mark)
+        """;
 
     private static string CompleteFilter(CrlSeries series) =>
         $"""

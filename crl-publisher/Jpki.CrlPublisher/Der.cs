@@ -98,6 +98,13 @@ public static class Der
     public static DateTimeOffset TruncateToSeconds(DateTimeOffset time) =>
         new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
+    /// <summary>The first whole second at or after <paramref name="time"/>: a thisUpdate never before an instant it must follow.</summary>
+    public static DateTimeOffset RoundUpToSeconds(DateTimeOffset time)
+    {
+        var truncated = TruncateToSeconds(time);
+        return truncated == time ? truncated : truncated.AddSeconds(1);
+    }
+
     private static void Digits(Span<byte> destination, int value, int count)
     {
         for (var i = count - 1; i >= 0; i--)

@@ -30,6 +30,14 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
 {
     public const string Actor = "system/crl-publisher";
 
+    /// <summary>
+    /// How far ahead of this clock a listed revocation's date may be for thisUpdate to follow it (the
+    /// build then waits for it): the disagreement of two clocks (the CA's, which dates revocations,
+    /// and this one) that each pass the clock check (<c>clock.maxOffsetMilliseconds</c>, 1 s by
+    /// default: 2 s apart at most), and a second more.
+    /// </summary>
+    public static readonly TimeSpan MaxRevocationLead = TimeSpan.FromSeconds(3);
+
     private static readonly bool[] CompleteAndDelta = [false, true];
     private static readonly bool[] CompleteOnly = [false];
 
@@ -193,6 +201,15 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
         }
 
+        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
+        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
+
+        // Never before a revocation it lists (RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue
+        // date; an entry revoked after it would be inconsistent, and the auditor trail's
+        // revocation → thisUpdate latency negative). Listed, never withheld: hiding a revocation
+        // for the backdate would be fail-open (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
+        thisUpdate = AfterListedRevocations(db, snapshot, series, delta, baseCrl, previous, mark, dropCutoffUs, dropMark, thisUpdate, now);
+
         var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
         long number;
         using (var reservation = database.BeginWrite())
@@ -213,8 +230,6 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             // A final CRL names no delta: none will follow it.
             FreshestCrlUrl = !delta && series.HasDeltas && !final ? series.Url(options.CrlBase, delta: true) : null,
         };
-        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
-        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
         Func<IEnumerable<CrlEntryRow>> entries = delta
             ? () => CrlStore.DeltaEntries(db, snapshot, database.Dialect, series, baseCrl!.MaxChangeSeq, mark)
             : () => CrlStore.CompleteEntries(db, snapshot, database.Dialect, series, dropCutoffUs, dropMark);
@@ -249,6 +264,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
                 LatestThisUpdate = previous is not null && Instant.FromMicros(previous.ThisUpdateUs) > database.Time.GetUtcNow()
                     ? Instant.FromMicros(previous.ThisUpdateUs)
                     : database.Time.GetUtcNow(),
+                RevocationsAheadAfter = RevocationHorizon(now),
                 PreviousCompletePath = delta ? null : PathOf(series, delta: false),
                 PreviousPath = PathOf(series, delta: false),
                 DropCutoffUs = dropCutoffUs,
@@ -351,6 +367,82 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         {
             File.Delete(temporary);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="thisUpdate"/> (backdated, clamped, held), or later: the latest revocationDate
+    /// among the entries this CRL lists, rounded up to a whole second (DER times have none), when
+    /// that is later. Only revocations since the previous CRL's mark can be: thisUpdate never goes
+    /// back within a series, so every earlier one is at or before the previous thisUpdate. When the
+    /// rounding (or the revoking machine's clock, within its allowance) puts thisUpdate ahead of the
+    /// clock, this waits on the store's clock until it is reached, so a CRL is never signed with a
+    /// thisUpdate in the future. A revocation dated further ahead than <see cref="MaxRevocationLead"/>
+    /// is a clock error where it was revoked: it is listed as stored, never hidden, and alarmed.
+    /// </summary>
+    private DateTimeOffset AfterListedRevocations(
+        DbConnection db,
+        DbTransaction snapshot,
+        CrlSeries series,
+        bool delta,
+        CrlArchiveRow? baseCrl,
+        CrlArchiveRow? previous,
+        long mark,
+        long dropCutoffUs,
+        long dropMark,
+        DateTimeOffset thisUpdate,
+        DateTimeOffset now)
+    {
+        var sinceMark = previous?.MaxChangeSeq ?? 0;
+        var horizonUs = Instant.ToMicros(RevocationHorizon(now));
+        var listed = delta
+            ? CrlStore.LatestDeltaRevocations(db, snapshot, series, baseCrl!.MaxChangeSeq, sinceMark, mark, horizonUs)
+            : CrlStore.LatestCompleteRevocations(db, snapshot, series, dropCutoffUs, dropMark, sinceMark, mark, horizonUs);
+        if (listed.BeyondUs is { } beyond)
+        {
+            RaiseRevocationAheadAlarm(series, delta, beyond, listed.BeyondCount, now);
+        }
+
+        if (listed.LatestUs is not { } us)
+        {
+            return thisUpdate;
+        }
+
+        var latest = Der.RoundUpToSeconds(Instant.FromMicros(us));
+        if (latest <= thisUpdate)
+        {
+            return thisUpdate;
+        }
+
+        // On the store's clock, as every instant here. Bounded: latest is at most MaxRevocationLead
+        // + 1 s ahead; a clock that does not move in that time leaves thisUpdate ahead, and the
+        // check refuses it as in the future rather than the build waiting forever.
+        TimeSpan ahead;
+        var waited = TimeSpan.Zero;
+        while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero && waited <= MaxRevocationLead + TimeSpan.FromSeconds(1))
+        {
+            Task.Delay(ahead, database.Time).GetAwaiter().GetResult();
+            waited += ahead;
+        }
+
+        return latest;
+    }
+
+    /// <summary>The latest revocationDate a CRL built at <paramref name="now"/> moves its thisUpdate to; later ones are clock errors.</summary>
+    public static DateTimeOffset RevocationHorizon(DateTimeOffset now) => now + MaxRevocationLead;
+
+    private void RaiseRevocationAheadAlarm(CrlSeries series, bool delta, long latestUs, long count, DateTimeOffset now)
+    {
+        using var tx = database.BeginWrite();
+        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.revocation-ahead", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+        {
+            ["issuerKeyId"] = series.IssuerKeyId,
+            ["scope"] = series.StoreName,
+            ["kind"] = delta ? "delta" : "complete",
+            ["revokedAt"] = latestUs,
+            ["entries"] = count,
+            ["now"] = Instant.ToMicros(now),
+        }));
+        tx.Commit();
     }
 
     /// <summary>

@@ -87,7 +87,10 @@ public sealed class AuditTrailTests(CaFixture ca)
         var longAgo = (DateTimeOffset.UtcNow - TimeSpan.FromDays(2)).ToUnixTimeMilliseconds() * 1000;
         ca.ExecuteSql("UPDATE certificates SET created_us = @longAgo WHERE serial = @lost", new { longAgo, lost });
         Assert.True(ca.CaServices.GetRequiredService<CertificateDelivery>().SweepOnce() >= 1);
-        var sweptStep = (await TrailAsync(lost)).GetProperty("revocations").EnumerateArray().Single();
+        var sweptTrail = await TrailAsync(lost);
+        var sweptStep = sweptTrail.GetProperty("revocations").EnumerateArray().Single();
+        // No request or event before it: the revocation is its own cause (not its audit record, appended after it).
+        Assert.Equal(0, sweptTrail.GetProperty("latencies").GetProperty("causeToRevocationMs").GetDouble());
         Assert.Equal("system/delivery-sweeper", sweptStep.GetProperty("by").GetString());
         Assert.Equal("destroyedBeforeDelivery", sweptStep.GetProperty("cause").GetString());
         Assert.Equal("delivery-sweeper", sweptStep.GetProperty("source").GetString());

@@ -104,8 +104,9 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
             Assert.Equal(thisUpdate, ParseOpensslTime(LastUpdate().Match(text).Groups[1].Value));
             Assert.Contains("SERIAL NUMBER: " + leaf.Serial.ToUpperInvariant(), text.ToUpperInvariant(), StringComparison.Ordinal);
             var revokedAt = trail.GetProperty("revokedAt").GetDateTimeOffset();
-            // thisUpdate is backdated (clock skew allowance), so it may precede the revocation; the publication may not.
-            Assert.True(first.GetProperty("publishedAt").GetDateTimeOffset() >= revokedAt, trail.ToString());
+            // thisUpdate is backdated (clock skew allowance), but never before a revocation the CRL lists (issue 21); nor is the publication.
+            Assert.True(thisUpdate >= revokedAt, trail.ToString());
+            Assert.True(first.GetProperty("publishedAt").GetDateTimeOffset() >= thisUpdate, trail.ToString());
 
             // The first OCSP 'revoked' answer is the one openssl received.
             var ocsp = trail.GetProperty("firstOcspRevoked");
@@ -114,7 +115,10 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
 
             var latencies = trail.GetProperty("latencies");
             Assert.Equal(Math.Round((thisUpdate - revokedAt).TotalMilliseconds, 3), latencies.GetProperty("revocationToCrlThisUpdateMs").GetDouble(), 3);
+            Assert.True(latencies.GetProperty("revocationToCrlThisUpdateMs").GetDouble() >= 0, trail.ToString());
             Assert.True(latencies.GetProperty("revocationToCrlPublishedMs").GetDouble() >= 0);
+            Assert.True(latencies.GetProperty("causeToRevocationMs").GetDouble() >= 0, trail.ToString());
+            Assert.True(latencies.GetProperty("causeToCrlThisUpdateMs").GetDouble() >= 0, trail.ToString());
             Assert.Equal(Math.Round((producedAt[leaf.Serial] - revokedAt).TotalMilliseconds, 3), latencies.GetProperty("revocationToOcspProducedAtMs").GetDouble(), 3);
 
             // The search row carries the same first-seen facts.

@@ -58,6 +58,8 @@ public abstract class StoreEngineTests(CrlFixture crl, IStoreFixture stores)
 
         using var db = database.OpenConnection();
         Assert.Equal(18L, db.ExecuteScalar<long>("SELECT COUNT(*) FROM crl_first_listings"));
+        // Issue 21, on either engine: no CRL lists a revocation dated after its thisUpdate, even built right after it.
+        Assert.Equal(0L, db.ExecuteScalar<long>("SELECT COUNT(*) FROM certificates c JOIN crl_first_listings f ON f.serial = c.serial WHERE c.revoked_at_us > f.this_update_us"));
         Assert.Equal(complete.Number, CrlStore.FirstListing(db, serials[0])!.Number);
         Assert.Equal(delta.Number, CrlStore.FirstListing(db, serials[10])!.Number);
         Assert.Equal(db.ExecuteScalar<long>("SELECT COUNT(*) FROM crls"), db.ExecuteScalar<long>("SELECT COUNT(*) FROM audit_log WHERE action = 'crl.published'"));

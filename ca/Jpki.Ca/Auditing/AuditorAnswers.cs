@@ -31,9 +31,11 @@ public sealed record TrailAnswer(
         var c = trail.Certificate;
         var steps = trail.Revocations.Select(TrailStep.From).ToList();
         var first = steps.FirstOrDefault();
-        // When the revocation was first asked for: the event's arrival, the request, or the second officer's approval.
-        var causeAt = first?.Event?.ReceivedAt ?? first?.Request?.At ?? first?.Compromise?.ApprovedAt ?? first?.At;
         var revokedAt = c.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null;
+        // When the revocation was first asked for: the event's arrival, the request, or the second
+        // officer's approval; with none of them (the delivery sweeper, a console verb) the revocation
+        // itself — not its audit record, appended microseconds after the revocation instant.
+        var causeAt = first?.Event?.ReceivedAt ?? first?.Request?.At ?? first?.Compromise?.ApprovedAt ?? revokedAt ?? first?.At;
         var crlAt = trail.FirstCrl is { } crl ? Instant.FromMicros(crl.ThisUpdateUs) : (DateTimeOffset?)null;
         var crlPublishedAt = trail.FirstCrl?.PublishedUs is { } published ? Instant.FromMicros(published) : (DateTimeOffset?)null;
         var ocspAt = trail.FirstOcspRevoked is { } ocsp ? Instant.FromMicros(ocsp.ProducedUs) : (DateTimeOffset?)null;
@@ -132,8 +134,9 @@ public sealed record TrailOcsp(DateTimeOffset ProducedAt, DateTimeOffset Install
 
 /// <summary>
 /// Derived latencies in milliseconds ("cause" = event arrival, request, or compromise approval).
-/// A CRL's thisUpdate is backdated for clock skew, so revocation → thisUpdate may be negative;
-/// revocation → published is when the CRL really appeared.
+/// A CRL's thisUpdate is backdated for clock skew but never before a revocation it lists
+/// (docs/decisions/0260-crl-thisupdate-after-its-revocations.md), so revocation → thisUpdate is
+/// ≥ 0; revocation → published is when the CRL really appeared.
 /// </summary>
 public sealed record TrailLatencies(
     double? EventArrivalToAppliedMs,

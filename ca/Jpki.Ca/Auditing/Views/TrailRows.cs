@@ -88,7 +88,7 @@ public static class TrailRows
         return
         [
             ("到着→適用 Event arrival → applied", Ms(l.EventArrivalToAppliedMs)), ("起因→失効 Cause → revocation", Ms(l.CauseToRevocationMs)),
-            ("失効→CRL Revocation → CRL thisUpdate (backdated)", Ms(l.RevocationToCrlThisUpdateMs)), ("失効→CRL公開 Revocation → CRL published", Ms(l.RevocationToCrlPublishedMs)),
+            ("失効→CRL Revocation → CRL thisUpdate", Ms(l.RevocationToCrlThisUpdateMs)), ("失効→CRL公開 Revocation → CRL published", Ms(l.RevocationToCrlPublishedMs)),
             ("失効→OCSP Revocation → OCSP producedAt", Ms(l.RevocationToOcspProducedAtMs)),
             ("起因→CRL Cause → CRL", Ms(l.CauseToCrlThisUpdateMs)), ("起因→OCSP Cause → OCSP", Ms(l.CauseToOcspProducedAtMs)),
         ];
