@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Dapper;
+using Jpki.Core.Accounts;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
 using Jpki.Testing;
@@ -37,6 +39,9 @@ public sealed partial class RolloverBenchmark(string benchDir, string modulePath
 
     private string Escrow => Path.Combine(Root, "escrow");
 
+    /// <summary>The API tokens of the install's two bench officers, one a line: what a restore asks for on standard input.</summary>
+    private string OfficerTokens => Path.Combine(Root, "officer-tokens.txt");
+
     /// <summary>Where one run's archive, restored home and token store go (emptied at the start of every run).</summary>
     private string Run => Path.Combine(Root, "run");
 
@@ -67,7 +72,7 @@ public sealed partial class RolloverBenchmark(string benchDir, string modulePath
         Console.WriteLine($"backup: {backupSeconds:0.0} s, archive {archiveBytes / 1048576.0:0.0} MiB ({archiveBytes} bytes; store {storeBytes / 1048576.0:0.0} MiB) at {held:N0} certificates (load {load})");
 
         // 2. Restore into a fresh home and token store: what the rest of the run works on.
-        var officers = string.Join('\n', new[] { "officer1", "officer2" }.Select(a => File.ReadAllText(Path.Combine(Home, "secrets", a + ".token")).Trim())) + "\n";
+        var officers = File.ReadAllText(OfficerTokens);
         load = LoadAverage();
         clock.Restart();
         Tool(RunHome, RunConf, officers, "restore", "--from", archive, "--share", Path.Combine(Escrow, "escrow-share-1-of-3.txt"), "--share", Path.Combine(Escrow, "escrow-share-3-of-3.txt"), "--no-witness");
@@ -142,6 +147,31 @@ public sealed partial class RolloverBenchmark(string benchDir, string modulePath
             }
 
             Tool(Home, Conf, null, "backup", "escrow", "--shares", "3", "--threshold", "2", "--out", Escrow);
+        }
+
+        // Two officers, as a restore needs them (a ceremony alone makes no account). Ids with a
+        // random tail: a run killed between the store and the file leaves accounts nobody uses.
+        if (!File.Exists(OfficerTokens))
+        {
+            var settings = JpkiSettings.Load(Home, writeDefaults: false);
+            using var database = new Database(settings.ConnectionString, TimeProvider.System);
+            var tail = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
+            var tokens = new List<string>();
+            using (var tx = database.BeginWrite())
+            {
+                foreach (var officer in new[] { "a", "b" })
+                {
+                    var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+                    AccountStore.Insert(tx, new Account($"bench-officer-{officer}-{tail}", AccountRole.Officer, [], false), AccountStore.TokenHash(token));
+                    tokens.Add(token);
+                }
+
+                tx.Commit();
+            }
+
+            File.WriteAllText(OfficerTokens + ".tmp", string.Join('\n', tokens) + "\n");
+            File.SetUnixFileMode(OfficerTokens + ".tmp", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.Move(OfficerTokens + ".tmp", OfficerTokens);
         }
     }
 
