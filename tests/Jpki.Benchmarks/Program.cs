@@ -93,7 +93,28 @@ scale.WithExamples("./jpki bench scale", "./jpki bench scale --postgres --second
 var root = CliApp.Root("jpki", "JPKI benchmarks.");
 root.Subcommands.Add(bench);
 root.Subcommands.Add(scale);
-return await CliApp.RunAsync(root, args.Length > 0 && args[0] is "bench" or "scale" ? args : ["bench", .. args]);
+
+// ./jpki bench rollover [--rows N]: issue 17 at size, on a one-prefecture install kept under DIR/rollover-N.
+var rolloverRows = new Option<long>("--rows") { Description = "certificates in the kept store (10% revoked; synthetic rows, made once)", HelpName = "N", DefaultValueFactory = _ => 1_000_000 };
+rolloverRows.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<long>() <= 0)
+    {
+        result.AddError("--rows must be positive");
+    }
+});
+var rolloverOut = new Option<string>("--out") { Description = "where the kept install (DIR/rollover-N) lives and rollover.json is written (default: $JPKI_HOME/bench)", HelpName = "DIR" };
+var rollover = new Command("rollover", "A CA's whole life at size (issue 17): backup and restore time and archive size of a store of N certificates, then on the restored copy the rollover ceremony of yamaguchi-ken-signing and the first complete CRL of each generation.") { rolloverRows, rolloverOut };
+rollover.SetAction(parse =>
+{
+    var dir = parse.GetValue(rolloverOut) ?? Path.Combine(Environment.GetEnvironmentVariable("JPKI_HOME") ?? "var", "bench");
+    Write(dir, "rollover", new RolloverBenchmark(dir, modulePath, parse.GetValue(rolloverRows)).Measure());
+    return 0;
+});
+rollover.WithExamples("./jpki bench rollover", "./jpki bench rollover --rows 20000")
+    .WithExitCodes((0, "figures written to DIR/rollover.json"), (1, "a step failed (the verb and its output on standard error)"));
+root.Subcommands.Add(rollover);
+return await CliApp.RunAsync(root, args.Length > 0 && args[0] is "bench" or "scale" or "rollover" ? args : ["bench", .. args]);
 
 void Write(string dir, string name, IReadOnlyList<Figure> figures)
 {

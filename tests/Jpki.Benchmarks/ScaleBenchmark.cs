@@ -141,7 +141,7 @@ public sealed class ScaleBenchmark(string benchDir, string modulePath, bool post
         return (settings, new Database(settings.ConnectionString, TimeProvider.System));
     }
 
-    private static Action<long, long, double> Progress()
+    internal static Action<long, long, double> Progress()
     {
         var last = Stopwatch.StartNew();
         return (held, target, rate) =>

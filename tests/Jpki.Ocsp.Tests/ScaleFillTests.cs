@@ -126,16 +126,27 @@ public sealed class ScaleFillTests : IDisposable
     }
 
     /// <summary>
-    /// Fills 6,000 rows, rolls back a batch as a killed fill leaves it, resumes to
-    /// <paramref name="rows"/> (progress after each batch as expected), and checks the store holds
-    /// exactly rows 0..rows-1: each serial once, one in ten revoked, spread evenly over the issuers.
+    /// Fills 6,000 rows (the secondary indexes dropped and built again around it), then a fill is
+    /// killed with its indexes dropped and a batch open (the store rolls the batch back and keeps
+    /// the index definitions), resumes to <paramref name="rows"/> (progress after each batch as
+    /// expected), and the store holds exactly rows 0..rows-1 with every index back: each serial
+    /// once, one in ten revoked (as many signing as authentication), each with its status change,
+    /// spread evenly over the issuers.
     /// </summary>
     private static SyntheticFill FillsWithAnInterruption(Database database, JpkiSettings settings, int rows, int batch, long[] progressExpected)
     {
-        var fill = new SyntheticFill(database, settings);
+        var fill = new SyntheticFill(database, settings) { DropIndexesFrom = 1_000 };
+        var indexes = fill.SecondaryIndexes();
+        Assert.Contains("certificates_spki", indexes);
+        Assert.Contains("certificates_revoked", indexes);
+        Assert.Contains("status_changes_serial", indexes);
         Assert.Equal(6_000, fill.Run(6_000, 2_000).Added);
+        Assert.Equal(indexes, fill.SecondaryIndexes());
 
-        // A killed fill leaves its open batch uncommitted: the store rolls it back.
+        // Killed mid-batch while its indexes were dropped: the open batch is rolled back, the
+        // definitions of the dropped indexes stay in the store.
+        fill.DropSecondaryIndexes();
+        Assert.DoesNotContain("certificates_spki", fill.SecondaryIndexes());
         using (var tx = database.BeginWrite())
         {
             fill.InsertBatch(tx, 6_000, 2_000);
@@ -145,6 +156,7 @@ public sealed class ScaleFillTests : IDisposable
         var progress = new List<long>();
         Assert.Equal(rows - 6_000, fill.Run(rows, batch, (held, _, _) => progress.Add(held)).Added);
         Assert.Equal(progressExpected, progress);
+        Assert.Equal(indexes, fill.SecondaryIndexes());
         Assert.Equal(0, fill.Run(rows, batch).Added);
 
         var issuers = settings.Prefectures.Count * 2;
@@ -155,6 +167,10 @@ public sealed class ScaleFillTests : IDisposable
         Assert.Equal(rows, stored.Select(s => s.Serial).Distinct().Count());
         Assert.True(stored.Select(s => s.Serial).ToHashSet().SetEquals(Enumerable.Range(0, rows).Select(i => SyntheticFill.Serial(i))));
         Assert.Equal(rows / 10, stored.Count(s => s.Status == "revoked"));
+        Assert.Equal(rows / 20, db.QuerySingle<long>("SELECT COUNT(*) FROM certificates WHERE kind = 'signing' AND status = 'revoked'"));
+        Assert.Equal(
+            rows / 10,
+            db.QuerySingle<long>("SELECT COUNT(*) FROM status_changes s JOIN certificates c ON c.serial = s.serial AND c.revoked_at_us = s.time_us WHERE s.status = 'revoked' AND c.kind IN ('signing', 'authentication')"));
         Assert.Equal(issuers, stored.Select(s => s.IssuerKeyId).Distinct().Count());
         Assert.All(stored.GroupBy(s => s.IssuerKeyId), g => Assert.InRange(g.Count(), (rows / issuers) - 1, (rows / issuers) + 1));
         Assert.All(stored.Select(s => s.Serial), s => Assert.Equal(32, s.Length));
