@@ -15,6 +15,8 @@ namespace Jpki.Ca.OfficerConsole;
 /// </summary>
 public sealed class ConsoleAccountActions(AccountAdministration accounts, VerifierAdministration verifiers)
 {
+    // Not named BindAsync: minimal APIs take a type with a BindAsync method for a parameter binder.
+
     /// <summary>The largest certificate file the form takes (the API takes at most 64 KiB of PEM or base64).</summary>
     private const int MaxCertificateFileBytes = 48 * 1024;
 
@@ -61,7 +63,7 @@ public sealed class ConsoleAccountActions(AccountAdministration accounts, Verifi
     });
 
     /// <summary><c>POST /console/accounts/{id}/municipalities</c> <c>municipality…</c>: <see cref="AccountAdministration.BindMunicipalitiesAsync(string, AccountAdministration.BindRequest, Jpki.Core.Accounts.Account, CancellationToken)"/> (dual control).</summary>
-    public Task<IResult> BindAsync(string id, HttpContext context) => ConsoleForms.PostAsync(context, async form =>
+    public Task<IResult> BindMunicipalitiesAsync(string id, HttpContext context) => ConsoleForms.PostAsync(context, async form =>
     {
         var answer = await accounts.BindMunicipalitiesAsync(id, new AccountAdministration.BindRequest(ConsoleForms.Codes(form)), context.Caller(), context.RequestAborted);
         return Requested(answer, context, id);

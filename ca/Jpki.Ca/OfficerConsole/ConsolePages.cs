@@ -49,7 +49,7 @@ public static class ConsolePages
         pages.MapGet("/accounts/{id}", (string id, HttpContext context, ConsoleReadHandler read) => read.AccountAsync(id, context));
         pages.MapPost("/accounts", (HttpContext context, ConsoleAccountActions act) => act.CreateAsync(context));
         pages.MapPost("/accounts/{id}/role", (string id, HttpContext context, ConsoleAccountActions act) => act.SetRoleAsync(id, context));
-        pages.MapPost("/accounts/{id}/municipalities", (string id, HttpContext context, ConsoleAccountActions act) => act.BindAsync(id, context));
+        pages.MapPost("/accounts/{id}/municipalities", (string id, HttpContext context, ConsoleAccountActions act) => act.BindMunicipalitiesAsync(id, context));
         pages.MapPost("/accounts/{id}/disable", (string id, HttpContext context, ConsoleAccountActions act) => act.DisableAsync(id, context));
         pages.MapPost("/accounts/{id}/enable", (string id, HttpContext context, ConsoleAccountActions act) => act.EnableAsync(id, context));
         pages.MapPost("/accounts/{id}/client-certificates", (string id, HttpContext context, ConsoleAccountActions act) => act.RegisterClientCertificateAsync(id, context));
