@@ -50,7 +50,8 @@ public sealed partial class OfficerConsoleTests
         // The operator's page: its forms; a role change and a municipality change wait for officer2.
         var page = await PageAsync(console, $"console/accounts/{operatorId}");
         Assert.Contains("id=\"role-form\"", page, StringComparison.Ordinal);
-        Assert.Contains("<input type=\"checkbox\" name=\"municipality\" value=\"352047\" id=\"bind-m-352047\" checked>", page, StringComparison.Ordinal);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(page, "<input type=\"checkbox\" name=\"municipality\" value=\"352047\" id=\"bind-m-352047\" checked[^>]*>"), page);
+        Assert.Matches("<input type=\"checkbox\" name=\"municipality\" value=\"352063\" id=\"bind-m-352063\"\\s*/?>", page);
         var (bind, _, bindLocation) = await console.PostAsync($"console/accounts/{operatorId}/municipalities", token, new() { ["municipality"] = "352063" });
         Assert.Equal(HttpStatusCode.SeeOther, bind);
         Assert.StartsWith($"/console/accounts/{operatorId}?requested=", bindLocation, StringComparison.Ordinal);
@@ -155,12 +156,26 @@ public sealed partial class OfficerConsoleTests
     [Fact]
     public async Task An_officer_closes_a_feed_gap_and_requests_an_issuer_key_compromise_through_the_console()
     {
-        var first = 8_100_000_000L + Random.Shared.Next(1_000_000);
-        ca.ExecuteSql("INSERT INTO jukinet_gaps (first_sequence, last_sequence, opened_us) VALUES (@first, @first, 0)", new { first });
-        var gap = ca.CountRows($"SELECT id FROM jukinet_gaps WHERE first_sequence = {first}");
+        var (first, gap) = OpenGap(8_100_000_000L);
         using var console = new OfficerConsoleClient(ca.CaAddress);
         await console.LoginAsync(ca.Tokens["officer1"]);
         var token = await console.CsrfOfAsync("console/feed");
+        try
+        {
+            await CloseGapThroughTheConsoleAsync(console, token, first, gap);
+        }
+        finally
+        {
+            CloseGap(gap);
+        }
+
+
+        // The compromise: officer1 asks; the same officer's approval is refused by the API's rule.
+        await RequestCompromiseThroughTheConsoleAsync(console, token);
+    }
+
+    private async Task CloseGapThroughTheConsoleAsync(OfficerConsoleClient console, string token, long first, long gap)
+    {
         Assert.Contains($"id=\"close-form-{gap}\"", await PageAsync(console, "console/feed"), StringComparison.Ordinal);
 
         var (closed, _, location) = await console.PostAsync($"console/feed/gaps/{gap}/close", token, new() { ["reason"] = "Juki-Net: never issued <console>" });
@@ -170,8 +185,10 @@ public sealed partial class OfficerConsoleTests
         Assert.Contains("<td>officer1</td><td>Juki-Net: never issued &lt;console&gt;</td>", feed, StringComparison.Ordinal);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE id = {gap} AND closed_by = 'officer1' AND closed_us IS NOT NULL"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'jukinet.gap-closed' AND actor = 'officer1' AND subject = 'jukinet:{first}-{first}'"));
+    }
 
-        // The compromise: officer1 asks; the same officer's approval is refused by the API's rule.
+    private async Task RequestCompromiseThroughTheConsoleAsync(OfficerConsoleClient console, string token)
+    {
         var key = ActiveIssuerKey();
         var (requested, _, requestedLocation) = await console.PostAsync("console/issuer-keys/compromise", token, new() { ["keyId"] = key, ["statement"] = "console drill: key backup tape lost" });
         Assert.Equal(HttpStatusCode.SeeOther, requested);
@@ -209,8 +226,7 @@ public sealed partial class OfficerConsoleTests
         var verifier = "console-bad-" + Suffix();
         ca.AddAccount(new Account(verifier, AccountRole.Verifier, [], false));
         var operatorId = NewOperator("352047");
-        ca.ExecuteSql("INSERT INTO jukinet_gaps (first_sequence, last_sequence, opened_us) VALUES (@first, @first, 0)", new { first = 8_200_000_000L + Random.Shared.Next(1_000_000) });
-        var openGap = ca.CountRows("SELECT MAX(id) FROM jukinet_gaps WHERE closed_us IS NULL");
+        var (_, openGap) = OpenGap(8_200_000_000L);
         using var console = new OfficerConsoleClient(ca.CaAddress);
         await console.LoginAsync(ca.Tokens["officer1"]);
         var token = await console.CsrfOfAsync("console/accounts");
@@ -218,7 +234,20 @@ public sealed partial class OfficerConsoleTests
             + ca.CountRows("SELECT COUNT(*) FROM verifier_client_certificates") + ca.CountRows("SELECT COUNT(*) FROM issuer_compromise_requests")
             + ca.CountRows("SELECT COUNT(*) FROM jukinet_gaps WHERE closed_us IS NOT NULL");
         var before = Changes();
+        try
+        {
+            await BadInputAsync(console, token, verifier, operatorId, openGap);
+            Assert.Equal(before, Changes());
+            Assert.Equal(["352047"], Municipalities(operatorId));
+        }
+        finally
+        {
+            CloseGap(openGap);
+        }
+    }
 
+    private async Task BadInputAsync(OfficerConsoleClient console, string token, string verifier, string operatorId, long openGap)
+    {
         var cases = new (string Path, Dictionary<string, string> Fields, HttpStatusCode Status, string Says)[]
         {
             ("console/accounts/console-nobody/role", new() { ["role"] = "auditor" }, HttpStatusCode.NotFound, "no such account"),
@@ -237,7 +266,7 @@ public sealed partial class OfficerConsoleTests
             ("console/feed/gaps/999999999/close", new() { ["reason"] = "no such gap here" }, HttpStatusCode.NotFound, "no such open gap"),
             ($"console/feed/gaps/{openGap}/close", new() { ["reason"] = "x" }, HttpStatusCode.UnprocessableEntity, "reason (3-1000 characters)"),
             ("console/issuer-keys/compromise", new() { ["keyId"] = "no-such-key", ["statement"] = "a statement" }, HttpStatusCode.NotFound, "no such issuer key"),
-            ("console/issuer-keys/compromise", new() { ["keyId"] = ActiveIssuerKey(), ["statement"] = "x" }, HttpStatusCode.BadRequest, "statement (3-1000 characters)"),
+            ("console/issuer-keys/compromise", new() { ["keyId"] = ActiveIssuerKey(), ["statement"] = "x" }, HttpStatusCode.UnprocessableEntity, "statement (3-1000 characters)"),
             ("console/issuer-keys/no-such-key/compromise/999999999/approve", [], HttpStatusCode.NotFound, "no compromise request with this id"),
         };
         foreach (var (path, fields, expected, says) in cases)
@@ -256,10 +285,6 @@ public sealed partial class OfficerConsoleTests
         var (unknownPage, unknownHtml, _) = await console.GetAsync("console/accounts/console-nobody");
         Assert.Equal(HttpStatusCode.NotFound, unknownPage);
         Assert.Contains("アカウントがありません no such account", unknownHtml, StringComparison.Ordinal);
-
-        Assert.Equal(before, Changes());
-        Assert.Equal(["352047"], Municipalities(operatorId));
-        ca.ExecuteSql("UPDATE jukinet_gaps SET closed_us = 1, closed_by = 'console-test', close_reason = 'test cleanup' WHERE id = @openGap", new { openGap });
     }
 
     /// <summary>Every new action refuses a forged post (no token, another session's token, another origin) and every other role's session; nothing changes.</summary>
@@ -271,9 +296,7 @@ public sealed partial class OfficerConsoleTests
         ca.AddAccount(new Account(verifier, AccountRole.Verifier, [], false));
         var certificate = SelfSigned("CN=console forged");
         await ca.RequestAndApproveAsync(HttpMethod.Post, $"api/v1/accounts/{verifier}/client-certificates", new { certificatePem = SelfSigned("CN=console kept").Pem });
-        var first = 8_300_000_000L + Random.Shared.Next(1_000_000);
-        ca.ExecuteSql("INSERT INTO jukinet_gaps (first_sequence, last_sequence, opened_us) VALUES (@first, @first, 0)", new { first });
-        var gap = ca.CountRows($"SELECT id FROM jukinet_gaps WHERE first_sequence = {first}");
+        var (_, gap) = OpenGap(8_300_000_000L);
         var key = ActiveIssuerKey();
         var forgedId = "console-forged-" + Suffix();
         var fields = new Dictionary<string, string>
@@ -292,7 +315,22 @@ public sealed partial class OfficerConsoleTests
             + ca.CountRows($"SELECT COUNT(*) FROM accounts WHERE id = '{forgedId}'") + ca.CountRows("SELECT COUNT(*) FROM issuer_compromise_requests")
             + ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE id = {gap} AND closed_us IS NOT NULL") + ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE account = '{verifier}'");
         var before = Changes();
+        try
+        {
+            await ForgeAsync(actions, fields, operatorId);
+            Assert.Equal(before, Changes());
+            Assert.Equal(["352047"], Municipalities(operatorId));
+            Assert.Equal(0, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%forged post%'"));
+            Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE sha256 = '{sha}'"));
+        }
+        finally
+        {
+            CloseGap(gap);
+        }
+    }
 
+    private async Task ForgeAsync(string[] actions, Dictionary<string, string> fields, string operatorId)
+    {
         using var other = new OfficerConsoleClient(ca.CaAddress);
         await other.LoginAsync(ca.Tokens["officer1"]);
         var othersToken = await other.CsrfOfAsync("console/accounts");
@@ -330,13 +368,24 @@ public sealed partial class OfficerConsoleTests
             var (page, _, _) = await client.GetAsync($"console/accounts/{operatorId}");
             Assert.Equal(HttpStatusCode.Forbidden, page);
         }
-
-        Assert.Equal(before, Changes());
-        Assert.Equal(["352047"], Municipalities(operatorId));
-        Assert.Equal(0, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%forged post%'"));
-        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE sha256 = '{sha}'"));
-        ca.ExecuteSql("UPDATE jukinet_gaps SET closed_us = 1, closed_by = 'console-test', close_reason = 'test cleanup' WHERE id = @gap", new { gap });
     }
+
+    /// <summary>
+    /// An open gap far beyond anything the simulator holds (asking for it brings nothing), opened
+    /// now so that its alarm (after <c>feed.gapAlarmAfter</c>) does not fire and degrade the CA's
+    /// health for the other tests of the fixture.
+    /// </summary>
+    private (long First, long Id) OpenGap(long from)
+    {
+        var first = from + Random.Shared.Next(1_000_000);
+        ca.ExecuteSql(
+            "INSERT INTO jukinet_gaps (first_sequence, last_sequence, opened_us) VALUES (@first, @first, @now)",
+            new { first, now = Jpki.Core.Store.Instant.ToMicros(DateTimeOffset.UtcNow) });
+        return (first, ca.CountRows($"SELECT id FROM jukinet_gaps WHERE first_sequence = {first}"));
+    }
+
+    private void CloseGap(long id) =>
+        ca.ExecuteSql("UPDATE jukinet_gaps SET closed_us = 1, closed_by = 'console-test', close_reason = 'test cleanup' WHERE id = @id AND closed_us IS NULL", new { id });
 
     /// <summary>The number a redirect names (<c>?requested=12</c>).</summary>
     private static long IdIn(string? location)
