@@ -301,8 +301,13 @@ public sealed partial class OfficerConsoleTests
         var forgedId = "console-forged-" + Suffix();
         var fields = new Dictionary<string, string>
         {
-            ["id"] = forgedId, ["role"] = "officer", ["municipality"] = "352012", ["reason"] = "forged post", ["keyId"] = key,
-            ["statement"] = "forged post", ["certificatePem"] = certificate.Pem,
+            ["id"] = forgedId,
+            ["role"] = "officer",
+            ["municipality"] = "352012",
+            ["reason"] = "forged post",
+            ["keyId"] = key,
+            ["statement"] = "forged post",
+            ["certificatePem"] = certificate.Pem,
         };
         var sha = ShaOf(verifier);
         string[] actions =
