@@ -72,18 +72,20 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(officer);
         var (body, _, problem) = await ApiJson.ReadAsync<CloseGapRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await CloseGapAsync(id, body.Reason, officer, context.RequestAborted);
+    }
 
-        if (body.Reason?.Trim() is not { Length: >= 3 and <= 1000 } reason)
+    /// <summary>The decision itself, whoever asks for it (the API above, the officer console's form): the same checks, the same audit record.</summary>
+    public async Task<IResult> CloseGapAsync(long id, string? reason, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(officer);
+        if (reason?.Trim() is not { Length: >= 3 and <= 1000 } because)
         {
             return ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid request", "reason (3-1000 characters) must say why the gap is closed");
         }
 
-        using var tx = await services.Database.BeginWriteAsync(context.RequestAborted);
-        var gap = JukiNetFeedStore.CloseGap(tx, id, officer.Id, reason, Instant.NowMicros(services.Options.Time));
+        using var tx = await services.Database.BeginWriteAsync(cancellationToken);
+        var gap = JukiNetFeedStore.CloseGap(tx, id, officer.Id, because, Instant.NowMicros(services.Options.Time));
         if (gap is null)
         {
             return ProblemTypes.Problem(404, ProblemTypes.GapNotFound, "no such open gap", "no open gap with this id");
@@ -92,9 +94,9 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
         services.Audit.Append(tx, new AuditRecord(officer.Id, "jukinet.gap-closed", $"jukinet:{gap.FirstSequence}-{gap.LastSequence}", new JsonObject
         {
             ["gapId"] = gap.Id,
-            ["reason"] = reason,
+            ["reason"] = because,
         }));
-        await tx.CommitAsync(context.RequestAborted);
+        await tx.CommitAsync(cancellationToken);
         return Results.Json(GapJson(gap), ApiJson.Options);
     }
 

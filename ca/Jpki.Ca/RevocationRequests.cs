@@ -76,17 +76,19 @@ public sealed class RevocationRequests(RevocationService revocations)
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(officer);
         var (body, _, problem) = await ApiJson.ReadAsync<CompromiseRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await RequestCompromiseAsync(keyId, body.Statement, officer, context.RequestAborted);
+    }
 
-        if (body.Statement?.Trim() is not { Length: >= 3 and <= 1000 } statement)
+    /// <summary>The request itself, whoever asks for it (the API above, the officer console's form): the same checks, the same audit record.</summary>
+    public async Task<IResult> RequestCompromiseAsync(string keyId, string? statement, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(officer);
+        if (statement?.Trim() is not { Length: >= 3 and <= 1000 } because)
         {
             return Invalid("statement (3-1000 characters) must say why the key is compromised");
         }
 
-        var decision = await revocations.RequestCompromiseAsync(keyId, statement, officer, context.RequestAborted);
+        var decision = await revocations.RequestCompromiseAsync(keyId, because, officer, cancellationToken);
         return decision.Refusal == RevocationRefusal.None
             ? Results.Json(new { requestId = decision.RequestId, issuerKeyId = keyId, requestedBy = officer.Id, expiresAt = decision.ExpiresAt }, ApiJson.Options, statusCode: 202)
             : Refused(decision.Refusal, decision.Detail);

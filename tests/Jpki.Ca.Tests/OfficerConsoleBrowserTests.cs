@@ -5,7 +5,8 @@ namespace Jpki.Ca.Tests;
 
 /// <summary>
 /// The officer console in a real browser (Debian's chromium driven by Playwright): an officer logs
-/// in with their token, approves a colleague's dual-control request, and opens every page. A
+/// in with their token, approves a colleague's dual-control request, opens every page, and creates
+/// and disables an operator through the forms. A
 /// screenshot of every page is kept under screenshots/officer-console/ in the test output and
 /// copied to docs/officer-console-screenshots/ of the source tree (issue 21: the docs show the
 /// pages as the tests last saw them).
@@ -69,6 +70,22 @@ public sealed class OfficerConsoleBrowserTests(CaFixture ca)
             Assert.Contains(expected, await page.InnerTextAsync("main"), StringComparison.Ordinal);
             await Shot(page, $"{n++:00}-{name}");
         }
+
+        // An account made and changed through the forms (the API's methods behind them).
+        var created = "console-browser-new-" + Guid.NewGuid().ToString("N")[..6];
+        await page.ClickAsync("#accounts-link");
+        await page.FillAsync("#create-id", created);
+        await page.SelectOptionAsync("#create-role", "operator");
+        await page.CheckAsync("#create-m-352012");
+        await page.ClickAsync("#create-submit");
+        Assert.Equal($"{created} を作成しました {created} created", await page.InnerTextAsync("#done"));
+        await Shot(page, $"{n++:00}-account-created");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'account.created' AND actor = 'officer1' AND subject = '{created}'"));
+        await page.GotoAsync(new Uri(ca.CaAddress, $"console/accounts/{created}").ToString());
+        await page.ClickAsync("#state-submit");
+        Assert.Equal("無効にしました disabled", await page.InnerTextAsync("#done"));
+        await Shot(page, $"{n++:00}-account");
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM accounts WHERE id = '{created}' AND disabled = 1"));
 
         Assert.Equal(0, await page.Locator("script").CountAsync());
         await page.ClickAsync("#logout");

@@ -53,6 +53,25 @@ public sealed partial class OfficerConsoleClient : IDisposable
         return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.Location?.OriginalString);
     }
 
+    /// <summary>Posts a multipart form (a file upload): the token, the text fields and one file.</summary>
+    public async Task<(HttpStatusCode Status, string Html, string? Location)> PostFileAsync(string path, string? csrf, string fileField, byte[] file, Dictionary<string, string>? fields = null)
+    {
+        using var content = new MultipartFormDataContent();
+        if (csrf is not null)
+        {
+            content.Add(new StringContent(csrf), "csrf");
+        }
+
+        foreach (var (name, value) in fields ?? [])
+        {
+            content.Add(new StringContent(value), name);
+        }
+
+        content.Add(new ByteArrayContent(file), fileField, "client.der");
+        using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.Location?.OriginalString);
+    }
+
     /// <summary>The form token of the first form on <paramref name="path"/>, as a browser would send it.</summary>
     public async Task<string> CsrfOfAsync(string path)
     {

@@ -11,7 +11,7 @@ namespace Jpki.Ca.Tests;
 /// the requester approving, a second account of the same person, a post without the form token.
 /// </summary>
 [Collection(CaTestGroup.Name)]
-public sealed class OfficerConsoleTests(CaFixture ca)
+public sealed partial class OfficerConsoleTests(CaFixture ca)
 {
     public static readonly string[] Pages = ["console/accounts", "console/approvals", "console/switches", "console/feed", "console/issuers", "console/verifiers", "console/crls"];
 
@@ -32,8 +32,8 @@ public sealed class OfficerConsoleTests(CaFixture ca)
         Assert.Contains("<h1>職員コンソール Officer console</h1>", home, StringComparison.Ordinal);
         Assert.Contains("<span id=\"account\">officer1</span>", home, StringComparison.Ordinal);
         var accounts = await PageAsync(console, "console/accounts");
-        Assert.Contains($"<tr class=\"account\" id=\"account-{operatorId}\"><td>{operatorId}</td><td>窓口操作者 operator</td><td>352047 萩市</td><td>有効 enabled</td></tr>", accounts, StringComparison.Ordinal);
-        Assert.Contains("<td>officer2</td><td>職員 officer</td>", accounts, StringComparison.Ordinal);
+        Assert.Contains($"<tr class=\"account\" id=\"account-{operatorId}\"><td><a href=\"/console/accounts/{operatorId}\">{operatorId}</a></td><td>窓口操作者 operator</td><td>352047 萩市</td><td>有効 enabled</td></tr>", accounts, StringComparison.Ordinal);
+        Assert.Contains("<td><a href=\"/console/accounts/officer2\">officer2</a></td><td>職員 officer</td>", accounts, StringComparison.Ordinal);
         var approvals = await PageAsync(console, "console/approvals");
         Assert.Contains($"<tr class=\"request\" id=\"request-{request}\">", approvals, StringComparison.Ordinal);
         Assert.Contains("市区町村変更 change municipalities", approvals, StringComparison.Ordinal);
@@ -236,6 +236,14 @@ public sealed class OfficerConsoleTests(CaFixture ca)
             var (approved, _, _) = await second.PostAsync($"console/approvals/{release}/approve", await second.CsrfOfAsync("console/approvals"));
             Assert.Equal(HttpStatusCode.SeeOther, approved);
             Assert.Equal(1, ca.CountRows("SELECT COUNT(*) FROM kill_switches WHERE name = 'issuance' AND stopped = 0"));
+
+            // The history keeps both decisions (the switch row only the latest), read from the audit log.
+            var history = await PageAsync(console, "console/switches");
+            Assert.Contains("<td>証明書発行 issuance</td><td>解除 released</td><td>officer2</td><td>officer1</td><td>officer2</td><td>drill over</td></tr>", history, StringComparison.Ordinal);
+            Assert.Matches("<td>証明書発行 issuance</td><td>停止 stopped</td><td>officer1</td><td>[^<]+</td><td>[^<]+</td><td>console &lt;drill&gt;</td></tr>", history);
+            Assert.True(
+                history.IndexOf("<td>drill over</td>", StringComparison.Ordinal) < history.IndexOf("<td>console &lt;drill&gt;</td></tr>", StringComparison.Ordinal),
+                "newest decision first");
         }
         finally
         {

@@ -34,13 +34,15 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
     public async Task<IResult> CreateAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var officer = context.Caller();
         var (body, _, problem) = await ApiJson.ReadAsync<CreateAccountRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await CreateAsync(body, context.Caller(), context.RequestAborted);
+    }
 
+    /// <summary>The creation itself, whoever asks for it (the API above, the officer console's form): the same checks, dual control and audit record.</summary>
+    public async Task<IResult> CreateAsync(CreateAccountRequest body, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(officer);
         if (body.Id is not { Length: >= 3 and <= 40 } id || !id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') || id == "me")
         {
             return AccountChanges.Invalid("id must be 3-40 characters [a-z0-9-] (not 'me')");
@@ -57,7 +59,7 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
             return bindingProblem;
         }
 
-        await using (var db = await services.Database.OpenConnectionAsync(context.RequestAborted))
+        await using (var db = await services.Database.OpenConnectionAsync(cancellationToken))
         {
             if (AccountStore.Find(db, id) is not null)
             {
@@ -73,11 +75,11 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
                 id,
                 new JsonObject { ["role"] = AccountStore.RoleText(role), ["part1Sha256"] = ActivationCode.PartHash(part1) },
                 officer,
-                context.RequestAborted,
+                cancellationToken,
                 new JsonObject { ["activationCodePart1"] = part1 });
         }
 
-        return await CreateAtOnceAsync(new Account(id, role, codes, false), officer, context.RequestAborted);
+        return await CreateAtOnceAsync(new Account(id, role, codes, false), officer, cancellationToken);
     }
 
     /// <summary><c>PUT /api/v1/accounts/{id}/municipalities</c>: a dual-control request.</summary>
@@ -85,19 +87,21 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
     {
         ArgumentNullException.ThrowIfNull(context);
         var (body, _, problem) = await ApiJson.ReadAsync<BindRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await BindMunicipalitiesAsync(id, body, context.Caller(), context.RequestAborted);
+    }
 
+    /// <summary>The request itself, for the API above and the officer console's form.</summary>
+    public async Task<IResult> BindMunicipalitiesAsync(string id, BindRequest body, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
         var codes = AccountChanges.CodesOf(JsonSerializerNode(body.MunicipalityCodes));
-        if (await FindAsync(id, context.RequestAborted) is not { } account)
+        if (await FindAsync(id, cancellationToken) is not { } account)
         {
             return AccountChanges.AccountNotFound();
         }
 
         return AccountChanges.CheckBindings(account.Role, codes)
-            ?? await dual.RequestAsync(ApprovalAction.AccountMunicipalities, id, new JsonObject { ["municipalityCodes"] = AccountChanges.Codes(codes) }, context.Caller(), context.RequestAborted);
+            ?? await dual.RequestAsync(ApprovalAction.AccountMunicipalities, id, new JsonObject { ["municipalityCodes"] = AccountChanges.Codes(codes) }, officer, cancellationToken);
     }
 
     /// <summary><c>PUT /api/v1/accounts/{id}/role</c> <c>{ role, municipalityCodes? }</c>: a dual-control request.</summary>
@@ -105,24 +109,26 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
     {
         ArgumentNullException.ThrowIfNull(context);
         var (body, _, problem) = await ApiJson.ReadAsync<RoleRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await SetRoleAsync(id, body, context.Caller(), context.RequestAborted);
+    }
 
+    /// <summary>The request itself, for the API above and the officer console's form.</summary>
+    public async Task<IResult> SetRoleAsync(string id, RoleRequest body, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
         if (AccountStore.ParseRole(body.Role) is not { } role)
         {
             return AccountChanges.Invalid("role must be operator, officer, auditor or verifier");
         }
 
         var codes = AccountChanges.CodesOf(JsonSerializerNode(body.MunicipalityCodes));
-        if (await FindAsync(id, context.RequestAborted) is null)
+        if (await FindAsync(id, cancellationToken) is null)
         {
             return AccountChanges.AccountNotFound();
         }
 
         return AccountChanges.CheckBindings(role, codes)
-            ?? await dual.RequestAsync(ApprovalAction.AccountRole, id, new JsonObject { ["role"] = AccountStore.RoleText(role), ["municipalityCodes"] = AccountChanges.Codes(codes) }, context.Caller(), context.RequestAborted);
+            ?? await dual.RequestAsync(ApprovalAction.AccountRole, id, new JsonObject { ["role"] = AccountStore.RoleText(role), ["municipalityCodes"] = AccountChanges.Codes(codes) }, officer, cancellationToken);
     }
 
     /// <summary><c>POST /api/v1/accounts/{id}/disable</c>: an officer or auditor under dual control, others at once.</summary>
@@ -139,11 +145,13 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
     {
         ArgumentNullException.ThrowIfNull(context);
         var (body, _, problem) = await ApiJson.ReadAsync<ClientCertificateRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await RegisterClientCertificateAsync(id, body, context.Caller(), context.RequestAborted);
+    }
 
+    /// <summary>The request itself, for the API above and the officer console's form.</summary>
+    public async Task<IResult> RegisterClientCertificateAsync(string id, ClientCertificateRequest body, Account officer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
         try
         {
             using var certificate = ClientCertificateStore.Parse(body.CertificatePem);
@@ -153,14 +161,14 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
             return AccountChanges.Invalid(e.Message);
         }
 
-        if (await FindAsync(id, context.RequestAborted) is not { } account)
+        if (await FindAsync(id, cancellationToken) is not { } account)
         {
             return AccountChanges.AccountNotFound();
         }
 
         return account.Role != AccountRole.Verifier
             ? AccountChanges.Invalid("client certificates are registered for verifier accounts only")
-            : await dual.RequestAsync(ApprovalAction.VerifierClientCertificate, id, new JsonObject { ["certificatePem"] = body.CertificatePem }, context.Caller(), context.RequestAborted);
+            : await dual.RequestAsync(ApprovalAction.VerifierClientCertificate, id, new JsonObject { ["certificatePem"] = body.CertificatePem }, officer, cancellationToken);
     }
 
     /// <summary><c>POST /api/v1/accounts/{id}/activation</c> <c>{ activationCode }</c>: the holder gets the account's credentials, once.</summary>

@@ -62,4 +62,27 @@ public static class ConsoleForms
 
         return null;
     }
+
+    /// <summary>
+    /// A checked post's form, read once: <see cref="RefuseAsync"/> first (origin, form, token), then
+    /// <paramref name="act"/> with the form's fields. Every console action goes through here.
+    /// </summary>
+    public static async Task<IResult> PostAsync(HttpContext context, Func<IFormCollection, Task<IResult>> act)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(act);
+        if (await RefuseAsync(context, requireToken: true) is { } refused)
+        {
+            return refused;
+        }
+
+        return await act(await context.Request.ReadFormAsync(context.RequestAborted));
+    }
+
+    /// <summary>The municipality codes ticked in a form (the <c>municipality</c> checkboxes), as the API's list.</summary>
+    public static IReadOnlyList<string> Codes(IFormCollection form)
+    {
+        ArgumentNullException.ThrowIfNull(form);
+        return [.. form["municipality"].Where(c => !string.IsNullOrEmpty(c)).Select(c => c!)];
+    }
 }

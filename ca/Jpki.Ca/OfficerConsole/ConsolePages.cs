@@ -12,8 +12,9 @@ namespace Jpki.Ca.OfficerConsole;
 /// session of the sessions table, held in the HttpOnly, SameSite=Strict <c>jpki-console</c>
 /// cookie; every form post also carries the session's form token (<see cref="ConsoleForms"/>).
 /// Pages read through the store classes; actions call the very methods the JSON API calls
-/// (<see cref="Accounts.DualControl"/>, <see cref="FeedAdministration"/>), so the rules and the
-/// audit records are the API's.
+/// (<see cref="Accounts.DualControl"/>, <see cref="Accounts.AccountAdministration"/>,
+/// <see cref="Accounts.VerifierAdministration"/>, <see cref="FeedAdministration"/>,
+/// <see cref="RevocationRequests"/>), so the rules and the audit records are the API's.
 /// </summary>
 public static class ConsolePages
 {
@@ -24,6 +25,7 @@ public static class ConsolePages
         services.AddSingleton<ConsoleSessionHandler>();
         services.AddSingleton<ConsoleReadHandler>();
         services.AddSingleton<ConsoleActionsHandler>();
+        services.AddSingleton<ConsoleAccountActions>();
     }
 
     public static void Map(WebApplication app)
@@ -44,6 +46,17 @@ public static class ConsolePages
         pages.MapPost("/approvals/{id:long}/approve", (long id, HttpContext context, ConsoleActionsHandler act) => act.ApproveAsync(id, context));
         pages.MapPost("/approvals/{id:long}/reject", (long id, HttpContext context, ConsoleActionsHandler act) => act.RejectAsync(id, context));
         pages.MapPost("/switches/{name}", (string name, HttpContext context, ConsoleActionsHandler act) => act.SetSwitchAsync(name, context));
+        pages.MapGet("/accounts/{id}", (string id, HttpContext context, ConsoleReadHandler read) => read.AccountAsync(id, context));
+        pages.MapPost("/accounts", (HttpContext context, ConsoleAccountActions act) => act.CreateAsync(context));
+        pages.MapPost("/accounts/{id}/role", (string id, HttpContext context, ConsoleAccountActions act) => act.SetRoleAsync(id, context));
+        pages.MapPost("/accounts/{id}/municipalities", (string id, HttpContext context, ConsoleAccountActions act) => act.BindMunicipalitiesAsync(id, context));
+        pages.MapPost("/accounts/{id}/disable", (string id, HttpContext context, ConsoleAccountActions act) => act.DisableAsync(id, context));
+        pages.MapPost("/accounts/{id}/enable", (string id, HttpContext context, ConsoleAccountActions act) => act.EnableAsync(id, context));
+        pages.MapPost("/accounts/{id}/client-certificates", (string id, HttpContext context, ConsoleAccountActions act) => act.RegisterClientCertificateAsync(id, context));
+        pages.MapPost("/accounts/{id}/client-certificates/{sha256}/remove", (string id, string sha256, HttpContext context, ConsoleAccountActions act) => act.RemoveClientCertificateAsync(id, sha256, context));
+        pages.MapPost("/feed/gaps/{id:long}/close", (long id, HttpContext context, ConsoleActionsHandler act) => act.CloseGapAsync(id, context));
+        pages.MapPost("/issuer-keys/compromise", (HttpContext context, ConsoleActionsHandler act) => act.RequestCompromiseAsync(context));
+        pages.MapPost("/issuer-keys/{keyId}/compromise/{requestId:long}/approve", (string keyId, long requestId, HttpContext context, ConsoleActionsHandler act) => act.ApproveCompromiseAsync(keyId, requestId, context));
     }
 
     /// <summary>A console page: <typeparamref name="TView"/> rendered with the pages' headers (no cache, no frames, no script).</summary>
@@ -73,5 +86,26 @@ public static class ConsolePages
         return View<ConsoleMessageView>(
             new { Officer = context.Caller().Id, Csrf = ConsoleForms.TokenOf(context), Title = "エラー Error", Error = text, Id = "error", Back = true, BackTo = back },
             problem.StatusCode);
+    }
+
+    /// <summary>An API answer's value as JSON (the API's naming), to read the id of what it recorded; null for an answer without a value.</summary>
+    public static System.Text.Json.Nodes.JsonNode? ValueOf(IResult answer) =>
+        answer is IValueHttpResult { Value: { } value } ? System.Text.Json.JsonSerializer.SerializeToNode(value, ApiJson.Options) : null;
+
+    /// <summary>The dual-control request an answer recorded (202 <c>{ approval: { id } }</c>); null when the change was made at once.</summary>
+    public static long? RequestedApproval(IResult answer) => ValueOf(answer)?["approval"]?["id"]?.GetValue<long>();
+
+    /// <summary>Post/redirect/get: a reload of the page after an action does not post again.</summary>
+    public static IResult SeeOther(string location) => new SeeOtherResult(location);
+
+    private sealed class SeeOtherResult(string location) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            ArgumentNullException.ThrowIfNull(httpContext);
+            httpContext.Response.StatusCode = StatusCodes.Status303SeeOther;
+            httpContext.Response.Headers.Location = location;
+            return Task.CompletedTask;
+        }
     }
 }

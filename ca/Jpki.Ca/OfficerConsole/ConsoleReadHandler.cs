@@ -24,6 +24,26 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
         Accounts = Roles.SelectMany(role => AccountStore.ListByRole(db, role)).ToList(),
     })));
 
+    /// <summary>One account with the forms that change it, its pending requests and (a verifier's) client certificates; 404 page for an unknown id.</summary>
+    public Task<IResult> AccountAsync(string id, HttpContext context) => PageAsync(context, db =>
+    {
+        if (AccountStore.Find(db, id) is not { } account)
+        {
+            return ConsolePages.View<ConsoleMessageView>(
+                Frame(context, new { Title = "エラー Error", Error = "アカウントがありません no such account", Id = "error", Back = true, BackTo = "/console/accounts" }),
+                StatusCodes.Status404NotFound);
+        }
+
+        return ConsolePages.View<AccountView>(Frame(context, new
+        {
+            Account = account,
+            Pending = ApprovalStore.List(db, ApprovalState.Pending, ListLimit).Where(r => r.Subject == id && r.Action is not (ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire)).ToList(),
+            Certificates = account.Role == AccountRole.Verifier ? ClientCertificateStore.List(db, id) : [],
+            NowUs = Instant.NowMicros(services.Options.Time),
+            Done = DoneMessage(context.Request.Query),
+        }));
+    });
+
     /// <summary>Pending requests (with the approve and reject forms), then the latest decided ones; <c>?approved=</c>, <c>?rejected=</c> or <c>?requested=</c> name what the officer just did.</summary>
     public Task<IResult> ApprovalsAsync(HttpContext context) => PageAsync(context, db =>
     {
@@ -46,6 +66,7 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
                 .Select(name => new SwitchRow(name, JukiNetFeedStore.FindSwitch(db, name), releases.FirstOrDefault(r => r.Subject == name)?.Id))
                 .ToList(),
             Done = DoneMessage(context.Request.Query),
+            History = JukiNetFeedStore.ListSwitchDecisions(db, 50),
         }));
     });
 
@@ -55,12 +76,15 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
         Health = health.Current,
         Gaps = JukiNetFeedStore.ListGaps(db, openOnly: false),
         Quarantine = JukiNetFeedStore.ListQuarantine(db, ListLimit),
+        Done = DoneMessage(context.Request.Query),
     })));
 
     public Task<IResult> IssuersAsync(HttpContext context) => PageAsync(context, db => ConsolePages.View<IssuersView>(Frame(context, new
     {
         Issuers = IssuerStore.ListIssuers(db).Select(issuer => new IssuerKeys(issuer, IssuerStore.ListKeys(db, issuer.Id))).ToList(),
         NowUs = Instant.NowMicros(services.Options.Time),
+        Compromises = RevocationRequestStore.ListUnapprovedCompromises(db, ListLimit),
+        Done = DoneMessage(context.Request.Query),
     })));
 
     public Task<IResult> VerifiersAsync(HttpContext context) => PageAsync(context, db => ConsolePages.View<VerifiersView>(Frame(context, new
@@ -109,12 +133,19 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
     private static string? DoneMessage(IQueryCollection query)
     {
         static long? Id(string? text) => long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : null;
+        var removed = query["removed"].ToString();
         return (Id(query["approved"]), Id(query["rejected"]), Id(query["requested"]), query["stopped"].ToString()) switch
         {
             ({ } id, _, _, _) => $"申請 {id} を承認しました request {id} approved",
             (_, { } id, _, _) => $"申請 {id} を却下しました request {id} rejected",
-            (_, _, { } id, _) => $"解除を申請しました（申請 {id}）。別の職員の承認が必要です release requested (request {id}); another officer must approve",
+            (_, _, { } id, _) => $"申請しました（申請 {id}）。別の職員の承認が必要です requested (request {id}); another officer must approve",
             (_, _, _, "feed" or "issuance") => $"{query["stopped"]} を停止しました {query["stopped"]} stopped",
+            _ when Id(query["closed"]) is { } gap => $"欠番 {gap} を解決にしました gap {gap} closed",
+            _ when Id(query["compromiseRequested"]) is { } request => $"危殆化を申請しました（申請 {request}）。別の職員の承認が必要です compromise requested (request {request}); another officer must approve",
+            _ when Id(query["compromised"]) is { } request => $"危殆化を承認しました（申請 {request}）。失効した証明書 {Id(query["revoked"]) ?? 0} 件 compromise approved (request {request}); {Id(query["revoked"]) ?? 0} certificates revoked",
+            _ when query["disabled"] == "1" => "無効にしました disabled",
+            _ when query["enabled"] == "1" => "有効にしました enabled",
+            _ when removed.Length == 64 && removed.All(char.IsAsciiHexDigitLower) => $"クライアント証明書 {removed} を削除しました client certificate {removed} removed",
             _ => null,
         };
     }

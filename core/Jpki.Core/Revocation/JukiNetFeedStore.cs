@@ -89,6 +89,23 @@ public sealed class KillSwitch
     public long ChangedUs { get; set; }
 }
 
+/// <summary>A past kill-switch decision as the audit log holds it (<c>switch.stopped</c>, <c>switch.started</c>).</summary>
+public sealed class SwitchDecision
+{
+    public long Seq { get; set; }
+
+    public long TimeUs { get; set; }
+
+    public string Actor { get; set; } = "";
+
+    public string Action { get; set; } = "";
+
+    public string Subject { get; set; } = "";
+
+    /// <summary>The record's details (canonical JSON): the reason, and for a release who requested and who approved.</summary>
+    public string Details { get; set; } = "";
+}
+
 /// <summary>
 /// The SQL of the Juki-Net feed aggregate in one place: received events, the cursor, the gaps,
 /// the quarantine, and the officers' kill switches (the feed's and issuance's).
@@ -304,6 +321,19 @@ public static class JukiNetFeedStore
             new { name });
 
     public static bool IsStopped(DbConnection db, string name) => FindSwitch(db, name)?.IsStopped == true;
+
+    /// <summary>
+    /// The kill switches' past decisions, newest first. <c>kill_switches</c> keeps the current
+    /// decision only; every change is an audit record in the same transaction, so the history is
+    /// read from the audit log rather than kept twice.
+    /// </summary>
+    public static IReadOnlyList<SwitchDecision> ListSwitchDecisions(DbConnection db, int limit) =>
+        [.. db.Query<SwitchDecision>(
+            """
+            SELECT seq AS Seq, time_us AS TimeUs, actor AS Actor, action AS Action, subject AS Subject, details AS Details FROM audit_log
+            WHERE action IN ('switch.stopped', 'switch.started') ORDER BY seq DESC LIMIT @limit
+            """,
+            new { limit })];
 
     public static bool IsStopped(WriteTransaction tx, string name) =>
         tx.QuerySingleOrDefault<long?>("SELECT stopped FROM kill_switches WHERE name = @name", new { name }) is 1;

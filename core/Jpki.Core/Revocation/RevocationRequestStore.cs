@@ -18,6 +18,9 @@ public sealed class CompromiseRequestRow
     public long ExpiresUs { get; set; }
 
     public string? ApprovedBy { get; set; }
+
+    /// <summary>Why the requester says the key is compromised (read by the console's list only).</summary>
+    public string Statement { get; set; } = "";
 }
 
 /// <summary>
@@ -65,5 +68,17 @@ public static class RevocationRequestStore
     {
         ArgumentNullException.ThrowIfNull(tx);
         tx.Execute("UPDATE issuer_compromise_requests SET approved_by = @approvedBy, approved_us = @nowUs WHERE id = @requestId", new { approvedBy, nowUs, requestId });
+    }
+
+    /// <summary>Compromise requests no second officer has approved yet, newest first (expired ones included: the console shows them as such).</summary>
+    public static IReadOnlyList<CompromiseRequestRow> ListUnapprovedCompromises(System.Data.Common.DbConnection db, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        return [.. db.Query<CompromiseRequestRow>(
+            """
+            SELECT id AS Id, issuer_key_id AS IssuerKeyId, requested_by AS RequestedBy, requested_us AS RequestedUs, expires_us AS ExpiresUs, approved_by AS ApprovedBy, statement AS Statement
+            FROM issuer_compromise_requests WHERE approved_by IS NULL ORDER BY id DESC LIMIT @limit
+            """,
+            new { limit })];
     }
 }
