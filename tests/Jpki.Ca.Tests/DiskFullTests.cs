@@ -39,11 +39,14 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
 
     private string Filler => Path.Combine(Home, "filler");
 
+    private string CrlDisk => Path.Combine(root, "crl-disk");
+
     public async Task InitializeAsync()
     {
         var tokens = Path.Combine(root, "tokens");
         Directory.CreateDirectory(tokens);
         FullDisk.Mount(Home, 96);
+        FullDisk.Mount(CrlDisk, 8);
         var conf = Path.Combine(root, "softhsm2.conf");
         File.WriteAllText(conf, $"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
@@ -53,6 +56,10 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
         json["feed"]!["enabled"] = false;
         json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
+        // The CRL files (served and archived) on a small disk of their own, as a web-served volume
+        // would be: full on its own, the store still has room for the alarm.
+        json["crl"]!["directory"] = Path.Combine(CrlDisk, "crl");
+        json["crl"]!["archiveDirectory"] = Path.Combine(CrlDisk, "crl-archive");
         File.WriteAllText(file, json.ToJsonString());
 
         environment = new Dictionary<string, string>
@@ -76,6 +83,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        FullDisk.Unmount(CrlDisk);
         FullDisk.Unmount(Home);
         try
         {
@@ -177,6 +185,109 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         var verify = RunTool("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.ToString());
         AccessMatrix.Report($"fault disk-full ocsp: {served} of {served} answers on a full store disk signed and verifying ({fullFor.TotalSeconds:0.0} s full, {filled / 1024} KiB filler), {dropped} query-log rows dropped and counted (/healthz degraded, /readyz 200), none lost unaccounted; after space came back, no restart: logging again, 1 ocsp.queries-dropped audit record, integrity_check ok, chain verified");
+    }
+
+    /// <summary>
+    /// <c>crl publish</c> on a full disk, twice: the CRL directory's (the store has room) and the
+    /// store's. Each run exits 1 with a typed <c>storage full:</c> error per series; the served CRLs
+    /// stay the previous complete ones, byte for byte, each verifying with openssl; no temporary
+    /// file is left; the first run records the <c>crl.alarm.storage-full</c> audit alarm (the second
+    /// cannot: its store is the full disk, and says so). Once space is back the next run publishes
+    /// every series with a higher number; integrity_check ok, chain verified.
+    /// </summary>
+    [Fact]
+    public async Task Crl_publish_on_a_full_disk_keeps_the_served_crls_fails_typed_with_an_alarm_and_the_next_run_publishes()
+    {
+        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        await IssueAsync(operatorToken);
+        var first = Publish();
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var served = ServedCrls();
+        Assert.True(served.Count >= 4, "served CRLs: " + string.Join(", ", served.Keys));
+        var numbers = served.ToDictionary(c => c.Key, c => VerifiedNumber(c.Key));
+
+        // The CRL disk is full; the store has room.
+        var crlFiller = Path.Combine(CrlDisk, "filler");
+        FullDisk.Fill(crlFiller);
+        ProcessResult crlDiskFull;
+        try
+        {
+            crlDiskFull = Publish();
+        }
+        finally
+        {
+            File.Delete(crlFiller);
+        }
+
+        // The store's disk is full.
+        TruncateWal();
+        FullDisk.Fill(Filler);
+        ProcessResult storeDiskFull;
+        string integrityWhileFull;
+        try
+        {
+            storeDiskFull = Publish();
+            integrityWhileFull = FullDisk.IntegrityCheck(DatabasePath);
+        }
+        finally
+        {
+            File.Delete(Filler);
+        }
+
+        Assert.True(crlDiskFull.ExitCode == 1, crlDiskFull.ToString());
+        Assert.True(storeDiskFull.ExitCode == 1, storeDiskFull.ToString());
+        var refusals = crlDiskFull.Stderr.Split('\n').Count(l => l.StartsWith("error: storage full: ", StringComparison.Ordinal));
+        Assert.True(refusals >= 1, crlDiskFull.ToString());
+        Assert.Contains("alarm crl.alarm.storage-full recorded", crlDiskFull.Stderr, StringComparison.Ordinal);
+        Assert.Contains("error: storage full: ", storeDiskFull.Stderr, StringComparison.Ordinal);
+        Assert.Contains("alarm not recorded: the store's disk is full too", storeDiskFull.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", crlDiskFull.Output + storeDiskFull.Output, StringComparison.Ordinal);
+        Assert.True(integrityWhileFull == "ok", "integrity_check on the full disk: " + integrityWhileFull);
+
+        // The served CRLs are the previous complete ones, byte for byte, and verify; nothing half-written is left.
+        var after = ServedCrls();
+        Assert.Equal(served.Keys.Order(), after.Keys.Order());
+        foreach (var (path, bytes) in served)
+        {
+            Assert.True(bytes.AsSpan().SequenceEqual(after[path]), path + " changed on a full disk");
+            Assert.Equal(numbers[path], VerifiedNumber(path));
+        }
+
+        Assert.Empty(Directory.EnumerateFiles(CrlDisk, "*.tmp", SearchOption.AllDirectories));
+        var alarms = CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'crl.alarm.storage-full'");
+        Assert.Equal(refusals, alarms);
+
+        // Space is back: the next run publishes every series, each number higher than the one served before.
+        var next = Publish();
+        Assert.True(next.ExitCode == 0, next.ToString());
+        foreach (var path in served.Keys)
+        {
+            Assert.True(VerifiedNumber(path) > numbers[path], path + " was not published again");
+        }
+
+        Assert.Equal("ok", FullDisk.IntegrityCheck(DatabasePath));
+        var verify = RunTool("audit", "verify");
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        AccessMatrix.Report($"fault disk-full crl: crl publish on a full CRL disk and on a full store disk exited 1 with {refusals} typed storage-full errors each time, {served.Count} served CRLs unchanged and verifying (openssl), no temporary file left, {alarms} crl.alarm.storage-full audit alarms (store had room; none possible when the store's disk was full, and said so); the next run published all {served.Count} with higher numbers, integrity_check ok, chain verified");
+    }
+
+    private ProcessResult Publish() => ExternalProcess.RunWith(
+        "dotnet",
+        [TestInstall.BuiltToolPath("crl-publisher", "Jpki.CrlPublisher"), "publish"],
+        new Dictionary<string, string>(environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+
+    /// <summary>The served CRL files (complete ones: a plain publish makes no delta), by path, with their bytes.</summary>
+    private Dictionary<string, byte[]> ServedCrls() =>
+        Directory.EnumerateFiles(Path.Combine(CrlDisk, "crl"), "*.crl", SearchOption.AllDirectories).ToDictionary(p => p, File.ReadAllBytes);
+
+    /// <summary>The CRL's number, after <c>openssl crl -verify</c> against its issuer's root.</summary>
+    private long VerifiedNumber(string path)
+    {
+        var issuerKeyId = Path.GetFileName(Path.GetDirectoryName(path)!);
+        var check = ExternalProcess.Run("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", Path.Combine(Home, "certs", issuerKeyId + ".pem"), "-noout", "-verify", "-crlnumber");
+        Assert.True(check.ExitCode == 0 && check.Output.Contains("verify OK", StringComparison.Ordinal), path + ": " + check.Output);
+        var hex = check.Output.Split('\n').Single(l => l.StartsWith("crlNumber=", StringComparison.Ordinal))["crlNumber=".Length..].Trim();
+        return Convert.ToInt64(hex.StartsWith("0x", StringComparison.Ordinal) ? hex[2..] : hex, 16);
     }
 
     private static void AssertSignedGood(byte[] body, BigInteger serial, byte[]? nonce)
