@@ -239,7 +239,8 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         var refusals = crlDiskFull.Stderr.Split('\n').Count(l => l.StartsWith("error: storage full: ", StringComparison.Ordinal));
         Assert.True(refusals >= 1, crlDiskFull.ToString());
         Assert.Contains("alarm crl.alarm.storage-full recorded", crlDiskFull.Stderr, StringComparison.Ordinal);
-        Assert.Contains("error: storage full: ", storeDiskFull.Stderr, StringComparison.Ordinal);
+        var storeRefusals = storeDiskFull.Stderr.Split('\n').Count(l => l.StartsWith("error: storage full: ", StringComparison.Ordinal));
+        Assert.True(storeRefusals >= 1, storeDiskFull.ToString());
         Assert.Contains("alarm not recorded: the store's disk is full too", storeDiskFull.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", crlDiskFull.Output + storeDiskFull.Output, StringComparison.Ordinal);
         Assert.True(integrityWhileFull == "ok", "integrity_check on the full disk: " + integrityWhileFull);
@@ -268,7 +269,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         Assert.Equal("ok", FullDisk.IntegrityCheck(DatabasePath));
         var verify = RunTool("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.ToString());
-        AccessMatrix.Report($"fault disk-full crl: crl publish on a full CRL disk and on a full store disk exited 1 with {refusals} typed storage-full errors each time, {served.Count} served CRLs unchanged and verifying (openssl), no temporary file left, {alarms} crl.alarm.storage-full audit alarms (store had room; none possible when the store's disk was full, and said so); the next run published all {served.Count} with higher numbers, integrity_check ok, chain verified");
+        AccessMatrix.Report($"fault disk-full crl: crl publish on a full CRL disk and on a full store disk exited 1 with {refusals} and {storeRefusals} typed storage-full errors, {served.Count} served CRLs unchanged and verifying (openssl), no temporary file left, {alarms} crl.alarm.storage-full audit alarms (store had room; none possible when the store's disk was full, and said so); the next run published all {served.Count} with higher numbers, integrity_check ok, chain verified");
     }
 
     private ProcessResult Publish() => ExternalProcess.RunWith(
