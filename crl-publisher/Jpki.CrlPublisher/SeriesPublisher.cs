@@ -19,6 +19,17 @@ public sealed class CrlCheckFailedException(string message) : Exception(message)
 public sealed class CrlArchiveException(string message) : IOException(message);
 
 /// <summary>
+/// A disk was full (the CRL directory's, the archive's or the store's): nothing was published, the
+/// served CRL is the previous complete one, any temporary file is removed, and the next run after
+/// space is freed publishes (decision 0811). <see cref="AlarmRecorded"/>: the
+/// <c>crl.alarm.storage-full</c> audit record was written (not when the store's own disk is the full one).
+/// </summary>
+public sealed class CrlStorageFullException(string message, bool alarmRecorded, Exception inner) : IOException(message, inner)
+{
+    public bool AlarmRecorded { get; } = alarmRecorded;
+}
+
+/// <summary>
 /// Builds, checks and publishes the CRLs of every series. One publication: read a snapshot of the
 /// store (its newest change_seq is the mark), take the series' number under the writers' lock,
 /// stream the CRL from the snapshot through the HSM signer into a temporary file, fsync, check
@@ -133,13 +144,13 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         options.Clock?.EnsureMaySign();
         if (options.Built is not { } built)
         {
-            return PublishChecked(series, delta, scheduled, run);
+            return PublishOnDisk(series, delta, scheduled, run);
         }
 
         PublishedCrl? crl;
         try
         {
-            crl = PublishChecked(series, delta, scheduled, run);
+            crl = PublishOnDisk(series, delta, scheduled, run);
         }
         catch
         {
@@ -149,6 +160,52 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
 
         built(new CrlBuildOutcome(series, delta, crl is null ? "skipped" : "published", crl));
         return crl;
+    }
+
+    /// <summary>
+    /// <see cref="PublishChecked"/>, with a full disk turned into <see cref="CrlStorageFullException"/>
+    /// and an alarm: a build that hit ENOSPC or SQLITE_FULL removed its temporary files and published nothing.
+    /// </summary>
+    private PublishedCrl? PublishOnDisk(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run)
+    {
+        try
+        {
+            return PublishChecked(series, delta, scheduled, run);
+        }
+        catch (Exception e) when (StoreFaults.IsOutOfSpace(e))
+        {
+            var recorded = RaiseStorageFullAlarm(series, delta, e);
+            throw new CrlStorageFullException(
+                $"storage full: {series.IssuerKeyId}/{series.FileName(delta)} not published ({e.GetBaseException().Message}); the served CRL is unchanged; "
+                + (recorded ? "alarm crl.alarm.storage-full recorded" : "alarm not recorded: the store's disk is full too")
+                + "; publish again once space is freed",
+                recorded,
+                e);
+        }
+    }
+
+    /// <summary>Audits <c>crl.alarm.storage-full</c>; false when it cannot be written either (the store's disk is the full one).</summary>
+    private bool RaiseStorageFullAlarm(CrlSeries series, bool delta, Exception error)
+    {
+        try
+        {
+            using var tx = database.BeginWrite();
+            audit.Append(tx, new AuditRecord(Actor, "crl.alarm.storage-full", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
+            {
+                ["issuerKeyId"] = series.IssuerKeyId,
+                ["scope"] = series.StoreName,
+                ["kind"] = delta ? "delta" : "complete",
+                ["directory"] = Path.GetDirectoryName(PathOf(series, delta)),
+                ["archiveDirectory"] = options.ArchiveDirectory,
+                ["error"] = error.GetBaseException().Message,
+            }));
+            tx.Commit();
+            return true;
+        }
+        catch (Exception e) when (StoreFaults.IsOutOfSpace(e))
+        {
+            return false;
+        }
     }
 
     private PublishedCrl? PublishChecked(CrlSeries series, bool delta, bool scheduled, ScheduledRun? run)

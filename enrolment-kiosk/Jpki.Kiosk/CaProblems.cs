@@ -10,6 +10,8 @@ public static class CaProblems
         return answer.Problem switch
         {
             "ca-unreachable" => text.CaUnreachable,
+            // 503s that pass by themselves (decision 0252 and the HSM and store faults): the CA rolled back, nothing was issued.
+            "storage-full" or "hsm-unavailable" or "store-unavailable" => text.CaCannotIssueNow,
             "unknown-resident" => text.UnknownResident,
             "resident-not-eligible" => text.NotEligible,
             "jukinet-unavailable" or "jukinet-protocol" => text.JukiNetDown,

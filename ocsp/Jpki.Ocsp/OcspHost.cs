@@ -97,7 +97,13 @@ public static class OcspHost
             provider.GetRequiredService<SignatureCounter>(),
             provider.GetRequiredService<CachingSource>));
         builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
-        builder.Services.AddSingleton<OcspLogWriter>();
+        builder.Services.AddSingleton(provider => new OcspLogWriter(
+            provider.GetRequiredService<Database>(),
+            provider.GetRequiredService<FirstRevokedRecorder>(),
+            () => provider.GetRequiredService<OcspServices>().Audit,
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            time,
+            provider.GetRequiredService<ILogger<OcspLogWriter>>()));
         builder.Services.AddSingleton<OcspRefusals>();
         builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
         AddArchive(builder.Services, settings, time);
@@ -162,7 +168,9 @@ public static class OcspHost
         app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
         {
             var hsm = services.Pool.Health;
-            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0;
+            // A query log that cannot write (a full disk, decision 0810) degrades the responder, whose answers still go out.
+            var queryLog = log.Status;
+            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok";
             return Results.Json(
                 new
                 {
@@ -177,13 +185,14 @@ public static class OcspHost
                     cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
                     statusNotify = watcher.Notify,
-                    queriesLogged = log.Written,
+                    queriesLogged = queryLog.Written,
+                    queryLog,
                     refusedQueries = refusals.Count,
                     archive = provider.GetService<OcspArchiveJob>()?.Status
                         ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null),
                 },
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log, archive");
+        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log (degraded and counting dropped rows while the store's disk is full), archive");
         return app;
     }
 

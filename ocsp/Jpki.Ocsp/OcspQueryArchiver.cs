@@ -170,6 +170,20 @@ public sealed class OcspQueryArchiver(Database database, AuditLog audit, OcspArc
     private WrittenFile WriteFile(long fromUs, long toUs, string path)
     {
         var temporary = Path.Combine(options.Directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            return WriteFile(fromUs, toUs, path, temporary);
+        }
+        catch (IOException)
+        {
+            // A full disk (ENOSPC) cut the file: its blocks go back now rather than at the next run.
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    private WrittenFile WriteFile(long fromUs, long toUs, string path, string temporary)
+    {
         long rows = 0, firstId = 0, lastId = 0;
         var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = OwnerFile };
         using (var stream = new FileStream(temporary, create))

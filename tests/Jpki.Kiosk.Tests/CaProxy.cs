@@ -17,6 +17,8 @@ internal sealed class CaProxy : IAsyncDisposable
     private readonly WebApplication app;
     private readonly HttpClient http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(20) };
     private int issuances;
+    private int storageFullIssuances;
+    private int storageFullAnswered;
 
     private CaProxy(Uri target)
     {
@@ -31,6 +33,20 @@ internal sealed class CaProxy : IAsyncDisposable
 
     /// <summary>Runs once, after the CA answered the first <c>POST /api/v1/certificates</c> with 201 and before the kiosk gets that answer.</summary>
     public Func<Task>? AfterFirstIssuance { get; set; }
+
+    /// <summary>
+    /// How many of the next <c>POST /api/v1/certificates</c> the proxy answers itself, as the CA
+    /// answers on a full store disk (503 problem+json <c>storage-full</c>, Retry-After 30, decision
+    /// 0252), without forwarding them: the CA's own answer is tested on a real full disk (CrashTests).
+    /// </summary>
+    public int StorageFullIssuances
+    {
+        get => Volatile.Read(ref storageFullIssuances);
+        set => Volatile.Write(ref storageFullIssuances, value);
+    }
+
+    /// <summary>Issuance requests answered <c>storage-full</c> so far.</summary>
+    public int StorageFullAnswered => Volatile.Read(ref storageFullAnswered);
 
     /// <summary>Issuance answers (201) the CA gave through this proxy.</summary>
     public int Issuances => Volatile.Read(ref issuances);
@@ -49,8 +65,42 @@ internal sealed class CaProxy : IAsyncDisposable
         http.Dispose();
     }
 
+    private bool TakeStorageFull()
+    {
+        while (true)
+        {
+            var left = Volatile.Read(ref storageFullIssuances);
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref storageFullIssuances, left - 1, left) == left)
+            {
+                return true;
+            }
+        }
+    }
+
     private async Task ForwardAsync(HttpContext context, Uri target)
     {
+        if (context.Request.Method == "POST" && context.Request.Path == "/api/v1/certificates" && TakeStorageFull())
+        {
+            Interlocked.Increment(ref storageFullAnswered);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "30";
+            await context.Response.WriteAsJsonAsync(
+                new
+                {
+                    type = "urn:jpki:problem:storage-full",
+                    title = "storage full",
+                    status = 503,
+                    detail = "the disk of the store is full: what this request was writing was rolled back; retry once space is freed",
+                },
+                (System.Text.Json.JsonSerializerOptions?)null,
+                "application/problem+json");
+            return;
+        }
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(target, context.Request.Path.Value!.TrimStart('/') + context.Request.QueryString));
         foreach (var name in new[] { "Authorization", "Idempotency-Key", "Accept" })
         {
