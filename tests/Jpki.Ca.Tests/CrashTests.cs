@@ -313,7 +313,7 @@ public sealed class CrashTests : IAsyncLifetime
 
         var eventsBefore = CountRows("SELECT COUNT(*) FROM jukinet_events");
         var filler = Path.Combine(Home, "filler");
-        var filled = Fill(filler);
+        var filled = FullDisk.Fill(filler);
         var answers = new List<(int Status, string Body)>();
         try
         {
@@ -359,40 +359,6 @@ public sealed class CrashTests : IAsyncLifetime
         var verify = RunTool("audit", "verify");
         Assert.True(verify.ExitCode == 0, verify.Output);
         AccessMatrix.Report($"fault disk-full: {refusals.Count} of {answers.Count} issuances refused with 503 storage-full on a full store disk, 3 Juki-Net deaths applied once after space came back, integrity_check ok, audit signatures OK");
-    }
-
-    /// <summary>Writes <paramref name="path"/> until the file system refuses (ENOSPC); the bytes written.</summary>
-    private static long Fill(string path)
-    {
-        var chunk = new byte[1024 * 1024];
-        long written = 0;
-        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
-        try
-        {
-            for (var i = 0; i < 1024; i++)
-            {
-                file.Write(chunk);
-                written += chunk.Length;
-            }
-        }
-        catch (IOException)
-        {
-            // Full to the last megabyte; the last few kilobytes too, so nothing is left for the store.
-            var small = new byte[4096];
-            try
-            {
-                for (var i = 0; i < 256; i++)
-                {
-                    file.Write(small);
-                    written += small.Length;
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        return written;
     }
 
     private static byte[] PemDer(string pem) =>

@@ -53,7 +53,9 @@ public sealed class SignatureIntentTests(CaFixture ca)
         var csr = ca.NewCardCsr();
         var from = LastSeq();
         (int Status, JsonElement Body, string? ContentType)[] racing;
-        await ca.SetFaultsAsync(new { slowMs = 1200 });
+        // Both lookups are held long enough that the two requests sign together, and well inside the
+        // CA's 2 s Juki-Net attempt timeout: at 1,200 ms a loaded CI machine pushed an answer past it.
+        await ca.SetFaultsAsync(new { slowMs = 800 });
         try
         {
             racing = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => ca.SendAsync(HttpMethod.Post, Certificates, "operator", Body(code, "authentication", csr))));
