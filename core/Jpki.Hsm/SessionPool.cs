@@ -69,89 +69,107 @@ public sealed class SessionPool : IDisposable
                 throw new TimeoutException($"no '{Purpose}' HSM session free within {_retry.AcquireTimeout.TotalSeconds:0.#} s (pool size {Size})");
             }
 
-            long generation;
-            var fresh = false;
-            Exception? fault = null;
+            Attempt<T> tried;
             try
             {
-                // The module is not re-initialised while this attempt is inside it.
-                using var use = module.EnterUse();
-                generation = module.Generation;
-                ISession? session = null;
-                var keep = false;
-                try
-                {
-                    session = TakeIdle(generation);
-                    if (session is null)
-                    {
-                        fresh = true;
-                        session = _token.OpenSession();
-                    }
-
-                    var result = operation(session);
-                    keep = true;
-                    MarkHealthy();
-                    return result;
-                }
-                catch (Pkcs11Exception e) when (IsTokenFault(e.RV))
-                {
-                    fault = e;
-                    if (e.RV == CKR.CKR_USER_NOT_LOGGED_IN)
-                    {
-                        TryRelogin();
-                    }
-
-                    _logger.LogWarning("HSM '{Purpose}' pool: {Method} failed with {Rv} (attempt {Attempt}/{Max})", Purpose, e.Method, e.RV, attempt, _retry.MaxAttempts);
-                }
-                catch (Exception e) when (e is TransientKeyException or HsmTokenNotFoundException or HsmModuleUnavailableException)
-                {
-                    // A key or the token vanished mid-operation, or the module is being brought back: the same fault, seen earlier.
-                    fault = e;
-                    _logger.LogWarning("HSM '{Purpose}' pool: {Message} (attempt {Attempt}/{Max})", Purpose, e.Message, attempt, _retry.MaxAttempts);
-                }
-                catch (Exception e) when (e is HsmWrongPinException or HsmPinLockedException)
-                {
-                    module.Recovery.ReportLoginRefused((HsmException)e);
-                    MarkUnavailable(e.Message);
-                    throw;
-                }
-                catch (Exception)
-                {
-                    keep = session is not null;
-                    throw;
-                }
-                finally
-                {
-                    if (session is not null)
-                    {
-                        if (keep)
-                        {
-                            _idle.Add(new PooledSession(session, generation));
-                        }
-                        else
-                        {
-                            CloseQuietly(session);
-                        }
-                    }
-                }
+                tried = TryOnce(operation, attempt);
             }
             finally
             {
                 _slots.Release();
             }
 
+            if (tried.Fault is not { } fault)
+            {
+                return tried.Result!;
+            }
+
             last = fault;
-            if (fresh && ModuleRecovery.IsLoss(fault!))
+            if (tried.Fresh && ModuleRecovery.IsLoss(fault))
             {
                 // A session opened just now failed as well: the module itself lost the token.
                 // Outside the gate, so re-initialisation can wait for the other threads to leave.
-                module.Recovery.ReportLoss(generation, $"'{Purpose}' pool: {fault!.Message}");
+                module.Recovery.ReportLoss(tried.Generation, $"'{Purpose}' pool: {fault.Message}");
             }
         }
 
         var error = new HsmTokenUnavailableException(_token.Label, Purpose, _retry.MaxAttempts, last);
         MarkUnavailable(error.Message);
         throw error;
+    }
+
+    /// <summary>One attempt's outcome: the result, or the token fault to retry after (in module generation <see cref="Generation"/>, on a session opened for it when <see cref="Fresh"/>).</summary>
+    private readonly record struct Attempt<T>(T? Result, Exception? Fault, long Generation, bool Fresh);
+
+    /// <summary>
+    /// One attempt on a pooled (or newly opened) session, inside the module's use gate. A token
+    /// fault is returned to retry; any other exception goes to the caller. The session goes back
+    /// to the pool unless a fault made it suspect.
+    /// </summary>
+    private Attempt<T> TryOnce<T>(Func<ISession, T> operation, int attempt)
+    {
+        var module = _token.Module;
+        // The module is not re-initialised while this attempt is inside it.
+        using var use = module.EnterUse();
+        var generation = module.Generation;
+        var fresh = false;
+        ISession? session = null;
+        var keep = false;
+        try
+        {
+            session = TakeIdle(generation);
+            if (session is null)
+            {
+                fresh = true;
+                session = _token.OpenSession();
+            }
+
+            var result = operation(session);
+            keep = true;
+            MarkHealthy();
+            return new Attempt<T>(result, null, generation, fresh);
+        }
+        catch (Pkcs11Exception e) when (IsTokenFault(e.RV))
+        {
+            if (e.RV == CKR.CKR_USER_NOT_LOGGED_IN)
+            {
+                TryRelogin();
+            }
+
+            _logger.LogWarning("HSM '{Purpose}' pool: {Method} failed with {Rv} (attempt {Attempt}/{Max})", Purpose, e.Method, e.RV, attempt, _retry.MaxAttempts);
+            return new Attempt<T>(default, e, generation, fresh);
+        }
+        catch (Exception e) when (e is TransientKeyException or HsmTokenNotFoundException or HsmModuleUnavailableException)
+        {
+            // A key or the token vanished mid-operation, or the module is being brought back: the same fault, seen earlier.
+            _logger.LogWarning("HSM '{Purpose}' pool: {Message} (attempt {Attempt}/{Max})", Purpose, e.Message, attempt, _retry.MaxAttempts);
+            return new Attempt<T>(default, e, generation, fresh);
+        }
+        catch (Exception e) when (e is HsmWrongPinException or HsmPinLockedException)
+        {
+            module.Recovery.ReportLoginRefused((HsmException)e);
+            MarkUnavailable(e.Message);
+            throw;
+        }
+        catch (Exception)
+        {
+            keep = session is not null;
+            throw;
+        }
+        finally
+        {
+            if (session is not null)
+            {
+                if (keep)
+                {
+                    _idle.Add(new PooledSession(session, generation));
+                }
+                else
+                {
+                    CloseQuietly(session);
+                }
+            }
+        }
     }
 
     /// <summary>An idle session opened in this module generation, or null; older ones are dropped unclosed (their module instance is gone).</summary>

@@ -81,6 +81,18 @@ public static class CrlChecker
         using var stream = OpenRead(path);
         using var reader = new CrlFileReader(stream);
         var preamble = reader.ReadPreamble();
+        CheckPreamble(preamble, expected, problems);
+        CheckEntries(reader, preamble.ThisUpdate, expected, database, problems);
+        if (reader.EntryCount != expected.EntryCount)
+        {
+            problems.Add($"{reader.EntryCount} entries, {expected.EntryCount} built");
+        }
+
+        CheckTrailer(reader.ReadTrailer(expected.IssuerSubjectPublicKeyInfo), expected, problems);
+    }
+
+    private static void CheckPreamble(CrlPreamble preamble, CrlExpectations expected, List<string> problems)
+    {
         if (!preamble.IssuerNameDer.AsSpan().SequenceEqual(expected.IssuerNameDer))
         {
             problems.Add("issuer name differs from the issuer certificate's subject");
@@ -95,7 +107,14 @@ public static class CrlChecker
         {
             problems.Add("nextUpdate missing or not after thisUpdate");
         }
+    }
 
+    /// <summary>
+    /// The entries: in order, none revoked after thisUpdate, and (merged with the published complete
+    /// CRL, which has the same order) none dropped that may not leave yet.
+    /// </summary>
+    private static void CheckEntries(CrlFileReader reader, DateTimeOffset thisUpdate, CrlExpectations expected, Database database, List<string> problems)
+    {
         using var previous = expected.PreviousCompletePath is { } previousPath && File.Exists(previousPath) ? new CrlFileReader(OpenRead(previousPath)) : null;
         previous?.ReadPreamble();
         using var previousSerials = previous?.ReadEntrySerials().GetEnumerator();
@@ -108,9 +127,9 @@ public static class CrlChecker
         var afterThisUpdate = 0;
         foreach (var (serial, revoked) in reader.ReadEntries())
         {
-            if (revoked > preamble.ThisUpdate && (expected.RevocationsAheadAfter is not { } horizon || revoked <= horizon) && afterThisUpdate++ < 20)
+            if (revoked > thisUpdate && (expected.RevocationsAheadAfter is not { } horizon || revoked <= horizon) && afterThisUpdate++ < 20)
             {
-                problems.Add($"entry {serial} is revoked at {revoked:O}, after thisUpdate {preamble.ThisUpdate:O}");
+                problems.Add($"entry {serial} is revoked at {revoked:O}, after thisUpdate {thisUpdate:O}");
             }
 
             if (last is not null && string.CompareOrdinal(last, serial) >= 0)
@@ -120,7 +139,7 @@ public static class CrlChecker
             }
 
             last = serial;
-            // Merge with the published complete CRL (same order): whatever it has and this lacks was dropped.
+            // Whatever the published complete CRL has and this lacks was dropped.
             while (previousHas && string.CompareOrdinal(previousSerials!.Current, serial) < 0)
             {
                 CheckDrop(db, previousSerials.Current, expected, problems);
@@ -138,13 +157,10 @@ public static class CrlChecker
             CheckDrop(db, previousSerials!.Current, expected, problems);
             previousHas = previousSerials.MoveNext();
         }
+    }
 
-        if (reader.EntryCount != expected.EntryCount)
-        {
-            problems.Add($"{reader.EntryCount} entries, {expected.EntryCount} built");
-        }
-
-        var trailer = reader.ReadTrailer(expected.IssuerSubjectPublicKeyInfo);
+    private static void CheckTrailer(CrlTrailer trailer, CrlExpectations expected, List<string> problems)
+    {
         if (!trailer.SignatureValid)
         {
             problems.Add("signature does not verify with the issuer's public key");

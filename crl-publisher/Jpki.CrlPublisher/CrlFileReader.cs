@@ -110,11 +110,7 @@ public sealed class CrlFileReader(Stream input) : IDisposable
 
         Expect(state == 2);
         state = 3;
-        long? number = null;
-        long? deltaBase = null;
-        byte[]? idp = null;
-        var idpCritical = false;
-        string? freshest = null;
+        var extensions = new CrlTrailerExtensions(null, null, null, false, null);
         if (tbsRemaining > 0)
         {
             var wrapper = ReadElement(out var wrapperTag);
@@ -123,48 +119,7 @@ public sealed class CrlFileReader(Stream input) : IDisposable
                 throw new FormatException("unexpected element after the entries");
             }
 
-            // The extensions are read with AsnReader: its errors, and a CRL number past 64 bits,
-            // are this reader's FormatException like every other malformation (found by
-            // ./jpki fuzz crl: AsnContentException and OverflowException escaped the reader).
-            try
-            {
-                var extensions = new AsnReader(wrapper, AsnEncodingRules.DER).ReadSequence();
-                while (extensions.HasData)
-                {
-                    var extension = extensions.ReadSequence();
-                    var oid = extension.ReadObjectIdentifier();
-                    var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
-                    var value = extension.ReadOctetString();
-                    switch (oid)
-                    {
-                        case CrlExtensions.CrlNumber:
-                            number = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
-                            break;
-                        case CrlExtensions.DeltaCrlIndicator:
-                            deltaBase = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger();
-                            break;
-                        case CrlExtensions.IssuingDistributionPoint:
-                            idp = value;
-                            idpCritical = critical;
-                            break;
-                        case CrlExtensions.FreshestCrl:
-                            var dp = new AsnReader(value, AsnEncodingRules.DER).ReadSequence().ReadSequence()
-                                .ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0));
-                            freshest = dp.ReadCharacterString(UniversalTagNumber.IA5String, new Asn1Tag(TagClass.ContextSpecific, 6));
-                            break;
-                        default:
-                            break;
-                    }
-                }
-            }
-            catch (AsnContentException e)
-            {
-                throw new FormatException("malformed CRL extensions: " + e.Message, e);
-            }
-            catch (OverflowException e)
-            {
-                throw new FormatException("a CRL number or delta base past 64 bits", e);
-            }
+            extensions = ReadExtensions(wrapper);
         }
 
         if (tbsRemaining != 0)
@@ -189,7 +144,55 @@ public sealed class CrlFileReader(Stream input) : IDisposable
         using var rsa = RSA.Create();
         rsa.ImportSubjectPublicKeyInfo(issuerSubjectPublicKeyInfo, out _);
         var valid = rsa.VerifyHash(digest, bits.AsSpan(1), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        return new CrlTrailer(number, deltaBase, idp, idpCritical, freshest, valid);
+        return new CrlTrailer(extensions.Number, extensions.DeltaBaseNumber, extensions.IssuingDistributionPoint, extensions.IdpCritical, extensions.FreshestCrlUrl, valid);
+    }
+
+    private readonly record struct CrlTrailerExtensions(long? Number, long? DeltaBaseNumber, byte[]? IssuingDistributionPoint, bool IdpCritical, string? FreshestCrlUrl);
+
+    /// <summary>
+    /// The crlExtensions this publisher writes, read with AsnReader: its errors, and a CRL number past
+    /// 64 bits, are this reader's FormatException like every other malformation (found by
+    /// ./jpki fuzz crl: AsnContentException and OverflowException escaped the reader).
+    /// </summary>
+    private static CrlTrailerExtensions ReadExtensions(byte[] wrapper)
+    {
+        var read = new CrlTrailerExtensions(null, null, null, false, null);
+        try
+        {
+            var extensions = new AsnReader(wrapper, AsnEncodingRules.DER).ReadSequence();
+            while (extensions.HasData)
+            {
+                var extension = extensions.ReadSequence();
+                var oid = extension.ReadObjectIdentifier();
+                var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
+                var value = extension.ReadOctetString();
+                read = oid switch
+                {
+                    CrlExtensions.CrlNumber => read with { Number = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger() },
+                    CrlExtensions.DeltaCrlIndicator => read with { DeltaBaseNumber = (long)new AsnReader(value, AsnEncodingRules.DER).ReadInteger() },
+                    CrlExtensions.IssuingDistributionPoint => read with { IssuingDistributionPoint = value, IdpCritical = critical },
+                    CrlExtensions.FreshestCrl => read with { FreshestCrlUrl = FreshestUrl(value) },
+                    _ => read,
+                };
+            }
+
+            return read;
+        }
+        catch (AsnContentException e)
+        {
+            throw new FormatException("malformed CRL extensions: " + e.Message, e);
+        }
+        catch (OverflowException e)
+        {
+            throw new FormatException("a CRL number or delta base past 64 bits", e);
+        }
+    }
+
+    private static string FreshestUrl(byte[] value)
+    {
+        var dp = new AsnReader(value, AsnEncodingRules.DER).ReadSequence().ReadSequence()
+            .ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0));
+        return dp.ReadCharacterString(UniversalTagNumber.IA5String, new Asn1Tag(TagClass.ContextSpecific, 6));
     }
 
     public void Dispose() => tbsHash.Dispose();

@@ -66,28 +66,14 @@ public static class CrlWriter
         var thisUpdate = Der.TruncateToSeconds(content.ThisUpdate);
         var nextUpdate = Der.TruncateToSeconds(content.NextUpdate);
 
-        Span<byte> scratch = stackalloc byte[MaxEntryBytes];
-        long count = 0;
-        long entriesLength = 0;
-        if (measured is not null)
-        {
-            (count, entriesLength) = (measured.Count, measured.Length);
-        }
-        else
-        {
-            foreach (var entry in entries())
-            {
-                entriesLength += EncodeEntry(scratch, entry);
-                count++;
-            }
-        }
-
+        var (count, entriesLength) = measured is null ? Measure(entries) : (measured.Count, measured.Length);
         long tbsContent = 3 + algorithmDer.Length + content.IssuerNameDer.Length + Der.TimeLength(thisUpdate) + Der.TimeLength(nextUpdate)
             + (count > 0 ? Der.TotalLength(entriesLength) : 0)
             + Der.TotalLength(extensionsDer.Length);
         var outerContent = Der.TotalLength(tbsContent) + algorithmDer.Length + Der.TotalLength(signatureLength + 1);
 
         using var sink = new HashingSink(output);
+        Span<byte> scratch = stackalloc byte[MaxEntryBytes];
         Span<byte> header = stackalloc byte[16];
         sink.Write(header[..Der.WriteHeader(header, Der.Sequence, outerContent)]);
         sink.BeginTbs();
@@ -97,25 +83,12 @@ public static class CrlWriter
         sink.Write(content.IssuerNameDer);
         sink.Write(scratch[..Der.WriteTime(scratch, thisUpdate)]);
         sink.Write(scratch[..Der.WriteTime(scratch, nextUpdate)]);
-        long written = 0;
-        long writtenLength = 0;
         if (count > 0)
         {
             sink.Write(header[..Der.WriteHeader(header, Der.Sequence, entriesLength)]);
-            foreach (var entry in entries())
-            {
-                var length = EncodeEntry(scratch, entry);
-                sink.Write(scratch[..length]);
-                written++;
-                writtenLength += length;
-            }
         }
 
-        if (written != count || writtenLength != entriesLength)
-        {
-            throw new InvalidOperationException($"the entries written ({written}, {writtenLength} bytes) are not the {count} entries of {entriesLength} bytes measured: not one snapshot, or the size formula is wrong");
-        }
-
+        WriteEntries(sink, entries, count, entriesLength);
         sink.Write(header[..Der.WriteHeader(header, Der.ContextConstructed0, extensionsDer.Length)]);
         sink.Write(extensionsDer);
         var tbsDigest = sink.EndTbs();
@@ -132,6 +105,44 @@ public static class CrlWriter
         sink.Write(signature);
         var (size, sha256) = sink.Finish();
         return new CrlWriteResult(count, size, sha256);
+    }
+
+    /// <summary>The first pass: the count and DER length of the entries, when the store did not give them.</summary>
+    private static (long Count, long Length) Measure(Func<IEnumerable<CrlEntryRow>> entries)
+    {
+        Span<byte> scratch = stackalloc byte[MaxEntryBytes];
+        long count = 0;
+        long length = 0;
+        foreach (var entry in entries())
+        {
+            length += EncodeEntry(scratch, entry);
+            count++;
+        }
+
+        return (count, length);
+    }
+
+    /// <summary>The second pass: every entry, checked against what was measured (one snapshot, the right size formula).</summary>
+    private static void WriteEntries(HashingSink sink, Func<IEnumerable<CrlEntryRow>> entries, long count, long entriesLength)
+    {
+        Span<byte> scratch = stackalloc byte[MaxEntryBytes];
+        long written = 0;
+        long writtenLength = 0;
+        if (count > 0)
+        {
+            foreach (var entry in entries())
+            {
+                var length = EncodeEntry(scratch, entry);
+                sink.Write(scratch[..length]);
+                written++;
+                writtenLength += length;
+            }
+        }
+
+        if (written != count || writtenLength != entriesLength)
+        {
+            throw new InvalidOperationException($"the entries written ({written}, {writtenLength} bytes) are not the {count} entries of {entriesLength} bytes measured: not one snapshot, or the size formula is wrong");
+        }
     }
 
     /// <summary>One revokedCertificates entry (RFC 5280 §5.3): serial, date, reasonCode unless unspecified, invalidityDate.</summary>

@@ -219,6 +219,68 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         var key = IssuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
         using var db = database.OpenConnection();
         using var snapshot = BeginSnapshot(db);
+        if (Plan(db, snapshot, series, delta, key) is not { } plan)
+        {
+            return null;
+        }
+
+        var finalPath = PathOf(series, delta);
+        var directory = Path.GetDirectoryName(finalPath)!;
+        System.IO.Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(finalPath)}.{plan.Number}.tmp");
+        try
+        {
+            var written = WriteTemporary(db, snapshot, plan, temporary);
+            snapshot.Commit();
+            options.AfterWrite?.Invoke(temporary);
+            CheckOrAlarm(plan, temporary, written);
+
+            // Archived before the archive row commits, outside the writers' lock (a copy of a large
+            // CRL takes a while); the number is this build's alone, so no other publisher writes that file.
+            var archivePath = ArchivePathOf(series, plan.Number);
+            Archive(temporary, archivePath, written.Sha256);
+            var crl = Commit(plan, written, temporary, archivePath, finalPath, scheduled, run);
+            RemoveLeftovers(series, plan.Number, plan.Previous?.Number ?? 0);
+            return crl;
+        }
+        catch (FileNotFoundException) when (!File.Exists(temporary))
+        {
+            // A publication of a higher number removed this build's file (RemoveLeftovers): this
+            // number can no longer be published, exactly as if the commit had found it superseded.
+            throw new CrlSupersededException($"{series}: a newer publication removed the file of number {plan.Number} while it was checked");
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>
+    /// One build of a series, decided from the store's snapshot: what it lists (the mark, the base
+    /// and the drop cut-off), its dates and its number (reserved, so no other build takes it).
+    /// </summary>
+    private sealed record CrlBuildPlan(
+        CrlSeries Series,
+        bool Delta,
+        CrlIssuerKey Key,
+        long Mark,
+        CrlArchiveRow? Previous,
+        CrlArchiveRow? BaseCrl,
+        bool Final,
+        byte[]? Idp,
+        DateTimeOffset ThisUpdate,
+        DateTimeOffset NextUpdate,
+        long DropCutoffUs,
+        long DropMark,
+        long Number,
+        DateTimeOffset Now)
+    {
+        public string Kind => Delta ? "delta" : "complete";
+    }
+
+    /// <summary>The plan of the next CRL of <paramref name="series"/>; null when there is none to build (a delta without a base, a series past its final CRL).</summary>
+    private CrlBuildPlan? Plan(DbConnection db, DbTransaction snapshot, CrlSeries series, bool delta, CrlIssuerKey key)
+    {
         var mark = CrlStore.Mark(db, snapshot);
         var previous = CrlStore.Latest(db, snapshot, series);
         var baseCrl = delta ? CrlStore.Latest(db, snapshot, series, "complete") : null;
@@ -240,10 +302,32 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         }
 
         var lastScheduled = CrlStore.Latest(db, snapshot, series, "complete", scheduledOnly: true);
-        var idp = IdpOf(db, snapshot, series, key);
+        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
+        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
 
-        // Backdated for slow verifier clocks, but never before the issuer certificate's notBefore
-        // (a new key's first CRLs), and never in the future.
+        // Never before a revocation it lists (RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue
+        // date; an entry revoked after it would be inconsistent, and the auditor trail's
+        // revocation → thisUpdate latency negative). Listed, never withheld: hiding a revocation
+        // for the backdate would be fail-open (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
+        var thisUpdate = AfterListedRevocations(db, snapshot, series, delta, baseCrl, previous, mark, dropCutoffUs, dropMark, BackdatedThisUpdate(key, previous, now), now);
+        var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
+        var idp = IdpOf(db, snapshot, series, key);
+        long number;
+        using (var reservation = database.BeginWrite())
+        {
+            number = CrlStore.ReserveNumber(reservation, series, mark, thisUpdate);
+            reservation.Commit();
+        }
+
+        return new CrlBuildPlan(series, delta, key, mark, previous, baseCrl, final, idp, thisUpdate, nextUpdate, dropCutoffUs, dropMark, number, now);
+    }
+
+    /// <summary>
+    /// Backdated for slow verifier clocks, but never before the issuer certificate's notBefore (a
+    /// new key's first CRLs), never in the future, and never before the series' previous thisUpdate.
+    /// </summary>
+    private DateTimeOffset BackdatedThisUpdate(CrlIssuerKey key, CrlArchiveRow? previous, DateTimeOffset now)
+    {
         var thisUpdate = Der.TruncateToSeconds(now - options.Backdate);
         if (thisUpdate < key.NotBefore)
         {
@@ -253,177 +337,159 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         // A clock stepped back (an NTP step after it ran fast) must not make a CRL look older than
         // the one it replaces: thisUpdate never goes back within a series. The backdate (300 s by
         // default) keeps the clamped value in the past for any step shorter than it.
-        if (previous is not null && thisUpdate < Instant.FromMicros(previous.ThisUpdateUs))
-        {
-            thisUpdate = Instant.FromMicros(previous.ThisUpdateUs);
-        }
+        return previous is not null && thisUpdate < Instant.FromMicros(previous.ThisUpdateUs) ? Instant.FromMicros(previous.ThisUpdateUs) : thisUpdate;
+    }
 
-        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
-        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
-
-        // Never before a revocation it lists (RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue
-        // date; an entry revoked after it would be inconsistent, and the auditor trail's
-        // revocation → thisUpdate latency negative). Listed, never withheld: hiding a revocation
-        // for the backdate would be fail-open (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
-        thisUpdate = AfterListedRevocations(db, snapshot, series, delta, baseCrl, previous, mark, dropCutoffUs, dropMark, thisUpdate, now);
-
-        var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
-        long number;
-        using (var reservation = database.BeginWrite())
-        {
-            number = CrlStore.ReserveNumber(reservation, series, mark, thisUpdate);
-            reservation.Commit();
-        }
-
+    /// <summary>Streams the planned CRL from the snapshot through the HSM signer into <paramref name="temporary"/>, fsynced.</summary>
+    private CrlWriteResult WriteTemporary(DbConnection db, DbTransaction snapshot, CrlBuildPlan plan, string temporary)
+    {
+        var series = plan.Series;
         var content = new CrlContent
         {
-            IssuerNameDer = key.IssuerNameDer,
-            AuthorityKeyIdentifier = key.KeyIdentifier,
-            ThisUpdate = thisUpdate,
-            NextUpdate = nextUpdate,
-            Number = number,
-            IssuingDistributionPoint = idp,
-            DeltaBaseNumber = baseCrl?.Number,
+            IssuerNameDer = plan.Key.IssuerNameDer,
+            AuthorityKeyIdentifier = plan.Key.KeyIdentifier,
+            ThisUpdate = plan.ThisUpdate,
+            NextUpdate = plan.NextUpdate,
+            Number = plan.Number,
+            IssuingDistributionPoint = plan.Idp,
+            DeltaBaseNumber = plan.BaseCrl?.Number,
             // A final CRL names no delta: none will follow it.
-            FreshestCrlUrl = !delta && series.HasDeltas && !final ? series.Url(options.CrlBase, delta: true) : null,
+            FreshestCrlUrl = !plan.Delta && series.HasDeltas && !plan.Final ? series.Url(options.CrlBase, delta: true) : null,
         };
-        Func<IEnumerable<CrlEntryRow>> entries = delta
-            ? () => CrlStore.DeltaEntries(db, snapshot, database.Dialect, series, baseCrl!.MaxChangeSeq, mark)
-            : () => CrlStore.CompleteEntries(db, snapshot, database.Dialect, series, dropCutoffUs, dropMark);
+        Func<IEnumerable<CrlEntryRow>> entries = plan.Delta
+            ? () => CrlStore.DeltaEntries(db, snapshot, database.Dialect, series, plan.BaseCrl!.MaxChangeSeq, plan.Mark)
+            : () => CrlStore.CompleteEntries(db, snapshot, database.Dialect, series, plan.DropCutoffUs, plan.DropMark);
+        using var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024);
+        var size = plan.Delta
+            ? CrlStore.DeltaEntriesSize(db, snapshot, series, plan.BaseCrl!.MaxChangeSeq, plan.Mark)
+            : CrlStore.CompleteEntriesSize(db, snapshot, series, plan.DropCutoffUs, plan.DropMark);
+        var written = CrlWriter.Write(file, content, entries, plan.Key.Signer, SignatureAlgorithm.RsaPkcs1Sha256, size);
+        file.Flush(flushToDisk: true);
+        return written;
+    }
 
-        var finalPath = PathOf(series, delta);
-        var directory = Path.GetDirectoryName(finalPath)!;
-        System.IO.Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(finalPath)}.{number}.tmp");
+    /// <summary>Reads the written CRL back against what was planned; a problem raises the alarm and publishes nothing.</summary>
+    private void CheckOrAlarm(CrlBuildPlan plan, string temporary, CrlWriteResult written)
+    {
+        var now = database.Time.GetUtcNow();
+        var previousThisUpdate = plan.Previous is null ? (DateTimeOffset?)null : Instant.FromMicros(plan.Previous.ThisUpdateUs);
+        var problems = CrlChecker.Check(temporary, new CrlExpectations
+        {
+            IssuerSubjectPublicKeyInfo = plan.Key.SubjectPublicKeyInfo,
+            IssuerNameDer = plan.Key.IssuerNameDer,
+            Number = plan.Number,
+            LastPublishedNumber = plan.Previous?.Number,
+            IssuingDistributionPoint = plan.Idp,
+            DeltaBaseNumber = plan.BaseCrl?.Number,
+            EntryCount = written.EntryCount,
+            LatestThisUpdate = previousThisUpdate > now ? previousThisUpdate.Value : now,
+            // The horizon of the build's start, as the thisUpdate rule used it.
+            RevocationsAheadAfter = RevocationHorizon(plan.Now),
+            PreviousCompletePath = plan.Delta ? null : PathOf(plan.Series, delta: false),
+            PreviousPath = PathOf(plan.Series, delta: false),
+            DropCutoffUs = plan.DropCutoffUs,
+            DropMark = plan.DropMark,
+        }, database);
+        if (problems.Count > 0)
+        {
+            RaiseCheckAlarm(plan.Series, plan.Delta, plan.Number, problems);
+            throw new CrlCheckFailedException($"{plan.Series} {plan.Kind} {plan.Number} failed its check: {string.Join("; ", problems)}");
+        }
+    }
+
+    /// <summary>
+    /// Under the writers' lock: refuses a build superseded meanwhile, records the archive row, the
+    /// first listings and the audit record, and renames the checked file over the published one.
+    /// </summary>
+    private PublishedCrl Commit(CrlBuildPlan plan, CrlWriteResult written, string temporary, string archivePath, string finalPath, bool scheduled, ScheduledRun? run)
+    {
+        var committing = false;
         try
         {
-            CrlWriteResult written;
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024))
-            {
-                var size = delta
-                    ? CrlStore.DeltaEntriesSize(db, snapshot, series, baseCrl!.MaxChangeSeq, mark)
-                    : CrlStore.CompleteEntriesSize(db, snapshot, series, dropCutoffUs, dropMark);
-                written = CrlWriter.Write(file, content, entries, key.Signer, SignatureAlgorithm.RsaPkcs1Sha256, size);
-                file.Flush(flushToDisk: true);
-            }
-
-            snapshot.Commit();
-            options.AfterWrite?.Invoke(temporary);
-            var problems = CrlChecker.Check(temporary, new CrlExpectations
-            {
-                IssuerSubjectPublicKeyInfo = key.SubjectPublicKeyInfo,
-                IssuerNameDer = key.IssuerNameDer,
-                Number = number,
-                LastPublishedNumber = previous?.Number,
-                IssuingDistributionPoint = idp,
-                DeltaBaseNumber = baseCrl?.Number,
-                EntryCount = written.EntryCount,
-                LatestThisUpdate = previous is not null && Instant.FromMicros(previous.ThisUpdateUs) > database.Time.GetUtcNow()
-                    ? Instant.FromMicros(previous.ThisUpdateUs)
-                    : database.Time.GetUtcNow(),
-                RevocationsAheadAfter = RevocationHorizon(now),
-                PreviousCompletePath = delta ? null : PathOf(series, delta: false),
-                PreviousPath = PathOf(series, delta: false),
-                DropCutoffUs = dropCutoffUs,
-                DropMark = dropMark,
-            }, database);
-            if (problems.Count > 0)
-            {
-                RaiseCheckAlarm(series, delta, number, problems);
-                throw new CrlCheckFailedException($"{series} {(delta ? "delta" : "complete")} {number} failed its check: {string.Join("; ", problems)}");
-            }
-
-            var sha256 = Convert.ToHexStringLower(written.Sha256);
-            // Archived before the archive row commits, outside the writers' lock (a copy of a large
-            // CRL takes a while); the number is this build's alone, so no other publisher writes that file.
-            var archivePath = ArchivePathOf(series, number);
-            Archive(temporary, archivePath, written.Sha256);
-            var committing = false;
-            try
-            {
-                using var tx = database.BeginWrite();
-                var latest = CrlStore.Latest(tx.Connection, tx.Transaction, series);
-                if (latest is not null && latest.Number >= number)
-                {
-                    throw new CrlSupersededException($"{series}: number {latest.Number} was published while {number} was built");
-                }
-
-                // One final CRL per series, even when two publishers built one at once.
-                if (final && IsFinal(CrlStore.Latest(tx.Connection, tx.Transaction, series, "complete"), key))
-                {
-                    throw new CrlSupersededException($"{series}: its final CRL was published while {number} was built");
-                }
-
-                var publishedUs = Instant.NowMicros(database.Time);
-                CrlStore.Insert(tx, new CrlArchiveRow
-                {
-                    IssuerKeyId = series.IssuerKeyId,
-                    Scope = series.StoreName,
-                    Number = number,
-                    Kind = delta ? "delta" : "complete",
-                    Scheduled = !delta && scheduled ? 1 : 0,
-                    ThisUpdateUs = Instant.ToMicros(thisUpdate),
-                    NextUpdateUs = Instant.ToMicros(nextUpdate),
-                    BaseNumber = baseCrl?.Number,
-                    MaxChangeSeq = mark,
-                    EntryCount = written.EntryCount,
-                    Sha256 = sha256,
-                    SizeBytes = written.SizeBytes,
-                    PublishedUs = publishedUs,
-                });
-                var firstListed = CrlStore.RecordFirstListings(tx, series, number, Instant.ToMicros(thisUpdate), previous?.MaxChangeSeq ?? 0, mark);
-                var record = new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
-                {
-                    ["issuerKeyId"] = series.IssuerKeyId,
-                    ["scope"] = series.StoreName,
-                    ["kind"] = delta ? "delta" : "complete",
-                    ["scheduled"] = !delta && scheduled,
-                    ["number"] = number,
-                    ["baseNumber"] = baseCrl?.Number,
-                    ["thisUpdate"] = Instant.ToMicros(thisUpdate),
-                    ["nextUpdate"] = Instant.ToMicros(nextUpdate),
-                    ["maxChangeSeq"] = mark,
-                    ["entries"] = written.EntryCount,
-                    ["firstListed"] = firstListed,
-                    ["sha256"] = sha256,
-                    ["size"] = written.SizeBytes,
-                    ["firedAt"] = run is null ? null : Instant.ToMicros(run.FireTime),
-                    ["node"] = run?.Node,
-                });
-                if (final)
-                {
-                    // The series ends here: nextUpdate is the root's notAfter, and no CRL of it follows.
-                    record.Details["final"] = true;
-                }
-
-                audit.Append(tx, record);
-                // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
-                File.Move(temporary, finalPath, overwrite: true);
-                DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
-                committing = true;
-                tx.Commit();
-                RemoveLeftovers(series, number, previous?.Number ?? 0);
-                return new PublishedCrl(series, delta, number, thisUpdate, nextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
-            }
-            finally
-            {
-                if (!committing)
-                {
-                    // Not published (superseded, or the transaction failed): no archive file without its row.
-                    File.Delete(archivePath);
-                }
-            }
-        }
-        catch (FileNotFoundException) when (!File.Exists(temporary))
-        {
-            // A publication of a higher number removed this build's file (RemoveLeftovers): this
-            // number can no longer be published, exactly as if the commit had found it superseded.
-            throw new CrlSupersededException($"{series}: a newer publication removed the file of number {number} while it was checked");
+            return CommitUnderLock(plan, written, temporary, finalPath, scheduled, run, () => committing = true);
         }
         finally
         {
-            File.Delete(temporary);
+            if (!committing)
+            {
+                // Not published (superseded, or the transaction failed before its COMMIT): no archive
+                // file without its row. A COMMIT that fails has an unknown outcome: the copy stays.
+                File.Delete(archivePath);
+            }
         }
+    }
+
+    private PublishedCrl CommitUnderLock(CrlBuildPlan plan, CrlWriteResult written, string temporary, string finalPath, bool scheduled, ScheduledRun? run, Action committing)
+    {
+        var series = plan.Series;
+        using var tx = database.BeginWrite();
+        var latest = CrlStore.Latest(tx.Connection, tx.Transaction, series);
+        if (latest is not null && latest.Number >= plan.Number)
+        {
+            throw new CrlSupersededException($"{series}: number {latest.Number} was published while {plan.Number} was built");
+        }
+
+        // One final CRL per series, even when two publishers built one at once.
+        if (plan.Final && IsFinal(CrlStore.Latest(tx.Connection, tx.Transaction, series, "complete"), plan.Key))
+        {
+            throw new CrlSupersededException($"{series}: its final CRL was published while {plan.Number} was built");
+        }
+
+        var sha256 = Convert.ToHexStringLower(written.Sha256);
+        CrlStore.Insert(tx, new CrlArchiveRow
+        {
+            IssuerKeyId = series.IssuerKeyId,
+            Scope = series.StoreName,
+            Number = plan.Number,
+            Kind = plan.Kind,
+            Scheduled = !plan.Delta && scheduled ? 1 : 0,
+            ThisUpdateUs = Instant.ToMicros(plan.ThisUpdate),
+            NextUpdateUs = Instant.ToMicros(plan.NextUpdate),
+            BaseNumber = plan.BaseCrl?.Number,
+            MaxChangeSeq = plan.Mark,
+            EntryCount = written.EntryCount,
+            Sha256 = sha256,
+            SizeBytes = written.SizeBytes,
+            PublishedUs = Instant.NowMicros(database.Time),
+        });
+        var firstListed = CrlStore.RecordFirstListings(tx, series, plan.Number, Instant.ToMicros(plan.ThisUpdate), plan.Previous?.MaxChangeSeq ?? 0, plan.Mark);
+        audit.Append(tx, PublishedRecord(plan, written, sha256, firstListed, scheduled, run));
+        // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
+        File.Move(temporary, finalPath, overwrite: true);
+        DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
+        committing();
+        tx.Commit();
+        return new PublishedCrl(series, plan.Delta, plan.Number, plan.ThisUpdate, plan.NextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
+    }
+
+    private static AuditRecord PublishedRecord(CrlBuildPlan plan, CrlWriteResult written, string sha256, int firstListed, bool scheduled, ScheduledRun? run)
+    {
+        var series = plan.Series;
+        var record = new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(plan.Delta)}", new JsonObject
+        {
+            ["issuerKeyId"] = series.IssuerKeyId,
+            ["scope"] = series.StoreName,
+            ["kind"] = plan.Kind,
+            ["scheduled"] = !plan.Delta && scheduled,
+            ["number"] = plan.Number,
+            ["baseNumber"] = plan.BaseCrl?.Number,
+            ["thisUpdate"] = Instant.ToMicros(plan.ThisUpdate),
+            ["nextUpdate"] = Instant.ToMicros(plan.NextUpdate),
+            ["maxChangeSeq"] = plan.Mark,
+            ["entries"] = written.EntryCount,
+            ["firstListed"] = firstListed,
+            ["sha256"] = sha256,
+            ["size"] = written.SizeBytes,
+            ["firedAt"] = run is null ? null : Instant.ToMicros(run.FireTime),
+            ["node"] = run?.Node,
+        });
+        if (plan.Final)
+        {
+            // The series ends here: nextUpdate is the root's notAfter, and no CRL of it follows.
+            record.Details["final"] = true;
+        }
+
+        return record;
     }
 
     /// <summary>

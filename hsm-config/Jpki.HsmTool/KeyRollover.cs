@@ -130,29 +130,7 @@ public sealed class KeyRollover(ToolContext context, StepProgress? progress = nu
 
         if (IssuerRolloverStore.FindOpen(tx.Connection, issuerId, tx.Transaction) is { } open)
         {
-            if (open.SwitchAtUs == switchAtUs)
-            {
-                _changes.Add($"resuming the rollover of {issuerId} to '{open.ToKeyId}' after step '{open.Step}'");
-                return open;
-            }
-
-            if (!resume)
-            {
-                throw new RolloverRefusedException("rollover-in-progress", $"a rollover of {issuerId} to '{open.ToKeyId}' is half done (last step '{open.Step}', switch at {Show(Instant.FromMicros(open.SwitchAtUs!.Value))}): run the same command with --at {Instant.FromMicros(open.SwitchAtUs!.Value):yyyy-MM-ddTHH:mm:ssZ} to finish it, or --resume --at TIME to finish it with another switch time");
-            }
-
-            EnsureLead(switchAt, PublishedOrNow(tx, open.ToKeyId, now), lead);
-            IssuerRolloverStore.Reschedule(tx, open.ToKeyId, switchAtUs);
-            audit.Append(tx, new AuditRecord(Actor, "rollover.rescheduled", issuerId, new JsonObject
-            {
-                ["toKeyId"] = open.ToKeyId,
-                ["previousSwitchAtUs"] = open.SwitchAtUs,
-                ["switchAtUs"] = switchAtUs,
-            }));
-            tx.Commit();
-            open.SwitchAtUs = switchAtUs;
-            _changes.Add($"resuming the rollover of {issuerId} to '{open.ToKeyId}' after step '{open.Step}' with the switch at {Show(switchAt)}");
-            return open;
+            return Continue(tx, audit, open, switchAt, resume, now, lead);
         }
 
         var latest = IssuerRolloverStore.FindLatest(tx.Connection, issuerId, tx.Transaction);
@@ -201,6 +179,38 @@ public sealed class KeyRollover(ToolContext context, StepProgress? progress = nu
         tx.Commit();
         _changes.Add($"started the rollover of {issuerId} from '{current.Id}' to '{row.ToKeyId}' (generation {generation}), switch at {Show(switchAt)}");
         return row;
+    }
+
+    /// <summary>
+    /// The half-done rollover <paramref name="open"/>: the same switch time resumes it; another one
+    /// only with <c>--resume</c> (rescheduled and audited, the lead checked from its publication).
+    /// </summary>
+    private IssuerRolloverRow Continue(WriteTransaction tx, AuditLog audit, IssuerRolloverRow open, DateTimeOffset switchAt, bool resume, DateTimeOffset now, TimeSpan lead)
+    {
+        var switchAtUs = Instant.ToMicros(switchAt);
+        if (open.SwitchAtUs == switchAtUs)
+        {
+            _changes.Add($"resuming the rollover of {open.IssuerId} to '{open.ToKeyId}' after step '{open.Step}'");
+            return open;
+        }
+
+        if (!resume)
+        {
+            throw new RolloverRefusedException("rollover-in-progress", $"a rollover of {open.IssuerId} to '{open.ToKeyId}' is half done (last step '{open.Step}', switch at {Show(Instant.FromMicros(open.SwitchAtUs!.Value))}): run the same command with --at {Instant.FromMicros(open.SwitchAtUs!.Value):yyyy-MM-ddTHH:mm:ssZ} to finish it, or --resume --at TIME to finish it with another switch time");
+        }
+
+        EnsureLead(switchAt, PublishedOrNow(tx, open.ToKeyId, now), lead);
+        IssuerRolloverStore.Reschedule(tx, open.ToKeyId, switchAtUs);
+        audit.Append(tx, new AuditRecord(Actor, "rollover.rescheduled", open.IssuerId, new JsonObject
+        {
+            ["toKeyId"] = open.ToKeyId,
+            ["previousSwitchAtUs"] = open.SwitchAtUs,
+            ["switchAtUs"] = switchAtUs,
+        }));
+        tx.Commit();
+        open.SwitchAtUs = switchAtUs;
+        _changes.Add($"resuming the rollover of {open.IssuerId} to '{open.ToKeyId}' after step '{open.Step}' with the switch at {Show(switchAt)}");
+        return open;
     }
 
     private static DateTimeOffset PublishedOrNow(WriteTransaction tx, string keyId, DateTimeOffset now) =>

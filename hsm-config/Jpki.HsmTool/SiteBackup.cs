@@ -74,38 +74,13 @@ internal sealed class SiteBackup(ToolContext context, StepProgress progress)
             files["token/token.tar"] = Sha256(tokenTar);
 
             progress.Step("configuration, certificates, CRLs, TLS listener files, audit checkpoints");
-            foreach (var entry in HomeEntries)
-            {
-                var source = Path.Combine(home, entry);
-                var sources = Directory.Exists(source) ? Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories) : File.Exists(source) ? [source] : [];
-                foreach (var file in sources.Where(f => !f.EndsWith(".partial", StringComparison.Ordinal) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
-                {
-                    var name = "home/" + Path.GetRelativePath(home, file);
-                    var target = Path.Combine(staging, name);
-                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                    File.Copy(file, target);
-                    files[name] = Sha256(target);
-                }
-            }
+            CopyHomeEntries(home, staging, files);
 
             var manifest = new SiteBackupManifest(SiteBackupManifest.CurrentFormat, Instant.NowMicros(TimeProvider.System), storeKind, headSeq, headHash, cursor, context.Settings.TokenLabel, files);
             File.WriteAllBytes(Path.Combine(staging, SiteBackupManifest.Name), JsonSerializer.SerializeToUtf8Bytes(manifest, Indented));
 
             progress.Step($"archive encrypted with age to {recipients}");
-            var tar = Path.Combine(home, "backup", $"site-{Environment.ProcessId}.tar");
-            TarFile.CreateFromDirectory(staging, tar, includeBaseDirectory: false);
-            var temp = archivePath + ".partial";
-            try
-            {
-                OutsideTool.Run("age", ["--encrypt", "-R", recipients, "-o", temp, tar]);
-            }
-            finally
-            {
-                File.Delete(tar);
-            }
-
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.Move(temp, archivePath, overwrite: true);
+            Encrypt(staging, Path.Combine(home, "backup", $"site-{Environment.ProcessId}.tar"), recipients, archivePath);
             var archiveSha256 = Sha256(archivePath);
             var size = new FileInfo(archivePath).Length;
 
@@ -129,6 +104,42 @@ internal sealed class SiteBackup(ToolContext context, StepProgress progress)
         {
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    /// <summary>The home's files of <see cref="HomeEntries"/> into the staging directory, each with its SHA-256 (no temporary or partial file).</summary>
+    private static void CopyHomeEntries(string home, string staging, SortedDictionary<string, string> files)
+    {
+        foreach (var entry in HomeEntries)
+        {
+            var source = Path.Combine(home, entry);
+            var sources = Directory.Exists(source) ? Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories) : File.Exists(source) ? [source] : [];
+            foreach (var file in sources.Where(f => !f.EndsWith(".partial", StringComparison.Ordinal) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
+            {
+                var name = "home/" + Path.GetRelativePath(home, file);
+                var target = Path.Combine(staging, name);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+                files[name] = Sha256(target);
+            }
+        }
+    }
+
+    /// <summary>The staging directory as a tar, encrypted with age to the recipients, renamed into place (0600) only when whole.</summary>
+    private static void Encrypt(string staging, string tar, string recipients, string archivePath)
+    {
+        TarFile.CreateFromDirectory(staging, tar, includeBaseDirectory: false);
+        var temp = archivePath + ".partial";
+        try
+        {
+            OutsideTool.Run("age", ["--encrypt", "-R", recipients, "-o", temp, tar]);
+        }
+        finally
+        {
+            File.Delete(tar);
+        }
+
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, archivePath, overwrite: true);
     }
 
     /// <summary>

@@ -37,16 +37,7 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
     public int Run(ILoggerFactory loggers)
     {
         var home = JpkiSettings.HomeFromEnvironment();
-        if (!inputs.ReportOnly && (File.Exists(Path.Combine(home, "jpki.json")) || File.Exists(Path.Combine(home, "jpki.db"))))
-        {
-            throw new InvalidOperationException($"{home} holds an install (jpki.json or jpki.db): restore only into an empty JPKI_HOME");
-        }
-
-        if (!inputs.ReportOnly && inputs.Witness.Count == 0 && !inputs.NoWitness)
-        {
-            throw new ArgumentException("give the witness's checkpoints (--witness DIR): the restored chain must resume above every record a witness holds; --no-witness only when the install had none");
-        }
-
+        CheckInputs(home);
         progress.Step($"escrow: combining {inputs.Shares.Count} officers' shares (ssss-combine)");
         var secrets = SecretEscrow.Combine(inputs.Shares);
         var staging = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"jpki-restore-{Environment.ProcessId}")).FullName;
@@ -100,29 +91,8 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
                 approvers = Authenticate(db, tokens, "the PostgreSQL store, the files and the token are in place but no audit.restored was written: empty the home, the token store and the database, then restore again");
             }
 
-            var officers = approvers;
-
             progress.Step($"audit.restored at record {resumeAt}; CRL numbers above {Math.Max(highestCrl, 0)} + {CrlNumberMargin}");
-            long moved = 0;
-            AuditedStep.InTransaction(context, (tx, audit) =>
-            {
-                var highest = Math.Max(highestCrl, RestoredStoreCounters.HighestCrlNumber(tx));
-                moved = RestoredStoreCounters.JumpCrlNumbers(tx, highest, CrlNumberMargin);
-                audit.AppendRestored(tx, new AuditRecord($"restore:{officers[0]}+{officers[1]}", AuditLog.RestoredAction, Path.GetFileName(inputs.Archive), new JsonObject
-                {
-                    ["lostFrom"] = manifest.AuditHeadSeq + 1,
-                    ["lostTo"] = resumeAt - 1,
-                    ["officers"] = new JsonArray(officers[0], officers[1]),
-                    ["archiveSha256"] = SiteBackup.Sha256(inputs.Archive),
-                    ["backupTimeUs"] = manifest.CreatedUs,
-                    ["backupAuditSeq"] = manifest.AuditHeadSeq,
-                    ["witnessSeq"] = witnessed?.Seq,
-                    ["witnessHash"] = witnessed?.Hash,
-                    ["feedCursor"] = manifest.FeedCursor,
-                    ["crlNumbersAbove"] = highest + CrlNumberMargin,
-                    ["survivingCrls"] = surviving.Count,
-                }), resumeAt);
-            });
+            var moved = RecordRestored(context, manifest, new RestoredFrom(witnessed, surviving.Count, highestCrl, resumeAt), approvers);
             AuditTail.Close(context, checkpointBefore);
             output.WriteLine($"restored the install into {home} from {inputs.Archive}: token '{token.Label}' ({token.Files.Count} files), store at audit record {manifest.AuditHeadSeq}");
             output.WriteLine(resumeAt - 1 > manifest.AuditHeadSeq
@@ -136,6 +106,52 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
         {
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    /// <summary>Refusals before anything is read: an install in the home, or no witness without saying there was none.</summary>
+    private void CheckInputs(string home)
+    {
+        if (!inputs.ReportOnly && (File.Exists(Path.Combine(home, "jpki.json")) || File.Exists(Path.Combine(home, "jpki.db"))))
+        {
+            throw new InvalidOperationException($"{home} holds an install (jpki.json or jpki.db): restore only into an empty JPKI_HOME");
+        }
+
+        if (!inputs.ReportOnly && inputs.Witness.Count == 0 && !inputs.NoWitness)
+        {
+            throw new ArgumentException("give the witness's checkpoints (--witness DIR): the restored chain must resume above every record a witness holds; --no-witness only when the install had none");
+        }
+    }
+
+    /// <summary>What survived the loss, as the restore resumes from it.</summary>
+    private sealed record RestoredFrom(AuditCheckpointDocument? Witnessed, int SurvivingCrls, long HighestCrl, long ResumeAt);
+
+    /// <summary>
+    /// In one transaction: every CRL series' number moved past the highest seen plus the margin,
+    /// and the two-officer <c>audit.restored</c> record naming the lost range. Returns the series moved.
+    /// </summary>
+    private long RecordRestored(ToolContext context, SiteBackupManifest manifest, RestoredFrom from, List<string> officers)
+    {
+        long moved = 0;
+        AuditedStep.InTransaction(context, (tx, audit) =>
+        {
+            var highest = Math.Max(from.HighestCrl, RestoredStoreCounters.HighestCrlNumber(tx));
+            moved = RestoredStoreCounters.JumpCrlNumbers(tx, highest, CrlNumberMargin);
+            audit.AppendRestored(tx, new AuditRecord($"restore:{officers[0]}+{officers[1]}", AuditLog.RestoredAction, Path.GetFileName(inputs.Archive), new JsonObject
+            {
+                ["lostFrom"] = manifest.AuditHeadSeq + 1,
+                ["lostTo"] = from.ResumeAt - 1,
+                ["officers"] = new JsonArray(officers[0], officers[1]),
+                ["archiveSha256"] = SiteBackup.Sha256(inputs.Archive),
+                ["backupTimeUs"] = manifest.CreatedUs,
+                ["backupAuditSeq"] = manifest.AuditHeadSeq,
+                ["witnessSeq"] = from.Witnessed?.Seq,
+                ["witnessHash"] = from.Witnessed?.Hash,
+                ["feedCursor"] = manifest.FeedCursor,
+                ["crlNumbersAbove"] = highest + CrlNumberMargin,
+                ["survivingCrls"] = from.SurvivingCrls,
+            }), from.ResumeAt);
+        });
+        return moved;
     }
 
     private SiteBackupManifest Unpack(string staging, string identity)

@@ -98,52 +98,7 @@ public static class VerifyServiceHost
         app.UseProblemAnswers(ServerErrorDetail);
         app.MapServiceMetrics();
         app.MapApiDocument(document);
-        app.MapPost("/api/v1/verify", async (HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http, VerifyServiceMetrics metrics) =>
-        {
-            var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
-            if (grant is null)
-            {
-                metrics.Refused();
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(401, "not a registered verifier", options.MutualTls is null || context.Request.IsHttps is false
-                    ? "send Authorization: Bearer <verifier token> (an enabled verifier account's API token)"
-                    : "send Authorization: Bearer <verifier token>, or present a client certificate registered to an enabled verifier account");
-            }
-
-            if (!context.Request.HasJsonContentType())
-            {
-                return Problem(415, "unsupported media type", "send the request as application/json");
-            }
-
-            VerifyRequest? request;
-            try
-            {
-                request = await context.Request.ReadFromJsonAsync<VerifyRequest>(context.RequestAborted);
-            }
-            catch (JsonException e)
-            {
-                return Problem(400, "not a verification request", "the body is not JSON of a verification request: " + e.Message);
-            }
-
-            if (request is null)
-            {
-                return Problem(400, "not a verification request", "the body is JSON null");
-            }
-
-            var verifier = new VerifierOptions { Roots = options.Roots, Revocation = options.Revocation, OcspCache = cache, Http = http, Time = options.Time };
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            try
-            {
-                var (json, failure) = await VerifyAsync(request, verifier, options.Login, context.RequestServices, context.RequestAborted);
-                metrics.Verified(request.Type!, failure, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-                return Results.Text(json, "application/json; charset=utf-8");
-            }
-            catch (VerifyRequestException e)
-            {
-                metrics.Invalid();
-                return Problem(400, "not a verification request", e.Message);
-            }
-        })
+        app.MapPost("/api/v1/verify", (HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http, VerifyServiceMetrics metrics) => VerifyEndpointAsync(context, access, cache, http, metrics, options))
             .WithSummary("Verify a signature (type cms or xml) or a login (type auth)")
             .RequiresCredential()
             .AcceptsJson<VerifyRequest>()
@@ -153,6 +108,54 @@ public static class VerifyServiceHost
         app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new { status = "ok", roots = options.Roots.Length, ocspCache = new { entries = cache.Count, queries = cache.Queries, hits = cache.Hits } }))
             .WithSummary("Status: trust anchors and the OCSP answer cache");
         return app;
+    }
+
+    /// <summary>POST /api/v1/verify: the caller's credential, then the request, then the verdict (HTTP 200 whatever it is).</summary>
+    private static async Task<IResult> VerifyEndpointAsync(HttpContext context, VerifierAccessPolicy access, OcspAnswerCache cache, HttpClient http, VerifyServiceMetrics metrics, VerifyServiceOptions options)
+    {
+        var grant = await access.AuthorizeAsync(context.Request.Headers.Authorization.ToString(), context.Connection.ClientCertificate, context.Connection.RemoteIpAddress, context.RequestAborted);
+        if (grant is null)
+        {
+            metrics.Refused();
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return Problem(401, "not a registered verifier", options.MutualTls is null || context.Request.IsHttps is false
+                ? "send Authorization: Bearer <verifier token> (an enabled verifier account's API token)"
+                : "send Authorization: Bearer <verifier token>, or present a client certificate registered to an enabled verifier account");
+        }
+
+        if (!context.Request.HasJsonContentType())
+        {
+            return Problem(415, "unsupported media type", "send the request as application/json");
+        }
+
+        VerifyRequest? request;
+        try
+        {
+            request = await context.Request.ReadFromJsonAsync<VerifyRequest>(context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return Problem(400, "not a verification request", "the body is not JSON of a verification request: " + e.Message);
+        }
+
+        if (request is null)
+        {
+            return Problem(400, "not a verification request", "the body is JSON null");
+        }
+
+        var verifier = new VerifierOptions { Roots = options.Roots, Revocation = options.Revocation, OcspCache = cache, Http = http, Time = options.Time };
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var (json, failure) = await VerifyAsync(request, verifier, options.Login, context.RequestServices, context.RequestAborted);
+            metrics.Verified(request.Type!, failure, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return Results.Text(json, "application/json; charset=utf-8");
+        }
+        catch (VerifyRequestException e)
+        {
+            metrics.Invalid();
+            return Problem(400, "not a verification request", e.Message);
+        }
     }
 
     /// <summary>The JSON answer and the failure it reports (null: valid), for the metrics.</summary>

@@ -70,7 +70,7 @@ public static class AuditExporter
         {
             string? prev = null;
             foreach (var row in connection.Query<RecordRow>(
-                         "SELECT seq AS Seq, time_us AS TimeUs, actor AS Actor, action AS Action, subject AS Subject, details AS Details, prev_hash AS PrevHash, hash AS Hash, purged_by AS PurgedBy FROM audit_log WHERE seq >= @first AND seq <= @cover ORDER BY seq",
+                         $"SELECT {AuditRecordRow.Columns}, prev_hash AS PrevHash, hash AS Hash, purged_by AS PurgedBy FROM audit_log WHERE seq >= @first AND seq <= @cover ORDER BY seq",
                          new { first, cover },
                          snapshot,
                          buffered: false))
@@ -120,25 +120,13 @@ public static class AuditExporter
         resource.CopyTo(file);
     }
 
-    private sealed class RecordRow
+    /// <summary>A stored record with its chain links, as the export re-hashes it.</summary>
+    private sealed class RecordRow : AuditRecordRow
     {
-        public long Seq { get; set; }
-
-        public long TimeUs { get; set; }
-
-        public string Actor { get; set; } = "";
-
-        public string Action { get; set; } = "";
-
-        public string Subject { get; set; } = "";
-
-        public string Details { get; set; } = "";
-
         public string PrevHash { get; set; } = "";
 
         public string Hash { get; set; } = "";
 
         public long? PurgedBy { get; set; }
     }
-
 }

@@ -33,29 +33,7 @@ public static class CertificationRequestReader
         }
 
         var der = ToDer(input);
-        try
-        {
-            // An independent strict-DER parse: BouncyCastle alone would accept BER and trailing bytes.
-            var reader = new AsnReader(der, AsnEncodingRules.DER);
-            reader.ReadSequence();
-            reader.ThrowIfNotEmpty();
-        }
-        catch (AsnContentException e)
-        {
-            throw new CsrRejectedException(CsrProblem.Malformed, $"not a DER SEQUENCE: {e.Message}");
-        }
-
-        Pkcs10CertificationRequest request;
-        try
-        {
-            request = new Pkcs10CertificationRequest(der);
-            _ = request.GetCertificationRequestInfo().Subject;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException)
-        {
-            throw new CsrRejectedException(CsrProblem.Malformed, $"not a PKCS#10 CertificationRequest: {e.Message}");
-        }
-
+        var request = Parse(der);
         var spki = request.GetCertificationRequestInfo().SubjectPublicKeyInfo;
         if (!spki.Algorithm.Algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption))
         {
@@ -81,7 +59,40 @@ public static class CertificationRequestReader
 
         // The size and exponent come first so that an EC, 1024-bit or e=3 key gets its own answer.
         GoodKey.Check(parameters.Modulus!, parameters.Exponent!);
+        CheckProofOfPossession(request, parameters);
+        return new CheckedRequest(der, spkiDer);
+    }
 
+    /// <summary>Strict DER with nothing after it, then BouncyCastle's PKCS#10 structure.</summary>
+    private static Pkcs10CertificationRequest Parse(byte[] der)
+    {
+        try
+        {
+            // An independent strict-DER parse: BouncyCastle alone would accept BER and trailing bytes.
+            var reader = new AsnReader(der, AsnEncodingRules.DER);
+            reader.ReadSequence();
+            reader.ThrowIfNotEmpty();
+        }
+        catch (AsnContentException e)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, $"not a DER SEQUENCE: {e.Message}");
+        }
+
+        try
+        {
+            var request = new Pkcs10CertificationRequest(der);
+            _ = request.GetCertificationRequestInfo().Subject;
+            return request;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException)
+        {
+            throw new CsrRejectedException(CsrProblem.Malformed, $"not a PKCS#10 CertificationRequest: {e.Message}");
+        }
+    }
+
+    /// <summary>The request's signature verifies under its own key, with an accepted RSA algorithm (NULL parameters only).</summary>
+    private static void CheckProofOfPossession(Pkcs10CertificationRequest request, RSAParameters parameters)
+    {
         var signatureAlgorithm = request.SignatureAlgorithm.Algorithm;
         var hash = SignatureHashes.TryGetValue(signatureAlgorithm.Id, out var h)
             ? h
@@ -114,13 +125,10 @@ public static class CertificationRequestReader
         }
 
         using var key = rsa;
-
         if (!rsa.VerifyData(info, signature, hash, RSASignaturePadding.Pkcs1))
         {
             throw new CsrRejectedException(CsrProblem.BadSignature, "the request's signature does not verify under its own public key");
         }
-
-        return new CheckedRequest(der, spkiDer);
     }
 
     private static byte[] ToDer(ReadOnlySpan<byte> input)

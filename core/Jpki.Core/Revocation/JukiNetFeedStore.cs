@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Jpki.Core.Audit;
 using Jpki.Core.Store;
 
 namespace Jpki.Core.Revocation;
@@ -87,23 +88,6 @@ public sealed class KillSwitch
     public string Reason { get; set; } = "";
 
     public long ChangedUs { get; set; }
-}
-
-/// <summary>A past kill-switch decision as the audit log holds it (<c>switch.stopped</c>, <c>switch.started</c>).</summary>
-public sealed class SwitchDecision
-{
-    public long Seq { get; set; }
-
-    public long TimeUs { get; set; }
-
-    public string Actor { get; set; } = "";
-
-    public string Action { get; set; } = "";
-
-    public string Subject { get; set; } = "";
-
-    /// <summary>The record's details (canonical JSON): the reason, and for a release who requested and who approved.</summary>
-    public string Details { get; set; } = "";
 }
 
 /// <summary>
@@ -327,10 +311,10 @@ public static class JukiNetFeedStore
     /// decision only; every change is an audit record in the same transaction, so the history is
     /// read from the audit log rather than kept twice.
     /// </summary>
-    public static IReadOnlyList<SwitchDecision> ListSwitchDecisions(DbConnection db, int limit) =>
-        [.. db.Query<SwitchDecision>(
-            """
-            SELECT seq AS Seq, time_us AS TimeUs, actor AS Actor, action AS Action, subject AS Subject, details AS Details FROM audit_log
+    public static IReadOnlyList<AuditRecordRow> ListSwitchDecisions(DbConnection db, int limit) =>
+        [.. db.Query<AuditRecordRow>(
+            $"""
+            SELECT {AuditRecordRow.Columns} FROM audit_log
             WHERE action IN ('switch.stopped', 'switch.started') ORDER BY seq DESC LIMIT @limit
             """,
             new { limit })];
