@@ -66,41 +66,7 @@ public static class AuditExporter
         var checkpoints = AuditCheckpointStore.Range(connection, first.Value - 2, cover, snapshot);
 
         Directory.CreateDirectory(directory);
-        using (var records = new StreamWriter(Path.Combine(directory, "records.jsonl"), false, new UTF8Encoding(false)) { NewLine = "\n" })
-        {
-            string? prev = null;
-            foreach (var row in connection.Query<RecordRow>(
-                         $"SELECT {AuditRecordRow.Columns}, prev_hash AS PrevHash, hash AS Hash, purged_by AS PurgedBy FROM audit_log WHERE seq >= @first AND seq <= @cover ORDER BY seq",
-                         new { first, cover },
-                         snapshot,
-                         buffered: false))
-            {
-                if (prev is not null && !string.Equals(prev, row.PrevHash, StringComparison.Ordinal))
-                {
-                    throw new InvalidDataException($"record {row.Seq} does not link to record {row.Seq - 1}: run ./jpki audit verify");
-                }
-
-                string line;
-                if (row.PurgedBy is { } purgedBy)
-                {
-                    line = CanonicalJson.Serialize(new JsonObject { ["hash"] = row.Hash, ["prev"] = row.PrevHash, ["purgedBy"] = purgedBy, ["seq"] = row.Seq, ["time"] = row.TimeUs });
-                }
-                else
-                {
-                    var bytes = AuditLog.RecordBytes(row.Seq, row.TimeUs, row.Actor, row.Action, row.Subject, row.Details, row.PrevHash);
-                    if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), row.Hash, StringComparison.Ordinal))
-                    {
-                        throw new InvalidDataException($"record {row.Seq} does not hash to its stored hash: run ./jpki audit verify");
-                    }
-
-                    line = Encoding.UTF8.GetString(bytes);
-                }
-
-                records.WriteLine(line);
-                prev = row.Hash;
-            }
-        }
-
+        WriteRecords(connection, snapshot, first.Value, cover, Path.Combine(directory, "records.jsonl"));
         File.WriteAllText(Path.Combine(directory, "checkpoints.jsonl"), string.Concat(checkpoints.Select(c => c.ToFileLine() + "\n")), new UTF8Encoding(false));
         for (var i = 0; i < checkpointCertificates.Count; i++)
         {
@@ -111,6 +77,44 @@ public static class AuditExporter
         File.SetUnixFileMode(Path.Combine(directory, "verify.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         WriteResource("audit-export/README.txt", Path.Combine(directory, "README.txt"));
         return new AuditExportResult(directory, first.Value, cover, lastInRange.Value, checkpoints.Count);
+    }
+
+    /// <summary>
+    /// Records <paramref name="first"/>..<paramref name="cover"/> as JSON lines, each checked while
+    /// written: it must link to its predecessor and (unless purged) hash to its stored hash.
+    /// </summary>
+    private static void WriteRecords(IDbConnection connection, IDbTransaction snapshot, long first, long cover, string path)
+    {
+        using var records = new StreamWriter(path, false, new UTF8Encoding(false)) { NewLine = "\n" };
+        string? prev = null;
+        foreach (var row in connection.Query<RecordRow>(
+                     $"SELECT {AuditRecordRow.Columns}, prev_hash AS PrevHash, hash AS Hash, purged_by AS PurgedBy FROM audit_log WHERE seq >= @first AND seq <= @cover ORDER BY seq",
+                     new { first, cover },
+                     snapshot,
+                     buffered: false))
+        {
+            if (prev is not null && !string.Equals(prev, row.PrevHash, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"record {row.Seq} does not link to record {row.Seq - 1}: run ./jpki audit verify");
+            }
+
+            records.WriteLine(ExportLine(row));
+            prev = row.Hash;
+        }
+    }
+
+    /// <summary>A record's line: its hashed bytes, or for a purged one the stub that keeps the chain.</summary>
+    private static string ExportLine(RecordRow row)
+    {
+        if (row.PurgedBy is { } purgedBy)
+        {
+            return CanonicalJson.Serialize(new JsonObject { ["hash"] = row.Hash, ["prev"] = row.PrevHash, ["purgedBy"] = purgedBy, ["seq"] = row.Seq, ["time"] = row.TimeUs });
+        }
+
+        var bytes = AuditLog.RecordBytes(row.Seq, row.TimeUs, row.Actor, row.Action, row.Subject, row.Details, row.PrevHash);
+        return string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), row.Hash, StringComparison.Ordinal)
+            ? Encoding.UTF8.GetString(bytes)
+            : throw new InvalidDataException($"record {row.Seq} does not hash to its stored hash: run ./jpki audit verify");
     }
 
     private static void WriteResource(string name, string path)

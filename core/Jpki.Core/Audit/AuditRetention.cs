@@ -103,33 +103,7 @@ public static class AuditPurger
         }
 
         var beforeUs = Instant.ToMicros(before);
-        var kept = new HashSet<long>();
-        foreach (var row in tx.Query<IssuanceRow>(
-                     "SELECT seq AS Seq, action AS Action, subject AS Subject, details AS Details FROM audit_log WHERE purged_by IS NULL AND time_us < @beforeUs AND action IN (" + IssuanceActionList + ") ORDER BY seq",
-                     new { beforeUs }))
-        {
-            var details = JsonNode.Parse(row.Details);
-            var serial = details?["serial"]?.GetValue<string>() ?? row.Subject;
-            var notAfterUs = tx.QuerySingleOrDefault<long?>("SELECT not_after_us FROM certificates WHERE serial = @serial", new { serial })
-                ?? details?["notAfterUs"]?.GetValue<long>();
-            var until = notAfterUs is { } n ? Instant.FromMicros(n).AddYears(AuditRetention.IssuanceYearsAfterExpiry) : (DateTimeOffset?)null;
-            if (until is { } u && u <= now)
-            {
-                continue;
-            }
-
-            if (!keepRetained)
-            {
-                throw new AuditRetentionException(
-                    until is { } t
-                        ? $"refused: record {row.Seq} ({row.Action} {serial}) is an issuance record kept until {Describe(t)} ({AuditRetention.IssuanceYearsAfterExpiry} years after the certificate's expiry); nothing was purged (--keep-retained purges around such records)"
-                        : $"refused: record {row.Seq} ({row.Action} {serial}) is an issuance record whose certificate's expiry is unknown, so it is kept; nothing was purged (--keep-retained purges around such records)",
-                    row.Seq);
-            }
-
-            kept.Add(row.Seq);
-        }
-
+        var kept = RetainedIssuanceRecords(tx, beforeUs, now, keepRetained);
         var targets = tx.Query<(long Seq, string Hash)>(
                 "SELECT seq, hash FROM audit_log WHERE purged_by IS NULL AND time_us < @beforeUs AND action <> @purged ORDER BY seq",
                 new { beforeUs, purged = AuditRetention.PurgedAction })
@@ -178,6 +152,43 @@ public static class AuditPurger
         log.Checkpoint(tx);
         tx.Commit();
         return new AuditPurgeResult(before, targets.Count, first, last, kept.Count, purgeSeq, digestHex, DryRun: false);
+    }
+
+    /// <summary>
+    /// The issuance records before <paramref name="beforeUs"/> still inside their retention (years
+    /// after their certificate's expiry, or an unknown expiry): kept with <paramref name="keepRetained"/>,
+    /// otherwise the first of them refuses the whole purge.
+    /// </summary>
+    private static HashSet<long> RetainedIssuanceRecords(WriteTransaction tx, long beforeUs, DateTimeOffset now, bool keepRetained)
+    {
+        var kept = new HashSet<long>();
+        foreach (var row in tx.Query<IssuanceRow>(
+                     "SELECT seq AS Seq, action AS Action, subject AS Subject, details AS Details FROM audit_log WHERE purged_by IS NULL AND time_us < @beforeUs AND action IN (" + IssuanceActionList + ") ORDER BY seq",
+                     new { beforeUs }))
+        {
+            var details = JsonNode.Parse(row.Details);
+            var serial = details?["serial"]?.GetValue<string>() ?? row.Subject;
+            var notAfterUs = tx.QuerySingleOrDefault<long?>("SELECT not_after_us FROM certificates WHERE serial = @serial", new { serial })
+                ?? details?["notAfterUs"]?.GetValue<long>();
+            var until = notAfterUs is { } n ? Instant.FromMicros(n).AddYears(AuditRetention.IssuanceYearsAfterExpiry) : (DateTimeOffset?)null;
+            if (until is { } u && u <= now)
+            {
+                continue;
+            }
+
+            if (!keepRetained)
+            {
+                throw new AuditRetentionException(
+                    until is { } t
+                        ? $"refused: record {row.Seq} ({row.Action} {serial}) is an issuance record kept until {Describe(t)} ({AuditRetention.IssuanceYearsAfterExpiry} years after the certificate's expiry); nothing was purged (--keep-retained purges around such records)"
+                        : $"refused: record {row.Seq} ({row.Action} {serial}) is an issuance record whose certificate's expiry is unknown, so it is kept; nothing was purged (--keep-retained purges around such records)",
+                    row.Seq);
+            }
+
+            kept.Add(row.Seq);
+        }
+
+        return kept;
     }
 
     // Constants of this class, quoted: one statement text for SQLite and PostgreSQL alike.
