@@ -9,7 +9,11 @@ public enum CrlScopeKind
     /// <summary>The end-entity certificates of one municipality (a partition: IDP = their CRL DP, onlyContainsUserCerts).</summary>
     Municipality,
 
-    /// <summary>The authority revocation list: CA certificates only (onlyContainsCACerts).</summary>
+    /// <summary>
+    /// The authority revocation list: the key's CA certificates (roots, link certificates) and its
+    /// delegated OCSP responder certificates; IDP = the root's CRL DP, not onlyContainsCACerts
+    /// since a responder certificate is an end-entity certificate (decision 0420).
+    /// </summary>
     Arl,
 }
 

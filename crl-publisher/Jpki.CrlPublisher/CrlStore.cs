@@ -352,7 +352,7 @@ public static class CrlStore
     private static string ScopeFilter(CrlSeries series) => series.Kind switch
     {
         CrlScopeKind.Full => "",
-        CrlScopeKind.Arl => "AND c.kind = 'root'",
+        CrlScopeKind.Arl => "AND c.kind IN ('root', 'ocsp-responder')",
         _ => "AND c.municipality_code = @Code AND c.kind IN ('signing', 'authentication')",
     };
 

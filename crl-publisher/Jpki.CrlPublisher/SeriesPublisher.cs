@@ -720,7 +720,8 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     {
         CrlScopeKind.Full => null,
         CrlScopeKind.Arl => key.ArlDistributionPointsDer is { } arl
-            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: true)
+            // Not onlyContainsCACerts: the ARL also lists compromised delegated OCSP responder certificates (decision 0420).
+            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: false)
             : throw new InvalidOperationException($"{key.IssuerKeyId}'s certificate has no CRL DP for its ARL"),
         _ => CrlExtensions.IdpFromCrlDistributionPoints(
             CrlStore.Municipalities(db, snapshot, series.IssuerKeyId).FirstOrDefault(m => m.Code == series.MunicipalityCode)?.CrlDpDer

@@ -9,10 +9,7 @@ using Org.BouncyCastle.X509;
 namespace Jpki.HsmTool;
 
 /// <summary>A retirement refused before anything changed; <see cref="Code"/> is what the officers read.</summary>
-public sealed class RetirementRefusedException(string code, string message) : Exception(message)
-{
-    public string Code { get; } = code;
-}
+public sealed class RetirementRefusedException(string code, string message) : ToolRefusedException(code, message);
 
 /// <summary>What one run of <c>./jpki hsm retire</c> did.</summary>
 public enum RetirementOutcome
@@ -63,14 +60,14 @@ internal sealed class KeyRetirement(ToolContext context, TextReader input)
             }
         }
 
-        var officers = ReadOfficers();
-        foreach (var officer in officers)
+        var approval = new OfficerApproval(context, input, ApprovalAction.IssuerKeyRetire).Run(
+            key.Id,
+            new JsonObject { ["generation"] = key.Generation, ["hsmKeyLabel"] = key.HsmKeyLabel },
+            new OfficerApproval.Wording($"the retirement of {key.Id}", $"to retire {key.Id}"));
+        if (approval is { } approvedNow)
         {
-            if (Step(key, officer) is { } approval)
-            {
-                Destroy(key, approval.RequestedBy, officer.Id, approval.Id);
-                return RetirementOutcome.Retired;
-            }
+            Destroy(key, approvedNow.Request.RequestedBy, approvedNow.ApprovedBy, approvedNow.Request.Id);
+            return RetirementOutcome.Retired;
         }
 
         Output.WriteLine($"waiting for a second officer: another officer runs ./jpki hsm retire --key {keyId} within {context.Settings.Accounts.ApprovalWindowMinutes} minutes and types their API token");
@@ -96,63 +93,6 @@ internal sealed class KeyRetirement(ToolContext context, TextReader input)
         }
 
         return key;
-    }
-
-    /// <summary>One officer's turn: a new request, or the approval of the one waiting (returned; null: requested now).</summary>
-    private ApprovalRequest? Step(IssuerKeyRow key, Account officer)
-    {
-        ApprovalRequest? approved = null;
-        AuditedStep.InTransaction(context, (tx, audit) =>
-        {
-            var nowUs = Instant.NowMicros(tx.Time);
-            if (ApprovalStore.PendingFor(tx, ApprovalAction.IssuerKeyRetire, key.Id, nowUs) is not { } pendingId)
-            {
-                if (ApprovalRules.CheckRequest(officer.Id, null, AccountStore.CountActiveOfficers(tx)) is var refusal and not ApprovalRefusal.None)
-                {
-                    throw Refused(refusal);
-                }
-
-                var expiresUs = nowUs + (long)TimeSpan.FromMinutes(context.Settings.Accounts.ApprovalWindowMinutes).TotalMicroseconds;
-                var id = ApprovalStore.Insert(tx, ApprovalAction.IssuerKeyRetire, key.Id, new JsonObject { ["generation"] = key.Generation, ["hsmKeyLabel"] = key.HsmKeyLabel }, officer.Id, expiresUs);
-                audit.Append(tx, new Jpki.Core.Audit.AuditRecord(officer.Id, "approval.requested", key.Id, new JsonObject
-                {
-                    ["approval"] = id,
-                    ["action"] = ApprovalStore.WireName(ApprovalAction.IssuerKeyRetire),
-                    ["expiresUs"] = expiresUs,
-                }));
-                Output.WriteLine($"{officer.Id} requested the retirement of {key.Id} (request {id.ToString(CultureInfo.InvariantCulture)})");
-                return;
-            }
-
-            var request = ApprovalStore.Find(tx.Connection, pendingId, tx.Transaction)!;
-            var why = ApprovalRules.CheckApproval(
-                request,
-                null,
-                officer.Id,
-                AccountStore.CreatedUs(tx.Connection, officer.Id, tx.Transaction) ?? long.MaxValue,
-                AccountStore.AreRelated(tx.Connection, request.RequestedBy, officer.Id, tx.Transaction),
-                AccountStore.CountActiveOfficers(tx),
-                nowUs);
-            if (why != ApprovalRefusal.None)
-            {
-                throw Refused(why);
-            }
-
-            if (!ApprovalStore.Decide(tx, request.Id, ApprovalState.Approved, officer.Id))
-            {
-                throw Refused(ApprovalRefusal.NotPending);
-            }
-
-            audit.Append(tx, new Jpki.Core.Audit.AuditRecord(officer.Id, "approval.approved", key.Id, new JsonObject
-            {
-                ["approval"] = request.Id,
-                ["action"] = ApprovalStore.WireName(ApprovalAction.IssuerKeyRetire),
-                ["requestedBy"] = request.RequestedBy,
-            }));
-            Output.WriteLine($"{officer.Id} approved {request.RequestedBy}'s request {request.Id.ToString(CultureInfo.InvariantCulture)} to retire {key.Id}");
-            approved = request;
-        });
-        return approved;
     }
 
     /// <summary>C_DestroyObject on the generation's private keys, then the key marked retired with its audit record.</summary>
@@ -191,44 +131,6 @@ internal sealed class KeyRetirement(ToolContext context, TextReader input)
 
         Output.WriteLine($"issuer key {key.Id} is retired: its certificates, CRLs and audit trail stay");
     }
-
-    /// <summary>The officers present: enabled officers' API tokens, one a line on standard input (one or two).</summary>
-    private List<Account> ReadOfficers()
-    {
-        Output.WriteLine("officers: type your API token, each on its own line (one officer requests, a second approves; end with an empty line or end of input)");
-        Output.Flush();
-        var tokens = new List<string>();
-        while (tokens.Count < 2 && input.ReadLine() is { } line && line.Trim() is { Length: > 0 } token)
-        {
-            tokens.Add(token);
-        }
-
-        if (tokens.Count == 0)
-        {
-            throw new RetirementRefusedException("no-officer", "retire needs an officer's API token on standard input");
-        }
-
-        using var db = context.Database.OpenConnection();
-        var nowUs = Instant.NowMicros(context.Database.Time);
-        var officers = tokens.Select(t => AccountStore.FindByToken(db, t, nowUs)).ToList();
-        if (officers.Any(o => o is not { Role: AccountRole.Officer, Disabled: false }))
-        {
-            throw new RetirementRefusedException("not-an-officer", "a token given is not an enabled officer's");
-        }
-
-        return officers.Select(o => o!).ToList();
-    }
-
-    private static RetirementRefusedException Refused(ApprovalRefusal refusal) => refusal switch
-    {
-        ApprovalRefusal.SameOfficer => new("same-officer", "the officer who requested the retirement cannot approve it: a second, different officer must"),
-        ApprovalRefusal.ApproverNewerThanRequest => new("approver-newer-than-request", "the approving officer's account did not exist when the retirement was requested"),
-        ApprovalRefusal.RelatedOfficers => new("related-officers", "the two officers brought one another to power; another officer must approve"),
-        ApprovalRefusal.Expired => new("expired", "the request's window has passed; request again"),
-        ApprovalRefusal.NotPending => new("not-pending", "the request was decided meanwhile"),
-        ApprovalRefusal.TooFewOfficers => new("too-few-officers", "fewer than two officers are enabled"),
-        _ => new(refusal.ToString(), refusal.ToString()),
-    };
 
     private static string Show(DateTimeOffset time) =>
         Jst.ToJst(time).ToString("yyyy-MM-dd HH:mm:ss 'JST'", CultureInfo.InvariantCulture);

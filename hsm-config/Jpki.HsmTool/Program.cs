@@ -106,6 +106,20 @@ internal static class ToolCommands
                 (CliApp.UsageError, "usage error, or refused with nothing changed: unknown key, root not yet expired, not an officer's token, the same officer approving their own request"),
                 (AwaitingApproval, "requested: waiting for a second officer to run the same command")));
 
+        var compromisedKey = new Option<string>("--key") { Description = "the issuer key whose delegated OCSP responder key is compromised (an id of ./jpki hsm status)", HelpName = "ID", Required = true };
+        var statement = new Option<string>("--statement") { Description = "why the responder key is compromised (3-1000 characters; recorded with the request, no secret)", HelpName = "TEXT" };
+        var responderCompromise = new Command("responder-compromise", "An OCSP responder key is compromised: on one officer's request and a second officer's approval (API tokens on standard input), a new responder key and certificate at once, the compromised certificate revoked (keyCompromise, listed on the issuer's ARL), the OCSP responders switched at their next status poll, and the compromised private key destroyed in the HSM. Audited.") { compromisedKey, statement };
+        responderCompromise.SetAction(p => WithContext(writes: true, context => CompromiseResponder(context, p.GetValue(compromisedKey)!, p.GetValue(statement))));
+        hsm.Subcommands.Add(responderCompromise
+            .WithExamples(
+                "./jpki hsm responder-compromise --key yamaguchi-ken-signing-g1 --statement 'responder host breached, ticket 4711'   (the requesting officer types their API token)",
+                "./jpki hsm responder-compromise --key yamaguchi-ken-signing-g1   (then a second officer types theirs: replaced, revoked, destroyed)")
+            .WithExitCodes(
+                (0, "replaced: a new responder certificate, the compromised one revoked and its key destroyed (now or before)"),
+                (Failed, "failed midway (the reason on standard error); an approved replacement finishes when the command runs again"),
+                (CliApp.UsageError, "usage error, or refused with nothing changed: unknown or inactive key, no responder, no statement, not an officer's token, the same officer approving their own request"),
+                (AwaitingApproval, "requested: waiting for a second officer to run the same command")));
+
         var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
         var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
         backup.SetAction(p => WithContext(writes: true, context => Backup(context, p.GetValue(outFile)!)));
@@ -359,7 +373,20 @@ internal static class ToolCommands
         {
             return new KeyRetirement(context, Console.In).Run(keyId) == RetirementOutcome.Retired ? 0 : AwaitingApproval;
         }
-        catch (RetirementRefusedException e)
+        catch (ToolRefusedException e)
+        {
+            Console.Error.WriteLine($"refused ({e.Code}): {e.Message}");
+            return CliApp.UsageError;
+        }
+    }
+
+    private static int CompromiseResponder(ToolContext context, string keyId, string? statement)
+    {
+        try
+        {
+            return new ResponderCompromise(context, Console.In).Run(keyId, statement) == ResponderCompromiseOutcome.Replaced ? 0 : AwaitingApproval;
+        }
+        catch (ToolRefusedException e)
         {
             Console.Error.WriteLine($"refused ({e.Code}): {e.Message}");
             return CliApp.UsageError;

@@ -239,6 +239,19 @@ public sealed class CachingSource : IAnswerSource
         }
     }
 
+    /// <summary>Re-signs every cached answer of an issuer key with its current responder (or drops it when the key is no longer served); returns how many.</summary>
+    public async Task<int> ResignIssuerAsync(string issuerKeyId, CancellationToken cancellationToken)
+    {
+        var affected = answers.Where(a => a.Value.IssuerKeyId == issuerKeyId).ToList();
+        foreach (var (key, answer) in affected)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await ResignAsync(key, answer);
+        }
+
+        return affected.Count;
+    }
+
     /// <summary>
     /// Re-signs answers queried within <paramref name="recentWindow"/> whose nextUpdate is less than
     /// <paramref name="ahead"/> away, and drops expired answers nobody asked for lately. Returns how many were re-signed.

@@ -55,6 +55,7 @@ public sealed class IssuerDirectory : IDisposable
     private readonly Dictionary<string, Pkcs11Signer> signersByLabel = new(StringComparer.Ordinal);
     private volatile Dictionary<string, ServedIssuer> byCertIdHashes = new(StringComparer.Ordinal);
     private volatile HashSet<string> servedKeyIds = new(StringComparer.Ordinal);
+    private volatile HashSet<string> servedResponderSerials = new(StringComparer.Ordinal);
 
     public IssuerDirectory(Database database, SessionPool pool, SignatureCounter counter, ILogger logger)
     {
@@ -79,6 +80,9 @@ public sealed class IssuerDirectory : IDisposable
     /// (a CertID's issuer hashes name one key, so a cached answer's key stands for its CertID).
     /// </summary>
     public bool Serves(string issuerKeyId) => servedKeyIds.Contains(issuerKeyId);
+
+    /// <summary>Whether this serial is a responder certificate that signs answers now (its revocation calls for a <see cref="Reload"/> at once).</summary>
+    public bool SignsWith(string responderSerial) => servedResponderSerials.Contains(responderSerial);
 
     /// <summary>Re-reads issuer keys and responder certificates; a renewed responder replaces the old one at once.</summary>
     public void Reload()
@@ -114,6 +118,7 @@ public sealed class IssuerDirectory : IDisposable
 
             byCertIdHashes = map;
             servedKeyIds = map.Values.Select(i => i.IssuerKeyId).ToHashSet(StringComparer.Ordinal);
+            servedResponderSerials = map.Values.Select(i => i.ResponderSerial).ToHashSet(StringComparer.Ordinal);
         }
     }
 

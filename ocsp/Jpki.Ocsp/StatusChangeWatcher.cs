@@ -99,6 +99,31 @@ public sealed class StatusChangeWatcher(
         }
     }
 
+    /// <summary>
+    /// A revoked responder certificate that signs answers now (its key is compromised, decision
+    /// 0420): the issuer keys are re-read at once — the newest good responder takes over — and every
+    /// cached answer of that issuer key is signed again by it, instead of at the next reload.
+    /// </summary>
+    private async Task SwitchCompromisedRespondersAsync(IReadOnlyList<StatusChange> changes, CancellationToken cancellationToken)
+    {
+        var issuerKeys = changes
+            .Where(c => c.Status == CertificateStatus.Revoked && directory.SignsWith(c.Serial))
+            .Select(c => c.IssuerKeyId)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (issuerKeys.Count == 0)
+        {
+            return;
+        }
+
+        directory.Reload();
+        foreach (var issuerKeyId in issuerKeys)
+        {
+            var resigned = await cache.ResignIssuerAsync(issuerKeyId, cancellationToken);
+            logger.LogWarning("the OCSP responder certificate of {IssuerKeyId} was revoked: switched to its newest responder and signed {Count} cached answers again", issuerKeyId, resigned);
+        }
+    }
+
     /// <summary>One poll interval, cut short by a notification (PostgreSQL).</summary>
     private async Task WaitForNextPollAsync(CancellationToken stoppingToken)
     {
@@ -197,6 +222,7 @@ public sealed class StatusChangeWatcher(
                 serials[change.Serial] = change.ChangeSeq;
             }
 
+            await SwitchCompromisedRespondersAsync(changes, cancellationToken);
             await cache.ResignSerialsAsync(serials, cancellationToken);
             Interlocked.Exchange(ref lastSeq, changes[^1].ChangeSeq);
             if (changes.Count < BatchSize)

@@ -20,6 +20,7 @@ public sealed class ProgramCliTests : IDisposable
         { "hsm-config", "Jpki.HsmTool", ["hsm", "restore"], "./jpki hsm restore --in" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "rollover"], "./jpki hsm rollover --issuer" },
         { "hsm-config", "Jpki.HsmTool", ["hsm", "retire"], "./jpki hsm retire --key" },
+        { "hsm-config", "Jpki.HsmTool", ["hsm", "responder-compromise"], "./jpki hsm responder-compromise --key" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "verify"], "./jpki audit verify" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "signatures"], "./jpki audit signatures" },
         { "hsm-config", "Jpki.HsmTool", ["audit", "checkpoint"], "./jpki audit checkpoint --out" },

@@ -160,7 +160,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     }
 
     private static string? SubjectAccount(ApprovalAction action, string subject) =>
-        action is ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire ? null : subject;
+        action is ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise ? null : subject;
 
     private static JsonObject Describe(ApprovalRequest request) => new()
     {

@@ -31,6 +31,9 @@ public enum ApprovalAction
 
     /// <summary>Destroy an issuer key generation's private keys after its root expired (<c>./jpki hsm retire</c>, approved at the HSM console only).</summary>
     IssuerKeyRetire,
+
+    /// <summary>Replace a compromised OCSP responder key and revoke its certificate (<c>./jpki hsm responder-compromise</c>, approved at the HSM console only).</summary>
+    ResponderKeyCompromise,
 }
 
 public enum ApprovalState
@@ -69,6 +72,7 @@ public static class ApprovalStore
         ApprovalAction.VerifierClientCertificate => "verifier.client-certificate",
         ApprovalAction.SwitchRelease => "switch.release",
         ApprovalAction.IssuerKeyRetire => "issuer-key.retire",
+        ApprovalAction.ResponderKeyCompromise => "ocsp-responder.compromise",
         _ => throw new ArgumentOutOfRangeException(nameof(action)),
     };
 

@@ -173,6 +173,35 @@ public static class IssuerStore
             new { issuerKeyId },
             tx);
 
+    /// <summary>
+    /// Revokes a delegated responder certificate whose key is compromised: reason keyCompromise
+    /// (RFC 5280 code 1), its status change (the full CRL and the ARL of the issuer key list it,
+    /// decision 0420) in the caller's transaction. False when it was not good any more.
+    /// </summary>
+    public static bool RevokeCompromisedResponder(WriteTransaction tx, string serial, string source, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var atUs = Instant.ToMicros(at);
+        var issuerKeyId = tx.QuerySingleOrDefault<string>(
+            """
+            UPDATE certificates SET status = 'revoked', revoked_at_us = @atUs, reason = 1, revocation_source = @source, revocation_cause = 'responderKeyCompromise'
+            WHERE serial = @serial AND kind = 'ocsp-responder' AND status = 'good'
+            RETURNING issuer_key_id
+            """,
+            new { serial, source, atUs });
+        if (issuerKeyId is null)
+        {
+            return false;
+        }
+
+        StatusChangeLog.Append(tx, issuerKeyId, serial, CertificateStatus.Revoked, 1, Instant.FromMicros(atUs));
+        return true;
+    }
+
+    /// <summary>Whether the certificate with this serial is in the store and not revoked.</summary>
+    public static bool IsGood(DbConnection db, string serial) =>
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM certificates WHERE serial = @serial AND status = 'good'", new { serial }) > 0;
+
     public static void InsertResponder(WriteTransaction tx, string serial, string issuerKeyId, string hsmKeyLabel, long notAfterUs, long createdUs) =>
         tx.Execute(
             "INSERT INTO ocsp_responders (serial, issuer_key_id, hsm_key_label, not_after_us, created_us) VALUES (@serial, @issuerKeyId, @hsmKeyLabel, @notAfterUs, @createdUs)",

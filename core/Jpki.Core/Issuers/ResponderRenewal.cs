@@ -42,7 +42,38 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
             return null;
         }
 
-        var label = EnsureResponderKey(issuerKeyId, generation);
+        return Issue(new Renewing(issuerKeyId, issuerCertificate, issuerSigner, current, generation, Actor, null), now);
+    }
+
+    /// <summary>
+    /// A new responder key and certificate at once, whatever the current one's age: the responder
+    /// key compromise (<c>./jpki hsm responder-compromise</c>). <paramref name="inTransaction"/>
+    /// runs in the transaction that records the new certificate (the caller revokes the compromised
+    /// one there, so no reader sees both good nor neither), after the check that no concurrent
+    /// renewal replaced <paramref name="compromised"/> meanwhile (then nothing is recorded and the
+    /// result is null: the caller runs again against the new current responder).
+    /// </summary>
+    public string? ReplaceNow(string issuerKeyId, byte[] issuerCertificate, ISigner issuerSigner, ResponderRow compromised, string actor, Action<WriteTransaction, string> inTransaction)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(issuerKeyId);
+        ArgumentNullException.ThrowIfNull(compromised);
+        var now = database.Time.GetUtcNow();
+        int generation;
+        using (var db = database.OpenConnection())
+        {
+            generation = NextGeneration(db, issuerKeyId);
+        }
+
+        return Issue(new Renewing(issuerKeyId, issuerCertificate, issuerSigner, compromised, generation, actor, inTransaction), now);
+    }
+
+    /// <summary>What one renewal works with: the responder it replaces (null: none yet) and what else commits with it.</summary>
+    private sealed record Renewing(string IssuerKeyId, byte[] IssuerCertificate, ISigner IssuerSigner, ResponderRow? Current, int Generation, string Actor, Action<WriteTransaction, string>? InTransaction);
+
+    private string? Issue(Renewing renewing, DateTimeOffset now)
+    {
+        var issuerKeyId = renewing.IssuerKeyId;
+        var label = EnsureResponderKey(issuerKeyId, renewing.Generation);
         using var responderSigner = Pkcs11Signer.Open(pool, label);
         var serial = SerialNumbers.New();
         var serialHex = SerialNumbers.ToHex(serial);
@@ -50,14 +81,14 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         // The intent (serial, issuer key, TBS hash) is committed before the issuer key signs.
         var (der, intent) = ledger.SignIntended(
             database,
-            issuerSigner,
-            tbsSha256 => new SignatureIntent(serialHex, "ocsp-responder", issuerKeyId, Convert.ToHexStringLower(tbsSha256), Instant.ToMicros(now + settings.Validity), Actor),
-            signer => new ResponderCertificateBuilder(issuerCertificate, signer, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
+            renewing.IssuerSigner,
+            tbsSha256 => new SignatureIntent(serialHex, "ocsp-responder", issuerKeyId, Convert.ToHexStringLower(tbsSha256), Instant.ToMicros(now + settings.Validity), renewing.Actor),
+            signer => new ResponderCertificateBuilder(renewing.IssuerCertificate, signer, SignatureAlgorithm.RsaPkcs1Sha256).Build(new ResponderCertificateRequest
             {
                 ResponderPublicKey = responderSigner.SubjectPublicKeyInfo,
                 SerialNumber = serial,
                 IssuedAt = now,
-                Generation = generation,
+                Generation = renewing.Generation,
                 Validity = settings.Validity,
             }));
         var certificate = new X509Certificate(der);
@@ -67,7 +98,7 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         using var tx = database.BeginWrite();
 
         // Another CA instance may have renewed meanwhile: then this one's certificate is not needed.
-        if (IssuerStore.FindCurrentResponder(tx.Connection, issuerKeyId, tx.Transaction)?.Serial != current?.Serial)
+        if (IssuerStore.FindCurrentResponder(tx.Connection, issuerKeyId, tx.Transaction)?.Serial != renewing.Current?.Serial)
         {
             ledger.Discard(tx, intent, DiscardReasons.SupersededConcurrently, "another CA instance renewed this responder meanwhile");
             tx.Commit();
@@ -77,14 +108,15 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
         SignatureLedger.Certified(tx, intent);
         IssuerStore.InsertCertificate(tx, new IssuedCertificate(serialHex, issuerKeyId, "ocsp-responder", notBefore, notAfter, der, Instant.ToMicros(now)));
         IssuerStore.InsertResponder(tx, serialHex, issuerKeyId, label, notAfter, Instant.ToMicros(now));
-        audit.Append(tx, new AuditRecord(Actor, "ocsp-responder.renewed", issuerKeyId, new JsonObject
+        audit.Append(tx, new AuditRecord(renewing.Actor, "ocsp-responder.renewed", issuerKeyId, new JsonObject
         {
             ["serial"] = serialHex,
-            ["previousSerial"] = current?.Serial,
+            ["previousSerial"] = renewing.Current?.Serial,
             ["hsmKeyLabel"] = label,
             ["notAfterUs"] = notAfter,
             ["certificateSha256"] = Convert.ToHexStringLower(SHA256.HashData(der)),
         }));
+        renewing.InTransaction?.Invoke(tx, serialHex);
         tx.Commit();
         return serialHex;
     }
@@ -105,7 +137,7 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
     {
         using var db = database.OpenConnection();
         current = IssuerStore.FindCurrentResponder(db, issuerKeyId);
-        generation = db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
+        generation = NextGeneration(db, issuerKeyId);
         // A generation past its last end-entity certificate answers no OCSP request any more
         // (docs/rollover.md, end of a generation): its responder certificate is left to expire.
         if (IssuerStore.IsPastLastCertificate(db, issuerKeyId, Instant.ToMicros(now)))
@@ -115,6 +147,10 @@ public sealed class ResponderRenewal(Database database, HsmToken token, SessionP
 
         return current is null || IsDue(NotBefore(current.CertificateDer), now);
     }
+
+    /// <summary>The number of the next responder key of this issuer key (1, 2, …): its HSM label and CN carry it.</summary>
+    private static int NextGeneration(System.Data.Common.DbConnection db, string issuerKeyId) =>
+        db.ExecuteScalar<int>("SELECT COUNT(*) FROM ocsp_responders WHERE issuer_key_id = @issuerKeyId", new { issuerKeyId }) + 1;
 
     private static DateTimeOffset NotBefore(byte[] certificateDer) =>
         new(new X509Certificate(certificateDer).NotBefore.ToUniversalTime(), TimeSpan.Zero);

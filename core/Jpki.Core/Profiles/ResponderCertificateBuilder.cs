@@ -35,7 +35,8 @@ public sealed record ResponderCertificateRequest
 /// Builds the delegated OCSP responder certificate of docs/jpki-profile.md §8, issued and signed by an
 /// issuer root: subject = the issuer DN plus a CN naming generation and date; keyUsage (critical
 /// digitalSignature), extendedKeyUsage id-kp-OCSPSigning, id-pkix-ocsp-nocheck, AKI = issuer SKI,
-/// SKI; no basicConstraints (an end-entity certificate).
+/// SKI, and the issuer root's CRL distribution point (its ARL, which lists a compromised responder
+/// certificate, decision 0420); no basicConstraints (an end-entity certificate).
 /// </summary>
 public sealed class ResponderCertificateBuilder
 {
@@ -96,6 +97,14 @@ public sealed class ResponderCertificateBuilder
         generator.AddExtension(OcspObjectIdentifiers.PkixOcspNocheck, critical: false, DerNull.Instance);
         generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, critical: false, new AuthorityKeyIdentifier(_issuer.KeyIdentifier));
         generator.AddExtension(X509Extensions.SubjectKeyIdentifier, critical: false, CertificateProfile.KeyIdentifier(publicKey));
+
+        // The issuer's ARL, where a compromised responder certificate is listed (decision 0420):
+        // relying parties that check the responder certificate despite nocheck find that CRL in
+        // scope (its distribution point is the one the ARL's IDP names).
+        if (_issuer.Certificate.CertificateStructure.TbsCertificate.Extensions?.GetExtension(X509Extensions.CrlDistributionPoints) is { } arl)
+        {
+            generator.AddExtension(X509Extensions.CrlDistributionPoints, critical: false, arl.GetParsedValue());
+        }
 
         return _issuer.Sign(generator);
     }

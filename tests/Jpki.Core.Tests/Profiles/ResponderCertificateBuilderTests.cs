@@ -119,7 +119,7 @@ public class ResponderCertificateBuilderTests
     }
 
     [Fact]
-    public void Extensions_are_KU_EKU_nocheck_AKI_SKI_with_no_basicConstraints()
+    public void Extensions_are_KU_EKU_nocheck_AKI_SKI_and_the_roots_ARL_with_no_basicConstraints()
     {
         Assert.Equal(
             [
@@ -128,8 +128,10 @@ public class ResponderCertificateBuilderTests
                 CertificateDer.OcspNoCheck,
                 CertificateDer.AuthorityKeyIdentifier,
                 CertificateDer.SubjectKeyIdentifier,
+                CertificateDer.CrlDistributionPoints,
             ],
             _responder.Extensions.Select(e => e.Oid));
+        Assert.Equal(_root.Extension(CertificateDer.CrlDistributionPoints).Value, _responder.Extension(CertificateDer.CrlDistributionPoints).Value);
     }
 
     [Fact]
