@@ -39,6 +39,13 @@ public sealed record CrlExpectations
     /// <summary>Any published CRL of the series, whose IDP the new one must repeat.</summary>
     public string? PreviousPath { get; init; }
 
+    /// <summary>
+    /// An IDP the series' published CRL may still carry from an earlier version of this publisher:
+    /// the ARL's said onlyContainsCACerts until it listed compromised OCSP responder certificates
+    /// (decision 0420), so the first ARL after that upgrade changes it once.
+    /// </summary>
+    public byte[]? FormerIssuingDistributionPoint { get; init; }
+
     /// <summary>thisUpdate and mark of the series' newest scheduled complete CRL: the drop rule's inputs.</summary>
     public long DropCutoffUs { get; init; } = long.MinValue;
 
@@ -191,7 +198,8 @@ public static class CrlChecker
             using var publishedReader = new CrlFileReader(OpenRead(published));
             publishedReader.ReadPreamble();
             var publishedTrailer = publishedReader.ReadTrailer(expected.IssuerSubjectPublicKeyInfo);
-            if (!SameBytes(publishedTrailer.IssuingDistributionPoint, trailer.IssuingDistributionPoint))
+            if (!SameBytes(publishedTrailer.IssuingDistributionPoint, trailer.IssuingDistributionPoint)
+                && (expected.FormerIssuingDistributionPoint is null || !SameBytes(publishedTrailer.IssuingDistributionPoint, expected.FormerIssuingDistributionPoint)))
             {
                 problems.Add("issuingDistributionPoint differs from the series' published CRL");
             }

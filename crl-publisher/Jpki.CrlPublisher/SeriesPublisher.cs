@@ -387,6 +387,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             RevocationsAheadAfter = RevocationHorizon(plan.Now),
             PreviousCompletePath = plan.Delta ? null : PathOf(plan.Series, delta: false),
             PreviousPath = PathOf(plan.Series, delta: false),
+            FormerIssuingDistributionPoint = FormerIdpOf(plan.Series, plan.Key),
             DropCutoffUs = plan.DropCutoffUs,
             DropMark = plan.DropMark,
         }, database);
@@ -734,6 +735,12 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     /// A read transaction whose reads all see one snapshot: SQLite WAL (a deferred transaction's
     /// snapshot starts at its first read), PostgreSQL REPEATABLE READ.
     /// </summary>
+    /// <summary>The ARL's IDP before decision 0420 (onlyContainsCACerts), which its published CRL may carry once after the upgrade.</summary>
+    private static byte[]? FormerIdpOf(CrlSeries series, CrlIssuerKey key) =>
+        series.Kind == CrlScopeKind.Arl && key.ArlDistributionPointsDer is { } arl
+            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: true)
+            : null;
+
     private static DbTransaction BeginSnapshot(DbConnection db) =>
         db is SqliteConnection sqlite ? sqlite.BeginTransaction(deferred: true) : db.BeginTransaction(IsolationLevel.RepeatableRead);
 }
