@@ -175,8 +175,8 @@ public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
         Assert.Contains("53100", storage.GetProperty("lastError").GetString(), StringComparison.Ordinal);
         Assert.True(storage.GetProperty("refused").GetInt64() >= refusals.Count + 1, degraded.Body.ToString());
         Assert.Contains("53100", degraded.Body.GetProperty("feed").GetProperty("lastError").GetString() ?? "", StringComparison.Ordinal);
-        Assert.True(metrics.Sum("jpki_ca_store_full_refusals_total", "operation", "request") >= refusals.Count, metrics.Text);
-        Assert.True(metrics.Sum("jpki_ca_store_full_refusals_total", "operation", "feed") >= 1, metrics.Text);
+        Assert.True(metrics.Sum("jpki_ca_store_full_refusals_total", "operation=request") >= refusals.Count, metrics.Text);
+        Assert.True(metrics.Sum("jpki_ca_store_full_refusals_total", "operation=feed") >= 1, metrics.Text);
         Assert.Equal(1, metrics.Sum("jpki_ca_store_full"));
 
         // Space is back: no restart; the refusals are recorded once, health is ok, the deaths are applied once.
