@@ -55,7 +55,12 @@ public static class CaHost
             }
         });
         // A lost connection to the store's primary (a failover) is a 503 store-unavailable, and clears the pools.
-        app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CaServices>().Database.ConnectionLost(error));
+        // A full disk is a 503 storage-full, counted for /healthz and the metrics (decision 0820);
+        // PostgreSQL out of other resources (53xxx: connections, memory) is a 503 store-unavailable.
+        app.UseProblemAnswers(
+            ServerErrorDetail,
+            error => app.Services.GetRequiredService<StoreSpaceWatch>().Refused(error, "request"),
+            error => Jpki.Core.Store.StoreFaults.IsInsufficientResources(error) || app.Services.GetRequiredService<CaServices>().Database.ConnectionLost(error));
         app.UseRefusalLog("ca");
         app.UseAccessDeniedAudit();
         app.UseAuthentication();
@@ -143,6 +148,13 @@ public static class CaHost
             return new Jpki.Core.Revocation.RevocationService(ca.Database, ca.Audit, ca.Revoker, ca.ResidentKey, options.Time, options.TwoOfficerWindow);
         });
         services.AddSingleton<RevocationRequests>();
+        services.AddSingleton(provider =>
+        {
+            var ca = provider.GetRequiredService<CaServices>();
+            return new StoreSpaceWatch(ca.Database, ca.Audit, options.Time, provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), provider.GetRequiredService<ILogger<StoreSpaceWatch>>());
+        });
+        // Once the store's disk has room again, the refusals are recorded (store.storage-full) and health is ok.
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<StoreSpaceWatch>().RunAsync));
         services.AddSingleton<FeedHealth>();
         services.AddSingleton<FeedMetrics>();
         services.AddSingleton<CertificateDelivery>();

@@ -14,7 +14,7 @@ namespace Jpki.Ca;
 /// long — as audit records and degraded health. Killed at any point, it restarts from the
 /// cursor; events already recorded are skipped, so each one takes effect exactly once.
 /// </summary>
-public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth health, FeedMetrics metrics, ILogger<JukiNetSubscriber> logger) : BackgroundService
+public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth health, FeedMetrics metrics, StoreSpaceWatch storeSpace, ILogger<JukiNetSubscriber> logger) : BackgroundService
 {
     private readonly FeedOptions options = services.Options.Feed;
     private readonly TimeProvider time = services.Options.Time;
@@ -48,6 +48,8 @@ public sealed partial class JukiNetSubscriber(CaServices services, FeedHealth he
             catch (Exception e) when (e is JukiNetException or System.Data.Common.DbException or Jpki.Hsm.HsmException or TimeoutException)
             {
                 failures++;
+                // A page refused for lack of space was rolled back whole: nothing of it applied; the next poll asks again.
+                storeSpace.Refused(e, "feed");
                 LogPollFailed(e.GetType().Name, e.Message);
                 health.Update(h => h with { State = "failing", LastFailure = time.GetUtcNow(), LastError = e.Message });
             }

@@ -311,7 +311,7 @@ public static class QueryEndpoints
     }
 
     /// <summary><c>GET /healthz</c>: the issuance HSM pool, the store and Juki-Net; 200 only when all answer.</summary>
-    public static async Task<IResult> Health(CaServices services, FeedHealth feed, ExpiryAlarmService expiry, CancellationToken cancellationToken)
+    public static async Task<IResult> Health(CaServices services, FeedHealth feed, ExpiryAlarmService expiry, StoreSpaceWatch storeSpace, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(expiry);
@@ -339,7 +339,9 @@ public static class QueryEndpoints
         var witness = services.AuditRuntime.Witness?.Status;
         var clock = services.Clock.Current;
         // A clock warning (no source on a demonstration install) is degraded but still 200: the CA issues.
-        var healthy = hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && services.HsmWatch.Ok && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
+        ArgumentNullException.ThrowIfNull(storeSpace);
+        var space = storeSpace.Current;
+        var healthy = !space.Full && hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && services.HsmWatch.Ok && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
         return Results.Json(
             new
             {
@@ -356,8 +358,10 @@ public static class QueryEndpoints
                 // module: the PKCS#11 module's own state (lost, pin-refused ...) and its re-initialisations (docs/hsm-faults.md).
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = hsmModule },
                 store,
+                // full: writes were refused for lack of disk space and none has succeeded since (decision 0820).
+                storage = new { status = space.Full ? "full" : "ok", since = space.Since, refused = space.Refused, lastError = space.LastError },
                 jukiNet,
-                feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
+                feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, lastError = feedNow.LastError, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
                 auditWitness = witness is null ? null : new
                 {
                     status = witness.Healthy ? "ok" : "failing",

@@ -75,7 +75,7 @@ public static class ProblemAnswers
     /// <summary>The type of the 503 answered when a write failed for lack of disk space.</summary>
     public const string StorageFullType = TypePrefix + "storage-full";
 
-    /// <summary>The type of the 503 answered when the connection to the store's primary was lost.</summary>
+    /// <summary>The type of the 503 answered when the connection to the store's primary was lost, or the store ran out of connections or memory.</summary>
     public const string StoreUnavailableType = TypePrefix + "store-unavailable";
 
     private static async Task WriteUnhandledAsync(HttpContext context, string serverErrorDetail, Func<Exception, bool>? outOfSpace, Func<Exception, bool>? storeUnavailable)
@@ -93,7 +93,7 @@ public static class ProblemAnswers
                     Status = StatusCodes.Status503ServiceUnavailable,
                     Type = StoreUnavailableType,
                     Title = "store unavailable",
-                    Detail = "the connection to the store's primary was lost (a restart or a failover); retry: a write retried with the same Idempotency-Key, or a revocation sent again, finds what was stored",
+                    Detail = "the store cannot take this request now (the connection to its primary was lost in a restart or a failover, or it ran out of connections or memory); retry: a write retried with the same Idempotency-Key, or a revocation sent again, finds what was stored",
                 },
             });
             return;
@@ -111,7 +111,7 @@ public static class ProblemAnswers
                     Status = StatusCodes.Status503ServiceUnavailable,
                     Type = StorageFullType,
                     Title = "storage full",
-                    Detail = "the disk of the store is full: what this request was writing was rolled back; retry once space is freed",
+                    Detail = "the disk of the store is full: this request changed nothing (nothing was issued, revoked or recorded: its transaction was rolled back); retry once space is freed",
                 },
             });
             return;

@@ -46,3 +46,18 @@ public sealed class CardExpiredException(string label, DateOnly expires)
 
     public DateOnly Expires { get; } = expires;
 }
+
+/// <summary>
+/// The disk of the card store is full (ENOSPC, EDQUOT): the file being written was removed, nothing
+/// of the step was kept (a new card's security-officer PIN, a state change), and the step can be
+/// tried again once space is freed (decision 0821).
+/// </summary>
+public sealed class CardStoreFullException(string path, IOException inner)
+    : CardException($"the card store's disk is full: {Path.GetFileName(path)} was not written; nothing of this step was kept", inner)
+{
+    private const int NoSpaceOnDevice = 28;
+    private const int QuotaExceeded = 122;
+
+    /// <summary>Whether <paramref name="error"/> is a write refused for lack of space.</summary>
+    public static bool IsOutOfSpace(IOException error) => error?.HResult is NoSpaceOnDevice or QuotaExceeded;
+}

@@ -64,15 +64,29 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
         var label = CardStore.NewLabel();
         var soPin = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
         store.SaveSecurityOfficerPin(label, soPin);
-        foreach (var application in new[] { CardApplication.Signing, CardApplication.Authentication })
+        try
         {
-            var transportPin = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
-            HsmToken.Initialise(module, TokenLabel(label, application), soPin, transportPin);
-            Array.Clear(transportPin);
+            foreach (var application in new[] { CardApplication.Signing, CardApplication.Authentication })
+            {
+                var transportPin = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
+                HsmToken.Initialise(module, TokenLabel(label, application), soPin, transportPin);
+                Array.Clear(transportPin);
+            }
+
+            store.Save(new CardState(label, time.GetUtcNow(), 0, 0, Personalised: false, expires));
+        }
+        catch (CardStoreFullException)
+        {
+            // No state file: the card is not in the store; its PIN file goes too (tokens without a
+            // state are never listed and the label is never used again).
+            store.RemoveSecurityOfficerPin(label);
+            throw;
+        }
+        finally
+        {
+            Array.Clear(soPin);
         }
 
-        Array.Clear(soPin);
-        store.Save(new CardState(label, time.GetUtcNow(), 0, 0, Personalised: false, expires));
         return label;
     }
 
@@ -284,21 +298,29 @@ public sealed class CardReader(Pkcs11Module module, CardStore store, TimeProvide
         }
 
         EnsureFormat(application, pin);
+        // The try is counted before the PIN reaches the token, as a card's chip does: a store that
+        // cannot record it (its disk full: CardStoreFullException) refuses the try, so no wrong PIN
+        // is ever tried uncounted (decision 0821). A right PIN puts the count back.
+        var wrong = state.WrongTries(application) + 1;
+        store.Save(state.WithWrongTries(application, wrong));
         var pinBytes = Encoding.ASCII.GetBytes(pin);
         try
         {
             var token = HsmToken.Open(module, TokenLabel(label, application), PinSource.FromTyped(pinBytes));
-            if (state.WrongTries(application) != 0)
+            try
             {
                 store.Save(state.WithWrongTries(application, 0));
+            }
+            catch (CardStoreFullException)
+            {
+                token.Dispose();
+                throw;
             }
 
             return token;
         }
         catch (HsmWrongPinException)
         {
-            var wrong = state.WrongTries(application) + 1;
-            store.Save(state.WithWrongTries(application, wrong));
             var left = PinRules.MaxWrongTries(application) - wrong;
             if (left <= 0)
             {

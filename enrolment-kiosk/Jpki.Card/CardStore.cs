@@ -108,16 +108,38 @@ public sealed partial class CardStore
         ArgumentNullException.ThrowIfNull(state);
         var path = StatePath(state.Label);
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(state, JsonOptions));
+        WriteOrRemove(temporary, () => File.WriteAllText(temporary, JsonSerializer.Serialize(state, JsonOptions)));
         File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.Move(temporary, path, overwrite: true);
     }
 
     internal void SaveSecurityOfficerPin(string label, byte[] soPin)
     {
-        var path = Path.Combine(Directory, label + ".so.pin");
-        File.WriteAllBytes(path, soPin);
+        var path = SecurityOfficerPinPath(label);
+        WriteOrRemove(path, () => File.WriteAllBytes(path, soPin));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>Removes what <see cref="SaveSecurityOfficerPin"/> wrote for a card that could not be made.</summary>
+    internal void RemoveSecurityOfficerPin(string label) => File.Delete(SecurityOfficerPinPath(label));
+
+    private string SecurityOfficerPinPath(string label) => Path.Combine(Directory, label + ".so.pin");
+
+    /// <summary>
+    /// Writes a new file; on a full disk the cut file is removed (no half-written PIN or state stays)
+    /// and <see cref="CardStoreFullException"/> says so.
+    /// </summary>
+    private static void WriteOrRemove(string path, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (IOException e) when (CardStoreFullException.IsOutOfSpace(e))
+        {
+            File.Delete(path);
+            throw new CardStoreFullException(path, e);
+        }
     }
 
     internal byte[] ReadSecurityOfficerPin(string label) => File.ReadAllBytes(Path.Combine(Directory, label + ".so.pin"));

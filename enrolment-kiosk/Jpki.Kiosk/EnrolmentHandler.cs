@@ -182,6 +182,8 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
                     ? text.CaDownAfterIssuance + ": " + string.Join(", ", lost.IssuedSoFar)
                     : CaProblems.Explain(text, lost.Failure, text.IssuanceFailed);
                 return PinForm(context, session.Account, enrolment, [problem], 503);
+            case IssuanceOutcome.KioskStorageFull:
+                return PinForm(context, session.Account, enrolment, [text.KioskStorageFull], 503);
             case IssuanceOutcome.Refused refused:
                 var message = refused.Failure.Problem == "resident-changed" ? text.ResidentChanged : CaProblems.Explain(text, refused.Failure, text.IssuanceFailed);
                 return KioskPages.Message(context, text.IssuanceFailed, message, refused.Failure.Status == 409 ? 409 : 422, session.Account,

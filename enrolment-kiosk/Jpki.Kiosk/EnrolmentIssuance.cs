@@ -29,6 +29,13 @@ public abstract record IssuanceOutcome
     /// <summary>Refused for good: the enrolment is over and what it got issued was revoked (<paramref name="Revoked"/>).</summary>
     public sealed record Refused(CaAnswer Failure, string Revoked) : IssuanceOutcome;
 
+    /// <summary>
+    /// The kiosk's own card store is full (a new card or its keys could not be recorded): nothing was
+    /// asked of the CA; the enrolment is kept, and the retry, once space is freed, goes on from where
+    /// it stopped (decision 0821).
+    /// </summary>
+    public sealed record KioskStorageFull(string Error) : IssuanceOutcome;
+
     /// <summary>Writing to the card failed: the enrolment is over and what it got issued was revoked.</summary>
     public sealed record CardFailed(string Error, string Revoked) : IssuanceOutcome;
 }
@@ -51,12 +58,21 @@ public sealed class EnrolmentIssuance(CaClient ca, CardReader cards, EnrolmentCl
         ArgumentNullException.ThrowIfNull(save);
         if (enrolment.State == EnrolmentState.Confirmed)
         {
-            if (Personalise(enrolment, pins, save) is not { } personalised)
+            try
             {
-                return new IssuanceOutcome.CardExpired();
-            }
+                if (Personalise(enrolment, pins, save) is not { } personalised)
+                {
+                    return new IssuanceOutcome.CardExpired();
+                }
 
-            enrolment = personalised;
+                enrolment = personalised;
+            }
+            catch (CardStoreFullException e)
+            {
+                // Before any request reached the CA: the enrolment stays as it was saved (with the card, if one was made).
+                logger.LogError("The kiosk's card store is full; nothing was issued for operator {Account}: {Error}", session.Account, e.Message);
+                return new IssuanceOutcome.KioskStorageFull(e.Message);
+            }
         }
 
         var issued = new List<(CardApplication Application, CaAnswer Answer)>();

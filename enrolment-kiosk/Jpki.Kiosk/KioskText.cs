@@ -24,6 +24,9 @@ public sealed record KioskText
 
     /// <summary>The CA answered a 503 that will pass (its disk full, its HSM or store away): nothing was issued; try later.</summary>
     public required string CaCannotIssueNow { get; init; }
+
+    /// <summary>The kiosk's own disk is full (its card store): nothing was issued; free space and try again (decision 0821).</summary>
+    public required string KioskStorageFull { get; init; }
     public required string SessionExpired { get; init; }
     public required string LoggedInAs { get; init; }
     public required string Menu { get; init; }
@@ -150,6 +153,7 @@ public sealed record KioskText
         LoginThrottled = "パスワードの誤りが続いたため、次の入力まで少しお待ちください（ロックはされていません）。数秒後に再度お試しください。",
         CaUnreachable = "認証局に接続できません。何も発行されていません。時間をおいて再度お試しください。",
         CaCannotIssueNow = "認証局が一時的に発行を受け付けられない状態です。何も発行されていません。カードには何も書き込んでいません。時間をおいて、同じ暗証番号でもう一度「発行」を押してください。",
+        KioskStorageFull = "この端末の記憶領域がいっぱいのため、処理を続けられませんでした。何も発行されていません。管理者に連絡して空き容量を確保してもらった後、同じ暗証番号でもう一度「発行」を押してください。",
         SessionExpired = "操作がないまま時間が経過したため、ログアウトしました。再度ログインしてください。",
         LoggedInAs = "ログイン中",
         Menu = "メニュー",
@@ -277,6 +281,7 @@ public sealed record KioskText
         LoginThrottled = "Too many wrong passwords: wait a few seconds before the next try (the account is not locked).",
         CaUnreachable = "The certificate authority cannot be reached. Nothing was issued. Try again later.",
         CaCannotIssueNow = "The certificate authority cannot issue at the moment. Nothing was issued and nothing was written to the card. Try again later: press Issue again with the same PINs.",
+        KioskStorageFull = "This kiosk's disk is full, so the enrolment could not go on. Nothing was issued. Ask the administrator to free space, then press Issue again with the same PINs.",
         SessionExpired = "You were logged out after a period without activity. Please log in again.",
         LoggedInAs = "Logged in as",
         Menu = "Menu",

@@ -95,7 +95,7 @@ internal sealed class CaProxy : IAsyncDisposable
                     type = "urn:jpki:problem:storage-full",
                     title = "storage full",
                     status = 503,
-                    detail = "the disk of the store is full: what this request was writing was rolled back; retry once space is freed",
+                    detail = "the disk of the store is full: this request changed nothing (nothing was issued, revoked or recorded: its transaction was rolled back); retry once space is freed",
                 },
                 (System.Text.Json.JsonSerializerOptions?)null,
                 "application/problem+json");

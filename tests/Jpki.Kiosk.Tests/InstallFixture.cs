@@ -146,11 +146,11 @@ public sealed class InstallFixture : IAsyncLifetime
         });
     }
 
-    /// <summary>A kiosk of a test's own (other options), on port 0, with the fixture's card reader; started.</summary>
-    public async Task<(WebApplication Kiosk, Uri Address)> StartKioskAsync(KioskOptions options)
+    /// <summary>A kiosk of a test's own (other options), on port 0, with the fixture's card reader (or <paramref name="cards"/>); started.</summary>
+    public async Task<(WebApplication Kiosk, Uri Address)> StartKioskAsync(KioskOptions options, CardReader? cards = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var app = KioskHost.Build(options with { ListenUrl = "http://127.0.0.1:0" }, Cards, logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(KioskLog)));
+        var app = KioskHost.Build(options with { ListenUrl = "http://127.0.0.1:0" }, cards ?? Cards, logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(KioskLog)));
         await app.StartAsync();
         return (app, BoundAddress(app));
     }

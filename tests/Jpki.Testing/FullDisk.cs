@@ -7,14 +7,27 @@ namespace Jpki.Testing;
 /// </summary>
 public static class FullDisk
 {
-    /// <summary>Mounts a tmpfs of <paramref name="megabytes"/> MiB on <paramref name="directory"/> (created if missing).</summary>
-    public static void Mount(string directory, int megabytes)
+    /// <summary>
+    /// Mounts a tmpfs of <paramref name="megabytes"/> MiB on <paramref name="directory"/> (created if
+    /// missing), owned by <paramref name="owner"/> when given (a PostgreSQL tablespace must belong to
+    /// the server's user). Root still fills it: a tmpfs keeps no blocks in reserve for root.
+    /// </summary>
+    public static void Mount(string directory, int megabytes, string? owner = null)
     {
         Directory.CreateDirectory(directory);
         var mount = ExternalProcess.Run("mount", "-t", "tmpfs", "-o", $"size={megabytes}m,mode=0700", "tmpfs", directory);
         if (mount.ExitCode != 0)
         {
             throw new InvalidOperationException($"mount tmpfs on {directory} (the tests run as root): {mount.Output}");
+        }
+
+        if (owner is not null)
+        {
+            var chown = ExternalProcess.Run("chown", $"{owner}:{owner}", directory);
+            if (chown.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"chown {owner} {directory}: {chown.Output}");
+            }
         }
     }
 

@@ -32,6 +32,25 @@ public static class StoreFaults
     }
 
     /// <summary>
+    /// PostgreSQL out of a resource other than disk space (class 53, insufficient_resources: 53000,
+    /// out_of_memory 53200, too_many_connections 53300, configuration_limit_exceeded 53400): the
+    /// statement was refused and rolled back; it passes, so the services answer a typed 503
+    /// (<c>store-unavailable</c>), not a 500. 53100 disk_full is <see cref="IsOutOfSpace"/>.
+    /// </summary>
+    public static bool IsInsufficientResources(Exception? error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException postgres)
+            {
+                return postgres.SqlState.StartsWith("53", StringComparison.Ordinal) && postgres.SqlState != PostgresErrorCodes.DiskFull;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Which failures mean "the connection to the primary is gone" (a restart, a failover): the
     /// server closed or refused the session (admin_shutdown 57P01, crash_shutdown 57P02,
     /// cannot_connect_now 57P03, class 08), the session landed on a standby that a failover turned

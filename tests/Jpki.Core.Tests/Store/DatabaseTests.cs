@@ -295,6 +295,42 @@ public sealed class PostgresDatabaseTests(PostgresStoreFixture fixture) : Databa
         Assert.False(StoreFaults.IsConnectionLost(new InvalidOperationException("not a store failure")));
     }
 
+    /// <summary>
+    /// PostgreSQL's other insufficient-resources errors (class 53) pass and are not a full disk: a
+    /// role past its connection limit is refused with 53300 by the real server, which
+    /// <see cref="StoreFaults.IsInsufficientResources"/> recognises (the services answer 503
+    /// store-unavailable); 53100 disk_full is <see cref="StoreFaults.IsOutOfSpace"/> only.
+    /// </summary>
+    [Fact]
+    public void Insufficient_resources_are_recognised_apart_from_a_full_disk()
+    {
+        var role = "jpki_limited_" + Guid.NewGuid().ToString("N")[..8];
+        PostgresServer.Shared.Execute($"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0");
+        try
+        {
+            var connectionString = new Npgsql.NpgsqlConnectionStringBuilder(fixture.CreateStore("limited")) { Username = role, Pooling = false }.ToString();
+            using var database = new Database(connectionString, TimeProvider.System);
+            var refused = Record.Exception(() => database.OpenConnection().Dispose());
+            Assert.NotNull(refused);
+            Assert.True(StoreFaults.IsInsufficientResources(refused), refused.ToString());
+            Assert.False(StoreFaults.IsOutOfSpace(refused));
+        }
+        finally
+        {
+            PostgresServer.Shared.Execute($"DROP ROLE IF EXISTS {role}");
+        }
+
+        foreach (var state in new[] { "53000", "53200", "53300", "53400" })
+        {
+            Assert.True(StoreFaults.IsInsufficientResources(new Npgsql.PostgresException("refused", "ERROR", "ERROR", state)), state);
+        }
+
+        var diskFull = new Npgsql.PostgresException("could not extend file", "ERROR", "ERROR", "53100");
+        Assert.False(StoreFaults.IsInsufficientResources(diskFull));
+        Assert.True(StoreFaults.IsOutOfSpace(diskFull));
+        Assert.False(StoreFaults.IsInsufficientResources(new Npgsql.PostgresException("duplicate key", "ERROR", "ERROR", "23505")));
+    }
+
     private static void TerminateBackends(string applicationName) =>
         PostgresServer.Shared.Execute($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{applicationName}'");
 }

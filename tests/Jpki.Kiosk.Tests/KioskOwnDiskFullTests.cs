@@ -1,0 +1,115 @@
+using Jpki.Card;
+
+namespace Jpki.Kiosk.Tests;
+
+/// <summary>
+/// Issue 20, decision 0821: the kiosk's own disk is full. What the kiosk writes itself is its card
+/// store (each card's state file with its PIN try counters, and the security-officer PIN of a new
+/// card); sessions are in memory and logs go to standard output. Here that store is a tmpfs of its
+/// own (<see cref="FullDisk"/>) filled to the last block; the SoftHSM tokens of the test's one
+/// PKCS#11 module stay outside it. The CA is the fixture's, with room.
+/// </summary>
+[Collection(InstallGroup.Name)]
+public sealed class KioskOwnDiskFullTests(InstallFixture install) : IDisposable
+{
+    private const string SigningPin = "PIN4SIGN";
+    private const string AuthenticationPin = "4321";
+    private readonly string disk = Directory.CreateTempSubdirectory("jpki-kiosk-disk-").FullName;
+
+    private string StoreDirectory => Path.Combine(disk, "cards");
+
+    private string Filler => Path.Combine(StoreDirectory, "filler");
+
+    public void Dispose()
+    {
+        FullDisk.Unmount(StoreDirectory);
+        Directory.Delete(disk, recursive: true);
+    }
+
+    /// <summary>
+    /// The PINs are sent on a full card-store disk: no card can be made, the page is 503 with the
+    /// Japanese sentence (nothing issued, free space, press 発行 again) and no error text; nothing
+    /// is issued, no card, PIN file or temporary file is left; the enrolment is kept. Once the
+    /// filler is deleted the same kiosk (no restart) delivers both certificates, issued once. Then
+    /// the PIN counters: on the full disk a wrong PIN and the right one are both refused before
+    /// reaching the card (the try cannot be counted), and the counter is unchanged afterwards.
+    /// </summary>
+    [Fact]
+    public async Task A_full_kiosk_disk_shows_the_japanese_message_issues_nothing_and_the_retry_delivers_once_after_space_is_freed()
+    {
+        FullDisk.Mount(StoreDirectory, 8);
+        var cards = new CardReader(install.Module, new CardStore(StoreDirectory), TimeProvider.System);
+        var residentCode = await install.AddResidentAsync();
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = install.CaAddress, WindowId = "DISKKIOSK", CaTimeout = TimeSpan.FromSeconds(10) }, cards);
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            Assert.True(browser.Status == 200, browser.Html);
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var issuedBefore = install.IssuedCertificates();
+
+            var filled = FullDisk.Fill(Filler);
+            int status;
+            string html;
+            try
+            {
+                await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+                (status, html) = (browser.Status, browser.Html);
+            }
+            finally
+            {
+                File.Delete(Filler);
+            }
+
+            Assert.True(status == 503, $"{status} ({filled / 1024} KiB filler): {html}");
+            Assert.Contains(KioskText.Japanese.KioskStorageFull, html, StringComparison.Ordinal);
+            Assert.Contains("何も発行されていません", KioskText.Japanese.KioskStorageFull, StringComparison.Ordinal);
+            foreach (var code in new[] { "No space", "IOException", "CardStoreFull", "so.pin" })
+            {
+                Assert.DoesNotContain(code, html, StringComparison.OrdinalIgnoreCase);
+            }
+
+            Assert.Contains("name=\"authenticationPin\"", html, StringComparison.Ordinal);
+            Assert.Equal(issuedBefore, install.IssuedCertificates());
+            Assert.Empty(cards.Store.Labels());
+            Assert.Empty(Directory.EnumerateFiles(StoreDirectory));
+            Assert.Contains(install.KioskLog, l => l.Contains("card store is full", StringComparison.Ordinal));
+
+            // Space is back: the same kiosk goes on with the kept enrolment and delivers once.
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.True(browser.Status == 200, browser.Html);
+            Assert.Contains("id=\"delivered\"", browser.Html, StringComparison.Ordinal);
+            var card = Assert.Single(cards.Store.Labels());
+            Assert.Equal(card, browser.CardOnPage());
+            Assert.Equal(2, cards.Certificates(card).Count);
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+
+            // The PIN counters on a full disk: no try reaches the card uncounted.
+            FullDisk.Fill(Filler);
+            Exception wrong;
+            Exception right;
+            try
+            {
+                wrong = Assert.ThrowsAny<CardException>(() => cards.VerifyPin(card, CardApplication.Authentication, "9999"));
+                right = Assert.ThrowsAny<CardException>(() => cards.VerifyPin(card, CardApplication.Authentication, AuthenticationPin));
+            }
+            finally
+            {
+                File.Delete(Filler);
+            }
+
+            Assert.IsType<CardStoreFullException>(wrong);
+            Assert.IsType<CardStoreFullException>(right);
+            Assert.Equal("personalised", cards.Describe(card).State);
+            var counted = Assert.Throws<CardWrongPinException>(() => cards.VerifyPin(card, CardApplication.Authentication, "9999"));
+            Assert.Equal(PinRules.MaxWrongTries(CardApplication.Authentication) - 1, counted.TriesLeft);
+            cards.VerifyPin(card, CardApplication.Authentication, AuthenticationPin);
+            Assert.Empty(Directory.EnumerateFiles(StoreDirectory, "*.tmp"));
+            AccessMatrix.Report($"fault disk-full kiosk-own: the kiosk's card store full ({filled / 1024} KiB filler): 503 with the Japanese sentence, nothing issued, no card or file left, enrolment kept; after space came back the same kiosk delivered 2 certificates once; on the full disk a wrong and a right PIN were refused uncounted before reaching the card, the counter unchanged after");
+            await kiosk.StopAsync();
+        }
+    }
+}
