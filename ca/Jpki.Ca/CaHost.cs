@@ -1,5 +1,6 @@
 using Jpki.Ca.Access;
 using Jpki.Core.Configuration;
+using Jpki.Core.Store;
 using Jpki.Hosting;
 using Jpki.Hsm;
 using Microsoft.Extensions.Logging;
@@ -185,6 +186,13 @@ public static class CaHost
                 lifetime.StopApplication();
             };
             return new BackgroundLoop(watch.RunAsync);
+        });
+        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the CA, exit 7 (decision 0530).
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = provider.GetRequiredService<CaServices>().StoreClient;
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
         });
         services.AddSingleton<Auditing.AuditorReports>();
         Auditing.AuditorPages.AddServices(services);

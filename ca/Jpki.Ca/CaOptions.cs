@@ -43,5 +43,8 @@ public sealed record CaOptions
     public IClockSyncSource? ClockSource { get; init; }
 
     /// <summary>JSON request bodies larger than this are refused with 413.</summary>
+    /// <summary>The migrations this CA's code carries (tests: a "next version" with scripts of its own); null: the embedded ones.</summary>
+    public Jpki.Core.Store.MigrationSet? Migrations { get; init; }
+
     public const long MaxRequestBodyBytes = 64 * 1024;
 }

@@ -39,6 +39,9 @@ public sealed class CaServices : IDisposable
 
     public HsmToken Token { get; private set; } = null!;
 
+    /// <summary>This instance's row in <c>store_clients</c> (rolling upgrades, docs/decisions/0530); its heartbeat is a hosted loop.</summary>
+    public StoreClientRegistration StoreClient { get; private set; } = null!;
+
     public SessionPool IssuancePool { get; private set; } = null!;
 
     public Pkcs11Hmac ResidentHmac { get; private set; } = null!;
@@ -93,7 +96,9 @@ public sealed class CaServices : IDisposable
     private void OpenAll(Pkcs11Module module, ILoggerFactory loggers)
     {
         Database = Own(new Database(Settings.ConnectionString, Options.Time));
-        Migrator.ApplyPending(Database);
+        var code = Options.Migrations ?? MigrationSet.Embedded;
+        Migrator.ApplyAtStart(Database, code, loggers.CreateLogger<CaServices>());
+        StoreClient = StoreClientRegistration.Register(Database, "ca", code, loggers.CreateLogger<StoreClientRegistration>());
 
         var pin = PinSource.FromEnvironmentOrFile(Settings.Hsm.UserPinEnvironmentVariable, Settings.Resolve(Settings.Hsm.UserPinFile));
         Token = Own(HsmToken.Open(module, Settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));

@@ -41,7 +41,13 @@ try
     await app.StartAsync();
     app.Logger.LogInformation("CA API listening on {Urls}", string.Join(' ', app.Urls));
     await app.WaitForShutdownAsync();
-    return 0;
+    return Environment.ExitCode;
+}
+catch (SchemaUpgradeRefusedException e)
+{
+    // Its code predates a contracting migration the store carries (docs/decisions/0530): one line, exit 7.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return SchemaUpgradeRefusedException.RefusedExitCode;
 }
 catch (Exception e)
 {

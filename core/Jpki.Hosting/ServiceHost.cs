@@ -86,6 +86,14 @@ public static class ServiceHost
         return app;
     }
 
+    /// <summary>Stops the service with <paramref name="exitCode"/> (for a loop that finds the service must not go on, e.g. its code predates the schema).</summary>
+    public static void StopWithExitCode(this IServiceProvider provider, int exitCode)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        Environment.ExitCode = exitCode;
+        provider.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+    }
+
     /// <summary>The value of <c>--urls URL</c> in a process's arguments, else <paramref name="configured"/>.</summary>
     public static string UrlsArgument(IReadOnlyList<string> args, string configured)
     {

@@ -84,6 +84,18 @@ public static partial class CrlHost
         // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
         builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
+        // This instance's store_clients row and heartbeat (the one-shot ./jpki crl publish registers none);
+        // finding the schema contracted past this code stops the publisher, exit 7 (decision 0530).
+        builder.Services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = StoreClientRegistration.Register(
+                provider.GetRequiredService<CrlPublisherServices>().Database,
+                "crl-publisher",
+                MigrationSet.Embedded,
+                provider.GetRequiredService<ILogger<StoreClientRegistration>>());
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
+        });
         // The HSM watch re-initialises a module that lost its token and audits the outage; when the
         // module cannot be re-initialised in process, the publisher exits for its supervisor to restart it.
         builder.Services.AddSingleton<IHostedService>(provider =>

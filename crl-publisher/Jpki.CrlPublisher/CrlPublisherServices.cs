@@ -84,7 +84,7 @@ public sealed class CrlPublisherServices : IDisposable
     private void OpenAll(JpkiSettings settings, Pkcs11Module module, TimeProvider time, ILoggerFactory loggers, Action<string>? afterWrite, IClockSyncSource? clockSource, Action<CrlBuildOutcome>? built)
     {
         Database = Own(new Database(settings.ConnectionString, time));
-        Migrator.ApplyPending(Database);
+        Migrator.ApplyAtStart(Database, MigrationSet.Embedded, loggers.CreateLogger<CrlPublisherServices>());
         var pin = PinSource.FromEnvironmentOrFile(settings.Hsm.UserPinEnvironmentVariable, settings.Resolve(settings.Hsm.UserPinFile));
         var token = Own(HsmToken.Open(module, settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));
         Pool = Own(token.CreatePool("crl", Math.Max(1, settings.Hsm.CrlPoolSize), time: time));

@@ -27,16 +27,25 @@ internal static class CrlCommands
                 return refused;
             }
 
-            using var module = Pkcs11Module.Load(settings.ModulePath);
-            var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = parse.GetValue(urls) ?? settings.Crl.Listen });
-            // The host stops on SIGTERM / Ctrl-C itself (System.CommandLine's handling is off).
-            await app.StartAsync(CancellationToken.None);
-            app.Logger.LogInformation("CRL publisher listening on {Urls}", string.Join(' ', app.Urls));
-            await app.WaitForShutdownAsync(CancellationToken.None);
-            return 0;
+            try
+            {
+                using var module = Pkcs11Module.Load(settings.ModulePath);
+                var app = CrlHost.Build(settings, module, new CrlHostOptions { ListenUrl = parse.GetValue(urls) ?? settings.Crl.Listen });
+                // The host stops on SIGTERM / Ctrl-C itself (System.CommandLine's handling is off).
+                await app.StartAsync(CancellationToken.None);
+                app.Logger.LogInformation("CRL publisher listening on {Urls}", string.Join(' ', app.Urls));
+                await app.WaitForShutdownAsync(CancellationToken.None);
+                return Environment.ExitCode;
+            }
+            catch (SchemaUpgradeRefusedException e)
+            {
+                // Its code predates a contracting migration the store carries (docs/decisions/0530): one line, exit 7.
+                Console.Error.WriteLine($"error: {e.Message}");
+                return SchemaUpgradeRefusedException.RefusedExitCode;
+            }
         });
         crl.WithExamples("./jpki crl publish", "dotnet crl-publisher/Jpki.CrlPublisher/bin/Release/net10.0/Jpki.CrlPublisher.dll --urls http://127.0.0.1:8083")
-            .WithExitCodes([(0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"), .. StoreExitCodes]);
+            .WithExitCodes([(0, "stopped by SIGTERM or Ctrl-C"), (1, "failed to start"), (SchemaUpgradeRefusedException.RefusedExitCode, "the store's schema has a contracting migration newer than this code (docs/deployment.md#rolling-upgrade)"), .. StoreExitCodes]);
 
         var delta = new Option<bool>("--delta") { Description = "publish delta CRLs (a series without a complete CRL gets one first)" };
         var publish = new Command("publish", "Publish a complete CRL (or a delta) of every series now, and exit.") { delta };

@@ -28,6 +28,7 @@ internal static class ToolCommands
         root.Subcommands.Add(Hsm());
         root.Subcommands.Add(Audit());
         root.Subcommands.Add(Tls());
+        root.Subcommands.Add(StoreSchema.Command(Guarded));
         root.Subcommands.Add(SiteBackupCommand());
         root.Subcommands.Add(SiteRestoreCommand());
         return root;
@@ -306,6 +307,12 @@ internal static class ToolCommands
             // One line naming the store and where the setting came from; its own exit code.
             Console.Error.WriteLine($"error: {e.Message}");
             return e.ExitCode;
+        }
+        catch (SchemaUpgradeRefusedException e)
+        {
+            // A contracting migration blocked by older instances, or code older than the store's schema (decision 0530).
+            Console.Error.WriteLine($"error: {e.Message}");
+            return SchemaUpgradeRefusedException.RefusedExitCode;
         }
         catch (Exception e) when (e is HsmException or ArgumentException or InvalidOperationException or InvalidDataException or IOException)
         {

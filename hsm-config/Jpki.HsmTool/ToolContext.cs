@@ -56,7 +56,8 @@ public sealed class ToolContext : IDisposable
                 }
 
                 _database = new Database(connection, TimeProvider.System);
-                Migrator.ApplyPending(_database);
+                // As a service's start: contracting migrations that older instances block wait for ./jpki db migrate.
+                Migrator.ApplyAtStart(_database, MigrationSet.Embedded, Loggers.CreateLogger<ToolContext>());
             }
 
             return _database;

@@ -43,6 +43,32 @@ public sealed class OcspEndpoint(
     public async Task PostAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        try
+        {
+            await PostCoreAsync(context);
+        }
+        catch (Exception e) when (IsStoreFailure(e) && !context.Response.HasStarted)
+        {
+            await StoreUnavailableAsync(context, e);
+        }
+    }
+
+    /// <summary>
+    /// The store cannot be read now (a restart, a failover: the store layer's retries ran out):
+    /// tryLater, as for the HSM, never an internal error (issue 18). Answers in the cache were
+    /// served before anything needed the store.
+    /// </summary>
+    private async Task StoreUnavailableAsync(HttpContext context, Exception error)
+    {
+        logger.LogWarning("an OCSP answer needed the store, which cannot be reached: tryLater ({Reason})", error.Message);
+        metrics.Answered("tryLater");
+        await WriteErrorAsync(context, OcspResponseStatus.TryLater);
+    }
+
+    private static bool IsStoreFailure(Exception error) => error is System.Data.Common.DbException || StoreFaults.IsConnectionLost(error);
+
+    private async Task PostCoreAsync(HttpContext context)
+    {
         if (await AuthorizeAsync(context, PostRoute) is not { } grant)
         {
             return;
@@ -77,6 +103,18 @@ public sealed class OcspEndpoint(
     public async Task GetAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        try
+        {
+            await GetCoreAsync(context);
+        }
+        catch (Exception e) when (IsStoreFailure(e) && !context.Response.HasStarted)
+        {
+            await StoreUnavailableAsync(context, e);
+        }
+    }
+
+    private async Task GetCoreAsync(HttpContext context)
+    {
         if (await AuthorizeAsync(context, GetRoute) is not { } grant)
         {
             return;

@@ -138,6 +138,14 @@ public static class OcspHost
             return new BackgroundLoop(watch.RunAsync);
         });
 
+        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the responder, exit 7 (decision 0530).
+        builder.Services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = provider.GetRequiredService<OcspServices>().StoreClient;
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
+        });
+
         builder.Services.AddProblemAnswers(ServerErrorDetail);
         var document = new ApiDocument
         {
@@ -170,7 +178,8 @@ public static class OcspHost
             var hsm = services.Pool.Health;
             // A query log that cannot write (a full disk, decision 0810) degrades the responder, whose answers still go out.
             var queryLog = log.Status;
-            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok";
+            // A store that cannot be read (a restart, a failover) degrades it too: cached answers still go out, new ones say tryLater.
+            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok" && watcher.Store == "ok";
             return Results.Json(
                 new
                 {
@@ -184,7 +193,9 @@ public static class OcspHost
                     cacheBudgetBytes = cache.BudgetBytes,
                     cacheEvictions = cache.Evictions,
                     lastChangeSeq = watcher.LastChangeSeq,
+                    store = watcher.Store,
                     statusNotify = watcher.Notify,
+                    statusNotifyConnections = watcher.ListenConnections,
                     queriesLogged = queryLog.Written,
                     queryLog,
                     refusedQueries = refusals.Count,
@@ -228,6 +239,9 @@ public sealed class OcspServices : IDisposable
 
     public HsmToken Token { get; private set; } = null!;
 
+    /// <summary>This instance's row in <c>store_clients</c> (rolling upgrades, docs/decisions/0530); its heartbeat is a hosted loop.</summary>
+    public StoreClientRegistration StoreClient { get; private set; } = null!;
+
     public SessionPool Pool { get; private set; } = null!;
 
     public IssuerDirectory Directory { get; private set; } = null!;
@@ -249,7 +263,8 @@ public sealed class OcspServices : IDisposable
         try
         {
             services.Database = services.Own(new Database(settings.ConnectionString, time));
-            Migrator.ApplyPending(services.Database);
+            Migrator.ApplyAtStart(services.Database, MigrationSet.Embedded, loggers.CreateLogger<OcspServices>());
+            services.StoreClient = StoreClientRegistration.Register(services.Database, "ocsp", MigrationSet.Embedded, loggers.CreateLogger<StoreClientRegistration>());
             var pin = PinSource.FromEnvironmentOrFile(settings.Hsm.UserPinEnvironmentVariable, settings.Resolve(settings.Hsm.UserPinFile));
             services.Token = services.Own(HsmToken.Open(module, settings.TokenLabel, pin, loggers.CreateLogger("Jpki.Hsm")));
             services.Pool = services.Own(services.Token.CreatePool("ocsp", settings.Hsm.OcspPoolSize, time: time));

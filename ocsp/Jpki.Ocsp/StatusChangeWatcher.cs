@@ -52,6 +52,11 @@ public sealed class StatusChangeWatcher(
     /// <summary>LISTEN connections opened so far (1 + reconnections).</summary>
     public long ListenConnections => Interlocked.Read(ref listenConnections);
 
+    /// <summary>"ok" while the last read of status_changes worked, "unavailable" after one failed (the store cannot be reached; health is degraded).</summary>
+    public string Store => Volatile.Read(ref storeFailing) == 0 ? "ok" : "unavailable";
+
+    private int storeFailing;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var listener = database.Dialect == StoreDialect.Postgres ? ListenAsync(stoppingToken) : Task.CompletedTask;
@@ -199,19 +204,8 @@ public sealed class StatusChangeWatcher(
     {
         while (true)
         {
-            IReadOnlyList<StatusChange> changes;
-            await using (var db = await database.OpenConnectionAsync(cancellationToken))
-            {
-                if (lastSeq < 0)
-                {
-                    Interlocked.Exchange(ref lastSeq, OcspStore.LastChangeSeq(db));
-                    return;
-                }
-
-                changes = StatusChangeLog.ReadAfter(db, lastSeq, BatchSize);
-            }
-
-            if (changes.Count == 0)
+            var changes = await ReadChangesAsync(cancellationToken);
+            if (changes is null || changes.Count == 0)
             {
                 return;
             }
@@ -229,6 +223,33 @@ public sealed class StatusChangeWatcher(
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>The changes after the mark (null: the mark was just set), recording whether the store could be read.</summary>
+    private async Task<IReadOnlyList<StatusChange>?> ReadChangesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var db = await database.OpenConnectionAsync(cancellationToken);
+            IReadOnlyList<StatusChange>? changes = null;
+            if (lastSeq < 0)
+            {
+                Interlocked.Exchange(ref lastSeq, OcspStore.LastChangeSeq(db));
+            }
+            else
+            {
+                changes = StatusChangeLog.ReadAfter(db, lastSeq, BatchSize);
+            }
+
+            Volatile.Write(ref storeFailing, 0);
+            return changes;
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException || StoreFaults.IsConnectionLost(e))
+        {
+            Volatile.Write(ref storeFailing, 1);
+            database.ConnectionLost(e);
+            throw;
         }
     }
 }

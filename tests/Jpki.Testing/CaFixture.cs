@@ -92,12 +92,18 @@ public sealed class CaFixture : IAsyncLifetime
     /// fixture's, or a second instance with another clock (docs/design.md §4: instances share the store).
     /// Its clock-status source is <paramref name="clockSource"/>, by default one that says synchronised.
     /// </summary>
-    public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null, Jpki.Core.Clock.IClockSyncSource? clockSource = null)
+    /// <param name="options">Changes to the options (e.g. a "next version" with migrations of its own).</param>
+    public WebApplication BuildCa(TimeProvider time, Func<JpkiSettings, JpkiSettings>? adjust = null, Jpki.Core.Clock.IClockSyncSource? clockSource = null, Func<CaOptions, CaOptions>? options = null)
     {
         var settings = JpkiSettings.Load(Home);
         settings = settings with { Hsm = settings.Hsm with { TokenLabel = TokenLabel } };
         settings = adjust?.Invoke(settings) ?? settings;
-        return CaHost.Build(settings, Module, new CaOptions
+        var made = Options(time, clockSource);
+        return CaHost.Build(settings, Module, options?.Invoke(made) ?? made);
+    }
+
+    private CaOptions Options(TimeProvider time, Jpki.Core.Clock.IClockSyncSource? clockSource) =>
+        new()
         {
             ListenUrl = "http://127.0.0.1:0",
             JukiNetBaseAddress = SimulatorAddress,
@@ -107,8 +113,7 @@ public sealed class CaFixture : IAsyncLifetime
             Feed = new FeedOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1) },
             Time = time,
             ClockSource = clockSource ?? FakeClockSyncSource.Synchronised(time),
-        });
-    }
+        };
 
     public async Task DisposeAsync()
     {

@@ -23,6 +23,9 @@ public sealed partial class ClockGuard(IClockSyncSource source, ClockSettings se
     private readonly Lock gate = new();
     private volatile ClockVerdict? current;
 
+    /// <summary>The install mode last read from the store (read under <see cref="gate"/>).</summary>
+    private string? lastInstallMode;
+
     public ClockSettings Settings => settings;
 
     /// <summary>The newest verdict; read again first when none is younger than two check intervals.</summary>
@@ -88,17 +91,23 @@ public sealed partial class ClockGuard(IClockSyncSource source, ClockSettings se
 
     private bool Fresh(ClockVerdict verdict) => (database.Time.GetUtcNow() - verdict.Reading.ReadAt).Duration() < settings.CheckEvery * 2;
 
-    /// <summary>The recorded install mode (null, before one is recorded, is a demonstration install); a store that cannot be read counts as production.</summary>
+    /// <summary>
+    /// The recorded install mode (null, before one is recorded, is a demonstration install). A
+    /// store that cannot be read gives the mode last read (it is recorded once, by the ceremony):
+    /// a PostgreSQL restart must not turn a demonstration install into a refusing production one
+    /// until the next check (issue 18). Never read yet: production.
+    /// </summary>
     private string ReadInstallMode()
     {
         try
         {
             using var db = database.OpenConnection();
-            return Accounts.InstallMode.Read(db) ?? Accounts.InstallMode.Demo;
+            lastInstallMode = Accounts.InstallMode.Read(db) ?? Accounts.InstallMode.Demo;
+            return lastInstallMode;
         }
         catch (DbException)
         {
-            return Accounts.InstallMode.Production;
+            return lastInstallMode ?? Accounts.InstallMode.Production;
         }
     }
 

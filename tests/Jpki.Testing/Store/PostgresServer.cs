@@ -50,6 +50,22 @@ public sealed class PostgresServer
             return new PostgresServer(builder.ToString());
         }
 
+        var (connectionString, _) = StartCluster();
+        return new PostgresServer(connectionString);
+    }
+
+    /// <summary>
+    /// A throwaway cluster of its own (even when JPKI_TEST_PG names a server), for a test that
+    /// stops and starts it: the shared server is used by every other test of the run.
+    /// </summary>
+    public static RestartablePostgresServer StartPrivate()
+    {
+        var (connectionString, control) = StartCluster();
+        return new RestartablePostgresServer(connectionString, control);
+    }
+
+    private static (string ConnectionString, PostgresControl Control) StartCluster()
+    {
         if (!File.Exists(Path.Combine(BinDirectory, "initdb")))
         {
             throw new InvalidOperationException($"PostgreSQL tests need JPKI_TEST_PG or PostgreSQL 15 binaries in {BinDirectory} (apt-get install postgresql)");
@@ -66,14 +82,15 @@ public sealed class PostgresServer
         }
 
         RunPostgres(asRoot, $"{BinDirectory}/initdb -D {dataDirectory} -U postgres --auth=trust --no-sync -E UTF8 --locale=C");
-        RunPostgres(
+        var control = new PostgresControl(
             asRoot,
             $"{BinDirectory}/pg_ctl -D {dataDirectory} -l {dataRoot}/server.log -w -t 60 start "
-            + $"-o \"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={dataRoot} -c fsync=off -c max_connections=200\"");
-
+            + $"-o \"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={dataRoot} -c fsync=off -c max_connections=200\"",
+            $"{BinDirectory}/pg_ctl -D {dataDirectory} -m fast -w -t 60 stop",
+            $"{BinDirectory}/pg_ctl -D {dataDirectory} -m immediate -w stop");
+        control.Start();
         StopWhenThisProcessEnds(asRoot, dataDirectory, dataRoot);
-
-        return new PostgresServer($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres");
+        return ($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres", control);
     }
 
     /// <summary>
@@ -95,7 +112,7 @@ public sealed class PostgresServer
         using var watchdog = Process.Start(start) ?? throw new InvalidOperationException("could not start the PostgreSQL watchdog");
     }
 
-    private static void RunPostgres(bool asRoot, string command)
+    internal static void RunPostgres(bool asRoot, string command)
     {
         if (asRoot)
         {
@@ -127,6 +144,66 @@ public sealed class PostgresServer
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result} {stdout.Result}");
+        }
+    }
+}
+
+/// <summary>pg_ctl commands of one cluster started here.</summary>
+internal sealed record PostgresControl(bool AsRoot, string StartCommand, string StopCommand, string KillCommand)
+{
+    public void Start() => PostgresServer.RunPostgres(AsRoot, StartCommand);
+
+    public void Stop() => PostgresServer.RunPostgres(AsRoot, StopCommand);
+
+    public void Kill() => PostgresServer.RunPostgres(AsRoot, KillCommand);
+}
+
+/// <summary>
+/// A PostgreSQL server of one test's own (<see cref="PostgresServer.StartPrivate"/>) that the test
+/// stops and starts (a restart under load); disposed: stopped at once (the watchdog removes its files).
+/// </summary>
+public sealed class RestartablePostgresServer : IDisposable
+{
+    private readonly PostgresControl control;
+    private bool running = true;
+
+    internal RestartablePostgresServer(string connectionString, PostgresControl control)
+    {
+        ConnectionString = connectionString;
+        this.control = control;
+    }
+
+    /// <summary>Connects to the server's maintenance database as a superuser.</summary>
+    public string ConnectionString { get; }
+
+    public void Execute(string sql)
+    {
+        using var connection = new NpgsqlConnection(ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary><c>pg_ctl stop -m fast</c>: sessions are ended (57P01), then the server is down until <see cref="Start"/>.</summary>
+    public void Stop()
+    {
+        control.Stop();
+        running = false;
+    }
+
+    public void Start()
+    {
+        control.Start();
+        running = true;
+    }
+
+    public void Dispose()
+    {
+        if (running)
+        {
+            control.Kill();
+            running = false;
         }
     }
 }

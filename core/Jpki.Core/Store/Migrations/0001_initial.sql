@@ -1,3 +1,4 @@
+-- step: expand
 -- Initial schema. Written once for both engines: the migrator replaces {id} and {blob}.
 -- Instants are integer UTC microseconds (*_us), dates 'YYYY-MM-DD' text.
 

@@ -1,3 +1,4 @@
+-- step: expand
 -- Keys of the install that are not issuer keys: the audit-checkpoint key (with its
 -- self-signed certificate, for outside auditors) and the versioned resident-code HMAC key
 -- (certificates.hmac_key_id names one of these; losing it would make every resident's

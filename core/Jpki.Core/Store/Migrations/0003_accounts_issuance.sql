@@ -1,3 +1,4 @@
+-- step: expand
 -- Accounts, end-entity issuance and the CA API's own logs.
 
 -- API accounts. Only the SHA-256 of each bearer token is kept, and the password only as a

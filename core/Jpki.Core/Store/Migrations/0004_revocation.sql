@@ -1,3 +1,4 @@
+-- step: expand
 -- Revocation: the cause of each revocation, the Juki-Net feed's records (events, cursor, gaps,
 -- quarantine), manual revocation requests, kill switches and issuer-key compromise approvals.
 

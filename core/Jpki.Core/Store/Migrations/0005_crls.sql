@@ -1,3 +1,4 @@
+-- step: expand
 -- CRL series, the archive of every published CRL and the first CRL that listed each revocation.
 
 -- One row per CRL series (issuer key, scope): scope is 'full', 'arl' or 'm/<municipality code>'.

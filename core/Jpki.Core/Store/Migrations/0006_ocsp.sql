@@ -1,3 +1,4 @@
+-- step: expand
 -- OCSP responder (issue 7): every query it answered, and when it first served 'revoked'.
 
 -- Every OCSP query, append-only (high volume: not hashed into the audit chain, DESIGN.md §4).

@@ -1,3 +1,4 @@
+-- step: expand
 -- Indexes for the auditors' queries (issue 9): nothing new is stored.
 
 -- A certificate's audit records (the trail reads them by subject).

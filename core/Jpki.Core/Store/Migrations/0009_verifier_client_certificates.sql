@@ -1,3 +1,4 @@
+-- step: expand
 -- Client certificates of verifier accounts (DESIGN.md §6: OCSP and CRL listeners accept a
 -- verifier's client certificate over mutual TLS). A certificate is registered by an officer and
 -- recognised by the SHA-256 of its DER; it grants access while the account is an enabled

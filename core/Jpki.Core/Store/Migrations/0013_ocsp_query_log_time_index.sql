@@ -1,3 +1,4 @@
+-- step: contract
 -- The OCSP query log (0006) is appended to for every answer served, tens of thousands of rows a
 -- second at peak. Its (serial, time_us) index made each append a random B-tree insert (measured
 -- on SQLite: about 25 us a row with it, 4-6 us with a time index), and nothing in the product

@@ -1,3 +1,4 @@
+-- step: expand
 -- Issue 16: the OCSP query log (0006) is an access log, kept 7 years (JPKI-PROFILE.md §9), but
 -- not in the hot table forever. Each JST day older than ocsp.archive.hotDays is written to one
 -- gzip file of JSON lines, then its rows are deleted in the transaction that appends the

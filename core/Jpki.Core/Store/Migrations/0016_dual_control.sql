@@ -1,3 +1,4 @@
+-- step: expand
 -- Trust controls (issue 16): API tokens that expire, password logins throttled rather than
 -- locked, one-time activation of accounts whose credentials no officer may see, and
 -- multi-person approval of everything that grants power.

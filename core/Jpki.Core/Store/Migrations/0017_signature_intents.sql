@@ -1,3 +1,4 @@
+-- step: expand
 -- Issue 16, finding 5: every signature accounted for. Before a certificate is signed (resident
 -- certificates, responder renewals, the ceremony's roots, responders and checkpoint-key
 -- certificate) its intent is written here, in the transaction of its 'signature.intended' audit

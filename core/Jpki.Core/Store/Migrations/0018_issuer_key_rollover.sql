@@ -1,3 +1,4 @@
+-- step: expand
 -- Issue 17: issuer key rollover (docs/rollover.md, docs/decisions/0400-issuer-key-rollover.md).
 -- A generation N+1 is made while N still signs; new issuance switches to N+1 at a time fixed by
 -- the officers, at least rollover.leadDays after N+1's root and fingerprint were published.
