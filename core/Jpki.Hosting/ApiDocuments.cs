@@ -241,7 +241,16 @@ public static class ApiDocuments
         return builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.Responses ??= [];
-            operation.Responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
+            var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (operation.Responses.TryGetValue(key, out var declared) && declared is OpenApiResponse { Content.Count: > 0 } typed)
+            {
+                // The same status also answers a typed body (Produces<T>): another media type beside it.
+                typed.Content[mediaType] = new OpenApiMediaType { Schema = BinarySchema() };
+                typed.Description = description;
+                return Task.CompletedTask;
+            }
+
+            operation.Responses[key] = new OpenApiResponse
             {
                 Description = description,
                 Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal) { [mediaType] = new OpenApiMediaType { Schema = BinarySchema() } },
