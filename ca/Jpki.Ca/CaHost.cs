@@ -21,6 +21,8 @@ public static class CaHost
         Title = "JPKI CA API",
         Description = "Issuance, accounts and dual control, revocation, the Juki-Net feed's administration and the auditor API of the prefecture CA (docs/ca.md, docs/access-control.md). Errors are application/problem+json.",
         Credentials = ApiCredentials.Bearer,
+        // ApiJson writes no null member (WhenWritingNull).
+        OmitsNullMembers = true,
     };
 
     /// <summary>
