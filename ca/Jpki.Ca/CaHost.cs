@@ -22,6 +22,8 @@ public static class CaHost
         Title = "JPKI CA API",
         Description = "Issuance, accounts and dual control, revocation, the Juki-Net feed's administration and the auditor API of the prefecture CA (docs/ca.md, docs/access-control.md). Errors are application/problem+json.",
         Credentials = ApiCredentials.Bearer,
+        // ApiJson writes no null member (WhenWritingNull).
+        OmitsNullMembers = true,
     };
 
     /// <summary>
@@ -69,11 +71,14 @@ public static class CaHost
         // The OpenAPI document and its reference page, public like /api/v1/issuers: operators and
         // integrators read them; they name no secret (decision 0710).
         app.MapApiDocument(ApiDocument);
-        app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous().WithSummary("Detailed status for people: HSM pool, store, Juki-Net, clock, feed, expiry alarms");
+        app.MapGet("/healthz", QueryEndpoints.Health).AllowAnonymous().WithSummary("Detailed status for people: HSM pool, store, Juki-Net, clock, feed, expiry alarms")
+            .Produces<CaHealthAnswer>()
+            .Produces<CaHealthAnswer>(StatusCodes.Status503ServiceUnavailable);
         app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
         app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous()
-            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates");
+            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates")
+            .Produces<IReadOnlyList<IssuerAnswer>>();
         app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous()
             .Produces<string>(contentType: "text/plain")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -86,10 +91,12 @@ public static class CaHost
             .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator)
             .WithSummary("A resident's four facts and eligibility from Juki-Net (the read is logged with its purpose)")
-            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
+            .Produces<ResidentLookupAnswer>();
         app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator)
             .WithSummary("A resident's unexpired certificates in the operator's municipalities")
-            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>();
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
+            .Produces<ResidentCertificatesAnswer>();
         app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Operator)
             .WithSummary("Issue a signing or user-authentication certificate for a card's key")
@@ -205,30 +212,67 @@ public static class CaHost
             .RequireAuthorization(AccessPolicy.OperatorOrOfficer)
             .WithSummary("Revoke a certificate (at the window, or by an officer)")
             .AcceptsJson<RevocationRequests.RevokeRequest>()
+            .Produces<RevocationAnswer>(StatusCodes.Status201Created)
+            .Produces<RevocationAnswer>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         app.MapPost("/api/v1/certificates/{serial}/delivery", (string serial, HttpContext context, CertificateDelivery delivery) => delivery.ConfirmAsync(serial, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Operator);
+            .RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("Confirm that the card holds the certificate (delivered)")
+            .Produces<DeliveryAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise", (string keyId, HttpContext context, RevocationRequests revocations) => revocations.RequestCompromiseAsync(keyId, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Officer)
-            .AcceptsJson<RevocationRequests.CompromiseRequest>();
+            .WithSummary("Request an issuer key's compromise (the first officer's half)")
+            .AcceptsJson<RevocationRequests.CompromiseRequest>()
+            .Produces<CompromiseRequestedAnswer>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         app.MapPost("/api/v1/issuer-keys/{keyId}/compromise/{requestId:long}/approve", (string keyId, long requestId, HttpContext context, RevocationRequests revocations) => revocations.ApproveCompromiseAsync(keyId, requestId, context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Officer);
+            .RequireAuthorization(AccessPolicy.Officer)
+            .WithSummary("Approve an issuer key's compromise (a second officer): the key is frozen and its certificates revoked")
+            .Produces<CompromiseApprovedAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         app.MapGet("/api/v1/feed", (FeedAdministration feed) => feed.Status())
-            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor)
+            .WithSummary("The Juki-Net feed: cursor, lag, health, open gaps, switches")
+            .Produces<FeedStatusAnswer>();
         app.MapGet("/api/v1/feed/gaps", (FeedAdministration feed) => feed.Gaps())
-            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor)
+            .WithSummary("Every gap in the feed's sequence, open and closed")
+            .Produces<IReadOnlyList<GapAnswer>>();
         app.MapPost("/api/v1/feed/gaps/{id:long}/close", (long id, HttpContext context, FeedAdministration feed) => feed.CloseGapAsync(id, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Officer)
-            .AcceptsJson<FeedAdministration.CloseGapRequest>();
+            .WithSummary("Close a gap that will not be filled, with a reason")
+            .AcceptsJson<FeedAdministration.CloseGapRequest>()
+            .Produces<GapAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         app.MapGet("/api/v1/feed/quarantine", (FeedAdministration feed) => feed.Quarantine())
-            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor)
+            .WithSummary("The newest malformed feed entries (resident codes hashed)")
+            .Produces<IReadOnlyList<QuarantineAnswer>>();
         app.MapGet("/api/v1/switches", (FeedAdministration feed) => feed.Switches())
-            .RequireAuthorization(AccessPolicy.OfficerOrAuditor);
+            .RequireAuthorization(AccessPolicy.OfficerOrAuditor)
+            .WithSummary("The feed and issuance kill switches and their latest decisions")
+            .Produces<IReadOnlyList<SwitchAnswer>>();
         app.MapPut("/api/v1/switches/{name}", (string name, HttpContext context, FeedAdministration feed) => feed.SetSwitchAsync(name, context, context.Caller()))
             .RequireAuthorization(AccessPolicy.Officer)
-            .AcceptsJson<FeedAdministration.SwitchRequest>();
+            .WithSummary("Stop a kill switch at once (200), or request its release (202, dual control)")
+            .AcceptsJson<FeedAdministration.SwitchRequest>()
+            .Produces<SwitchAnswer>()
+            .Produces<Accounts.ApprovalRequestedAnswer>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         app.MapGet("/api/v1/audit/export", (HttpContext context, AuditExportEndpoint export) => export.Export(context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Auditor);
+            .RequireAuthorization(AccessPolicy.Auditor)
+            .WithSummary("The audit log of a JST date range as a verifiable tar archive (?from=YYYY-MM-DD&to=YYYY-MM-DD)")
+            .ProducesBinary(StatusCodes.Status200OK, "application/x-tar", "records, checkpoints and keys of the range: ./jpki audit verify checks it")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
     }
 }

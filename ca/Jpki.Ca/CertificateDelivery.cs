@@ -132,7 +132,7 @@ public sealed partial class CertificateDelivery(CaServices services, ILogger<Cer
     }
 
     private static IResult Answer(string serial, string deliveryState, string status) =>
-        Results.Json(new { serial, deliveryState, status }, ApiJson.Options);
+        Results.Json(new DeliveryAnswer(serial, deliveryState, status), ApiJson.Options);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "revoked {Count} certificate(s) whose delivery was never confirmed")]
     private partial void LogSwept(int count);
@@ -140,3 +140,6 @@ public sealed partial class CertificateDelivery(CaServices services, ILogger<Cer
     [LoggerMessage(Level = LogLevel.Warning, Message = "delivery sweep failed: {Error}")]
     private partial void LogSweepFailed(string error);
 }
+
+/// <summary>The answer of <c>POST /api/v1/certificates/{serial}/delivery</c>: the delivery state and the certificate's status.</summary>
+public sealed record DeliveryAnswer(string Serial, string DeliveryState, string Status);

@@ -26,11 +26,7 @@ public sealed class ExpiryAlarmService(CaServices services, ILogger<ExpiryAlarmS
     public IReadOnlyList<ExpiryAlarm> Current => current;
 
     /// <summary>The <c>expiry</c> part of <c>/healthz</c>.</summary>
-    public object Health() => new
-    {
-        status = current.Count == 0 ? "ok" : "alarm",
-        alarms = current.Select(a => new { kind = a.KindName, keyId = a.KeyId, notAfter = a.NotAfter, remedy = a.Remedy }),
-    };
+    public ExpiryHealth Health() => new(current.Count == 0 ? "ok" : "alarm", [.. current.Select(a => new ExpiryAlarmAnswer(a.KindName, a.KeyId, a.NotAfter, a.Remedy))]);
 
     /// <summary>One check: reads the store, records new alarms in the audit log. Returns the alarms.</summary>
     public IReadOnlyList<ExpiryAlarm> Check()
@@ -90,3 +86,9 @@ public sealed class ExpiryAlarmService(CaServices services, ILogger<ExpiryAlarmS
         }
     }
 }
+
+/// <summary>The <c>expiry</c> part of the CA's <c>/healthz</c>: <c>ok</c> or <c>alarm</c> and each alarm.</summary>
+public sealed record ExpiryHealth(string Status, IReadOnlyList<ExpiryAlarmAnswer> Alarms);
+
+/// <summary>A certificate of the install near its end, and what to do about it.</summary>
+public sealed record ExpiryAlarmAnswer(string Kind, string KeyId, DateTimeOffset NotAfter, string Remedy);

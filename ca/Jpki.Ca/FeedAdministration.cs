@@ -24,22 +24,20 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
         var position = JukiNetFeedStore.ReadPosition(db);
         var snapshot = health.Current;
         return Results.Json(
-            new
-            {
-                state = snapshot.State,
-                healthy = snapshot.Healthy,
-                cursor = position.Cursor,
-                feedLast = position.FeedLast,
-                lag = Math.Max(0, position.FeedLast - position.Cursor),
-                lastEventAt = position.LastEventUs is { } us ? Instant.FromMicros(us) : (DateTimeOffset?)null,
-                lastPollOk = snapshot.LastPollOk,
-                lastError = snapshot.LastError,
-                gapAlarm = snapshot.GapAlarm,
-                silenceAlarm = snapshot.SilenceAlarm,
-                openGaps = JukiNetFeedStore.ListGaps(db, openOnly: true).Select(GapJson),
-                feedStopped = JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.FeedSwitch),
-                issuanceStopped = JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.IssuanceSwitch),
-            },
+            new FeedStatusAnswer(
+                snapshot.State,
+                snapshot.Healthy,
+                position.Cursor,
+                position.FeedLast,
+                Math.Max(0, position.FeedLast - position.Cursor),
+                position.LastEventUs is { } us ? Instant.FromMicros(us) : null,
+                snapshot.LastPollOk,
+                snapshot.LastError,
+                snapshot.GapAlarm,
+                snapshot.SilenceAlarm,
+                [.. JukiNetFeedStore.ListGaps(db, openOnly: true).Select(GapJson)],
+                JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.FeedSwitch),
+                JukiNetFeedStore.IsStopped(db, JukiNetFeedStore.IssuanceSwitch)),
             ApiJson.Options);
     }
 
@@ -55,14 +53,7 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
     {
         using var db = services.Database.OpenConnection();
         return Results.Json(
-            JukiNetFeedStore.ListQuarantine(db, 500).Select(q => new
-            {
-                id = q.Id,
-                sequence = q.Sequence,
-                reason = q.Reason,
-                entry = q.RedactedJson,
-                receivedAt = Instant.FromMicros(q.ReceivedUs),
-            }),
+            JukiNetFeedStore.ListQuarantine(db, 500).Select(q => new QuarantineAnswer(q.Id, q.Sequence, q.Reason, q.RedactedJson, Instant.FromMicros(q.ReceivedUs))),
             ApiJson.Options);
     }
 
@@ -153,24 +144,41 @@ public sealed class FeedAdministration(CaServices services, FeedHealth health, A
             ? null
             : ProblemTypes.Problem(404, ProblemTypes.UnknownSwitch, "no such switch", "the switches are 'feed' and 'issuance'");
 
-    private static object GapJson(FeedGap gap) => new
-    {
-        id = gap.Id,
-        firstSequence = gap.FirstSequence,
-        lastSequence = gap.LastSequence,
-        openedAt = Instant.FromMicros(gap.OpenedUs),
-        alarmedAt = gap.AlarmedUs is { } a ? Instant.FromMicros(a) : (DateTimeOffset?)null,
-        closedAt = gap.ClosedUs is { } c ? Instant.FromMicros(c) : (DateTimeOffset?)null,
-        closedBy = gap.ClosedBy,
-        closeReason = gap.CloseReason,
-    };
+    private static GapAnswer GapJson(FeedGap gap) => new(
+        gap.Id,
+        gap.FirstSequence,
+        gap.LastSequence,
+        Instant.FromMicros(gap.OpenedUs),
+        gap.AlarmedUs is { } a ? Instant.FromMicros(a) : null,
+        gap.ClosedUs is { } c ? Instant.FromMicros(c) : null,
+        gap.ClosedBy,
+        gap.CloseReason);
 
-    private static object SwitchJson(string name, KillSwitch? current) => new
-    {
-        name,
-        stopped = current?.IsStopped ?? false,
-        changedBy = current?.ChangedBy,
-        reason = current?.Reason,
-        changedAt = current is null ? (DateTimeOffset?)null : Instant.FromMicros(current.ChangedUs),
-    };
+    private static SwitchAnswer SwitchJson(string name, KillSwitch? current) =>
+        new(name, current?.IsStopped ?? false, current?.ChangedBy, current?.Reason, current is null ? null : Instant.FromMicros(current.ChangedUs));
 }
+
+/// <summary>The answer of <c>GET /api/v1/feed</c>: the cursor, the feed's last sequence, lag, health, open gaps and the switches.</summary>
+public sealed record FeedStatusAnswer(
+    string State,
+    bool Healthy,
+    long Cursor,
+    long FeedLast,
+    long Lag,
+    DateTimeOffset? LastEventAt,
+    DateTimeOffset? LastPollOk,
+    string? LastError,
+    bool GapAlarm,
+    bool SilenceAlarm,
+    IReadOnlyList<GapAnswer> OpenGaps,
+    bool FeedStopped,
+    bool IssuanceStopped);
+
+/// <summary>A gap in the feed's sequence; a closed one says who closed it and why.</summary>
+public sealed record GapAnswer(long Id, long FirstSequence, long LastSequence, DateTimeOffset OpenedAt, DateTimeOffset? AlarmedAt, DateTimeOffset? ClosedAt, string? ClosedBy, string? CloseReason);
+
+/// <summary>A malformed feed entry kept aside (<c>entry</c>: its JSON with resident codes hashed).</summary>
+public sealed record QuarantineAnswer(long Id, long? Sequence, string Reason, string Entry, DateTimeOffset ReceivedAt);
+
+/// <summary>A kill switch and its latest recorded decision.</summary>
+public sealed record SwitchAnswer(string Name, bool Stopped, string? ChangedBy, string? Reason, DateTimeOffset? ChangedAt);

@@ -32,38 +32,27 @@ public static class QueryEndpoints
             var keys = IssuerStore.ListKeys(db, issuer.Id);
             var active = IssuerStore.FindIssuingKey(db, issuer.Id, nowUs)
                 ?? keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation);
-            return new
-            {
-                id = issuer.Id,
-                kind = issuer.Kind,
-                subject = issuer.SubjectDn,
-                certificatePem = active?.CertificateDer is { } der ? Jpki.Core.Registration.CertificatePem.Of(der) : null,
-                issuingKeyId = active?.Id,
-                ocspUrl = $"{urls.OcspBase.TrimEnd('/')}/ocsp",
-                crlUrl = active is null ? null : $"{crlBase}/crl/{active.Id}/full.crl",
-                deltaCrlUrl = active is null ? null : $"{crlBase}/crl/{active.Id}/delta.crl",
-                keys = keys.Select(k => new
-                {
-                    id = k.Id,
-                    generation = k.Generation,
-                    certificatePem = k.CertificateDer is { } d ? Jpki.Core.Registration.CertificatePem.Of(d) : null,
-                    state = k.State,
-                    sha256Fingerprint = k.CertificateDer is { } f && k.PublishedUs is not null ? RootFingerprint.Sha256(f) : null,
-                    publishedAt = k.PublishedUs is { } p ? Instant.FromMicros(p) : (DateTimeOffset?)null,
-                    issuesFrom = k.IssuesFromUs is { } i ? Instant.FromMicros(i) : (DateTimeOffset?)null,
-                    crlUrl = $"{crlBase}/crl/{k.Id}/full.crl",
-                    arlUrl = urls.ArlUrl(k.Id),
-                }),
-                links = IssuerStore.ListLinks(db, issuer.Id).Select(l => new
-                {
-                    serial = l.Serial,
-                    direction = l.Direction,
-                    signerKeyId = l.SignerKeyId,
-                    subjectKeyId = l.SubjectKeyId,
-                    file = l.FileName,
-                    certificatePem = Jpki.Core.Registration.CertificatePem.Of(l.CertificateDer),
-                }),
-            };
+            return new IssuerAnswer(
+                issuer.Id,
+                issuer.Kind,
+                issuer.SubjectDn,
+                active?.CertificateDer is { } der ? Jpki.Core.Registration.CertificatePem.Of(der) : null,
+                active?.Id,
+                $"{urls.OcspBase.TrimEnd('/')}/ocsp",
+                active is null ? null : $"{crlBase}/crl/{active.Id}/full.crl",
+                active is null ? null : $"{crlBase}/crl/{active.Id}/delta.crl",
+                [.. keys.Select(k => new IssuerKeyAnswer(
+                    k.Id,
+                    k.Generation,
+                    k.CertificateDer is { } d ? Jpki.Core.Registration.CertificatePem.Of(d) : null,
+                    k.State,
+                    k.CertificateDer is { } f && k.PublishedUs is not null ? RootFingerprint.Sha256(f) : null,
+                    k.PublishedUs is { } p ? Instant.FromMicros(p) : null,
+                    k.IssuesFromUs is { } i ? Instant.FromMicros(i) : null,
+                    $"{crlBase}/crl/{k.Id}/full.crl",
+                    urls.ArlUrl(k.Id)))],
+                [.. IssuerStore.ListLinks(db, issuer.Id).Select(l => new LinkCertificateAnswer(
+                    l.Serial, l.Direction, l.SignerKeyId, l.SubjectKeyId, l.FileName, Jpki.Core.Registration.CertificatePem.Of(l.CertificateDer)))]);
         }).ToList();
         return Results.Json(answer, ApiJson.Options);
     }
@@ -208,25 +197,19 @@ public static class QueryEndpoints
         }
 
         return Results.Json(
-            new
-            {
-                name = record.Name,
-                nameSubstitutes = record.NameSubstitutes,
-                dateOfBirth = record.DateOfBirth.ToJpki(),
-                sex = (int)record.Sex,
-                address = record.Address,
-                addressSubstitutes = record.AddressSubstitutes,
-                municipalityCode = record.MunicipalityCode.Value,
-                municipalityName = Municipalities.RomanisedName(record.MunicipalityCode.Value),
-                municipalityNameJa = Municipalities.JapaneseName(record.MunicipalityCode.Value),
-                status = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
-                sequence = record.Sequence,
-                eligibility = new
-                {
-                    authentication = EligibilityAnswer(eligibility.Authentication),
-                    signing = EligibilityAnswer(eligibility.Signing),
-                },
-            },
+            new ResidentLookupAnswer(
+                record.Name,
+                record.NameSubstitutes,
+                record.DateOfBirth.ToJpki(),
+                (int)record.Sex,
+                record.Address,
+                record.AddressSubstitutes,
+                record.MunicipalityCode.Value,
+                Municipalities.RomanisedName(record.MunicipalityCode.Value),
+                Municipalities.JapaneseName(record.MunicipalityCode.Value),
+                System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
+                record.Sequence,
+                new ResidentEligibility(EligibilityAnswer(eligibility.Authentication), EligibilityAnswer(eligibility.Signing))),
             ApiJson.Options);
     }
 
@@ -234,15 +217,15 @@ public static class QueryEndpoints
     /// One kind's eligibility in a lookup's answer: <c>{ eligible: true }</c>, or the problem type
     /// and detail the issuance would refuse with (the same <c>type</c> as its problem+json).
     /// </summary>
-    private static object EligibilityAnswer(IssuanceRefused? refused)
+    private static KindEligibility EligibilityAnswer(IssuanceRefused? refused)
     {
         if (refused is null)
         {
-            return new { eligible = true };
+            return new KindEligibility(true);
         }
 
         var (_, type, title) = CertificateIssuance.ProblemOf(refused);
-        return new { eligible = false, type, title, detail = refused.Detail };
+        return new KindEligibility(false, type, title, refused.Detail);
     }
 
     /// <summary>
@@ -291,22 +274,17 @@ public static class QueryEndpoints
         }
 
         return Results.Json(
-            new
-            {
-                certificates = bound.Select(c => new
-                {
-                    serial = c.Serial,
-                    issuerKeyId = c.IssuerKeyId,
-                    kind = c.Kind,
-                    municipalityCode = c.MunicipalityCode,
-                    status = c.Status,
-                    deliveryState = c.DeliveryState,
-                    notBefore = Instant.FromMicros(c.NotBeforeUs),
-                    notAfter = Instant.FromMicros(c.NotAfterUs),
-                    revokedAt = c.RevokedAtUs is { } r ? Instant.FromMicros(r) : (DateTimeOffset?)null,
-                    reason = RevocationReasons.WireNameOfStored(c.Reason),
-                }),
-            },
+            new ResidentCertificatesAnswer([.. bound.Select(c => new ResidentCertificateAnswer(
+                c.Serial,
+                c.IssuerKeyId,
+                c.Kind,
+                c.MunicipalityCode,
+                c.Status,
+                c.DeliveryState,
+                Instant.FromMicros(c.NotBeforeUs),
+                Instant.FromMicros(c.NotAfterUs),
+                c.RevokedAtUs is { } r ? Instant.FromMicros(r) : null,
+                RevocationReasons.WireNameOfStored(c.Reason)))]),
             ApiJson.Options);
     }
 
@@ -343,36 +321,23 @@ public static class QueryEndpoints
         var space = storeSpace.Current;
         var healthy = !space.Full && hsm.Status == Jpki.Hsm.HsmHealthStatus.Healthy && services.HsmWatch.Ok && store == "ok" && jukiNet == "ok" && (feedNow.Healthy || feedNow.State == "starting") && (witness?.Healthy ?? true) && clock.MaySign;
         return Results.Json(
-            new
-            {
+            new CaHealthAnswer(
                 // An expiry alarm is degraded but 200, as a clock warning: the CA works until the certificate ends.
-                status = healthy && !clock.Warning && expiry.Current.Count == 0 ? "ok" : "degraded",
-                clock = clock.Health(),
-                expiry = expiry.Health(),
+                healthy && !clock.Warning && expiry.Current.Count == 0 ? "ok" : "degraded",
+                clock.Health(),
+                expiry.Health(),
                 // A demo keeps the built-in accounts' credentials in files: say so where operators look.
-                install = new
-                {
-                    mode = installMode ?? InstallMode.Demo,
-                    warning = installMode == InstallMode.Production ? null : "demonstration install: the built-in accounts' passwords and tokens are files under secrets/; set up a production install with ./jpki hsm init --production",
-                },
+                new InstallHealth(
+                    installMode ?? InstallMode.Demo,
+                    installMode == InstallMode.Production ? null : "demonstration install: the built-in accounts' passwords and tokens are files under secrets/; set up a production install with ./jpki hsm init --production"),
                 // module: the PKCS#11 module's own state (lost, pin-refused ...) and its re-initialisations (docs/hsm-faults.md).
-                hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = hsmModule },
+                new HsmPoolHealth(hsm.Status.ToString().ToLowerInvariant(), hsm.Since, hsm.LastError, hsmModule),
                 store,
                 // full: writes were refused for lack of disk space and none has succeeded since (decision 0820).
-                storage = new { status = space.Full ? "full" : "ok", since = space.Since, refused = space.Refused, lastError = space.LastError },
+                new StorageHealth(space.Full ? "full" : "ok", space.Since, space.Refused, space.LastError),
                 jukiNet,
-                feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, lastError = feedNow.LastError, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
-                auditWitness = witness is null ? null : new
-                {
-                    status = witness.Healthy ? "ok" : "failing",
-                    target = witness.Target,
-                    witnessedSeq = witness.WitnessedSeq,
-                    witnessedAt = witness.WitnessedAt,
-                    failures = witness.ConsecutiveFailures,
-                    lastError = witness.LastError,
-                    failingSince = witness.FailingSince,
-                },
-            },
+                new FeedHealthAnswer(feedNow.State, feedNow.Cursor, feedNow.LastPollOk, feedNow.LastError, feedNow.GapAlarm, feedNow.SilenceAlarm),
+                WitnessHealth.Of(witness)),
             ApiJson.Options,
             statusCode: healthy ? 200 : 503);
     }

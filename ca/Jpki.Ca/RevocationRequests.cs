@@ -90,7 +90,7 @@ public sealed class RevocationRequests(RevocationService revocations)
 
         var decision = await revocations.RequestCompromiseAsync(keyId, because, officer, cancellationToken);
         return decision.Refusal == RevocationRefusal.None
-            ? Results.Json(new { requestId = decision.RequestId, issuerKeyId = keyId, requestedBy = officer.Id, expiresAt = decision.ExpiresAt }, ApiJson.Options, statusCode: 202)
+            ? Results.Json(new CompromiseRequestedAnswer(decision.RequestId, keyId, officer.Id, decision.ExpiresAt), ApiJson.Options, statusCode: 202)
             : Refused(decision.Refusal, decision.Detail);
     }
 
@@ -104,7 +104,7 @@ public sealed class RevocationRequests(RevocationService revocations)
         ArgumentNullException.ThrowIfNull(officer);
         var decision = await revocations.ApproveCompromiseAsync(keyId, requestId, officer, context.RequestAborted);
         return decision.Refusal == RevocationRefusal.None
-            ? Results.Json(new { issuerKeyId = keyId, state = "compromised", certificatesRevoked = decision.Revoked }, ApiJson.Options)
+            ? Results.Json(new CompromiseApprovedAnswer(keyId, "compromised", decision.Revoked), ApiJson.Options)
             : Refused(decision.Refusal, decision.Detail);
     }
 
@@ -143,17 +143,27 @@ public sealed class RevocationRequests(RevocationService revocations)
         return cause is { } c && c != RevocationCause.IssuerKeyCompromise && RevocationRules.For(c).RequestedBy.HasFlag(requester) ? c : null;
     }
 
-    private static object Answer(RevocationResult result, long? requestId) => new
-    {
-        serial = result.Serial,
-        status = "revoked",
-        reason = result.Reason is { } r ? RevocationReasons.WireName(r) : null,
-        revokedAt = result.RevokedAt,
-        outcome = RevocationService.OutcomeText(result.Outcome),
-        requestId,
-    };
+    private static RevocationAnswer Answer(RevocationResult result, long? requestId) => new(
+        result.Serial,
+        "revoked",
+        result.Reason is { } r ? RevocationReasons.WireName(r) : null,
+        result.RevokedAt,
+        RevocationService.OutcomeText(result.Outcome),
+        requestId);
 
     private static IResult Invalid(string detail) => ProblemTypes.Problem(422, ProblemTypes.InvalidRequest, "invalid revocation request", detail);
 
     private static IResult NotFound() => ProblemTypes.Problem(404, ProblemTypes.CertificateNotFound, "no such certificate", "the CA issued no certificate with this serial");
 }
+
+/// <summary>
+/// The answer of <c>POST /api/v1/certificates/{serial}/revocations</c>: 201 when this request
+/// revoked (<c>requestId</c>: its record), 200 when it repeats one already made.
+/// </summary>
+public sealed record RevocationAnswer(string Serial, string Status, string? Reason, DateTimeOffset? RevokedAt, string Outcome, long? RequestId);
+
+/// <summary>The first officer's half of an issuer-key compromise, waiting for a second officer until <c>expiresAt</c>.</summary>
+public sealed record CompromiseRequestedAnswer(long RequestId, string IssuerKeyId, string RequestedBy, DateTimeOffset ExpiresAt);
+
+/// <summary>The approved compromise: the key frozen and how many certificates it issued were revoked.</summary>
+public sealed record CompromiseApprovedAnswer(string IssuerKeyId, string State, int CertificatesRevoked);

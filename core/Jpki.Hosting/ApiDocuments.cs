@@ -35,6 +35,13 @@ public sealed record ApiDocument
 
     /// <summary>What the protected operations accept: the security schemes of the document.</summary>
     public ApiCredentials Credentials { get; init; } = ApiCredentials.None;
+
+    /// <summary>
+    /// The service's JSON leaves out null members (the CA's <c>WhenWritingNull</c>): a member that
+    /// may be null is then not <c>required</c> in the schemas, which otherwise list every
+    /// constructor parameter.
+    /// </summary>
+    public bool OmitsNullMembers { get; init; }
 }
 
 /// <summary>
@@ -109,6 +116,24 @@ public static class ApiDocuments
 
                 return Task.CompletedTask;
             });
+            if (document.OmitsNullMembers)
+            {
+                options.AddSchemaTransformer((schema, context, _) =>
+                {
+                    if (schema is { Required.Count: > 0, Properties: { } properties })
+                    {
+                        // A nullable record member is a bare $ref in the schema: its nullability is the C# annotation's.
+                        var nullable = context.JsonTypeInfo.Properties.Where(p => p.IsGetNullable).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+                        foreach (var name in schema.Required.Where(name => nullable.Contains(name) || (properties.TryGetValue(name, out var property) && AllowsNull(property))).ToList())
+                        {
+                            schema.Required.Remove(name);
+                        }
+                    }
+
+                    return Task.CompletedTask;
+                });
+            }
+
             options.AddOperationTransformer(async (operation, context, cancellationToken) =>
             {
                 var metadata = context.Description.ActionDescriptor.EndpointMetadata;
@@ -241,7 +266,16 @@ public static class ApiDocuments
         return builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {
             operation.Responses ??= [];
-            operation.Responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
+            var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (operation.Responses.TryGetValue(key, out var declared) && declared is OpenApiResponse { Content.Count: > 0 } typed)
+            {
+                // The same status also answers a typed body (Produces<T>): another media type beside it.
+                typed.Content[mediaType] = new OpenApiMediaType { Schema = BinarySchema() };
+                typed.Description = description;
+                return Task.CompletedTask;
+            }
+
+            operation.Responses[key] = new OpenApiResponse
             {
                 Description = description,
                 Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal) { [mediaType] = new OpenApiMediaType { Schema = BinarySchema() } },
@@ -306,6 +340,12 @@ public static class ApiDocuments
 
         openApi.Tags = new HashSet<OpenApiTag>(names.Select(n => new OpenApiTag { Name = n }));
     }
+
+    /// <summary>A schema that admits null: a type list with null, or a oneOf/anyOf with a null alternative.</summary>
+    private static bool AllowsNull(IOpenApiSchema schema) =>
+        (schema.Type is { } type && type.HasFlag(JsonSchemaType.Null))
+        || (schema.OneOf?.Any(AllowsNull) ?? false)
+        || (schema.AnyOf?.Any(AllowsNull) ?? false);
 
     private static bool IsProtected(IList<object> metadata) =>
         metadata.OfType<CredentialRequiredMetadata>().Any()

@@ -333,7 +333,7 @@ public sealed class CachingSource : IAnswerSource
 
         if (answer.Status.State == CertificateState.Revoked && answer.CertId.SerialHex is { } revoked)
         {
-            firstRevoked.Installed(revoked, answer.ProducedAt);
+            firstRevoked.Installed(revoked, answer.ProducedAt, answer.SignedAt);
         }
 
         return answer;

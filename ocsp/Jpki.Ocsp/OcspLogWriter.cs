@@ -11,23 +11,26 @@ namespace Jpki.Ocsp;
 
 /// <summary>
 /// Records, for the auditors' trail, the producedAt of the first 'revoked' answer installed per
-/// serial (docs/design.md §7). The cache reports every revoked install; only the first per serial in
+/// serial (docs/design.md §7) and the instant it was signed (producedAt is whole seconds). The cache reports every revoked install; only the first per serial in
 /// this process reaches the store, and the store keeps the first of all processes.
 /// </summary>
 public sealed class FirstRevokedRecorder
 {
     private readonly ConcurrentDictionary<string, byte> reported = new(StringComparer.Ordinal);
 
-    internal Channel<(string Serial, long ProducedUs)> Pending { get; } = Channel.CreateUnbounded<(string, long)>();
+    internal Channel<FirstRevokedMark> Pending { get; } = Channel.CreateUnbounded<FirstRevokedMark>();
 
-    public void Installed(string serial, DateTimeOffset producedAt)
+    public void Installed(string serial, DateTimeOffset producedAt, DateTimeOffset signedAt)
     {
         if (reported.TryAdd(serial, 0))
         {
-            Pending.Writer.TryWrite((serial, Instant.ToMicros(producedAt)));
+            Pending.Writer.TryWrite(new FirstRevokedMark(serial, Instant.ToMicros(producedAt), Instant.ToMicros(signedAt)));
         }
     }
 }
+
+/// <summary>The first 'revoked' answer of a serial: its encoded producedAt and when it was really signed (µs).</summary>
+public sealed record FirstRevokedMark(string Serial, long ProducedUs, long SignedUs);
 
 /// <summary>
 /// How the query log stands, for <c>/healthz</c>: <c>ok</c>, or <c>degraded</c> while the store
@@ -115,7 +118,7 @@ public sealed class OcspLogWriter : Microsoft.Extensions.Hosting.BackgroundServi
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<OcspQueryRecord>(MaxBatch);
-        var marks = new List<(string Serial, long ProducedUs)>();
+        var marks = new List<FirstRevokedMark>();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -194,7 +197,7 @@ public sealed class OcspLogWriter : Microsoft.Extensions.Hosting.BackgroundServi
         }
     }
 
-    private async Task FlushAsync(List<OcspQueryRecord> batch, List<(string Serial, long ProducedUs)> marks, CancellationToken cancellationToken)
+    private async Task FlushAsync(List<OcspQueryRecord> batch, List<FirstRevokedMark> marks, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -217,9 +220,9 @@ public sealed class OcspLogWriter : Microsoft.Extensions.Hosting.BackgroundServi
             using (var tx = await database.BeginWriteAsync(cancellationToken))
             {
                 OcspStore.AppendQueries(tx, batch);
-                foreach (var (serial, producedUs) in marks)
+                foreach (var mark in marks)
                 {
-                    OcspStore.RecordFirstRevoked(tx, serial, producedUs);
+                    OcspStore.RecordFirstRevoked(tx, mark.Serial, mark.ProducedUs, mark.SignedUs);
                 }
 
                 if (gap is { } period && audit() is { } chain)

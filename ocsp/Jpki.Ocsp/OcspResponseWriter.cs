@@ -19,6 +19,13 @@ public sealed class SignedAnswer
 
     public required DateTimeOffset ProducedAt { get; init; }
 
+    /// <summary>
+    /// When the responder signed the answer, to the clock's precision: <see cref="ProducedAt"/> is
+    /// encoded in whole seconds, so only this instant is never before a revocation the answer shows
+    /// (the auditors' trail measures from it).
+    /// </summary>
+    public DateTimeOffset SignedAt { get; init; }
+
     public required bool HasNonce { get; init; }
 
     /// <summary>A strong validator for RFC 5019 §6.2: the SHA-256 of the DER, quoted.</summary>
@@ -156,6 +163,7 @@ public sealed class OcspResponseWriter(TimeSpan validity)
             ThisUpdate = thisUpdate,
             NextUpdate = nextUpdate,
             ProducedAt = thisUpdate,
+            SignedAt = now,
             HasNonce = nonce is not null,
             IssuerKeyId = issuer.IssuerKeyId,
             ETag = "\"" + Convert.ToHexStringLower(SHA256.HashData(der).AsSpan(0, 16)) + "\"",

@@ -225,13 +225,16 @@ public static class OcspStore
         return parameter;
     }
 
-    /// <summary>Records the producedAt of the first 'revoked' answer installed for a serial; later calls change nothing. True if this call recorded it.</summary>
-    public static bool RecordFirstRevoked(WriteTransaction tx, string serial, long producedUs)
+    /// <summary>
+    /// Records the producedAt (whole seconds, as encoded) and the signing instant (µs) of the first
+    /// 'revoked' answer installed for a serial; later calls change nothing. True if this call recorded it.
+    /// </summary>
+    public static bool RecordFirstRevoked(WriteTransaction tx, string serial, long producedUs, long signedUs)
     {
         ArgumentNullException.ThrowIfNull(tx);
         return tx.Execute(
-            "INSERT INTO ocsp_first_revoked (serial, produced_us, installed_us) VALUES (@serial, @producedUs, @installedUs) ON CONFLICT (serial) DO NOTHING",
-            new { serial, producedUs, installedUs = Instant.NowMicros(tx.Time) }) == 1;
+            "INSERT INTO ocsp_first_revoked (serial, produced_us, installed_us, signed_us) VALUES (@serial, @producedUs, @installedUs, @signedUs) ON CONFLICT (serial) DO NOTHING",
+            new { serial, producedUs, installedUs = Instant.NowMicros(tx.Time), signedUs }) == 1;
     }
 
     public static long? FirstRevokedProducedUs(DbConnection db, string serial) =>

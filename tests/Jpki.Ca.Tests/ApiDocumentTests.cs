@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Jpki.Ca.Tests;
 
 /// <summary>
@@ -36,5 +38,37 @@ public sealed class ApiDocumentTests(CaFixture ca)
         document.Lint("ca");
 
         await ApiDocumentCheck.AssertReferencePageAsync(ca.Http, ca.CaAddress, Title);
+    }
+
+    [Fact]
+    public async Task Every_operation_declares_the_schema_of_its_success_and_real_answers_match_it()
+    {
+        var document = await ApiDocumentCheck.FetchAsync(ca.Http, ca.CaAddress, Title);
+        Assert.True(document.AssertEverySuccessHasSchema() > 45);
+        document.AssertErrorsAreProblems();
+
+        // Answers of every kind the CA gives, read from the running service and checked against
+        // the schema their operation declares: anonymous, any account, officer, auditor.
+        await AssertAnswerAsync(document, "GET", "/api/v1/issuers", null);
+        await AssertAnswerAsync(document, "GET", "/api/v1/accounts/me", "operator");
+        await AssertAnswerAsync(document, "GET", "/api/v1/feed", "officer1");
+        await AssertAnswerAsync(document, "GET", "/api/v1/switches", "officer1");
+        await AssertAnswerAsync(document, "GET", "/api/v1/approvals", "officer1");
+        await AssertAnswerAsync(document, "GET", "/api/v1/verifiers", "officer1");
+        await AssertAnswerAsync(document, "GET", "/api/v1/audit/checkpoints/latest", "auditor");
+        var (status, health, _) = await ca.SendAsync(HttpMethod.Get, "healthz", null);
+        ResponseSchemaCheck.AssertValid(document, "GET", "/healthz", status, health);
+
+        // A typed answer whose shape is wrong must fail the check (the check can fail).
+        var wrong = JsonDocument.Parse("""{"id": 5, "role": ["operator"]}""").RootElement;
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ResponseSchemaCheck.AssertValid(document, "GET", "/api/v1/accounts/me", 200, wrong));
+    }
+
+    private async Task AssertAnswerAsync(ApiDocumentCheck document, string method, string path, string? account)
+    {
+        var (status, body, contentType) = await ca.SendAsync(new HttpMethod(method), path, account);
+        Assert.True(status == 200, $"{method} {path}: {status} {body}");
+        Assert.Equal("application/json", contentType);
+        ResponseSchemaCheck.AssertValid(document, method, path, status, body);
     }
 }

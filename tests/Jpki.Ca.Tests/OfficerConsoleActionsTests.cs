@@ -314,11 +314,12 @@ public sealed partial class OfficerConsoleTests
         [
             "console/accounts", $"console/accounts/{operatorId}/role", $"console/accounts/{operatorId}/municipalities", $"console/accounts/{operatorId}/disable",
             $"console/accounts/{verifier}/client-certificates", $"console/accounts/{verifier}/client-certificates/{sha}/remove", $"console/feed/gaps/{gap}/close",
-            "console/issuer-keys/compromise", $"console/issuer-keys/{key}/compromise/999999999/approve",
+            "console/issuer-keys/compromise", $"console/issuer-keys/{key}/compromise/999999999/approve", "console/accounts/me/token",
         ];
         long Changes() => ca.CountRows("SELECT COUNT(*) FROM approval_requests") + ca.CountRows("SELECT COUNT(*) FROM accounts WHERE disabled = 1")
             + ca.CountRows($"SELECT COUNT(*) FROM accounts WHERE id = '{forgedId}'") + ca.CountRows("SELECT COUNT(*) FROM issuer_compromise_requests")
-            + ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE id = {gap} AND closed_us IS NOT NULL") + ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE account = '{verifier}'");
+            + ca.CountRows($"SELECT COUNT(*) FROM jukinet_gaps WHERE id = {gap} AND closed_us IS NOT NULL") + ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE account = '{verifier}'")
+            + ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE action = 'account.token-rotated'");
         var before = Changes();
         try
         {
@@ -327,11 +328,50 @@ public sealed partial class OfficerConsoleTests
             Assert.Equal(["352047"], Municipalities(operatorId));
             Assert.Equal(0, ca.CountRows("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%forged post%'"));
             Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM verifier_client_certificates WHERE sha256 = '{sha}'"));
+            // No token was rotated by a forged post or another role's session: the API tokens still work.
+            foreach (var account in new[] { "officer1", "officer2", "auditor", "operator", "verifier" })
+            {
+                Assert.Equal(200, (await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", account)).Status);
+            }
         }
         finally
         {
             CloseGap(gap);
         }
+    }
+
+    /// <summary>
+    /// An officer rotates their own API token in the console: the method of
+    /// <c>POST /api/v1/accounts/me/token</c>, the new token shown once, the old one refused at once,
+    /// audited <c>account.token-rotated</c>; the console session goes on.
+    /// </summary>
+    [Fact]
+    public async Task An_officer_rotates_their_own_api_token_through_the_console()
+    {
+        var officer = "console-rotate-" + Suffix();
+        var oldToken = ca.AddAccount(new Account(officer, AccountRole.Officer, [], false));
+        using var console = new OfficerConsoleClient(ca.CaAddress);
+        await console.LoginAsync(oldToken);
+        var page = await PageAsync(console, $"console/accounts/{officer}");
+        Assert.Contains("id=\"token-form\"", page, StringComparison.Ordinal);
+        var token = await console.CsrfOfAsync($"console/accounts/{officer}");
+
+        var (status, answer, _) = await console.PostAsync("console/accounts/me/token", token);
+        Assert.True(status == HttpStatusCode.OK, answer);
+        var fresh = System.Text.RegularExpressions.Regex.Match(answer, "<th>APIトークン API token</th><td>([0-9a-f]{64})</td>");
+        Assert.True(fresh.Success, answer);
+        Assert.NotEqual(oldToken, fresh.Groups[1].Value);
+        Assert.Equal(401, (await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", oldToken)).Status);
+        var (meStatus, me, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", fresh.Groups[1].Value);
+        Assert.Equal(200, meStatus);
+        Assert.Equal(officer, me.GetProperty("id").GetString());
+        Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'account.token-rotated' AND actor = '{officer}' AND subject = '{officer}'"));
+        Assert.Equal(HttpStatusCode.OK, (await console.GetAsync("console/accounts")).Status);
+
+        // Another officer's page of this account offers no rotation: a token is rotated by its holder only.
+        using var other = new OfficerConsoleClient(ca.CaAddress);
+        await other.LoginAsync(ca.Tokens["officer2"]);
+        Assert.DoesNotContain("id=\"token-form\"", await PageAsync(other, $"console/accounts/{officer}"), StringComparison.Ordinal);
     }
 
     private async Task ForgeAsync(string[] actions, Dictionary<string, string> fields, string operatorId)

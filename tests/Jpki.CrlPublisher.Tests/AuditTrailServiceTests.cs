@@ -119,13 +119,87 @@ public sealed partial class AuditTrailServiceTests(CrlFixture crl)
             Assert.True(latencies.GetProperty("revocationToCrlPublishedMs").GetDouble() >= 0);
             Assert.True(latencies.GetProperty("causeToRevocationMs").GetDouble() >= 0, trail.ToString());
             Assert.True(latencies.GetProperty("causeToCrlThisUpdateMs").GetDouble() >= 0, trail.ToString());
-            Assert.Equal(Math.Round((producedAt[leaf.Serial] - revokedAt).TotalMilliseconds, 3), latencies.GetProperty("revocationToOcspProducedAtMs").GetDouble(), 3);
+            // The latency is to the instant the answer was signed, within the second its producedAt names.
+            var signedAt = ocsp.GetProperty("signedAt").GetDateTimeOffset();
+            Assert.InRange(signedAt, producedAt[leaf.Serial], producedAt[leaf.Serial].AddSeconds(1));
+            Assert.Equal(Math.Round((signedAt - revokedAt).TotalMilliseconds, 3), latencies.GetProperty("revocationToOcspAnswerMs").GetDouble(), 3);
+            Assert.True(latencies.GetProperty("revocationToOcspAnswerMs").GetDouble() >= 0, trail.ToString());
+            Assert.True(latencies.GetProperty("causeToOcspAnswerMs").GetDouble() >= 0, trail.ToString());
 
             // The search row carries the same first-seen facts.
             var (_, page, _) = await ca.SendAsync(HttpMethod.Get, $"api/v1/audit/revocations?serial={leaf.Serial}", "auditor");
             var row = page.GetProperty("items").EnumerateArray().Single();
             Assert.Equal(number, row.GetProperty("crlNumber").GetInt64());
             Assert.Equal(producedAt[leaf.Serial], row.GetProperty("ocspProducedAt").GetDateTimeOffset());
+        }
+    }
+
+    /// <summary>
+    /// A revocation answered by the responder within its own second: the answer's producedAt (whole
+    /// seconds) is then before the revocation instant, and the trail measured −1 s to 0 (issue 21).
+    /// It measures to the answer's signing instant now: ≥ 0. Revocations are made and asked at once
+    /// until one lands in the same second (most do; at most six tries).
+    /// </summary>
+    [Fact]
+    public async Task A_revocation_answered_within_its_own_second_has_no_negative_ocsp_latency()
+    {
+        var ca = crl.Ca;
+        await using var responder = OcspHost.Build(crl.Settings, ca.Module, new OcspOptions { ListenUrl = "http://127.0.0.1:0" });
+        await responder.StartAsync();
+        var ocspUrl = responder.Urls.Single().TrimEnd('/') + "/ocsp";
+        try
+        {
+            var sameSecond = 0;
+            for (var attempt = 0; attempt < 6 && sameSecond == 0; attempt++)
+            {
+                var leaf = await IssueAsync("authentication");
+                var (status, body, _) = await ca.SendAsync(HttpMethod.Post, $"api/v1/certificates/{leaf.Serial}/revocations", "operator", new { cause = "noLongerNeeded", residentCode = leaf.Code });
+                Assert.True(status == 201, body.ToString());
+                var revokedAt = body.GetProperty("revokedAt").GetDateTimeOffset();
+                var root = ca.RootPemPath(leaf.IssuerKeyId);
+                var (exit, output) = ExternalProcess.Run("openssl", "ocsp", "-issuer", root, "-cert", leaf.PemPath, "-url", ocspUrl, "-header", "Authorization=Bearer " + ca.Tokens["verifier"], "-VAfile", root, "-no_nonce", "-resp_text", "-noverify");
+                Assert.True(exit == 0, output);
+                Assert.Contains("Cert Status: revoked", output, StringComparison.Ordinal);
+                var producedAt = ParseOpensslTime(ProducedAt().Match(output).Groups[1].Value);
+                if (producedAt >= revokedAt)
+                {
+                    continue; // answered in a later second: not the case under test
+                }
+
+                sameSecond++;
+                var trail = await WaitForOcspInTrailAsync(leaf.Serial);
+                var ocsp = trail.GetProperty("firstOcspRevoked");
+                Assert.Equal(producedAt, ocsp.GetProperty("producedAt").GetDateTimeOffset());
+                var signedAt = ocsp.GetProperty("signedAt").GetDateTimeOffset();
+                Assert.True(signedAt >= revokedAt, $"signed {signedAt:O} before the revocation {revokedAt:O}");
+                var latency = trail.GetProperty("latencies").GetProperty("revocationToOcspAnswerMs").GetDouble();
+                Assert.True(latency >= 0, $"revocation → OCSP answer {latency} ms: {trail}");
+                Assert.True((producedAt - revokedAt).TotalMilliseconds < 0, "the encoded producedAt alone would have given a negative latency");
+            }
+
+            Assert.True(sameSecond > 0, "no revocation was answered within its own second in six tries");
+        }
+        finally
+        {
+            await responder.StopAsync();
+        }
+    }
+
+    /// <summary>The trail once the responder's log writer has recorded the first 'revoked' answer (it writes in batches).</summary>
+    private async Task<JsonElement> WaitForOcspInTrailAsync(string serial)
+    {
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var (status, trail, _) = await crl.Ca.SendAsync(HttpMethod.Get, $"api/v1/audit/certificates/{serial}/trail", "auditor");
+            Assert.True(status == 200, trail.ToString());
+            if (trail.TryGetProperty("firstOcspRevoked", out _))
+            {
+                return trail;
+            }
+
+            Assert.True(DateTime.UtcNow < until, "the first 'revoked' OCSP answer was not recorded within 30 s");
+            await Task.Delay(100);
         }
     }
 

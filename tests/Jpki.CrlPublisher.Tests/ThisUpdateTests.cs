@@ -99,9 +99,9 @@ public sealed partial class ThisUpdateTests(CrlFixture crl)
                 ["causeToRevocation"] = trail.Latencies.CauseToRevocationMs,
                 ["revocationToCrlThisUpdate"] = trail.Latencies.RevocationToCrlThisUpdateMs,
                 ["revocationToCrlPublished"] = trail.Latencies.RevocationToCrlPublishedMs,
-                ["revocationToOcspProducedAt"] = trail.Latencies.RevocationToOcspProducedAtMs,
+                ["revocationToOcspAnswer"] = trail.Latencies.RevocationToOcspAnswerMs,
                 ["causeToCrlThisUpdate"] = trail.Latencies.CauseToCrlThisUpdateMs,
-                ["causeToOcspProducedAt"] = trail.Latencies.CauseToOcspProducedAtMs,
+                ["causeToOcspAnswer"] = trail.Latencies.CauseToOcspAnswerMs,
             };
             Assert.NotNull(latencies["revocationToCrlThisUpdate"]);
             Assert.NotNull(latencies["revocationToCrlPublished"]);

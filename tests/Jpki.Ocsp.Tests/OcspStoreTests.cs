@@ -63,8 +63,8 @@ public abstract class OcspStoreTests(IStoreFixture fixture)
                 new OcspQueryRecord("verifier", "k1", "0c01", "good", true, 10),
                 new OcspQueryRecord(null, null, null, "malformedRequest", false, 11),
             ]);
-            Assert.True(OcspStore.RecordFirstRevoked(tx, "0c01", 100));
-            Assert.False(OcspStore.RecordFirstRevoked(tx, "0c01", 200));
+            Assert.True(OcspStore.RecordFirstRevoked(tx, "0c01", 100, 100_250));
+            Assert.False(OcspStore.RecordFirstRevoked(tx, "0c01", 200, 200_250));
             tx.Commit();
         }
 
@@ -73,6 +73,7 @@ public abstract class OcspStoreTests(IStoreFixture fixture)
         Assert.Equal(1, db.ExecuteScalar<long>("SELECT COUNT(*) FROM ocsp_queries WHERE verifier = 'verifier' AND issuer_key_id = 'k1' AND serial = '0c01' AND answer = 'good' AND nonce = 1 AND time_us = 10"));
         Assert.Equal(1, db.ExecuteScalar<long>("SELECT COUNT(*) FROM ocsp_queries WHERE verifier IS NULL AND issuer_key_id IS NULL AND serial IS NULL AND answer = 'malformedRequest' AND nonce = 0 AND time_us = 11"));
         Assert.Equal(100, OcspStore.FirstRevokedProducedUs(db, "0c01"));
+        Assert.Equal(100_250, db.ExecuteScalar<long>("SELECT signed_us FROM ocsp_first_revoked WHERE serial = '0c01'"));
         Assert.Null(OcspStore.FirstRevokedProducedUs(db, "0c02"));
     }
 

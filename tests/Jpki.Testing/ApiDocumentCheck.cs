@@ -121,6 +121,55 @@ public sealed partial class ApiDocumentCheck
         return schema;
     }
 
+    /// <summary>
+    /// Every operation answers at least one 2xx, and every 2xx but a 204 has a body whose every media
+    /// type has a schema that says something (a reference, a type or a composition, not <c>{}</c>):
+    /// a new endpoint without <c>Produces&lt;T&gt;</c> fails here. Returns how many 2xx answers were checked.
+    /// </summary>
+    public int AssertEverySuccessHasSchema()
+    {
+        var missing = new List<string>();
+        var checkedCount = 0;
+        foreach (var (method, path) in Operations)
+        {
+            var successes = Operation(method, path).GetProperty("responses").EnumerateObject().Where(r => r.Name[0] == '2').ToList();
+            if (successes.Count == 0)
+            {
+                missing.Add($"{method} {path}: no 2xx answer");
+            }
+
+            foreach (var success in successes)
+            {
+                checkedCount++;
+                var media = success.Value.TryGetProperty("content", out var content) ? content.EnumerateObject().ToList() : [];
+                if (success.Name == "204")
+                {
+                    if (media.Count > 0)
+                    {
+                        missing.Add($"{method} {path} 204: a body");
+                    }
+
+                    continue;
+                }
+
+                if (media.Count == 0)
+                {
+                    missing.Add($"{method} {path} {success.Name}: no body declared");
+                }
+
+                missing.AddRange(media.Where(m => !m.Value.TryGetProperty("schema", out var schema) || !SaysSomething(schema))
+                    .Select(m => $"{method} {path} {success.Name} {m.Name}: no schema"));
+            }
+        }
+
+        Assert.True(missing.Count == 0, "answers without a schema: " + string.Join("; ", missing));
+        return checkedCount;
+    }
+
+    /// <summary>The document's named schemas (<c>components.schemas</c>), to resolve an answer's references.</summary>
+    public JsonElement ComponentSchemas =>
+        Root.TryGetProperty("components", out var components) && components.TryGetProperty("schemas", out var schemas) ? schemas : default;
+
     /// <summary>The operation reads a body of <paramref name="mediaType"/> with a schema.</summary>
     public JsonElement AssertRequest(string method, string path, string mediaType)
     {
@@ -130,11 +179,14 @@ public sealed partial class ApiDocumentCheck
         return media.GetProperty("schema");
     }
 
-    /// <summary>Every error response the document lists is <c>application/problem+json</c> (but /readyz's "unready" answer); returns how many.</summary>
+    /// <summary>
+    /// Every error response the document lists is <c>application/problem+json</c> (but the 503 of
+    /// /readyz and /healthz, which is their status body); returns how many.
+    /// </summary>
     public int AssertErrorsAreProblems()
     {
         var errors = 0;
-        foreach (var (method, path) in Operations.Where(o => o.Path != "/readyz"))
+        foreach (var (method, path) in Operations.Where(o => o.Path is not ("/readyz" or "/healthz")))
         {
             foreach (var response in Operation(method, path).GetProperty("responses").EnumerateObject().Where(r => r.Name[0] is '4' or '5'))
             {
@@ -208,6 +260,10 @@ public sealed partial class ApiDocumentCheck
             directory.Delete(recursive: true);
         }
     }
+
+    private static bool SaysSomething(JsonElement schema) =>
+        schema.ValueKind == JsonValueKind.Object
+        && schema.EnumerateObject().Any(p => p.Name is "$ref" or "type" or "oneOf" or "anyOf" or "allOf" or "items" or "properties" or "enum" or "const");
 
     private static bool NotAnApi(string route) =>
         route == "/metrics" || route.StartsWith("/openapi/", StringComparison.Ordinal) || route.StartsWith("/scalar", StringComparison.Ordinal);

@@ -26,6 +26,18 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
 
     public sealed record ClientCertificateRequest(string? CertificatePem);
 
+    /// <summary>An operator or verifier created at once: its first credentials, shown once (the holder rotates the token first).</summary>
+    public sealed record NewAccountAnswer(string Id, string Role, IReadOnlyList<string> MunicipalityCodes, string Token, string Password, DateTimeOffset TokenExpiresAt);
+
+    /// <summary>An activated account's credentials, answered once to its holder.</summary>
+    public sealed record ActivationAnswer(string Id, string Token, string Password, DateTimeOffset TokenExpiresAt);
+
+    /// <summary>The caller's own account and when its API token expires (none for an account that logs in with a password only).</summary>
+    public sealed record MeAnswer(string Id, string Role, IReadOnlyList<string> MunicipalityCodes, DateTimeOffset? TokenExpiresAt);
+
+    /// <summary>A new API token for the caller; the old one stopped working.</summary>
+    public sealed record TokenAnswer(string Token, DateTimeOffset ExpiresAt);
+
     /// <summary>
     /// <c>POST /api/v1/accounts</c>: an operator or verifier at once (201, its first credentials,
     /// which the holder rotates); an officer or auditor as a dual-control request (202, the first
@@ -76,7 +88,7 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
                 new JsonObject { ["role"] = AccountStore.RoleText(role), ["part1Sha256"] = ActivationCode.PartHash(part1) },
                 officer,
                 cancellationToken,
-                new JsonObject { ["activationCodePart1"] = part1 });
+                activationCodePart1: part1);
         }
 
         return await CreateAtOnceAsync(new Account(id, role, codes, false), officer, cancellationToken);
@@ -205,7 +217,7 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
 
         services.Audit.Append(tx, new AuditRecord(id, "account.activated", id, new JsonObject { ["tokenExpiresUs"] = credentials.Stored.TokenExpiresUs }));
         await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new { id, token = credentials.Token, password = credentials.Password, tokenExpiresAt = credentials.TokenExpiresAt }, ApiJson.Options);
+        return Results.Json(new ActivationAnswer(id, credentials.Token, credentials.Password, credentials.TokenExpiresAt), ApiJson.Options);
     }
 
     /// <summary><c>GET /api/v1/accounts/me</c>: who the caller is and when their API token expires.</summary>
@@ -215,10 +227,9 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
         var caller = context.Caller();
         await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
         var expires = AccountStore.TokenExpiresUs(db, caller.Id);
-        var me = AccountChanges.Describe(caller);
-        me.Remove("disabled");
-        me["tokenExpiresAt"] = expires is { } e ? Instant.FromMicros(e) : null;
-        return Results.Json(me, ApiJson.Options);
+        return Results.Json(
+            new MeAnswer(caller.Id, AccountStore.RoleText(caller.Role), caller.MunicipalityCodes, expires is { } e ? Instant.FromMicros(e) : null),
+            ApiJson.Options);
     }
 
     /// <summary><c>POST /api/v1/accounts/me/token</c>: a new API token for the caller; the old one stops working at once.</summary>
@@ -231,7 +242,7 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
         AccountStore.RotateToken(tx, caller.Id, credentials.Stored.TokenSha256, credentials.Stored.TokenExpiresUs!.Value);
         services.Audit.Append(tx, new AuditRecord(caller.Id, "account.token-rotated", caller.Id, new JsonObject { ["tokenExpiresUs"] = credentials.Stored.TokenExpiresUs }));
         await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new { token = credentials.Token, expiresAt = credentials.TokenExpiresAt }, ApiJson.Options);
+        return Results.Json(new TokenAnswer(credentials.Token, credentials.TokenExpiresAt), ApiJson.Options);
     }
 
     private async Task<IResult> SwitchAccountAsync(string id, HttpContext context, ApprovalAction action)
@@ -280,11 +291,7 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
             ["municipalityCodes"] = AccountChanges.Codes(account.MunicipalityCodes),
         }));
         await tx.CommitAsync(cancellationToken);
-        var answer = AccountChanges.Describe(account);
-        answer.Remove("disabled");
-        answer["token"] = credentials.Token;
-        answer["password"] = credentials.Password;
-        answer["tokenExpiresAt"] = credentials.TokenExpiresAt;
+        var answer = new NewAccountAnswer(account.Id, AccountStore.RoleText(account.Role), account.MunicipalityCodes, credentials.Token, credentials.Password, credentials.TokenExpiresAt);
         return Results.Json(answer, ApiJson.Options, statusCode: StatusCodes.Status201Created);
     }
 

@@ -7,10 +7,14 @@ using Jpki.Core.Store;
 
 namespace Jpki.Ca.Accounts;
 
-/// <summary>What a change answers: a JSON result for the officer who made it take effect, or a problem (nothing changed).</summary>
-public sealed record ChangeOutcome(JsonObject? Result, IResult? Problem)
+/// <summary>
+/// What a change answers: its result for the officer who made it take effect (an
+/// <see cref="AccountAnswer"/>, <see cref="AccountAwaitingActivationAnswer"/>,
+/// <see cref="ClientCertificateAnswer"/> or <see cref="SwitchAnswer"/>), or a problem (nothing changed).
+/// </summary>
+public sealed record ChangeOutcome(object? Result, IResult? Problem)
 {
-    public static ChangeOutcome Done(JsonObject result) => new(result, null);
+    public static ChangeOutcome Done(object result) => new(result, null);
 
     public static ChangeOutcome Refused(IResult problem) => new(null, problem);
 }
@@ -70,13 +74,8 @@ public sealed class AccountChanges(CaServices services)
 
     public static IResult AccountNotFound() => ProblemTypes.Problem(404, ProblemTypes.AccountNotFound, "no such account", "there is no account with this id");
 
-    public static JsonObject Describe(Account account) => new()
-    {
-        ["id"] = account.Id,
-        ["role"] = AccountStore.RoleText(account.Role),
-        ["municipalityCodes"] = Codes(account.MunicipalityCodes),
-        ["disabled"] = account.Disabled,
-    };
+    public static AccountAnswer Describe(Account account) =>
+        new(account.Id, AccountStore.RoleText(account.Role), account.MunicipalityCodes, account.Disabled);
 
     private ChangeOutcome CreateAwaitingActivation(WriteTransaction tx, string id, JsonObject payload, string requestedBy, string? approvedBy, JsonObject by)
     {
@@ -94,12 +93,7 @@ public sealed class AccountChanges(CaServices services)
         by["role"] = AccountStore.RoleText(role);
         by["awaitingActivation"] = true;
         services.Audit.Append(tx, new AuditRecord(approvedBy ?? requestedBy, "account.created", id, by));
-        return ChangeOutcome.Done(new JsonObject
-        {
-            ["account"] = Describe(account),
-            ["activationCodePart2"] = part2,
-            ["activationExpiresAt"] = expiresAt,
-        });
+        return ChangeOutcome.Done(new AccountAwaitingActivationAnswer(Describe(account), part2, expiresAt));
     }
 
     private ChangeOutcome Enable(WriteTransaction tx, string id, string requestedBy, string? approvedBy, JsonObject by)
@@ -200,14 +194,8 @@ public sealed class AccountChanges(CaServices services)
         by["subject"] = registration.Subject;
         by["notAfterUs"] = registration.NotAfterUs;
         services.Audit.Append(tx, new AuditRecord(by["approvedBy"]?.GetValue<string>() ?? requestedBy, "account.client-certificate-registered", id, by));
-        return ChangeOutcome.Done(new JsonObject
-        {
-            ["account"] = registration.Account,
-            ["sha256"] = registration.Sha256,
-            ["subject"] = registration.Subject,
-            ["notBefore"] = Instant.FromMicros(registration.NotBeforeUs),
-            ["notAfter"] = Instant.FromMicros(registration.NotAfterUs),
-        });
+        return ChangeOutcome.Done(new ClientCertificateAnswer(
+            registration.Account, registration.Sha256, registration.Subject, Instant.FromMicros(registration.NotBeforeUs), Instant.FromMicros(registration.NotAfterUs)));
     }
 
     private ChangeOutcome ReleaseSwitch(WriteTransaction tx, string name, JsonObject payload, string requestedBy, JsonObject by)
@@ -217,6 +205,18 @@ public sealed class AccountChanges(CaServices services)
         JukiNetFeedStore.SetSwitch(tx, name, false, actor, reason, Instant.NowMicros(services.Options.Time));
         by["reason"] = reason;
         services.Audit.Append(tx, new AuditRecord(actor, "switch.started", name, by));
-        return ChangeOutcome.Done(new JsonObject { ["name"] = name, ["stopped"] = false, ["reason"] = reason });
+        return ChangeOutcome.Done(new SwitchAnswer(name, false, null, reason, null));
     }
 }
+
+/// <summary>An account as officers see it: its role, the municipalities an operator is bound to, and whether it is disabled.</summary>
+public sealed record AccountAnswer(string Id, string Role, IReadOnlyList<string> MunicipalityCodes, bool Disabled);
+
+/// <summary>
+/// An officer or auditor created by two officers: disabled until its holder activates it with the
+/// two halves of the code; the second half goes to the approving officer only, here.
+/// </summary>
+public sealed record AccountAwaitingActivationAnswer(AccountAnswer Account, string ActivationCodePart2, DateTimeOffset ActivationExpiresAt);
+
+/// <summary>A verifier's registered client certificate (SHA-256 of the DER, subject, validity).</summary>
+public sealed record ClientCertificateAnswer(string Account, string Sha256, string Subject, DateTimeOffset NotBefore, DateTimeOffset NotAfter);

@@ -18,7 +18,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     private const int ListLimit = 200;
 
     /// <summary>Records the request of <paramref name="requester"/>, 202 with the request (and what the requester hands on).</summary>
-    public async Task<IResult> RequestAsync(ApprovalAction action, string subject, JsonObject payload, Account requester, CancellationToken cancellationToken, JsonObject? forRequester = null)
+    public async Task<IResult> RequestAsync(ApprovalAction action, string subject, JsonObject payload, Account requester, CancellationToken cancellationToken, string? activationCodePart1 = null)
     {
         ArgumentNullException.ThrowIfNull(payload);
         ArgumentNullException.ThrowIfNull(requester);
@@ -44,12 +44,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
             ["expiresUs"] = expiresUs,
         }));
         await tx.CommitAsync(cancellationToken);
-        var answer = new JsonObject { ["approval"] = Describe(ApprovalStore.Find(tx.Connection, id)!) };
-        foreach (var (name, value) in forRequester ?? [])
-        {
-            answer[name] = value?.DeepClone();
-        }
-
+        var answer = new ApprovalRequestedAnswer(Describe(ApprovalStore.Find(tx.Connection, id)!), activationCodePart1);
         return Results.Json(answer, ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -92,7 +87,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
             ["requestedBy"] = request.RequestedBy,
         }));
         await tx.CommitAsync(context.RequestAborted);
-        return Results.Json(new JsonObject { ["approval"] = Describe(ApprovalStore.Find(tx.Connection, id)!), ["result"] = outcome.Result }, ApiJson.Options);
+        return Results.Json(new ApprovalDecidedAnswer(Describe(ApprovalStore.Find(tx.Connection, id)!), outcome.Result), ApiJson.Options);
     }
 
     /// <summary><c>POST /api/v1/approvals/{id}/reject</c>: any officer (the requester withdraws this way).</summary>
@@ -162,19 +157,17 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     private static string? SubjectAccount(ApprovalAction action, string subject) =>
         action is ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise ? null : subject;
 
-    private static JsonObject Describe(ApprovalRequest request) => new()
-    {
-        ["id"] = request.Id,
-        ["action"] = ApprovalStore.WireName(request.Action),
-        ["subject"] = request.Subject,
-        ["requestedBy"] = request.RequestedBy,
-        ["requestedAt"] = Instant.FromMicros(request.RequestedUs),
-        ["expiresAt"] = Instant.FromMicros(request.ExpiresUs),
-        ["state"] = ApprovalStore.WireName(request.State),
-        ["decidedBy"] = request.DecidedBy,
-        ["decidedAt"] = request.DecidedUs is { } d ? Instant.FromMicros(d) : null,
-        ["details"] = Redacted(request.Payload),
-    };
+    private static ApprovalAnswer Describe(ApprovalRequest request) => new(
+        request.Id,
+        ApprovalStore.WireName(request.Action),
+        request.Subject,
+        request.RequestedBy,
+        Instant.FromMicros(request.RequestedUs),
+        Instant.FromMicros(request.ExpiresUs),
+        ApprovalStore.WireName(request.State),
+        request.DecidedBy,
+        request.DecidedUs is { } d ? Instant.FromMicros(d) : null,
+        Redacted(request.Payload));
 
     /// <summary>The payload as officers may see it: never the activation part's hash.</summary>
     public static JsonObject Redacted(JsonObject payload)
@@ -187,3 +180,26 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     private static IResult NotFound() =>
         ProblemTypes.Problem(404, ProblemTypes.ApprovalNotFound, "no such request", "there is no dual-control request with this id");
 }
+
+/// <summary>A dual-control request: what it changes (<c>details</c>, as officers may see them), who asked, until when, and its decision.</summary>
+public sealed record ApprovalAnswer(
+    long Id,
+    string Action,
+    string Subject,
+    string RequestedBy,
+    DateTimeOffset RequestedAt,
+    DateTimeOffset ExpiresAt,
+    string State,
+    string? DecidedBy,
+    DateTimeOffset? DecidedAt,
+    JsonObject Details);
+
+/// <summary>202: the request recorded, waiting for a second officer; an officer's or auditor's creation also answers the first half of the activation code, once.</summary>
+public sealed record ApprovalRequestedAnswer(ApprovalAnswer Approval, string? ActivationCodePart1);
+
+/// <summary>
+/// The approved request and the change it made (<c>result</c>: the account, the account awaiting
+/// activation with the second half of its code, the client certificate or the released switch,
+/// by the request's action).
+/// </summary>
+public sealed record ApprovalDecidedAnswer(ApprovalAnswer Approval, object? Result);

@@ -18,6 +18,9 @@ public sealed class SessionLogin(CaServices services, LoginThrottle throttle)
 
     public sealed record LoginRequest(string? Account, string? Password);
 
+    /// <summary>A session token (a bearer credential until <c>expiresAt</c>).</summary>
+    public sealed record SessionAnswer(string Token, DateTimeOffset ExpiresAt);
+
     public async Task<IResult> LoginAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -33,7 +36,7 @@ public sealed class SessionLogin(CaServices services, LoginThrottle throttle)
         }
 
         var (token, expiresAt, refused) = await StartAsync(body.Account, body.Password, context, context.RequestAborted);
-        return token is null ? refused! : Results.Json(new { token, expiresAt }, ApiJson.Options, statusCode: StatusCodes.Status201Created);
+        return token is null ? refused! : Results.Json(new SessionAnswer(token, expiresAt), ApiJson.Options, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>

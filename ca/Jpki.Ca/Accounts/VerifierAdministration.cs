@@ -18,7 +18,7 @@ public sealed class VerifierAdministration(CaServices services)
         ArgumentNullException.ThrowIfNull(context);
         await using var db = await services.Database.OpenConnectionAsync(context.RequestAborted);
         return Results.Json(
-            AccountStore.ListByRole(db, AccountRole.Verifier).Select(a => new { id = a.Id, disabled = a.Disabled }),
+            AccountStore.ListByRole(db, AccountRole.Verifier).Select(a => new VerifierAnswer(a.Id, a.Disabled)),
             ApiJson.Options);
     }
 
@@ -31,14 +31,9 @@ public sealed class VerifierAdministration(CaServices services)
             return AccountChanges.AccountNotFound();
         }
 
-        return Results.Json(ClientCertificateStore.List(db, id).Select(r => new
-        {
-            account = r.Account,
-            sha256 = r.Sha256,
-            subject = r.Subject,
-            notBefore = Instant.FromMicros(r.NotBeforeUs),
-            notAfter = Instant.FromMicros(r.NotAfterUs),
-        }), ApiJson.Options);
+        return Results.Json(
+            ClientCertificateStore.List(db, id).Select(r => new ClientCertificateAnswer(r.Account, r.Sha256, r.Subject, Instant.FromMicros(r.NotBeforeUs), Instant.FromMicros(r.NotAfterUs))),
+            ApiJson.Options);
     }
 
     public async Task<IResult> RemoveClientCertificateAsync(string id, string sha256, HttpContext context)
@@ -56,3 +51,6 @@ public sealed class VerifierAdministration(CaServices services)
         return Results.NoContent();
     }
 }
+
+/// <summary>A verifier account (who may query OCSP and fetch CRLs) and whether it is disabled.</summary>
+public sealed record VerifierAnswer(string Id, bool Disabled);

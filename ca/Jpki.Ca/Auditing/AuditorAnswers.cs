@@ -38,7 +38,9 @@ public sealed record TrailAnswer(
         var causeAt = first?.Event?.ReceivedAt ?? first?.Request?.At ?? first?.Compromise?.ApprovedAt ?? revokedAt ?? first?.At;
         var crlAt = trail.FirstCrl is { } crl ? Instant.FromMicros(crl.ThisUpdateUs) : (DateTimeOffset?)null;
         var crlPublishedAt = trail.FirstCrl?.PublishedUs is { } published ? Instant.FromMicros(published) : (DateTimeOffset?)null;
-        var ocspAt = trail.FirstOcspRevoked is { } ocsp ? Instant.FromMicros(ocsp.ProducedUs) : (DateTimeOffset?)null;
+        // The answer's signing instant, not its producedAt: that is whole seconds and would put an
+        // answer signed in the revocation's own second up to 1 s before it.
+        var ocspAt = trail.FirstOcspRevoked is { } ocsp ? Instant.FromMicros(ocsp.AnsweredUs) : (DateTimeOffset?)null;
         return new TrailAnswer(
             c.Serial,
             c.Kind,
@@ -65,7 +67,7 @@ public sealed record TrailAnswer(
                 ? new TrailCrl(f.IssuerKeyId, f.Scope, f.Number, Instant.FromMicros(f.ThisUpdateUs), f.Kind, f.PublishedUs is { } p ? Instant.FromMicros(p) : null, f.Sha256, AuditorReports.CrlPublisherActor)
                 : null,
             trail.FirstOcspRevoked is { } o
-                ? new TrailOcsp(Instant.FromMicros(o.ProducedUs), Instant.FromMicros(o.InstalledUs), AuditorReports.OcspActor)
+                ? new TrailOcsp(Instant.FromMicros(o.ProducedUs), o.SignedUs is { } signed ? Instant.FromMicros(signed) : null, Instant.FromMicros(o.InstalledUs), AuditorReports.OcspActor)
                 : null,
             new TrailLatencies(
                 Ms(first?.Event?.ReceivedAt, first?.Event?.AppliedAt),
@@ -130,22 +132,29 @@ public sealed record TrailCompromise(long Id, string IssuerKeyId, string Request
 
 public sealed record TrailCrl(string IssuerKeyId, string Scope, long Number, DateTimeOffset ThisUpdate, string? Kind, DateTimeOffset? PublishedAt, string? Sha256, string By);
 
-public sealed record TrailOcsp(DateTimeOffset ProducedAt, DateTimeOffset InstalledAt, string By);
+/// <summary>
+/// The first OCSP answer that showed the certificate revoked: <c>producedAt</c> as the answer
+/// encodes it (whole seconds), <c>signedAt</c> when the responder really signed it (the clock's
+/// precision; absent for answers recorded before migration 0019), when it was installed.
+/// </summary>
+public sealed record TrailOcsp(DateTimeOffset ProducedAt, DateTimeOffset? SignedAt, DateTimeOffset InstalledAt, string By);
 
 /// <summary>
 /// Derived latencies in milliseconds ("cause" = event arrival, request, or compromise approval).
 /// A CRL's thisUpdate is backdated for clock skew but never before a revocation it lists
 /// (docs/decisions/0260-crl-thisupdate-after-its-revocations.md), so revocation → thisUpdate is
-/// ≥ 0; revocation → published is when the CRL really appeared.
+/// ≥ 0; revocation → published is when the CRL really appeared. Revocation → OCSP answer is to the
+/// instant the responder signed the first 'revoked' answer (its producedAt is whole seconds, which
+/// would put an answer of the revocation's own second before it), so it is ≥ 0 too.
 /// </summary>
 public sealed record TrailLatencies(
     double? EventArrivalToAppliedMs,
     double? CauseToRevocationMs,
     double? RevocationToCrlThisUpdateMs,
     double? RevocationToCrlPublishedMs,
-    double? RevocationToOcspProducedAtMs,
+    double? RevocationToOcspAnswerMs,
     double? CauseToCrlThisUpdateMs,
-    double? CauseToOcspProducedAtMs);
+    double? CauseToOcspAnswerMs);
 
 /// <summary>One revoked certificate in a search, a page or an export (CSV columns in this order).</summary>
 public sealed record RevocationItem(

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Jpki.Ca.Access;
 using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
@@ -24,11 +25,18 @@ public static class AuditorApi
             var auditor = context.Caller();
             var (trail, refused) = await reports.TrailAsync(auditor, serial, context.RequestAborted);
             return trail is null ? refused!.ToResult() : Results.Json(trail, ApiJson.Options);
-        });
+        })
+            .WithSummary("A certificate's trail: issuance, revocation requests, the revocation, the CRLs and OCSP answers that showed it, latencies")
+            .Produces<TrailAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/revocations", async (HttpContext context, AuditorReports reports) =>
         {
             return await RevocationsAsync(context, context.Caller(), reports);
-        });
+        })
+            .WithSummary("Search revocations (a page of JSON), or export every match with format=csv|json")
+            .Produces<RevocationPageAnswer>()
+            .ProducesBinary(StatusCodes.Status200OK, "text/csv", "a page as JSON (application/json), or with format=csv every match as CSV")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/stats/revocations-per-day", async (HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();
@@ -40,7 +48,10 @@ public static class AuditorApi
 
             var counts = await reports.RevocationsPerDayAsync(auditor, from, to, context.RequestAborted);
             return Results.Json(RevocationsPerDayJson(from, to, counts), ApiJson.Options);
-        });
+        })
+            .WithSummary("Revocations per JST day and cause (?from=&to=)")
+            .Produces<RevocationsPerDayAnswer>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/stats/feed-lag", async (HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();
@@ -52,21 +63,25 @@ public static class AuditorApi
 
             var days = await reports.FeedLagAsync(auditor, from, to, context.RequestAborted);
             return Results.Json(
-                new
-                {
-                    from = Jpki.Core.Store.Instant.ToDateText(from),
-                    to = Jpki.Core.Store.Instant.ToDateText(to),
-                    days = days.Select(d => new { date = Jpki.Core.Store.Instant.ToDateText(d.Date), events = d.Events, p50Ms = d.P50Ms, p90Ms = d.P90Ms, p99Ms = d.P99Ms, maxMs = d.MaxMs }),
-                },
+                new FeedLagAnswer(
+                    Jpki.Core.Store.Instant.ToDateText(from),
+                    Jpki.Core.Store.Instant.ToDateText(to),
+                    [.. days.Select(d => new FeedLagDay(Jpki.Core.Store.Instant.ToDateText(d.Date), d.Events, d.P50Ms, d.P90Ms, d.P99Ms, d.MaxMs))]),
                 ApiJson.Options);
-        });
+        })
+            .WithSummary("The Juki-Net feed's lag per JST day (?from=&to=)")
+            .Produces<FeedLagAnswer>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         // The witness statement: the newest signed checkpoint as a self-describing file (not
         // audited: it holds nothing personal, and a record per poll would move the head the
         // auditor is trying to pin).
         group.MapGet("/checkpoints/latest", (CaServices services) =>
             AuditCheckpointDocument.Latest(services.Database) is { } latest
                 ? Results.Bytes(latest.ToUtf8Bytes(), "application/json")
-                : ProblemTypes.Problem(404, ProblemTypes.Prefix + "audit-no-checkpoint", "no checkpoint", "no audit checkpoint has been signed yet: run ./jpki hsm init"));
+                : ProblemTypes.Problem(404, ProblemTypes.Prefix + "audit-no-checkpoint", "no checkpoint", "no audit checkpoint has been signed yet: run ./jpki hsm init"))
+            .WithSummary("The newest signed audit checkpoint as a witness file")
+            .Produces<CheckpointFileAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         // A POST so that the resident code never appears in a URL or an access log.
         group.MapPost("/disclosures", async (HttpContext context, AuditorReports reports) =>
         {
@@ -80,7 +95,9 @@ public static class AuditorApi
             var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
             return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
         })
-            .AcceptsJson<DisclosureRequest>();
+            .WithSummary("Every read of a resident's facts and certificates (the code in the body, never a URL)")
+            .AcceptsJson<DisclosureRequest>()
+            .Produces<DisclosureAnswer>();
         group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, AuditorReports reports) =>
         {
             var auditor = context.Caller();
@@ -92,23 +109,23 @@ public static class AuditorApi
 
             var (answer, notFound) = await reports.ActivityAsync(auditor, account, from, to, context.RequestAborted);
             return answer is null ? notFound!.ToResult() : Results.Json(answer, ApiJson.Options);
-        });
+        })
+            .WithSummary("An operator's reads and acts in a JST date range (?from=&to=)")
+            .Produces<ActivityAnswer>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
-    public static object RevocationsPerDayJson(DateOnly from, DateOnly to, IReadOnlyList<DailyCauseCount> counts)
+    public static RevocationsPerDayAnswer RevocationsPerDayJson(DateOnly from, DateOnly to, IReadOnlyList<DailyCauseCount> counts)
     {
         ArgumentNullException.ThrowIfNull(counts);
-        return new
-        {
-            from = Jpki.Core.Store.Instant.ToDateText(from),
-            to = Jpki.Core.Store.Instant.ToDateText(to),
-            days = counts.GroupBy(c => c.Date).Select(g => new
-            {
-                date = Jpki.Core.Store.Instant.ToDateText(g.Key),
-                total = g.Sum(c => c.Count),
-                byCause = g.ToDictionary(c => c.Cause, c => c.Count, StringComparer.Ordinal),
-            }),
-        };
+        return new RevocationsPerDayAnswer(
+            Jpki.Core.Store.Instant.ToDateText(from),
+            Jpki.Core.Store.Instant.ToDateText(to),
+            [.. counts.GroupBy(c => c.Date).Select(g => new RevocationsOfDay(
+                Jpki.Core.Store.Instant.ToDateText(g.Key),
+                g.Sum(c => c.Count),
+                g.ToDictionary(c => c.Cause, c => c.Count, StringComparer.Ordinal)))]);
     }
 
     /// <summary>A page (JSON), or with <c>format=csv|json</c> / <c>Accept: text/csv</c> a streamed export.</summary>
@@ -136,7 +153,7 @@ public static class AuditorApi
         if (format is null)
         {
             var (items, next) = await reports.SearchPageAsync(auditor, filter, context.RequestAborted);
-            return Results.Json(new { items, next }, ApiJson.Options);
+            return Results.Json(new RevocationPageAnswer(items, next), ApiJson.Options);
         }
 
         await reports.AuditQueryAsync(auditor, "revocations", AuditorReports.FilterDetails("revocations-export", filter, format), context.RequestAborted);
@@ -223,3 +240,31 @@ public static class AuditorApi
         return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
     }
 }
+
+/// <summary>Revocations per JST day between <c>from</c> and <c>to</c>, by cause.</summary>
+public sealed record RevocationsPerDayAnswer(string From, string To, IReadOnlyList<RevocationsOfDay> Days);
+
+/// <summary>One day's revocations: the total and the count per cause.</summary>
+public sealed record RevocationsOfDay(string Date, long Total, IReadOnlyDictionary<string, long> ByCause);
+
+/// <summary>The Juki-Net feed's lag (event to applied revocation) per JST day: percentiles and maximum in milliseconds.</summary>
+public sealed record FeedLagAnswer(string From, string To, IReadOnlyList<FeedLagDay> Days);
+
+/// <summary>One day of the feed's lag.</summary>
+public sealed record FeedLagDay(string Date, long Events, double P50Ms, double P90Ms, double P99Ms, double MaxMs);
+
+/// <summary>A page of the revocation search; <c>next</c> is the cursor of the following page, absent on the last.</summary>
+public sealed record RevocationPageAnswer(IReadOnlyList<RevocationItem> Items, string? Next);
+
+/// <summary>
+/// The shape of <c>GET /api/v1/audit/checkpoints/latest</c>, the witness file
+/// (<see cref="AuditCheckpointDocument.ToUtf8Bytes"/> writes it as canonical JSON, which is what is
+/// signed; this type only describes it, and ApiDocumentTests validates a real file against it).
+/// </summary>
+public sealed record CheckpointFileAnswer(string Format, JsonObject Checkpoint, IReadOnlyList<CheckpointCosignature> Cosignatures, IReadOnlyList<CheckpointFileKey> Keys, string Statement);
+
+/// <summary>A cosignature of the checkpoint by another audit key.</summary>
+public sealed record CheckpointCosignature(string KeyId, string Signature);
+
+/// <summary>An audit key (SubjectPublicKeyInfo, base64) and, when it has one, its certificate and the certificate's SHA-256.</summary>
+public sealed record CheckpointFileKey(string KeyId, string SubjectPublicKeyInfo, string? Certificate = null, string? CertificateSha256 = null);

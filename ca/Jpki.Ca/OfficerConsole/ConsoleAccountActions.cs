@@ -111,6 +111,28 @@ public sealed class ConsoleAccountActions(AccountAdministration accounts, Verifi
         return ConsolePages.ErrorOf(answer, context, AccountPage(id)) ?? ConsolePages.SeeOther(AccountPage(id) + "?removed=" + sha256.ToLowerInvariant());
     });
 
+    /// <summary>
+    /// <c>POST /console/accounts/me/token</c>: <see cref="AccountAdministration.RotateTokenAsync"/>, the
+    /// method of <c>POST /api/v1/accounts/me/token</c>, for the cookie's officer only (the API's
+    /// caller is the session's account): the old API token stops at once, the new one is shown once.
+    /// </summary>
+    public Task<IResult> RotateOwnTokenAsync(HttpContext context) => ConsoleForms.PostAsync(context, async _ =>
+    {
+        var officer = context.Caller().Id;
+        var answer = await accounts.RotateTokenAsync(context);
+        if (ConsolePages.ErrorOf(answer, context, AccountPage(officer)) is { } error)
+        {
+            return error;
+        }
+
+        var value = ConsolePages.ValueOf(answer);
+        return Answer(context, "APIトークンを更新しました API token rotated", $"{officer} の新しいAPIトークン {officer}'s new API token", [
+            ("アカウント Account", officer),
+            ("APIトークン API token", value?["token"]?.GetValue<string>()),
+            ("トークン有効期限 Token expires", value?["expiresAt"]?.ToString()),
+        ], "一度だけ表示されます。古いトークンはもう使えません。コンソールのセッションは続きます。 Shown once: the old token no longer works; this console session goes on.");
+    });
+
     public static string AccountPage(string id) => "/console/accounts/" + Uri.EscapeDataString(id);
 
     /// <summary>An account change's answer: the API's problem as a page, or back to the account's page naming the request (dual control) or what was done.</summary>

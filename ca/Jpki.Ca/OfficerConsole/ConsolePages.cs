@@ -48,6 +48,7 @@ public static class ConsolePages
         pages.MapPost("/switches/{name}", (string name, HttpContext context, ConsoleActionsHandler act) => act.SetSwitchAsync(name, context));
         pages.MapGet("/accounts/{id}", (string id, HttpContext context, ConsoleReadHandler read) => read.AccountAsync(id, context));
         pages.MapPost("/accounts", (HttpContext context, ConsoleAccountActions act) => act.CreateAsync(context));
+        pages.MapPost("/accounts/me/token", (HttpContext context, ConsoleAccountActions act) => act.RotateOwnTokenAsync(context));
         pages.MapPost("/accounts/{id}/role", (string id, HttpContext context, ConsoleAccountActions act) => act.SetRoleAsync(id, context));
         pages.MapPost("/accounts/{id}/municipalities", (string id, HttpContext context, ConsoleAccountActions act) => act.BindMunicipalitiesAsync(id, context));
         pages.MapPost("/accounts/{id}/disable", (string id, HttpContext context, ConsoleAccountActions act) => act.DisableAsync(id, context));

@@ -104,9 +104,16 @@ public sealed class TrailCrlRow
 /// <summary>The first 'revoked' OCSP answer the responder installed.</summary>
 public sealed class TrailOcspRow
 {
+    /// <summary>The answer's producedAt as encoded: whole seconds.</summary>
     public long ProducedUs { get; set; }
 
     public long InstalledUs { get; set; }
+
+    /// <summary>When the responder signed the answer (µs); null for answers recorded before migration 0019.</summary>
+    public long? SignedUs { get; set; }
+
+    /// <summary>The answer's real instant: when it was signed, or its producedAt for an old row.</summary>
+    public long AnsweredUs => SignedUs ?? ProducedUs;
 }
 
 /// <summary>One revocation step (first revocation or allowed reason change) and what caused it.</summary>

@@ -66,7 +66,7 @@ public static class RevocationTrailStore
             """,
             new { serial });
         var ocsp = db.QuerySingleOrDefault<TrailOcspRow>(
-            "SELECT produced_us AS ProducedUs, installed_us AS InstalledUs FROM ocsp_first_revoked WHERE serial = @serial",
+            "SELECT produced_us AS ProducedUs, installed_us AS InstalledUs, signed_us AS SignedUs FROM ocsp_first_revoked WHERE serial = @serial",
             new { serial });
         return new CertificateTrail(certificate, issuance, steps, crl, ocsp);
     }

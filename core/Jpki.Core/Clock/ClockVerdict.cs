@@ -37,19 +37,7 @@ public sealed record ClockVerdict(ClockState State, bool MaySign, bool Warning, 
     public double? OffsetMilliseconds => Reading.Offset is { } offset ? Math.Round(offset.TotalMilliseconds, 3) : null;
 
     /// <summary>The <c>clock</c> object of a service's /healthz.</summary>
-    public object Health() => new
-    {
-        status = Status,
-        state = StateName,
-        reason = Reason,
-        source = Reading.Source,
-        server = Reading.Server,
-        synchronised = Reading.Synchronised,
-        offsetMilliseconds = OffsetMilliseconds,
-        maxOffsetMilliseconds = MaxOffset.TotalMilliseconds,
-        readAt = Reading.ReadAt,
-        installMode = InstallMode,
-    };
+    public ClockHealth Health() => new(Status, StateName, Reason, Reading.Source, Reading.Server, Reading.Synchronised, OffsetMilliseconds, MaxOffset.TotalMilliseconds, Reading.ReadAt, InstallMode);
 
     /// <summary>What a reading means under <paramref name="maxOffset"/> on an install of <paramref name="installMode"/>.</summary>
     public static ClockVerdict Of(ClockSyncReading reading, string installMode, TimeSpan maxOffset)
@@ -81,3 +69,16 @@ public sealed class ClockUnsynchronisedException(ClockVerdict verdict)
 {
     public ClockVerdict Verdict { get; } = verdict ?? throw new ArgumentNullException(nameof(verdict));
 }
+
+/// <summary>The <c>clock</c> object of a service's /healthz, a named type so that its OpenAPI schema is this.</summary>
+public sealed record ClockHealth(
+    string Status,
+    string State,
+    string Reason,
+    string Source,
+    string? Server,
+    bool? Synchronised,
+    double? OffsetMilliseconds,
+    double MaxOffsetMilliseconds,
+    DateTimeOffset ReadAt,
+    string InstallMode);

@@ -79,7 +79,7 @@ public static class TrailRows
     public static (string, string?)[] FirstOcsp(TrailOcsp ocsp)
     {
         ArgumentNullException.ThrowIfNull(ocsp);
-        return [("producedAt", Jst(ocsp.ProducedAt)), ("設置 Installed", Jst(ocsp.InstalledAt)), ("実行者 By", ocsp.By)];
+        return [("producedAt", Jst(ocsp.ProducedAt)), ("署名 Signed", ocsp.SignedAt is { } signed ? Jst(signed) : "—"), ("設置 Installed", Jst(ocsp.InstalledAt)), ("実行者 By", ocsp.By)];
     }
 
     public static (string, string?)[] Latencies(TrailLatencies l)
@@ -89,8 +89,8 @@ public static class TrailRows
         [
             ("到着→適用 Event arrival → applied", Ms(l.EventArrivalToAppliedMs)), ("起因→失効 Cause → revocation", Ms(l.CauseToRevocationMs)),
             ("失効→CRL Revocation → CRL thisUpdate", Ms(l.RevocationToCrlThisUpdateMs)), ("失効→CRL公開 Revocation → CRL published", Ms(l.RevocationToCrlPublishedMs)),
-            ("失効→OCSP Revocation → OCSP producedAt", Ms(l.RevocationToOcspProducedAtMs)),
-            ("起因→CRL Cause → CRL", Ms(l.CauseToCrlThisUpdateMs)), ("起因→OCSP Cause → OCSP", Ms(l.CauseToOcspProducedAtMs)),
+            ("失効→OCSP Revocation → OCSP answer", Ms(l.RevocationToOcspAnswerMs)),
+            ("起因→CRL Cause → CRL", Ms(l.CauseToCrlThisUpdateMs)), ("起因→OCSP Cause → OCSP", Ms(l.CauseToOcspAnswerMs)),
         ];
     }
 }
