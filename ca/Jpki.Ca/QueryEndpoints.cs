@@ -319,6 +319,7 @@ public static class QueryEndpoints
         var hsmModule = services.HsmWatch.Health;
         string store;
         string? installMode = null;
+        string? storeNode = null;
         try
         {
             await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
@@ -326,6 +327,7 @@ public static class QueryEndpoints
             command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
             await command.ExecuteScalarAsync(cancellationToken);
             installMode = InstallMode.Read(db);
+            storeNode = await StoreNode.OfAsync(db, cancellationToken);
             store = "ok";
         }
         catch (System.Data.Common.DbException)
@@ -356,6 +358,8 @@ public static class QueryEndpoints
                 // module: the PKCS#11 module's own state (lost, pin-refused ...) and its re-initialisations (docs/hsm-faults.md).
                 hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = hsmModule },
                 store,
+                // Which database node this instance's connections reach (./jpki cluster status).
+                storeNode,
                 jukiNet,
                 feed = new { state = feedNow.State, cursor = feedNow.Cursor, lastPollOk = feedNow.LastPollOk, gapAlarm = feedNow.GapAlarm, silenceAlarm = feedNow.SilenceAlarm },
                 auditWitness = witness is null ? null : new
