@@ -26,16 +26,21 @@ public static class StoreNode
         return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    /// <summary>Opens a read connection and names its node; <c>null</c> when the store does not answer.</summary>
+    /// <summary>How long a health page waits for the answer: the store's own reconnect retries take about 10 s.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(2);
+
+    /// <summary>Opens a read connection and names its node; <c>null</c> when the store does not answer within 2 s.</summary>
     public static async Task<string?> OfAsync(Database database, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(database);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(Limit);
         try
         {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            return await OfAsync(connection, cancellationToken);
+            await using var connection = await database.OpenConnectionAsync(limit.Token);
+            return await OfAsync(connection, limit.Token);
         }
-        catch (DbException)
+        catch (Exception e) when (e is DbException or TimeoutException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return null;
         }
