@@ -97,7 +97,15 @@ public sealed class UpInstancesTests(ITestOutputHelper output) : IDisposable
 
             // The load goes on through the outage and the restart.
             await Task.Delay(TimeSpan.FromSeconds(RestartDelaySeconds));
-            await Eventually.HoldsAsync(() => ExternalProcess.Run(Script(["cluster", "status"])).ExitCode == 0, TimeSpan.FromSeconds(60));
+            // Restarted: the CA and OCSP instances ready again, the CRL publisher answering (its
+            // readiness waits for CRLs of every series, see above).
+            await Eventually.HoldsAsync(
+                () => Task.FromResult(ExternalProcess.Run(Script(["cluster", "status"])).Stdout is var table
+                    && System.Text.RegularExpressions.Regex.IsMatch(table, $"(?m)^ca-api +{victim} +\\d+ +\\d+ +ready ")
+                    && System.Text.RegularExpressions.Regex.IsMatch(table, $"(?m)^ocsp +{victim} +\\d+ +\\d+ +ready ")
+                    && System.Text.RegularExpressions.Regex.IsMatch(table, $"(?m)^crl-publisher +{victim} +\\d+ +\\d+ +(ready|not-ready) ")),
+                () => ExternalProcess.Run(Script(["cluster", "status"])).Stdout,
+                TimeSpan.FromSeconds(120));
             await Task.Delay(TimeSpan.FromSeconds(3));
             await stop.CancelAsync();
             await Task.WhenAll(verifiers);
