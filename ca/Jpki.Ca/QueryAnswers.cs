@@ -82,6 +82,7 @@ public sealed record CaHealthAnswer(
     HsmPoolHealth Hsm,
     string Store,
     StorageHealth Storage,
+    string? StoreNode,
     string JukiNet,
     FeedHealthAnswer Feed,
     WitnessHealth? AuditWitness);

@@ -297,6 +297,7 @@ public static class QueryEndpoints
         var hsmModule = services.HsmWatch.Health;
         string store;
         string? installMode = null;
+        string? storeNode = null;
         try
         {
             await using var db = await services.Database.OpenConnectionAsync(cancellationToken);
@@ -304,6 +305,7 @@ public static class QueryEndpoints
             command.CommandText = "SELECT seq FROM chain_head WHERE id = 1";
             await command.ExecuteScalarAsync(cancellationToken);
             installMode = InstallMode.Read(db);
+            storeNode = await StoreNode.OfAsync(db, cancellationToken);
             store = "ok";
         }
         catch (System.Data.Common.DbException)
@@ -335,6 +337,8 @@ public static class QueryEndpoints
                 store,
                 // full: writes were refused for lack of disk space and none has succeeded since (decision 0820).
                 new StorageHealth(space.Full ? "full" : "ok", space.Since, space.Refused, space.LastError),
+                // Which database node this instance's connections reach (./jpki cluster status).
+                storeNode,
                 jukiNet,
                 new FeedHealthAnswer(feedNow.State, feedNow.Cursor, feedNow.LastPollOk, feedNow.LastError, feedNow.GapAlarm, feedNow.SilenceAlarm),
                 WitnessHealth.Of(witness)),

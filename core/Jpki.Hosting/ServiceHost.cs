@@ -95,18 +95,22 @@ public static class ServiceHost
     }
 
     /// <summary>The value of <c>--urls URL</c> in a process's arguments, else <paramref name="configured"/>.</summary>
-    public static string UrlsArgument(IReadOnlyList<string> args, string configured)
+    public static string UrlsArgument(IReadOnlyList<string> args, string configured) =>
+        OptionArgument(args, "--urls") ?? configured;
+
+    /// <summary>The value of <c>NAME VALUE</c> in a process's arguments (the last one given), else null.</summary>
+    public static string? OptionArgument(IReadOnlyList<string> args, string name)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var urls = configured;
+        string? value = null;
         for (var i = 0; i < args.Count - 1; i++)
         {
-            if (args[i] == "--urls")
+            if (args[i] == name)
             {
-                urls = args[i + 1];
+                value = args[i + 1];
             }
         }
 
-        return urls;
+        return value;
     }
 }

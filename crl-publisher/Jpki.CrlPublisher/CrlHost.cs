@@ -154,9 +154,11 @@ public static partial class CrlHost
     /// newer, the HSM pool is unhealthy, the audit witness fails, or the clock check refuses or warns
     /// (docs/clock.md); <c>clockDeferred</c>: a publication the clock refused waits for it.
     /// </summary>
-    public static IResult Health(CrlPublisherServices services)
+    public static async Task<IResult> Health(CrlPublisherServices services, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
+        // Which database node this instance's connections reach (./jpki cluster status); null: the store does not answer.
+        var storeNode = await StoreNode.OfAsync(services.Database, cancellationToken);
         var stale = CrlHealth.Stale(services.Database);
         var witness = services.AuditRuntime.Witness?.Status;
         var clock = services.Clock.Current;
@@ -165,6 +167,7 @@ public static partial class CrlHost
             status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
             hsm = services.Pool.Health.Status.ToString(),
             hsmModule = services.HsmWatch.Health,
+            storeNode,
             clock = clock.Health(),
             clockDeferred = services.Deferred.Pending,
             stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),

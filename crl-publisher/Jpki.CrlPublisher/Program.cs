@@ -18,13 +18,19 @@ internal static class CrlCommands
     public static Command Build()
     {
         var urls = new Option<string>("--urls") { Description = "where to listen (default: crl.listen of jpki.json, http://127.0.0.1:8083)", HelpName = "URL" };
-        var crl = new Command("crl", "The CRL publisher: without a verb it serves the CRLs over HTTP and publishes them on schedule (./jpki up starts it).") { urls };
+        var mutualTls = new Option<string>("--mutual-tls-urls") { Description = "where the mutual-TLS listener listens, if crl.mutualTls is set (default: its listen; ./jpki up --instances N gives each instance its own)", HelpName = "URL" };
+        var crl = new Command("crl", "The CRL publisher: without a verb it serves the CRLs over HTTP and publishes them on schedule (./jpki up starts it).") { urls, mutualTls };
         crl.SetAction(async (parse, _) =>
         {
             var settings = JpkiSettings.Load(JpkiSettings.HomeFromEnvironment(), writeDefaults: false);
             if (StoreCheck.Refusal(settings, Console.Error) is { } refused)
             {
                 return refused;
+            }
+
+            if (parse.GetValue(mutualTls) is { } listen && settings.Crl.MutualTls is { } tls)
+            {
+                settings = settings with { Crl = settings.Crl with { MutualTls = tls with { Listen = listen } } };
             }
 
             try

@@ -173,8 +173,10 @@ public static class OcspHost
             .RequiresCredential()
             .ProducesBinary(StatusCodes.Status200OK, OcspMediaTypes.Response, "a DER OCSPResponse, cacheable until its nextUpdate");
         app.MapReadiness(OcspReadiness.CheckAsync);
-        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider) =>
+        app.MapGet("/healthz", async (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider, CancellationToken cancellationToken) =>
         {
+            // Which database node this instance's connections reach (./jpki cluster status); null: the store does not answer.
+            var storeNode = await StoreNode.OfAsync(services.Database, cancellationToken);
             var hsm = services.Pool.Health;
             // A query log that cannot write (a full disk, decision 0810) degrades the responder, whose answers still go out.
             var queryLog = log.Status;
@@ -192,6 +194,7 @@ public static class OcspHost
                     cacheBytes = cache.Bytes,
                     cacheBudgetBytes = cache.BudgetBytes,
                     cacheEvictions = cache.Evictions,
+                    storeNode,
                     lastChangeSeq = watcher.LastChangeSeq,
                     store = watcher.Store,
                     statusNotify = watcher.Notify,

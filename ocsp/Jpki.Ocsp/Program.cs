@@ -5,7 +5,7 @@ using Jpki.Hosting;
 using Jpki.Hsm;
 using Jpki.Ocsp;
 
-// The OCSP responder process: `dotnet Jpki.Ocsp.dll [--urls URL]`. Settings from $JPKI_HOME/jpki.json
+// The OCSP responder process: `dotnet Jpki.Ocsp.dll [--urls URL] [--mutual-tls-urls URL]`. Settings from $JPKI_HOME/jpki.json
 // (ocsp.*); SOFTHSM2_CONF comes from the process environment (set by ./jpki).
 // Owner-only files from here on (umask 077): var/ holds password and token hashes and the audit log.
 UnixFiles.RestrictNewFilesToOwner();
@@ -20,6 +20,11 @@ try
     }
 
     var listen = ServiceHost.UrlsArgument(args, settings.Ocsp.Listen);
+    // --mutual-tls-urls URL: an instance's own mutual-TLS port (./jpki up --instances N).
+    if (ServiceHost.OptionArgument(args, "--mutual-tls-urls") is { } tlsListen && settings.Ocsp.MutualTls is { } tls)
+    {
+        settings = settings with { Ocsp = settings.Ocsp with { MutualTls = tls with { Listen = tlsListen } } };
+    }
 
     using var module = Pkcs11Module.Load(settings.ModulePath);
     var app = OcspHost.Build(settings, module, new OcspOptions { ListenUrl = listen });
