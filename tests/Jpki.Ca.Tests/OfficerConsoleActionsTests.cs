@@ -372,6 +372,9 @@ public sealed partial class OfficerConsoleTests
         using var other = new OfficerConsoleClient(ca.CaAddress);
         await other.LoginAsync(ca.Tokens["officer2"]);
         Assert.DoesNotContain("id=\"token-form\"", await PageAsync(other, $"console/accounts/{officer}"), StringComparison.Ordinal);
+
+        // The shared fixture's other tests count exactly two enabled officers (officer1, officer2).
+        ca.ExecuteSql("UPDATE accounts SET disabled = 1 WHERE id = @officer", new { officer });
     }
 
     private async Task ForgeAsync(string[] actions, Dictionary<string, string> fields, string operatorId)

@@ -196,7 +196,8 @@ public sealed partial class ApiDocumentCheck
             }
         }
 
-        Assert.True(errors > 0);
+        // A document with only /readyz and /healthz (the kiosk's: its pages are not API operations) lists no other error.
+        Assert.True(errors > 0 || Operations.All(o => o.Path is "/readyz" or "/healthz"), "no error answer is listed");
         return errors;
     }
 
