@@ -368,19 +368,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
         new Dictionary<string, string>(environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
 
-    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var clock = Stopwatch.StartNew();
-        var last = await read();
-        while (!done(last) && clock.Elapsed < Patience)
-        {
-            await Task.Delay(200);
-            last = await read();
-        }
-
-        Assert.True(done(last), $"not reached within {Patience.TotalSeconds:0} s; last: {last}");
-        return last;
-    }
+    private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 
     private void TruncateWal()
     {

@@ -346,19 +346,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         && health.Body.GetProperty("hsm").GetProperty("status").GetString() == "healthy"
         && health.Body.GetProperty("hsm").GetProperty("module").GetProperty("state").GetString() == "ok";
 
-    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var clock = Stopwatch.StartNew();
-        var last = await read();
-        while (!done(last) && clock.Elapsed < Patience)
-        {
-            await Task.Delay(200);
-            last = await read();
-        }
-
-        Assert.True(done(last), $"not reached within {Patience.TotalSeconds:0} s; last: {last}");
-        return last;
-    }
+    private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 
     private long CountRows(string sql)
     {

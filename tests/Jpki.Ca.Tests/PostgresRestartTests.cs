@@ -310,19 +310,7 @@ public sealed class PostgresRestartTests(CaFixture ca) : IAsyncLifetime
         return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
-    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        var last = await read();
-        while (!done(last) && clock.Elapsed < limit)
-        {
-            await Task.Delay(200);
-            last = await read();
-        }
-
-        Assert.True(done(last), $"not reached within {limit.TotalSeconds:0} s; last: {last}");
-        return last;
-    }
+    private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan limit) => Eventually.ReachesAsync(read, done, limit);
 
     private (long Stored, bool Once) CountStored(IReadOnlyList<string> serials)
     {

@@ -36,4 +36,25 @@ public static class Eventually
             await Task.Delay(every ?? DefaultEvery);
         }
     }
+
+    /// <summary>
+    /// Reads until <paramref name="done"/> holds of what was read, and returns that reading (a health
+    /// answer, a status): the failure shows the last one read once <paramref name="limit"/> has passed.
+    /// </summary>
+    public static async Task<T> ReachesAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan? limit = null, TimeSpan? every = null)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(done);
+        var max = limit ?? DefaultLimit;
+        var until = DateTime.UtcNow + max;
+        var last = await read();
+        while (!done(last) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(200));
+            last = await read();
+        }
+
+        Assert.True(done(last), $"not reached within {max.TotalSeconds:0} s; last: {last}");
+        return last;
+    }
 }
