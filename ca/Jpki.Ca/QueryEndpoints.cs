@@ -196,8 +196,11 @@ public static class QueryEndpoints
             await tx.CommitAsync(context.RequestAborted);
         }
 
-        return Results.Json(
-            new ResidentLookupAnswer(
+        return Results.Json(LookupAnswer(record, eligibility), ApiJson.Options);
+    }
+
+    private static ResidentLookupAnswer LookupAnswer(ResidentRecord record, LookupEligibility eligibility) =>
+            new(
                 record.Name,
                 record.NameSubstitutes,
                 record.DateOfBirth.ToJpki(),
@@ -209,9 +212,7 @@ public static class QueryEndpoints
                 Municipalities.JapaneseName(record.MunicipalityCode.Value),
                 System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
                 record.Sequence,
-                new ResidentEligibility(EligibilityAnswer(eligibility.Authentication), EligibilityAnswer(eligibility.Signing))),
-            ApiJson.Options);
-    }
+                new ResidentEligibility(EligibilityAnswer(eligibility.Authentication), EligibilityAnswer(eligibility.Signing)));
 
     /// <summary>
     /// One kind's eligibility in a lookup's answer: <c>{ eligible: true }</c>, or the problem type

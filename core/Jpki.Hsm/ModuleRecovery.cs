@@ -150,22 +150,28 @@ public sealed class ModuleRecovery
                 failure = initError is null ? LogInEveryToken() : (HsmModuleState.Lost, initError);
             }
 
-            if (failure is null)
-            {
-                _delay = TimeSpan.Zero;
-                _nextAttempt = DateTimeOffset.MinValue;
-                Transition(HsmModuleState.Ok, $"re-initialised {Reinitialisations} time(s) in this process", onlyFromOk: false);
-            }
-            else
-            {
-                _delay = _delay == TimeSpan.Zero ? Policy.FirstDelay : TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, Policy.MaxDelay.Ticks));
-                _nextAttempt = now + _delay;
-                Transition(failure.Value.State, failure.Value.Reason, onlyFromOk: false);
-            }
+            Settle(failure, now);
         }
         finally
         {
             Volatile.Write(ref _attempting, 0);
+        }
+    }
+
+    /// <summary>After an attempt: ok again, or the failure's state with the next attempt backed off (doubling up to the policy's maximum).</summary>
+    private void Settle((HsmModuleState State, string Reason)? failure, DateTimeOffset now)
+    {
+        if (failure is null)
+        {
+            _delay = TimeSpan.Zero;
+            _nextAttempt = DateTimeOffset.MinValue;
+            Transition(HsmModuleState.Ok, $"re-initialised {Reinitialisations} time(s) in this process", onlyFromOk: false);
+        }
+        else
+        {
+            _delay = _delay == TimeSpan.Zero ? Policy.FirstDelay : TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, Policy.MaxDelay.Ticks));
+            _nextAttempt = now + _delay;
+            Transition(failure.Value.State, failure.Value.Reason, onlyFromOk: false);
         }
     }
 

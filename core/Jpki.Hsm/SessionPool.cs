@@ -158,17 +158,25 @@ public sealed class SessionPool : IDisposable
         }
         finally
         {
-            if (session is not null)
-            {
-                if (keep)
-                {
-                    _idle.Add(new PooledSession(session, generation));
-                }
-                else
-                {
-                    CloseQuietly(session);
-                }
-            }
+            Release(session, keep, generation);
+        }
+    }
+
+    /// <summary>Back to the pool, or closed when a fault made the session suspect.</summary>
+    private void Release(ISession? session, bool keep, long generation)
+    {
+        if (session is null)
+        {
+            return;
+        }
+
+        if (keep)
+        {
+            _idle.Add(new PooledSession(session, generation));
+        }
+        else
+        {
+            CloseQuietly(session);
         }
     }
 

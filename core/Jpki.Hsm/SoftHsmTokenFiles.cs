@@ -100,6 +100,32 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
     public BackupManifest Restore(string archivePath, bool replace, Action<string>? progress = null)
     {
         progress?.Invoke($"reading {archivePath}");
+        var (manifest, contents) = ReadChecked(archivePath, progress);
+        var target = Path.Combine(TokenStoreDirectory, manifest.Directory);
+        if (Directory.Exists(target) && !replace)
+        {
+            throw new InvalidOperationException($"token '{manifest.Label}' is present in {TokenStoreDirectory}; restore with replace to overwrite it");
+        }
+
+        // Under the store lock: no JPKI process reads the token's files while they are replaced.
+        progress?.Invoke($"taking the token store lock and writing {manifest.Files.Count} files to {target}");
+        using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
+        using var held = storeLock.Enter();
+        Directory.CreateDirectory(target);
+        foreach (var (name, _) in manifest.Files)
+        {
+            var path = Path.Combine(target, name);
+            File.WriteAllBytes(path, contents[$"{manifest.Directory}/{name}"]);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        SignalChange(target);
+        return manifest;
+    }
+
+    /// <summary>The archive's manifest and files, every file checked against the manifest's SHA-256, none outside the token's directory.</summary>
+    private static (BackupManifest Manifest, Dictionary<string, byte[]> Contents) ReadChecked(string archivePath, Action<string>? progress)
+    {
         var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         BackupManifest? manifest = null;
         using (var stream = File.OpenRead(archivePath))
@@ -145,26 +171,7 @@ public sealed class SoftHsmTokenFiles(string tokenStoreDirectory)
             throw new InvalidDataException($"{archivePath} holds files outside the token directory");
         }
 
-        var target = Path.Combine(TokenStoreDirectory, manifest.Directory);
-        if (Directory.Exists(target) && !replace)
-        {
-            throw new InvalidOperationException($"token '{manifest.Label}' is present in {TokenStoreDirectory}; restore with replace to overwrite it");
-        }
-
-        // Under the store lock: no JPKI process reads the token's files while they are replaced.
-        progress?.Invoke($"taking the token store lock and writing {manifest.Files.Count} files to {target}");
-        using var storeLock = TokenStoreLock.ForStore(TokenStoreDirectory);
-        using var held = storeLock.Enter();
-        Directory.CreateDirectory(target);
-        foreach (var (name, _) in manifest.Files)
-        {
-            var path = Path.Combine(target, name);
-            File.WriteAllBytes(path, contents[$"{manifest.Directory}/{name}"]);
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        SignalChange(target);
-        return manifest;
+        return (manifest, contents);
     }
 
     /// <summary>

@@ -52,15 +52,7 @@ public static class CrlWriter
         ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentNullException.ThrowIfNull(algorithm);
-        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
-        // The outer SEQUENCE's length precedes the signature, so its length must be known before
-        // signing: RSA signatures are exactly the modulus size (ECDSA's DER size varies).
-        if (signer.KeyKind != KeyKind.Rsa)
-        {
-            throw new NotSupportedException("streamed CRLs are signed with RSA issuer keys (JPKI)");
-        }
-
-        var signatureLength = RsaModulusBytes(signer.SubjectPublicKeyInfo);
+        var signatureLength = SignatureLength(signer, algorithm);
         var algorithmDer = algorithm.Identifier.GetDerEncoded();
         var extensionsDer = CrlExtensions.Encode(content);
         var thisUpdate = Der.TruncateToSeconds(content.ThisUpdate);
@@ -105,6 +97,21 @@ public static class CrlWriter
         sink.Write(signature);
         var (size, sha256) = sink.Finish();
         return new CrlWriteResult(count, size, sha256);
+    }
+
+    /// <summary>
+    /// The outer SEQUENCE's length precedes the signature, so its length must be known before
+    /// signing: RSA signatures are exactly the modulus size (ECDSA's DER size varies).
+    /// </summary>
+    private static int SignatureLength(ISigner signer, SignatureAlgorithm algorithm)
+    {
+        SignerSignatureFactory.EnsureCompatible(signer, algorithm);
+        if (signer.KeyKind != KeyKind.Rsa)
+        {
+            throw new NotSupportedException("streamed CRLs are signed with RSA issuer keys (JPKI)");
+        }
+
+        return RsaModulusBytes(signer.SubjectPublicKeyInfo);
     }
 
     /// <summary>The first pass: the count and DER length of the entries, when the store did not give them.</summary>

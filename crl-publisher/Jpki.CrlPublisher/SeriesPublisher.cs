@@ -15,9 +15,6 @@ public sealed record PublishedCrl(CrlSeries Series, bool Delta, long Number, Dat
 /// <summary>The pre-publication check refused a CRL: nothing was published.</summary>
 public sealed class CrlCheckFailedException(string message) : Exception(message);
 
-/// <summary>The archive copy of a CRL could not be made (or did not hash to what was built): nothing was published.</summary>
-public sealed class CrlArchiveException(string message) : IOException(message);
-
 /// <summary>
 /// A disk was full (the CRL directory's, the archive's or the store's): nothing was published, the
 /// served CRL is the previous complete one, any temporary file is removed, and the next run after
@@ -51,6 +48,9 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
 
     private static readonly bool[] CompleteAndDelta = [false, true];
     private static readonly bool[] CompleteOnly = [false];
+
+    private readonly CrlAlarms alarms = new(database, audit);
+    private readonly CrlPlanner planner = new(database, audit, options);
 
     /// <summary>A publisher for a fixed set of issuer keys.</summary>
     public SeriesPublisher(Database database, AuditLog audit, IReadOnlyDictionary<string, CrlIssuerKey> issuerKeys, CrlPublisherOptions options)
@@ -174,37 +174,13 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         }
         catch (Exception e) when (StoreFaults.IsOutOfSpace(e))
         {
-            var recorded = RaiseStorageFullAlarm(series, delta, e);
+            var recorded = alarms.StorageFull(series, delta, Path.GetDirectoryName(PathOf(series, delta)), options.ArchiveDirectory, e);
             throw new CrlStorageFullException(
                 $"storage full: {series.IssuerKeyId}/{series.FileName(delta)} not published ({e.GetBaseException().Message}); the served CRL is unchanged; "
                 + (recorded ? "alarm crl.alarm.storage-full recorded" : "alarm not recorded: the store's disk is full too")
                 + "; publish again once space is freed",
                 recorded,
                 e);
-        }
-    }
-
-    /// <summary>Audits <c>crl.alarm.storage-full</c>; false when it cannot be written either (the store's disk is the full one).</summary>
-    private bool RaiseStorageFullAlarm(CrlSeries series, bool delta, Exception error)
-    {
-        try
-        {
-            using var tx = database.BeginWrite();
-            audit.Append(tx, new AuditRecord(Actor, "crl.alarm.storage-full", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
-            {
-                ["issuerKeyId"] = series.IssuerKeyId,
-                ["scope"] = series.StoreName,
-                ["kind"] = delta ? "delta" : "complete",
-                ["directory"] = Path.GetDirectoryName(PathOf(series, delta)),
-                ["archiveDirectory"] = options.ArchiveDirectory,
-                ["error"] = error.GetBaseException().Message,
-            }));
-            tx.Commit();
-            return true;
-        }
-        catch (Exception e) when (StoreFaults.IsOutOfSpace(e))
-        {
-            return false;
         }
     }
 
@@ -219,7 +195,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         var key = IssuerKeys.TryGetValue(series.IssuerKeyId, out var k) ? k : throw new ArgumentException($"no signing key for {series.IssuerKeyId}", nameof(series));
         using var db = database.OpenConnection();
         using var snapshot = BeginSnapshot(db);
-        if (Plan(db, snapshot, series, delta, key) is not { } plan)
+        if (planner.Plan(db, snapshot, series, delta, key) is not { } plan)
         {
             return null;
         }
@@ -238,7 +214,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             // Archived before the archive row commits, outside the writers' lock (a copy of a large
             // CRL takes a while); the number is this build's alone, so no other publisher writes that file.
             var archivePath = ArchivePathOf(series, plan.Number);
-            Archive(temporary, archivePath, written.Sha256);
+            CrlFiles.Archive(temporary, archivePath, written.Sha256);
             var crl = Commit(plan, written, temporary, archivePath, finalPath, scheduled, run);
             RemoveLeftovers(series, plan.Number, plan.Previous?.Number ?? 0);
             return crl;
@@ -253,91 +229,6 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         {
             File.Delete(temporary);
         }
-    }
-
-    /// <summary>
-    /// One build of a series, decided from the store's snapshot: what it lists (the mark, the base
-    /// and the drop cut-off), its dates and its number (reserved, so no other build takes it).
-    /// </summary>
-    private sealed record CrlBuildPlan(
-        CrlSeries Series,
-        bool Delta,
-        CrlIssuerKey Key,
-        long Mark,
-        CrlArchiveRow? Previous,
-        CrlArchiveRow? BaseCrl,
-        bool Final,
-        byte[]? Idp,
-        DateTimeOffset ThisUpdate,
-        DateTimeOffset NextUpdate,
-        long DropCutoffUs,
-        long DropMark,
-        long Number,
-        DateTimeOffset Now)
-    {
-        public string Kind => Delta ? "delta" : "complete";
-    }
-
-    /// <summary>The plan of the next CRL of <paramref name="series"/>; null when there is none to build (a delta without a base, a series past its final CRL).</summary>
-    private CrlBuildPlan? Plan(DbConnection db, DbTransaction snapshot, CrlSeries series, bool delta, CrlIssuerKey key)
-    {
-        var mark = CrlStore.Mark(db, snapshot);
-        var previous = CrlStore.Latest(db, snapshot, series);
-        var baseCrl = delta ? CrlStore.Latest(db, snapshot, series, "complete") : null;
-        if (delta && baseCrl is null)
-        {
-            return null;
-        }
-
-        var now = database.Time.GetUtcNow();
-
-        // The end of a generation (docs/crl-publisher.md, final CRLs): once a newer generation
-        // issues and every end-entity certificate of this key has expired, each end-entity series
-        // gets one last complete CRL valid until the root expires, and nothing after it. The ARL
-        // goes on: it covers the link and CA certificates, which live as long as the root.
-        var final = series.Kind != CrlScopeKind.Arl && IssuerStore.IsPastLastCertificate(db, series.IssuerKeyId, Instant.ToMicros(now), snapshot);
-        if (final && (delta || IsFinal(CrlStore.Latest(db, snapshot, series, "complete"), key)))
-        {
-            return null;
-        }
-
-        var lastScheduled = CrlStore.Latest(db, snapshot, series, "complete", scheduledOnly: true);
-        var dropCutoffUs = lastScheduled?.ThisUpdateUs ?? long.MinValue;
-        var dropMark = lastScheduled?.MaxChangeSeq ?? 0;
-
-        // Never before a revocation it lists (RFC 5280 §5.1.2.4: thisUpdate is the CRL's issue
-        // date; an entry revoked after it would be inconsistent, and the auditor trail's
-        // revocation → thisUpdate latency negative). Listed, never withheld: hiding a revocation
-        // for the backdate would be fail-open (docs/decisions/0260-crl-thisupdate-after-its-revocations.md).
-        var thisUpdate = AfterListedRevocations(db, snapshot, series, delta, baseCrl, previous, mark, dropCutoffUs, dropMark, BackdatedThisUpdate(key, previous, now), now);
-        var nextUpdate = final ? Der.TruncateToSeconds(key.NotAfter) : thisUpdate + (delta ? options.DeltaValidity : options.CompleteValidity);
-        var idp = IdpOf(db, snapshot, series, key);
-        long number;
-        using (var reservation = database.BeginWrite())
-        {
-            number = CrlStore.ReserveNumber(reservation, series, mark, thisUpdate);
-            reservation.Commit();
-        }
-
-        return new CrlBuildPlan(series, delta, key, mark, previous, baseCrl, final, idp, thisUpdate, nextUpdate, dropCutoffUs, dropMark, number, now);
-    }
-
-    /// <summary>
-    /// Backdated for slow verifier clocks, but never before the issuer certificate's notBefore (a
-    /// new key's first CRLs), never in the future, and never before the series' previous thisUpdate.
-    /// </summary>
-    private DateTimeOffset BackdatedThisUpdate(CrlIssuerKey key, CrlArchiveRow? previous, DateTimeOffset now)
-    {
-        var thisUpdate = Der.TruncateToSeconds(now - options.Backdate);
-        if (thisUpdate < key.NotBefore)
-        {
-            thisUpdate = Der.TruncateToSeconds(key.NotBefore <= now ? key.NotBefore : now);
-        }
-
-        // A clock stepped back (an NTP step after it ran fast) must not make a CRL look older than
-        // the one it replaces: thisUpdate never goes back within a series. The backdate (300 s by
-        // default) keeps the clamped value in the past for any step shorter than it.
-        return previous is not null && thisUpdate < Instant.FromMicros(previous.ThisUpdateUs) ? Instant.FromMicros(previous.ThisUpdateUs) : thisUpdate;
     }
 
     /// <summary>Streams the planned CRL from the snapshot through the HSM signer into <paramref name="temporary"/>, fsynced.</summary>
@@ -387,13 +278,13 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             RevocationsAheadAfter = RevocationHorizon(plan.Now),
             PreviousCompletePath = plan.Delta ? null : PathOf(plan.Series, delta: false),
             PreviousPath = PathOf(plan.Series, delta: false),
-            FormerIssuingDistributionPoint = FormerIdpOf(plan.Series, plan.Key),
+            FormerIssuingDistributionPoint = CrlPlanner.FormerIdpOf(plan.Series, plan.Key),
             DropCutoffUs = plan.DropCutoffUs,
             DropMark = plan.DropMark,
         }, database);
         if (problems.Count > 0)
         {
-            RaiseCheckAlarm(plan.Series, plan.Delta, plan.Number, problems);
+            alarms.CheckFailed(plan.Series, plan.Delta, plan.Number, problems);
             throw new CrlCheckFailedException($"{plan.Series} {plan.Kind} {plan.Number} failed its check: {string.Join("; ", problems)}");
         }
     }
@@ -454,7 +345,7 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
             PublishedUs = Instant.NowMicros(database.Time),
         });
         var firstListed = CrlStore.RecordFirstListings(tx, series, plan.Number, Instant.ToMicros(plan.ThisUpdate), plan.Previous?.MaxChangeSeq ?? 0, plan.Mark);
-        audit.Append(tx, PublishedRecord(plan, written, sha256, firstListed, scheduled, run));
+        audit.Append(tx, plan.PublishedRecord(written, sha256, firstListed, scheduled, run));
         // Renamed under the writers' lock, so two instances cannot put an older number over a newer one.
         File.Move(temporary, finalPath, overwrite: true);
         DirectorySync.Flush(Path.GetDirectoryName(finalPath)!);
@@ -463,111 +354,8 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
         return new PublishedCrl(series, plan.Delta, plan.Number, plan.ThisUpdate, plan.NextUpdate, written.EntryCount, written.SizeBytes, sha256, finalPath);
     }
 
-    private static AuditRecord PublishedRecord(CrlBuildPlan plan, CrlWriteResult written, string sha256, int firstListed, bool scheduled, ScheduledRun? run)
-    {
-        var series = plan.Series;
-        var record = new AuditRecord(Actor, "crl.published", $"{series.IssuerKeyId}/{series.FileName(plan.Delta)}", new JsonObject
-        {
-            ["issuerKeyId"] = series.IssuerKeyId,
-            ["scope"] = series.StoreName,
-            ["kind"] = plan.Kind,
-            ["scheduled"] = !plan.Delta && scheduled,
-            ["number"] = plan.Number,
-            ["baseNumber"] = plan.BaseCrl?.Number,
-            ["thisUpdate"] = Instant.ToMicros(plan.ThisUpdate),
-            ["nextUpdate"] = Instant.ToMicros(plan.NextUpdate),
-            ["maxChangeSeq"] = plan.Mark,
-            ["entries"] = written.EntryCount,
-            ["firstListed"] = firstListed,
-            ["sha256"] = sha256,
-            ["size"] = written.SizeBytes,
-            ["firedAt"] = run is null ? null : Instant.ToMicros(run.FireTime),
-            ["node"] = run?.Node,
-        });
-        if (plan.Final)
-        {
-            // The series ends here: nextUpdate is the root's notAfter, and no CRL of it follows.
-            record.Details["final"] = true;
-        }
-
-        return record;
-    }
-
-    /// <summary>
-    /// <paramref name="thisUpdate"/> (backdated, clamped, held), or later: the latest revocationDate
-    /// among the entries this CRL lists, rounded up to a whole second (DER times have none), when
-    /// that is later. Only revocations since the previous CRL's mark can be: thisUpdate never goes
-    /// back within a series, so every earlier one is at or before the previous thisUpdate. When the
-    /// rounding (or the revoking machine's clock, within its allowance) puts thisUpdate ahead of the
-    /// clock, this waits on the store's clock until it is reached, so a CRL is never signed with a
-    /// thisUpdate in the future. A revocation dated further ahead than <see cref="MaxRevocationLead"/>
-    /// is a clock error where it was revoked: it is listed as stored, never hidden, and alarmed.
-    /// </summary>
-    private DateTimeOffset AfterListedRevocations(
-        DbConnection db,
-        DbTransaction snapshot,
-        CrlSeries series,
-        bool delta,
-        CrlArchiveRow? baseCrl,
-        CrlArchiveRow? previous,
-        long mark,
-        long dropCutoffUs,
-        long dropMark,
-        DateTimeOffset thisUpdate,
-        DateTimeOffset now)
-    {
-        var sinceMark = previous?.MaxChangeSeq ?? 0;
-        var horizonUs = Instant.ToMicros(RevocationHorizon(now));
-        var listed = delta
-            ? CrlStore.LatestDeltaRevocations(db, snapshot, series, baseCrl!.MaxChangeSeq, sinceMark, mark, horizonUs)
-            : CrlStore.LatestCompleteRevocations(db, snapshot, series, dropCutoffUs, dropMark, sinceMark, mark, horizonUs);
-        if (listed.BeyondUs is { } beyond)
-        {
-            RaiseRevocationAheadAlarm(series, delta, beyond, listed.BeyondCount, now);
-        }
-
-        if (listed.LatestUs is not { } us)
-        {
-            return thisUpdate;
-        }
-
-        var latest = Der.RoundUpToSeconds(Instant.FromMicros(us));
-        if (latest <= thisUpdate)
-        {
-            return thisUpdate;
-        }
-
-        // On the store's clock, as every instant here. Bounded: latest is at most MaxRevocationLead
-        // + 1 s ahead; a clock that does not move in that time leaves thisUpdate ahead, and the
-        // check refuses it as in the future rather than the build waiting forever.
-        TimeSpan ahead;
-        var waited = TimeSpan.Zero;
-        while ((ahead = latest - database.Time.GetUtcNow()) > TimeSpan.Zero && waited <= MaxRevocationLead + TimeSpan.FromSeconds(1))
-        {
-            Task.Delay(ahead, database.Time).GetAwaiter().GetResult();
-            waited += ahead;
-        }
-
-        return latest;
-    }
-
     /// <summary>The latest revocationDate a CRL built at <paramref name="now"/> moves its thisUpdate to; later ones are clock errors.</summary>
     public static DateTimeOffset RevocationHorizon(DateTimeOffset now) => now + MaxRevocationLead;
-
-    private void RaiseRevocationAheadAlarm(CrlSeries series, bool delta, long latestUs, long count, DateTimeOffset now)
-    {
-        using var tx = database.BeginWrite();
-        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.revocation-ahead", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
-        {
-            ["issuerKeyId"] = series.IssuerKeyId,
-            ["scope"] = series.StoreName,
-            ["kind"] = delta ? "delta" : "complete",
-            ["revokedAt"] = latestUs,
-            ["entries"] = count,
-            ["now"] = Instant.ToMicros(now),
-        }));
-        tx.Commit();
-    }
 
     /// <summary>
     /// Whether <paramref name="complete"/> is its series' final CRL: valid until the issuer's root
@@ -581,166 +369,31 @@ public sealed class SeriesPublisher(Database database, AuditLog audit, Func<IRea
     }
 
     /// <summary>Audits a staleness alarm for an archived CRL once (across instances); true when this call raised it.</summary>
-    public bool RaiseStaleAlarm(CrlArchiveRow crl, DateTimeOffset deadline)
-    {
-        ArgumentNullException.ThrowIfNull(crl);
-        using var tx = database.BeginWrite();
-        if (!CrlStore.MarkStaleAlarm(tx, crl.Id, Instant.NowMicros(database.Time)))
-        {
-            return false;
-        }
-
-        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.stale", $"{crl.IssuerKeyId}/{crl.Scope}", new JsonObject
-        {
-            ["issuerKeyId"] = crl.IssuerKeyId,
-            ["scope"] = crl.Scope,
-            ["kind"] = crl.Kind,
-            ["number"] = crl.Number,
-            ["nextUpdate"] = crl.NextUpdateUs,
-            ["deadline"] = Instant.ToMicros(deadline),
-        }));
-        tx.Commit();
-        return true;
-    }
+    public bool RaiseStaleAlarm(CrlArchiveRow crl, DateTimeOffset deadline) => alarms.Stale(crl, deadline);
 
     /// <summary>
-    /// Removes what builds of <paramref name="series"/> that can no longer publish left behind: a
-    /// process killed while it built (SIGKILL, a power cut) runs no finally block. Temporary files
-    /// numbered below <paramref name="published"/> (their commit would be refused as superseded), and
-    /// archive copies numbered between the previous publication and this one without an archive row
-    /// (killed between the archive copy and the commit). Best effort: a file already gone, or an I/O
-    /// error, leaves the rest for the next publication (docs/decisions/0251-crl-leftovers-of-killed-builds.md).
+    /// Removes what builds of <paramref name="series"/> that can no longer publish left behind
+    /// (<see cref="CrlFiles.RemoveLeftovers"/>); the archive rows say which archive copies were published.
     /// </summary>
     private void RemoveLeftovers(CrlSeries series, long published, long previous)
     {
-        try
+        IReadOnlyList<long> recorded;
+        using (var db = database.OpenConnection())
         {
-            var directory = Path.GetDirectoryName(PathOf(series, delta: false))!;
-            foreach (var name in (series.HasDeltas ? CompleteAndDelta : CompleteOnly).Select(d => Path.GetFileName(series.FileName(d))))
-            {
-                DeleteNumberedBelow(directory, $".{name}.", ".tmp", published);
-            }
+            recorded = CrlStore.NumbersBetween(db, series, previous, published);
+        }
 
-            var archive = Path.GetDirectoryName(ArchivePathOf(series, published))!;
-            DeleteNumberedBelow(archive, ".", ".crl.tmp", published);
-            IReadOnlyList<long> recorded;
-            using (var db = database.OpenConnection())
-            {
-                recorded = CrlStore.NumbersBetween(db, series, previous, published);
-            }
-
-            foreach (var file in System.IO.Directory.EnumerateFiles(archive, "*.crl"))
-            {
-                if (NumberOf(Path.GetFileName(file), "", ".crl") is { } number && number > previous && number < published && !recorded.Contains(number))
-                {
-                    File.Delete(file);
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        CrlFiles.RemoveLeftovers(
+            Path.GetDirectoryName(PathOf(series, delta: false))!,
+            (series.HasDeltas ? CompleteAndDelta : CompleteOnly).Select(d => Path.GetFileName(series.FileName(d))),
+            Path.GetDirectoryName(ArchivePathOf(series, published))!,
+            new CrlFiles.Published(published, previous, recorded));
     }
-
-    private static void DeleteNumberedBelow(string directory, string prefix, string suffix, long published)
-    {
-        foreach (var file in System.IO.Directory.EnumerateFiles(directory, prefix + "*" + suffix))
-        {
-            if (NumberOf(Path.GetFileName(file), prefix, suffix) is { } number && number < published)
-            {
-                File.Delete(file);
-            }
-        }
-    }
-
-    /// <summary>The number in <c>{prefix}{number}{suffix}</c>; null for any other name.</summary>
-    private static long? NumberOf(string name, string prefix, string suffix) =>
-        name.Length > prefix.Length + suffix.Length && name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
-        && long.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
-            ? number
-            : null;
-
-    /// <summary>
-    /// Copies the checked temporary file to the archive with the published file's discipline:
-    /// write a temporary file, fsync, check its SHA-256 against what was built (the digest the
-    /// archive row records), rename (never over an existing file), fsync the directory.
-    /// </summary>
-    private static void Archive(string source, string destination, byte[] sha256)
-    {
-        var directory = Path.GetDirectoryName(destination)!;
-        System.IO.Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.tmp");
-        try
-        {
-            using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024))
-            using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
-            using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
-            {
-                var buffer = new byte[64 * 1024];
-                int read;
-                while ((read = input.Read(buffer)) > 0)
-                {
-                    hash.AppendData(buffer, 0, read);
-                    output.Write(buffer, 0, read);
-                }
-
-                output.Flush(flushToDisk: true);
-                if (!hash.GetHashAndReset().AsSpan().SequenceEqual(sha256))
-                {
-                    throw new CrlArchiveException($"the archive copy {destination} does not hash to the CRL that was built");
-                }
-            }
-
-            File.Move(temporary, destination, overwrite: false);
-            DirectorySync.Flush(directory);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
-
-    private void RaiseCheckAlarm(CrlSeries series, bool delta, long number, IReadOnlyList<string> problems)
-    {
-        using var tx = database.BeginWrite();
-        audit.Append(tx, new AuditRecord(Actor, "crl.alarm.check-failed", $"{series.IssuerKeyId}/{series.FileName(delta)}", new JsonObject
-        {
-            ["issuerKeyId"] = series.IssuerKeyId,
-            ["scope"] = series.StoreName,
-            ["kind"] = delta ? "delta" : "complete",
-            ["number"] = number,
-            ["problems"] = new JsonArray([.. problems.Take(20).Select(p => (JsonNode)p)]),
-        }));
-        tx.Commit();
-    }
-
-    private static byte[]? IdpOf(DbConnection db, DbTransaction snapshot, CrlSeries series, CrlIssuerKey key) => series.Kind switch
-    {
-        CrlScopeKind.Full => null,
-        CrlScopeKind.Arl => key.ArlDistributionPointsDer is { } arl
-            // Not onlyContainsCACerts: the ARL also lists compromised delegated OCSP responder certificates (decision 0420).
-            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: false)
-            : throw new InvalidOperationException($"{key.IssuerKeyId}'s certificate has no CRL DP for its ARL"),
-        _ => CrlExtensions.IdpFromCrlDistributionPoints(
-            CrlStore.Municipalities(db, snapshot, series.IssuerKeyId).FirstOrDefault(m => m.Code == series.MunicipalityCode)?.CrlDpDer
-                ?? throw new InvalidOperationException($"{series}: no certificate of that municipality"),
-            onlyContainsUserCerts: true,
-            onlyContainsCaCerts: false),
-    };
 
     /// <summary>
     /// A read transaction whose reads all see one snapshot: SQLite WAL (a deferred transaction's
     /// snapshot starts at its first read), PostgreSQL REPEATABLE READ.
     /// </summary>
-    /// <summary>The ARL's IDP before decision 0420 (onlyContainsCACerts), which its published CRL may carry once after the upgrade.</summary>
-    private static byte[]? FormerIdpOf(CrlSeries series, CrlIssuerKey key) =>
-        series.Kind == CrlScopeKind.Arl && key.ArlDistributionPointsDer is { } arl
-            ? CrlExtensions.IdpFromCrlDistributionPoints(arl, onlyContainsUserCerts: false, onlyContainsCaCerts: true)
-            : null;
-
     private static DbTransaction BeginSnapshot(DbConnection db) =>
         db is SqliteConnection sqlite ? sqlite.BeginTransaction(deferred: true) : db.BeginTransaction(IsolationLevel.RepeatableRead);
 }

@@ -39,51 +39,56 @@ internal static class CardCommand
         list.SetAction(p => WithReader(p, List));
         card.Subcommands.Add(list.WithExamples("./jpki card list"));
 
-        var label = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
-        var input = new Option<string>("--in") { Description = "the document to sign", HelpName = "FILE", Required = true };
-        var output = new Option<string>("--out") { Description = "where to write the CMS detached signature (DER)", HelpName = "FILE", Required = true };
-        var pinFile = new Option<string>("--pin-file") { Description = "read the signing PIN from this file's first line (else it is typed at the terminal, not echoed)", HelpName = "FILE" };
-
-        // Declared only to refuse it without echoing the PIN back as an unexpected argument.
-        var pin = new Option<string>("--pin") { Hidden = true };
-        var sign = new Command("sign", "Sign a document with the card's signing key (CMS detached signature).") { label, input, output, pinFile, pin };
-        sign.Validators.Add(result =>
-        {
-            if (result.GetResult(pin) is not null)
-            {
-                result.AddError("a PIN is never given on the command line: use --pin-file or type it when asked");
-            }
-        });
-        sign.SetAction(p => WithReader(p, reader => Sign(reader, p.GetValue(label)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(pinFile))));
-        card.Subcommands.Add(sign
-            .WithExamples("./jpki card sign --card CARD-0a1b2c3d --in doc.pdf --out doc.p7s --pin-file ~/signing.pin")
-            .WithExitCodes((0, "signature written"), (Failed, "no such card, no signing certificate, wrong or locked PIN, unreadable input")));
-
-        var authLabel = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
-        var challenge = new Option<string>("--challenge") { Description = "the login challenge the service issued (JSON)", HelpName = "FILE", Required = true };
-        var authOutput = new Option<string>("--out") { Description = "where to write the signature over the challenge (sha256WithRSAEncryption, raw bytes)", HelpName = "FILE", Required = true };
-        var certificateOutput = new Option<string>("--cert-out") { Description = "where to write the card's user-authentication certificate (PEM), sent to the service with the signature", HelpName = "FILE" };
-        var authPin = new Option<string>("--pin") { Hidden = true };
-        var auth = new Command("auth", "Answer a service's login challenge with the card's user-authentication key (the PIN is typed at the terminal, or one line of standard input).")
-        {
-            authLabel, challenge, authOutput, certificateOutput, authPin,
-        };
-        auth.Validators.Add(result =>
-        {
-            if (result.GetResult(authPin) is not null)
-            {
-                result.AddError("a PIN is never given on the command line: type it when asked, or give it on standard input");
-            }
-        });
-        auth.SetAction(p => WithReader(p, reader => Authenticate(reader, p.GetValue(authLabel)!, p.GetValue(challenge)!, p.GetValue(authOutput)!, p.GetValue(certificateOutput))));
-        card.Subcommands.Add(auth
-            .WithExamples("./jpki card auth --card CARD-0a1b2c3d --challenge challenge.json --out challenge.sig --cert-out auth.pem")
-            .WithExitCodes((0, "signature (and certificate) written"), (Failed, "no such card, no authentication certificate, wrong or locked PIN, unreadable or malformed challenge")));
+        card.Subcommands.Add(SignCommand());
+        card.Subcommands.Add(AuthCommand());
 
         var root = CliApp.Root("jpki", "JPKI simulated resident cards.");
         root.Subcommands.Add(card);
         return root;
     }
+
+    private static Command SignCommand()
+    {
+        var label = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
+        var input = new Option<string>("--in") { Description = "the document to sign", HelpName = "FILE", Required = true };
+        var output = new Option<string>("--out") { Description = "where to write the CMS detached signature (DER)", HelpName = "FILE", Required = true };
+        var pinFile = new Option<string>("--pin-file") { Description = "read the signing PIN from this file's first line (else it is typed at the terminal, not echoed)", HelpName = "FILE" };
+        var pin = new Option<string>("--pin") { Hidden = true };
+        var sign = new Command("sign", "Sign a document with the card's signing key (CMS detached signature).") { label, input, output, pinFile, pin };
+        RefusePinArgument(sign, pin, "use --pin-file or type it when asked");
+        sign.SetAction(p => WithReader(p, reader => Sign(reader, p.GetValue(label)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(pinFile))));
+        return sign
+            .WithExamples("./jpki card sign --card CARD-0a1b2c3d --in doc.pdf --out doc.p7s --pin-file ~/signing.pin")
+            .WithExitCodes((0, "signature written"), (Failed, "no such card, no signing certificate, wrong or locked PIN, unreadable input"));
+    }
+
+    private static Command AuthCommand()
+    {
+        var label = new Option<string>("--card") { Description = "the card's label (from card list)", HelpName = "LABEL", Required = true };
+        var challenge = new Option<string>("--challenge") { Description = "the login challenge the service issued (JSON)", HelpName = "FILE", Required = true };
+        var output = new Option<string>("--out") { Description = "where to write the signature over the challenge (sha256WithRSAEncryption, raw bytes)", HelpName = "FILE", Required = true };
+        var certificateOutput = new Option<string>("--cert-out") { Description = "where to write the card's user-authentication certificate (PEM), sent to the service with the signature", HelpName = "FILE" };
+        var pin = new Option<string>("--pin") { Hidden = true };
+        var auth = new Command("auth", "Answer a service's login challenge with the card's user-authentication key (the PIN is typed at the terminal, or one line of standard input).")
+        {
+            label, challenge, output, certificateOutput, pin,
+        };
+        RefusePinArgument(auth, pin, "type it when asked, or give it on standard input");
+        auth.SetAction(p => WithReader(p, reader => Authenticate(reader, p.GetValue(label)!, p.GetValue(challenge)!, p.GetValue(output)!, p.GetValue(certificateOutput))));
+        return auth
+            .WithExamples("./jpki card auth --card CARD-0a1b2c3d --challenge challenge.json --out challenge.sig --cert-out auth.pem")
+            .WithExitCodes((0, "signature (and certificate) written"), (Failed, "no such card, no authentication certificate, wrong or locked PIN, unreadable or malformed challenge"));
+    }
+
+    /// <summary>--pin is declared (hidden) only to refuse it without echoing the PIN back as an unexpected argument.</summary>
+    private static void RefusePinArgument(Command command, Option<string> pin, string instead) =>
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(pin) is not null)
+            {
+                result.AddError($"a PIN is never given on the command line: {instead}");
+            }
+        });
 
     private static int WithReader(ParseResult parse, Func<CardReader, int> verb)
     {

@@ -12,13 +12,6 @@ using Jpki.Hsm;
 
 namespace Jpki.HsmTool;
 
-/// <summary>Why <c>hsm rollover</c> refused (exit 2); <see cref="Code"/> is stable for scripts and the runbook.</summary>
-public sealed class RolloverRefusedException(string code, string message) : Exception(message)
-{
-    /// <summary>unknown-issuer, invalid-time, switch-too-early, rollover-in-progress, switch-pending, nothing-to-resume.</summary>
-    public string Code { get; } = code;
-}
-
 /// <summary>
 /// The issuer key rollover ceremony (`./jpki hsm rollover --issuer ID --at TIME`, docs/rollover.md):
 /// generation N+1 of an issuer made next to N, whose certificates, CRLs and OCSP answers go on.
@@ -146,13 +139,7 @@ public sealed class KeyRollover(ToolContext context, StepProgress? progress = nu
         }
 
         var keys = IssuerStore.ListKeys(tx.Connection, issuerId);
-        var current = keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation)
-            ?? throw new RolloverRefusedException("unknown-issuer", $"issuer '{issuerId}' has no active key generation to roll over from");
-        if (current.IssuesFromUs is not { } issuesFrom || issuesFrom > Instant.ToMicros(now))
-        {
-            throw new RolloverRefusedException("switch-pending", $"generation {current.Generation} of {issuerId} ('{current.Id}') does not issue yet (switch at {(current.IssuesFromUs is { } at ? Show(Instant.FromMicros(at)) : "none")}): roll over again after its switch");
-        }
-
+        var current = IssuingGeneration(keys, issuerId, now);
         EnsureLead(switchAt, now, lead);
         var generation = keys.Max(k => k.Generation) + 1;
         var row = new IssuerRolloverRow
@@ -179,6 +166,19 @@ public sealed class KeyRollover(ToolContext context, StepProgress? progress = nu
         tx.Commit();
         _changes.Add($"started the rollover of {issuerId} from '{current.Id}' to '{row.ToKeyId}' (generation {generation}), switch at {Show(switchAt)}");
         return row;
+    }
+
+    /// <summary>The generation to roll over from: the newest active one, which must already issue.</summary>
+    private static IssuerKeyRow IssuingGeneration(IReadOnlyList<IssuerKeyRow> keys, string issuerId, DateTimeOffset now)
+    {
+        var current = keys.Where(k => k.State == "active" && k.CertificateDer is not null).MaxBy(k => k.Generation)
+            ?? throw new RolloverRefusedException("unknown-issuer", $"issuer '{issuerId}' has no active key generation to roll over from");
+        if (current.IssuesFromUs is not { } issuesFrom || issuesFrom > Instant.ToMicros(now))
+        {
+            throw new RolloverRefusedException("switch-pending", $"generation {current.Generation} of {issuerId} ('{current.Id}') does not issue yet (switch at {(current.IssuesFromUs is { } at ? Show(Instant.FromMicros(at)) : "none")}): roll over again after its switch");
+        }
+
+        return current;
     }
 
     /// <summary>

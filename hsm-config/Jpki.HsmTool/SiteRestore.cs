@@ -10,6 +10,7 @@ using Jpki.Core.Accounts;
 using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
 using Jpki.Core.Store;
+using Jpki.Hsm;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -58,30 +59,10 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
             }
 
             var tokens = ReadOfficerTokens();
-            List<string>? approvers = null;
-            if (manifest.Store == "sqlite")
-            {
-                // Before anything is placed: a refusal leaves the home as empty as it was.
-                using var staged = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(staging, "store", "jpki.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-                staged.Open();
-                approvers = Authenticate(staged, tokens, "nothing was restored");
-            }
+            // Before anything is placed for SQLite: a refusal leaves the home as empty as it was.
+            var approvers = manifest.Store == "sqlite" ? AuthenticateStaged(staging, tokens) : null;
 
-            progress.Step($"placing the store, configuration and published files in {home}");
-            Place(staging, home, manifest);
-            WriteSecret(Path.Combine(home, "secrets", "hsm-so.pin"), secrets[SecretEscrow.SoPin]);
-            WriteSecret(Path.Combine(home, "secrets", "hsm-user.pin"), secrets[SecretEscrow.UserPin]);
-
-            progress.Step($"token '{manifest.TokenLabel}' (SoftHSM files)");
-            var token = SiteBackup.TokenFiles().Restore(Path.Combine(staging, "token", "token.tar"), replace: false);
-
-            var settings = JpkiSettings.Load(home);
-            if (manifest.Store == "postgres")
-            {
-                progress.Step("store: pg_restore into the configured (empty) PostgreSQL database");
-                PgRestore(settings.ConnectionString, Path.Combine(staging, "store", "jpki.pgdump"));
-            }
-
+            var (token, settings) = PlaceAll(staging, home, manifest, secrets);
             using var context = new ToolContext(settings, loggers, output);
             AuditLog.RecoverCheckpointFile(context.Database, settings.Resolve(settings.Audit.CheckpointFile));
             var checkpointBefore = AuditTail.NewestCheckpoint(context);
@@ -95,17 +76,52 @@ internal sealed class SiteRestore(RestoreInputs inputs, StepProgress progress, T
             var moved = RecordRestored(context, manifest, new RestoredFrom(witnessed, surviving.Count, highestCrl, resumeAt), approvers);
             AuditTail.Close(context, checkpointBefore);
             output.WriteLine($"restored the install into {home} from {inputs.Archive}: token '{token.Label}' ({token.Files.Count} files), store at audit record {manifest.AuditHeadSeq}");
-            output.WriteLine(resumeAt - 1 > manifest.AuditHeadSeq
-                ? $"audit chain: records {manifest.AuditHeadSeq + 1}..{resumeAt - 1} are lost; it resumes at record {resumeAt} (audit.restored, approved by {approvers[0]} and {approvers[1]})"
-                : $"audit chain: it resumes at record {resumeAt} (audit.restored, approved by {approvers[0]} and {approvers[1]}); no witness holds a later record");
-            output.WriteLine($"CRL numbers: {moved} series continue above {Math.Max(highestCrl, 0) + CrlNumberMargin - 1}");
-            output.WriteLine($"next: start the services (./jpki up); the CA replays the Juki-Net feed from cursor {manifest.FeedCursor}");
+            PrintResumed(manifest, resumeAt, approvers, moved, highestCrl);
             return 0;
         }
         finally
         {
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    /// <summary>The store, configuration, published files, PINs and token placed in the home (PostgreSQL: restored into its database).</summary>
+    private (BackupManifest Token, JpkiSettings Settings) PlaceAll(string staging, string home, SiteBackupManifest manifest, Dictionary<string, string> secrets)
+    {
+        progress.Step($"placing the store, configuration and published files in {home}");
+        Place(staging, home, manifest);
+        WriteSecret(Path.Combine(home, "secrets", "hsm-so.pin"), secrets[SecretEscrow.SoPin]);
+        WriteSecret(Path.Combine(home, "secrets", "hsm-user.pin"), secrets[SecretEscrow.UserPin]);
+
+        progress.Step($"token '{manifest.TokenLabel}' (SoftHSM files)");
+        var token = SiteBackup.TokenFiles().Restore(Path.Combine(staging, "token", "token.tar"), replace: false);
+
+        var settings = JpkiSettings.Load(home);
+        if (manifest.Store == "postgres")
+        {
+            progress.Step("store: pg_restore into the configured (empty) PostgreSQL database");
+            PgRestore(settings.ConnectionString, Path.Combine(staging, "store", "jpki.pgdump"));
+        }
+
+        return (token, settings);
+    }
+
+    /// <summary>The officers, checked against the staged SQLite store's accounts.</summary>
+    private static List<string> AuthenticateStaged(string staging, List<string> tokens)
+    {
+        using var staged = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(staging, "store", "jpki.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        staged.Open();
+        return Authenticate(staged, tokens, "nothing was restored");
+    }
+
+    /// <summary>Where the audit chain, the CRL numbers and the Juki-Net feed resume.</summary>
+    private void PrintResumed(SiteBackupManifest manifest, long resumeAt, List<string> approvers, long moved, long highestCrl)
+    {
+        output.WriteLine(resumeAt - 1 > manifest.AuditHeadSeq
+            ? $"audit chain: records {manifest.AuditHeadSeq + 1}..{resumeAt - 1} are lost; it resumes at record {resumeAt} (audit.restored, approved by {approvers[0]} and {approvers[1]})"
+            : $"audit chain: it resumes at record {resumeAt} (audit.restored, approved by {approvers[0]} and {approvers[1]}); no witness holds a later record");
+        output.WriteLine($"CRL numbers: {moved} series continue above {Math.Max(highestCrl, 0) + CrlNumberMargin - 1}");
+        output.WriteLine($"next: start the services (./jpki up); the CA replays the Juki-Net feed from cursor {manifest.FeedCursor}");
     }
 
     /// <summary>Refusals before anything is read: an install in the home, or no witness without saying there was none.</summary>

@@ -157,26 +157,7 @@ public sealed class FeedFaults : IDisposable
             // Duplicates need room in the page: read fewer fresh events, in proportion.
             var room = limit - page.Count;
             var (fresh, last) = await store.ReadChangesAsync(after, room > 1 ? (int)Math.Ceiling(room / (1 + faults.Duplicates)) : room);
-            var kept = new List<ChangeEvent>();
-            foreach (var change in fresh)
-            {
-                if (withheld.ContainsKey(change.Sequence))
-                {
-                    continue;
-                }
-
-                if (change.Sequence > highestConsidered && withheld.Count < MaxWithheld && Chance(faults.Seed, Draw.Late, change.Sequence, faults.Late))
-                {
-                    withheld.Add(change.Sequence, new WithheldChange(change, answer, now));
-                    continue;
-                }
-
-                kept.Add(change);
-
-                // A released event above after is no longer held back: served in its own range, it is delivered.
-                dueForDelivery.Remove(change.Sequence);
-            }
-
+            var kept = KeepOrWithhold(faults, fresh, answer, now);
             highestConsidered = Math.Max(highestConsidered, fresh.Count > 0 ? fresh[^1].Sequence : 0);
             page.AddRange(kept);
             foreach (var change in kept)
@@ -207,6 +188,32 @@ public sealed class FeedFaults : IDisposable
     }
 
     public void Dispose() => gate.Dispose();
+
+    /// <summary>The fresh events served now: those already held back are skipped, and a new one may be held back (late delivery).</summary>
+    private List<ChangeEvent> KeepOrWithhold(FaultSettings faults, IReadOnlyList<ChangeEvent> fresh, long answer, DateTimeOffset now)
+    {
+        var kept = new List<ChangeEvent>();
+        foreach (var change in fresh)
+        {
+            if (withheld.ContainsKey(change.Sequence))
+            {
+                continue;
+            }
+
+            if (change.Sequence > highestConsidered && withheld.Count < MaxWithheld && Chance(faults.Seed, Draw.Late, change.Sequence, faults.Late))
+            {
+                withheld.Add(change.Sequence, new WithheldChange(change, answer, now));
+                continue;
+            }
+
+            kept.Add(change);
+
+            // A released event above after is no longer held back: served in its own range, it is delivered.
+            dueForDelivery.Remove(change.Sequence);
+        }
+
+        return kept;
+    }
 
     private void Apply(FaultSettings faults)
     {

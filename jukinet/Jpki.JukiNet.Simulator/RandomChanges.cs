@@ -68,30 +68,13 @@ public static class RandomChanges
                 request = request with { Type = ChangeEvent.WireName(type) };
                 break;
             case ChangeType.MoveOut:
-                // A third each: destination not known yet, elsewhere in the prefecture, another prefecture.
-                switch (random.Next(3))
-                {
-                    case 1:
-                        request = MoveWithinPrefecture(request, random, except: current.MunicipalityCode);
-                        break;
-                    case 2:
-                        var (outside, outsideCode) = OutsideDestinations[random.Next(OutsideDestinations.Length)];
-                        request = request with { Address = outside, MunicipalityCode = outsideCode };
-                        break;
-                }
-
+                request = MoveOut(request, random, current);
                 break;
             case ChangeType.MoveIn:
                 request = MoveWithinPrefecture(request, random, except: null);
                 break;
             case ChangeType.NameChange:
-                var (name, nameFlags) = PopulationGenerator.RandomName(random, current.Sex);
-                for (var tries = 0; name == current.Name && tries < 5; tries++)
-                {
-                    (name, nameFlags) = PopulationGenerator.RandomName(random, current.Sex);
-                }
-
-                request = request with { Name = name, NameSubstitutes = nameFlags };
+                request = NewName(request, random, current);
                 break;
             case ChangeType.SexChange:
                 Sex[] others = [.. Enum.GetValues<Sex>().Where(s => s != current.Sex)];
@@ -116,6 +99,33 @@ public static class RandomChanges
 
         request = request with { EffectiveDate = effective.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) };
         return new DrawnChange(request, type, effective, dateOfBirth);
+    }
+
+    /// <summary>A third each: destination not known yet, elsewhere in the prefecture, another prefecture.</summary>
+    private static CreateChangeRequest MoveOut(CreateChangeRequest request, Random random, ResidentRecord current)
+    {
+        switch (random.Next(3))
+        {
+            case 1:
+                return MoveWithinPrefecture(request, random, except: current.MunicipalityCode);
+            case 2:
+                var (outside, outsideCode) = OutsideDestinations[random.Next(OutsideDestinations.Length)];
+                return request with { Address = outside, MunicipalityCode = outsideCode };
+            default:
+                return request;
+        }
+    }
+
+    /// <summary>A name other than the current one (a few draws; the same name again is possible but rare).</summary>
+    private static CreateChangeRequest NewName(CreateChangeRequest request, Random random, ResidentRecord current)
+    {
+        var (name, nameFlags) = PopulationGenerator.RandomName(random, current.Sex);
+        for (var tries = 0; name == current.Name && tries < 5; tries++)
+        {
+            (name, nameFlags) = PopulationGenerator.RandomName(random, current.Sex);
+        }
+
+        return request with { Name = name, NameSubstitutes = nameFlags };
     }
 
     /// <summary>An address in a municipality of the prefecture other than <paramref name="except"/>.</summary>

@@ -87,6 +87,12 @@ public sealed record SimulatorSettings
             }
         }
 
+        return Checked(settings, changesPerSecond, changesLimit, changesSeed);
+    }
+
+    /// <summary>The fault switches checked, and the change generator if a rate was given.</summary>
+    private static SimulatorSettings Checked(SimulatorSettings settings, double? changesPerSecond, long? changesLimit, int? changesSeed)
+    {
         if (settings.Faults.Check() is { } faultError)
         {
             throw new ArgumentException($"fault switches: {faultError}");

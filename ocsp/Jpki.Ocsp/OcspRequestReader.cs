@@ -91,23 +91,7 @@ public static class OcspRequestReader
             request.ThrowIfNotEmpty();
         }
 
-        var version0 = new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true);
-        if (tbs.PeekTag().HasSameClassAndValue(version0))
-        {
-            var version = tbs.ReadSequence(version0);
-            if (version.ReadInteger() != BigInteger.Zero)
-            {
-                throw new MalformedOcspRequestException("only OCSP request version v1 exists");
-            }
-
-            version.ThrowIfNotEmpty();
-        }
-
-        if (tbs.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true)))
-        {
-            tbs.ReadEncodedValue(); // requestorName: not used for access.
-        }
-
+        SkipVersionAndRequestor(tbs);
         var list = tbs.ReadSequence();
         var entries = new List<ReadOnlyMemory<byte>>();
         while (list.HasData)
@@ -140,6 +124,27 @@ public static class OcspRequestReader
 
         single.ThrowIfNotEmpty();
         return new OcspRequest(ReadCertId(certIdDer), nonce);
+    }
+
+    /// <summary>The optional version [0] (v1 only) and requestorName [1] of a TBSRequest.</summary>
+    private static void SkipVersionAndRequestor(AsnReader tbs)
+    {
+        var version0 = new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true);
+        if (tbs.PeekTag().HasSameClassAndValue(version0))
+        {
+            var version = tbs.ReadSequence(version0);
+            if (version.ReadInteger() != BigInteger.Zero)
+            {
+                throw new MalformedOcspRequestException("only OCSP request version v1 exists");
+            }
+
+            version.ThrowIfNotEmpty();
+        }
+
+        if (tbs.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true)))
+        {
+            tbs.ReadEncodedValue(); // requestorName: not used for access.
+        }
     }
 
     private static CertId ReadCertId(byte[] der)

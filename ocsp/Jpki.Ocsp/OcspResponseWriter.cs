@@ -186,30 +186,7 @@ public sealed class OcspResponseWriter(TimeSpan validity)
             using (writer.PushSequence())
             {
                 writer.WriteEncodedValue(certId.Der);
-                switch (status.State)
-                {
-                    case CertificateState.Good:
-                        writer.WriteNull(new Asn1Tag(TagClass.ContextSpecific, 0));
-                        break;
-                    case CertificateState.Revoked:
-                        using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true)))
-                        {
-                            writer.WriteGeneralizedTime(TruncateToSeconds(status.RevokedAt!.Value), omitFractionalSeconds: true);
-                            if (status.Reason is { } reason)
-                            {
-                                using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
-                                {
-                                    writer.WriteEnumeratedValue((RevocationReason)reason);
-                                }
-                            }
-                        }
-
-                        break;
-                    default:
-                        writer.WriteNull(new Asn1Tag(TagClass.ContextSpecific, 2));
-                        break;
-                }
-
+                WriteCertStatus(writer, status);
                 writer.WriteGeneralizedTime(thisUpdate, omitFractionalSeconds: true);
                 using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
                 {
@@ -231,6 +208,34 @@ public sealed class OcspResponseWriter(TimeSpan validity)
         }
 
         return writer.Encode();
+    }
+
+    /// <summary>CertStatus: good [0] NULL, revoked [1] RevokedInfo (time, optional reason [0] EXPLICIT), unknown [2] NULL.</summary>
+    private static void WriteCertStatus(AsnWriter writer, StoredStatus status)
+    {
+        switch (status.State)
+        {
+            case CertificateState.Good:
+                writer.WriteNull(new Asn1Tag(TagClass.ContextSpecific, 0));
+                break;
+            case CertificateState.Revoked:
+                using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true)))
+                {
+                    writer.WriteGeneralizedTime(TruncateToSeconds(status.RevokedAt!.Value), omitFractionalSeconds: true);
+                    if (status.Reason is { } reason)
+                    {
+                        using (writer.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true)))
+                        {
+                            writer.WriteEnumeratedValue((RevocationReason)reason);
+                        }
+                    }
+                }
+
+                break;
+            default:
+                writer.WriteNull(new Asn1Tag(TagClass.ContextSpecific, 2));
+                break;
+        }
     }
 
     private static DateTimeOffset TruncateToSeconds(DateTimeOffset instant) =>

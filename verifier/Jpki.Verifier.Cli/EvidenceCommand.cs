@@ -31,6 +31,12 @@ internal static class EvidenceCommand
         }
 
         var checkedAgain = await LongTermEvidence.VerifyAsync(evidence, new EvidenceOptions { Roots = roots, TimeStampAuthorities = authorities });
+        return Report(checkedAgain, json);
+    }
+
+    /// <summary>The verification from the evidence printed (as JSON or text), and its exit code.</summary>
+    private static int Report(EvidenceVerification checkedAgain, bool json)
+    {
         var result = checkedAgain.Verification;
         var record = checkedAgain.Record;
         if (json)

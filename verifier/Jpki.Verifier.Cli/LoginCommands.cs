@@ -144,9 +144,14 @@ internal static class LoginCommands
             return ExitCodes.Input;
         }
 
-        var challenge = inputs.Challenge;
+        return Report(result, inputs.Challenge, parse.GetValue(arguments.Json));
+    }
+
+    /// <summary>The result printed (as JSON or text), and its exit code.</summary>
+    private static int Report(VerificationResult result, LoginChallenge challenge, bool json)
+    {
         var login = new { audience = challenge.Audience, nonce = challenge.Nonce, issuedAt = challenge.IssuedAt, expiresAt = challenge.ExpiresAt };
-        if (parse.GetValue(arguments.Json))
+        if (json)
         {
             VerifyCommand.PrintJson(result, null, login);
         }

@@ -48,7 +48,7 @@ public sealed record XmlVerificationResult(VerificationResult Verification, XmlD
 /// reference must land on the element the application processes. The certificate is then checked
 /// by the same code path as a CMS signature (chain, validity, profile, four facts, status).
 /// </summary>
-public static class XmlSignatureVerifier
+public static partial class XmlSignatureVerifier
 {
     private const string Dsig = SignedXml.XmlDsigNamespaceUrl;
 
@@ -157,6 +157,13 @@ public static class XmlSignatureVerifier
             return (wrapping.Outcome, document, signer, null, shape.Uri);
         }
 
+        var (outcome, signedElement) = VerifySignedXml(document, signature, signer, shape, target.Element!);
+        return (outcome, document, signer, signedElement, shape.Uri);
+    }
+
+    /// <summary>SignedXml's check with the checked certificate's key only; when it fails, whether the document or the signature changed.</summary>
+    private static (CheckOutcome Outcome, XmlElement? SignedElement) VerifySignedXml(XmlDocument document, XmlElement signature, BcCertificate signer, Shape shape, XmlElement target)
+    {
         var signed = new SignedXml(document);
         Reference reference;
         try
@@ -166,7 +173,7 @@ public static class XmlSignatureVerifier
         }
         catch (Exception e) when (e is CryptographicException or XmlException or InvalidCastException)
         {
-            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "the ds:Signature cannot be read: " + e.Message), document, signer, null, shape.Uri);
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.MalformedSignature, "the ds:Signature cannot be read: " + e.Message), null);
         }
 
         using var certificate = X509CertificateLoader.LoadCertificate(signer.GetEncoded());
@@ -178,20 +185,20 @@ public static class XmlSignatureVerifier
         }
         catch (CryptographicException e)
         {
-            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature cannot be checked: " + e.Message), document, signer, null, shape.Uri);
+            return (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature cannot be checked: " + e.Message), null);
         }
 
-        var what = $"<{target.Element!.Name}> (reference \"{shape.Uri}\", {string.Join(", ", shape.Transforms.Select(TransformName))})";
+        var what = $"<{target.Name}> (reference \"{shape.Uri}\", {string.Join(", ", shape.Transforms.Select(TransformName))})";
         if (verified)
         {
-            return (CheckOutcome.Pass(CheckKind.Signature, $"XML-DSig {SignatureMethods[shape.SignatureMethod]} signature over SignedInfo verifies; the {DigestMethods[shape.DigestMethod]} digest of {what} matches"), document, signer, target.Element, shape.Uri);
+            return (CheckOutcome.Pass(CheckKind.Signature, $"XML-DSig {SignatureMethods[shape.SignatureMethod]} signature over SignedInfo verifies; the {DigestMethods[shape.DigestMethod]} digest of {what} matches"), target);
         }
 
         // SignedXml says only false: tell a changed document from a changed signature by
         // recomputing the reference's digest through SignedXml's own signing path.
         return DigestMatches(document, reference)
-            ? (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature over SignedInfo does not verify with the signer certificate's key"), document, signer, null, shape.Uri)
-            : (CheckOutcome.Fail(CheckKind.Signature, FailureReason.ContentMismatch, $"the digest of {what} is not the one signed: the document is not the one signed"), document, signer, null, shape.Uri);
+            ? (CheckOutcome.Fail(CheckKind.Signature, FailureReason.BadSignature, "the signature over SignedInfo does not verify with the signer certificate's key"), null)
+            : (CheckOutcome.Fail(CheckKind.Signature, FailureReason.ContentMismatch, $"the digest of {what} is not the one signed: the document is not the one signed"), null);
     }
 
     private sealed record Shape(Failure? Failure, string? Uri, ImmutableArray<string> Transforms, string SignatureMethod, string DigestMethod);
@@ -255,240 +262,6 @@ public static class XmlSignatureVerifier
         }
 
         return new Shape(null, uri, transforms, signatureMethod, digestMethod);
-    }
-
-    private sealed record KeyInfoCheck(Failure? Failure, BcCertificate? Certificate);
-
-    /// <summary>
-    /// The KeyInfo must name one certificate — the expected one if the caller gave it — and every
-    /// other hint it carries (key value, issuer/serial, subject name, SKI) must describe that same
-    /// certificate: a verifier that took the key from one place and the certificate from another
-    /// would accept a stranger's signature under a resident's name. Copies of a configured root are
-    /// ignored (signers may send their chain).
-    /// </summary>
-    private static KeyInfoCheck CheckKeyInfo(XmlElement signature, VerifierOptions options, XmlSignatureOptions xmlOptions)
-    {
-        KeyInfoCheck Refuse(FailureReason reason, string detail) => new(Fail(reason, detail), null);
-
-        var keyInfo = Children(signature, "KeyInfo").ToList();
-        if (keyInfo.Count > 1)
-        {
-            return Refuse(FailureReason.KeyInfoMismatch, $"{keyInfo.Count} ds:KeyInfo elements");
-        }
-
-        var hints = keyInfo.SelectMany(k => k.ChildNodes.OfType<XmlElement>()).ToList();
-        var foreign = hints.FirstOrDefault(h => h.NamespaceURI != Dsig || h.LocalName is not ("X509Data" or "KeyValue" or "KeyName"));
-        if (foreign is not null)
-        {
-            return Refuse(FailureReason.KeyInfoMismatch, $"the KeyInfo holds <{foreign.Name}>: only X509Data, KeyValue and KeyName are accepted (no key from elsewhere)");
-        }
-
-        var certificates = new List<BcCertificate>();
-        foreach (var element in hints.Where(h => h.LocalName == "X509Data").SelectMany(d => Children(d, "X509Certificate")))
-        {
-            var parsed = TrustAnchors.ReadCertificates(DecodeBase64(element.InnerText) ?? []);
-            if (parsed.Count != 1)
-            {
-                return Refuse(FailureReason.MalformedSignature, "a ds:X509Certificate in the KeyInfo is not a certificate");
-            }
-
-            if (!options.Roots.Any(r => r.Equals(parsed[0])) && !certificates.Any(c => c.Equals(parsed[0])))
-            {
-                certificates.Add(parsed[0]);
-            }
-        }
-
-        BcCertificate signer;
-        if (xmlOptions.ExpectedCertificate is { } expected)
-        {
-            if (certificates.FirstOrDefault(c => !c.Equals(expected)) is { } other)
-            {
-                return Refuse(FailureReason.KeyInfoMismatch, $"the KeyInfo carries certificate {Serial(other)}, not the expected {Serial(expected)}");
-            }
-
-            signer = expected;
-        }
-        else if (certificates.Count == 0)
-        {
-            return new KeyInfoCheck(Fail(FailureReason.SignerCertificateMissing, "the KeyInfo carries no X509Certificate (and no expected certificate was given)"), null);
-        }
-        else if (certificates.Count > 1)
-        {
-            return Refuse(FailureReason.KeyInfoMismatch, $"the KeyInfo carries {certificates.Count} different end-entity certificates ({string.Join(", ", certificates.Select(Serial))}): which one signed is not said");
-        }
-        else
-        {
-            signer = certificates[0];
-        }
-
-        foreach (var hint in hints)
-        {
-            var mismatch = hint.LocalName switch
-            {
-                "KeyValue" => KeyValueMismatch(hint, signer),
-                "X509Data" => X509DataMismatch(hint, signer),
-                _ => null,
-            };
-            if (mismatch is not null)
-            {
-                return Refuse(FailureReason.KeyInfoMismatch, mismatch);
-            }
-        }
-
-        return new KeyInfoCheck(null, signer);
-    }
-
-    private static string? KeyValueMismatch(XmlElement keyValue, BcCertificate signer)
-    {
-        var rsa = One(keyValue, "RSAKeyValue");
-        if (rsa is null || CertificateKeys.Of(signer) is not RsaKeyParameters key)
-        {
-            return "the KeyInfo's KeyValue is not the RSA key of the certificate";
-        }
-
-        var modulus = DecodeBase64(One(rsa, "Modulus")?.InnerText);
-        var exponent = DecodeBase64(One(rsa, "Exponent")?.InnerText);
-        return modulus is not null && exponent is not null && new BigInteger(1, modulus).Equals(key.Modulus) && new BigInteger(1, exponent).Equals(key.Exponent)
-            ? null
-            : $"the KeyInfo's KeyValue is another key than that of certificate {Serial(signer)}";
-    }
-
-    private static string? X509DataMismatch(XmlElement data, BcCertificate signer)
-    {
-        foreach (var element in data.ChildNodes.OfType<XmlElement>())
-        {
-            switch (element.LocalName)
-            {
-                case "X509Certificate" when element.NamespaceURI == Dsig:
-                    break;
-                case "X509IssuerSerial" when element.NamespaceURI == Dsig:
-                    var serial = One(element, "X509SerialNumber")?.InnerText.Trim();
-                    if (serial is null || !System.Numerics.BigInteger.TryParse(serial, System.Globalization.CultureInfo.InvariantCulture, out var number)
-                        || number != System.Numerics.BigInteger.Parse(signer.SerialNumber.ToString(), System.Globalization.CultureInfo.InvariantCulture))
-                    {
-                        return $"the KeyInfo's X509IssuerSerial names serial {serial}, not the certificate's {Serial(signer)}";
-                    }
-
-                    if (!SameName(One(element, "X509IssuerName")?.InnerText, signer.IssuerDN))
-                    {
-                        return "the KeyInfo's X509IssuerSerial names another issuer than the certificate's";
-                    }
-
-                    break;
-                case "X509SubjectName" when element.NamespaceURI == Dsig:
-                    if (!SameName(element.InnerText, signer.SubjectDN))
-                    {
-                        return "the KeyInfo's X509SubjectName is not the certificate's subject";
-                    }
-
-                    break;
-                case "X509SKI" when element.NamespaceURI == Dsig:
-                    var ski = TrustAnchors.SubjectKeyIdentifier(signer);
-                    if (ski is null || DecodeBase64(element.InnerText) is not { } given || !given.AsSpan().SequenceEqual(ski))
-                    {
-                        return "the KeyInfo's X509SKI is not the certificate's subject key identifier";
-                    }
-
-                    break;
-                default:
-                    return $"the KeyInfo's X509Data holds <{element.Name}>, which names no part of the certificate checked";
-            }
-        }
-
-        return null;
-    }
-
-    private static bool SameName(string? text, X509Name name)
-    {
-        if (text is null)
-        {
-            return false;
-        }
-
-        try
-        {
-            // RFC 2253 text lists the RDNs last first; BouncyCastle reads it in that order when told so.
-            return new X509Name(true, text.Trim()).Equivalent(name) || new X509Name(text.Trim()).Equivalent(name);
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
-    private sealed record Coverage(Failure? Failure, XmlElement? Element);
-
-    /// <summary>
-    /// Resolves the reference by the same rule SignedXml uses (an Id, ID or id attribute) and
-    /// requires it to land on the element the application processes, once in the document and
-    /// outside the signature. A moved original (under ds:Object, in a wrapper) with a forged copy
-    /// where the application looks is caught here, though its digest still matches.
-    /// </summary>
-    private static Coverage CheckCoverage(XmlDocument document, XmlElement signature, string uri, XmlSignatureOptions xmlOptions)
-    {
-        Coverage Refuse(string detail) => new(Fail(FailureReason.SignatureWrapping, detail), null);
-
-        XmlElement target;
-        if (uri.Length == 0)
-        {
-            target = document.DocumentElement!;
-        }
-        else
-        {
-            var id = uri[1..];
-            var withId = document.SelectNodes("//*")!.OfType<XmlElement>()
-                .Where(e => e.GetAttribute("Id") == id || e.GetAttribute("ID") == id || e.GetAttribute("id") == id).ToList();
-            if (withId.Count != 1)
-            {
-                return Refuse($"the id '{id}' names {withId.Count} elements (exactly one expected)");
-            }
-
-            target = withId[0];
-        }
-
-        XmlElement processed;
-        if (xmlOptions.SignedElement is { } name)
-        {
-            var named = document.GetElementsByTagName(name.Name, name.Namespace).OfType<XmlElement>().ToList();
-            if (named.Count != 1)
-            {
-                return Refuse($"the document has {named.Count} <{name.Name}> elements{(name.Namespace.Length > 0 ? $" in {name.Namespace}" : "")} (exactly one expected: the one processed)");
-            }
-
-            processed = named[0];
-        }
-        else
-        {
-            processed = document.DocumentElement!;
-        }
-
-        if (IsWithin(target, signature))
-        {
-            return Refuse($"the signature covers <{target.Name}> inside the ds:Signature itself, not the document's content");
-        }
-
-        if (!ReferenceEquals(target, processed))
-        {
-            return Refuse($"the signature covers <{target.Name}>{Where(target)}, not the processed <{processed.Name}>{Where(processed)}");
-        }
-
-        return new Coverage(null, target);
-    }
-
-    private static string Where(XmlElement element) =>
-        element.ParentNode is XmlElement parent ? $" under <{parent.Name}>" : " (the document element)";
-
-    private static bool IsWithin(XmlNode node, XmlElement ancestor)
-    {
-        for (var current = node; current is not null; current = current.ParentNode)
-        {
-            if (ReferenceEquals(current, ancestor))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>

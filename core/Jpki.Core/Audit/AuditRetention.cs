@@ -91,6 +91,18 @@ public static class AuditPurger
         }
     }
 
+    /// <summary>SHA-256 over the tombstone lines of the records purged, in sequence order: what the purge record names.</summary>
+    private static string TombstoneDigest(IReadOnlyList<(long Seq, string Hash)> targets)
+    {
+        using var digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (seq, hash) in targets)
+        {
+            digest.AppendData(AuditRetention.TombstoneLine(seq, hash));
+        }
+
+        return Convert.ToHexStringLower(digest.GetHashAndReset());
+    }
+
     private static AuditPurgeResult PurgeOrRefuse(Database database, AuditLog log, DateTimeOffset before, string actor, bool dryRun, bool keepRetained)
     {
         using var tx = database.BeginWrite();
@@ -109,13 +121,7 @@ public static class AuditPurger
                 new { beforeUs, purged = AuditRetention.PurgedAction })
             .Where(t => !kept.Contains(t.Seq))
             .ToList();
-        using var digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (seq, hash) in targets)
-        {
-            digest.AppendData(AuditRetention.TombstoneLine(seq, hash));
-        }
-
-        var digestHex = Convert.ToHexStringLower(digest.GetHashAndReset());
+        var digestHex = TombstoneDigest(targets);
         var first = targets.Count > 0 ? targets[0].Seq : (long?)null;
         var last = targets.Count > 0 ? targets[^1].Seq : (long?)null;
         if (dryRun || targets.Count == 0)

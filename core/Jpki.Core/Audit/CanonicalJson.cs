@@ -45,58 +45,36 @@ public static class CanonicalJson
                 output.Append("null");
                 break;
             case JsonObject obj:
-                var members = obj.Select(m => (m.Key, m.Value)).ToList();
-                members.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
-                output.Append('{');
-                for (var i = 0; i < members.Count; i++)
-                {
-                    if (i > 0)
-                    {
-                        output.Append(',');
-                    }
-
-                    WriteString(output, members[i].Key);
-                    output.Append(':');
-                    Write(output, members[i].Value);
-                }
-
-                output.Append('}');
+                WriteObject(output, obj.Select(m => (m.Key, m.Value)), Write);
                 break;
             case JsonArray array:
-                output.Append('[');
-                for (var i = 0; i < array.Count; i++)
-                {
-                    if (i > 0)
-                    {
-                        output.Append(',');
-                    }
-
-                    Write(output, array[i]);
-                }
-
-                output.Append(']');
+                WriteArray(output, array, Write);
                 break;
             case JsonValue value:
-                // A JsonValue may wrap any CLR value (int, string, DateTimeOffset...); its JSON text
-                // is authoritative, so canonicalise that rather than guessing at CLR types.
-                if (value.TryGetValue(out JsonElement element))
-                {
-                    Write(output, element);
-                }
-                else if (value.TryGetValue(out string? text))
-                {
-                    // Directly, so that a lone surrogate is refused rather than silently replaced.
-                    WriteString(output, text);
-                }
-                else
-                {
-                    using var document = JsonDocument.Parse(value.ToJsonString());
-                    Write(output, document.RootElement);
-                }
-
+                WriteValue(output, value);
                 break;
             default:
                 throw new ArgumentException($"unsupported JSON node type {node.GetType().Name}", nameof(node));
+        }
+    }
+
+    private static void WriteValue(StringBuilder output, JsonValue value)
+    {
+        // A JsonValue may wrap any CLR value (int, string, DateTimeOffset...); its JSON text
+        // is authoritative, so canonicalise that rather than guessing at CLR types.
+        if (value.TryGetValue(out JsonElement element))
+        {
+            Write(output, element);
+        }
+        else if (value.TryGetValue(out string? text))
+        {
+            // Directly, so that a lone surrogate is refused rather than silently replaced.
+            WriteString(output, text);
+        }
+        else
+        {
+            using var document = JsonDocument.Parse(value.ToJsonString());
+            Write(output, document.RootElement);
         }
     }
 
@@ -127,48 +105,59 @@ public static class CanonicalJson
                 output.Append(integer.ToString(CultureInfo.InvariantCulture));
                 break;
             case JsonValueKind.Array:
-                output.Append('[');
-                var first = true;
-                foreach (var item in element.EnumerateArray())
-                {
-                    if (!first)
-                    {
-                        output.Append(',');
-                    }
-
-                    first = false;
-                    Write(output, item);
-                }
-
-                output.Append(']');
+                WriteArray(output, element.EnumerateArray(), Write);
                 break;
             case JsonValueKind.Object:
-                var members = element.EnumerateObject().Select(p => (p.Name, p.Value)).ToList();
-                members.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-                output.Append('{');
-                for (var i = 0; i < members.Count; i++)
-                {
-                    if (i > 0)
-                    {
-                        if (string.Equals(members[i].Name, members[i - 1].Name, StringComparison.Ordinal))
-                        {
-                            // RFC 8785 §3.1: duplicate names have no canonical form.
-                            throw new ArgumentException($"duplicate member name '{members[i].Name}'", nameof(element));
-                        }
-
-                        output.Append(',');
-                    }
-
-                    WriteString(output, members[i].Name);
-                    output.Append(':');
-                    Write(output, members[i].Value);
-                }
-
-                output.Append('}');
+                WriteObject(output, element.EnumerateObject().Select(p => (p.Name, p.Value)), Write);
                 break;
             default:
                 throw new ArgumentException($"unsupported JSON value kind {element.ValueKind}", nameof(element));
         }
+    }
+
+    /// <summary>Members sorted by their names' UTF-16 code units (RFC 8785 §3.2.3).</summary>
+    private static void WriteObject<T>(StringBuilder output, IEnumerable<(string Name, T Value)> members, Action<StringBuilder, T> write)
+    {
+        var sorted = members.ToList();
+        sorted.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        output.Append('{');
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            if (i > 0)
+            {
+                if (string.Equals(sorted[i].Name, sorted[i - 1].Name, StringComparison.Ordinal))
+                {
+                    // RFC 8785 §3.1: duplicate names have no canonical form (only parsed text can hold them).
+                    throw new ArgumentException($"duplicate member name '{sorted[i].Name}'", nameof(members));
+                }
+
+                output.Append(',');
+            }
+
+            WriteString(output, sorted[i].Name);
+            output.Append(':');
+            write(output, sorted[i].Value);
+        }
+
+        output.Append('}');
+    }
+
+    private static void WriteArray<T>(StringBuilder output, IEnumerable<T> items, Action<StringBuilder, T> write)
+    {
+        output.Append('[');
+        var first = true;
+        foreach (var item in items)
+        {
+            if (!first)
+            {
+                output.Append(',');
+            }
+
+            first = false;
+            write(output, item);
+        }
+
+        output.Append(']');
     }
 
     /// <summary>

@@ -126,7 +126,20 @@ public static class RevocationTrailStore
             WHERE c.status = 'revoked' AND c.kind IN ('signing', 'authentication')
             """);
         var parameters = new DynamicParameters();
-        // Only constant SQL is appended; every value is a parameter.
+        AppendConditions(sql, parameters, filter);
+        sql.Append(" ORDER BY c.revoked_at_us, c.serial");
+        if (filter.Limit is { } limit)
+        {
+            sql.Append(" LIMIT @limit");
+            parameters.Add("limit", (long)limit);
+        }
+
+        return db.Query<RevocationListRow>(sql.ToString(), parameters, buffered: false);
+    }
+
+    /// <summary>The filter's conditions. Only constant SQL is appended; every value is a parameter.</summary>
+    private static void AppendConditions(StringBuilder sql, DynamicParameters parameters, RevocationFilter filter)
+    {
         if (filter.MunicipalityCode is { } municipality)
         {
             sql.Append(" AND c.municipality_code = @municipality");
@@ -163,15 +176,6 @@ public static class RevocationTrailStore
             parameters.Add("afterUs", after.RevokedAtUs);
             parameters.Add("afterSerial", after.Serial);
         }
-
-        sql.Append(" ORDER BY c.revoked_at_us, c.serial");
-        if (filter.Limit is { } limit)
-        {
-            sql.Append(" LIMIT @limit");
-            parameters.Add("limit", (long)limit);
-        }
-
-        return db.Query<RevocationListRow>(sql.ToString(), parameters, buffered: false);
     }
 
     /// <summary>End-entity revocations per JST day (of the first revocation) and cause, days from..to inclusive.</summary>

@@ -49,9 +49,25 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         var nowUs = Instant.NowMicros(tx.Time);
         var position = JukiNetFeedStore.ReadPosition(tx);
         var oldCursor = position.Cursor;
-        var seen = new SortedSet<long>();
-        int applied = 0, duplicates = 0, quarantined = 0, revocations = 0, filled = 0;
+        var tally = new PageTally(oldCursor);
+        ApplyEvents(tx, page, tally, nowUs);
+        QuarantineMalformed(tx, page, tally, nowUs);
 
+        var gapsOpened = OpenGaps(tx, oldCursor, tally.Seen, nowUs);
+        position.Cursor = Math.Max(oldCursor, tally.Seen.Count > 0 ? tally.Seen.Max : oldCursor);
+        position.FeedLast = Math.Max(page.Last, position.Cursor);
+        if (tally.Applied + tally.Quarantined > 0)
+        {
+            position.LastEventUs = nowUs;
+        }
+
+        JukiNetFeedStore.WritePosition(tx, position);
+        return new FeedPageResult(tally.Applied, tally.Duplicates, tally.Quarantined, tally.Revocations, gapsOpened, tally.Filled, position.Cursor);
+    }
+
+    /// <summary>The page's well-formed events: each new one applied, the revocations and records written in one batch.</summary>
+    private void ApplyEvents(WriteTransaction tx, ChangePage page, PageTally tally, long nowUs)
+    {
         // Order inside a page does not matter for the outcome (revocation is never undone), but
         // applying in sequence order makes the audit trail read naturally.
         var changes = page.Changes.OrderBy(c => c.Sequence).ToList();
@@ -70,17 +86,17 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         for (var i = 0; i < changes.Count; i++)
         {
             var change = changes[i];
-            if (!seen.Add(change.Sequence) || keys[i] is not { } key)
+            if (!tally.Seen.Add(change.Sequence) || keys[i] is not { } key)
             {
-                duplicates++;
+                tally.Duplicates++;
                 continue;
             }
 
-            revocations += ApplyEvent(change, key, reads, events, batch, nowUs);
-            applied++;
-            if (change.Sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, change.Sequence))
+            tally.Revocations += ApplyEvent(change, key, reads, events, batch, nowUs);
+            tally.Applied++;
+            if (change.Sequence <= tally.OldCursor && JukiNetFeedStore.FillGap(tx, change.Sequence))
             {
-                filled++;
+                tally.Filled++;
                 batch.AuditRecords.Add(new AuditRecord(Actor, "jukinet.gap-filled", SourceOf(change.Sequence), new JsonObject()));
             }
         }
@@ -89,20 +105,24 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
         // caught by `seen`), nor the certificates written (PageReads keeps their new state).
         JukiNetFeedStore.InsertEvents(tx, events);
         revoker.Write(tx, batch);
+    }
 
+    /// <summary>The page's malformed entries: each new one quarantined with its resident codes redacted, and audited.</summary>
+    private void QuarantineMalformed(WriteTransaction tx, ChangePage page, PageTally tally, long nowUs)
+    {
         foreach (var entry in page.Malformed)
         {
             if (entry.Sequence is { } sequence)
             {
-                if (!seen.Add(sequence) || JukiNetFeedStore.EventReceived(tx, sequence) || JukiNetFeedStore.SequenceQuarantined(tx, sequence))
+                if (!tally.Seen.Add(sequence) || JukiNetFeedStore.EventReceived(tx, sequence) || JukiNetFeedStore.SequenceQuarantined(tx, sequence))
                 {
-                    duplicates++;
+                    tally.Duplicates++;
                     continue;
                 }
 
-                if (sequence <= oldCursor && JukiNetFeedStore.FillGap(tx, sequence))
+                if (sequence <= tally.OldCursor && JukiNetFeedStore.FillGap(tx, sequence))
                 {
-                    filled++;
+                    tally.Filled++;
                 }
             }
 
@@ -110,7 +130,7 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
             if (entry.Sequence is null && JukiNetFeedStore.SameQuarantined(tx, entry.Reason, redacted))
             {
                 // No sequence, so the cursor cannot pass it: the feed sends it on every poll.
-                duplicates++;
+                tally.Duplicates++;
                 continue;
             }
 
@@ -121,19 +141,26 @@ public sealed partial class JukiNetFeedApplier(CertificateRevoker revoker, Audit
                 ["sequence"] = entry.Sequence,
                 ["reason"] = entry.Reason,
             }));
-            quarantined++;
+            tally.Quarantined++;
         }
+    }
 
-        var gapsOpened = OpenGaps(tx, oldCursor, seen, nowUs);
-        position.Cursor = Math.Max(oldCursor, seen.Count > 0 ? seen.Max : oldCursor);
-        position.FeedLast = Math.Max(page.Last, position.Cursor);
-        if (applied + quarantined > 0)
-        {
-            position.LastEventUs = nowUs;
-        }
+    /// <summary>What one page has done so far, and the sequences it has seen (well-formed and malformed alike).</summary>
+    private sealed class PageTally(long oldCursor)
+    {
+        public long OldCursor { get; } = oldCursor;
 
-        JukiNetFeedStore.WritePosition(tx, position);
-        return new FeedPageResult(applied, duplicates, quarantined, revocations, gapsOpened, filled, position.Cursor);
+        public SortedSet<long> Seen { get; } = [];
+
+        public int Applied { get; set; }
+
+        public int Duplicates { get; set; }
+
+        public int Quarantined { get; set; }
+
+        public int Revocations { get; set; }
+
+        public int Filled { get; set; }
     }
 
     /// <summary>
