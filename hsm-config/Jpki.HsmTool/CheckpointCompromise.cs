@@ -128,7 +128,7 @@ internal sealed class CheckpointCompromise(ToolContext context, TextReader input
         var report = RepinReport.Write(context, handover.OldKeyId, handover.NewKeyId);
         Output.Write(report.Text);
         Output.WriteLine($"re-pin report: {report.TextPath}; the dual-signed handover checkpoint: {report.DocumentPath}");
-        Output.WriteLine("restart the services (./jpki down; ./jpki up) so that they sign with the new key: until then their checkpoints wait, records are still chained");
+        Output.WriteLine("restart the services (stop ./jpki up and run it again, or restart their units) so that they sign with the new key: until then their checkpoints wait, records are still chained");
     }
 
     /// <summary>The new key and certificate, and in the certificate's transaction the old key retired and the dual-signed handover.</summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dapper;
+using Jpki.Core;
 using Jpki.Core.Audit;
 using Jpki.Core.Store;
 
@@ -77,6 +78,14 @@ public sealed class CheckpointCompromiseTests(SoftHsmStore store) : IDisposable
             Assert.True(verify.ExitCode == 0, verify.ToString());
             Assert.Contains($"checkpoint key handed over at record {handover}: {oldPin} -> {newPin} (signed by both)", verify.Stdout, StringComparison.Ordinal);
         }
+
+        // The outside auditor's bundle spans the handover: verify.sh checks each checkpoint by its own key.
+        var today = Jst.DateOf(DateTimeOffset.UtcNow);
+        var bundle = Path.Combine(install.Home, "export");
+        var export = install.Run("audit", "export", "--from", Instant.ToDateText(today.AddDays(-1)), "--to", Instant.ToDateText(today.AddDays(1)), "--out", bundle);
+        Assert.True(export.ExitCode == 0, export.ToString());
+        var (bundleExit, bundleOutput) = ExternalProcess.Run("bash", Path.Combine(bundle, "verify.sh"));
+        Assert.True(bundleExit == 0, bundleOutput);
 
         // The thief's stolen copy of the old key signs the newest checkpoint's own statement: refused.
         var forged = install.CopyHome();
