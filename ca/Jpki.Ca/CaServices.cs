@@ -108,8 +108,9 @@ public sealed class CaServices : IDisposable
         var hmacKey = IssuerStore.FindInstallKey(db, ResidentHmacKeyId)
             ?? throw new InvalidOperationException($"the store has no install key '{ResidentHmacKeyId}': run ./jpki hsm init");
         ResidentHmac = Own(Pkcs11Hmac.Open(IssuancePool, hmacKey.HsmKeyLabel));
-        var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
-            ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
+        // The key that signs now: after a checkpoint-key handover, the new one (decision 0421).
+        var checkpointKey = IssuerStore.CurrentCheckpointKey(db)
+            ?? throw new InvalidOperationException("the store has no audit-checkpoint key: run ./jpki hsm init");
         AuditRuntime = Own(new AuditRuntime(Own(Pkcs11Signer.Open(IssuancePool, checkpointKey.HsmKeyLabel)), Database, Settings.AuditOptions(), loggers));
         Audit = AuditRuntime.Log;
         // A previous process may have been killed between a commit and its checkpoint-file append.

@@ -90,8 +90,9 @@ public sealed class CrlPublisherServices : IDisposable
         Pool = Own(token.CreatePool("crl", Math.Max(1, settings.Hsm.CrlPoolSize), time: time));
 
         using var db = Database.OpenConnection();
-        var checkpointKey = IssuerStore.FindInstallKey(db, CheckpointKeyId)
-            ?? throw new InvalidOperationException($"the store has no install key '{CheckpointKeyId}': run ./jpki hsm init");
+        // The key that signs now: after a checkpoint-key handover, the new one (decision 0421).
+        var checkpointKey = IssuerStore.CurrentCheckpointKey(db)
+            ?? throw new InvalidOperationException("the store has no audit-checkpoint key: run ./jpki hsm init");
         AuditRuntime = Own(new AuditRuntime(Own(Pkcs11Signer.Open(Pool, checkpointKey.HsmKeyLabel)), Database, settings.AuditOptions(), loggers));
         Audit = AuditRuntime.Log;
         // As the CA does: a process killed between a commit and its checkpoint-file append left

@@ -76,7 +76,7 @@ internal static class AuditCommands
     public static int Checkpoint(ToolContext context, string outFile)
     {
         using (var pool = context.Token.CreatePool("audit", 1))
-        using (var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId))
+        using (var signer = context.OpenCheckpointSigner(pool))
         {
             new AuditLog(signer, context.Settings.AuditOptions()).Checkpoint(context.Database);
         }
@@ -151,7 +151,18 @@ internal static class AuditCommands
             + (result.Purged > 0 ? $" ({result.Purged} purged under retention)" : ""));
         context.Output.WriteLine(pinned is null
             ? "key not pinned: the checkpoint key is the store's own; pass --key-sha256 with the SubjectPublicKeyInfo SHA-256 of your ceremony record to check it"
-            : $"pinned key {pinned}: every checkpoint is signed by it");
+            : result.Handovers.Count == 0
+                ? $"pinned key {pinned}: every checkpoint is signed by it"
+                : $"pinned key {pinned}: every checkpoint is signed by it or by a key linked to it by a handover below");
+        foreach (var handover in result.Handovers)
+        {
+            context.Output.WriteLine($"checkpoint key handed over at record {handover.Seq}: {handover.OldKeyId} -> {handover.NewKeyId} (signed by both); later checkpoints are signed by {handover.NewKeyId} only");
+        }
+
+        if (result.Handovers.Count > 0 && pinned is not null && pinned != result.Handovers[^1].NewKeyId)
+        {
+            context.Output.WriteLine($"re-pin: the checkpoint key now is {result.Handovers[^1].NewKeyId}; record it as your --key-sha256 (docs/runbooks/audit-checkpoint-key-compromise.md)");
+        }
         if (witness.Count > 0)
         {
             var newest = witness.MaxBy(d => d.Seq)!;
@@ -171,7 +182,7 @@ internal static class AuditCommands
         var certificates = CheckpointCertificates(context);
         var directory = Path.GetFullPath(outDirectory);
         using var pool = context.Token.CreatePool("audit", 1);
-        using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var signer = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(signer, context.Settings.AuditOptions());
         // Sign the head now, so that the newest records of the range are covered by a checkpoint.
         audit.Checkpoint(context.Database);
@@ -191,7 +202,7 @@ internal static class AuditCommands
     {
         var before = Jst.StartOfDay(ParseDate(beforeText, "--before"));
         using var pool = context.Token.CreatePool("audit", 1);
-        using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var signer = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(signer, context.Settings.AuditOptions());
         try
         {

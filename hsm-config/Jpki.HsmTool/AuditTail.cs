@@ -23,7 +23,7 @@ internal static class AuditTail
         if (!AuditLog.IsHeadCheckpointed(context.Database))
         {
             using var pool = context.Token.CreatePool("audit-tail", 1);
-            using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+            using var signer = context.OpenCheckpointSigner(pool);
             new AuditLog(signer, context.Settings.AuditOptions()).Checkpoint(context.Database);
         }
 

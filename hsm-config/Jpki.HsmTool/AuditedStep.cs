@@ -14,7 +14,7 @@ internal static class AuditedStep
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(step);
         using var pool = context.Token.CreatePool("ceremony", 1);
-        using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var signer = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(signer, context.Settings.AuditOptions());
         using var tx = context.Database.BeginWrite();
         step(tx, audit);
@@ -25,7 +25,7 @@ internal static class AuditedStep
     public static void Record(ToolContext context, string action, string subject, JsonObject details)
     {
         using var pool = context.Token.CreatePool("ceremony", 1);
-        using var signer = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var signer = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(signer, context.Settings.AuditOptions());
         using var tx = context.Database.BeginWrite();
         audit.Append(tx, new AuditRecord($"ceremony:{Environment.UserName}", action, subject, details));

@@ -22,8 +22,12 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
 {
     private readonly SignatureLedger ledger = new(audit);
 
-    /// <summary>Signs and records the checkpoint key's self-signed certificate; false when it was already recorded.</summary>
-    public bool IssueCheckpointCertificate(ISigner signer, string keyId)
+    /// <summary>
+    /// Signs and records the checkpoint key's self-signed certificate; false when it was already
+    /// recorded. A handover (decision 0421) records key number 2, 3… and hands over to it in
+    /// <paramref name="alsoInTransaction"/>, the transaction that records it.
+    /// </summary>
+    public bool IssueCheckpointCertificate(ISigner signer, string keyId, int keyNumber = 1, Action<WriteTransaction>? alsoInTransaction = null)
     {
         var now = database.Time.GetUtcNow();
         var serial = SerialNumbers.New();
@@ -35,7 +39,7 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
             intending => new CheckpointCertificateBuilder(intending, SignatureAlgorithm.EcdsaSha256).Build(new CheckpointCertificateRequest
             {
                 InstallName = settings.InstallName,
-                KeyNumber = 1,
+                KeyNumber = keyNumber,
                 SerialNumber = serial,
                 IssuedAt = now,
             }));
@@ -56,13 +60,14 @@ internal sealed class CeremonyCertificates(JpkiSettings settings, Database datab
             CertificateDer = der,
             CreatedUs = Instant.ToMicros(now),
         });
-        audit.Append(tx, new AuditRecord(actor, "ceremony.checkpoint-key.created", keyId, new JsonObject
+        audit.Append(tx, new AuditRecord(actor, AuditLog.CheckpointKeyCreatedAction, keyId, new JsonObject
         {
             ["hsmKeyLabel"] = keyId,
             ["serial"] = serialHex,
             ["certificateSha256"] = Convert.ToHexStringLower(SHA256.HashData(der)),
             ["publicKeyId"] = AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo),
         }));
+        alsoInTransaction?.Invoke(tx);
         tx.Commit();
         return true;
     }

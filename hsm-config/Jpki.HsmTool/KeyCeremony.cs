@@ -99,9 +99,10 @@ public sealed class KeyCeremony(ToolContext context, StepProgress? progress = nu
                 token.GenerateKeyPair(KeyKind.EcP256, CheckpointKeyId);
                 _changes.Add($"generated audit-checkpoint key '{CheckpointKeyId}' (P-256)");
             }
-        }
 
-        return Pkcs11Signer.Open(pool, CheckpointKeyId);
+            // After a handover (decision 0421) the first key is destroyed: the current one signs.
+            return Pkcs11Signer.Open(pool, IssuerStore.CurrentCheckpointKey(db)?.HsmKeyLabel ?? CheckpointKeyId);
+        }
     }
 
     private void RecordCheckpointKey(Database database, AuditLog audit, Pkcs11Signer signer)

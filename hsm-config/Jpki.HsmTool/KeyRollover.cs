@@ -56,7 +56,7 @@ public sealed class KeyRollover(ToolContext context, StepProgress? progress = nu
         steps.Total = StepOrder.Length + 1;
         var database = context.Database;
         using var pool = context.Token.CreatePool("ceremony", 1);
-        using var checkpointSigner = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var checkpointSigner = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(checkpointSigner, Settings.AuditOptions());
 
         steps.Step($"issuer {issuerId}: rollover record");

@@ -121,6 +121,19 @@ internal static class ToolCommands
                 (CliApp.UsageError, "usage error, or refused with nothing changed: unknown or inactive key, no responder, no statement, not an officer's token, the same officer approving their own request"),
                 (AwaitingApproval, "requested: waiting for a second officer to run the same command")));
 
+        var checkpointStatement = new Option<string>("--statement") { Description = "why the audit-checkpoint key is compromised (3-1000 characters; recorded with the request, no secret)", HelpName = "TEXT" };
+        var checkpointCompromise = new Command("checkpoint-compromise", "The audit-checkpoint key is compromised: on one officer's request and a second officer's approval (API tokens on standard input), a new checkpoint key and certificate in the HSM, a handover checkpoint signed by both keys (auditors pinning the old key follow it; audit verify refuses any later checkpoint by the old key), the old private key destroyed, and the re-pin report for auditors. Audited.") { checkpointStatement };
+        checkpointCompromise.SetAction(p => WithContext(writes: true, context => CompromiseCheckpointKey(context, p.GetValue(checkpointStatement))));
+        hsm.Subcommands.Add(checkpointCompromise
+            .WithExamples(
+                "./jpki hsm checkpoint-compromise --statement 'HSM partition credentials leaked, ticket 4712'   (the requesting officer types their API token)",
+                "./jpki hsm checkpoint-compromise   (then a second officer types theirs: new key, dual-signed handover, old key destroyed, re-pin report)")
+            .WithExitCodes(
+                (0, "handed over: the new key signs, the old one is destroyed (now or before); the re-pin report is printed"),
+                (Failed, "failed midway (the reason on standard error); an approved handover finishes when the command runs again"),
+                (CliApp.UsageError, "usage error, or refused with nothing changed: no checkpoint key, no statement, not an officer's token, the same officer approving their own request"),
+                (AwaitingApproval, "requested: waiting for a second officer to run the same command")));
+
         var outFile = new Option<string>("--out") { Description = "the tar archive to write (mode 0600)", HelpName = "FILE", Required = true };
         var backup = new Command("backup", "Back the token up: its SoftHSM files and a SHA-256 manifest in a tar archive. Audited.") { outFile };
         backup.SetAction(p => WithContext(writes: true, context => Backup(context, p.GetValue(outFile)!)));
@@ -379,6 +392,19 @@ internal static class ToolCommands
         try
         {
             return new KeyRetirement(context, Console.In).Run(keyId) == RetirementOutcome.Retired ? 0 : AwaitingApproval;
+        }
+        catch (ToolRefusedException e)
+        {
+            Console.Error.WriteLine($"refused ({e.Code}): {e.Message}");
+            return CliApp.UsageError;
+        }
+    }
+
+    private static int CompromiseCheckpointKey(ToolContext context, string? statement)
+    {
+        try
+        {
+            return new CheckpointCompromise(context, Console.In).Run(statement) == CheckpointCompromiseOutcome.HandedOver ? 0 : AwaitingApproval;
         }
         catch (ToolRefusedException e)
         {

@@ -117,7 +117,7 @@ internal sealed class ResponderCompromise(ToolContext context, TextReader input)
     {
         var actor = $"responder-compromise:{requestedBy}+{approvedBy}";
         using var pool = context.Token.CreatePool("ceremony", 1);
-        using var checkpointSigner = Pkcs11Signer.Open(pool, KeyCeremony.CheckpointKeyId);
+        using var checkpointSigner = context.OpenCheckpointSigner(pool);
         var audit = new AuditLog(checkpointSigner, context.Settings.AuditOptions());
         using var issuerSigner = Pkcs11Signer.Open(pool, key.HsmKeyLabel);
         var renewal = new ResponderRenewal(context.Database, context.Token, pool, audit, CeremonySettingsView.From(context.Settings.Ceremony));

@@ -58,7 +58,9 @@ internal static class StatusReport
         foreach (var key in IssuerStore.ListInstallKeys(db))
         {
             var expiry = key.CertificateDer is { } der ? $"  certificate valid until {InJst(new X509Certificate(der).NotAfter)}" : "";
-            output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}{Present(key.HsmKeyLabel)}");
+            // A retired checkpoint key was destroyed by its handover (decision 0421): not missing.
+            var destroyed = key.State == "retired" && key.Purpose == "audit-checkpoint";
+            output.WriteLine($"install key {key.Id}  [{key.Purpose}]  {key.State}  hsm '{key.HsmKeyLabel}'{expiry}{(destroyed ? "  (private key destroyed)" : Present(key.HsmKeyLabel))}");
         }
 
         output.WriteLine("token keys (sensitive / extractable / never-extractable):");

@@ -70,6 +70,16 @@ public sealed class ToolContext : IDisposable
 
     public HsmToken Token => _token ??= HsmToken.Open(Module, Settings.TokenLabel, UserPin, Loggers.CreateLogger("hsm"));
 
+    /// <summary>The HSM label of the audit-checkpoint key that signs now: after a handover, the new key's (decision 0421).</summary>
+    public string CheckpointKeyLabel()
+    {
+        using var db = Database.OpenConnection();
+        return Jpki.Core.Issuers.IssuerStore.CurrentCheckpointKey(db)?.HsmKeyLabel ?? KeyCeremony.CheckpointKeyId;
+    }
+
+    /// <summary>A signer of the audit-checkpoint key that signs now.</summary>
+    public Pkcs11Signer OpenCheckpointSigner(SessionPool pool) => Pkcs11Signer.Open(pool, CheckpointKeyLabel());
+
     /// <summary>
     /// Writes a new random secret to a 0600 file in a 0700 directory unless the file exists;
     /// returns its bytes. Secrets only ever travel through such files or environment variables.

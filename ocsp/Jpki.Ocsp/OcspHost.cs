@@ -293,12 +293,12 @@ public sealed class OcspServices : IDisposable
     /// <summary>As the CRL publisher does: the checkpoint key from the token, and a checkpoint-file tail copied before anything is appended.</summary>
     private static AuditLog OpenAudit(JpkiSettings settings, OcspServices services)
     {
-        const string checkpointKeyId = "audit-checkpoint-1";
         InstallKeyRow checkpointKey;
         using (var db = services.Database.OpenConnection())
         {
-            checkpointKey = IssuerStore.FindInstallKey(db, checkpointKeyId)
-                ?? throw new InvalidOperationException($"the store has no install key '{checkpointKeyId}': run ./jpki hsm init");
+            // The key that signs now: after a checkpoint-key handover, the new one (decision 0421).
+            checkpointKey = IssuerStore.CurrentCheckpointKey(db)
+                ?? throw new InvalidOperationException("the store has no audit-checkpoint key: run ./jpki hsm init");
         }
 
         var audit = new AuditLog(services.Own(Pkcs11Signer.Open(services.Pool, checkpointKey.HsmKeyLabel)), settings.AuditOptions());

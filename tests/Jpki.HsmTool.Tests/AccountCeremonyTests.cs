@@ -90,5 +90,5 @@ public sealed partial class AccountCeremonyTests(SoftHsmStore store)
     }
 
     [GeneratedRegex(@"account:\s+(?<id>\S+)\s+password:\s+(?<password>[0-9a-f]{32})\s+API token \(expires [0-9-]+\):\s+(?<token>[0-9a-f]{64})")]
-    private static partial Regex Credentials();
+    internal static partial Regex Credentials();
 }

@@ -44,6 +44,7 @@ public sealed class AccountChanges(CaServices services)
             // Destroying HSM keys is a console ceremony: the approving officer runs ./jpki hsm retire.
             ApprovalAction.IssuerKeyRetire => ChangeOutcome.Refused(ProblemTypes.Problem(409, ProblemTypes.ApprovalPending, "approved at the HSM console", $"the retirement of issuer key {subject} is approved by a second officer running ./jpki hsm retire --key {subject}, not over the API")),
             ApprovalAction.ResponderKeyCompromise => ChangeOutcome.Refused(ProblemTypes.Problem(409, ProblemTypes.ApprovalPending, "approved at the HSM console", $"replacing the compromised OCSP responder of {subject} is approved by a second officer running ./jpki hsm responder-compromise --key {subject}, not over the API")),
+            ApprovalAction.CheckpointKeyCompromise => ChangeOutcome.Refused(ProblemTypes.Problem(409, ProblemTypes.ApprovalPending, "approved at the HSM console", $"handing the compromised audit-checkpoint key {subject} over to a new key is approved by a second officer running ./jpki hsm checkpoint-compromise, not over the API")),
             _ => throw new ArgumentOutOfRangeException(nameof(action)),
         };
     }

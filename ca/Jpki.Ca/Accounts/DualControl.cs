@@ -155,7 +155,7 @@ public sealed class DualControl(CaServices services, AccountChanges changes)
     }
 
     private static string? SubjectAccount(ApprovalAction action, string subject) =>
-        action is ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise ? null : subject;
+        action is ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise or ApprovalAction.CheckpointKeyCompromise ? null : subject;
 
     private static ApprovalAnswer Describe(ApprovalRequest request) => new(
         request.Id,

@@ -37,7 +37,7 @@ public sealed class ConsoleReadHandler(CaServices services, FeedHealth health)
         return ConsolePages.View<AccountView>(Frame(context, new
         {
             Account = account,
-            Pending = ApprovalStore.List(db, ApprovalState.Pending, ListLimit).Where(r => r.Subject == id && r.Action is not (ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise)).ToList(),
+            Pending = ApprovalStore.List(db, ApprovalState.Pending, ListLimit).Where(r => r.Subject == id && r.Action is not (ApprovalAction.SwitchRelease or ApprovalAction.IssuerKeyRetire or ApprovalAction.ResponderKeyCompromise or ApprovalAction.CheckpointKeyCompromise)).ToList(),
             Certificates = account.Role == AccountRole.Verifier ? ClientCertificateStore.List(db, id) : [],
             NowUs = Instant.NowMicros(services.Options.Time),
             Done = DoneMessage(context.Request.Query),

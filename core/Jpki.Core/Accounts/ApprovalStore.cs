@@ -34,6 +34,9 @@ public enum ApprovalAction
 
     /// <summary>Replace a compromised OCSP responder key and revoke its certificate (<c>./jpki hsm responder-compromise</c>, approved at the HSM console only).</summary>
     ResponderKeyCompromise,
+
+    /// <summary>Hand the audit-checkpoint key over to a new key and destroy it (<c>./jpki hsm checkpoint-compromise</c>, approved at the HSM console only).</summary>
+    CheckpointKeyCompromise,
 }
 
 public enum ApprovalState
@@ -73,6 +76,7 @@ public static class ApprovalStore
         ApprovalAction.SwitchRelease => "switch.release",
         ApprovalAction.IssuerKeyRetire => "issuer-key.retire",
         ApprovalAction.ResponderKeyCompromise => "ocsp-responder.compromise",
+        ApprovalAction.CheckpointKeyCompromise => "audit-checkpoint-key.compromise",
         _ => throw new ArgumentOutOfRangeException(nameof(action)),
     };
 

@@ -10,8 +10,18 @@ namespace Jpki.Core.Audit;
 /// <see cref="TimeUs"/>". The signature covers the canonical JSON of {seq, hash, time}.
 /// <see cref="KeyId"/> is the lowercase hex SHA-256 of the signer's SubjectPublicKeyInfo DER.
 /// </summary>
+/// <para>
+/// A checkpoint-key handover (decision 0421) is one checkpoint with one <see cref="Cosignatures"/>
+/// entry: <see cref="KeyId"/> is the old key's, the cosignature the new key's, over the same statement.
+/// </para>
 public sealed record AuditCheckpoint(long Seq, string Hash, long TimeUs, string KeyId, byte[] Signature)
 {
+    /// <summary>Further signatures over the same statement: the new key's, on a handover checkpoint; else none.</summary>
+    public IReadOnlyList<CheckpointSignature> Cosignatures { get; init; } = [];
+
+    /// <summary>True when this checkpoint hands the checkpoint key over (signed by the old and the new key).</summary>
+    public bool IsHandover => Cosignatures.Count > 0;
+
     /// <summary>The exact bytes that are signed.</summary>
     public byte[] Statement() => StatementFor(Seq, Hash, TimeUs);
 
@@ -28,18 +38,32 @@ public sealed record AuditCheckpoint(long Seq, string Hash, long TimeUs, string 
         return Seq == other.Seq && TimeUs == other.TimeUs
             && string.Equals(Hash, other.Hash, StringComparison.Ordinal)
             && string.Equals(KeyId, other.KeyId, StringComparison.Ordinal)
-            && Signature.AsSpan().SequenceEqual(other.Signature);
+            && Signature.AsSpan().SequenceEqual(other.Signature)
+            && Cosignatures.Count == other.Cosignatures.Count
+            && Cosignatures.Zip(other.Cosignatures).All(p => string.Equals(p.First.KeyId, p.Second.KeyId, StringComparison.Ordinal) && p.First.Signature.AsSpan().SequenceEqual(p.Second.Signature));
     }
 
-    /// <summary>One line of the checkpoint file (canonical JSON, signature in base64).</summary>
-    public string ToFileLine() => CanonicalJson.Serialize(new JsonObject
+    /// <summary>
+    /// One line of the checkpoint file (canonical JSON, signature in base64); a handover's line
+    /// also has <c>cosignatures</c> (absent on every other line, so those read as they always did).
+    /// </summary>
+    public string ToFileLine()
     {
-        ["seq"] = Seq,
-        ["hash"] = Hash,
-        ["time"] = TimeUs,
-        ["keyId"] = KeyId,
-        ["signature"] = Convert.ToBase64String(Signature),
-    });
+        var line = new JsonObject
+        {
+            ["seq"] = Seq,
+            ["hash"] = Hash,
+            ["time"] = TimeUs,
+            ["keyId"] = KeyId,
+            ["signature"] = Convert.ToBase64String(Signature),
+        };
+        if (IsHandover)
+        {
+            line["cosignatures"] = new JsonArray(Cosignatures.Select(c => (JsonNode)new JsonObject { ["keyId"] = c.KeyId, ["signature"] = Convert.ToBase64String(c.Signature) }).ToArray());
+        }
+
+        return CanonicalJson.Serialize(line);
+    }
 
     /// <summary>Parses a checkpoint file line; null when it is not a well-formed checkpoint.</summary>
     public static AuditCheckpoint? ParseFileLine(string line)
@@ -48,12 +72,20 @@ public sealed record AuditCheckpoint(long Seq, string Hash, long TimeUs, string 
         {
             using var document = JsonDocument.Parse(line);
             var root = document.RootElement;
+            var cosignatures = root.TryGetProperty("cosignatures", out var list)
+                ? list.EnumerateArray().Select(c => new CheckpointSignature(
+                    c.GetProperty("keyId").GetString() ?? throw new FormatException("keyId is null"),
+                    Convert.FromBase64String(c.GetProperty("signature").GetString() ?? throw new FormatException("signature is null")))).ToList()
+                : [];
             return new AuditCheckpoint(
                 root.GetProperty("seq").GetInt64(),
                 root.GetProperty("hash").GetString() ?? throw new FormatException("hash is null"),
                 root.GetProperty("time").GetInt64(),
                 root.GetProperty("keyId").GetString() ?? throw new FormatException("keyId is null"),
-                Convert.FromBase64String(root.GetProperty("signature").GetString() ?? throw new FormatException("signature is null")));
+                Convert.FromBase64String(root.GetProperty("signature").GetString() ?? throw new FormatException("signature is null")))
+            {
+                Cosignatures = cosignatures,
+            };
         }
         catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
         {

@@ -27,29 +27,33 @@ public sealed record AuditCheckpointDocument(long Seq, string Hash, long TimeUs,
     /// <summary>Where the document was read from (a file path), for messages; null when built here.</summary>
     public string? Origin { get; init; }
 
-    /// <summary>The checkpoint as the store and the checkpoint file hold it (the first signature).</summary>
+    /// <summary>The checkpoint as the document's <c>checkpoint</c> member holds it (the first signature only).</summary>
     public AuditCheckpoint Checkpoint => new(Seq, Hash, TimeUs, Signatures[0].KeyId, Signatures[0].Signature);
+
+    /// <summary>The checkpoint as the store and the checkpoint file hold it: a handover's cosignatures too.</summary>
+    public AuditCheckpoint StoredCheckpoint => Checkpoint with { Cosignatures = Signatures.Skip(1).ToList() };
 
     public byte[] Statement() => AuditCheckpoint.StatementFor(Seq, Hash, TimeUs);
 
-    /// <summary>The document of a stored checkpoint, with the certificate(s) of the key that signed it.</summary>
-    /// <exception cref="InvalidOperationException">None of <paramref name="certificates"/> is the signing key's.</exception>
+    /// <summary>The document of a stored checkpoint (a handover's cosignature too), with the certificate of each key that signed it.</summary>
+    /// <exception cref="InvalidOperationException">None of <paramref name="certificates"/> is a signing key's.</exception>
     public static AuditCheckpointDocument From(AuditCheckpoint checkpoint, IEnumerable<byte[]> certificates)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(certificates);
-        var keys = certificates
-            .Select(der => (Der: der, Spki: CheckpointKeyring.SubjectPublicKeyInfoOf(der)))
-            .Where(c => string.Equals(AuditCheckpoint.KeyIdOf(c.Spki), checkpoint.KeyId, StringComparison.Ordinal))
-            .Select(c => new CheckpointKey(checkpoint.KeyId, c.Spki, c.Der))
-            .Take(1)
-            .ToList();
-        if (keys.Count == 0)
+        var known = certificates.Select(der => (Der: der, Spki: CheckpointKeyring.SubjectPublicKeyInfoOf(der))).ToList();
+        var signatures = new List<CheckpointSignature> { new(checkpoint.KeyId, checkpoint.Signature) };
+        signatures.AddRange(checkpoint.Cosignatures);
+        var keys = new List<CheckpointKey>();
+        foreach (var signature in signatures)
         {
-            throw new InvalidOperationException($"no checkpoint key certificate in the store is the key {checkpoint.KeyId} that signed checkpoint {checkpoint.Seq}");
+            var (der, spki) = known.FirstOrDefault(c => string.Equals(AuditCheckpoint.KeyIdOf(c.Spki), signature.KeyId, StringComparison.Ordinal));
+            keys.Add(der is null
+                ? throw new InvalidOperationException($"no checkpoint key certificate in the store is the key {signature.KeyId} that signed checkpoint {checkpoint.Seq}")
+                : new CheckpointKey(signature.KeyId, spki, der));
         }
 
-        return new AuditCheckpointDocument(checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, [new CheckpointSignature(checkpoint.KeyId, checkpoint.Signature)], keys);
+        return new AuditCheckpointDocument(checkpoint.Seq, checkpoint.Hash, checkpoint.TimeUs, signatures, keys);
     }
 
     /// <summary>The document of the newest checkpoint in the store, or null when none was signed yet.</summary>

@@ -4,10 +4,11 @@ namespace Jpki.Core.Audit;
 
 /// <summary>
 /// Every signed checkpoint a verification knows of — the checkpoint file(s), the database and the
-/// witness files the auditor kept — each signature checked against the trusted keys, and the
+/// witness files the auditor kept — each signature checked against the key that signs at its seq
+/// (<see cref="CheckpointKeyEpochs"/>), and the
 /// sources compared where they overlap. <see cref="Vouches"/> is what the chain must reproduce.
 /// </summary>
-internal sealed class AuditCheckpointSources(CheckpointKeyring keys, bool pinned)
+internal sealed class AuditCheckpointSources(CheckpointKeyEpochs epochs)
 {
     public Dictionary<long, AuditCheckpoint> File { get; } = [];
 
@@ -92,21 +93,5 @@ internal sealed class AuditCheckpointSources(CheckpointKeyring keys, bool pinned
         return null;
     }
 
-    private AuditVerification? CheckSignature(AuditCheckpoint checkpoint, CheckpointSource source)
-    {
-        if (!keys.Contains(checkpoint.KeyId))
-        {
-            return AuditVerifier.Problem(
-                AuditProblem.CheckpointUnknownKey,
-                checkpoint.Seq,
-                pinned
-                    ? $"the checkpoint at {checkpoint.Seq} ({source}) was signed by key {checkpoint.KeyId}, not by the pinned key{(keys.KeyIds.Count == 0 ? " (which neither the store nor a witness file holds)" : "")}"
-                    : $"the checkpoint at {checkpoint.Seq} was signed by unknown key {checkpoint.KeyId}",
-                source);
-        }
-
-        return keys.Verifies(checkpoint.KeyId, checkpoint.Statement(), checkpoint.Signature)
-            ? null
-            : AuditVerifier.Problem(AuditProblem.CheckpointSignatureInvalid, checkpoint.Seq, $"the checkpoint at {checkpoint.Seq} ({source}) has an invalid signature", source);
-    }
+    private AuditVerification? CheckSignature(AuditCheckpoint checkpoint, CheckpointSource source) => epochs.Check(checkpoint, source, null);
 }

@@ -17,6 +17,17 @@ public static class AuditCheckpointStore
             return;
         }
 
+        // A handover's second signature (one row in an install's life): a plain insert, both engines.
+        foreach (var checkpoint in checkpoints.Where(c => c.IsHandover))
+        {
+            foreach (var cosignature in checkpoint.Cosignatures)
+            {
+                tx.Execute(
+                    "INSERT INTO audit_checkpoint_cosignatures (seq, key_id, signature) VALUES (@Seq, @KeyId, @Signature)",
+                    new { checkpoint.Seq, cosignature.KeyId, cosignature.Signature });
+            }
+        }
+
         if (tx.Dialect == StoreDialect.Postgres)
         {
             var insert = tx.Command(
@@ -49,21 +60,39 @@ public static class AuditCheckpointStore
     }
 
     /// <summary>The newest checkpoint, or null when none was ever signed.</summary>
-    public static AuditCheckpoint? Latest(DbConnection connection, DbTransaction? transaction = null) =>
-        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1", transaction: transaction)
-            .Select(r => r.ToCheckpoint())
+    public static AuditCheckpoint? Latest(DbConnection connection, DbTransaction? transaction = null)
+    {
+        var cosignatures = Cosignatures(connection, transaction);
+        return connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1", transaction: transaction)
+            .Select(r => r.ToCheckpoint(cosignatures))
             .SingleOrDefault();
+    }
 
     /// <summary>The checkpoints with seq in <paramref name="after"/> (exclusive) .. <paramref name="upTo"/> (inclusive), in order.</summary>
-    public static IReadOnlyList<AuditCheckpoint> Range(DbConnection connection, long after, long upTo = long.MaxValue, DbTransaction? transaction = null) =>
-        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints WHERE seq > @after AND seq <= @upTo ORDER BY seq", new { after, upTo }, transaction)
-            .Select(r => r.ToCheckpoint())
+    public static IReadOnlyList<AuditCheckpoint> Range(DbConnection connection, long after, long upTo = long.MaxValue, DbTransaction? transaction = null)
+    {
+        var cosignatures = Cosignatures(connection, transaction);
+        return connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints WHERE seq > @after AND seq <= @upTo ORDER BY seq", new { after, upTo }, transaction)
+            .Select(r => r.ToCheckpoint(cosignatures))
             .ToList();
+    }
 
     /// <summary>Every checkpoint in seq order, streamed (the verifier's walk).</summary>
-    public static IEnumerable<AuditCheckpoint> All(DbConnection connection, DbTransaction? transaction = null) =>
-        connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq", transaction: transaction, buffered: false)
-            .Select(r => r.ToCheckpoint());
+    public static IEnumerable<AuditCheckpoint> All(DbConnection connection, DbTransaction? transaction = null)
+    {
+        var cosignatures = Cosignatures(connection, transaction);
+        return connection.Query<Row>($"SELECT {Columns} FROM audit_checkpoints ORDER BY seq", transaction: transaction, buffered: false)
+            .Select(r => r.ToCheckpoint(cosignatures));
+    }
+
+    /// <summary>
+    /// Every cosignature by seq: one per checkpoint-key handover, so a handful in an install's
+    /// life, read whole and joined in memory rather than per checkpoint row.
+    /// </summary>
+    public static ILookup<long, CheckpointSignature> Cosignatures(DbConnection connection, DbTransaction? transaction = null) =>
+        connection.Query<(long Seq, string KeyId, byte[] Signature)>(
+                "SELECT seq, key_id, signature FROM audit_checkpoint_cosignatures ORDER BY seq, key_id", transaction: transaction)
+            .ToLookup(c => c.Seq, c => new CheckpointSignature(c.KeyId, c.Signature));
 
     /// <summary>The seq of the first checkpoint at or after <paramref name="seq"/>: the one that covers that record.</summary>
     public static long? FirstCovering(DbConnection connection, long seq, DbTransaction? transaction = null) =>
@@ -81,6 +110,7 @@ public static class AuditCheckpointStore
 
         public byte[] Signature { get; set; } = [];
 
-        public AuditCheckpoint ToCheckpoint() => new(Seq, Hash, TimeUs, KeyId, Signature);
+        public AuditCheckpoint ToCheckpoint(ILookup<long, CheckpointSignature> cosignatures) =>
+            new(Seq, Hash, TimeUs, KeyId, Signature) { Cosignatures = cosignatures[Seq].ToList() };
     }
 }

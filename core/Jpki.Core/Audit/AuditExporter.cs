@@ -67,7 +67,9 @@ public static class AuditExporter
 
         Directory.CreateDirectory(directory);
         WriteRecords(connection, snapshot, first.Value, cover, Path.Combine(directory, "records.jsonl"));
-        File.WriteAllText(Path.Combine(directory, "checkpoints.jsonl"), string.Concat(checkpoints.Select(c => c.ToFileLine() + "\n")), new UTF8Encoding(false));
+        // A handover's line without its cosignature: verify.sh checks the old key's signature of it
+        // (decision 0421); audit verify, not the bundle, enforces the handover rules.
+        File.WriteAllText(Path.Combine(directory, "checkpoints.jsonl"), string.Concat(checkpoints.Select(c => (c with { Cosignatures = [] }).ToFileLine() + "\n")), new UTF8Encoding(false));
         for (var i = 0; i < checkpointCertificates.Count; i++)
         {
             File.WriteAllText(Path.Combine(directory, $"checkpoint-key-{i + 1}.pem"), PemEncoding.WriteString("CERTIFICATE", checkpointCertificates[i]) + "\n");

@@ -23,6 +23,9 @@ public sealed class AuditLog
 
     private readonly Action<IReadOnlyList<AuditCheckpoint>>? checkpointsCommitted;
 
+    // Once true, stays true: a key handed over never signs again (read under the writers' lock).
+    private bool handedOver;
+
     /// <param name="checkpointSigner">The HSM checkpoint key.</param>
     /// <param name="options">When to checkpoint and where the file copy goes.</param>
     /// <param name="checkpointsCommitted">
@@ -66,7 +69,28 @@ public sealed class AuditLog
     /// of <c>chain_head</c>. A page of feed events is thousands of records; per-record statements
     /// were most of its round trips on PostgreSQL (decision 0600).
     /// </summary>
-    public IReadOnlyList<AuditEntry> AppendRange(WriteTransaction tx, IReadOnlyList<AuditRecord> records)
+    public IReadOnlyList<AuditEntry> AppendRange(WriteTransaction tx, IReadOnlyList<AuditRecord> records) => AppendRange(tx, records, null);
+
+    /// <summary>
+    /// Appends the record of a checkpoint-key handover (decision 0421) and checkpoints it at once,
+    /// signed by this log's key and cosigned by <paramref name="successor"/>: the one checkpoint
+    /// that links the old key to the new. From the next checkpoint on only the successor may sign
+    /// (this log then refuses to, <see cref="CheckpointKeyHandedOverException"/>). An HSM failure
+    /// fails the handover: it is never chained without its two signatures.
+    /// </summary>
+    public AuditEntry AppendHandover(WriteTransaction tx, AuditRecord record, ISigner successor)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(successor);
+        if (string.Equals(AuditCheckpoint.KeyIdOf(successor.SubjectPublicKeyInfo), checkpointKeyId, StringComparison.Ordinal))
+        {
+            throw new ArgumentException("a checkpoint key cannot be handed over to itself", nameof(successor));
+        }
+
+        return AppendRange(tx, [record], successor)[0];
+    }
+
+    private List<AuditEntry> AppendRange(WriteTransaction tx, IReadOnlyList<AuditRecord> records, ISigner? handoverTo)
     {
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(records);
@@ -96,17 +120,26 @@ public sealed class AuditLog
             rows.Add(seq, timeUs, record.Actor, record.Action, record.Subject, details, prevHash, hash);
 
             AuditCheckpoint? checkpoint = null;
-            if (seq - lastCheckpointSeq >= options.CheckpointEveryRecords
+            if (handoverTo is not null && entries.Count == records.Count - 1)
+            {
+                checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
+                checkpoint = checkpoint with { Cosignatures = [new CheckpointSignature(AuditCheckpoint.KeyIdOf(handoverTo.SubjectPublicKeyInfo), Cosign(handoverTo, checkpoint))] };
+                checkpoints.Add(checkpoint);
+                (lastCheckpointSeq, lastCheckpointUs) = (seq, timeUs);
+            }
+            else if (seq - lastCheckpointSeq >= options.CheckpointEveryRecords
                 || timeUs - lastCheckpointUs >= (long)options.CheckpointInterval.TotalMicroseconds)
             {
                 try
                 {
-                    checkpoint = SignCheckpoint(seq, hash, timeUs);
+                    checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
                     checkpoints.Add(checkpoint);
                     (lastCheckpointSeq, lastCheckpointUs) = (seq, timeUs);
                 }
-                catch (HsmException)
+                catch (Exception e) when (e is HsmException or CheckpointKeyHandedOverException)
                 {
+                    // A key handed over (a service not restarted since) signs nothing more: as
+                    // when the HSM is down, the record is chained and waits for the new key.
                     // The HSM is down (it signs before anything is written): the record is chained
                     // without its checkpoint, and the tail checkpointer covers it once the HSM is back.
                     // Failing the append instead would lose the records an outage needs most — a
@@ -135,6 +168,12 @@ public sealed class AuditLog
 
         return entries;
     }
+
+    /// <summary>The action of the record of a checkpoint-key handover (<see cref="AppendHandover"/>), the record its dual-signed checkpoint covers.</summary>
+    public const string CheckpointKeyHandoverAction = "audit.checkpoint-key.handover";
+
+    /// <summary>The action of the record the key ceremony writes for each checkpoint key it certifies.</summary>
+    public const string CheckpointKeyCreatedAction = "ceremony.checkpoint-key.created";
 
     /// <summary>The action of the record a disaster-recovery restore writes after the records it lost.</summary>
     public const string RestoredAction = "audit.restored";
@@ -170,7 +209,7 @@ public sealed class AuditLog
         var rows = new AuditRows(1);
         rows.Add(seq, timeUs, record.Actor, record.Action, record.Subject, details, head.Hash, hash);
         rows.Insert(tx);
-        var checkpoint = SignCheckpoint(seq, hash, timeUs);
+        var checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
         AuditCheckpointStore.InsertRange(tx, [checkpoint]);
         tx.Execute(
             "UPDATE chain_head SET seq = @seq, hash = @hash, last_checkpoint_seq = @seq, last_checkpoint_us = @timeUs WHERE id = 1",
@@ -314,16 +353,29 @@ public sealed class AuditLog
 
     private static ChainHead Head(WriteTransaction tx) => tx.AuditHead as ChainHead ?? ReadHead(tx);
 
-    private AuditCheckpoint SignCheckpoint(long seq, string hash, long timeUs)
+    /// <summary>Signs the checkpoint, unless this log's key was handed over in a committed (or this) transaction.</summary>
+    private AuditCheckpoint SignCheckpoint(WriteTransaction tx, long seq, string hash, long timeUs)
     {
+        // Under the writers' lock: no checkpoint by this key can follow the handover's commit.
+        handedOver = handedOver || tx.QuerySingleOrDefault<long?>(
+            "SELECT MIN(c.seq) FROM audit_checkpoint_cosignatures c JOIN audit_checkpoints p ON p.seq = c.seq WHERE p.key_id = @checkpointKeyId",
+            new { checkpointKeyId }) is not null;
+        if (handedOver)
+        {
+            throw new CheckpointKeyHandedOverException(checkpointKeyId);
+        }
+
         var statement = AuditCheckpoint.StatementFor(seq, hash, timeUs);
         var signature = checkpointSigner.Sign(SignatureAlgorithm.DefaultFor(checkpointSigner.KeyKind), statement);
         return new AuditCheckpoint(seq, hash, timeUs, checkpointKeyId, signature);
     }
 
+    private static byte[] Cosign(ISigner successor, AuditCheckpoint checkpoint) =>
+        successor.Sign(SignatureAlgorithm.DefaultFor(successor.KeyKind), checkpoint.Statement());
+
     private AuditCheckpoint WriteCheckpoint(WriteTransaction tx, long seq, string hash, long timeUs)
     {
-        var checkpoint = SignCheckpoint(seq, hash, timeUs);
+        var checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
         AuditCheckpointStore.InsertRange(tx, [checkpoint]);
         tx.Execute(
             "UPDATE chain_head SET last_checkpoint_seq = @Seq, last_checkpoint_us = @TimeUs WHERE id = 1",
@@ -421,3 +473,15 @@ public sealed class AuditLog
         public long LastCheckpointUs { get; set; }
     }
 }
+
+/// <summary>
+/// A checkpoint was due but this process's checkpoint key was handed over to a new key
+/// (<c>./jpki hsm checkpoint-compromise</c>): it signs nothing after the handover. Restart the
+/// service so it opens the new key.
+/// </summary>
+public sealed class CheckpointKeyHandedOverException(string keyId)
+    : InvalidOperationException($"the audit-checkpoint key {keyId} was handed over to a new key (checkpoint-key compromise): it signs no more checkpoints; restart this service to sign with the new key")
+{
+    public string KeyId { get; } = keyId;
+}
+

@@ -30,6 +30,9 @@ public static class AuditRetention
         "ceremony.ocsp-responder.issued",
         "ocsp-responder.renewed",
         "ceremony.checkpoint-key.created",
+
+        // Its handover record is how every later checkpoint key is trusted: kept as its ceremony record is.
+        "audit.checkpoint-key.handover",
         "signature.intended",
         "signature.discarded",
     };

@@ -57,6 +57,21 @@ public enum AuditProblem
     PurgeNotAudited,
 
     PurgeInsideRetention,
+
+    /// <summary>
+    /// A checkpoint signed by a checkpoint key after that key was handed over to a new one (its
+    /// compromise declared): whoever holds the old key forged it (decision 0421).
+    /// </summary>
+    CheckpointKeyRetired,
+
+    /// <summary>A checkpoint-key handover signed by one key only: its record has no checkpoint signed by both keys, or a copy of its checkpoint lacks the new key's signature.</summary>
+    CheckpointHandoverIncomplete,
+
+    /// <summary>A checkpoint signed by two keys that is not a well-formed handover (not exactly the old and a new key, or not at a handover record).</summary>
+    CheckpointHandoverInvalid,
+
+    /// <summary>A handover to a key the key ceremony did not create: no <c>ceremony.checkpoint-key.created</c> record for it up to the handover.</summary>
+    CheckpointHandoverUncertified,
 }
 
 /// <summary>Where a checkpoint came from.</summary>
@@ -107,5 +122,11 @@ public sealed record AuditVerification
     /// <summary>How many distinct checkpoints were known (database and files).</summary>
     public int CheckpointsChecked { get; init; }
 
+    /// <summary>The checkpoint-key handovers the chain went through, in order (empty when the first key still signs).</summary>
+    public IReadOnlyList<CheckpointKeyHandover> Handovers { get; init; } = [];
+
     public override string ToString() => IsValid ? Message : $"{Problem}: {Message}";
 }
+
+/// <summary>A checkpoint-key handover the verifier followed: the checkpoint at <see cref="Seq"/>, signed by both keys (SubjectPublicKeyInfo SHA-256s).</summary>
+public sealed record CheckpointKeyHandover(long Seq, string OldKeyId, string NewKeyId);

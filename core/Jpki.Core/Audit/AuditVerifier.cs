@@ -43,7 +43,7 @@ public static class AuditVerifier
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(inputs);
-        var (keys, trustProblem) = TrustedKeys(inputs);
+        var (epochs, trustProblem) = Epochs(database, inputs);
         if (trustProblem is not null)
         {
             return trustProblem;
@@ -51,7 +51,7 @@ public static class AuditVerifier
 
         // The files are read before the database snapshot: a file line is only written after its
         // checkpoint committed, so every line read now must be in the snapshot (else: truncation).
-        var sources = new AuditCheckpointSources(keys, inputs.PinnedKeySha256 is not null);
+        var sources = new AuditCheckpointSources(epochs);
         if (sources.ReadFiles(inputs.CheckpointFiles) is { } fileProblem)
         {
             return fileProblem;
@@ -70,12 +70,14 @@ public static class AuditVerifier
         var head = AuditLog.ReadHead(connection, snapshot);
         var purges = new AuditPurgeLedger();
         var lost = new List<(long From, long To)>();
-        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, sources.Vouches, purges, lost);
+        var handoverRecords = new CheckpointHandoverRecords();
+        var (lastSeq, lastHash, chainProblem) = WalkChain(connection, snapshot, sources.Vouches, purges, handoverRecords, lost);
         var copies = chainProblem is null ? CheckCopies(lastSeq, sources.File, sources.Database, inputs.CheckpointFiles) : null;
         var count = sources.Vouches.Count;
         var result = chainProblem
             ?? CheckEnd(lastSeq, lastHash, head, sources.Vouches)
             ?? purges.Check()
+            ?? handoverRecords.Check(epochs, lastSeq)
             ?? (copies is { IsValid: false } ? copies : null)
             ?? new AuditVerification
             {
@@ -85,12 +87,23 @@ public static class AuditVerifier
                     : $"{lastSeq} records and {count} checkpoints verified",
                 Note = string.Join("; ", new[] { copies?.Note, LostNote(lost) }.Where(n => n is not null)) is { Length: > 0 } note ? note : null,
             };
-        return result with { RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked, CheckpointsChecked = count, Purged = purges.Tombstones };
+        return result with
+        {
+            RecordsChecked = chainProblem is null ? lastSeq : result.RecordsChecked,
+            CheckpointsChecked = count,
+            Purged = purges.Tombstones,
+            Handovers = epochs.Handovers.Select(h => new CheckpointKeyHandover(h.Seq, h.OldKeyId, h.NewKeyId)).ToList(),
+        };
     }
 
-    /// <summary>Every store key when nothing is pinned; else the pinned key and the keys it vouched for, the witness files checked.</summary>
-    private static (CheckpointKeyring Keys, AuditVerification? Problem) TrustedKeys(AuditVerifyInputs inputs)
+    /// <summary>
+    /// Which key signs at which record: every store key trusted when nothing is pinned, else the
+    /// pinned key; either way followed across the handovers (dual-signed checkpoints) of the store,
+    /// the files and the witness files; then the witness files checked against it.
+    /// </summary>
+    private static (CheckpointKeyEpochs Epochs, AuditVerification? Problem) Epochs(Database database, AuditVerifyInputs inputs)
     {
+        CheckpointKeyring known, trusted;
         if (inputs.PinnedKeySha256 is not { } pinned)
         {
             if (inputs.Witness.Count > 0)
@@ -98,17 +111,42 @@ public static class AuditVerifier
                 throw new ArgumentException("witness checkpoints are checked against a pinned checkpoint key: give its SubjectPublicKeyInfo SHA-256 too");
             }
 
-            var all = new CheckpointKeyring();
+            known = new CheckpointKeyring();
             foreach (var spki in inputs.CheckpointPublicKeys)
             {
-                all.Add(spki);
+                known.Add(spki);
             }
 
-            return (all, null);
+            trusted = known;
+        }
+        else
+        {
+            (known, trusted) = AuditWitnessTrust.Keys(pinned, inputs.CheckpointPublicKeys, inputs.Witness);
         }
 
-        var (keys, problem) = AuditWitnessTrust.Establish(pinned, inputs.CheckpointPublicKeys, inputs.Witness);
-        return (keys, problem ?? AuditWitnessTrust.Fork(inputs.Witness));
+        var (epochs, problem) = CheckpointKeyEpochs.Build(known, trusted, inputs.PinnedKeySha256, HandoverCheckpoints(database, inputs));
+        return (epochs, problem ?? AuditWitnessTrust.Check(inputs.Witness, epochs) ?? AuditWitnessTrust.Fork(inputs.Witness));
+    }
+
+    /// <summary>The dual-signed checkpoints of every source (a handful in an install's life).</summary>
+    private static List<(AuditCheckpoint, CheckpointSource, string?)> HandoverCheckpoints(Database database, AuditVerifyInputs inputs)
+    {
+        var found = new List<(AuditCheckpoint, CheckpointSource, string?)>();
+        using (var connection = database.OpenConnection())
+        {
+            foreach (var seq in AuditCheckpointStore.Cosignatures(connection).Select(g => g.Key))
+            {
+                found.AddRange(AuditCheckpointStore.Range(connection, seq - 1, seq).Select(c => (c, CheckpointSource.Database, (string?)null)));
+            }
+        }
+
+        foreach (var path in inputs.CheckpointFiles)
+        {
+            found.AddRange(new AuditCheckpointFile(path).ReadAll().Checkpoints.Where(c => c.IsHandover).Select(c => (c, CheckpointSource.File, (string?)path)));
+        }
+
+        found.AddRange(inputs.Witness.Where(d => d.Signatures.Count > 1).Select(d => (d.StoredCheckpoint, CheckpointSource.Witness, d.Origin)));
+        return found;
     }
 
     /// <summary>
@@ -120,6 +158,7 @@ public static class AuditVerifier
         DbTransaction snapshot,
         SortedDictionary<long, CheckpointVouch> vouches,
         AuditPurgeLedger purges,
+        CheckpointHandoverRecords handoverRecords,
         List<(long From, long To)> lost)
     {
         var lastSeq = 0L;
@@ -175,6 +214,8 @@ public static class AuditVerifier
                 {
                     purges.AddPurgeRecord(seq, reader.GetInt64(1), reader.GetString(5));
                 }
+
+                handoverRecords.Add(seq, reader.GetString(3), reader.GetString(5));
             }
 
             if (vouches.TryGetValue(seq, out var vouch))

@@ -10,47 +10,50 @@ internal sealed record CheckpointVouch(long Seq, string Hash, CheckpointSource S
 
 /// <summary>
 /// Which checkpoint keys a verification trusts when the auditor pins one: the pinned key (its
-/// SubjectPublicKeyInfo SHA-256, brought from the ceremony record), and a key that a checkpoint
-/// signed by an already trusted key also signed (a key renewal is a checkpoint signed by both
-/// keys), taken in seq order of the witness checkpoints. Every signature a witness file carries
-/// must verify, and each witness checkpoint needs one by a trusted key.
+/// SubjectPublicKeyInfo SHA-256, brought from the ceremony record), and the keys a handover
+/// (a checkpoint signed by the old and the new key) links to it (<see cref="CheckpointKeyEpochs"/>).
+/// Every signature a witness file carries must verify, and each witness checkpoint must be signed
+/// by the key that signs at its seq.
 /// </summary>
 internal static class AuditWitnessTrust
 {
+    /// <summary>Every key the store and the witness files list (trusted or not), and the keys trusted before any handover.</summary>
     /// <param name="pinnedKeySha256">The pinned key, 64 lowercase hex digits.</param>
     /// <param name="storeKeys">SubjectPublicKeyInfo DER of the checkpoint keys the store lists (trusted only if pinned).</param>
     /// <param name="witness">The witness checkpoints the auditor kept.</param>
-    public static (CheckpointKeyring Keys, AuditVerification? Problem) Establish(
+    public static (CheckpointKeyring Known, CheckpointKeyring Trusted) Keys(
         string pinnedKeySha256, IReadOnlyCollection<byte[]> storeKeys, IReadOnlyList<AuditCheckpointDocument> witness)
     {
-        var known = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var known = new CheckpointKeyring();
+        var spkis = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var spki in storeKeys.Concat(witness.SelectMany(d => d.Keys.Select(k => k.SubjectPublicKeyInfo))))
         {
-            known.TryAdd(AuditCheckpoint.KeyIdOf(spki), spki);
+            spkis.TryAdd(known.Add(spki), spki);
         }
 
         // A pinned key the store and the witness files do not hold trusts nothing: then the first
         // checkpoint met is named as signed by another key.
         var trusted = new CheckpointKeyring();
-        if (known.TryGetValue(pinnedKeySha256, out var pinned))
+        if (spkis.TryGetValue(pinnedKeySha256, out var pinned))
         {
             trusted.Add(pinned);
         }
 
+        return (known, trusted);
+    }
+
+    /// <summary>Each witness file's signatures verify by its own listed keys, and its checkpoint is signed by the key that signs at its seq.</summary>
+    public static AuditVerification? Check(IReadOnlyList<AuditCheckpointDocument> witness, CheckpointKeyEpochs epochs)
+    {
         foreach (var document in witness.OrderBy(d => d.Seq))
         {
-            if (Check(document, trusted, pinnedKeySha256) is { } problem)
+            if ((SelfConsistent(document) ?? epochs.Check(document.StoredCheckpoint, CheckpointSource.Witness, document.Origin)) is { } problem)
             {
-                return (trusted, problem);
-            }
-
-            foreach (var signature in document.Signatures)
-            {
-                trusted.Add(document.Keys.First(k => k.KeyId == signature.KeyId).SubjectPublicKeyInfo);
+                return problem;
             }
         }
 
-        return (trusted, null);
+        return null;
     }
 
     /// <summary>Two witness files that sign different hashes for one seq: the key signed two histories.</summary>
@@ -65,7 +68,7 @@ internal static class AuditWitnessTrust
         return null;
     }
 
-    private static AuditVerification? Check(AuditCheckpointDocument document, CheckpointKeyring trusted, string pinned)
+    private static AuditVerification? SelfConsistent(AuditCheckpointDocument document)
     {
         var statement = document.Statement();
         foreach (var signature in document.Signatures)
@@ -78,9 +81,7 @@ internal static class AuditWitnessTrust
             }
         }
 
-        return document.Signatures.Any(s => trusted.Contains(s.KeyId))
-            ? null
-            : Witnessed(AuditProblem.CheckpointUnknownKey, document, $"witness checkpoint {document.Seq} ({document.Origin}) is signed by key {document.Signatures[0].KeyId}, not by the pinned key {pinned} (nor by a key a checkpoint signed by it introduced)");
+        return null;
     }
 
     internal static AuditVerification Witnessed(AuditProblem problem, AuditCheckpointDocument document, string message) =>

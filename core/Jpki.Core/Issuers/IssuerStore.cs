@@ -251,6 +251,19 @@ public static class IssuerStore
             $"SELECT {InstallKeyColumns} FROM install_keys WHERE @purpose IS NULL OR purpose = @purpose ORDER BY id",
             new { purpose }).AsList();
 
+    /// <summary>
+    /// The audit-checkpoint key that signs now: the newest active one (a handover retires the old
+    /// key in the transaction that records the new one, decision 0421); null before the ceremony.
+    /// </summary>
+    public static InstallKeyRow? CurrentCheckpointKey(DbConnection db, DbTransaction? tx = null) =>
+        db.QuerySingleOrDefault<InstallKeyRow>(
+            $"SELECT {InstallKeyColumns} FROM install_keys WHERE purpose = 'audit-checkpoint' AND state = 'active' ORDER BY created_us DESC, id DESC LIMIT 1",
+            transaction: tx);
+
+    /// <summary>Marks an install key retired (it signs nothing more); false when it was not active.</summary>
+    public static bool RetireInstallKey(WriteTransaction tx, string id) =>
+        tx.Execute("UPDATE install_keys SET state = 'retired' WHERE id = @id AND state = 'active'", new { id }) == 1;
+
     public static void InsertInstallKey(WriteTransaction tx, InstallKeyRow key) =>
         tx.Execute(
             "INSERT INTO install_keys (id, purpose, hsm_key_label, certificate_der, state, created_us) VALUES (@Id, @Purpose, @HsmKeyLabel, @CertificateDer, @State, @CreatedUs)",

@@ -68,18 +68,13 @@ public abstract class AuditWitnessTests(IStoreFixture fixture)
     }
 
     [Fact]
-    public void A_renewal_checkpoint_signed_by_both_keys_lets_the_new_key_sign_the_checkpoints_after_it()
+    public void A_handover_signed_by_both_keys_lets_the_new_key_sign_after_it_and_never_the_old_one_again()
     {
-        using var database = NewStore(nameof(A_renewal_checkpoint_signed_by_both_keys_lets_the_new_key_sign_the_checkpoints_after_it));
+        using var database = NewStore(nameof(A_handover_signed_by_both_keys_lets_the_new_key_sign_after_it_and_never_the_old_one_again));
         var label = "audit-checkpoint-renewed-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         TestHsm.Instance.Token.GenerateKeyPair(KeyKind.EcP256, label);
         using var renewed = Pkcs11Signer.Open(TestHsm.Instance.Pool, label);
         var options = Options(database);
-        Append(database, new AuditLog(signer, options), 4);
-        var renewal = new AuditLog(signer, options).Checkpoint(database)!;
-        Append(database, new AuditLog(renewed, options), 3);
-        new AuditLog(renewed, options).Checkpoint(database);
-
         var pin = AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo);
         var newKey = AuditCheckpoint.KeyIdOf(renewed.SubjectPublicKeyInfo);
         var inputs = new AuditVerifyInputs
@@ -88,25 +83,115 @@ public abstract class AuditWitnessTests(IStoreFixture fixture)
             CheckpointFiles = [options.CheckpointFilePath],
             PinnedKeySha256 = pin,
         };
+
+        // The new key signing before any handover is another key than the pinned one.
+        Append(database, new AuditLog(signer, options), 3);
+        new AuditLog(renewed, options).Checkpoint(database);
         var unintroduced = AuditVerifier.Verify(database, inputs);
-        Assert.Equal((AuditProblem.CheckpointUnknownKey, 7L), (unintroduced.Problem, unintroduced.Seq));
+        Assert.Equal((AuditProblem.CheckpointUnknownKey, 3L), (unintroduced.Problem, unintroduced.Seq));
         Assert.Contains($"was signed by key {newKey}, not by the pinned key", unintroduced.Message, StringComparison.Ordinal);
+        Execute(database, "DELETE FROM audit_checkpoints WHERE seq = 3");
+        File.WriteAllLines(options.CheckpointFilePath, File.ReadAllLines(options.CheckpointFilePath).Where(l => AuditCheckpoint.ParseFileLine(l)!.Seq != 3));
 
-        // The renewal: the checkpoint at 4 signed by the old key (as stored) and by the new one, as a witness file.
+        // The ceremony certifies the new key, then the handover record is checkpointed by both keys.
+        var old = new AuditLog(signer, options);
+        AppendOne(database, old, AuditLog.CheckpointKeyCreatedAction, new JsonObject { ["publicKeyId"] = newKey });
+        var handover = HandOver(database, old, renewed, pin, newKey);
+        Append(database, new AuditLog(renewed, options), 2);
+        new AuditLog(renewed, options).Checkpoint(database);
+        foreach (var trusted in new[] { pin, newKey })
+        {
+            var verified = AuditVerifier.Verify(database, inputs with { PinnedKeySha256 = trusted });
+            Assert.True(verified.IsValid, verified.ToString());
+            Assert.Equal([new CheckpointKeyHandover(handover, pin, newKey)], verified.Handovers);
+        }
+
+        // The old key, handed over, refuses to sign; a checkpoint it signed anyway (a stolen copy) is forged.
+        Append(database, old, 1);
+        Assert.Throws<CheckpointKeyHandedOverException>(() => old.Checkpoint(database));
+        var head = Head(database);
+        var statement = AuditCheckpoint.StatementFor(head, HeadHash(database), 1);
+        var stolen = new AuditCheckpoint(head, HeadHash(database), 1, pin, Sign(signer, statement));
+        Execute(database, "INSERT INTO audit_checkpoints (seq, hash, time_us, key_id, signature) VALUES (@Seq, @Hash, @TimeUs, @KeyId, @Signature)", stolen);
+        var refused = AuditVerifier.Verify(database, inputs with { CheckpointFiles = [] });
+        Assert.Equal((AuditProblem.CheckpointKeyRetired, head), (refused.Problem, refused.Seq));
+        Assert.Contains($"is signed by key {pin}, which was handed over to key {newKey} at record {handover}", refused.Message, StringComparison.Ordinal);
+
+        // A witness copy of the handover whose new-key signature is over another statement does not verify.
+        var document = AuditCheckpointDocument.From(Stored(database, handover), [Certificate(signer), Certificate(renewed)]);
         var path = Path.Combine(fixture.ScratchDirectory, label + ".json");
-        var both = AuditCheckpointDocument.Parse(
-            System.Text.Encoding.UTF8.GetString(new AuditCheckpointDocument(renewal.Seq, renewal.Hash, renewal.TimeUs, [new CheckpointSignature(pin, renewal.Signature), new CheckpointSignature(newKey, Sign(renewed, renewal.Statement()))], [new CheckpointKey(pin, signer.SubjectPublicKeyInfo, null), new CheckpointKey(newKey, renewed.SubjectPublicKeyInfo, null)]).ToUtf8Bytes()),
-            path);
-        Assert.Equal(2, both.Signatures.Count);
-        var verified = AuditVerifier.Verify(database, inputs with { Witness = [both] });
-        Assert.True(verified.IsValid, verified.ToString());
-        Assert.Equal((7L, 3), (verified.RecordsChecked, verified.CheckpointsChecked));
-
-        var forged = both with { Signatures = [both.Signatures[0], new CheckpointSignature(newKey, Sign(renewed, AuditCheckpoint.StatementFor(4, new string('0', 64), 1)))] };
-        var refused = AuditVerifier.Verify(database, inputs with { Witness = [forged] });
-        Assert.Equal((AuditProblem.CheckpointSignatureInvalid, CheckpointSource.Witness, path), (refused.Problem, refused.Source, refused.Origin));
-        Assert.Contains($"witness checkpoint 4 ({path}): the signature by key {newKey} does not verify", refused.Message, StringComparison.Ordinal);
+        var bad = AuditCheckpointDocument.Parse(System.Text.Encoding.UTF8.GetString(document.ToUtf8Bytes()), path);
+        bad = bad with { Signatures = [bad.Signatures[0], new CheckpointSignature(newKey, Sign(renewed, AuditCheckpoint.StatementFor(4, new string('0', 64), 1)))] };
+        var badWitness = AuditVerifier.Verify(database, inputs with { Witness = [bad] });
+        Assert.Equal((AuditProblem.CheckpointSignatureInvalid, CheckpointSource.Witness, path), (badWitness.Problem, badWitness.Source, badWitness.Origin));
+        Assert.Contains($"witness checkpoint {handover} ({path}): the signature by key {newKey} does not verify", badWitness.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_handover_to_a_key_no_ceremony_certified_is_refused()
+    {
+        using var database = NewStore(nameof(A_handover_to_a_key_no_ceremony_certified_is_refused));
+        var label = "audit-checkpoint-thief-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        TestHsm.Instance.Token.GenerateKeyPair(KeyKind.EcP256, label);
+        using var thief = Pkcs11Signer.Open(TestHsm.Instance.Pool, label);
+        var options = Options(database);
+        var old = new AuditLog(signer, options);
+        Append(database, old, 2);
+        var pin = AuditCheckpoint.KeyIdOf(signer.SubjectPublicKeyInfo);
+        var thiefKey = AuditCheckpoint.KeyIdOf(thief.SubjectPublicKeyInfo);
+        var handover = HandOver(database, old, thief, pin, thiefKey);
+        var refused = AuditVerifier.Verify(database, new AuditVerifyInputs
+        {
+            CheckpointPublicKeys = [signer.SubjectPublicKeyInfo, thief.SubjectPublicKeyInfo],
+            CheckpointFiles = [options.CheckpointFilePath],
+            PinnedKeySha256 = pin,
+        });
+        Assert.Equal((AuditProblem.CheckpointHandoverUncertified, handover), (refused.Problem, refused.Seq));
+        Assert.Contains($"to key {thiefKey}, which no ceremony.checkpoint-key.created record up to there certifies", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static long HandOver(Database database, AuditLog old, Pkcs11Signer successor, string oldKey, string newKey)
+    {
+        using var tx = database.BeginWrite();
+        var entry = old.AppendHandover(tx, new AuditRecord("officer1+officer2", AuditLog.CheckpointKeyHandoverAction, "audit-checkpoint-1", new JsonObject { ["oldPublicKeyId"] = oldKey, ["newPublicKeyId"] = newKey }), successor);
+        tx.Commit();
+        return entry.Seq;
+    }
+
+    private static void AppendOne(Database database, AuditLog log, string action, JsonObject details)
+    {
+        using var tx = database.BeginWrite();
+        log.Append(tx, new AuditRecord("ceremony", action, "audit-checkpoint-2", details));
+        tx.Commit();
+    }
+
+    private static void Execute(Database database, string sql, object? parameters = null)
+    {
+        using var tx = database.BeginWrite();
+        tx.Execute(sql, parameters);
+        tx.Commit();
+    }
+
+    private static string HeadHash(Database database)
+    {
+        using var connection = database.OpenConnection();
+        return Dapper.SqlMapper.ExecuteScalar<string>(connection, "SELECT hash FROM chain_head WHERE id = 1")!;
+    }
+
+    private static AuditCheckpoint Stored(Database database, long seq)
+    {
+        using var connection = database.OpenConnection();
+        return AuditCheckpointStore.Range(connection, seq - 1, seq).Single();
+    }
+
+    private static byte[] Certificate(Pkcs11Signer key) =>
+        new Jpki.Core.Profiles.CheckpointCertificateBuilder(key, SignatureAlgorithm.EcdsaSha256).Build(new Jpki.Core.Profiles.CheckpointCertificateRequest
+        {
+            InstallName = "witness tests",
+            KeyNumber = 1,
+            SerialNumber = Jpki.Core.Profiles.SerialNumbers.New(),
+            IssuedAt = DateTimeOffset.UtcNow,
+        });
 
     /// <summary>A migrated store listing the test checkpoint key with its certificate, as the ceremony leaves it.</summary>
     private Database NewStore(string name)
