@@ -119,32 +119,13 @@ public sealed class AuditLog
             hash = CanonicalRecordHash(seq, timeUs, record.Actor, record.Action, record.Subject, details, prevHash);
             rows.Add(seq, timeUs, record.Actor, record.Action, record.Subject, details, prevHash, hash);
 
-            AuditCheckpoint? checkpoint = null;
-            if (handoverTo is not null && entries.Count == records.Count - 1)
+            var due = seq - lastCheckpointSeq >= options.CheckpointEveryRecords
+                || timeUs - lastCheckpointUs >= (long)options.CheckpointInterval.TotalMicroseconds;
+            var checkpoint = CheckpointAt(tx, seq, hash, timeUs, entries.Count == records.Count - 1 ? handoverTo : null, due);
+            if (checkpoint is not null)
             {
-                checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
-                checkpoint = checkpoint with { Cosignatures = [new CheckpointSignature(AuditCheckpoint.KeyIdOf(handoverTo.SubjectPublicKeyInfo), Cosign(handoverTo, checkpoint))] };
                 checkpoints.Add(checkpoint);
                 (lastCheckpointSeq, lastCheckpointUs) = (seq, timeUs);
-            }
-            else if (seq - lastCheckpointSeq >= options.CheckpointEveryRecords
-                || timeUs - lastCheckpointUs >= (long)options.CheckpointInterval.TotalMicroseconds)
-            {
-                try
-                {
-                    checkpoint = SignCheckpoint(tx, seq, hash, timeUs);
-                    checkpoints.Add(checkpoint);
-                    (lastCheckpointSeq, lastCheckpointUs) = (seq, timeUs);
-                }
-                catch (Exception e) when (e is HsmException or CheckpointKeyHandedOverException)
-                {
-                    // A key handed over (a service not restarted since) signs nothing more: as
-                    // when the HSM is down, the record is chained and waits for the new key.
-                    // The HSM is down (it signs before anything is written): the record is chained
-                    // without its checkpoint, and the tail checkpointer covers it once the HSM is back.
-                    // Failing the append instead would lose the records an outage needs most — a
-                    // signature's discard, the hsm.alarm itself (docs/hsm-faults.md).
-                }
             }
 
             entries.Add(new AuditEntry(seq, Instant.FromMicros(timeUs), hash, checkpoint));
@@ -152,21 +133,57 @@ public sealed class AuditLog
 
         rows.Insert(tx);
         AuditCheckpointStore.InsertRange(tx, checkpoints);
-        var update = tx.Command(
-            "UPDATE chain_head SET seq = @Seq, hash = @Hash, last_checkpoint_seq = @CheckpointSeq, last_checkpoint_us = @CheckpointUs WHERE id = 1",
-            "@Seq", "@Hash", "@CheckpointSeq", "@CheckpointUs");
-        update.Parameters[0].Value = seq;
-        update.Parameters[1].Value = hash;
-        update.Parameters[2].Value = lastCheckpointSeq;
-        update.Parameters[3].Value = lastCheckpointUs;
-        update.ExecuteNonQuery();
-        tx.AuditHead = new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = lastCheckpointSeq, LastCheckpointUs = lastCheckpointUs };
+        WriteHead(tx, new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = lastCheckpointSeq, LastCheckpointUs = lastCheckpointUs });
         foreach (var checkpoint in checkpoints)
         {
             CopyToFileAfterCommit(tx, checkpoint);
         }
 
         return entries;
+    }
+
+    /// <summary>
+    /// The checkpoint of record <paramref name="seq"/>: dual-signed when it is the handover's
+    /// record, signed when one is due, otherwise none. A due checkpoint the key cannot sign (the
+    /// HSM is down, or the key was handed over and this service not restarted since) is left out:
+    /// the record is chained without it and the tail checkpointer covers it once a key signs again.
+    /// Failing the append instead would lose the records an outage needs most — a signature's
+    /// discard, the hsm.alarm itself (docs/hsm-faults.md).
+    /// </summary>
+    private AuditCheckpoint? CheckpointAt(WriteTransaction tx, long seq, string hash, long timeUs, ISigner? handoverTo, bool due)
+    {
+        if (handoverTo is not null)
+        {
+            var signed = SignCheckpoint(tx, seq, hash, timeUs);
+            return signed with { Cosignatures = [new CheckpointSignature(AuditCheckpoint.KeyIdOf(handoverTo.SubjectPublicKeyInfo), Cosign(handoverTo, signed))] };
+        }
+
+        if (!due)
+        {
+            return null;
+        }
+
+        try
+        {
+            return SignCheckpoint(tx, seq, hash, timeUs);
+        }
+        catch (Exception e) when (e is HsmException or CheckpointKeyHandedOverException)
+        {
+            return null;
+        }
+    }
+
+    private static void WriteHead(WriteTransaction tx, ChainHead head)
+    {
+        var update = tx.Command(
+            "UPDATE chain_head SET seq = @Seq, hash = @Hash, last_checkpoint_seq = @CheckpointSeq, last_checkpoint_us = @CheckpointUs WHERE id = 1",
+            "@Seq", "@Hash", "@CheckpointSeq", "@CheckpointUs");
+        update.Parameters[0].Value = head.Seq;
+        update.Parameters[1].Value = head.Hash;
+        update.Parameters[2].Value = head.LastCheckpointSeq;
+        update.Parameters[3].Value = head.LastCheckpointUs;
+        update.ExecuteNonQuery();
+        tx.AuditHead = head;
     }
 
     /// <summary>The action of the record of a checkpoint-key handover (<see cref="AppendHandover"/>), the record its dual-signed checkpoint covers.</summary>

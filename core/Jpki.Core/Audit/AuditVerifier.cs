@@ -194,47 +194,17 @@ public static class AuditVerifier
                     : Problem(AuditProblem.PrevHashMismatch, seq, $"record {seq} does not link to record {seq - 1}", checkedCount: lastSeq));
             }
 
-            string recomputed;
-            if (!reader.IsDBNull(8))
+            var (recomputed, edited) = Recompute(reader, seq, storedPrev, purges, handoverRecords, lastSeq);
+            if (edited is not null)
             {
-                // A tombstone: its content is gone, so its stored hash is taken as is; the next
-                // record's hash covers it, and the purge record's digest accounts for it.
-                recomputed = reader.GetString(7);
-                purges.AddTombstone(reader.GetInt64(8), seq, reader.GetInt64(1), recomputed);
-            }
-            else
-            {
-                recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
-                if (!string.Equals(recomputed, reader.GetString(7), StringComparison.Ordinal))
-                {
-                    return (lastSeq, prevHash, Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash (its content was edited)", checkedCount: lastSeq));
-                }
-
-                if (string.Equals(reader.GetString(3), AuditRetention.PurgedAction, StringComparison.Ordinal))
-                {
-                    purges.AddPurgeRecord(seq, reader.GetInt64(1), reader.GetString(5));
-                }
-
-                handoverRecords.Add(seq, reader.GetString(3), reader.GetString(5));
+                return (lastSeq, prevHash, edited);
             }
 
             if (vouches.TryGetValue(seq, out var vouch))
             {
                 if (!string.Equals(vouch.Hash, recomputed, StringComparison.Ordinal))
                 {
-                    // Each record is self-consistent, so the chain was recomputed after an edit
-                    // somewhere after the last checkpoint that still matches.
-                    return (lastSeq, prevHash, new AuditVerification
-                    {
-                        Problem = AuditProblem.CheckpointHashMismatch,
-                        Seq = seq,
-                        IntervalFrom = lastGoodCheckpoint + 1,
-                        IntervalTo = seq,
-                        Source = vouch.Source,
-                        Origin = vouch.Origin,
-                        Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: {vouch.Describe()} signed a different hash",
-                        RecordsChecked = seq,
-                    });
+                    return (lastSeq, prevHash, Rewritten(vouch, seq, lastGoodCheckpoint));
                 }
 
                 lastGoodCheckpoint = seq;
@@ -247,6 +217,51 @@ public static class AuditVerifier
 
         return (lastSeq, prevHash, null);
     }
+
+    /// <summary>
+    /// The record's hash: a tombstone's stored hash as is (its content is gone; the next record's
+    /// hash covers it, and the purge record's digest accounts for it), any other record's
+    /// recomputed from its content and checked against the stored one.
+    /// </summary>
+    private static (string Hash, AuditVerification? Edited) Recompute(DbDataReader reader, long seq, string storedPrev, AuditPurgeLedger purges, CheckpointHandoverRecords handoverRecords, long lastSeq)
+    {
+        if (!reader.IsDBNull(8))
+        {
+            var stored = reader.GetString(7);
+            purges.AddTombstone(reader.GetInt64(8), seq, reader.GetInt64(1), stored);
+            return (stored, null);
+        }
+
+        var recomputed = AuditLog.RecordHash(seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), storedPrev);
+        if (!string.Equals(recomputed, reader.GetString(7), StringComparison.Ordinal))
+        {
+            return (recomputed, Problem(AuditProblem.HashMismatch, seq, $"record {seq} does not hash to its stored hash (its content was edited)", checkedCount: lastSeq));
+        }
+
+        if (string.Equals(reader.GetString(3), AuditRetention.PurgedAction, StringComparison.Ordinal))
+        {
+            purges.AddPurgeRecord(seq, reader.GetInt64(1), reader.GetString(5));
+        }
+
+        handoverRecords.Add(seq, reader.GetString(3), reader.GetString(5));
+        return (recomputed, null);
+    }
+
+    /// <summary>
+    /// A checkpoint that signed another hash than the record's: each record is self-consistent, so
+    /// the chain was recomputed after an edit somewhere after the last checkpoint that still matches.
+    /// </summary>
+    private static AuditVerification Rewritten(CheckpointVouch vouch, long seq, long lastGoodCheckpoint) => new()
+    {
+        Problem = AuditProblem.CheckpointHashMismatch,
+        Seq = seq,
+        IntervalFrom = lastGoodCheckpoint + 1,
+        IntervalTo = seq,
+        Source = vouch.Source,
+        Origin = vouch.Origin,
+        Message = $"the chain was rewritten between records {lastGoodCheckpoint + 1} and {seq}: {vouch.Describe()} signed a different hash",
+        RecordsChecked = seq,
+    };
 
     /// <summary>
     /// The one gap a chain may have: records lost with a machine, named by the
