@@ -60,7 +60,8 @@ public sealed partial class OfficerConsoleTests
         Assert.True(activated == HttpStatusCode.OK, page);
         Assert.Contains($"{id} を有効にしました {id} activated", page, StringComparison.Ordinal);
         var apiToken = Regex.Match(page, "<th>APIトークン API token</th><td>([0-9a-f]{64})</td>").Groups[1].Value;
-        Assert.Matches("<th>パスワード Password</th><td>[^<]{8,}</td>", page);
+        var password = WebUtility.HtmlDecode(Regex.Match(page, "<th>パスワード Password</th><td>([^<]{8,})</td>").Groups[1].Value);
+        Assert.True(password.Length >= 8, page);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM accounts WHERE id = '{id}' AND disabled = 0 AND activation_sha256 IS NULL AND token_sha256 = '{AccountStore.TokenHash(apiToken)}'"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'account.activated' AND actor = '{id}' AND subject = '{id}'"));
         var (me, meBody, _) = await ca.SendAsync(HttpMethod.Get, "api/v1/accounts/me", apiToken);
@@ -73,6 +74,11 @@ public sealed partial class OfficerConsoleTests
         Assert.Contains("urn:jpki:problem:activation-failed", replayPage, StringComparison.Ordinal);
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM accounts WHERE id = '{id}' AND token_sha256 = '{AccountStore.TokenHash(apiToken)}'"));
         Assert.Equal(1, ca.CountRows($"SELECT COUNT(*) FROM audit_log WHERE action = 'account.activated' AND subject = '{id}'"));
+
+        // The password shown logs in (a password login also clears this address's wrong-code
+        // count, which the shared fixture's other activation tests share).
+        var (login, session, _) = await ca.SendAsync(HttpMethod.Post, "api/v1/sessions", null, new { account = id, password });
+        Assert.True(login == 201, session.ToString());
 
         // Leave the shared fixture's enabled accounts as they were.
         ca.ExecuteSql("UPDATE accounts SET disabled = 1 WHERE id = @id", new { id });
