@@ -134,7 +134,7 @@ public static partial class CrlHost
         });
 
         app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CrlPublisherServices>().Database.ConnectionLost(error));
-        app.MapGet("/healthz", Health).WithSummary("Detailed status for people: stale CRLs, HSM, clock, audit witness");
+        app.MapGet("/healthz", Health).WithSummary("Detailed status for people: stale CRLs, HSM, clock, audit witness").Produces<CrlHealthAnswer>();
         app.MapReadiness(CrlReadiness.CheckAsync);
         app.MapServiceMetrics();
         app.MapApiDocument(document);
@@ -162,17 +162,15 @@ public static partial class CrlHost
         var stale = CrlHealth.Stale(services.Database);
         var witness = services.AuditRuntime.Witness?.Status;
         var clock = services.Clock.Current;
-        return Results.Json(new
-        {
-            status = stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
-            hsm = services.Pool.Health.Status.ToString(),
-            hsmModule = services.HsmWatch.Health,
+        return Results.Json(new CrlHealthAnswer(
+            stale.Count == 0 && services.Pool.Health.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && (witness?.Healthy ?? true) && clock.Status == "ok" ? "ok" : "degraded",
+            services.Pool.Health.Status.ToString(),
+            services.HsmWatch.Health,
             storeNode,
-            clock = clock.Health(),
-            clockDeferred = services.Deferred.Pending,
-            stale = stale.Select(s => new { s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, deadline = s.Deadline }),
-            auditWitness = witness is null ? null : new { status = witness.Healthy ? "ok" : "failing", target = witness.Target, witnessedSeq = witness.WitnessedSeq, witnessedAt = witness.WitnessedAt, failures = witness.ConsecutiveFailures, lastError = witness.LastError, failingSince = witness.FailingSince },
-        });
+            clock.Health(),
+            services.Deferred.Pending,
+            [.. stale.Select(s => new StaleCrlAnswer(s.Crl.IssuerKeyId, s.Crl.Scope, s.Crl.Kind, s.Crl.Number, s.Deadline))],
+            witness is null ? null : new CrlWitnessHealth(witness.Healthy ? "ok" : "failing", witness.Target, witness.WitnessedSeq, witness.WitnessedAt, witness.ConsecutiveFailures, witness.LastError, witness.FailingSince)));
     }
 
     /// <summary>

@@ -125,7 +125,7 @@ public static class KioskHost
 
     private static void MapPages(WebApplication app)
     {
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous().WithSummary("Status");
+        app.MapGet("/healthz", () => Results.Json(new KioskHealthAnswer("ok"))).AllowAnonymous().WithSummary("Status").Produces<KioskHealthAnswer>();
         app.MapReadiness(KioskReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
         app.MapApiDocument(ApiDocument);
@@ -165,3 +165,6 @@ public static class KioskHost
         services.AddSingleton<CardCheckHandler>();
     }
 }
+
+/// <summary>The kiosk's <c>GET /healthz</c>: a named schema in its OpenAPI document.</summary>
+public sealed record KioskHealthAnswer(string Status);

@@ -20,6 +20,8 @@ public static class SimulatorApp
     {
         Title = "Juki-Net simulator",
         Description = "The simulated prefecture Juki-Net server (docs/jukinet.md): the lookup and change feed of the contract, and simulator-only administration (residents, changes, fault switches, change generator). No credential.",
+        // JukiNetJson leaves out null members: those are not required in the schemas.
+        OmitsNullMembers = true,
     };
 
     /// <summary>
@@ -69,8 +71,9 @@ public static class SimulatorApp
 
         app.MapApiDocument(ApiDocument);
         app.MapGet("/healthz", async (SimulatorStore db) =>
-            Results.Json(new { status = "ok", residents = await db.CountResidentsAsync() }, JukiNetJson.Options))
-            .WithSummary("Status and the number of residents");
+            Results.Json(new SimulatorHealthAnswer("ok", await db.CountResidentsAsync()), JukiNetJson.Options))
+            .WithSummary("Status and the number of residents")
+            .Produces<SimulatorHealthAnswer>();
         app.MapGet("/api/v1/residents/{code}", LookupAsync).AddEndpointFilter(ApplyRequestFaultsAsync)
             .WithSummary("One resident's record (the Juki-Net lookup of docs/decisions/0004)")
             .Produces<ResidentRecord>()
@@ -301,3 +304,6 @@ public sealed record CreatedChange(long Sequence);
 
 /// <summary>The feed's answer: <c>{ changes: [...], last: n }</c>.</summary>
 public sealed record ChangeFeedAnswer(IReadOnlyList<ChangeEvent> Changes, long Last);
+
+/// <summary>The simulator's <c>GET /healthz</c>: a named schema in its OpenAPI document.</summary>
+public sealed record SimulatorHealthAnswer(string Status, long Residents);

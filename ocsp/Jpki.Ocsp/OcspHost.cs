@@ -183,30 +183,30 @@ public static class OcspHost
             // A store that cannot be read (a restart, a failover) degrades it too: cached answers still go out, new ones say tryLater.
             var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok" && watcher.Store == "ok";
             return Results.Json(
-                new
-                {
-                    status = healthy ? "ok" : "degraded",
-                    hsm = new { status = hsm.Status.ToString().ToLowerInvariant(), since = hsm.Since, lastError = hsm.LastError, module = services.HsmWatch.Health },
-                    issuerKeys = services.Directory.Count,
-                    signatures = services.Signatures.Count,
-                    cachedAnswers = cache.Count,
-                    cacheCapacity = cache.Capacity,
-                    cacheBytes = cache.Bytes,
-                    cacheBudgetBytes = cache.BudgetBytes,
-                    cacheEvictions = cache.Evictions,
+                new OcspHealthAnswer(
+                    healthy ? "ok" : "degraded",
+                    new OcspHsmHealth(hsm.Status.ToString().ToLowerInvariant(), hsm.Since, hsm.LastError, services.HsmWatch.Health),
+                    services.Directory.Count,
+                    services.Signatures.Count,
+                    cache.Count,
+                    cache.Capacity,
+                    cache.Bytes,
+                    cache.BudgetBytes,
+                    cache.Evictions,
                     storeNode,
-                    lastChangeSeq = watcher.LastChangeSeq,
-                    store = watcher.Store,
-                    statusNotify = watcher.Notify,
-                    statusNotifyConnections = watcher.ListenConnections,
-                    queriesLogged = queryLog.Written,
+                    watcher.LastChangeSeq,
+                    watcher.Store,
+                    watcher.Notify,
+                    watcher.ListenConnections,
+                    queryLog.Written,
                     queryLog,
-                    refusedQueries = refusals.Count,
-                    archive = provider.GetService<OcspArchiveJob>()?.Status
-                        ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null),
-                },
+                    refusals.Count,
+                    provider.GetService<OcspArchiveJob>()?.Status
+                        ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null)),
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log (degraded and counting dropped rows while the store's disk is full), archive");
+        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log (degraded and counting dropped rows while the store's disk is full), archive")
+            .Produces<OcspHealthAnswer>()
+            .Produces<OcspHealthAnswer>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 

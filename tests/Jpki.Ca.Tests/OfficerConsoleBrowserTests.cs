@@ -90,6 +90,11 @@ public sealed class OfficerConsoleBrowserTests(CaFixture ca)
         Assert.Equal(0, await page.Locator("script").CountAsync());
         await page.ClickAsync("#logout");
         Assert.Equal(1, await page.Locator("#login").CountAsync());
+
+        // Logged out, the login page leads a new account's holder to the activation form.
+        await page.ClickAsync("#activation-link");
+        Assert.Contains("有効化コード後半 Activation code, second half", await page.InnerTextAsync("#activation"), StringComparison.Ordinal);
+        await Shot(page, $"{n++:00}-activation");
     }
 
     private async Task Shot(IPage page, string name)

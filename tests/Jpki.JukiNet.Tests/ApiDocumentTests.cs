@@ -2,7 +2,8 @@ namespace Jpki.JukiNet.Tests;
 
 /// <summary>
 /// The simulator's OpenAPI document: the contract's lookup and feed and the simulator's
-/// administration with their JSON schemas, no credential anywhere; the reference page; Redocly's lint.
+/// administration with their JSON schemas, no credential anywhere, a real answer of every operation
+/// checked against its schema; the reference page; Redocly's lint.
 /// </summary>
 public sealed class ApiDocumentTests(SimulatorFixture simulator) : IClassFixture<SimulatorFixture>
 {
@@ -28,6 +29,27 @@ public sealed class ApiDocumentTests(SimulatorFixture simulator) : IClassFixture
         document.AssertErrorsAreProblems();
         document.Lint("jukinet-simulator");
 
+        // Every success has a named schema, and a real answer of each matches it.
+        Assert.True(document.AssertEverySuccessHasSchema() >= 11);
+        Assert.Equal("SimulatorHealthAnswer", document.AssertResponse("GET", "/healthz", 200, "application/json").GetProperty("$ref").GetString()!.Split('/')[^1]);
+        var created = await AnswerAsync(document, HttpMethod.Post, "api/v1/residents", "/api/v1/residents",
+            """{"name":"山田　花子","dateOfBirth":"1990-04-01","sex":2,"address":"山口県山口市中央１","municipalityCode":"352012"}""");
+        var code = created.GetProperty("residentCode").GetString()!;
+        await AnswerAsync(document, HttpMethod.Get, $"api/v1/residents/{code}", "/api/v1/residents/{code}");
+        await AnswerAsync(document, HttpMethod.Post, "api/v1/changes", "/api/v1/changes", $$"""{"residentCode":"{{code}}","effectiveDate":"2026-11-01","type":"correction"}""");
+        await AnswerAsync(document, HttpMethod.Get, "api/v1/changes?after=0&limit=5", "/api/v1/changes");
+        await AnswerAsync(document, HttpMethod.Get, "healthz", "/healthz");
+        await AnswerAsync(document, HttpMethod.Get, "api/v1/faults", "/api/v1/faults");
+        await AnswerAsync(document, HttpMethod.Put, "api/v1/faults", "/api/v1/faults", "{}");
+        await AnswerAsync(document, HttpMethod.Delete, "api/v1/faults", "/api/v1/faults");
+        await AnswerAsync(document, HttpMethod.Get, "api/v1/generator", "/api/v1/generator");
+        await AnswerAsync(document, HttpMethod.Delete, "api/v1/generator", "/api/v1/generator");
+        var wrong = System.Text.Json.JsonDocument.Parse("""{"status": "ok", "residents": "many"}""").RootElement;
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ResponseSchemaCheck.AssertValid(document, "GET", "/healthz", 200, wrong));
+
         await ApiDocumentCheck.AssertReferencePageAsync(simulator.Http, simulator.BaseAddress, Title);
     }
+
+    private Task<System.Text.Json.JsonElement> AnswerAsync(ApiDocumentCheck document, HttpMethod method, string url, string path, string? json = null) =>
+        ResponseSchemaCheck.AssertAnswerAsync(simulator.Http, document, method, new Uri(simulator.BaseAddress, url), path, json);
 }

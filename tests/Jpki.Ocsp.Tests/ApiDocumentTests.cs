@@ -3,7 +3,8 @@ namespace Jpki.Ocsp.Tests;
 /// <summary>
 /// The responder's OpenAPI document: the OCSP routes with their RFC 6960 media types, needing a
 /// verifier's bearer token or (this fixture has a mutual-TLS listener) a registered client
-/// certificate; health anonymous; the reference page; Redocly's lint.
+/// certificate; health anonymous; a named schema for every success, real JSON answers checked
+/// against theirs; the reference page; Redocly's lint.
 /// </summary>
 [Collection(OcspTestGroup.Name)]
 public sealed class ApiDocumentTests(OcspFixture ocsp)
@@ -26,6 +27,18 @@ public sealed class ApiDocumentTests(OcspFixture ocsp)
         document.AssertResponse("POST", "/ocsp", 413, "application/problem+json");
         document.AssertErrorsAreProblems();
         document.Lint("ocsp");
+
+        // Every success has a named schema (the OCSP answers binary); the JSON ones hold real answers.
+        Assert.True(document.AssertEverySuccessHasSchema() >= 4);
+        Assert.Equal("OcspHealthAnswer", document.AssertResponse("GET", "/healthz", 200, "application/json").GetProperty("$ref").GetString()!.Split('/')[^1]);
+        Assert.Equal("binary", document.AssertResponse("GET", "/ocsp/{encoded}", 200, "application/ocsp-response").GetProperty("format").GetString());
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            await ResponseSchemaCheck.AssertAnswerAsync(ocsp.Http, document, HttpMethod.Get, new Uri(ocsp.Address, path), path);
+        }
+
+        var wrong = System.Text.Json.JsonDocument.Parse("""{"status": "ok", "hsm": "healthy"}""").RootElement;
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ResponseSchemaCheck.AssertValid(document, "GET", "/healthz", 200, wrong));
 
         await ApiDocumentCheck.AssertReferencePageAsync(ocsp.Http, ocsp.Address, Title);
     }

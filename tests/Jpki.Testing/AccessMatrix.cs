@@ -9,7 +9,8 @@ public sealed record AccessRule(string Service, string Method, string Route, IRe
 {
     public const string Anyone = "anyone";
 
-    public bool Allows(string credential) => Who.Contains(Anyone) || Who.Contains(credential);
+    /// <summary>Allowed when named or when the row says <c>anyone</c>, unless the row excludes it (<c>!credential</c>).</summary>
+    public bool Allows(string credential) => !Who.Contains("!" + credential) && (Who.Contains(Anyone) || Who.Contains(credential));
 }
 
 /// <summary>

@@ -2,7 +2,8 @@ namespace Jpki.Verifier.Tests;
 
 /// <summary>
 /// The time-stamping service's OpenAPI document: <c>POST /tsa</c> as RFC 3161 media types, the
-/// certificate as PEM, no credential anywhere; the reference page; Redocly's lint.
+/// certificate as PEM, no credential anywhere; a named schema for every success, the health answer
+/// checked against its own; the reference page; Redocly's lint.
 /// </summary>
 [Collection(VerifierGroup.Name)]
 public sealed class TsaApiDocumentTests(VerifierFixture install)
@@ -27,6 +28,11 @@ public sealed class TsaApiDocumentTests(VerifierFixture install)
         document.AssertResponse("GET", "/tsa/certificate", 200, "application/x-pem-file");
         document.AssertErrorsAreProblems();
         document.Lint("tsa");
+        Assert.True(document.AssertEverySuccessHasSchema() >= 3);
+        Assert.Equal("TsaHealthAnswer", document.AssertResponse("GET", "/healthz", 200, "application/json").GetProperty("$ref").GetString()!.Split('/')[^1]);
+        await ResponseSchemaCheck.AssertAnswerAsync(install.Ca.Http, document, HttpMethod.Get, new Uri(address, "/healthz"), "/healthz");
+        var wrong = System.Text.Json.JsonDocument.Parse("""{"status": "ok", "notAfter": "soon"}""").RootElement;
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ResponseSchemaCheck.AssertValid(document, "GET", "/healthz", 200, wrong));
 
         await ApiDocumentCheck.AssertReferencePageAsync(install.Ca.Http, address, Title);
     }

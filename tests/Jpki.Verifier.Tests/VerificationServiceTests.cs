@@ -358,6 +358,24 @@ public sealed class VerificationServiceTests(VerifierFixture install)
 
         document.AssertErrorsAreProblems();
         document.Lint("verification-service");
+
+        // Every success has a named schema; a real verdict (a good signature, a malformed one) and
+        // the health answers match theirs.
+        Assert.True(document.AssertEverySuccessHasSchema() >= 3);
+        Assert.Equal("VerificationAnswer", document.AssertResponse("POST", "/api/v1/verify", 200, "application/json").GetProperty("$ref").GetString()!.Split('/')[^1]);
+        var key = await install.IssueExportedKeyAsync("signing", name: "文書　花子");
+        var signed = SignWithOpenssl(key, $"<Return>schema {key.Serial}</Return>", $"schema-{key.Serial}");
+        var good = await ResponseSchemaCheck.AssertAnswerAsync(install.Ca.Http, document, HttpMethod.Post, service.Url, "/api/v1/verify", JsonSerializer.Serialize(Cms(signed)), install.VerifierToken);
+        Assert.True(good.GetProperty("valid").GetBoolean(), good.ToString());
+        var malformed = await ResponseSchemaCheck.AssertAnswerAsync(install.Ca.Http, document, HttpMethod.Post, service.Url, "/api/v1/verify", """{"type":"cms","document":"AA==","signature":"AA=="}""", install.VerifierToken);
+        Assert.False(malformed.GetProperty("valid").GetBoolean());
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            await ResponseSchemaCheck.AssertAnswerAsync(install.Ca.Http, document, HttpMethod.Get, new Uri(address, path), path);
+        }
+
+        var wrong = JsonDocument.Parse("""{"valid": "yes", "checks": {}}""").RootElement;
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ResponseSchemaCheck.AssertValid(document, "POST", "/api/v1/verify", 200, wrong));
         await ApiDocumentCheck.AssertReferencePageAsync(install.Ca.Http, address, title);
     }
 

@@ -84,8 +84,10 @@ public static class TsaHost
         app.MapGet("/healthz", (TsaServices services) =>
         {
             var health = services.Pool.Health;
-            return Results.Json(new { status = health.Status == HsmHealthStatus.Healthy ? "ok" : "degraded", hsm = health.Status.ToString(), certificate = services.Authority.Certificate.SubjectDN.ToString(), notAfter = services.Authority.Certificate.NotAfter }, statusCode: health.Status == HsmHealthStatus.Healthy ? 200 : 503);
-        }).WithSummary("Status: the HSM pool and the TSA certificate");
+            return Results.Json(new TsaHealthAnswer(health.Status == HsmHealthStatus.Healthy ? "ok" : "degraded", health.Status.ToString(), services.Authority.Certificate.SubjectDN.ToString(), services.Authority.Certificate.NotAfter), statusCode: health.Status == HsmHealthStatus.Healthy ? 200 : 503);
+        }).WithSummary("Status: the HSM pool and the TSA certificate")
+            .Produces<TsaHealthAnswer>()
+            .Produces<TsaHealthAnswer>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 }
@@ -140,3 +142,6 @@ public sealed class TsaServices : IDisposable
         _token.Dispose();
     }
 }
+
+/// <summary>The TSA's <c>GET /healthz</c> (200, or 503 while the HSM is unavailable): a named schema in its OpenAPI document.</summary>
+public sealed record TsaHealthAnswer(string Status, string Hsm, string Certificate, DateTime NotAfter);

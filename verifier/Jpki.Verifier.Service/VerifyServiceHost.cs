@@ -92,6 +92,8 @@ public static class VerifyServiceHost
             Title = "JPKI verification service",
             Description = "Checks a CMS signature, an XML-DSig document or a login with a resident's certificate (docs/verifier.md): the JSON of `jpki verify --json`, HTTP 200 whatever the verdict.",
             Credentials = ApiCredentials.Bearer | (options.MutualTls is null ? ApiCredentials.None : ApiCredentials.ClientCertificate),
+            // The verdict leaves out null members (VerificationReport): those are not required in its schema.
+            OmitsNullMembers = true,
         };
         builder.Services.AddApiDocument(document);
         var app = builder.Build();
@@ -102,11 +104,12 @@ public static class VerifyServiceHost
             .WithSummary("Verify a signature (type cms or xml) or a login (type auth)")
             .RequiresCredential()
             .AcceptsJson<VerifyRequest>()
-            .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
+            .Produces<VerificationAnswer>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         app.MapReadiness((provider, cancellationToken) => VerifyServiceReadiness.CheckAsync(provider, options, cancellationToken));
-        app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new { status = "ok", roots = options.Roots.Length, ocspCache = new { entries = cache.Count, queries = cache.Queries, hits = cache.Hits } }))
-            .WithSummary("Status: trust anchors and the OCSP answer cache");
+        app.MapGet("/healthz", (OcspAnswerCache cache) => Results.Json(new VerifyServiceHealthAnswer("ok", options.Roots.Length, new OcspCacheHealth(cache.Count, cache.Queries, cache.Hits))))
+            .WithSummary("Status: trust anchors and the OCSP answer cache")
+            .Produces<VerifyServiceHealthAnswer>();
         return app;
     }
 
@@ -219,3 +222,9 @@ public static class VerifyServiceHost
     private static IResult Problem(int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail, type: ProblemAnswers.TypeForStatus(status));
 }
+
+/// <summary>The verification service's <c>GET /healthz</c>: a named schema in its OpenAPI document.</summary>
+public sealed record VerifyServiceHealthAnswer(string Status, int Roots, OcspCacheHealth OcspCache);
+
+/// <summary>The OCSP answers the service holds, and how many queries they answered.</summary>
+public sealed record OcspCacheHealth(int Entries, long Queries, long Hits);

@@ -20,50 +20,37 @@ public static class VerificationReport
         WriteIndented = true,
         Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
     };
 
     /// <summary>The result as JSON: no DER, enums as their names, times in UTC ISO 8601.</summary>
-    public static string ToJson(VerificationResult result, SignedElementInfo? signedElement = null, object? login = null, object? evidence = null)
+    public static string ToJson(VerificationResult result, SignedElementInfo? signedElement = null, object? login = null, object? evidence = null) =>
+        JsonSerializer.Serialize(ToAnswer(result, signedElement, login, evidence), JsonOptions);
+
+    /// <summary>The result as the record the JSON is written from (a named schema in the verification service's OpenAPI document).</summary>
+    public static VerificationAnswer ToAnswer(VerificationResult result, SignedElementInfo? signedElement = null, object? login = null, object? evidence = null)
     {
         ArgumentNullException.ThrowIfNull(result);
-        static object? Certificate(CertificateInfo? c) => c is null ? null : new { subject = c.Subject, issuer = c.Issuer, serial = c.SerialHex, notBefore = c.NotBefore, notAfter = c.NotAfter };
-        var document = new
-        {
-            valid = result.IsValid,
-            signatureValid = result.SignatureValid,
-            status = result.IsValid ? "good" : result.FirstFailure is { } f ? Verdict(f.Reason).ToLowerInvariant() : "invalid",
-            failure = result.FirstFailure?.Reason.ToString(),
-            exitCode = result.IsValid ? 0 : ExitCode(result.FirstFailure?.Reason ?? FailureReason.MalformedSignature),
-            facts = result.Facts is { } facts ? new
-            {
-                name = facts.Name,
-                nameSubstitutes = facts.NameSubstitutes,
-                dateOfBirth = facts.DateOfBirth,
-                dateOfBirthText = facts.DateOfBirthText,
-                sex = facts.Sex,
-                address = facts.Address,
-                addressSubstitutes = facts.AddressSubstitutes,
-            } : null,
-            signer = Certificate(result.Signer),
-            chain = result.Chain.Select(Certificate).ToList(),
-            checks = result.Checks.Select(c => new { check = c.Check.ToString(), status = c.Status.ToString(), reason = c.Reason == FailureReason.None ? null : c.Reason.ToString(), detail = c.Detail }).ToList(),
-            revocation = new
-            {
-                state = result.Revocation.State.ToString(),
-                source = result.Revocation.Source,
-                revokedAt = result.Revocation.RevokedAt,
-                reason = result.Revocation.Reason,
-                thisUpdate = result.Revocation.ThisUpdate,
-                nextUpdate = result.Revocation.NextUpdate,
-                nonceEchoed = result.Revocation.NonceEchoed,
-            },
-            validationTime = result.ValidationTime,
-            claimedSigningTime = result.ClaimedSigningTime,
-            signedElement = signedElement is null ? null : new { name = signedElement.Name, @namespace = signedElement.Namespace, reference = signedElement.Reference },
+        static CertificateAnswer Certificate(CertificateInfo c) => new(c.Subject, c.Issuer, c.SerialHex, c.NotBefore, c.NotAfter);
+        var revocation = result.Revocation;
+        return new VerificationAnswer(
+            result.IsValid,
+            result.SignatureValid,
+            result.IsValid ? "good" : result.FirstFailure is { } f ? Verdict(f.Reason).ToLowerInvariant() : "invalid",
+            result.FirstFailure?.Reason.ToString(),
+            result.IsValid ? 0 : ExitCode(result.FirstFailure?.Reason ?? FailureReason.MalformedSignature),
+            result.Facts is { } facts
+                ? new SignerFactsAnswer(facts.Name, facts.NameSubstitutes, facts.DateOfBirth, facts.DateOfBirthText, facts.Sex, facts.Address, facts.AddressSubstitutes)
+                : null,
+            result.Signer is { } signer ? Certificate(signer) : null,
+            [.. result.Chain.Select(Certificate)],
+            [.. result.Checks.Select(c => new CheckAnswer(c.Check.ToString(), c.Status.ToString(), c.Reason == FailureReason.None ? null : c.Reason.ToString(), c.Detail))],
+            new RevocationAnswer(revocation.State.ToString(), revocation.Source, revocation.RevokedAt, revocation.Reason, revocation.ThisUpdate, revocation.NextUpdate, revocation.NonceEchoed),
+            result.ValidationTime,
+            result.ClaimedSigningTime,
+            signedElement is null ? null : new SignedElementAnswer(signedElement.Name, signedElement.Namespace, signedElement.Reference),
             login,
-            evidence,
-        };
-        return JsonSerializer.Serialize(document, JsonOptions);
+            evidence);
     }
 
     /// <summary>GOOD is only for a valid result; REVOKED, UNKNOWN (status not known) or INVALID otherwise.</summary>
@@ -106,3 +93,40 @@ public static class VerificationReport
         _ => 1,
     };
 }
+
+/// <summary>
+/// What <c>jpki verify --json</c> prints and the verification service answers: the verdict, the exit
+/// code it means, the signer's facts, the chain, every check, the revocation status. Null members
+/// are left out of the JSON.
+/// </summary>
+public sealed record VerificationAnswer(
+    bool Valid,
+    bool SignatureValid,
+    string Status,
+    string? Failure,
+    int ExitCode,
+    SignerFactsAnswer? Facts,
+    CertificateAnswer? Signer,
+    IReadOnlyList<CertificateAnswer> Chain,
+    IReadOnlyList<CheckAnswer> Checks,
+    RevocationAnswer Revocation,
+    DateTimeOffset ValidationTime,
+    DateTimeOffset? ClaimedSigningTime,
+    SignedElementAnswer? SignedElement,
+    object? Login,
+    object? Evidence);
+
+/// <summary>The four facts (and their substitutes) of the signer's certificate, the date of birth also as 和暦 text.</summary>
+public sealed record SignerFactsAnswer(string Name, string NameSubstitutes, string DateOfBirth, string DateOfBirthText, string Sex, string Address, string AddressSubstitutes);
+
+/// <summary>A certificate of the signer's chain, without its DER.</summary>
+public sealed record CertificateAnswer(string Subject, string Issuer, string Serial, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+
+/// <summary>One check: its name, Passed, Failed or NotChecked, the failure reason and what was seen.</summary>
+public sealed record CheckAnswer(string Check, string Status, string? Reason, string Detail);
+
+/// <summary>The certificate's revocation status and where it came from.</summary>
+public sealed record RevocationAnswer(string State, string Source, DateTimeOffset? RevokedAt, string? Reason, DateTimeOffset? ThisUpdate, DateTimeOffset? NextUpdate, bool? NonceEchoed);
+
+/// <summary>The element an XML signature covers.</summary>
+public sealed record SignedElementAnswer(string? Name, string? Namespace, string? Reference);

@@ -188,11 +188,18 @@ public sealed class AccountAdministration(CaServices services, DualControl dual,
     {
         ArgumentNullException.ThrowIfNull(context);
         var (body, _, problem) = await ApiJson.ReadAsync<ActivationRequest>(context.Request);
-        if (body is null)
-        {
-            return problem!;
-        }
+        return body is null ? problem! : await ActivateAsync(id, body, context);
+    }
 
+    /// <summary>
+    /// The activation itself, for the API above and the officer console's activation form: the same
+    /// address throttle, the same one-time code check and audit record in one transaction. The
+    /// request's context gives the client address, the refusal log and Retry-After.
+    /// </summary>
+    public async Task<IResult> ActivateAsync(string id, ActivationRequest body, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(context);
         if (string.IsNullOrWhiteSpace(body.ActivationCode))
         {
             return AccountChanges.Invalid("activationCode is required: the two parts the officers handed over, joined by '-'");

@@ -42,7 +42,7 @@ public sealed class ConsoleAccountActions(AccountAdministration accounts, Verifi
                 ("アカウント Account", id),
                 ("役割 Role", value["approval"]?["details"]?["role"]?.GetValue<string>()),
                 ("有効化コード前半 Activation code, first half", value["activationCodePart1"]?.GetValue<string>()),
-            ], "この前半は一度だけ表示されます。保持者に直接渡してください。承認した職員が後半を受け取ります。 Shown once: hand this half to the holder yourself; the approving officer receives the second half.");
+            ], "この前半は一度だけ表示されます。保持者に直接渡してください。承認した職員が後半を受け取ります。保持者は /console/activation で有効にします。 Shown once: hand this half to the holder yourself; the approving officer receives the second half. The holder activates at /console/activation.");
         }
 
         return Answer(context, "アカウントを作成しました Account created", $"{id} を作成しました {id} created", [

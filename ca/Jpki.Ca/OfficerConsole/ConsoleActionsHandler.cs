@@ -41,7 +41,7 @@ public sealed class ConsoleActionsHandler(DualControl dual, FeedAdministration f
                     ("有効化コード後半 Activation code, second half", part2),
                     ("有効期限 Activate before", result["activationExpiresAt"]?.ToString()),
                 },
-                Note = "この後半は一度だけ表示されます。保持者に直接渡してください。前半は申請した職員が持っています。 Shown once: hand this half to the holder yourself; the requesting officer holds the first half.",
+                Note = "この後半は一度だけ表示されます。保持者に直接渡してください。前半は申請した職員が持っています。保持者は /console/activation で有効にします。 Shown once: hand this half to the holder yourself; the requesting officer holds the first half. The holder activates at /console/activation.",
                 BackTo = "/console/approvals",
             });
         }

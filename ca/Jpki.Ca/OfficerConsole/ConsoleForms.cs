@@ -30,9 +30,18 @@ public static class ConsoleForms
     public static string TokenFor(string session) => Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(session), Label));
 
     /// <summary>A foreign, non-form or token-less post's refusal page (nothing read, nothing changed); null when the post may go on.</summary>
-    public static async Task<IResult?> RefuseAsync(HttpContext context, bool requireToken)
+    public static Task<IResult?> RefuseAsync(HttpContext context, bool requireToken)
     {
         ArgumentNullException.ThrowIfNull(context);
+        return RefuseAsync(context, requireToken ? TokenOf(context) : null);
+    }
+
+    /// <summary>
+    /// The checks with the form token the post must carry: the session's (<see cref="TokenOf"/>), or
+    /// for the activation form, which has no session, its own cookie's; null checks no token.
+    /// </summary>
+    private static async Task<IResult?> RefuseAsync(HttpContext context, string? expectedToken)
+    {
         var origin = context.Request.Headers.Origin.ToString();
         var own = $"{context.Request.Scheme}://{context.Request.Host}";
         if (origin.Length > 0 && !string.Equals(origin, own, StringComparison.OrdinalIgnoreCase))
@@ -46,13 +55,13 @@ public static class ConsoleForms
             return ConsolePages.Refusal("不正な要求 Bad request", "フォームが必要です form expected", StatusCodes.Status400BadRequest);
         }
 
-        if (!requireToken)
+        if (expectedToken is null)
         {
             return null;
         }
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
-        var expected = Encoding.ASCII.GetBytes(TokenOf(context));
+        var expected = Encoding.ASCII.GetBytes(expectedToken);
         var sent = Encoding.UTF8.GetBytes(form[Field].ToString());
         if (expected.Length == 0 || !CryptographicOperations.FixedTimeEquals(expected, sent))
         {
@@ -67,11 +76,19 @@ public static class ConsoleForms
     /// A checked post's form, read once: <see cref="RefuseAsync"/> first (origin, form, token), then
     /// <paramref name="act"/> with the form's fields. Every console action goes through here.
     /// </summary>
-    public static async Task<IResult> PostAsync(HttpContext context, Func<IFormCollection, Task<IResult>> act)
+    public static Task<IResult> PostAsync(HttpContext context, Func<IFormCollection, Task<IResult>> act)
     {
         ArgumentNullException.ThrowIfNull(context);
+        return PostAsync(context, TokenOf(context), act);
+    }
+
+    /// <summary>The same with the form token <paramref name="expectedToken"/> (empty refuses every post).</summary>
+    public static async Task<IResult> PostAsync(HttpContext context, string expectedToken, Func<IFormCollection, Task<IResult>> act)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(expectedToken);
         ArgumentNullException.ThrowIfNull(act);
-        if (await RefuseAsync(context, requireToken: true) is { } refused)
+        if (await RefuseAsync(context, expectedToken) is { } refused)
         {
             return refused;
         }

@@ -26,6 +26,7 @@ public static class ConsolePages
         services.AddSingleton<ConsoleReadHandler>();
         services.AddSingleton<ConsoleActionsHandler>();
         services.AddSingleton<ConsoleAccountActions>();
+        services.AddSingleton<ConsoleActivation>();
     }
 
     public static void Map(WebApplication app)
@@ -34,6 +35,9 @@ public static class ConsolePages
         app.MapGet("/console", (HttpContext context, ConsoleSessionHandler pages) => pages.HomeAsync(context)).AllowAnonymous().ExcludeFromDescription();
         app.MapPost("/console/login", (HttpContext context, ConsoleSessionHandler pages) => pages.LoginAsync(context)).AllowAnonymous().ExcludeFromDescription();
         app.MapPost("/console/logout", (HttpContext context, ConsoleSessionHandler pages) => pages.LogoutAsync(context)).AllowAnonymous().ExcludeFromDescription();
+        // The new holder has no session yet: anonymous, refused to a browser with a console session (decision 0783).
+        app.MapGet(ConsoleActivation.Path, (HttpContext context, ConsoleActivation activation) => activation.PageAsync(context)).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost(ConsoleActivation.Path, (HttpContext context, ConsoleActivation activation) => activation.ActivateAsync(context)).AllowAnonymous().ExcludeFromDescription();
         // Pages for people, not API operations: left out of the OpenAPI document (docs/decisions/0710).
         var pages = app.MapGroup("/console").RequireAuthorization(AccessPolicy.ConsolePages).ExcludeFromDescription();
         pages.MapGet("/accounts", (HttpContext context, ConsoleReadHandler read) => read.AccountsAsync(context));
