@@ -76,39 +76,10 @@ public static class CaHost
             .Produces<CaHealthAnswer>(StatusCodes.Status503ServiceUnavailable);
         app.MapReadiness(CaReadiness.CheckAsync).AllowAnonymous();
         app.MapServiceMetrics();
-        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous()
-            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates")
-            .Produces<IReadOnlyList<IssuerAnswer>>();
-        app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous()
-            .Produces<string>(contentType: "text/plain")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous()
-            .Produces<string>(contentType: "application/pem-certificate-chain")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount)
-            .WithSummary("A certificate's status (good, revoked with its RFC 5280 reason, expired)")
-            .Produces<QueryEndpoints.CertificateStatusAnswer>()
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator)
-            .WithSummary("A resident's four facts and eligibility from Juki-Net (the read is logged with its purpose)")
-            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
-            .Produces<ResidentLookupAnswer>();
-        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator)
-            .WithSummary("A resident's unexpired certificates in the operator's municipalities")
-            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
-            .Produces<ResidentCertificatesAnswer>();
-        app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
-            .RequireAuthorization(AccessPolicy.Operator)
-            .WithSummary("Issue a signing or user-authentication certificate for a card's key")
-            .AcceptsJson<IssueCertificateRequest>()
-            .Produces<Jpki.Core.Registration.IssuedCertificateAnswer>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        MapQueryEndpoints(app);
         Accounts.AccountEndpoints.Map(app);
         MapRevocationEndpoints(app);
+        MapFeedEndpoints(app);
         Auditing.AuditorApi.Map(app);
         Auditing.AuditorPages.Map(app);
         OfficerConsole.ConsolePages.Map(app);
@@ -163,44 +134,7 @@ public static class CaHost
         });
         // Once the store's disk has room again, the refusals are recorded (store.storage-full) and health is ok.
         services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<StoreSpaceWatch>().RunAsync));
-        services.AddSingleton<FeedHealth>();
-        services.AddSingleton<FeedMetrics>();
-        services.AddSingleton<CertificateDelivery>();
-        services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
-        services.AddSingleton<FeedAdministration>();
-        services.AddSingleton<AuditExportEndpoint>();
-        services.AddSingleton<JukiNetSubscriber>();
-        services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
-        services.AddHostedService<ResponderRenewalService>();
-        services.AddSingleton<ExpiryAlarmService>();
-        services.AddHostedService(provider => provider.GetRequiredService<ExpiryAlarmService>());
-        // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
-        services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
-        // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
-        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
-        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
-        // Signature intents a killed CA left open are closed as abandoned once audit.abandonedIntentSeconds old.
-        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AbandonedIntents.RunAsync));
-        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
-        // module cannot be re-initialised in process, the CA exits for its supervisor to restart it.
-        services.AddSingleton<IHostedService>(provider =>
-        {
-            var watch = provider.GetRequiredService<CaServices>().HsmWatch;
-            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
-            watch.Unrecoverable += _ =>
-            {
-                Environment.ExitCode = Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode;
-                lifetime.StopApplication();
-            };
-            return new BackgroundLoop(watch.RunAsync);
-        });
-        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the CA, exit 7 (decision 0530).
-        services.AddSingleton<IHostedService>(provider =>
-        {
-            var registration = provider.GetRequiredService<CaServices>().StoreClient;
-            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
-            return new BackgroundLoop(registration.RunAsync);
-        });
+        AddBackgroundLoops(services);
         services.AddSingleton<Auditing.AuditorReports>();
         Auditing.AuditorPages.AddServices(services);
         OfficerConsole.ConsolePages.AddServices(services);
@@ -236,6 +170,11 @@ public static class CaHost
             .Produces<CompromiseApprovedAnswer>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>The Juki-Net feed's administration, the kill switches, and the audit export.</summary>
+    private static void MapFeedEndpoints(WebApplication app)
+    {
         app.MapGet("/api/v1/feed", (FeedAdministration feed) => feed.Status())
             .RequireAuthorization(AccessPolicy.OfficerOrAuditor)
             .WithSummary("The Juki-Net feed: cursor, lag, health, open gaps, switches")
@@ -274,5 +213,82 @@ public static class CaHost
             .ProducesBinary(StatusCodes.Status200OK, "application/x-tar", "records, checkpoints and keys of the range: ./jpki audit verify checks it")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+    }
+
+    /// <summary>Issuers (public), certificate status, resident lookups, and issuance.</summary>
+    private static void MapQueryEndpoints(WebApplication app)
+    {
+        app.MapGet("/api/v1/issuers", QueryEndpoints.Issuers).AllowAnonymous()
+            .WithSummary("Every issuer with its key generations, roots, fingerprints, CRL and OCSP URLs and link certificates")
+            .Produces<IReadOnlyList<IssuerAnswer>>();
+        app.MapGet("/api/v1/issuers/{id}/generations/{generation:int}/fingerprint", QueryEndpoints.Fingerprint).AllowAnonymous()
+            .Produces<string>(contentType: "text/plain")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/api/v1/issuers/{id}/certificates/{file}", QueryEndpoints.CaCertificate).AllowAnonymous()
+            .Produces<string>(contentType: "application/pem-certificate-chain")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/api/v1/certificates/{serial}", QueryEndpoints.CertificateStatus).RequireAuthorization(AccessPolicy.AnyAccount)
+            .WithSummary("A certificate's status (good, revoked with its RFC 5280 reason, expired)")
+            .Produces<QueryEndpoints.CertificateStatusAnswer>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapPost("/api/v1/residents/lookup", QueryEndpoints.LookupResident).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's four facts and eligibility from Juki-Net (the read is logged with its purpose)")
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
+            .Produces<ResidentLookupAnswer>();
+        app.MapPost("/api/v1/residents/certificates", QueryEndpoints.ResidentCertificates).RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("A resident's unexpired certificates in the operator's municipalities")
+            .AcceptsJson<QueryEndpoints.ResidentLookupRequest>()
+            .Produces<ResidentCertificatesAnswer>();
+        app.MapPost("/api/v1/certificates", (HttpContext context, CertificateIssuance issuance) => issuance.IssueAsync(context, context.Caller()))
+            .RequireAuthorization(AccessPolicy.Operator)
+            .WithSummary("Issue a signing or user-authentication certificate for a card's key")
+            .AcceptsJson<IssueCertificateRequest>()
+            .Produces<Jpki.Core.Registration.IssuedCertificateAnswer>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>
+    /// The loops beside the requests: the Juki-Net subscriber, delivery, responder renewal, expiry
+    /// alarms, the audit tail, the clock, abandoned intents, the HSM watch and the store registration.
+    /// </summary>
+    private static void AddBackgroundLoops(IServiceCollection services)
+    {
+        services.AddSingleton<FeedHealth>();
+        services.AddSingleton<FeedMetrics>();
+        services.AddSingleton<CertificateDelivery>();
+        services.AddHostedService(provider => provider.GetRequiredService<CertificateDelivery>());
+        services.AddSingleton<FeedAdministration>();
+        services.AddSingleton<AuditExportEndpoint>();
+        services.AddSingleton<JukiNetSubscriber>();
+        services.AddHostedService(provider => provider.GetRequiredService<JukiNetSubscriber>());
+        services.AddHostedService<ResponderRenewalService>();
+        services.AddSingleton<ExpiryAlarmService>();
+        services.AddHostedService(provider => provider.GetRequiredService<ExpiryAlarmService>());
+        // The audit tail is checkpointed within audit.tailCheckpointSeconds of any append, and every checkpoint is witnessed.
+        services.AddHostedService(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AuditRuntime.RunAsync));
+        // The clock's synchronisation status is read every clock.checkEverySeconds; issuance uses the cached verdict.
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().Clock.RunAsync));
+        // Signature intents a killed CA left open are closed as abandoned once audit.abandonedIntentSeconds old.
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CaServices>().AbandonedIntents.RunAsync));
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the CA exits for its supervisor to restart it.
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<CaServices>().HsmWatch;
+            watch.Unrecoverable += _ => provider.StopWithExitCode(Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode);
+            return new BackgroundLoop(watch.RunAsync);
+        });
+        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the CA, exit 7 (decision 0530).
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = provider.GetRequiredService<CaServices>().StoreClient;
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
+        });
     }
 }

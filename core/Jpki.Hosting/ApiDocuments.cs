@@ -134,48 +134,54 @@ public static class ApiDocuments
                 });
             }
 
-            options.AddOperationTransformer(async (operation, context, cancellationToken) =>
-            {
-                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-                var problem = await ProblemSchemaAsync(context, cancellationToken);
-                operation.Responses ??= [];
-
-                // Every operation has a summary (what a reader's sidebar shows); the route where none was written.
-                if (string.IsNullOrWhiteSpace(operation.Summary))
-                {
-                    operation.Summary = $"{context.Description.HttpMethod} /{context.Description.RelativePath}";
-                }
-
-                var policies = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList();
-                if (policies.Count > 0 && !metadata.OfType<IAllowAnonymous>().Any())
-                {
-                    operation.Description = (operation.Description is { Length: > 0 } text ? text + "\n\n" : "")
-                        + $"Authorization policy: {string.Join(", ", policies)} (docs/access-control.md).";
-                }
-
-                // Every service answers an unexpected failure as a 500 problem (ProblemAnswers).
-                AddProblem(operation, problem, StatusCodes.Status500InternalServerError, "an unexpected error (details in the service's log)");
-                if (!IsProtected(metadata) || document.Credentials == ApiCredentials.None)
-                {
-                    // Said, not left out: an empty requirement is "no credential needed" (OpenAPI 3.1 §4.8.30).
-                    operation.Security = [new OpenApiSecurityRequirement()];
-                    return;
-                }
-
-                operation.Security = [];
-                foreach (var name in SchemeNames(document.Credentials))
-                {
-                    operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(name, context.Document)] = [] });
-                }
-
-                if (metadata.OfType<IAuthorizeData>().Any())
-                {
-                    // ASP.NET Core's authorization answers these as problems (the CA's handlers).
-                    AddProblem(operation, problem, StatusCodes.Status401Unauthorized, "no credential, or a wrong or expired one");
-                    AddProblem(operation, problem, StatusCodes.Status403Forbidden, "the account's role may not do this");
-                }
-            });
+            options.AddOperationTransformer((operation, context, cancellationToken) => DescribeOperationAsync(operation, context, document, cancellationToken));
         });
+    }
+
+    /// <summary>
+    /// Each operation: a summary, its authorization policy, the 500 problem every service may
+    /// answer, and its security requirement (with the 401/403 problems of the CA's handlers).
+    /// </summary>
+    private static async Task DescribeOperationAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, ApiDocument document, CancellationToken cancellationToken)
+    {
+        var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        var problem = await ProblemSchemaAsync(context, cancellationToken);
+        operation.Responses ??= [];
+
+        // Every operation has a summary (what a reader's sidebar shows); the route where none was written.
+        if (string.IsNullOrWhiteSpace(operation.Summary))
+        {
+            operation.Summary = $"{context.Description.HttpMethod} /{context.Description.RelativePath}";
+        }
+
+        var policies = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList();
+        if (policies.Count > 0 && !metadata.OfType<IAllowAnonymous>().Any())
+        {
+            operation.Description = (operation.Description is { Length: > 0 } text ? text + "\n\n" : "")
+                + $"Authorization policy: {string.Join(", ", policies)} (docs/access-control.md).";
+        }
+
+        // Every service answers an unexpected failure as a 500 problem (ProblemAnswers).
+        AddProblem(operation, problem, StatusCodes.Status500InternalServerError, "an unexpected error (details in the service's log)");
+        if (!IsProtected(metadata) || document.Credentials == ApiCredentials.None)
+        {
+            // Said, not left out: an empty requirement is "no credential needed" (OpenAPI 3.1 §4.8.30).
+            operation.Security = [new OpenApiSecurityRequirement()];
+            return;
+        }
+
+        operation.Security = [];
+        foreach (var name in SchemeNames(document.Credentials))
+        {
+            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(name, context.Document)] = [] });
+        }
+
+        if (metadata.OfType<IAuthorizeData>().Any())
+        {
+            // ASP.NET Core's authorization answers these as problems (the CA's handlers).
+            AddProblem(operation, problem, StatusCodes.Status401Unauthorized, "no credential, or a wrong or expired one");
+            AddProblem(operation, problem, StatusCodes.Status403Forbidden, "the account's role may not do this");
+        }
     }
 
     /// <summary>

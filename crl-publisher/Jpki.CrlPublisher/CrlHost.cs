@@ -73,47 +73,7 @@ public static partial class CrlHost
             Credentials = ApiCredentials.Bearer | (settings.Crl.MutualTls is null ? ApiCredentials.None : ApiCredentials.ClientCertificate),
         };
         builder.Services.AddApiDocument(document);
-        builder.Services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
-        builder.Services.AddSingleton<CrlMetrics>();
-        builder.Services.AddSingleton(provider =>
-        {
-            var metrics = provider.GetRequiredService<CrlMetrics>();
-            return CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource, metrics.Record);
-        });
-        // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
-        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
-        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
-        builder.Services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
-        // This instance's store_clients row and heartbeat (the one-shot ./jpki crl publish registers none);
-        // finding the schema contracted past this code stops the publisher, exit 7 (decision 0530).
-        builder.Services.AddSingleton<IHostedService>(provider =>
-        {
-            var registration = StoreClientRegistration.Register(
-                provider.GetRequiredService<CrlPublisherServices>().Database,
-                "crl-publisher",
-                MigrationSet.Embedded,
-                provider.GetRequiredService<ILogger<StoreClientRegistration>>());
-            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
-            return new BackgroundLoop(registration.RunAsync);
-        });
-        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
-        // module cannot be re-initialised in process, the publisher exits for its supervisor to restart it.
-        builder.Services.AddSingleton<IHostedService>(provider =>
-        {
-            var watch = provider.GetRequiredService<CrlPublisherServices>().HsmWatch;
-            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
-            watch.Unrecoverable += _ =>
-            {
-                Environment.ExitCode = Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode;
-                lifetime.StopApplication();
-            };
-            return new BackgroundLoop(watch.RunAsync);
-        });
-        builder.Services.AddSingleton(provider => new VerifierAccessPolicy(
-            provider.GetRequiredService<CrlPublisherServices>().Database,
-            VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
-            options.Time,
-            options.RememberVerifiersFor));
+        AddServices(builder.Services, settings, module, options);
         if (options.Schedule)
         {
             AddSchedule(builder.Services, settings);
@@ -133,6 +93,53 @@ public static partial class CrlHost
             }
         });
 
+        MapEndpoints(app, document);
+        return app;
+    }
+
+    /// <summary>The publisher's services, its metrics, and the loops that run beside the schedule: clock check, deferred publications, store registration, HSM watch.</summary>
+    private static void AddServices(IServiceCollection services, JpkiSettings settings, Pkcs11Module module, CrlHostOptions options)
+    {
+        services.AddServiceMetrics("jpki-crl-publisher", CrlMetrics.MeterName);
+        services.AddSingleton<CrlMetrics>();
+        services.AddSingleton(provider =>
+        {
+            var metrics = provider.GetRequiredService<CrlMetrics>();
+            return CrlPublisherServices.Open(settings, module, options.Time, provider.GetRequiredService<ILoggerFactory>(), options.AfterWrite, options.ClockSource, metrics.Record);
+        });
+        // The clock is read every clock.checkEverySeconds; publications it refused are retried when it passes.
+        // AddSingleton, not AddHostedService: that one keeps a single registration per implementation type (BackgroundLoop).
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Clock.RunAsync));
+        services.AddSingleton<IHostedService>(provider => new BackgroundLoop(provider.GetRequiredService<CrlPublisherServices>().Deferred.RunAsync));
+        // This instance's store_clients row and heartbeat (the one-shot ./jpki crl publish registers none);
+        // finding the schema contracted past this code stops the publisher, exit 7 (decision 0530).
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = StoreClientRegistration.Register(
+                provider.GetRequiredService<CrlPublisherServices>().Database,
+                "crl-publisher",
+                MigrationSet.Embedded,
+                provider.GetRequiredService<ILogger<StoreClientRegistration>>());
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
+        });
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the publisher exits for its supervisor to restart it.
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<CrlPublisherServices>().HsmWatch;
+            watch.Unrecoverable += _ => provider.StopWithExitCode(Jpki.Core.HsmFaults.HsmOutageWatch.RestartExitCode);
+            return new BackgroundLoop(watch.RunAsync);
+        });
+        services.AddSingleton(provider => new VerifierAccessPolicy(
+            provider.GetRequiredService<CrlPublisherServices>().Database,
+            VerifierAccessPolicy.ParseNetworks(settings.Crl.AllowedNetworks),
+            options.Time,
+            options.RememberVerifiersFor));
+    }
+
+    private static void MapEndpoints(WebApplication app, ApiDocument document)
+    {
         app.UseProblemAnswers(ServerErrorDetail, Jpki.Core.Store.StoreFaults.IsOutOfSpace, error => app.Services.GetRequiredService<CrlPublisherServices>().Database.ConnectionLost(error));
         app.MapGet("/healthz", Health).WithSummary("Detailed status for people: stale CRLs, HSM, clock, audit witness").Produces<CrlHealthAnswer>();
         app.MapReadiness(CrlReadiness.CheckAsync);
@@ -146,7 +153,6 @@ public static partial class CrlHost
             ServeAsync(context, services, policy, issuerKeyId, file, municipality: true))
             .WithSummary("The newest CRL of one municipality's certificates: {code}.crl or {code}-delta.crl")
             .DescribeCrl();
-        return app;
     }
 
     /// <summary>
@@ -255,17 +261,8 @@ public static partial class CrlHost
             return NotFound();
         }
 
-        FileStream stream;
-        try
-        {
-            // Opened once: the headers and the body come from the same file even if a newer one is renamed in meanwhile.
-            stream = new FileStream(services.Publisher.PathOf(target.Series, target.Delta), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024);
-        }
-        catch (FileNotFoundException)
-        {
-            return NotFound();
-        }
-        catch (DirectoryNotFoundException)
+        // Opened once: the headers and the body come from the same file even if a newer one is renamed in meanwhile.
+        if (OpenPublished(services.Publisher.PathOf(target.Series, target.Delta)) is not { } stream)
         {
             return NotFound();
         }
@@ -300,6 +297,19 @@ public static partial class CrlHost
         {
             await stream.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>The published file, or null when it is not there (nothing published yet).</summary>
+    private static FileStream? OpenPublished(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
         }
     }
 

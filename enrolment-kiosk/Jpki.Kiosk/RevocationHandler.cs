@@ -67,26 +67,38 @@ public sealed class RevocationHandler(CaClient ca, CardReader cards, ILogger<Rev
 
             foundByCode = candidates.Count;
         }
+        else if (await CandidatesBySerialAsync(session.Token, serials, text, context.RequestAborted) is { } bySerial)
+        {
+            candidates = bySerial;
+        }
         else
         {
-            candidates = [];
-            foreach (var serial in serials)
-            {
-                var answer = await ca.CertificateStatusAsync(session.Token, serial, context.RequestAborted);
-                if (answer.Status == 401)
-                {
-                    return KioskPages.Expired(context);
-                }
-
-                candidates.Add(answer.Ok
-                    ? new RevocationCandidate(answer.Member("serial") ?? serial, answer.Member("kind"), null, Instant(answer.Member("notAfter")), answer.Member("status"))
-                    : new RevocationCandidate(serial, null, null, null, null, CaProblems.Explain(text, answer, text.Refused)));
-            }
+            return KioskPages.Expired(context);
         }
 
         var pending = new PendingRevocation(Guid.NewGuid().ToString("N"), code, cause, candidates, foundByCode);
         (session with { Revocation = pending }).Save(context);
         return ConfirmPage(context, session.Account, pending);
+    }
+
+    /// <summary>Each serial's status at the CA, to name it on the confirmation page; null when the operator's session expired.</summary>
+    private async Task<List<RevocationCandidate>?> CandidatesBySerialAsync(string token, List<string> serials, KioskText text, CancellationToken cancellationToken)
+    {
+        var candidates = new List<RevocationCandidate>();
+        foreach (var serial in serials)
+        {
+            var answer = await ca.CertificateStatusAsync(token, serial, cancellationToken);
+            if (answer.Status == 401)
+            {
+                return null;
+            }
+
+            candidates.Add(answer.Ok
+                ? new RevocationCandidate(answer.Member("serial") ?? serial, answer.Member("kind"), null, Instant(answer.Member("notAfter")), answer.Member("status"))
+                : new RevocationCandidate(serial, null, null, null, null, CaProblems.Explain(text, answer, text.Refused)));
+        }
+
+        return candidates;
     }
 
     /// <summary>The operator confirmed the page: exactly the certificates it named as revocable are revoked, once.</summary>

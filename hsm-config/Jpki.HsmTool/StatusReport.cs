@@ -37,21 +37,7 @@ internal static class StatusReport
             output.WriteLine($"issuer {issuer.Id}  [{issuer.Kind}, {issuer.Prefecture}]  {issuer.SubjectDn}");
             foreach (var key in IssuerStore.ListKeys(db, issuer.Id))
             {
-                // A retired generation's private keys were destroyed on purpose (./jpki hsm retire): not missing.
-                var retired = key.State == "retired";
-                output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : Present(key.HsmKeyLabel))}");
-                if (key.CertificateDer is { } der)
-                {
-                    var cert = new X509Certificate(der);
-                    output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}");
-                    output.WriteLine($"    issues    from {(key.IssuesFromUs is { } from ? InJst(Instant.FromMicros(from).UtcDateTime) : "- (not switched)")}  published {(key.PublishedUs is { } published ? InJst(Instant.FromMicros(published).UtcDateTime) : "-")}");
-                }
-
-                if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
-                {
-                    var cert = new X509Certificate(responder.CertificateDer);
-                    output.WriteLine($"    responder serial {responder.Serial}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : Present(responder.HsmKeyLabel))}");
-                }
+                PrintKey(output, db, key, Present);
             }
         }
 
@@ -77,6 +63,26 @@ internal static class StatusReport
         }
 
         return 0;
+    }
+
+    /// <summary>One key generation: its HSM key, root, switch and publication, and its current responder.</summary>
+    private static void PrintKey(TextWriter output, System.Data.Common.DbConnection db, IssuerKeyRow key, Func<string, string> present)
+    {
+        // A retired generation's private keys were destroyed on purpose (./jpki hsm retire): not missing.
+        var retired = key.State == "retired";
+        output.WriteLine($"  key {key.Id}  generation {key.Generation}  {key.State}  hsm '{key.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : present(key.HsmKeyLabel))}");
+        if (key.CertificateDer is { } der)
+        {
+            var cert = new X509Certificate(der);
+            output.WriteLine($"    root      serial {cert.SerialNumber.ToString(16)}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}");
+            output.WriteLine($"    issues    from {(key.IssuesFromUs is { } from ? InJst(Instant.FromMicros(from).UtcDateTime) : "- (not switched)")}  published {(key.PublishedUs is { } published ? InJst(Instant.FromMicros(published).UtcDateTime) : "-")}");
+        }
+
+        if (IssuerStore.FindCurrentResponder(db, key.Id) is { } responder)
+        {
+            var cert = new X509Certificate(responder.CertificateDer);
+            output.WriteLine($"    responder serial {responder.Serial}  valid {InJst(cert.NotBefore)} .. {InJst(cert.NotAfter)}  hsm '{responder.HsmKeyLabel}'{(retired ? "  (private key destroyed)" : present(responder.HsmKeyLabel))}");
+        }
     }
 
     private static string InJst(DateTime utc) =>

@@ -69,6 +69,14 @@ public static class SimulatorApp
             app.Logger.LogInformation("generated {Residents} synthetic residents (seed {Seed}) in {Database}", settings.Residents, settings.Seed, settings.DatabasePath);
         }
 
+        MapRegistry(app);
+        MapSimulatorControls(app);
+        return app;
+    }
+
+    /// <summary>What a real Juki-Net serves (the lookup and the change feed), the document and health, and adding residents and changes.</summary>
+    private static void MapRegistry(WebApplication app)
+    {
         app.MapApiDocument(ApiDocument);
         app.MapGet("/healthz", async (SimulatorStore db) =>
             Results.Json(new SimulatorHealthAnswer("ok", await db.CountResidentsAsync()), JukiNetJson.Options))
@@ -95,6 +103,11 @@ public static class SimulatorApp
             .Produces<CreatedChange>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>Simulator only: the fault switches and the change generator.</summary>
+    private static void MapSimulatorControls(WebApplication app)
+    {
         app.MapGet("/api/v1/faults", async (FeedFaults faults) => Results.Json(await faults.StateAsync(), JukiNetJson.Options))
             .WithSummary("Simulator only: the fault switches").Produces<FaultState>();
         app.MapPut("/api/v1/faults", SetFaultsAsync)
@@ -107,7 +120,6 @@ public static class SimulatorApp
             .WithSummary("Simulator only: start a generator run").AcceptsJson<GeneratorSettings>().Produces<GeneratorStatus>(StatusCodes.Status202Accepted);
         app.MapDelete("/api/v1/generator", async (ChangeGenerator generator) => Results.Json(await generator.StopRunAsync(), JukiNetJson.Options))
             .WithSummary("Simulator only: stop the generator run").Produces<GeneratorStatus>();
-        return app;
     }
 
     /// <summary>

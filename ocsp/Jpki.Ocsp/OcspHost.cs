@@ -73,79 +73,9 @@ public static class OcspHost
         var time = options.Time;
         builder.Services.AddSingleton(timings);
         builder.Services.AddSingleton(time);
-        builder.Services.AddSingleton(provider => OcspServices.Open(settings, module, time, provider.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Database);
-        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Directory);
-        builder.Services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Signatures);
-        builder.Services.AddSingleton<FirstRevokedRecorder>();
-        builder.Services.AddSingleton(provider => new SigningSource(
-            provider.GetRequiredService<Database>(),
-            new OcspResponseWriter(timings.Validity),
-            new RateBudget(ocsp.UnknownSignaturesBurst, ocsp.UnknownSignaturesPerMinute, time),
-            time));
-        builder.Services.AddSingleton(provider => new CachingSource(
-            provider.GetRequiredService<SigningSource>(),
-            provider.GetRequiredService<IssuerDirectory>(),
-            provider.GetRequiredService<FirstRevokedRecorder>(),
-            time,
-            timings.ServeMargin,
-            AnswerCacheBudget.From(ocsp.CacheMegabytes, ocsp.MaxCachedAnswers),
-            hit => provider.GetRequiredService<OcspMetrics>().CacheLookup(hit)));
-        builder.Services.AddServiceMetrics("jpki-ocsp", OcspMetrics.MeterName);
-        builder.Services.AddSingleton(provider => new OcspMetrics(
-            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            provider.GetRequiredService<SignatureCounter>(),
-            provider.GetRequiredService<CachingSource>));
-        builder.Services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, options.RememberTokensFor));
-        builder.Services.AddSingleton(provider => new OcspLogWriter(
-            provider.GetRequiredService<Database>(),
-            provider.GetRequiredService<FirstRevokedRecorder>(),
-            () => provider.GetRequiredService<OcspServices>().Audit,
-            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            time,
-            provider.GetRequiredService<ILogger<OcspLogWriter>>()));
-        builder.Services.AddSingleton<OcspRefusals>();
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
-        AddArchive(builder.Services, settings, time);
-        builder.Services.AddSingleton<StatusChangeWatcher>();
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
-        builder.Services.AddSingleton(provider => new OcspEndpoint(
-            provider.GetRequiredService<VerifierAccessPolicy>(),
-            provider.GetRequiredService<IssuerDirectory>(),
-            provider.GetRequiredService<CachingSource>(),
-            provider.GetRequiredService<SigningSource>(),
-            new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
-            provider.GetRequiredService<OcspLogWriter>(),
-            provider.GetRequiredService<OcspRefusals>(),
-            provider.GetRequiredService<OcspMetrics>(),
-            timings,
-            ocsp.MaxRequestBytes,
-            time,
-            provider.GetRequiredService<ILogger<OcspEndpoint>>()));
-
-        // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
-        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
-        // module cannot be re-initialised in process, the responder exits for its supervisor to restart it.
-        builder.Services.AddSingleton<IHostedService>(provider =>
-        {
-            var watch = provider.GetRequiredService<OcspServices>().HsmWatch;
-            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
-            watch.Unrecoverable += _ =>
-            {
-                Environment.ExitCode = HsmOutageWatch.RestartExitCode;
-                lifetime.StopApplication();
-            };
-            return new BackgroundLoop(watch.RunAsync);
-        });
-
-        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the responder, exit 7 (decision 0530).
-        builder.Services.AddSingleton<IHostedService>(provider =>
-        {
-            var registration = provider.GetRequiredService<OcspServices>().StoreClient;
-            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
-            return new BackgroundLoop(registration.RunAsync);
-        });
-
+        AddSources(builder.Services, settings, module, timings, time);
+        AddEndpoint(builder.Services, settings, networks, timings, time, options.RememberTokensFor);
+        AddWatches(builder.Services);
         builder.Services.AddProblemAnswers(ServerErrorDetail);
         var document = new ApiDocument
         {
@@ -159,6 +89,96 @@ public static class OcspHost
         // OCSP answers, refusals included, stay application/ocsp-response with HTTP 200 (RFC 6960).
         app.UseProblemAnswers(ServerErrorDetail);
 
+        MapEndpoints(app, document, settings);
+        return app;
+    }
+
+    /// <summary>The answer sources: the store, the signing source behind the cache, and their metrics.</summary>
+    private static void AddSources(IServiceCollection services, JpkiSettings settings, Pkcs11Module module, OcspTimings timings, TimeProvider time)
+    {
+        var ocsp = settings.Ocsp;
+        services.AddSingleton(provider => OcspServices.Open(settings, module, time, provider.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Database);
+        services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Directory);
+        services.AddSingleton(provider => provider.GetRequiredService<OcspServices>().Signatures);
+        services.AddSingleton<FirstRevokedRecorder>();
+        services.AddSingleton(provider => new SigningSource(
+            provider.GetRequiredService<Database>(),
+            new OcspResponseWriter(timings.Validity),
+            new RateBudget(ocsp.UnknownSignaturesBurst, ocsp.UnknownSignaturesPerMinute, time),
+            time));
+        services.AddSingleton(provider => new CachingSource(
+            provider.GetRequiredService<SigningSource>(),
+            provider.GetRequiredService<IssuerDirectory>(),
+            provider.GetRequiredService<FirstRevokedRecorder>(),
+            time,
+            timings.ServeMargin,
+            AnswerCacheBudget.From(ocsp.CacheMegabytes, ocsp.MaxCachedAnswers),
+            hit => provider.GetRequiredService<OcspMetrics>().CacheLookup(hit)));
+        services.AddServiceMetrics("jpki-ocsp", OcspMetrics.MeterName);
+        services.AddSingleton(provider => new OcspMetrics(
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            provider.GetRequiredService<SignatureCounter>(),
+            provider.GetRequiredService<CachingSource>));
+    }
+
+    /// <summary>The endpoint and what it writes to: the verifier policy, the query log (and its archive), the status-change watcher.</summary>
+    private static void AddEndpoint(IServiceCollection services, JpkiSettings settings, IReadOnlyList<System.Net.IPNetwork> networks, OcspTimings timings, TimeProvider time, TimeSpan rememberTokensFor)
+    {
+        var ocsp = settings.Ocsp;
+        services.AddSingleton(provider => new VerifierAccessPolicy(provider.GetRequiredService<Database>(), networks, time, rememberTokensFor));
+        services.AddSingleton(provider => new OcspLogWriter(
+            provider.GetRequiredService<Database>(),
+            provider.GetRequiredService<FirstRevokedRecorder>(),
+            () => provider.GetRequiredService<OcspServices>().Audit,
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            time,
+            provider.GetRequiredService<ILogger<OcspLogWriter>>()));
+        services.AddSingleton<OcspRefusals>();
+        services.AddHostedService(provider => provider.GetRequiredService<OcspLogWriter>());
+        AddArchive(services, settings, time);
+        services.AddSingleton<StatusChangeWatcher>();
+        services.AddHostedService(provider => provider.GetRequiredService<StatusChangeWatcher>());
+        services.AddSingleton(provider => new OcspEndpoint(
+            provider.GetRequiredService<VerifierAccessPolicy>(),
+            provider.GetRequiredService<IssuerDirectory>(),
+            provider.GetRequiredService<CachingSource>(),
+            provider.GetRequiredService<SigningSource>(),
+            new RateBudget(ocsp.NonceSignaturesBurst, ocsp.NonceSignaturesPerMinute, time),
+            provider.GetRequiredService<OcspLogWriter>(),
+            provider.GetRequiredService<OcspRefusals>(),
+            provider.GetRequiredService<OcspMetrics>(),
+            timings,
+            ocsp.MaxRequestBytes,
+            time,
+            provider.GetRequiredService<ILogger<OcspEndpoint>>()));
+
+    }
+
+    /// <summary>The HSM watch and this instance's store registration, each able to stop the responder with its exit code.</summary>
+    private static void AddWatches(IServiceCollection services)
+    {
+        // Opened now: a missing ceremony or a wrong PIN fails the start, not the first query.
+        // The HSM watch re-initialises a module that lost its token and audits the outage; when the
+        // module cannot be re-initialised in process, the responder exits for its supervisor to restart it.
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var watch = provider.GetRequiredService<OcspServices>().HsmWatch;
+            watch.Unrecoverable += _ => provider.StopWithExitCode(HsmOutageWatch.RestartExitCode);
+            return new BackgroundLoop(watch.RunAsync);
+        });
+
+        // This instance's store_clients heartbeat; finding the schema contracted past this code stops the responder, exit 7 (decision 0530).
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var registration = provider.GetRequiredService<OcspServices>().StoreClient;
+            registration.Refused += _ => provider.StopWithExitCode(SchemaUpgradeRefusedException.RefusedExitCode);
+            return new BackgroundLoop(registration.RunAsync);
+        });
+    }
+
+    private static void MapEndpoints(WebApplication app, ApiDocument document, JpkiSettings settings)
+    {
         app.MapServiceMetrics();
         app.MapApiDocument(document);
         app.MapPost("/ocsp", (HttpContext context, OcspEndpoint endpoint) => endpoint.PostAsync(context))
@@ -173,41 +193,49 @@ public static class OcspHost
             .RequiresCredential()
             .ProducesBinary(StatusCodes.Status200OK, OcspMediaTypes.Response, "a DER OCSPResponse, cacheable until its nextUpdate");
         app.MapReadiness(OcspReadiness.CheckAsync);
-        app.MapGet("/healthz", async (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider, CancellationToken cancellationToken) =>
-        {
-            // Which database node this instance's connections reach (./jpki cluster status); null: the store does not answer.
-            var storeNode = await StoreNode.OfAsync(services.Database, cancellationToken);
-            var hsm = services.Pool.Health;
-            // A query log that cannot write (a full disk, decision 0810) degrades the responder, whose answers still go out.
-            var queryLog = log.Status;
-            // A store that cannot be read (a restart, a failover) degrades it too: cached answers still go out, new ones say tryLater.
-            var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok" && watcher.Store == "ok";
-            return Results.Json(
-                new OcspHealthAnswer(
-                    healthy ? "ok" : "degraded",
-                    new OcspHsmHealth(hsm.Status.ToString().ToLowerInvariant(), hsm.Since, hsm.LastError, services.HsmWatch.Health),
-                    services.Directory.Count,
-                    services.Signatures.Count,
-                    cache.Count,
-                    cache.Capacity,
-                    cache.Bytes,
-                    cache.BudgetBytes,
-                    cache.Evictions,
-                    storeNode,
-                    watcher.LastChangeSeq,
-                    watcher.Store,
-                    watcher.Notify,
-                    watcher.ListenConnections,
-                    queryLog.Written,
-                    queryLog,
-                    refusals.Count,
-                    provider.GetService<OcspArchiveJob>()?.Status
-                        ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null)),
-                statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log (degraded and counting dropped rows while the store's disk is full), archive")
+        app.MapGet("/healthz", (OcspServices services, CachingSource cache, StatusChangeWatcher watcher, OcspLogWriter log, OcspRefusals refusals, IServiceProvider provider, CancellationToken cancellationToken) =>
+                HealthAsync(new HealthParts(services, cache, watcher, log, refusals, provider), settings, cancellationToken))
+            .WithSummary("Detailed status for people: HSM, issuer keys, cache, status notifications, query log (degraded and counting dropped rows while the store's disk is full), archive")
             .Produces<OcspHealthAnswer>()
             .Produces<OcspHealthAnswer>(StatusCodes.Status503ServiceUnavailable);
-        return app;
+    }
+
+    /// <summary>What <c>/healthz</c> reads, as the endpoint is given it.</summary>
+    private sealed record HealthParts(OcspServices Services, CachingSource Cache, StatusChangeWatcher Watcher, OcspLogWriter Log, OcspRefusals Refusals, IServiceProvider Provider);
+
+    private static async Task<IResult> HealthAsync(HealthParts parts, JpkiSettings settings, CancellationToken cancellationToken)
+    {
+        var (services, cache, watcher, log, refusals, provider) = parts;
+        var ocsp = settings.Ocsp;
+        // Which database node this instance's connections reach (./jpki cluster status); null: the store does not answer.
+        var storeNode = await StoreNode.OfAsync(services.Database, cancellationToken);
+        var hsm = services.Pool.Health;
+        // A query log that cannot write (a full disk, decision 0810) degrades the responder, whose answers still go out.
+        var queryLog = log.Status;
+        // A store that cannot be read (a restart, a failover) degrades it too: cached answers still go out, new ones say tryLater.
+        var healthy = hsm.Status == HsmHealthStatus.Healthy && services.HsmWatch.Ok && services.Directory.Count > 0 && queryLog.Status == "ok" && watcher.Store == "ok";
+        return Results.Json(
+            new OcspHealthAnswer(
+                healthy ? "ok" : "degraded",
+                new OcspHsmHealth(hsm.Status.ToString().ToLowerInvariant(), hsm.Since, hsm.LastError, services.HsmWatch.Health),
+                services.Directory.Count,
+                services.Signatures.Count,
+                cache.Count,
+                cache.Capacity,
+                cache.Bytes,
+                cache.BudgetBytes,
+                cache.Evictions,
+                storeNode,
+                watcher.LastChangeSeq,
+                watcher.Store,
+                watcher.Notify,
+                watcher.ListenConnections,
+                queryLog.Written,
+                queryLog,
+                refusals.Count,
+                provider.GetService<OcspArchiveJob>()?.Status
+                    ?? new ArchiveStatus(false, settings.Resolve(ocsp.Archive.Directory), 0, 0, null, 0, null)),
+            statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 
     /// <summary>The query-log archive job (<c>ocsp.archive.*</c>), unless switched off.</summary>

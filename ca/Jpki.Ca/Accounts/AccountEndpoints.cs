@@ -33,7 +33,13 @@ public static class AccountEndpoints
             .WithSummary("Rotate the caller's API token: the old one stops working at once")
             .Produces<AccountAdministration.TokenAnswer>();
 
-        var officers = app.MapGroup("/api/v1").RequireAuthorization(AccessPolicy.Officer);
+        MapOfficerRoutes(app.MapGroup("/api/v1").RequireAuthorization(AccessPolicy.Officer));
+        MapApprovalReads(app.MapGroup("/api/v1/approvals").RequireAuthorization(AccessPolicy.OfficerOrAuditor));
+    }
+
+    /// <summary>Officers only: accounts, verifiers' client certificates, and deciding dual-control requests.</summary>
+    private static void MapOfficerRoutes(RouteGroupBuilder officers)
+    {
         officers.MapPost("/accounts", (HttpContext context, AccountAdministration accounts) => accounts.CreateAsync(context))
             .WithSummary("Create an account: an operator or verifier at once (201), an officer or auditor under dual control (202)")
             .AcceptsJson<AccountAdministration.CreateAccountRequest>()
@@ -91,8 +97,11 @@ public static class AccountEndpoints
             .Produces<ApprovalAnswer>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+    }
 
-        var readers = app.MapGroup("/api/v1/approvals").RequireAuthorization(AccessPolicy.OfficerOrAuditor);
+    /// <summary>Officers and auditors: reading dual-control requests.</summary>
+    private static void MapApprovalReads(RouteGroupBuilder readers)
+    {
         readers.MapGet("", (string? state, DualControl dual) => dual.List(state))
             .WithSummary("Dual-control requests, newest first (?state=pending|approved|rejected)")
             .Produces<IReadOnlyList<ApprovalAnswer>>()

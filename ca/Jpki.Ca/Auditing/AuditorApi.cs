@@ -37,38 +37,11 @@ public static class AuditorApi
             .Produces<RevocationPageAnswer>()
             .ProducesBinary(StatusCodes.Status200OK, "text/csv", "a page as JSON (application/json), or with format=csv every match as CSV")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/stats/revocations-per-day", async (HttpContext context, AuditorReports reports) =>
-        {
-            var auditor = context.Caller();
-            var (from, to, refused) = reports.ChartRange(context.Request.Query);
-            if (refused is not null)
-            {
-                return refused.ToResult();
-            }
-
-            var counts = await reports.RevocationsPerDayAsync(auditor, from, to, context.RequestAborted);
-            return Results.Json(RevocationsPerDayJson(from, to, counts), ApiJson.Options);
-        })
+        group.MapGet("/stats/revocations-per-day", RevocationsPerDayAsync)
             .WithSummary("Revocations per JST day and cause (?from=&to=)")
             .Produces<RevocationsPerDayAnswer>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/stats/feed-lag", async (HttpContext context, AuditorReports reports) =>
-        {
-            var auditor = context.Caller();
-            var (from, to, refused) = reports.ChartRange(context.Request.Query);
-            if (refused is not null)
-            {
-                return refused.ToResult();
-            }
-
-            var days = await reports.FeedLagAsync(auditor, from, to, context.RequestAborted);
-            return Results.Json(
-                new FeedLagAnswer(
-                    Jpki.Core.Store.Instant.ToDateText(from),
-                    Jpki.Core.Store.Instant.ToDateText(to),
-                    [.. days.Select(d => new FeedLagDay(Jpki.Core.Store.Instant.ToDateText(d.Date), d.Events, d.P50Ms, d.P90Ms, d.P99Ms, d.MaxMs))]),
-                ApiJson.Options);
-        })
+        group.MapGet("/stats/feed-lag", FeedLagAsync)
             .WithSummary("The Juki-Net feed's lag per JST day (?from=&to=)")
             .Produces<FeedLagAnswer>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -83,37 +56,76 @@ public static class AuditorApi
             .Produces<CheckpointFileAnswer>()
             .ProducesProblem(StatusCodes.Status404NotFound);
         // A POST so that the resident code never appears in a URL or an access log.
-        group.MapPost("/disclosures", async (HttpContext context, AuditorReports reports) =>
-        {
-            var auditor = context.Caller();
-            var (body, _, bad) = await ApiJson.ReadAsync<DisclosureRequest>(context.Request);
-            if (body is null)
-            {
-                return bad!;
-            }
-
-            var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
-            return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
-        })
+        group.MapPost("/disclosures", DisclosuresAsync)
             .WithSummary("Every read of a resident's facts and certificates (the code in the body, never a URL)")
             .AcceptsJson<DisclosureRequest>()
             .Produces<DisclosureAnswer>();
-        group.MapGet("/operators/{account}/activity", async (string account, HttpContext context, AuditorReports reports) =>
-        {
-            var auditor = context.Caller();
-            var (from, to, refused) = reports.ChartRange(context.Request.Query);
-            if (refused is not null)
-            {
-                return refused.ToResult();
-            }
-
-            var (answer, notFound) = await reports.ActivityAsync(auditor, account, from, to, context.RequestAborted);
-            return answer is null ? notFound!.ToResult() : Results.Json(answer, ApiJson.Options);
-        })
+        group.MapGet("/operators/{account}/activity", ActivityAsync)
             .WithSummary("An operator's reads and acts in a JST date range (?from=&to=)")
             .Produces<ActivityAnswer>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    /// <summary><c>GET /api/v1/audit/stats/revocations-per-day</c>.</summary>
+    private static async Task<IResult> RevocationsPerDayAsync(HttpContext context, AuditorReports reports)
+    {
+        var auditor = context.Caller();
+        var (from, to, refused) = reports.ChartRange(context.Request.Query);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
+        var counts = await reports.RevocationsPerDayAsync(auditor, from, to, context.RequestAborted);
+        return Results.Json(RevocationsPerDayJson(from, to, counts), ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/audit/stats/feed-lag</c>.</summary>
+    private static async Task<IResult> FeedLagAsync(HttpContext context, AuditorReports reports)
+    {
+        var auditor = context.Caller();
+        var (from, to, refused) = reports.ChartRange(context.Request.Query);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
+        var days = await reports.FeedLagAsync(auditor, from, to, context.RequestAborted);
+        return Results.Json(
+            new FeedLagAnswer(
+                Jpki.Core.Store.Instant.ToDateText(from),
+                Jpki.Core.Store.Instant.ToDateText(to),
+                [.. days.Select(d => new FeedLagDay(Jpki.Core.Store.Instant.ToDateText(d.Date), d.Events, d.P50Ms, d.P90Ms, d.P99Ms, d.MaxMs))]),
+            ApiJson.Options);
+    }
+
+    /// <summary><c>POST /api/v1/audit/disclosures</c>.</summary>
+    private static async Task<IResult> DisclosuresAsync(HttpContext context, AuditorReports reports)
+    {
+        var auditor = context.Caller();
+        var (body, _, bad) = await ApiJson.ReadAsync<DisclosureRequest>(context.Request);
+        if (body is null)
+        {
+            return bad!;
+        }
+
+        var (answer, refused) = await reports.DisclosureAsync(auditor, body.ResidentCode, context.RequestAborted);
+        return answer is null ? refused!.ToResult() : Results.Json(answer, ApiJson.Options);
+    }
+
+    /// <summary><c>GET /api/v1/audit/operators/{account}/activity</c>.</summary>
+    private static async Task<IResult> ActivityAsync(string account, HttpContext context, AuditorReports reports)
+    {
+        var auditor = context.Caller();
+        var (from, to, refused) = reports.ChartRange(context.Request.Query);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
+        var (answer, notFound) = await reports.ActivityAsync(auditor, account, from, to, context.RequestAborted);
+        return answer is null ? notFound!.ToResult() : Results.Json(answer, ApiJson.Options);
     }
 
     public static RevocationsPerDayAnswer RevocationsPerDayJson(DateOnly from, DateOnly to, IReadOnlyList<DailyCauseCount> counts)
