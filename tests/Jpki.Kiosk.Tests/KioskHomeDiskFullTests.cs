@@ -154,7 +154,11 @@ public sealed class KioskHomeDiskFullTests : IDisposable
         await Eventually.HoldsAsync(
             async () =>
             {
-                Assert.False(process.HasExited, "the kiosk exited: " + File.ReadAllText(Log));
+                if (process.HasExited)
+                {
+                    Assert.Fail("the kiosk exited: " + File.ReadAllText(Log));
+                }
+
                 try
                 {
                     using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"));
