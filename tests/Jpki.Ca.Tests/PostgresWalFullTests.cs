@@ -74,8 +74,16 @@ public sealed class PostgresWalFullTests(CaFixture ca) : IAsyncLifetime
         }
 
         NpgsqlConnection.ClearAllPools();
-        server?.Dispose();
-        FullDisk.Unmount(WalVolume);
+        try
+        {
+            // A server left down by a failed run refuses pg_ctl stop: the volume is unmounted all the same.
+            server?.Dispose();
+        }
+        finally
+        {
+            FullDisk.Unmount(WalVolume);
+        }
+
         try
         {
             Directory.Delete(root, recursive: true);
