@@ -188,6 +188,9 @@ public sealed class EnrolmentHandler(CaClient ca, CardReader cards, ReusedCards 
                 var message = refused.Failure.Problem == "resident-changed" ? text.ResidentChanged : CaProblems.Explain(text, refused.Failure, text.IssuanceFailed);
                 return KioskPages.Message(context, text.IssuanceFailed, message, refused.Failure.Status == 409 ? 409 : 422, session.Account,
                     detail: refused.Revoked.Length > 0 ? $"{text.RevokedUndelivered}: {refused.Revoked}" : null, linkHref: "/enrol", linkText: text.Enrol);
+            case IssuanceOutcome.KioskStorageFullAfterIssuance full:
+                return KioskPages.Message(context, text.CardFailed, text.KioskStorageFullAfterIssuance, 503, session.Account,
+                    detail: $"{text.RevokedUndelivered}: {full.Revoked}", linkHref: "/enrol", linkText: text.Enrol);
             case IssuanceOutcome.CardFailed failed:
                 return KioskPages.Message(context, text.CardFailed, text.CardFailed + ": " + failed.Error, 500, session.Account, detail: $"{text.RevokedUndelivered}: {failed.Revoked}");
             default:

@@ -36,6 +36,13 @@ public abstract record IssuanceOutcome
     /// </summary>
     public sealed record KioskStorageFull(string Error) : IssuanceOutcome;
 
+    /// <summary>
+    /// The kiosk's own card store filled after the CA issued and before the certificates were on the
+    /// card (the card refuses a PIN try it cannot count): the enrolment is over and what it got issued
+    /// was revoked at once (<paramref name="Revoked"/>), as for any failed card write.
+    /// </summary>
+    public sealed record KioskStorageFullAfterIssuance(string Error, string Revoked) : IssuanceOutcome;
+
     /// <summary>Writing to the card failed: the enrolment is over and what it got issued was revoked.</summary>
     public sealed record CardFailed(string Error, string Revoked) : IssuanceOutcome;
 }
@@ -97,6 +104,15 @@ public sealed class EnrolmentIssuance(CaClient ca, CardReader cards, EnrolmentCl
             {
                 cards.WriteCertificate(enrolment.CardLabel!, application, application == CardApplication.Signing ? pins.Signing! : pins.Authentication, PemToDer(answer.Member("certificatePem")!));
             }
+        }
+        catch (CardStoreFullException e)
+        {
+            // Issued, not on the card: nothing issued may stay good undelivered, so it is revoked now
+            // rather than left to the CA's sweeper; the card's state is as it was (the try was refused uncounted).
+            logger.LogError("The kiosk's card store is full after issuance; certificates {Serials} are not written to card {Card} and are revoked (operator {Account}): {Error}", string.Join(", ", enrolment.IssuedSerials), enrolment.CardLabel, session.Account, e.Message);
+            var revoked = await cleanup.CleanUpFailedAsync(session.Token, enrolment.Fail(), cancellation);
+            save(null);
+            return new IssuanceOutcome.KioskStorageFullAfterIssuance(e.Message, revoked);
         }
         catch (CardException e)
         {

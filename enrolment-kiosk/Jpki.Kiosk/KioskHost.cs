@@ -31,7 +31,13 @@ public static class KioskHost
         });
 
         AddServices(builder.Services, options, cards);
+        if (options.KeyRingDirectory is { } keyRing)
+        {
+            KioskKeyRing.Add(builder.Services, keyRing);
+        }
+
         var app = builder.Build();
+        KioskKeyRing.Check(app.Services, options.KeyRingDirectory);
         UseMiddleware(app);
         MapPages(app);
         return app;

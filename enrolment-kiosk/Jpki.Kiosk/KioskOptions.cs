@@ -14,4 +14,10 @@ public sealed record KioskOptions
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan CaTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Where the data-protection key ring is kept ({home}/kiosk-keys for the program, decision 0822);
+    /// null leaves ASP.NET Core's default (the service user's home), as tests that build the host in process do.
+    /// </summary>
+    public string? KeyRingDirectory { get; init; }
 }

@@ -27,6 +27,12 @@ public sealed record KioskText
 
     /// <summary>The kiosk's own disk is full (its card store): nothing was issued; free space and try again (decision 0821).</summary>
     public required string KioskStorageFull { get; init; }
+
+    /// <summary>
+    /// The kiosk's own disk filled after the CA issued and before the certificates were on the card:
+    /// they were revoked at once, the card holds none of them; free space and start again from the lookup.
+    /// </summary>
+    public required string KioskStorageFullAfterIssuance { get; init; }
     public required string SessionExpired { get; init; }
     public required string LoggedInAs { get; init; }
     public required string Menu { get; init; }
@@ -153,6 +159,7 @@ public sealed record KioskText
         LoginThrottled = "パスワードの誤りが続いたため、次の入力まで少しお待ちください（ロックはされていません）。数秒後に再度お試しください。",
         CaUnreachable = "認証局に接続できません。何も発行されていません。時間をおいて再度お試しください。",
         CaCannotIssueNow = "認証局が一時的に発行を受け付けられない状態です。何も発行されていません。カードには何も書き込んでいません。時間をおいて、同じ暗証番号でもう一度「発行」を押してください。",
+        KioskStorageFullAfterIssuance = "この端末の記憶領域がいっぱいのため、発行された証明書をカードに書き込めませんでした。その証明書は直ちに失効させました（カードには書き込まれていません）。管理者に連絡して空き容量を確保してもらった後、住民の照会からやり直してください。",
         KioskStorageFull = "この端末の記憶領域がいっぱいのため、処理を続けられませんでした。何も発行されていません。管理者に連絡して空き容量を確保してもらった後、同じ暗証番号でもう一度「発行」を押してください。",
         SessionExpired = "操作がないまま時間が経過したため、ログアウトしました。再度ログインしてください。",
         LoggedInAs = "ログイン中",
@@ -282,6 +289,7 @@ public sealed record KioskText
         CaUnreachable = "The certificate authority cannot be reached. Nothing was issued. Try again later.",
         CaCannotIssueNow = "The certificate authority cannot issue at the moment. Nothing was issued and nothing was written to the card. Try again later: press Issue again with the same PINs.",
         KioskStorageFull = "This kiosk's disk is full, so the enrolment could not go on. Nothing was issued. Ask the administrator to free space, then press Issue again with the same PINs.",
+        KioskStorageFullAfterIssuance = "This kiosk's disk is full, so the issued certificates could not be written to the card. They were revoked at once (nothing of them is on the card). Ask the administrator to free space, then start again from the lookup.",
         SessionExpired = "You were logged out after a period without activity. Please log in again.",
         LoggedInAs = "Logged in as",
         Menu = "Menu",

@@ -12,7 +12,7 @@ UnixFiles.RestrictNewFilesToOwner();
 try
 {
     var home = Environment.GetEnvironmentVariable("JPKI_HOME") is { Length: > 0 } h ? h : Path.Combine(Environment.CurrentDirectory, "var");
-    var options = new KioskOptions();
+    var options = new KioskOptions { KeyRingDirectory = Path.Combine(home, "kiosk-keys") };
     for (var i = 0; i + 1 < args.Length; i += 2)
     {
         options = args[i] switch

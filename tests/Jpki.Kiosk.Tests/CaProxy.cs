@@ -34,6 +34,9 @@ internal sealed class CaProxy : IAsyncDisposable
     /// <summary>Runs once, after the CA answered the first <c>POST /api/v1/certificates</c> with 201 and before the kiosk gets that answer.</summary>
     public Func<Task>? AfterFirstIssuance { get; set; }
 
+    /// <summary>Runs after every 201 answer to <c>POST /api/v1/certificates</c> (with how many so far), before the kiosk gets it.</summary>
+    public Func<int, Task>? AfterIssuance { get; set; }
+
     /// <summary>
     /// How many of the next <c>POST /api/v1/certificates</c> the proxy answers itself, as the CA
     /// answers on a full store disk (503 problem+json <c>storage-full</c>, Retry-After 30, decision
@@ -132,10 +135,18 @@ internal sealed class CaProxy : IAsyncDisposable
         using (response)
         {
             var answer = await response.Content.ReadAsByteArrayAsync();
-            if (request.Method == HttpMethod.Post && context.Request.Path == "/api/v1/certificates" && response.StatusCode == HttpStatusCode.Created
-                && Interlocked.Increment(ref issuances) == 1 && AfterFirstIssuance is { } hook)
+            if (request.Method == HttpMethod.Post && context.Request.Path == "/api/v1/certificates" && response.StatusCode == HttpStatusCode.Created)
             {
-                await hook();
+                var issued = Interlocked.Increment(ref issuances);
+                if (issued == 1 && AfterFirstIssuance is { } hook)
+                {
+                    await hook();
+                }
+
+                if (AfterIssuance is { } each)
+                {
+                    await each(issued);
+                }
             }
 
             context.Response.StatusCode = (int)response.StatusCode;

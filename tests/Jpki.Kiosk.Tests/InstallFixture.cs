@@ -163,6 +163,14 @@ public sealed class InstallFixture : IAsyncLifetime
         return Dapper.SqlMapper.ExecuteScalar<long>(db, sql, parameters);
     }
 
+    /// <summary>One column of texts from the CA's SQLite store, in the query's order.</summary>
+    public IReadOnlyList<string> Texts(string sql, object? parameters = null)
+    {
+        using var database = new Jpki.Core.Store.Database("Data Source=" + DatabasePath, TimeProvider.System);
+        using var db = database.OpenConnection();
+        return Dapper.SqlMapper.Query<string>(db, sql, parameters).ToList();
+    }
+
     /// <summary>Changes the CA's store where the API cannot (a test's set-up), in one write transaction.</summary>
     public void ExecuteSql(string sql, object? parameters = null)
     {

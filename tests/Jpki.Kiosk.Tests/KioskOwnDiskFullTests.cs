@@ -112,4 +112,94 @@ public sealed class KioskOwnDiskFullTests(InstallFixture install) : IDisposable
             await kiosk.StopAsync();
         }
     }
+
+    /// <summary>
+    /// The kiosk's disk fills between the CA's issuance and the write onto the card: a forwarder in
+    /// front of the CA (<see cref="CaProxy"/>) fills the card store's tmpfs when the CA's second 201
+    /// passes, before the kiosk reads it. The card refuses the PIN try it cannot count, so nothing is
+    /// written: the page is 503 with the Japanese sentence (revoked at once, start again from the
+    /// lookup) and the serials, no error text; both certificates are revoked at once through the CA
+    /// (destroyedBeforeDelivery, reason unspecified per docs/jpki-profile.md), the audit chain has
+    /// each issuance before its revocation; the card holds no certificate, its state and PIN counters
+    /// are as before and no temporary file is left; an error line in the kiosk's log names the cause.
+    /// </summary>
+    [Fact]
+    public async Task A_disk_filling_between_issuance_and_the_card_write_revokes_the_issued_certificates_at_once_and_leaves_the_card_clean()
+    {
+        FullDisk.Mount(StoreDirectory, 8);
+        var cards = new CardReader(install.Module, new CardStore(StoreDirectory), TimeProvider.System);
+        var residentCode = await install.AddResidentAsync();
+        await using var proxy = await CaProxy.StartAsync(install.CaAddress);
+        long filled = 0;
+        proxy.AfterIssuance = issued =>
+        {
+            filled = issued == 2 ? FullDisk.Fill(Filler) : filled;
+            return Task.CompletedTask;
+        };
+        var (kiosk, address) = await install.StartKioskAsync(new KioskOptions { CaBaseAddress = proxy.Address, WindowId = "FULLWRITE", CaTimeout = TimeSpan.FromSeconds(10) }, cards);
+        await using (kiosk)
+        {
+            using var browser = new KioskBrowser(address);
+            await browser.LoginAsync("operator", install.OperatorPassword);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/lookup", new Dictionary<string, string> { ["residentCode"] = residentCode });
+            Assert.True(browser.Status == 200, browser.Html);
+            await browser.PostAsync("/enrol/confirm", new Dictionary<string, string> { ["checked"] = "yes" });
+            var issuedBefore = install.IssuedCertificates();
+            var firstRecord = install.Scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+            int status;
+            string html;
+            try
+            {
+                await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+                (status, html) = (browser.Status, browser.Html);
+            }
+            finally
+            {
+                File.Delete(Filler);
+            }
+
+            Assert.True(filled > 0, "the disk was not filled after the second issuance");
+            Assert.True(status == 503, $"{status} ({filled / 1024} KiB filler): {html}");
+            Assert.Contains(KioskText.Japanese.KioskStorageFullAfterIssuance, html, StringComparison.Ordinal);
+            foreach (var code in new[] { "No space", "IOException", "CardStoreFull", ".json", StoreDirectory })
+            {
+                Assert.DoesNotContain(code, html, StringComparison.OrdinalIgnoreCase);
+            }
+
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+            var serials = install.Texts("SELECT subject FROM audit_log WHERE action = 'certificate.issued' AND seq > @firstRecord ORDER BY seq", new { firstRecord });
+            Assert.Equal(2, serials.Count);
+            foreach (var serial in serials)
+            {
+                Assert.Contains(serial, html, StringComparison.OrdinalIgnoreCase);
+                Assert.Equal(1, install.Scalar(
+                    "SELECT COUNT(*) FROM certificates WHERE serial = @serial AND status = 'revoked' AND reason = 0 AND revocation_cause = 'destroyedBeforeDelivery' AND delivery_state = 'destroyed'",
+                    new { serial }));
+                Assert.Equal(1, install.Scalar(
+                    """
+                    SELECT COUNT(*) FROM audit_log i JOIN audit_log r ON r.subject = i.subject
+                    WHERE i.subject = @serial AND i.action = 'certificate.issued' AND r.action = 'certificate.revoked'
+                      AND json_extract(r.details, '$.cause') = 'destroyedBeforeDelivery' AND r.seq > i.seq
+                    """,
+                    new { serial }));
+                Assert.Equal(1, install.Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.requested' AND subject = @serial AND actor = 'operator' AND json_extract(details, '$.cause') = 'destroyedBeforeDelivery'", new { serial }));
+            }
+
+            var card = Assert.Single(cards.Store.Labels());
+            Assert.Empty(cards.Certificates(card));
+            var state = cards.Store.Load(card);
+            Assert.Equal((0, 0, true), (state.SigningWrongTries, state.AuthenticationWrongTries, state.Personalised));
+            Assert.Empty(Directory.EnumerateFiles(StoreDirectory, "*.tmp"));
+            Assert.Contains(install.KioskLog, l => l.Contains("card store is full after issuance", StringComparison.Ordinal) && serials.All(s => l.Contains(s, StringComparison.OrdinalIgnoreCase)));
+
+            // The enrolment is over: the PIN page is not offered again; the window starts from the lookup.
+            Assert.DoesNotContain("name=\"authenticationPin\"", html, StringComparison.Ordinal);
+            await browser.GetAsync("/enrol");
+            await browser.PostAsync("/enrol/issue", KioskBrowser.Pins(SigningPin, SigningPin, AuthenticationPin, AuthenticationPin));
+            Assert.Equal(issuedBefore + 2, install.IssuedCertificates());
+            AccessMatrix.Report($"fault disk-full kiosk-card-write: the card store filled ({filled / 1024} KiB filler) after the CA issued 2 certificates: 503 with the Japanese sentence, both revoked at once (destroyedBeforeDelivery, audit issued before revoked), the card without certificate, counters unchanged, no file left");
+            await kiosk.StopAsync();
+        }
+    }
 }

@@ -22,7 +22,7 @@ public static class StoreFaults
             switch (e)
             {
                 case SqliteException sqlite when sqlite.SqliteErrorCode == SqliteFull:
-                case PostgresException postgres when postgres.SqlState == PostgresErrorCodes.DiskFull:
+                case PostgresException postgres when postgres.SqlState == PostgresErrorCodes.DiskFull && !IsServerCrash(postgres):
                 case IOException io when io.HResult is NoSpaceOnDevice or QuotaExceeded:
                     return true;
             }
@@ -30,6 +30,15 @@ public static class StoreFaults
 
         return false;
     }
+
+    /// <summary>
+    /// A PANIC: the server process stopped and the postmaster is taking the whole server down
+    /// (crash restart; it stops for good when recovery cannot write either). A WAL volume that is
+    /// full is one: <c>PANIC 53100 could not write to file "pg_wal/xlogtemp…"</c>. The statement's
+    /// transaction never committed; every session of the server is ending: the connection is lost,
+    /// not a write refused by a server that goes on (decision 0824).
+    /// </summary>
+    private static bool IsServerCrash(PostgresException postgres) => postgres.InvariantSeverity == "PANIC";
 
     /// <summary>
     /// PostgreSQL out of a resource other than disk space (class 53, insufficient_resources: 53000,
@@ -66,7 +75,7 @@ public static class StoreFaults
             switch (e)
             {
                 case PostgresException postgres:
-                    return postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+                    return IsServerCrash(postgres) || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
                         or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.ReadOnlySqlTransaction
                         || postgres.SqlState.StartsWith("08", StringComparison.Ordinal);
                 case NpgsqlException npgsql when npgsql.IsTransient:

@@ -296,6 +296,19 @@ public sealed class PostgresDatabaseTests(PostgresStoreFixture fixture) : Databa
     }
 
     /// <summary>
+    /// A full WAL volume: the backend PANICs with 53100 and the server goes down (decision 0824). That
+    /// is a lost connection, not a write refused by a server that goes on; a 53100 ERROR stays a full disk.
+    /// </summary>
+    [Fact]
+    public void A_panic_is_a_lost_connection_even_with_the_disk_full_code()
+    {
+        var panic = new Npgsql.PostgresException("could not write to file \"pg_wal/xlogtemp.1\": No space left on device", "PANIC", "PANIC", "53100");
+        Assert.True(StoreFaults.IsConnectionLost(panic));
+        Assert.False(StoreFaults.IsOutOfSpace(panic));
+        Assert.True(StoreFaults.IsOutOfSpace(new Npgsql.PostgresException("could not extend file", "ERROR", "ERROR", "53100")));
+    }
+
+    /// <summary>
     /// PostgreSQL's other insufficient-resources errors (class 53) pass and are not a full disk: a
     /// role past its connection limit is refused with 53300 by the real server, which
     /// <see cref="StoreFaults.IsInsufficientResources"/> recognises (the services answer 503

@@ -58,13 +58,17 @@ public sealed class PostgresServer
     /// A throwaway cluster of its own (even when JPKI_TEST_PG names a server), for a test that
     /// stops and starts it: the shared server is used by every other test of the run.
     /// </summary>
-    public static RestartablePostgresServer StartPrivate()
+    /// <param name="walDirectory">
+    /// Where the cluster's WAL goes (<c>initdb --waldir</c>, an absent or empty directory the
+    /// postgres user can write), with segments of 1 MiB: a test's own small WAL volume.
+    /// </param>
+    public static RestartablePostgresServer StartPrivate(string? walDirectory = null)
     {
-        var (connectionString, control) = StartCluster();
+        var (connectionString, control) = StartCluster(walDirectory);
         return new RestartablePostgresServer(connectionString, control);
     }
 
-    private static (string ConnectionString, PostgresControl Control) StartCluster()
+    private static (string ConnectionString, PostgresControl Control) StartCluster(string? walDirectory = null)
     {
         if (!File.Exists(Path.Combine(BinDirectory, "initdb")))
         {
@@ -81,7 +85,8 @@ public sealed class PostgresServer
             Run("chown", "postgres", dataRoot);
         }
 
-        RunPostgres(asRoot, $"{BinDirectory}/initdb -D {dataDirectory} -U postgres --auth=trust --no-sync -E UTF8 --locale=C");
+        var wal = walDirectory is null ? "" : $" --waldir {walDirectory} --wal-segsize=1";
+        RunPostgres(asRoot, $"{BinDirectory}/initdb -D {dataDirectory} -U postgres --auth=trust --no-sync -E UTF8 --locale=C{wal}");
         var control = new PostgresControl(
             asRoot,
             $"{BinDirectory}/pg_ctl -D {dataDirectory} -l {dataRoot}/server.log -w -t 60 start "
