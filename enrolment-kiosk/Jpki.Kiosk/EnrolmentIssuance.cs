@@ -98,6 +98,17 @@ public sealed class EnrolmentIssuance(CaClient ca, CardReader cards, EnrolmentCl
             save(enrolment);
         }
 
+        if (await WriteToCardAsync(session, enrolment, issued, pins, save, cancellation) is { } failed)
+        {
+            return failed;
+        }
+
+        return new IssuanceOutcome.Delivered(await DeliverAsync(session, enrolment.Deliver(), issued, cancellation));
+    }
+
+    /// <summary>The issued certificates onto the card; when that fails (a card error, a full card store), the outcome after revoking them at once, else null.</summary>
+    private async Task<IssuanceOutcome?> WriteToCardAsync(KioskSession session, Enrolment enrolment, List<(CardApplication Application, CaAnswer Answer)> issued, EnrolmentPins pins, Action<Enrolment?> save, CancellationToken cancellation)
+    {
         try
         {
             foreach (var (application, answer) in issued)
@@ -122,7 +133,7 @@ public sealed class EnrolmentIssuance(CaClient ca, CardReader cards, EnrolmentCl
             return new IssuanceOutcome.CardFailed(e.Message, revoked);
         }
 
-        return new IssuanceOutcome.Delivered(await DeliverAsync(session, enrolment.Deliver(), issued, cancellation));
+        return null;
     }
 
     /// <summary>
