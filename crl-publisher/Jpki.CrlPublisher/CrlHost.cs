@@ -235,9 +235,16 @@ public static partial class CrlHost
         var published = new List<PublishedCrl>();
         foreach (var series in publisher.AllSeries())
         {
-            if (!File.Exists(publisher.PathOf(series, delta: false)) && publisher.Publish(series, delta: false, scheduled: false) is { } crl)
+            try
             {
-                published.Add(crl);
+                if (!File.Exists(publisher.PathOf(series, delta: false)) && publisher.Publish(series, delta: false, scheduled: false) is { } crl)
+                {
+                    published.Add(crl);
+                }
+            }
+            catch (CrlSupersededException)
+            {
+                // Another publisher starting at the same moment published the series first (decision 0531): nothing to do.
             }
         }
 
