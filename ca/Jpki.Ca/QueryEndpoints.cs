@@ -200,19 +200,19 @@ public static class QueryEndpoints
     }
 
     private static ResidentLookupAnswer LookupAnswer(ResidentRecord record, LookupEligibility eligibility) =>
-            new(
-                record.Name,
-                record.NameSubstitutes,
-                record.DateOfBirth.ToJpki(),
-                (int)record.Sex,
-                record.Address,
-                record.AddressSubstitutes,
-                record.MunicipalityCode.Value,
-                Municipalities.RomanisedName(record.MunicipalityCode.Value),
-                Municipalities.JapaneseName(record.MunicipalityCode.Value),
-                System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
-                record.Sequence,
-                new ResidentEligibility(EligibilityAnswer(eligibility.Authentication), EligibilityAnswer(eligibility.Signing)));
+        new(
+            record.Name,
+            record.NameSubstitutes,
+            record.DateOfBirth.ToJpki(),
+            (int)record.Sex,
+            record.Address,
+            record.AddressSubstitutes,
+            record.MunicipalityCode.Value,
+            Municipalities.RomanisedName(record.MunicipalityCode.Value),
+            Municipalities.JapaneseName(record.MunicipalityCode.Value),
+            System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(record.Status.ToString()),
+            record.Sequence,
+            new ResidentEligibility(EligibilityAnswer(eligibility.Authentication), EligibilityAnswer(eligibility.Signing)));
 
     /// <summary>
     /// One kind's eligibility in a lookup's answer: <c>{ eligible: true }</c>, or the problem type
