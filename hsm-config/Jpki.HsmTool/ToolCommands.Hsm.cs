@@ -1,12 +1,7 @@
 using System.CommandLine;
 using Jpki.Cli;
-using Jpki.Core.Audit;
 using Jpki.Core.Configuration;
-using Jpki.Core.Store;
-using Jpki.Hosting;
-using Jpki.Hsm;
 using Jpki.HsmTool;
-using Microsoft.Extensions.Logging;
 
 /// <summary>The <c>hsm</c> verbs: key ceremonies, rollover, retirement, compromise, token backup.</summary>
 internal static partial class ToolCommands

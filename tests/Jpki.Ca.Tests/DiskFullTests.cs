@@ -27,71 +27,43 @@ namespace Jpki.Ca.Tests;
 public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(45);
-    private readonly string root = Directory.CreateTempSubdirectory("jpki-disk-full-").FullName;
-    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly ProcessInstall install = new("jpki-disk-full-", ca.ModulePath);
     private ServiceProcess? caProcess;
     private ServiceProcess? ocspProcess;
-    private Dictionary<string, string> environment = [];
 
-    private string Home => Path.Combine(root, "home");
+    private string Home => install.Home;
 
     private string DatabasePath => Path.Combine(Home, "jpki.db");
 
     private string Filler => Path.Combine(Home, "filler");
 
-    private string CrlDisk => Path.Combine(root, "crl-disk");
+    private string CrlDisk => Path.Combine(install.Root, "crl-disk");
 
     public async Task InitializeAsync()
     {
-        var tokens = Path.Combine(root, "tokens");
-        Directory.CreateDirectory(tokens);
         FullDisk.Mount(Home, 96);
         FullDisk.Mount(CrlDisk, 8);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
-
-        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
-        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
-        json["feed"]!["enabled"] = false;
-        json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
-        // The CRL files (served and archived) on a small disk of their own, as a web-served volume
-        // would be: full on its own, the store still has room for the alarm.
-        json["crl"]!["directory"] = Path.Combine(CrlDisk, "crl");
-        json["crl"]!["archiveDirectory"] = Path.Combine(CrlDisk, "crl-archive");
-        File.WriteAllText(file, json.ToJsonString());
-
-        environment = new Dictionary<string, string>
+        install.RunCeremony();
+        install.EditSettings(json =>
         {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = conf,
-            ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
-        };
-        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
+            json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+            json["feed"]!["enabled"] = false;
+            json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
+            // The CRL files (served and archived) on a small disk of their own, as a web-served volume
+            // would be: full on its own, the store still has room for the alarm.
+            json["crl"]!["directory"] = Path.Combine(CrlDisk, "crl");
+            json["crl"]!["archiveDirectory"] = Path.Combine(CrlDisk, "crl-archive");
+        });
+        caProcess = await install.StartCaAsync();
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var process in new[] { caProcess, ocspProcess })
-        {
-            if (process is not null)
-            {
-                await process.DisposeAsync();
-            }
-        }
-
+        await install.StopAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         FullDisk.Unmount(CrlDisk);
         FullDisk.Unmount(Home);
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        install.DeleteRoot();
     }
 
     /// <summary>
@@ -105,8 +77,8 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
     [Fact]
     public async Task Ocsp_on_a_full_disk_keeps_answering_signed_drops_and_counts_query_log_rows_and_recovers_without_a_restart()
     {
-        ocspProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp"), environment, "OCSP responder listening on ");
-        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        ocspProcess = await install.StartOcspAsync();
+        var operatorToken = install.TokenOf("operator");
         var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
         var cachedSerial = await IssueAsync(operatorToken);
         var notYetAsked = await IssueAsync(operatorToken);
@@ -198,7 +170,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
     [Fact]
     public async Task Crl_publish_on_a_full_disk_keeps_the_served_crls_fails_typed_with_an_alarm_and_the_next_run_publishes()
     {
-        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        var operatorToken = install.TokenOf("operator");
         await IssueAsync(operatorToken);
         var first = Publish();
         Assert.True(first.ExitCode == 0, first.ToString());
@@ -275,7 +247,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
     private ProcessResult Publish() => ExternalProcess.RunWith(
         "dotnet",
         [TestInstall.BuiltToolPath("crl-publisher", "Jpki.CrlPublisher"), "publish"],
-        new Dictionary<string, string>(environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        new Dictionary<string, string>(install.Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
 
     /// <summary>The served CRL files (complete ones: a plain publish makes no delta), by path, with their bytes.</summary>
     private Dictionary<string, byte[]> ServedCrls() =>
@@ -366,7 +338,7 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
     private ProcessResult RunTool(params string[] arguments) => ExternalProcess.RunWith(
         "dotnet",
         [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
-        new Dictionary<string, string>(environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        new Dictionary<string, string>(install.Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
 
     private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 

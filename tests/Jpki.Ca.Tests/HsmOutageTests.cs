@@ -25,70 +25,43 @@ namespace Jpki.Ca.Tests;
 public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private readonly string root = Directory.CreateTempSubdirectory("jpki-hsm-outage-").FullName;
-    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly ProcessInstall install = new("jpki-hsm-outage-", ca.ModulePath);
     private ServiceProcess? caProcess;
     private ServiceProcess? ocspProcess;
 
-    private string Home => Path.Combine(root, "home");
+    private string Home => install.Home;
 
-    private string TokenDir => Path.Combine(root, "tokens");
+    private string TokenDir => install.TokenDirectory;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(TokenDir);
-        Directory.CreateDirectory(Home);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {TokenDir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
-
-        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
-        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
-        json["feed"]!["enabled"] = false;
-        json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
-        json["hsm"]!["recoveryMaxDelayMs"] = 500;
-        File.WriteAllText(file, json.ToJsonString());
-
-        var environment = new Dictionary<string, string>
+        install.RunCeremony();
+        install.EditSettings(json =>
         {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = conf,
-            ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
-        };
-        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
-        ocspProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp"), environment, "OCSP responder listening on ");
+            json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+            json["feed"]!["enabled"] = false;
+            json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
+            json["hsm"]!["recoveryMaxDelayMs"] = 500;
+        });
+        caProcess = await install.StartCaAsync();
+        ocspProcess = await install.StartOcspAsync();
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var process in new[] { caProcess, ocspProcess })
-        {
-            if (process is not null)
-            {
-                await process.DisposeAsync();
-            }
-        }
-
+        await install.StopAsync();
         if (Directory.Exists(TokenDir + ".away"))
         {
             Directory.Move(TokenDir + ".away", TokenDir);
         }
 
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        install.DeleteRoot();
     }
 
     [Fact]
     public async Task Token_directory_moved_away_and_back_under_load_degrades_both_services_and_both_recover_without_a_restart()
     {
-        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        var operatorToken = install.TokenOf("operator");
         var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
         var caPid = caProcess!.Id;
         var ocspPid = ocspProcess!.Id;
@@ -216,7 +189,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         var accounted = ExternalProcess.RunWith(
             "dotnet",
             [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), "audit", "signatures", "--grace-seconds", "0"],
-            new Dictionary<string, string> { ["JPKI_HOME"] = Home, ["SOFTHSM2_CONF"] = Path.Combine(root, "softhsm2.conf"), ["JPKI_HSM_TOKEN"] = tokenLabel, ["JPKI_PKCS11_MODULE"] = ca.ModulePath, ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+            new Dictionary<string, string> { ["JPKI_HOME"] = Home, ["SOFTHSM2_CONF"] = install.SoftHsmConfiguration, ["JPKI_HSM_TOKEN"] = install.TokenLabel, ["JPKI_PKCS11_MODULE"] = ca.ModulePath, ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
         Assert.True(accounted.ExitCode == 0, accounted.ToString());
         Assert.Contains("signatures OK", accounted.Output, StringComparison.Ordinal);
 
@@ -239,7 +212,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
     [Fact]
     public async Task Wrong_pin_after_a_pin_change_degrades_both_services_until_the_pin_file_is_fixed_without_a_restart()
     {
-        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        var operatorToken = install.TokenOf("operator");
         var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
         var cached = await IssueAsync(operatorToken);
         Assert.Equal(201, cached.Status);
@@ -251,8 +224,8 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         var newPin = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var change = ExternalProcess.RunWith(
             "pkcs11-tool",
-            ["--module", ca.ModulePath, "--token-label", tokenLabel, "--login", "--pin", oldPin, "--change-pin", "--new-pin", newPin],
-            new Dictionary<string, string> { ["SOFTHSM2_CONF"] = Path.Combine(root, "softhsm2.conf") });
+            ["--module", ca.ModulePath, "--token-label", install.TokenLabel, "--login", "--pin", oldPin, "--change-pin", "--new-pin", newPin],
+            new Dictionary<string, string> { ["SOFTHSM2_CONF"] = install.SoftHsmConfiguration });
         Assert.True(change.ExitCode == 0, change.ToString());
 
         // Lost and back: each service re-initialises its module and logs in again, with the old PIN.

@@ -22,17 +22,15 @@ namespace Jpki.Ca.Tests;
 public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private readonly string root = Directory.CreateTempSubdirectory("jpki-pg-disk-full-").FullName;
+    private readonly ProcessInstall install = new("jpki-pg-disk-full-", ca.ModulePath);
     private readonly string suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private readonly PostgresServer server = PostgresServer.Shared;
-    private ServiceProcess? caProcess;
-    private Dictionary<string, string> environment = [];
+    private ServiceProcess caProcess = null!;
     private string operatorToken = "";
 
-    private string Home => Path.Combine(root, "home");
+    private string Home => install.Home;
 
-    private string Space => Path.Combine(root, "tablespace");
+    private string Space => Path.Combine(install.Root, "tablespace");
 
     private string Filler => Path.Combine(Space, "filler");
 
@@ -45,25 +43,20 @@ public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // The server runs as postgres: it must reach the tablespace's directory and own it.
-        File.SetUnixFileMode(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(install.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         FullDisk.Mount(Space, 48, owner: "postgres");
         server.Execute($"CREATE TABLESPACE {TablespaceName} LOCATION '{Space}'");
         server.Execute($"CREATE DATABASE {DatabaseName} TABLESPACE {TablespaceName}");
 
-        var tokens = Path.Combine(root, "tokens");
-        Directory.CreateDirectory(tokens);
-        Directory.CreateDirectory(Home);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
-        File.WriteAllText(file, new JsonObject { ["database"] = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = DatabaseName }.ToString() }.ToJsonString());
-        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
+        install.WriteSettings(new JsonObject { ["database"] = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = DatabaseName }.ToString() });
+        install.RunCeremony();
 
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
         // A home made for PostgreSQL (as ./jpki up --postgres makes it) keeps the file it was given: add the simulator's address.
-        json["urls"] ??= new JsonObject();
-        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
-        File.WriteAllText(file, json.ToJsonString());
+        install.EditSettings(json =>
+        {
+            json["urls"] ??= new JsonObject();
+            json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+        });
         Execute("""
             DO $$ DECLARE t record; BEGIN
               FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
@@ -72,35 +65,18 @@ public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
             END $$
             """);
 
-        environment = new Dictionary<string, string>
-        {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = conf,
-            ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
-        };
-        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
-        operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+        caProcess = await install.StartCaAsync();
+        operatorToken = install.TokenOf("operator");
     }
 
     public async Task DisposeAsync()
     {
-        if (caProcess is not null)
-        {
-            await caProcess.DisposeAsync();
-        }
-
+        await install.StopAsync();
         NpgsqlConnection.ClearAllPools();
         server.Execute($"DROP DATABASE IF EXISTS {DatabaseName} WITH (FORCE)");
         server.Execute($"DROP TABLESPACE IF EXISTS {TablespaceName}");
         FullDisk.Unmount(Space);
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        install.DeleteRoot();
     }
 
     /// <summary>
@@ -250,7 +226,7 @@ public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
     private ProcessResult RunTool(params string[] arguments) => ExternalProcess.RunWith(
         "dotnet",
         [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
-        new Dictionary<string, string>(environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        new Dictionary<string, string>(install.Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
 
     private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 

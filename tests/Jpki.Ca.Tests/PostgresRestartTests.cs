@@ -31,73 +31,48 @@ public sealed class PostgresRestartTests(CaFixture ca) : IAsyncLifetime
     /// <summary>Longer than the store layer's retries of an open (about 10 s), so requests and health do see the outage.</summary>
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(14);
 
-    private readonly string root = Directory.CreateTempSubdirectory("jpki-pg-restart-").FullName;
-    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly ProcessInstall install = new("jpki-pg-restart-", ca.ModulePath);
     private RestartablePostgresServer? server;
     private string storeConnection = "";
     private ServiceProcess? caProcess;
     private ServiceProcess? ocspProcess;
 
-    private string Home => Path.Combine(root, "home");
+    private string Home => install.Home;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(Path.Combine(root, "tokens"));
-        Directory.CreateDirectory(Home);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         server = PostgresServer.StartPrivate();
         server.Execute("CREATE DATABASE jpki_restart");
         storeConnection = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "jpki_restart" }.ToString();
 
+        Directory.CreateDirectory(Home);
         Jpki.Core.Configuration.JpkiSettings.Load(Home); // writes the defaults
-        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
-        json["database"] = storeConnection;
-        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
-        json["feed"]!["enabled"] = false;
-        json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
-        File.WriteAllText(file, json.ToJsonString());
-        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
-
-        var environment = new Dictionary<string, string>
+        install.EditSettings(json =>
         {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = conf,
-            ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
-        };
-        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
-        ocspProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ocsp", "Jpki.Ocsp"), environment, "OCSP responder listening on ");
+            json["database"] = storeConnection;
+            json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+            json["feed"]!["enabled"] = false;
+            json["ocsp"]!["allowedNetworks"] = new JsonArray("127.0.0.0/8");
+        });
+        install.RunCeremony();
+        caProcess = await install.StartCaAsync();
+        ocspProcess = await install.StartOcspAsync();
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var process in new[] { caProcess, ocspProcess })
-        {
-            if (process is not null)
-            {
-                await process.DisposeAsync();
-            }
-        }
-
+        await install.StopAsync();
         NpgsqlConnection.ClearAllPools();
         server?.Dispose();
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        install.DeleteRoot();
     }
 
     [Fact]
     public async Task PostgreSQL_stopped_and_started_under_load_services_reconnect_by_themselves_and_nothing_acknowledged_is_lost()
     {
         var clock = Stopwatch.StartNew();
-        var operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
-        var officerToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "officer1")).Trim();
+        var operatorToken = install.TokenOf("operator");
+        var officerToken = install.TokenOf("officer1");
         var issuer = await IssuerCertificateAsync("yamaguchi-ken-authentication");
         var caPid = caProcess!.Id;
         var ocspPid = ocspProcess!.Id;
@@ -241,7 +216,7 @@ public sealed class PostgresRestartTests(CaFixture ca) : IAsyncLifetime
         var code = await ca.AddResidentAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(caProcess!.Address, "api/v1/certificates"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
-        request.Headers.Add("Idempotency-Key", idempotencyKey + "-" + tokenLabel);
+        request.Headers.Add("Idempotency-Key", idempotencyKey + "-" + install.TokenLabel);
         request.Content = JsonContent.Create(new { residentCode = code, kind = "authentication", csr = SoftwareCards.Csr(), windowId = "WIN00001A", jukiSequence = 0, cardExpiry = "2035-03-31" });
         using var response = await ca.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();

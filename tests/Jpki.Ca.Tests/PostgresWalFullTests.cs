@@ -20,16 +20,15 @@ namespace Jpki.Ca.Tests;
 public sealed class PostgresWalFullTests(CaFixture ca) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private readonly string root = Directory.CreateTempSubdirectory("jpki-pg-wal-full-").FullName;
-    private readonly string tokenLabel = "JPKI-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly ProcessInstall install = new("jpki-pg-wal-full-", ca.ModulePath);
     private RestartablePostgresServer server = null!;
     private ServiceProcess caProcess = null!;
     private string storeConnection = "";
     private string operatorToken = "";
 
-    private string Home => Path.Combine(root, "home");
+    private string Home => install.Home;
 
-    private string WalVolume => Path.Combine(root, "wal");
+    private string WalVolume => Path.Combine(install.Root, "wal");
 
     private string WalDirectory => Path.Combine(WalVolume, "pg_wal");
 
@@ -38,41 +37,27 @@ public sealed class PostgresWalFullTests(CaFixture ca) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // The server runs as postgres: it must reach the WAL volume and own it.
-        File.SetUnixFileMode(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(install.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         FullDisk.Mount(WalVolume, 32, owner: "postgres");
-        Directory.CreateDirectory(Path.Combine(root, "tokens"));
-        Directory.CreateDirectory(Home);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {Path.Combine(root, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
         server = PostgresServer.StartPrivate(WalDirectory);
         server.Execute("CREATE DATABASE jpki_wal");
         storeConnection = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "jpki_wal" }.ToString();
+        Directory.CreateDirectory(Home);
         Jpki.Core.Configuration.JpkiSettings.Load(Home); // writes the defaults
-        var file = Path.Combine(Home, Jpki.Core.Configuration.JpkiSettings.FileName);
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
-        json["database"] = storeConnection;
-        json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
-        json["feed"]!["enabled"] = false;
-        File.WriteAllText(file, json.ToJsonString());
-        TestInstall.RunCeremony(Home, conf, tokenLabel, ca.ModulePath);
-        var environment = new Dictionary<string, string>
+        install.EditSettings(json =>
         {
-            ["JPKI_HOME"] = Home,
-            ["SOFTHSM2_CONF"] = conf,
-            ["JPKI_HSM_TOKEN"] = tokenLabel,
-            ["JPKI_PKCS11_MODULE"] = ca.ModulePath,
-        };
-        caProcess = await ServiceProcess.StartAsync(TestInstall.BuiltToolPath("ca", "Jpki.Ca"), environment, "CA API listening on ");
-        operatorToken = File.ReadAllText(BuiltInAccounts.TokenPath(Home, "operator")).Trim();
+            json["database"] = storeConnection;
+            json["urls"]!["jukiNet"] = ca.SimulatorAddress.ToString().TrimEnd('/');
+            json["feed"]!["enabled"] = false;
+        });
+        install.RunCeremony();
+        caProcess = await install.StartCaAsync();
+        operatorToken = install.TokenOf("operator");
     }
 
     public async Task DisposeAsync()
     {
-        if (caProcess is not null)
-        {
-            await caProcess.DisposeAsync();
-        }
-
+        await install.StopAsync();
         NpgsqlConnection.ClearAllPools();
         try
         {
@@ -84,13 +69,7 @@ public sealed class PostgresWalFullTests(CaFixture ca) : IAsyncLifetime
             FullDisk.Unmount(WalVolume);
         }
 
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        install.DeleteRoot();
     }
 
     /// <summary>

@@ -1,9 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Jpki.Core.Audit;
-using Jpki.Core.Profiles;
-using Jpki.Core.Store;
-
 namespace Jpki.Core.Configuration;
 
 /// <summary>The CRL publisher (port 8083): where CRLs go, how often, and who may fetch them.</summary>

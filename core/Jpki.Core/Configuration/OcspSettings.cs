@@ -1,9 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Jpki.Core.Audit;
-using Jpki.Core.Profiles;
-using Jpki.Core.Store;
-
 namespace Jpki.Core.Configuration;
 
 /// <summary>The OCSP responder (ocsp/Jpki.Ocsp, docs/design.md §6).</summary>

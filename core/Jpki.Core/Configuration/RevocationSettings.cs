@@ -1,9 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Jpki.Core.Audit;
-using Jpki.Core.Profiles;
-using Jpki.Core.Store;
-
 namespace Jpki.Core.Configuration;
 
 /// <summary>The <c>revocation</c> section: revocations that are not the feed's.</summary>
