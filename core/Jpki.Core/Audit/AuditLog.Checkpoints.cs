@@ -35,10 +35,17 @@ public sealed partial class AuditLog
     /// <summary>Signs the checkpoint, unless this log's key was handed over in a committed (or this) transaction.</summary>
     private AuditCheckpoint SignCheckpoint(WriteTransaction tx, long seq, string hash, long timeUs)
     {
-        // Under the writers' lock: no checkpoint by this key can follow the handover's commit.
-        handedOver = handedOver || tx.QuerySingleOrDefault<long?>(
-            "SELECT MIN(c.seq) FROM audit_checkpoint_cosignatures c JOIN audit_checkpoints p ON p.seq = c.seq WHERE p.key_id = @checkpointKeyId",
-            new { checkpointKeyId }) is not null;
+        // Under the writers' lock: no checkpoint by this key can follow the handover's commit. Read
+        // once per transaction (a feed page signs many checkpoints in one), and again after a
+        // handover appended in it.
+        if (!handedOver && !ReferenceEquals(checkedIn, tx))
+        {
+            handedOver = tx.QuerySingleOrDefault<long?>(
+                "SELECT MIN(c.seq) FROM audit_checkpoint_cosignatures c JOIN audit_checkpoints p ON p.seq = c.seq WHERE p.key_id = @checkpointKeyId",
+                new { checkpointKeyId }) is not null;
+            checkedIn = tx;
+        }
+
         if (handedOver)
         {
             throw new CheckpointKeyHandedOverException(checkpointKeyId);

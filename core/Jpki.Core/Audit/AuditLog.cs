@@ -26,6 +26,9 @@ public sealed partial class AuditLog
     // Once true, stays true: a key handed over never signs again (read under the writers' lock).
     private bool handedOver;
 
+    /// <summary>The transaction in which this log's key was last found not handed over (only writers, one at a time, set it).</summary>
+    private WriteTransaction? checkedIn;
+
     /// <param name="checkpointSigner">The HSM checkpoint key.</param>
     /// <param name="options">When to checkpoint and where the file copy goes.</param>
     /// <param name="checkpointsCommitted">
@@ -133,6 +136,11 @@ public sealed partial class AuditLog
 
         rows.Insert(tx);
         AuditCheckpointStore.InsertRange(tx, checkpoints);
+        if (handoverTo is not null)
+        {
+            checkedIn = null; // the handover is in this transaction now: the next checkpoint reads it
+        }
+
         WriteHead(tx, new ChainHead { Seq = seq, Hash = hash, LastCheckpointSeq = lastCheckpointSeq, LastCheckpointUs = lastCheckpointUs });
         foreach (var checkpoint in checkpoints)
         {
