@@ -148,6 +148,13 @@ public sealed class CheckpointCompromiseTests(SoftHsmStore store) : IDisposable
         return conf;
     }
 
+    /// <summary>
+    /// The old checkpoint key's CKA_ID (the ceremony sets it to the label's bytes). pkcs11-tool
+    /// --sign finds its key by id only: given a label alone it signs with the token's first private
+    /// key, whichever SoftHSM lists first.
+    /// </summary>
+    private static readonly string OldKeyObjectId = Convert.ToHexStringLower(Encoding.ASCII.GetBytes("audit-checkpoint-1"));
+
     /// <summary>Replaces the newest checkpoint (store and file) by one over the same statement signed with the stolen old key (pkcs11-tool); returns its seq.</summary>
     private static long ForgeWithStolenKey(Install install, string stolenConf, string oldKeyId)
     {
@@ -162,7 +169,7 @@ public sealed class CheckpointCompromiseTests(SoftHsmStore store) : IDisposable
         var signature = Path.Combine(install.Home, "forged.sig");
         File.WriteAllBytes(digest, SHA256.HashData(latest.Statement()));
         var psi = new ProcessStartInfo("pkcs11-tool") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["--module", install.Store.ModulePath, "--token-label", install.TokenLabel, "--login", "--pin", "env:STOLEN_PIN", "--sign", "--mechanism", "ECDSA", "--label", "audit-checkpoint-1", "--input-file", digest, "--output-file", signature, "--signature-format", "openssl"])
+        foreach (var a in (string[])["--module", install.Store.ModulePath, "--token-label", install.TokenLabel, "--login", "--pin", "env:STOLEN_PIN", "--sign", "--mechanism", "ECDSA", "--id", OldKeyObjectId, "--input-file", digest, "--output-file", signature, "--signature-format", "openssl"])
         {
             psi.ArgumentList.Add(a);
         }
