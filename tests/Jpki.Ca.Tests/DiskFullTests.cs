@@ -323,22 +323,13 @@ public sealed class DiskFullTests(CaFixture ca) : IAsyncLifetime
         return await response.Content.ReadAsByteArrayAsync();
     }
 
-    private async Task<(int Code, JsonElement Body)> HealthAsync()
-    {
-        using var response = await ca.Http.GetAsync(new Uri(ocspProcess!.Address, "healthz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> HealthAsync() =>
+        ProcessInstall.GetJsonAsync(ca.Http, ocspProcess!.Address, "healthz");
 
-    private async Task<(int Code, JsonElement Body)> ReadyAsync()
-    {
-        using var response = await ca.Http.GetAsync(new Uri(ocspProcess!.Address, "readyz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> ReadyAsync() =>
+        ProcessInstall.GetJsonAsync(ca.Http, ocspProcess!.Address, "readyz");
 
-    private ProcessResult RunTool(params string[] arguments) => ExternalProcess.RunWith(
-        "dotnet",
-        [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
-        new Dictionary<string, string>(install.Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+    private ProcessResult RunTool(params string[] arguments) => install.RunTool(arguments);
 
     private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 

@@ -186,10 +186,7 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         // the install's own checker accounts for every signature (grace 0: nothing in progress).
         Assert.Equal(0, CountRows("SELECT COUNT(*) FROM certificates c WHERE c.kind IN ('signing', 'authentication') AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.action = 'certificate.issued' AND a.subject = c.serial)"));
         Assert.Equal(0, CountRows("SELECT COUNT(*) FROM signature_intents WHERE outcome IS NULL"));
-        var accounted = ExternalProcess.RunWith(
-            "dotnet",
-            [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), "audit", "signatures", "--grace-seconds", "0"],
-            new Dictionary<string, string> { ["JPKI_HOME"] = Home, ["SOFTHSM2_CONF"] = install.SoftHsmConfiguration, ["JPKI_HSM_TOKEN"] = install.TokenLabel, ["JPKI_PKCS11_MODULE"] = ca.ModulePath, ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+        var accounted = install.RunTool("audit", "signatures", "--grace-seconds", "0");
         Assert.True(accounted.ExitCode == 0, accounted.ToString());
         Assert.Contains("signatures OK", accounted.Output, StringComparison.Ordinal);
 
@@ -302,17 +299,11 @@ public sealed class HsmOutageTests(CaFixture ca) : IAsyncLifetime
         return new OcspResp(await response.Content.ReadAsByteArrayAsync()).Status;
     }
 
-    private async Task<(int Code, JsonElement Body)> HealthAsync(Uri address)
-    {
-        using var response = await ca.Http.GetAsync(new Uri(address, "healthz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> HealthAsync(Uri address) =>
+        ProcessInstall.GetJsonAsync(ca.Http, address, "healthz");
 
-    private async Task<(int Code, JsonElement Body)> ReadyAsync(Uri address)
-    {
-        using var response = await ca.Http.GetAsync(new Uri(address, "readyz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> ReadyAsync(Uri address) =>
+        ProcessInstall.GetJsonAsync(ca.Http, address, "readyz");
 
     private static bool CaHsmOk((int Code, JsonElement Body) health) =>
         health.Code == 200

@@ -217,16 +217,10 @@ public sealed class PostgresDiskFullTests(CaFixture ca) : IAsyncLifetime
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.ToString());
     }
 
-    private async Task<(int Code, JsonElement Body)> HealthAsync()
-    {
-        using var response = await ca.Http.GetAsync(new Uri(caProcess!.Address, "healthz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> HealthAsync() =>
+        ProcessInstall.GetJsonAsync(ca.Http, caProcess!.Address, "healthz");
 
-    private ProcessResult RunTool(params string[] arguments) => ExternalProcess.RunWith(
-        "dotnet",
-        [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
-        new Dictionary<string, string>(install.Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
+    private ProcessResult RunTool(params string[] arguments) => install.RunTool(arguments);
 
     private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Eventually.ReachesAsync(read, done, Patience);
 

@@ -279,11 +279,8 @@ public sealed class PostgresRestartTests(CaFixture ca) : IAsyncLifetime
         };
     }
 
-    private async Task<(int Code, JsonElement Body)> HealthAsync(Uri address)
-    {
-        using var response = await ca.Http.GetAsync(new Uri(address, "healthz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> HealthAsync(Uri address) =>
+        ProcessInstall.GetJsonAsync(ca.Http, address, "healthz");
 
     private static Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan limit) => Eventually.ReachesAsync(read, done, limit);
 

@@ -180,11 +180,8 @@ public sealed class PostgresWalFullTests(CaFixture ca) : IAsyncLifetime
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    private async Task<(int Code, JsonElement Body)> HealthAsync()
-    {
-        using var response = await ca.Http.GetAsync(new Uri(caProcess.Address, "healthz"));
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
+    private Task<(int Code, JsonElement Body)> HealthAsync() =>
+        ProcessInstall.GetJsonAsync(ca.Http, caProcess.Address, "healthz");
 
     private long Scalar(string sql)
     {

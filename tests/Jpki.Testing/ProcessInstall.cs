@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Jpki.Ca.Accounts;
 using Jpki.Core.Configuration;
@@ -66,6 +67,20 @@ public sealed class ProcessInstall(string prefix, string modulePath)
 
     /// <summary>A built-in account's API token, from the secrets the first start wrote.</summary>
     public string TokenOf(string account) => File.ReadAllText(BuiltInAccounts.TokenPath(Home, account)).Trim();
+
+    /// <summary>A service's JSON resource (its <c>/healthz</c>, <c>/readyz</c>): the HTTP status and the body.</summary>
+    public static async Task<(int Code, JsonElement Body)> GetJsonAsync(HttpClient http, Uri service, string path)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        using var response = await http.GetAsync(new Uri(service, path));
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    /// <summary>The hsm/audit tool on this install, with the PIN and store variables emptied (it reads the install's own).</summary>
+    public ProcessResult RunTool(params string[] arguments) => ExternalProcess.RunWith(
+        "dotnet",
+        [TestInstall.BuiltToolPath("hsm-config", "Jpki.HsmTool"), .. arguments],
+        new Dictionary<string, string>(Environment) { ["JPKI_HSM_PIN"] = "", ["JPKI_DB"] = "" });
 
     public Task<ServiceProcess> StartCaAsync() => StartAsync("ca", "Jpki.Ca", "CA API listening on ");
 
